@@ -1,0 +1,256 @@
+# dqlite in C: the whole build.
+#
+# Plain GNU Make. Every module under src/<module>/ becomes its own static
+# archive ($(B)/ar/<module>.a) compiled against a private include directory
+# that exposes only the modules DESIGN §4 lets it use, so a forbidden
+# `#include "vfs/..."` in src/raft fails to compile. Unit tests live in
+# test/unit/<module>/ and link only their module's archive plus the archives
+# it may use. Later tiers add themselves through test/<tier>/tier.mk.
+#
+#   make                 build everything (after installing missing packages)
+#   make check           build and run every test tier
+#   make check SAN=1     the same, built with ASan+UBSan (in build/asan)
+#   make install PREFIX=/usr/local
+#   make demo            the local 3-node demo cluster
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+PREFIX ?= /usr/local
+VERSION := 1.11.0
+SONAME_MAJOR := 0
+
+ifeq ($(SAN),1)
+MODE := asan
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+else
+MODE := release
+SANFLAGS :=
+endif
+ifeq ($(COVERAGE),1)
+MODE := coverage
+SANFLAGS += --coverage
+endif
+
+B := build/$(MODE)
+CC ?= cc
+OPT ?= -O2 -g
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wvla -fPIC \
+	-fvisibility=hidden $(OPT) $(SANFLAGS)
+LDFLAGS_COMMON := $(SANFLAGS) -pthread
+
+# ---------------------------------------------------------------- modules
+# The dependency rules of DESIGN §4: which modules each module may include.
+# (lib is a leaf; server may use every module.)
+ALL_MODULES := lib raft proto vfs raftio repl client server
+USES_lib :=
+USES_raft := lib
+USES_proto := lib
+USES_vfs := lib
+USES_raftio := raft lib
+USES_repl := raft vfs lib
+USES_client := proto lib
+USES_server := raft raftio proto vfs repl client lib
+# External libraries each module links against (for its unit tests).
+EXT_lib :=
+EXT_raft :=
+EXT_proto :=
+EXT_vfs := -lsqlite3
+EXT_raftio := -luv -llz4
+EXT_repl := -lsqlite3
+EXT_client :=
+EXT_server := -lsqlite3 -luv -llz4
+
+# Modules that exist (have sources) so far.
+MODULES := $(foreach m,$(ALL_MODULES),$(if $(wildcard src/$(m)/*.c),$(m)))
+
+srcs_of = $(sort $(wildcard src/$(1)/*.c))
+objs_of = $(patsubst src/%.c,$(B)/obj/%.o,$(call srcs_of,$(1)))
+archive_of = $(B)/ar/$(1).a
+# A module's own archive followed by those it may use, in link order.
+link_archives_of = $(call archive_of,$(1)) \
+	$(foreach u,$(USES_$(1)),$(if $(filter $(u),$(MODULES)),$(call archive_of,$(u))))
+ext_libs_of = $(sort $(EXT_$(1)) $(foreach u,$(USES_$(1)),$(EXT_$(u))))
+
+# Private include dir per module: symlinks to itself and its allowed modules.
+incdir_of = $(B)/inc/$(1)
+define module_rules
+$(call incdir_of,$(1))/.stamp:
+	@rm -rf $(call incdir_of,$(1)) && mkdir -p $(call incdir_of,$(1))
+	@for u in $(1) $(USES_$(1)); do \
+		ln -s $(CURDIR)/src/$$$$u $(call incdir_of,$(1))/$$$$u; done
+	@touch $$@
+
+$(B)/obj/$(1)/%.o: src/$(1)/%.c $(call incdir_of,$(1))/.stamp | deps
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS_COMMON) -Iinclude -I$(call incdir_of,$(1)) -MMD -MP \
+		-c $$< -o $$@
+
+$(call archive_of,$(1)): $(call objs_of,$(1))
+	@mkdir -p $$(@D)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
+
+ARCHIVES := $(foreach m,$(MODULES),$(call archive_of,$(m)))
+
+# ---------------------------------------------------------------- library
+ALL_EXT_LIBS := -lsqlite3 -luv -llz4
+LIB_SO := $(B)/libdqlite.so.$(SONAME_MAJOR)
+LIB_A := $(B)/libdqlite.a
+
+$(LIB_SO): $(ARCHIVES)
+	$(CC) -shared -Wl,-soname,libdqlite.so.$(SONAME_MAJOR) -Wl,-z,defs \
+		-o $@ -Wl,--whole-archive $(ARCHIVES) -Wl,--no-whole-archive \
+		$(LDFLAGS_COMMON) $(ALL_EXT_LIBS)
+	ln -sf libdqlite.so.$(SONAME_MAJOR) $(B)/libdqlite.so
+
+$(LIB_A): $(ARCHIVES)
+	@rm -f $@
+	@mkdir -p $(B)/tmp-ar && cd $(B)/tmp-ar && rm -f *.o && \
+		for a in $(ARCHIVES); do ar x $(CURDIR)/$$a; done && \
+		ar rcs $(CURDIR)/$@ *.o
+	@rm -rf $(B)/tmp-ar
+
+$(B)/dqlite.pc: dqlite.pc.in
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# ---------------------------------------------------------------- tests
+CRITERION_LIBS := -lcriterion
+TEST_BINS :=
+CHECK_TARGETS :=
+
+define unit_rules
+$(B)/test/unit-$(1): $(patsubst %.c,$(B)/obj/%.o,$(wildcard test/unit/$(1)/*.c)) \
+		$(call link_archives_of,$(1))
+	@mkdir -p $$(@D)
+	$$(CC) -o $$@ $$(filter %.o,$$^) $(call link_archives_of,$(1)) \
+		$$(LDFLAGS_COMMON) $(CRITERION_LIBS) $(call ext_libs_of,$(1)) -lm
+
+$(B)/obj/test/unit/$(1)/%.o: test/unit/$(1)/%.c $(call incdir_of,$(1))/.stamp | deps
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS_COMMON) -Wno-missing-prototypes -Iinclude \
+		-I$(call incdir_of,$(1)) -Itest -MMD -MP -c $$< -o $$@
+
+.PHONY: check-unit-$(1)
+check-unit-$(1): $(B)/test/unit-$(1)
+	$(B)/test/unit-$(1) $$(CRITERION_FLAGS)
+endef
+UNIT_MODULES := $(foreach m,$(MODULES),$(if $(wildcard test/unit/$(m)/*.c),$(m)))
+$(foreach m,$(UNIT_MODULES),$(eval $(call unit_rules,$(m))))
+TEST_BINS += $(foreach m,$(UNIT_MODULES),$(B)/test/unit-$(m))
+CHECK_TARGETS += $(foreach m,$(UNIT_MODULES),check-unit-$(m))
+
+# Tiers and tools beyond unit tests register themselves here. Each fragment
+# may add to TEST_BINS, CHECK_TARGETS, PROGRAMS and FUZZ_TARGETS.
+PROGRAMS :=
+FUZZ_TARGETS :=
+-include $(sort $(wildcard test/*/tier.mk cmd/*/cmd.mk))
+
+
+# ---------------------------------------------------------------- fuzzing
+# test/fuzz/<module>_<what>.c is a libFuzzer target for <module>. It builds
+# twice: with clang's libFuzzer (make fuzz, make fuzz-ci) and with the normal
+# compiler plus standalone.c, which replays test/fuzz/corpus/<target>/ (seeds
+# and kept crash inputs) in every `make check`.
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all
+FUZZ_SRCS := $(sort $(wildcard test/fuzz/*_*.c))
+FUZZ_NAMES := $(patsubst test/fuzz/%.c,%,$(FUZZ_SRCS))
+fuzz_module = $(firstword $(subst _, ,$(1)))
+fuzz_all_srcs = $(foreach u,$(call fuzz_module,$(1)) $(USES_$(call fuzz_module,$(1))),$(call srcs_of,$(u)))
+
+define fuzz_rules
+build/fuzz/$(1): test/fuzz/$(1).c $(call fuzz_all_srcs,$(1)) | deps
+	@mkdir -p $$(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Iinclude -I$(call incdir_of,$(call fuzz_module,$(1))) \
+		-Itest -o $$@ $$(filter %.c,$$^) $(call ext_libs_of,$(call fuzz_module,$(1)))
+
+build/fuzz/$(1): $(call incdir_of,$(call fuzz_module,$(1)))/.stamp
+
+$(B)/test/replay-$(1): $(B)/obj/test/fuzz/$(1).o $(B)/obj/test/fuzz/standalone.o \
+		$(call link_archives_of,$(call fuzz_module,$(1)))
+	@mkdir -p $$(@D)
+	$$(CC) -o $$@ $$(filter %.o,$$^) $(call link_archives_of,$(call fuzz_module,$(1))) \
+		$$(LDFLAGS_COMMON) $(call ext_libs_of,$(call fuzz_module,$(1))) -lm
+
+$(B)/obj/test/fuzz/$(1).o: test/fuzz/$(1).c $(call incdir_of,$(call fuzz_module,$(1)))/.stamp | deps
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS_COMMON) -Wno-missing-prototypes -Iinclude \
+		-I$(call incdir_of,$(call fuzz_module,$(1))) -Itest -MMD -MP -c $$< -o $$@
+
+.PHONY: check-replay-$(1) fuzz-$(1)
+check-replay-$(1): $(B)/test/replay-$(1)
+	$(B)/test/replay-$(1) test/fuzz/corpus/$(1)
+
+fuzz-$(1): build/fuzz/$(1)
+	@mkdir -p build/fuzz/work-$(1)
+	build/fuzz/$(1) -max_total_time=$$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+		-timeout=10 -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$(1)- \
+		build/fuzz/work-$(1) test/fuzz/corpus/$(1)
+endef
+$(foreach f,$(FUZZ_NAMES),$(eval $(call fuzz_rules,$(f))))
+
+$(B)/obj/test/fuzz/standalone.o: test/fuzz/standalone.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -Wno-missing-prototypes -c $< -o $@
+
+TEST_BINS += $(foreach f,$(FUZZ_NAMES),$(B)/test/replay-$(f))
+CHECK_TARGETS += $(foreach f,$(FUZZ_NAMES),check-replay-$(f))
+
+# Runs every fuzz target for FUZZ_SECONDS each (a crash stops the run and
+# leaves build/fuzz/crash-<target>-*: copy it into the corpus as a regression).
+fuzz: $(foreach f,$(FUZZ_NAMES),build/fuzz/$(f))
+	@for f in $(FUZZ_NAMES); do $(MAKE) --no-print-directory fuzz-$$f || exit 1; done
+
+# ---------------------------------------------------------------- targets
+.PHONY: all deps check lint format format-check include-check install demo \
+	clean fuzz
+
+deps:
+	@scripts/deps.sh
+
+all: deps $(LIB_SO) $(LIB_A) $(B)/dqlite.pc $(PROGRAMS) $(TEST_BINS)
+
+# Tests run one tier after another; the last line is a runner summary.
+check: all
+	@$(MAKE) --no-print-directory -j1 -k lint-tests $(CHECK_TARGETS)
+
+.PHONY: lint-tests
+lint-tests:
+	@test/lint/run.sh
+
+format:
+	@clang-format -i $$(scripts/sources.sh)
+
+format-check:
+	@scripts/format-check.sh
+
+include-check:
+	@scripts/check-includes.sh
+
+lint: format-check include-check
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/*.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libdqlite.so.$(SONAME_MAJOR) $(DESTDIR)$(PREFIX)/lib/libdqlite.so
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(B)/dqlite.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	$(if $(PROGRAMS),install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/)
+
+demo:
+	@scripts/demo.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)
