@@ -1,24 +1,26 @@
 /*
- * dqlite: the node API (source- and ABI-compatible with dqlite 1.11).
+ * dqlite: the node API.
  *
- * This header is public: it includes libc headers only and every function
- * it declares is exported from libdqlite.so.0. Functions return 0 on success
- * and a DQLITE_* code on failure.
+ * Source- and ABI-compatible with dqlite 1.11's public header: a program (or
+ * go-dqlite's cgo bindings) written against 1.11 compiles and runs against
+ * this library unchanged. Our additions come after the 1.11 surface and are
+ * marked as such.
  *
- * The node functions (create, start, stop, ...) are declared here as the
- * node is built (issue: the node); so far the library exports its version.
+ * Conventions: functions return 0 on success and a DQLITE_* code on failure;
+ * node functions leave a message for dqlite_node_errmsg(). Strings passed in
+ * are copied unless a function says otherwise. A node handle may be used from
+ * one thread at a time; the node runs its own thread after start.
  */
 #ifndef DQLITE_H
 #define DQLITE_H
 
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #ifndef DQLITE_API
 #define DQLITE_API __attribute__((visibility("default")))
 #endif
-
-/* Error codes. */
-#define DQLITE_ERROR 1
-#define DQLITE_MISUSE 2
-#define DQLITE_NOMEM 3
 
 #define DQLITE_VERSION_MAJOR 1
 #define DQLITE_VERSION_MINOR 11
@@ -31,5 +33,179 @@
  * differ from DQLITE_VERSION_NUMBER when a program runs against a newer
  * library than it was compiled with. Thread-safe. */
 DQLITE_API int dqlite_version_number(void);
+
+/* Error codes. */
+#define DQLITE_ERROR 1  /* generic failure */
+#define DQLITE_MISUSE 2 /* the library was used wrongly */
+#define DQLITE_NOMEM 3  /* out of memory */
+
+/* Roles of a node in the cluster configuration. */
+#define DQLITE_VOTER 0   /* replicates the log and votes */
+#define DQLITE_STANDBY 1 /* replicates the log, does not vote */
+#define DQLITE_SPARE 2   /* neither replicates nor votes */
+
+/* ------------------------------------------------------------- the node */
+
+/* An opaque node: one member of a cluster, serving clients and peers. */
+typedef struct dqlite_node dqlite_node;
+
+/* A node's identifier, unique in its cluster (never 0). */
+typedef unsigned long long dqlite_node_id;
+
+/* Allocate a node without touching the network or starting threads.
+ *
+ * `address` is what peers and clients are told to dial (it is not validated
+ * here); `data_dir` must exist and holds the node's durable state, which a
+ * later create on the same directory resumes. On failure *n still points to
+ * a handle that dqlite_node_errmsg() and dqlite_node_destroy() accept (or is
+ * NULL when even that could not be allocated). The caller owns *n. */
+DQLITE_API int dqlite_node_create(dqlite_node_id id, const char *address,
+                                  const char *data_dir, dqlite_node **n);
+
+/* Stop the node if it runs, then free it. NULL is a no-op. */
+DQLITE_API void dqlite_node_destroy(dqlite_node *n);
+
+/* Bind and listen now, before start: "HOST:PORT" (IPv4), "@NAME" (abstract
+ * Unix socket) or "@" (an abstract name chosen automatically). Clients and
+ * peers share this socket. DQLITE_MISUSE after start. */
+DQLITE_API int dqlite_node_set_bind_address(dqlite_node *n,
+                                            const char *address);
+
+/* The address actually bound (with the chosen name after "@"), or NULL if
+ * not bound. The string belongs to the node and lives until destroy. */
+DQLITE_API const char *dqlite_node_get_bind_address(dqlite_node *n);
+
+/* Replace TCP dialling for connections to peers. `f` receives a peer's
+ * address and returns 0 with a connected socket in *fd (which the node then
+ * owns and closes), or non-zero for "no connection". It is called from a
+ * worker thread, never from the node's loop, and may block. Before start. */
+DQLITE_API int
+dqlite_node_set_connect_func(dqlite_node *n,
+                             int (*f)(void *arg, const char *address, int *fd),
+                             void *arg);
+
+/* The typical one-way network latency between nodes, used to scale the
+ * heartbeat and election timeouts. Before start; values under 500 µs are
+ * DQLITE_MISUSE. */
+DQLITE_API int dqlite_node_set_network_latency(dqlite_node *n,
+                                               unsigned long long nanoseconds);
+
+/* The same in milliseconds (1 ms to 1 h). */
+DQLITE_API int dqlite_node_set_network_latency_ms(dqlite_node *t,
+                                                  unsigned milliseconds);
+
+/* A free-form code describing where the node runs (rack, zone), reported by
+ * DESCRIBE and used to spread voters. */
+DQLITE_API int dqlite_node_set_failure_domain(dqlite_node *n,
+                                              unsigned long long code);
+
+/* Take a snapshot every `snapshot_threshold` applied entries, keeping the
+ * last `snapshot_trailing` entries in the log. Before start. */
+DQLITE_API int dqlite_node_set_snapshot_params(dqlite_node *n,
+                                               unsigned snapshot_threshold,
+                                               unsigned snapshot_trailing);
+
+/* Start the node's thread and return once it accepts connections. A node
+ * with id 1 (or go-dqlite's bootstrap id) and no prior state bootstraps a
+ * one-voter cluster; any other waits to be added. */
+DQLITE_API int dqlite_node_start(dqlite_node *n);
+
+/* Hand leadership over if possible, close every connection and the
+ * listener, end the thread. Returns once everything is closed. */
+DQLITE_API int dqlite_node_stop(dqlite_node *n);
+
+/* A member of a configuration given to dqlite_node_recover(). */
+struct dqlite_node_info {
+    dqlite_node_id id;
+    const char *address;
+};
+typedef struct dqlite_node_info dqlite_node_info;
+
+/* The extensible form: `size` must be at least
+ * DQLITE_NODE_INFO_EXT_SZ_ORIG; `address` holds a `const char *`;
+ * `dqlite_role` is DQLITE_VOTER, DQLITE_STANDBY or DQLITE_SPARE. */
+struct dqlite_node_info_ext {
+    uint64_t size;
+    uint64_t id;
+    uint64_t address;
+    uint64_t dqlite_role;
+};
+typedef struct dqlite_node_info_ext dqlite_node_info_ext;
+#define DQLITE_NODE_INFO_EXT_SZ_ORIG 32U
+
+/* Durably replace the cluster configuration in the data directory of a node
+ * that is created but not started, for recovery after losing a quorum for
+ * good. Every listed node becomes a voter. */
+DQLITE_API int dqlite_node_recover(dqlite_node *n, dqlite_node_info infos[],
+                                   int n_info);
+
+/* The same with explicit roles. */
+DQLITE_API int dqlite_node_recover_ext(dqlite_node *n,
+                                       dqlite_node_info_ext infos[],
+                                       int n_info);
+
+/* The message of the node's last failure; "node is NULL" for NULL. The
+ * string belongs to the node. */
+DQLITE_API const char *dqlite_node_errmsg(dqlite_node *n);
+
+/* A fresh random id, different on every call, never 0 or 1. Thread-safe. */
+DQLITE_API dqlite_node_id dqlite_generate_node_id(const char *address);
+
+/* ------------------------------------------------------ the VFS helpers */
+
+/* Register an in-memory replicating SQLite VFS under `name`. The caller
+ * owns `vfs` (its storage) and must dqlite_vfs_close() it. */
+DQLITE_API int dqlite_vfs_init(sqlite3_vfs *vfs, const char *name);
+
+/* Unregister the VFS and free everything it holds. */
+DQLITE_API void dqlite_vfs_close(sqlite3_vfs *vfs);
+
+/* One captured WAL frame: a page number and its content. */
+struct dqlite_vfs_frame {
+    unsigned long page_number;
+    void *data;
+};
+typedef struct dqlite_vfs_frame dqlite_vfs_frame;
+
+/* Take the frames the last commit on `filename` captured (held, invisible to
+ * readers). *frames is an array of *n entries that the caller frees with
+ * sqlite3_free(), together with each frame's data; NULL and 0 if none. */
+DQLITE_API int dqlite_vfs_poll(sqlite3_vfs *vfs, const char *filename,
+                               dqlite_vfs_frame **frames, unsigned *n);
+
+/* Append `n` frames (page numbers and the concatenated page contents) to the
+ * WAL of `filename` and make them visible, as a committed transaction. */
+DQLITE_API int dqlite_vfs_apply(sqlite3_vfs *vfs, const char *filename,
+                                unsigned n, unsigned long *page_numbers,
+                                void *frames);
+
+/* Drop held frames of `filename` and release its write lock. */
+DQLITE_API int dqlite_vfs_abort(sqlite3_vfs *vfs, const char *filename);
+
+/* A copy of the database file followed by its WAL in one buffer, which the
+ * caller frees with sqlite3_free(). */
+DQLITE_API int dqlite_vfs_snapshot(sqlite3_vfs *vfs, const char *filename,
+                                   void **data, size_t *n);
+
+/* A byte range. */
+struct dqlite_buffer {
+    void *base;
+    size_t len;
+};
+
+/* The database's pages as `n` buffers pointing into the VFS (no copy); valid
+ * until the next write to the database. */
+DQLITE_API int dqlite_vfs_shallow_snapshot(sqlite3_vfs *vfs,
+                                           const char *filename,
+                                           struct dqlite_buffer bufs[],
+                                           unsigned n);
+
+/* Number of pages of the database file (WAL not counted). */
+DQLITE_API int dqlite_vfs_num_pages(sqlite3_vfs *vfs, const char *filename,
+                                    unsigned *n);
+
+/* Replace the database and WAL of `filename` with a snapshot's content. */
+DQLITE_API int dqlite_vfs_restore(sqlite3_vfs *vfs, const char *filename,
+                                  const void *data, size_t n);
 
 #endif /* DQLITE_H */
