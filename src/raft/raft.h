@@ -1,0 +1,478 @@
+/*
+ * The Raft consensus core: a pure state machine with no I/O.
+ *
+ * This header is the whole public surface of src/raft. The core never reads
+ * a clock, draws randomness of its own, touches a file or a socket: the
+ * caller (src/raftio + src/server, or the simulator in test/sim) feeds it
+ * events and carries out the work it asks for, in the step / ready / advance
+ * style of etcd's raft:
+ *
+ *   inputs   raftTick(now_ms), raftStep(message), raftPropose, raftBarrier,
+ *            raftAddServer / raftAssignRole / raftRemoveServer,
+ *            raftTransfer, raftReadIndex, raftSnapshotTaken,
+ *            raftSnapshotChunk (leader: bytes it asked for),
+ *            raftReportUnreachable, raftReportSnapshot,
+ *            raftPersisted, raftSnapshotPersisted
+ *   outputs  raftHasReady / raftReady fill a `struct raft_ready` batch
+ *   ack      raftAdvance(batch) once the batch has been carried out
+ *
+ * THE READY CONTRACT. A batch is carried out in this order:
+ *   1. Send `messages` (these never depend on the local disk; they may be
+ *      sent at once, in parallel with step 2: the leader replicates while it
+ *      writes its own log).
+ *   2. Make durable, in this order: if `truncate_from` != 0 delete every
+ *      log entry with index >= truncate_from; append `entries` (the first
+ *      one has index `entries_index`); write `hard_state` when
+ *      `has_hard_state`; write `snapshot_chunk` when `has_snapshot_chunk`
+ *      (a chunk with offset 0 starts a new incoming snapshot file, discarding
+ *      any partial one; with the `last` chunk, also make the metadata in
+ *      `snapshot_install` durable: from then on the snapshot replaces the
+ *      log up to its index, entries after it that match stay).
+ *   3. Only after step 2 is durable: send `messages_after_persist` (vote
+ *      replies, append acknowledgements, a candidate's vote requests... all
+ *      promise something about the local disk).
+ *   4. If `has_snapshot_install`: the snapshot whose last chunk was just
+ *      written is complete; restore the application from it (the log up to
+ *      its index is now replaced by it: the I/O layer may delete those
+ *      entries, the core already forgot them).
+ *   5. Apply `committed` in order (never before step 2: a committed entry
+ *      may be in this very batch).
+ *   6. Answer `reads` (read-index results), serve `snapshot_reads` (read the
+ *      bytes and hand them back with raftSnapshotChunk), observe the
+ *      leadership/configuration notifications.
+ *   7. raftAdvance(r, batch): this both acknowledges durability of step 2
+ *      (it implies raftPersisted for the last entry of the batch and
+ *      raftSnapshotPersisted for its chunk) and releases the batch.
+ * Only one batch may be outstanding: raftReady must not be called again
+ * before raftAdvance. Other inputs (step, tick, propose...) MAY be called
+ * while a batch is outstanding; what they produce goes into the next batch.
+ * Everything a batch points to (arrays, payloads, addresses, chunk bytes) is
+ * owned by the core and stays valid until raftAdvance for that batch.
+ *
+ * Proposals: raftPropose returns the index the entry will have. It is
+ * committed when an entry with that index AND the returned term appears in
+ * `committed`; if an entry with that index but another term appears there,
+ * the proposal was lost (leadership changed) and may be retried.
+ *
+ * Entry payloads are reference-counted blocks (raftPayloadAlloc): the core,
+ * a decoded message and a ready batch can share one without copying. Whoever
+ * holds a `struct raft_entry` owns one reference to its payload.
+ */
+#ifndef RAFT_RAFT_H
+#define RAFT_RAFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------ limits */
+
+#define RAFT_ADDRESS_MAX 255             /* bytes of a server address */
+#define RAFT_CONF_MAX_SERVERS 64         /* servers in one configuration */
+#define RAFT_ENTRY_MAX_BYTES (64u << 20) /* payload of one entry */
+#define RAFT_MSG_MAX_ENTRIES 4096        /* entries in one AppendEntries */
+#define RAFT_MSG_MAX_BYTES (128u << 20)  /* one encoded message */
+#define RAFT_CHUNK_MAX_BYTES (8u << 20)  /* one InstallSnapshot chunk */
+
+/* ------------------------------------------------------------ payloads */
+
+/* A reference-counted byte block. Create with raftPayloadAlloc (refcount 1),
+ * share with raftPayloadRef, release with raftPayloadUnref. `data` of a
+ * zero-length payload may be NULL. */
+uint8_t *raftPayloadAlloc(size_t len);
+void raftPayloadRef(uint8_t *data);
+void raftPayloadUnref(uint8_t *data);
+
+/* ------------------------------------------------------------ entries */
+
+enum raft_entry_type {
+    RAFT_COMMAND = 1, /* application data */
+    RAFT_BARRIER = 2, /* no-op: a leader's first entry, raftBarrier */
+    RAFT_CHANGE = 3,  /* payload: an encoded configuration */
+};
+
+struct raft_entry {
+    uint64_t term;
+    uint8_t type;  /* enum raft_entry_type */
+    uint8_t *data; /* payload block (see above) or NULL when len == 0 */
+    size_t len;
+};
+
+/* ------------------------------------------------------------ configuration */
+
+enum raft_role {
+    RAFT_VOTER = 0,   /* replicates, votes, may lead */
+    RAFT_STANDBY = 1, /* replicates, does not vote */
+    RAFT_SPARE = 2,   /* neither */
+};
+
+struct raft_server {
+    uint64_t id;   /* > 0 */
+    char *address; /* owned, NUL-terminated, <= RAFT_ADDRESS_MAX bytes */
+    int role;      /* enum raft_role */
+};
+
+/* A configuration owns its array and every address in it. */
+struct raft_configuration {
+    struct raft_server *servers;
+    unsigned n;
+};
+
+void raftConfInit(struct raft_configuration *c);
+void raftConfClose(struct raft_configuration *c);
+/* Adds a copy of `address`. ERR_DUPLICATE_NODE, ERR_INVALID, ERR_TOOBIG,
+ * ERR_NOMEM. */
+int raftConfAdd(struct raft_configuration *c, uint64_t id, const char *address,
+                int role);
+/* Deep copy into an uninitialised `dst`. */
+int raftConfCopy(const struct raft_configuration *src,
+                 struct raft_configuration *dst);
+/* NULL when absent. */
+const struct raft_server *raftConfGet(const struct raft_configuration *c,
+                                      uint64_t id);
+unsigned raftConfVoters(const struct raft_configuration *c);
+
+/* Byte encoding (docs/raft.md): the payload of RAFT_CHANGE entries and the
+ * configuration carried by snapshots. Encode allocates *out with libMalloc
+ * (the caller frees it) or, for raftConfEncodePayload, a payload block.
+ * Decode fills an uninitialised `c` (the caller closes it); malformed input
+ * gives ERR_MALFORMED and leaves nothing to free. */
+size_t raftConfEncodedSize(const struct raft_configuration *c);
+void raftConfEncodeTo(const struct raft_configuration *c, uint8_t *out);
+int raftConfEncodePayload(const struct raft_configuration *c, uint8_t **out,
+                          size_t *len);
+int raftConfDecode(const uint8_t *buf, size_t len,
+                   struct raft_configuration *c);
+
+/* The first entry of a new cluster: term 1, RAFT_CHANGE with `c`. The
+ * caller owns the entry's payload reference. A node starting a new cluster
+ * persists it as index 1 and passes it to raftInit. */
+int raftBootstrapEntry(const struct raft_configuration *c,
+                       struct raft_entry *out);
+
+/* ------------------------------------------------------------ persisted */
+
+struct raft_hard_state {
+    uint64_t term;
+    uint64_t vote; /* node voted for in `term`, 0 = none */
+};
+
+/* What the core knows about a snapshot (its data lives with the I/O layer). */
+struct raft_snapshot_meta {
+    uint64_t index;                 /* last entry it covers */
+    uint64_t term;                  /* term of that entry */
+    struct raft_configuration conf; /* latest configuration at `index` */
+    uint64_t conf_index; /* index of the entry that configuration came from */
+};
+
+/* ------------------------------------------------------------ messages */
+
+enum raft_message_type {
+    RAFT_MSG_APPEND = 1, /* AppendEntries, also the heartbeat */
+    RAFT_MSG_APPEND_RESULT = 2,
+    RAFT_MSG_VOTE = 3, /* RequestVote and PreVote */
+    RAFT_MSG_VOTE_RESULT = 4,
+    RAFT_MSG_SNAPSHOT = 5, /* one InstallSnapshot chunk */
+    RAFT_MSG_SNAPSHOT_RESULT = 6,
+    RAFT_MSG_TIMEOUT_NOW = 7, /* leadership transfer: start an election */
+};
+
+struct raft_append {
+    uint64_t prev_index;
+    uint64_t prev_term;
+    uint64_t commit;
+    uint64_t read_seq;          /* read-index round the sender is confirming */
+    struct raft_entry *entries; /* owned by the message */
+    unsigned n_entries;
+};
+
+struct raft_append_result {
+    uint8_t success;
+    uint64_t index;      /* success: last index matched; else prev_index
+                            that was rejected */
+    uint64_t last_index; /* the sender's last log index */
+    uint64_t hint_term;  /* reject: term of the sender's entry at
+                            min(index, last_index), 0 if none (fast
+                            back-tracking) */
+    uint64_t read_seq;   /* echoed */
+};
+
+struct raft_vote {
+    uint64_t last_index;
+    uint64_t last_term;
+    uint8_t pre_vote;       /* a pre-vote: `term` is the would-be term */
+    uint8_t disrupt_leader; /* sent because of TimeoutNow (transfer) */
+};
+
+struct raft_vote_result {
+    uint8_t granted;
+    uint8_t pre_vote;
+};
+
+struct raft_snapshot_chunk_msg {
+    uint64_t index; /* snapshot being sent */
+    uint64_t term;
+    uint64_t conf_index;
+    struct raft_configuration conf; /* owned by the message */
+    uint64_t offset;                /* of `data` in the snapshot file */
+    uint8_t *data;                  /* payload block owned by the message */
+    size_t len;                     /* <= RAFT_CHUNK_MAX_BYTES */
+    uint8_t last;                   /* this chunk ends the file */
+};
+
+struct raft_snapshot_result {
+    uint64_t index;  /* snapshot index */
+    uint64_t offset; /* next offset the receiver expects (after `last`:
+                        the file size) */
+    uint8_t success; /* 0: restart from `offset` */
+    uint8_t done;    /* snapshot fully received and persisted */
+};
+
+struct raft_timeout_now {
+    uint64_t last_index;
+    uint64_t last_term;
+};
+
+struct raft_message {
+    uint8_t type; /* enum raft_message_type */
+    uint64_t from;
+    uint64_t to;
+    uint64_t term;
+    union {
+        struct raft_append append;
+        struct raft_append_result append_result;
+        struct raft_vote vote;
+        struct raft_vote_result vote_result;
+        struct raft_snapshot_chunk_msg snapshot;
+        struct raft_snapshot_result snapshot_result;
+        struct raft_timeout_now timeout_now;
+    };
+};
+
+/* Releases what a message owns (entries' payload references, snapshot
+ * configuration and chunk), not the struct itself. */
+void raftMessageClose(struct raft_message *m);
+
+/* Codec (format: docs/raft.md). Version byte RAFT_MSG_VERSION.
+ * Encode: *out allocated with libMalloc, the caller frees it.
+ * Decode: fills `m` (the caller raftMessageClose-s it on success); never
+ * reads outside buf[0..len); every length is bounded by the limits above;
+ * ERR_MALFORMED for bad input, ERR_UNSUPPORTED for an unknown version,
+ * ERR_TOOBIG past a limit, ERR_NOMEM. On error nothing is left to free. */
+#define RAFT_MSG_VERSION 1
+int raftMessageEncode(const struct raft_message *m, uint8_t **out, size_t *len);
+int raftMessageDecode(const uint8_t *buf, size_t len, struct raft_message *m);
+
+/* ------------------------------------------------------------ options */
+
+enum raft_state {
+    RAFT_FOLLOWER = 1,
+    RAFT_CANDIDATE = 2, /* also while pre-voting */
+    RAFT_LEADER = 3,
+};
+
+struct raft_options {
+    unsigned election_timeout_ms;  /* base; each election waits a random
+                                      time in [base, 2 * base) */
+    unsigned heartbeat_timeout_ms; /* leader heartbeat interval (< election) */
+    /* Randomness: rand_fn(rand_arg) when set, else a generator in the core
+     * seeded with `seed`. Either way deterministic for a given input. */
+    uint64_t (*rand_fn)(void *rand_arg);
+    void *rand_arg;
+    uint64_t seed;
+    unsigned max_inflight_msgs;  /* appends in flight per follower */
+    size_t max_inflight_bytes;   /* payload bytes in flight per follower */
+    unsigned max_append_entries; /* entries per AppendEntries */
+    size_t max_append_bytes;     /* payload bytes per AppendEntries */
+    unsigned snapshot_trailing;  /* entries kept behind a snapshot */
+    size_t snapshot_chunk_bytes; /* InstallSnapshot chunk size */
+    bool pre_vote;
+    bool check_quorum;
+};
+
+/* Defaults: election 1000 ms, heartbeat 100 ms, 64 msgs / 8 MiB in flight,
+ * 256 entries / 1 MiB per append, 128 trailing, 1 MiB chunks, pre-vote and
+ * check-quorum on. */
+void raftOptionsDefault(struct raft_options *o);
+
+/* ------------------------------------------------------------ ready batch */
+
+/* One outgoing message. `address` points into the core's configuration. */
+struct raft_send {
+    uint64_t to;
+    const char *address;
+    struct raft_message message;
+};
+
+/* Leader side of InstallSnapshot: read `len` bytes (fewer at the end of the
+ * file) at `offset` of the snapshot taken at `index` and hand them to
+ * raftSnapshotChunk; or call raftReportSnapshot(to, false) on failure. */
+struct raft_snapshot_read {
+    uint64_t to;
+    uint64_t index;
+    uint64_t term;
+    uint64_t offset;
+    size_t len;
+};
+
+/* Follower side: write these bytes to the incoming snapshot file. */
+struct raft_snapshot_write {
+    uint64_t index;
+    uint64_t term;
+    uint64_t offset; /* 0 starts a new file */
+    const uint8_t *data;
+    size_t len;
+    bool last; /* the file is complete after this chunk */
+};
+
+struct raft_read_state {
+    uint64_t ctx;   /* the caller's raftReadIndex context */
+    uint64_t index; /* serve the read once this index is applied */
+};
+
+struct raft_ready {
+    /* Messages that may be sent right away. */
+    struct raft_send *messages;
+    unsigned n_messages;
+
+    /* Durable writes. */
+    uint64_t truncate_from; /* 0 = none */
+    struct raft_entry *entries;
+    uint64_t entries_index; /* index of entries[0] */
+    unsigned n_entries;
+    bool has_hard_state;
+    struct raft_hard_state hard_state;
+    bool has_snapshot_chunk;
+    struct raft_snapshot_write snapshot_chunk;
+
+    /* After the writes are durable. */
+    struct raft_send *messages_after_persist;
+    unsigned n_messages_after_persist;
+    bool has_snapshot_install;
+    struct raft_snapshot_meta snapshot_install;
+
+    /* Apply in order. */
+    struct raft_entry *committed;
+    uint64_t committed_index; /* index of committed[0] */
+    unsigned n_committed;
+
+    struct raft_read_state *reads;
+    unsigned n_reads;
+    struct raft_snapshot_read *snapshot_reads;
+    unsigned n_snapshot_reads;
+
+    /* Notifications. */
+    bool state_changed; /* state or leader differ from the last batch */
+    int state;          /* enum raft_state */
+    uint64_t leader_id; /* 0 = unknown */
+    uint64_t term;
+    bool conf_changed;     /* configuration (appended, committed or
+                              rolled back) differs from the last batch */
+    uint64_t conf_index;   /* index of the configuration in effect */
+    bool conf_committed;   /* ...and it is committed */
+    bool conf_rolled_back; /* an uncommitted configuration was dropped */
+    bool transfer_failed;  /* a raftTransfer gave up */
+};
+
+/* ------------------------------------------------------------ the core */
+
+struct raft; /* opaque: allocated by raftCreate */
+
+/*
+ * Creates a node from its persisted state:
+ *   - id: this node (> 0);
+ *   - hs: last written hard state (zeroes for a new node);
+ *   - snap: metadata of the last snapshot, NULL when there is none (the core
+ *     copies it);
+ *   - entries: every persisted log entry, the first one with index
+ *     `first_index` (snap->index + 1 or lower: trailing entries may overlap
+ *     the snapshot; 1 without a snapshot). The core takes a new reference
+ *     to each payload; the caller keeps its own.
+ * A node with no configuration (new, not bootstrapped) waits to be contacted
+ * by a leader. ERR_INVALID for inconsistent state, ERR_NOMEM.
+ */
+int raftCreate(uint64_t id, const struct raft_options *opts,
+               const struct raft_hard_state *hs,
+               const struct raft_snapshot_meta *snap,
+               const struct raft_entry *entries, unsigned n_entries,
+               uint64_t first_index, uint64_t now_ms, struct raft **out);
+/* Frees the node (and an outstanding batch). */
+void raftDestroy(struct raft *r);
+
+/* Time passes: now_ms never goes backwards. */
+void raftTick(struct raft *r, uint64_t now_ms);
+
+/* A message arrived; `m` is borrowed (the core takes references to what it
+ * keeps). Messages for another node or from unknown senders are dropped.
+ * ERR_NOMEM only; a bad message is ignored. */
+int raftStep(struct raft *r, const struct raft_message *m);
+
+/* Leader only (ERR_NOTLEADER; ERR_LEADERSHIP_LOST while transferring).
+ * The core takes a reference to `data` (a payload block, may be NULL with
+ * len 0). *index / *term: where the entry will be committed. */
+int raftPropose(struct raft *r, uint8_t *data, size_t len, uint64_t *index,
+                uint64_t *term);
+/* A no-op entry: committed means every earlier entry is applied first. */
+int raftBarrier(struct raft *r, uint64_t *index, uint64_t *term);
+
+/* Membership, leader only, one change at a time (ERR_CONFIG_BUSY while an
+ * appended configuration is not committed or a promotion is catching up).
+ * Add: as a spare (ERR_DUPLICATE_NODE). Assign: promoting to voter first
+ * catches the server up (its log reaches the leader's in one round), then
+ * appends the configuration. Remove: a removed leader steps down once the
+ * configuration commits. ERR_UNKNOWN_NODE, ERR_BAD_ROLE. *index: of the
+ * configuration entry (0 while a promotion is still catching up). */
+int raftAddServer(struct raft *r, uint64_t id, const char *address,
+                  uint64_t *index);
+int raftAssignRole(struct raft *r, uint64_t id, int role, uint64_t *index);
+int raftRemoveServer(struct raft *r, uint64_t id, uint64_t *index);
+
+/* Hands leadership to `target` (0: the most up-to-date voter): stops taking
+ * proposals, catches the target up, sends it TimeoutNow. Gives up after an
+ * election timeout (ready.transfer_failed). */
+int raftTransfer(struct raft *r, uint64_t target);
+
+/* Linearizable read: once the leader has committed an entry of its term and
+ * a quorum has confirmed its leadership after this call, ready.reads holds
+ * {ctx, index}. ERR_NOTLEADER elsewhere. */
+int raftReadIndex(struct raft *r, uint64_t ctx);
+
+/* The application took a snapshot covering entries up to `index` (<= the
+ * last applied) and made it durable. The core records its metadata and
+ * forgets the log up to index - snapshot_trailing. */
+int raftSnapshotTaken(struct raft *r, uint64_t index);
+
+/* Leader: bytes asked for by a raft_snapshot_read. `data` is borrowed;
+ * `last` when they end the file. Stale answers are ignored. */
+int raftSnapshotChunk(struct raft *r, uint64_t to, uint64_t index,
+                      uint64_t offset, const uint8_t *data, size_t len,
+                      bool last);
+
+/* The transport could not reach a peer: replication falls back to probing. */
+void raftReportUnreachable(struct raft *r, uint64_t id);
+/* Sending a snapshot to `id` failed (false) or the I/O layer gives up. */
+void raftReportSnapshot(struct raft *r, uint64_t id, bool ok);
+
+/* Durability reports for callers that learn them before raftAdvance. */
+void raftPersisted(struct raft *r, uint64_t index, uint64_t term);
+void raftSnapshotPersisted(struct raft *r, uint64_t index, uint64_t term);
+
+/* Output. */
+bool raftHasReady(const struct raft *r);
+int raftReady(struct raft *r, struct raft_ready *rd);
+void raftAdvance(struct raft *r, struct raft_ready *rd);
+
+/* Read-only views. */
+uint64_t raftId(const struct raft *r);
+int raftState(const struct raft *r);
+uint64_t raftLeader(const struct raft *r);
+uint64_t raftTerm(const struct raft *r);
+uint64_t raftCommitIndex(const struct raft *r);
+uint64_t raftLastIndex(const struct raft *r);
+uint64_t raftLastApplied(const struct raft *r);
+/* The configuration in effect (latest appended); borrowed. */
+const struct raft_configuration *raftConfiguration(const struct raft *r);
+/* Term of the entry at `index` if the core knows it, else 0. */
+uint64_t raftTermAt(const struct raft *r, uint64_t index);
+
+#endif /* RAFT_RAFT_H */
