@@ -1,0 +1,184 @@
+/*
+ * The node's thread: start and stop hand-shakes with the host thread, the
+ * libuv loop, the listener and accepting connections.
+ *
+ * dqlite_node_start() spawns the thread and waits until the loop accepts (or
+ * failed to); dqlite_node_stop() wakes the loop through an async handle, the
+ * loop closes every handle it owns, and the host joins the thread. After
+ * stop the listening address is free again at once.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/alloc.h"
+#include "lib/assert.h"
+#include "lib/err.h"
+#include "server/conn.h"
+#include "server/node.h"
+
+static uv_stream_t *loopListener(struct dqlite_node *n)
+{
+    return (uv_stream_t *)&n->listener;
+}
+
+/* Abstract sockets have no permissions: only our own process may use them. */
+static bool loopPeerAllowed(uv_stream_t *client)
+{
+    uv_os_fd_t fd;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (client->type != UV_NAMED_PIPE) {
+        return true;
+    }
+    if (uv_fileno((uv_handle_t *)client, &fd) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        return false;
+    }
+    return cred.pid == getpid();
+}
+
+static void loopFreeHandle(uv_handle_t *handle)
+{
+    libFree(handle);
+}
+
+static void loopOnConnection(uv_stream_t *listener, int status)
+{
+    struct dqlite_node *n = listener->data;
+    uv_stream_t *client;
+    if (status != 0) {
+        return;
+    }
+    client = libMalloc(listener->type == UV_TCP ? sizeof(uv_tcp_t)
+                                                : sizeof(uv_pipe_t));
+    if (client == NULL) {
+        return;
+    }
+    if (listener->type == UV_TCP) {
+        uv_tcp_init(&n->loop, (uv_tcp_t *)client);
+        uv_tcp_nodelay((uv_tcp_t *)client, 1);
+    } else {
+        uv_pipe_init(&n->loop, (uv_pipe_t *)client, 0);
+    }
+    if (uv_accept(listener, client) != 0 || !loopPeerAllowed(client)) {
+        uv_close((uv_handle_t *)client, loopFreeHandle);
+        return;
+    }
+    connStart(n, client); /* the connection owns `client` from here */
+}
+
+static void loopCloseConns(struct dqlite_node *n)
+{
+    struct queue *q, *tmp;
+    QUEUE_FOREACH_SAFE(q, tmp, &n->conns)
+    {
+        connClose(QUEUE_DATA(q, struct conn, link));
+    }
+}
+
+static void loopOnStop(uv_async_t *async)
+{
+    struct dqlite_node *n = async->data;
+    loopCloseConns(n);
+    uv_close((uv_handle_t *)loopListener(n), NULL);
+    uv_close((uv_handle_t *)&n->stop_async, NULL);
+}
+
+static int loopOpenListener(struct dqlite_node *n)
+{
+    int rv;
+    int is_tcp = n->bind_address[0] != '@';
+    if (is_tcp) {
+        uv_tcp_init(&n->loop, &n->listener.tcp);
+        rv = uv_tcp_open(&n->listener.tcp, n->listen_fd);
+    } else {
+        uv_pipe_init(&n->loop, &n->listener.pipe, 0);
+        rv = uv_pipe_open(&n->listener.pipe, n->listen_fd);
+    }
+    loopListener(n)->data = n;
+    if (rv == 0) {
+        n->listen_fd = -1; /* the handle owns the descriptor now */
+        rv = uv_listen(loopListener(n), 128, loopOnConnection);
+    }
+    if (rv != 0) {
+        nodeErrorf(n, "listen on %s: %s", n->bind_address, uv_strerror(rv));
+        uv_close((uv_handle_t *)loopListener(n), NULL);
+        return DQLITE_ERROR;
+    }
+    return 0;
+}
+
+static void loopSignalReady(struct dqlite_node *n, int rv)
+{
+    pthread_mutex_lock(&n->lock);
+    n->start_rv = rv;
+    n->loop_ready = true;
+    pthread_cond_signal(&n->cond);
+    pthread_mutex_unlock(&n->lock);
+}
+
+void *nodeThreadMain(void *arg)
+{
+    struct dqlite_node *n = arg;
+    int rv = loopOpenListener(n);
+    if (rv == 0) {
+        uv_async_init(&n->loop, &n->stop_async, loopOnStop);
+        n->stop_async.data = n;
+    }
+    loopSignalReady(n, rv);
+    uv_run(&n->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+int dqlite_node_start(dqlite_node *n)
+{
+    int rv;
+    if (n == NULL || n->state != NODE_CREATED) {
+        return DQLITE_MISUSE;
+    }
+    if (n->bind_address[0] == '\0') {
+        rv = dqlite_node_set_bind_address(n, n->address);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    rv = uv_loop_init(&n->loop);
+    if (rv != 0) {
+        nodeErrorf(n, "loop: %s", uv_strerror(rv));
+        return DQLITE_ERROR;
+    }
+    n->loop_ready = false;
+    if (pthread_create(&n->thread, NULL, nodeThreadMain, n) != 0) {
+        nodeErrorf(n, "cannot start the node thread");
+        uv_loop_close(&n->loop);
+        return DQLITE_ERROR;
+    }
+    pthread_mutex_lock(&n->lock);
+    while (!n->loop_ready) {
+        pthread_cond_wait(&n->cond, &n->lock);
+    }
+    pthread_mutex_unlock(&n->lock);
+    n->state = NODE_RUNNING;
+    if (n->start_rv != 0) {
+        dqlite_node_stop(n);
+        return n->start_rv;
+    }
+    return 0;
+}
+
+int dqlite_node_stop(dqlite_node *n)
+{
+    if (n == NULL || n->state != NODE_RUNNING) {
+        return DQLITE_MISUSE;
+    }
+    if (n->start_rv == 0) {
+        uv_async_send(&n->stop_async);
+    }
+    pthread_join(n->thread, NULL);
+    int rv = uv_loop_close(&n->loop);
+    ASSERT(rv == 0);
+    n->state = NODE_STOPPED;
+    return 0;
+}

@@ -1,0 +1,219 @@
+/*
+ * The public node API of dqlite.h: create, options, start, stop, destroy,
+ * errmsg, generate_node_id. The loop itself lives in loop.c.
+ */
+#include "server/node.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/alloc.h"
+#include "lib/assert.h"
+#include "lib/err.h"
+
+/* Latency bounds of dqlite_node_set_network_latency (1.11's lower bound). */
+#define NODE_MIN_LATENCY_NS 500000ULL
+#define NODE_MAX_LATENCY_NS (3600ULL * 1000 * 1000 * 1000)
+
+void nodeErrorf(struct dqlite_node *n, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(n->errmsg, sizeof n->errmsg, fmt, args);
+    va_end(args);
+}
+
+static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
+{
+    memset(n, 0, sizeof *n);
+    n->id = id;
+    n->listen_fd = -1;
+    n->state = NODE_CREATED;
+    n->snapshot_threshold = 1024;
+    n->snapshot_trailing = 8192;
+    pthread_mutex_init(&n->lock, NULL);
+    pthread_cond_init(&n->cond, NULL);
+    queueInit(&n->conns);
+}
+
+int dqlite_node_create(dqlite_node_id id, const char *address,
+                       const char *data_dir, dqlite_node **out)
+{
+    struct dqlite_node *n = libMalloc(sizeof *n);
+    struct stat st;
+    *out = n;
+    if (n == NULL) {
+        return DQLITE_NOMEM;
+    }
+    nodeInitDefaults(n, id);
+    if (address == NULL || data_dir == NULL) {
+        nodeErrorf(n, "address and data directory are required");
+        return DQLITE_MISUSE;
+    }
+    n->address = libStrdup(address);
+    n->data_dir = libStrdup(data_dir);
+    if (n->address == NULL || n->data_dir == NULL) {
+        nodeErrorf(n, "out of memory");
+        return DQLITE_NOMEM;
+    }
+    if (stat(data_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        nodeErrorf(n, "data directory %s: %s", data_dir,
+                   errno != 0 ? strerror(errno) : "not a directory");
+        return DQLITE_ERROR;
+    }
+    return 0;
+}
+
+void dqlite_node_destroy(dqlite_node *n)
+{
+    if (n == NULL) {
+        return;
+    }
+    if (n->state == NODE_RUNNING) {
+        dqlite_node_stop(n);
+    }
+    if (n->listen_fd >= 0) {
+        close(n->listen_fd);
+    }
+    pthread_cond_destroy(&n->cond);
+    pthread_mutex_destroy(&n->lock);
+    libFree(n->address);
+    libFree(n->data_dir);
+    libFree(n);
+}
+
+/* Setters are valid only on a node that has not started. */
+static int nodeCheckNotStarted(struct dqlite_node *n)
+{
+    if (n == NULL) {
+        return DQLITE_MISUSE;
+    }
+    if (n->state != NODE_CREATED) {
+        nodeErrorf(n, "node already started");
+        return DQLITE_MISUSE;
+    }
+    return 0;
+}
+
+int dqlite_node_set_bind_address(dqlite_node *n, const char *address)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    if (n->bind_address[0] != '\0') {
+        nodeErrorf(n, "bind address already set");
+        return DQLITE_MISUSE;
+    }
+    rv = addrListen(address, &n->listen_fd, n->bind_address);
+    if (rv == ERR_INVALID) {
+        nodeErrorf(n, "invalid bind address: %s", address);
+        return DQLITE_MISUSE;
+    }
+    if (rv != 0) {
+        nodeErrorf(n, "bind %s: %s", address, strerror(errno));
+        n->listen_fd = -1;
+        n->bind_address[0] = '\0';
+        return DQLITE_ERROR;
+    }
+    return 0;
+}
+
+const char *dqlite_node_get_bind_address(dqlite_node *n)
+{
+    if (n == NULL || n->bind_address[0] == '\0') {
+        return NULL;
+    }
+    return n->bind_address;
+}
+
+int dqlite_node_set_connect_func(dqlite_node *n, node_connect_fn f, void *arg)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    n->connect_fn = f;
+    n->connect_arg = arg;
+    return 0;
+}
+
+int dqlite_node_set_network_latency(dqlite_node *n,
+                                    unsigned long long nanoseconds)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    if (nanoseconds < NODE_MIN_LATENCY_NS ||
+        nanoseconds > NODE_MAX_LATENCY_NS) {
+        nodeErrorf(n, "network latency out of range");
+        return DQLITE_MISUSE;
+    }
+    n->latency_ns = nanoseconds;
+    return 0;
+}
+
+int dqlite_node_set_network_latency_ms(dqlite_node *n, unsigned milliseconds)
+{
+    return dqlite_node_set_network_latency(n, milliseconds * 1000000ULL);
+}
+
+int dqlite_node_set_failure_domain(dqlite_node *n, unsigned long long code)
+{
+    if (n == NULL) {
+        return DQLITE_MISUSE;
+    }
+    n->failure_domain = code;
+    return 0;
+}
+
+int dqlite_node_set_snapshot_params(dqlite_node *n, unsigned threshold,
+                                    unsigned trailing)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    if (threshold == 0 || threshold > trailing) {
+        nodeErrorf(n, "snapshot threshold must be in 1..trailing");
+        return DQLITE_MISUSE;
+    }
+    n->snapshot_threshold = threshold;
+    n->snapshot_trailing = trailing;
+    return 0;
+}
+
+const char *dqlite_node_errmsg(dqlite_node *n)
+{
+    if (n == NULL) {
+        return "node is NULL";
+    }
+    return n->errmsg;
+}
+
+dqlite_node_id dqlite_generate_node_id(const char *address)
+{
+    uint64_t id = 0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    /* Mix the address in so two hosts seeded alike still differ. */
+    for (const char *p = address ? address : ""; *p != '\0'; p++) {
+        id = (id ^ (uint8_t)*p) * 0x100000001b3ULL;
+    }
+    do {
+        uint64_t random_bits;
+        if (getrandom(&random_bits, sizeof random_bits, 0) !=
+            (ssize_t)sizeof random_bits) {
+            random_bits = (uint64_t)now.tv_nsec * 0x9e3779b97f4a7c15ULL;
+        }
+        id ^= random_bits ^ (uint64_t)now.tv_sec;
+    } while (id == 0 || id == 1 || id == NODE_BOOTSTRAP_ID);
+    return id;
+}

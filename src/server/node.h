@@ -1,0 +1,75 @@
+/*
+ * The node: what a dqlite_node handle holds, and its life cycle.
+ *
+ * A node is created inert (no sockets, no threads), optionally bound (the
+ * listening socket exists from then on), started (a thread runs the node's
+ * libuv loop, which owns every socket, timer and the raft core), stopped
+ * (the loop closes everything and the thread ends) and destroyed.
+ *
+ * Threading: the public setters and start/stop are called by the host from
+ * one thread at a time; after start, everything inside `loop` belongs to the
+ * node's thread. `lock` guards only the start/stop hand-shake.
+ */
+#ifndef SERVER_NODE_H
+#define SERVER_NODE_H
+
+#include <dqlite.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "lib/queue.h"
+#include "server/addr.h"
+
+#define NODE_ERRMSG_LEN 256
+
+/* go-dqlite's id for the node that bootstraps a cluster in its `app`. */
+#define NODE_BOOTSTRAP_ID 0x2dc171858c3155beULL
+
+enum node_state { NODE_CREATED, NODE_RUNNING, NODE_STOPPED };
+
+typedef int (*node_connect_fn)(void *arg, const char *address, int *fd);
+
+struct dqlite_node {
+    dqlite_node_id id;
+    char *address;  /* advertised to peers and clients; owned */
+    char *data_dir; /* owned */
+    char errmsg[NODE_ERRMSG_LEN];
+    enum node_state state;
+
+    /* Options (set before start). */
+    node_connect_fn connect_fn; /* NULL: dial TCP/unix ourselves */
+    void *connect_arg;
+    uint64_t latency_ns;
+    uint64_t failure_domain;
+    unsigned snapshot_threshold;
+    unsigned snapshot_trailing;
+
+    /* Listening socket: created by bind (or start), adopted by the loop. */
+    int listen_fd; /* -1 until bound */
+    char bind_address[ADDR_MAX_LEN];
+
+    /* The node's thread and loop. */
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool loop_ready; /* the loop accepts (or failed: start_rv != 0) */
+    int start_rv;
+    uv_loop_t loop;
+    uv_async_t stop_async;
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } listener;
+    struct queue conns; /* struct conn, owned by the loop */
+};
+
+/* Record a formatted failure message on the node. */
+void nodeErrorf(struct dqlite_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Run by the node's thread: the loop until stop. */
+void *nodeThreadMain(void *arg);
+
+#endif /* SERVER_NODE_H */
