@@ -50,9 +50,9 @@ USES_raft := lib
 USES_proto := lib
 USES_vfs := lib
 USES_raftio := raft lib
-USES_repl := raft vfs lib
+USES_repl := vfs raft lib
 USES_client := proto lib
-USES_server := raft raftio proto vfs repl client lib
+USES_server := repl raftio client raft proto vfs lib
 # External libraries each module links against (for its unit tests).
 EXT_lib :=
 EXT_raft :=

@@ -1,0 +1,133 @@
+/*
+ * The db thread (see worker.h): a FIFO of jobs run under the process-wide
+ * SQLite lock, with completions handed back to the loop through an async
+ * handle.
+ */
+#include "server/worker.h"
+
+#include "lib/assert.h"
+#include "lib/err.h"
+
+static pthread_mutex_t sqlite_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void workerSqliteLock(void)
+{
+    pthread_mutex_lock(&sqlite_lock);
+}
+
+void workerSqliteUnlock(void)
+{
+    pthread_mutex_unlock(&sqlite_lock);
+}
+
+/* Worker thread: the next job to run, or NULL once stopping. */
+static struct worker_job *workerNext(struct worker *w)
+{
+    struct worker_job *job = NULL;
+    pthread_mutex_lock(&w->mutex);
+    while (queueEmpty(&w->pending) && !w->stopping) {
+        pthread_cond_wait(&w->cond, &w->mutex);
+    }
+    if (!w->stopping) {
+        struct queue *head = queueHead(&w->pending);
+        queueRemove(head);
+        job = QUEUE_DATA(head, struct worker_job, link);
+    }
+    pthread_mutex_unlock(&w->mutex);
+    return job;
+}
+
+static void *workerMain(void *arg)
+{
+    struct worker *w = arg;
+    struct worker_job *job;
+    while ((job = workerNext(w)) != NULL) {
+        workerSqliteLock();
+        job->work(job);
+        workerSqliteUnlock();
+        pthread_mutex_lock(&w->mutex);
+        queueInsertTail(&w->finished, &job->link);
+        pthread_mutex_unlock(&w->mutex);
+        uv_async_send(&w->async);
+    }
+    return NULL;
+}
+
+/* Loop thread: call `done` of every finished job, in order. */
+static void workerDrain(struct worker *w)
+{
+    struct queue finished;
+    queueInit(&finished);
+    pthread_mutex_lock(&w->mutex);
+    while (!queueEmpty(&w->finished)) {
+        struct queue *q = queueHead(&w->finished);
+        queueRemove(q);
+        queueInsertTail(&finished, q);
+    }
+    pthread_mutex_unlock(&w->mutex);
+    while (!queueEmpty(&finished)) {
+        struct queue *q = queueHead(&finished);
+        queueRemove(q);
+        struct worker_job *job = QUEUE_DATA(q, struct worker_job, link);
+        job->done(job);
+    }
+}
+
+static void workerOnAsync(uv_async_t *async)
+{
+    workerDrain(async->data);
+}
+
+int workerStart(struct worker *w, uv_loop_t *loop)
+{
+    pthread_mutex_init(&w->mutex, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    queueInit(&w->pending);
+    queueInit(&w->finished);
+    w->stopping = false;
+    int rv = uv_async_init(loop, &w->async, workerOnAsync);
+    if (rv != 0) {
+        goto err_after_sync;
+    }
+    w->async.data = w;
+    if (pthread_create(&w->thread, NULL, workerMain, w) != 0) {
+        uv_close((uv_handle_t *)&w->async, NULL);
+        goto err_after_sync;
+    }
+    return 0;
+err_after_sync:
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->mutex);
+    return ERR_IO;
+}
+
+void workerSubmit(struct worker *w, struct worker_job *job)
+{
+    PRE(job->work != NULL && job->done != NULL);
+    job->canceled = false;
+    pthread_mutex_lock(&w->mutex);
+    ASSERT(!w->stopping);
+    queueInsertTail(&w->pending, &job->link);
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mutex);
+}
+
+void workerStop(struct worker *w)
+{
+    pthread_mutex_lock(&w->mutex);
+    w->stopping = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mutex);
+    pthread_join(w->thread, NULL);
+    workerDrain(w);
+    while (!queueEmpty(&w->pending)) {
+        struct queue *q = queueHead(&w->pending);
+        queueRemove(q);
+        struct worker_job *job = QUEUE_DATA(q, struct worker_job, link);
+        job->canceled = true;
+        job->done(job);
+    }
+    uv_close((uv_handle_t *)&w->async, NULL);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->mutex);
+}

@@ -1,0 +1,56 @@
+/*
+ * The node's db thread: runs SQLite work off the event loop.
+ *
+ * The loop submits jobs; the worker runs each job's `work` in submission
+ * order on its own thread, holding the process-wide SQLite lock (SQLite may
+ * be in single-thread mode, see docs/server.md), then the loop runs the
+ * job's `done` callback. `work` must not touch loop-owned state; `done` runs
+ * on the loop and may. The job's memory belongs to the submitter and must
+ * stay valid until `done` has run.
+ */
+#ifndef SERVER_WORKER_H
+#define SERVER_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "lib/queue.h"
+
+struct worker_job;
+typedef void (*worker_fn)(struct worker_job *job);
+
+struct worker_job {
+    worker_fn work; /* worker thread, under the SQLite lock */
+    worker_fn done; /* loop thread, after work */
+    bool canceled;  /* set when the worker stopped before running `work` */
+    struct queue link;
+};
+
+struct worker {
+    pthread_t thread;
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    struct queue pending;  /* submitted, not yet run; under mutex */
+    struct queue finished; /* run, `done` not called yet; under mutex */
+    bool stopping;
+    uv_async_t async; /* wakes the loop for finished jobs */
+};
+
+/* Start the thread; the async handle is registered on `loop`. */
+int workerStart(struct worker *w, uv_loop_t *loop);
+
+/* Loop thread: queue a job. */
+void workerSubmit(struct worker *w, struct worker_job *job);
+
+/* Loop thread: run the remaining jobs' `done` (those never run with
+ * `canceled` set), join the thread and close the async handle. The loop
+ * must run once more for the handle's close to complete. */
+void workerStop(struct worker *w);
+
+/* The process-wide lock around SQLite calls, for code that must call SQLite
+ * outside a worker job (start-up, tests). */
+void workerSqliteLock(void);
+void workerSqliteUnlock(void);
+
+#endif /* SERVER_WORKER_H */
