@@ -1,0 +1,287 @@
+/*
+ * The POSIX implementation of the raftio fs seam, plus helpers that work on
+ * any implementation (whole-file read, atomic whole-file replace).
+ * errno is mapped to ERR_* here and nowhere else.
+ */
+#include "raftio/fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/alloc.h"
+#include "lib/assert.h"
+#include "lib/err.h"
+
+struct fs_posix {
+    int dir_fd;
+};
+
+static int fsErr(int e)
+{
+    switch (e) {
+    case ENOENT:
+        return ERR_NOTFOUND;
+    case EEXIST:
+        return ERR_EXISTS;
+    case ENOSPC:
+    case EDQUOT:
+        return ERR_NOSPACE;
+    case ENOMEM:
+        return ERR_NOMEM;
+    default:
+        return ERR_IO;
+    }
+}
+
+static int dirFd(struct raftio_fs *fs)
+{
+    return ((struct fs_posix *)fs->data)->dir_fd;
+}
+
+static int posixOpen(struct raftio_fs *fs, const char *name, int flags, int *fd)
+{
+    PRE(strchr(name, '/') == NULL);
+    int oflags = O_RDWR | O_CLOEXEC;
+    oflags |= (flags & RAFTIO_FS_CREATE) ? O_CREAT : 0;
+    oflags |= (flags & RAFTIO_FS_EXCL) ? O_EXCL : 0;
+    oflags |= (flags & RAFTIO_FS_TRUNC) ? O_TRUNC : 0;
+    int rv = openat(dirFd(fs), name, oflags, 0600);
+    if (rv < 0) {
+        return fsErr(errno);
+    }
+    *fd = rv;
+    return 0;
+}
+
+static void posixClose(struct raftio_fs *fs, int fd)
+{
+    (void)fs;
+    close(fd);
+}
+
+static int posixPwrite(struct raftio_fs *fs, int fd, const void *buf, size_t n,
+                       uint64_t offset)
+{
+    (void)fs;
+    const uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t rv = pwrite(fd, p, n, (off_t)offset);
+        if (rv < 0 && errno == EINTR) {
+            continue;
+        }
+        if (rv <= 0) {
+            return rv < 0 ? fsErr(errno) : ERR_IO;
+        }
+        p += rv;
+        n -= (size_t)rv;
+        offset += (uint64_t)rv;
+    }
+    return 0;
+}
+
+static int posixPread(struct raftio_fs *fs, int fd, void *buf, size_t n,
+                      uint64_t offset, size_t *got)
+{
+    (void)fs;
+    uint8_t *p = buf;
+    *got = 0;
+    while (*got < n) {
+        ssize_t rv = pread(fd, p + *got, n - *got, (off_t)(offset + *got));
+        if (rv < 0 && errno == EINTR) {
+            continue;
+        }
+        if (rv < 0) {
+            return fsErr(errno);
+        }
+        if (rv == 0) {
+            break;
+        }
+        *got += (size_t)rv;
+    }
+    return 0;
+}
+
+static int posixSize(struct raftio_fs *fs, int fd, uint64_t *size_bytes)
+{
+    (void)fs;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        return fsErr(errno);
+    }
+    *size_bytes = (uint64_t)st.st_size;
+    return 0;
+}
+
+static int posixTruncate(struct raftio_fs *fs, int fd, uint64_t size_bytes)
+{
+    (void)fs;
+    return ftruncate(fd, (off_t)size_bytes) == 0 ? 0 : fsErr(errno);
+}
+
+static int posixSync(struct raftio_fs *fs, int fd)
+{
+    (void)fs;
+    return fdatasync(fd) == 0 ? 0 : fsErr(errno);
+}
+
+static int posixRename(struct raftio_fs *fs, const char *from, const char *to)
+{
+    int d = dirFd(fs);
+    return renameat(d, from, d, to) == 0 ? 0 : fsErr(errno);
+}
+
+static int posixUnlink(struct raftio_fs *fs, const char *name)
+{
+    return unlinkat(dirFd(fs), name, 0) == 0 ? 0 : fsErr(errno);
+}
+
+static int posixSyncDir(struct raftio_fs *fs)
+{
+    return fsync(dirFd(fs)) == 0 ? 0 : fsErr(errno);
+}
+
+static int listAdd(char ***names, size_t *n, size_t *cap, const char *name)
+{
+    if (*n == *cap) {
+        size_t new_cap = *cap == 0 ? 16 : *cap * 2;
+        char **grown = libRealloc(*names, new_cap * sizeof **names);
+        if (grown == NULL) {
+            return ERR_NOMEM;
+        }
+        *names = grown;
+        *cap = new_cap;
+    }
+    (*names)[*n] = libStrdup(name);
+    if ((*names)[*n] == NULL) {
+        return ERR_NOMEM;
+    }
+    (*n)++;
+    return 0;
+}
+
+static int posixList(struct raftio_fs *fs, char ***names, size_t *n)
+{
+    int fd = openat(dirFd(fs), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return fsErr(errno);
+    }
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return fsErr(errno);
+    }
+    size_t cap = 0;
+    int rv = 0;
+    struct dirent *e;
+    *names = NULL;
+    *n = 0;
+    while (rv == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.') {
+            rv = listAdd(names, n, &cap, e->d_name);
+        }
+    }
+    closedir(d);
+    if (rv != 0) {
+        raftioFsFreeList(*names, *n);
+    }
+    return rv;
+}
+
+static void posixDestroy(struct raftio_fs *fs)
+{
+    close(dirFd(fs));
+    libFree(fs->data);
+    fs->data = NULL;
+}
+
+int raftioFsPosixInit(struct raftio_fs *fs, const char *dir)
+{
+    struct fs_posix *p = libMalloc(sizeof *p);
+    if (p == NULL) {
+        return ERR_NOMEM;
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        libFree(p);
+        return fsErr(errno);
+    }
+    p->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (p->dir_fd < 0) {
+        libFree(p);
+        return fsErr(errno);
+    }
+    *fs =
+        (struct raftio_fs){p,           posixOpen,   posixClose,    posixPwrite,
+                           posixPread,  posixSize,   posixTruncate, posixSync,
+                           posixRename, posixUnlink, posixSyncDir,  posixList,
+                           posixDestroy};
+    return 0;
+}
+
+void raftioFsFreeList(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        libFree(names[i]);
+    }
+    libFree(names);
+}
+
+int raftioFsReadAll(struct raftio_fs *fs, const char *name, size_t limit_bytes,
+                    uint8_t **data, size_t *len)
+{
+    int fd;
+    uint64_t size;
+    int rv = fs->open(fs, name, 0, &fd);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = fs->size(fs, fd, &size);
+    if (rv == 0 && size > limit_bytes) {
+        rv = ERR_TOOBIG;
+    }
+    if (rv != 0) {
+        goto err_after_open;
+    }
+    *data = libMalloc((size_t)size);
+    if (*data == NULL) {
+        rv = ERR_NOMEM;
+        goto err_after_open;
+    }
+    rv = fs->pread(fs, fd, *data, (size_t)size, 0, len);
+    if (rv != 0) {
+        libFree(*data);
+    }
+err_after_open:
+    fs->close(fs, fd);
+    return rv;
+}
+
+int raftioFsWriteAtomic(struct raftio_fs *fs, const char *name,
+                        const void *data, size_t len)
+{
+    char tmp[RAFTIO_FS_NAME_MAX];
+    int fd;
+    PRE(strlen(name) + 5 <= sizeof tmp);
+    snprintf(tmp, sizeof tmp, "%s.tmp", name);
+    int rv = fs->open(fs, tmp, RAFTIO_FS_CREATE | RAFTIO_FS_TRUNC, &fd);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = fs->pwrite(fs, fd, data, len, 0);
+    if (rv == 0) {
+        rv = fs->sync(fs, fd);
+    }
+    fs->close(fs, fd);
+    if (rv == 0) {
+        rv = fs->rename(fs, tmp, name);
+    }
+    if (rv == 0) {
+        return fs->syncDir(fs);
+    }
+    fs->unlink(fs, tmp); /* best effort: a leftover .tmp is ignored */
+    return rv;
+}
