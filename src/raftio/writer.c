@@ -1,0 +1,204 @@
+/*
+ * The group-commit writer thread (see writer.h). One round: take every
+ * pending request, run them in order, where each run of consecutive appends
+ * shares one raftioLogSync, then publish them to the loop.
+ */
+#include "raftio/writer.h"
+
+#include "lib/assert.h"
+#include "lib/err.h"
+#include "raftio/meta.h"
+
+/* Appends of one round that cannot follow the log (an earlier append of
+ * the run failed) are refused without touching the disk. */
+static int writerAppendOne(struct raftio_writer *w, struct raftio_req *req)
+{
+    uint64_t first, last;
+    raftioLogRange(w->log, &first, &last);
+    if (last != 0 && req->index != last + 1) {
+        return ERR_CANCELED;
+    }
+    return raftioLogAppend(w->log, req->index, req->entries, req->n);
+}
+
+/* Runs the appends from `q` on; returns the first request after them. */
+static struct queue *writerRunGroup(struct raftio_writer *w, struct queue *head,
+                                    struct queue *q)
+{
+    struct queue *start = q;
+    uint64_t n_entries = 0;
+    for (; q != head; q = q->next) {
+        struct raftio_req *req = QUEUE_DATA(q, struct raftio_req, link);
+        if (req->kind != RAFTIO_REQ_APPEND) {
+            break;
+        }
+        req->status = writerAppendOne(w, req);
+        n_entries += req->status == 0 ? req->n : 0;
+    }
+    int rv = raftioLogSync(w->log);
+    for (struct queue *p = start; p != q; p = p->next) {
+        struct raftio_req *req = QUEUE_DATA(p, struct raftio_req, link);
+        if (req->status == 0 && rv != 0) {
+            req->status = rv;
+        }
+    }
+    pthread_mutex_lock(&w->mu);
+    w->stats.syncs += n_entries > 0 ? 1 : 0;
+    w->stats.entries += rv == 0 ? n_entries : 0;
+    pthread_mutex_unlock(&w->mu);
+    return q;
+}
+
+static int writerRunOther(struct raftio_writer *w, struct raftio_req *req)
+{
+    switch (req->kind) {
+    case RAFTIO_REQ_TRUNCATE:
+        return raftioLogTruncate(w->log, req->index);
+    case RAFTIO_REQ_COMPACT:
+        return raftioLogCompact(w->log, req->index);
+    case RAFTIO_REQ_RESET:
+        return raftioLogReset(w->log);
+    case RAFTIO_REQ_META:
+        return raftioMetaStore(w->fs, req->index, req->vote);
+    default:
+        UNREACHABLE();
+    }
+}
+
+static void writerRunRound(struct raftio_writer *w, struct queue *head)
+{
+    struct queue *q = head->next;
+    while (q != head) {
+        struct raftio_req *req = QUEUE_DATA(q, struct raftio_req, link);
+        if (req->kind == RAFTIO_REQ_APPEND) {
+            q = writerRunGroup(w, head, q);
+        } else {
+            req->status = writerRunOther(w, req);
+            q = q->next;
+        }
+    }
+}
+
+/* Moves all of `from` to the tail of `to`. */
+static void queueMoveAll(struct queue *to, struct queue *from)
+{
+    while (!queueEmpty(from)) {
+        struct queue *q = queueHead(from);
+        queueRemove(q);
+        queueInsertTail(to, q);
+    }
+}
+
+static void *writerMain(void *arg)
+{
+    struct raftio_writer *w = arg;
+    struct queue round;
+    queueInit(&round);
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (queueEmpty(&w->pending) && !w->stopping) {
+            pthread_cond_wait(&w->cond, &w->mu);
+        }
+        if (queueEmpty(&w->pending)) {
+            break;
+        }
+        queueMoveAll(&round, &w->pending);
+        pthread_mutex_unlock(&w->mu);
+        writerRunRound(w, &round);
+        pthread_mutex_lock(&w->mu);
+        queueMoveAll(&w->done, &round);
+        uv_async_send(&w->async);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Loop thread: reports finished requests in order. */
+static void writerAsyncCb(uv_async_t *async)
+{
+    struct raftio_writer *w = async->data;
+    struct queue done;
+    queueInit(&done);
+    pthread_mutex_lock(&w->mu);
+    queueMoveAll(&done, &w->done);
+    pthread_mutex_unlock(&w->mu);
+    while (!queueEmpty(&done)) {
+        struct queue *q = queueHead(&done);
+        struct raftio_req *req = QUEUE_DATA(q, struct raftio_req, link);
+        queueRemove(q);
+        if (req->kind == RAFTIO_REQ_APPEND && req->status == 0) {
+            w->persisted_index = req->index + req->n - 1;
+            pthread_mutex_lock(&w->mu);
+            w->stats.appends++;
+            pthread_mutex_unlock(&w->mu);
+        }
+        if (req->cb != NULL) {
+            req->cb(req, req->status);
+        }
+    }
+}
+
+int raftioWriterStart(struct raftio_writer *w, uv_loop_t *loop,
+                      struct raftio_log *log, struct raftio_fs *fs)
+{
+    *w = (struct raftio_writer){.log = log, .fs = fs, .loop = loop};
+    queueInit(&w->pending);
+    queueInit(&w->done);
+    int rv = uv_async_init(loop, &w->async, writerAsyncCb);
+    if (rv != 0) {
+        return ERR_IO;
+    }
+    w->async.data = w;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    if (pthread_create(&w->thread, NULL, writerMain, w) != 0) {
+        pthread_cond_destroy(&w->cond);
+        pthread_mutex_destroy(&w->mu);
+        uv_close((uv_handle_t *)&w->async, NULL);
+        return ERR_NOMEM;
+    }
+    return 0;
+}
+
+void raftioWriterSubmit(struct raftio_writer *w, struct raftio_req *req)
+{
+    PRE(req->kind >= RAFTIO_REQ_APPEND && req->kind <= RAFTIO_REQ_META);
+    PRE(req->kind != RAFTIO_REQ_APPEND || req->n > 0);
+    pthread_mutex_lock(&w->mu);
+    PRE(!w->stopping);
+    req->status = 0;
+    queueInsertTail(&w->pending, &req->link);
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void writerClosed(uv_handle_t *handle)
+{
+    struct raftio_writer *w = handle->data;
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->mu);
+    if (w->close_cb != NULL) {
+        w->close_cb(w);
+    }
+}
+
+void raftioWriterClose(struct raftio_writer *w,
+                       void (*close_cb)(struct raftio_writer *w))
+{
+    pthread_mutex_lock(&w->mu);
+    w->stopping = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL); /* finishes the round in progress */
+    writerAsyncCb(&w->async);
+    w->close_cb = close_cb;
+    uv_close((uv_handle_t *)&w->async, writerClosed);
+}
+
+struct raftio_writer_stats raftioWriterStats(struct raftio_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    struct raftio_writer_stats s = w->stats;
+    pthread_mutex_unlock(&w->mu);
+    return s;
+}

@@ -1,0 +1,91 @@
+/*
+ * Group commit: the thread that makes the raft log durable off the event
+ * loop.
+ *
+ * The loop thread submits requests (append entries, truncate, compact,
+ * reset, store term/vote); one dedicated writer thread takes every request
+ * queued so far, writes all consecutive appends, makes them durable with a
+ * single fdatasync, and hands the requests back to the loop through a
+ * uv_async_t. Requests submitted while a sync is in flight wait in the
+ * queue and form the next group, so under load one fdatasync covers many
+ * batches. Requests complete in submission order; an append's callback with
+ * status 0 means "durable up to req->index + req->n - 1", never earlier.
+ *
+ * A dedicated thread rather than libuv's pool: the pool also runs the
+ * custom connect function, which may block for seconds, and the log needs
+ * one serial owner anyway.
+ *
+ * Threading: raftioWriterStart/Submit/Close and every callback run on the
+ * loop thread; the log and fs belong to the writer thread between Start and
+ * the close callback. Entries of an append are borrowed until its callback.
+ */
+#ifndef RAFTIO_WRITER_H
+#define RAFTIO_WRITER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "lib/queue.h"
+#include "raftio/log.h"
+
+enum raftio_req_kind {
+    RAFTIO_REQ_APPEND = 1,
+    RAFTIO_REQ_TRUNCATE, /* delete entries >= index */
+    RAFTIO_REQ_COMPACT,  /* delete segments all <= index */
+    RAFTIO_REQ_RESET,    /* delete everything */
+    RAFTIO_REQ_META      /* store term = index, vote */
+};
+
+struct raftio_req;
+typedef void (*raftio_req_cb)(struct raftio_req *req, int status);
+
+struct raftio_req {
+    enum raftio_req_kind kind;
+    uint64_t index; /* APPEND: first index; TRUNCATE/COMPACT; META: term */
+    uint64_t vote;  /* META only */
+    const struct raftio_entry *entries; /* APPEND only, borrowed */
+    size_t n;
+    raftio_req_cb cb; /* loop thread; may be NULL */
+    void *data;       /* for the caller */
+    /* private */
+    struct queue link;
+    int status;
+};
+
+struct raftio_writer_stats {
+    uint64_t syncs;   /* fdatasyncs of append groups */
+    uint64_t appends; /* append requests completed */
+    uint64_t entries; /* entries made durable */
+};
+
+struct raftio_writer {
+    struct raftio_log *log; /* borrowed; writer thread's while running */
+    struct raftio_fs *fs;   /* borrowed; for metadata */
+    uv_loop_t *loop;
+    uv_async_t async;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    struct queue pending;             /* submitted, not taken (mu) */
+    struct queue done;                /* finished, not reported (mu) */
+    bool stopping;                    /* mu */
+    struct raftio_writer_stats stats; /* mu */
+    uint64_t persisted_index;         /* loop thread: highest durable index */
+    void (*close_cb)(struct raftio_writer *w);
+};
+
+int raftioWriterStart(struct raftio_writer *w, uv_loop_t *loop,
+                      struct raftio_log *log, struct raftio_fs *fs);
+
+/* Queues `req`; its callback runs later on the loop, never inline. */
+void raftioWriterSubmit(struct raftio_writer *w, struct raftio_req *req);
+
+/* Finishes queued requests, stops the thread, then calls close_cb. */
+void raftioWriterClose(struct raftio_writer *w,
+                       void (*close_cb)(struct raftio_writer *w));
+
+struct raftio_writer_stats raftioWriterStats(struct raftio_writer *w);
+
+#endif /* RAFTIO_WRITER_H */

@@ -1,0 +1,173 @@
+/* Group commit through the writer thread: callbacks in order, one sync for
+ * many queued batches, "persisted" only after the sync, ordering with
+ * truncation and metadata, and errors reported per request. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#include "helpers.h"
+#include "lib/err.h"
+#include "memfs.h"
+#include "raftio/log.h"
+#include "raftio/meta.h"
+#include "raftio/writer.h"
+
+#define N_REQS 64
+
+struct fixture {
+    uv_loop_t loop;
+    struct raftio_fs *fs;
+    struct raftio_log log;
+    struct raftio_writer w;
+    struct raftio_req reqs[N_REQS];
+    struct raftio_entry entries[N_REQS][4];
+    uint8_t storage[N_REQS][4][300];
+    int statuses[N_REQS];
+    int n_done;
+    int closed;
+};
+
+static void reqDone(struct raftio_req *req, int status)
+{
+    struct fixture *f = req->data;
+    int i = (int)(req - f->reqs);
+    cr_assert_eq(i, f->n_done, "completions out of order");
+    f->statuses[i] = status;
+    f->n_done++;
+}
+
+static void writerClosed(struct raftio_writer *w)
+{
+    struct fixture *f =
+        (struct fixture *)((char *)w - offsetof(struct fixture, w));
+    f->closed = 1;
+}
+
+static void setup(struct fixture *f)
+{
+    struct raftio_loaded l;
+    cr_assert_eq(uv_loop_init(&f->loop), 0);
+    f->fs = memfsCreate();
+    cr_assert_eq(raftioLogOpen(&f->log, f->fs, NULL, &l), 0);
+    cr_assert_eq(raftioWriterStart(&f->w, &f->loop, &f->log, f->fs), 0);
+}
+
+static void teardown(struct fixture *f)
+{
+    raftioWriterClose(&f->w, writerClosed);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    cr_assert(f->closed);
+    raftioLogClose(&f->log);
+    cr_assert_eq(uv_loop_close(&f->loop), 0);
+}
+
+static void submitAppend(struct fixture *f, int i, uint64_t first, size_t n,
+                         uint64_t term)
+{
+    for (size_t k = 0; k < n; k++) {
+        f->entries[i][k] = helperEntry(f->storage[i][k], first + k, term);
+    }
+    f->reqs[i] = (struct raftio_req){.kind = RAFTIO_REQ_APPEND,
+                                     .index = first,
+                                     .entries = f->entries[i],
+                                     .n = n,
+                                     .cb = reqDone,
+                                     .data = f};
+    raftioWriterSubmit(&f->w, &f->reqs[i]);
+}
+
+Test(writer, queued_batches_share_syncs_and_complete_in_order)
+{
+    static struct fixture f;
+    setup(&f);
+    uint64_t next = 1;
+    for (int i = 0; i < N_REQS; i++) {
+        submitAppend(&f, i, next, 1 + (size_t)i % 4, 1);
+        next += 1 + (uint64_t)i % 4;
+    }
+    while (f.n_done < N_REQS) {
+        uv_run(&f.loop, UV_RUN_ONCE);
+    }
+    struct raftio_writer_stats s = raftioWriterStats(&f.w);
+    cr_assert_eq(s.entries, next - 1);
+    cr_assert_lt(s.syncs, N_REQS, "no grouping: %lu syncs",
+                 (unsigned long)s.syncs);
+    cr_assert_eq(f.w.persisted_index, next - 1);
+    teardown(&f);
+    struct raftio_loaded l;
+    cr_assert_eq(raftioLogOpen(&f.log, f.fs, NULL, &l), 0);
+    cr_assert_eq(l.n_entries, next - 1);
+    for (size_t i = 0; i < l.n_entries; i++) {
+        cr_assert(helperCheck(&l.entries[i], i + 1, 1));
+    }
+    raftioLoadedFree(&l);
+    raftioLogClose(&f.log);
+    memfsDestroy(f.fs);
+}
+
+Test(writer, truncate_and_meta_are_ordered_with_appends)
+{
+    static struct fixture f;
+    setup(&f);
+    submitAppend(&f, 0, 1, 4, 1);
+    submitAppend(&f, 1, 5, 4, 1);
+    f.reqs[2] = (struct raftio_req){
+        .kind = RAFTIO_REQ_TRUNCATE, .index = 6, .cb = reqDone, .data = &f};
+    raftioWriterSubmit(&f.w, &f.reqs[2]);
+    f.reqs[3] = (struct raftio_req){.kind = RAFTIO_REQ_META,
+                                    .index = 2,
+                                    .vote = 3,
+                                    .cb = reqDone,
+                                    .data = &f};
+    raftioWriterSubmit(&f.w, &f.reqs[3]);
+    submitAppend(&f, 4, 6, 2, 2);
+    while (f.n_done < 5) {
+        uv_run(&f.loop, UV_RUN_ONCE);
+    }
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(f.statuses[i], 0);
+    }
+    teardown(&f);
+    struct raftio_loaded l;
+    uint64_t term, vote;
+    cr_assert_eq(raftioMetaLoad(f.fs, &term, &vote), 0);
+    cr_assert_eq(term, 2);
+    cr_assert_eq(vote, 3);
+    cr_assert_eq(raftioLogOpen(&f.log, f.fs, NULL, &l), 0);
+    cr_assert_eq(l.n_entries, 7);
+    for (uint64_t i = 1; i <= 7; i++) {
+        cr_assert(helperCheck(&l.entries[i - 1], i, i < 6 ? 1 : 2));
+    }
+    raftioLoadedFree(&l);
+    raftioLogClose(&f.log);
+    memfsDestroy(f.fs);
+}
+
+Test(writer, disk_full_fails_the_group_then_appends_succeed_again)
+{
+    static struct fixture f;
+    setup(&f);
+    submitAppend(&f, 0, 1, 4, 1);
+    while (f.n_done < 1) {
+        uv_run(&f.loop, UV_RUN_ONCE);
+    }
+    memfsSetSpace(f.fs, 1);
+    submitAppend(&f, 1, 5, 4, 1);
+    submitAppend(&f, 2, 9, 4, 1);
+    while (f.n_done < 3) {
+        uv_run(&f.loop, UV_RUN_ONCE);
+    }
+    cr_assert_eq(f.statuses[1], ERR_NOSPACE);
+    cr_assert(f.statuses[2] == ERR_CANCELED || f.statuses[2] == ERR_NOSPACE);
+    cr_assert_eq(f.w.persisted_index, 4);
+    memfsSetSpace(f.fs, 0);
+    submitAppend(&f, 3, 5, 4, 1);
+    while (f.n_done < 4) {
+        uv_run(&f.loop, UV_RUN_ONCE);
+    }
+    cr_assert_eq(f.statuses[3], 0);
+    cr_assert_eq(f.w.persisted_index, 8);
+    teardown(&f);
+    memfsDestroy(f.fs);
+}
