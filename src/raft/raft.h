@@ -20,14 +20,16 @@
  *   1. Send `messages` (these never depend on the local disk; they may be
  *      sent at once, in parallel with step 2: the leader replicates while it
  *      writes its own log).
- *   2. Make durable, in this order: if `truncate_from` != 0 delete every
- *      log entry with index >= truncate_from; append `entries` (the first
- *      one has index `entries_index`); write `hard_state` when
- *      `has_hard_state`; write `snapshot_chunk` when `has_snapshot_chunk`
- *      (a chunk with offset 0 starts a new incoming snapshot file, discarding
- *      any partial one; with the `last` chunk, also make the metadata in
- *      `snapshot_install` durable: from then on the snapshot replaces the
- *      log up to its index, entries after it that match stay).
+ *   2. Make durable, in this order: when `has_snapshot_chunk`, write
+ *      `snapshot_chunk` to the incoming snapshot file (offset 0 starts a
+ *      new file, discarding any partial one) and, for the `last` chunk,
+ *      make the metadata in `snapshot_install` durable with it: from then on
+ *      the snapshot replaces the log up to its index (delete those
+ *      entries); then, if `truncate_from` != 0, delete every log entry with
+ *      index >= truncate_from; append `entries` (the first one has index
+ *      `entries_index`); write `hard_state` when `has_hard_state`. A crash
+ *      may lose any suffix of this sequence (a torn last write), never a
+ *      part in the middle.
  *   3. Only after step 2 is durable: send `messages_after_persist` (vote
  *      replies, append acknowledgements, a candidate's vote requests... all
  *      promise something about the local disk).
@@ -80,8 +82,8 @@
  * share with raftPayloadRef, release with raftPayloadUnref. `data` of a
  * zero-length payload may be NULL. */
 uint8_t *raftPayloadAlloc(size_t len);
-void raftPayloadRef(uint8_t *data);
-void raftPayloadUnref(uint8_t *data);
+void raftPayloadRef(const uint8_t *data);
+void raftPayloadUnref(const uint8_t *data);
 
 /* ------------------------------------------------------------ entries */
 
@@ -396,7 +398,7 @@ int raftCreate(uint64_t id, const struct raft_options *opts,
                const struct raft_snapshot_meta *snap,
                const struct raft_entry *entries, unsigned n_entries,
                uint64_t first_index, uint64_t now_ms, struct raft **out);
-/* Frees the node (and an outstanding batch). */
+/* Frees the node; an outstanding batch must be advanced or discarded. */
 void raftDestroy(struct raft *r);
 
 /* Time passes: now_ms never goes backwards. */
@@ -437,9 +439,16 @@ int raftTransfer(struct raft *r, uint64_t target);
  * {ctx, index}. ERR_NOTLEADER elsewhere. */
 int raftReadIndex(struct raft *r, uint64_t ctx);
 
-/* The application took a snapshot covering entries up to `index` (<= the
- * last applied) and made it durable. The core records its metadata and
- * forgets the log up to index - snapshot_trailing. */
+/* Taking a snapshot: the application serializes its state at `index`
+ * (<= the last index it applied); raftSnapshotMetaAt gives the metadata to
+ * store with it (fills an uninitialised `meta`, the caller closes it with
+ * raftSnapshotMetaClose); once data and metadata are durable,
+ * raftSnapshotTaken records it and the core forgets its log up to
+ * index - snapshot_trailing (the I/O layer may delete those entries too).
+ * ERR_INVALID for an index not applied or already compacted. */
+int raftSnapshotMetaAt(const struct raft *r, uint64_t index,
+                       struct raft_snapshot_meta *meta);
+void raftSnapshotMetaClose(struct raft_snapshot_meta *meta);
 int raftSnapshotTaken(struct raft *r, uint64_t index);
 
 /* Leader: bytes asked for by a raft_snapshot_read. `data` is borrowed;
@@ -457,10 +466,14 @@ void raftReportSnapshot(struct raft *r, uint64_t id, bool ok);
 void raftPersisted(struct raft *r, uint64_t index, uint64_t term);
 void raftSnapshotPersisted(struct raft *r, uint64_t index, uint64_t term);
 
-/* Output. */
+/* Output. raftReady: ERR_NOMEM only (nothing is lost: call again).
+ * raftDiscard releases a batch WITHOUT acknowledging it: for a caller that
+ * is shutting down or crashed before the writes were durable; the node
+ * must then be destroyed (its memory no longer matches the disk). */
 bool raftHasReady(const struct raft *r);
 int raftReady(struct raft *r, struct raft_ready *rd);
 void raftAdvance(struct raft *r, struct raft_ready *rd);
+void raftDiscard(struct raft *r, struct raft_ready *rd);
 
 /* Read-only views. */
 uint64_t raftId(const struct raft *r);

@@ -1,0 +1,405 @@
+/*
+ * Log replication: the leader's AppendEntries (probe / pipeline modes with
+ * a bounded in-flight window, heartbeats), the follower's consistency check
+ * and append, fast back-tracking on conflicts, and commitment by a quorum
+ * of matching voters for an entry of the current term.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/assert.h"
+#include "lib/err.h"
+#include "raft/core.h"
+
+/* ------------------------------------------------------------ progress */
+
+void raftProgressReset(struct raft *r, struct raft_progress *pr)
+{
+    pr->next = logLastIndex(&r->log) + 1;
+    pr->match = 0;
+    pr->mode = PROGRESS_PROBE;
+    pr->probe_sent = false;
+    pr->in_head = pr->in_count = 0;
+    pr->in_bytes = 0;
+    pr->read_ack = 0;
+    pr->snap_reading = pr->snap_sending = false;
+    pr->last_send_ms = r->now_ms;
+}
+
+static bool raftInflightFull(const struct raft *r,
+                             const struct raft_progress *pr)
+{
+    return pr->in_count >= r->o.max_inflight_msgs ||
+           (r->o.max_inflight_bytes > 0 &&
+            pr->in_bytes >= r->o.max_inflight_bytes);
+}
+
+static void raftInflightAdd(struct raft *r, struct raft_progress *pr,
+                            uint64_t last_index, size_t bytes)
+{
+    PRE(pr->in_count < r->o.max_inflight_msgs);
+    unsigned slot = (pr->in_head + pr->in_count) % r->o.max_inflight_msgs;
+    pr->inflight[slot] = (struct raft_inflight){last_index, bytes};
+    pr->in_count++;
+    pr->in_bytes += bytes;
+}
+
+static void raftInflightFreeTo(struct raft *r, struct raft_progress *pr,
+                               uint64_t index)
+{
+    while (pr->in_count > 0 && pr->inflight[pr->in_head].last_index <= index) {
+        pr->in_bytes -= pr->inflight[pr->in_head].bytes;
+        pr->in_head = (pr->in_head + 1) % r->o.max_inflight_msgs;
+        pr->in_count--;
+    }
+}
+
+static void raftBecomeProbe(struct raft_progress *pr, uint64_t next)
+{
+    pr->mode = PROGRESS_PROBE;
+    pr->next = next > pr->match + 1 ? next : pr->match + 1;
+    pr->probe_sent = false;
+    pr->in_head = pr->in_count = 0;
+    pr->in_bytes = 0;
+}
+
+/* ------------------------------------------------------------ leader send */
+
+/* Fills m->append.entries from pr->next within the batch limits. */
+static int raftCollectEntries(struct raft *r, struct raft_progress *pr,
+                              struct raft_message *m, size_t *bytes)
+{
+    uint64_t last = logLastIndex(&r->log);
+    unsigned n = 0;
+    *bytes = 0;
+    while (pr->next + n <= last && n < r->o.max_append_entries &&
+           (n == 0 || *bytes < r->o.max_append_bytes)) {
+        *bytes += logGet(&r->log, pr->next + n)->len;
+        n++;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    m->append.entries = libMalloc(n * sizeof *m->append.entries);
+    if (m->append.entries == NULL) {
+        return ERR_NOMEM;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        m->append.entries[i] = *logGet(&r->log, pr->next + i);
+        raftPayloadRef(m->append.entries[i].data);
+    }
+    m->append.n_entries = n;
+    return 0;
+}
+
+static void raftAppendHeader(struct raft *r, struct raft_progress *pr,
+                             struct raft_message *m, uint64_t prev)
+{
+    m->type = RAFT_MSG_APPEND;
+    m->to = pr->id;
+    m->term = r->term;
+    m->append.prev_index = prev;
+    m->append.prev_term = raftTermAt(r, prev);
+    m->append.commit = r->commit;
+    m->append.read_seq = r->read_seq;
+    pr->last_send_ms = r->now_ms;
+}
+
+/* An empty append at the follower's known match: keeps the leadership
+ * alive, carries the commit index and read-index rounds. */
+static int raftSendHeartbeat(struct raft *r, struct raft_progress *pr)
+{
+    struct raft_message m = {0};
+    if (pr->match > 0 && raftTermAt(r, pr->match) == 0) {
+        return 0; /* compacted: the snapshot path takes over */
+    }
+    raftAppendHeader(r, pr, &m, pr->match);
+    m.append.commit = r->commit < pr->match ? r->commit : pr->match;
+    return raftSend(r, &m, false);
+}
+
+static bool raftReplicatesTo(const struct raft *r,
+                             const struct raft_progress *pr)
+{
+    const struct raft_server *s = raftConfGet(&r->conf, pr->id);
+    return s != NULL && (s->role != RAFT_SPARE || pr->id == r->promotee);
+}
+
+int raftSendAppend(struct raft *r, struct raft_progress *pr, bool heartbeat)
+{
+    struct raft_message m = {0};
+    uint64_t prev = pr->next - 1;
+    size_t bytes;
+    int rv;
+    if (!raftReplicatesTo(r, pr) || pr->mode == PROGRESS_SNAPSHOT) {
+        return 0;
+    }
+    if (prev < r->log.offset || (prev > 0 && raftTermAt(r, prev) == 0)) {
+        return raftSendSnapshot(r, pr);
+    }
+    bool paused = (pr->mode == PROGRESS_PROBE && pr->probe_sent) ||
+                  (pr->mode == PROGRESS_PIPELINE && raftInflightFull(r, pr));
+    bool idle = pr->next > logLastIndex(&r->log);
+    if (paused || (idle && pr->mode == PROGRESS_PIPELINE)) {
+        return heartbeat ? raftSendHeartbeat(r, pr) : 0;
+    }
+    raftAppendHeader(r, pr, &m, prev);
+    rv = raftCollectEntries(r, pr, &m, &bytes);
+    if (rv != 0) {
+        return rv;
+    }
+    if (pr->mode == PROGRESS_PROBE) {
+        pr->probe_sent = true;
+    } else {
+        pr->next += m.append.n_entries;
+        raftInflightAdd(r, pr, pr->next - 1, bytes);
+    }
+    return raftSend(r, &m, false);
+}
+
+int raftBroadcastAppend(struct raft *r, bool heartbeat)
+{
+    for (unsigned i = 0; i < r->n_prs; i++) {
+        int rv = raftSendAppend(r, &r->prs[i], heartbeat);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ commit */
+
+static int raftCompareDesc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? 1 : (x > y ? -1 : 0);
+}
+
+int raftMaybeCommit(struct raft *r)
+{
+    uint64_t matches[RAFT_CONF_MAX_SERVERS];
+    unsigned n = 0;
+    if (r->state != RAFT_LEADER) {
+        return 0;
+    }
+    if (raftIsVoter(r, r->id)) {
+        matches[n++] = r->stable;
+    }
+    for (unsigned i = 0; i < r->n_prs; i++) {
+        if (raftIsVoter(r, r->prs[i].id)) {
+            matches[n++] = r->prs[i].match;
+        }
+    }
+    if (n == 0) {
+        return 0;
+    }
+    qsort(matches, n, sizeof matches[0], raftCompareDesc);
+    uint64_t q = matches[raftQuorum(r) - 1];
+    if (q <= r->commit || raftTermAt(r, q) != r->term) {
+        return 0;
+    }
+    uint64_t old = r->commit;
+    r->commit = q;
+    return raftOnCommitAdvance(r, old);
+}
+
+/* ------------------------------------------------------------ follower */
+
+void raftTruncateLog(struct raft *r, uint64_t from)
+{
+    PRE(from > r->commit);
+    logTruncate(&r->log, from);
+    if (r->stable >= from) {
+        r->stable = from - 1;
+    }
+    if (from < r->persist_from) {
+        r->persist_from = from;
+        if (r->truncate_from == 0 || from < r->truncate_from) {
+            r->truncate_from = from;
+        }
+    }
+    if (from <= r->conf_index) {
+        raftConfRollback(r);
+    }
+}
+
+/* Appends the entries of `m` that the log does not already hold. */
+static int raftAppendEntries(struct raft *r, const struct raft_append *a)
+{
+    for (unsigned i = 0; i < a->n_entries; i++) {
+        const struct raft_entry *e = &a->entries[i];
+        uint64_t index = a->prev_index + 1 + i;
+        int rv;
+        if (index <= r->commit || index <= r->log.offset) {
+            continue; /* committed: identical by leader completeness */
+        }
+        if (index <= logLastIndex(&r->log)) {
+            if (logTermAt(&r->log, index) == e->term) {
+                continue;
+            }
+            raftTruncateLog(r, index);
+        }
+        rv = logAppend(&r->log, e);
+        if (rv == 0 && e->type == RAFT_CHANGE) {
+            rv = raftConfOnAppend(r, e, index);
+        }
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+/* The highest index <= the rejected one whose term is <= the leader's
+ * prev_term: where the leader should look next. */
+static void raftRejectHint(struct raft *r, const struct raft_append *a,
+                           struct raft_append_result *res)
+{
+    uint64_t last = logLastIndex(&r->log);
+    uint64_t k = a->prev_index < last ? a->prev_index : last;
+    while (k > r->commit && k > r->log.offset &&
+           logTermAt(&r->log, k) > a->prev_term) {
+        k--;
+    }
+    res->last_index = k;
+    res->hint_term = raftTermAt(r, k);
+}
+
+static void raftNoteLeader(struct raft *r, uint64_t leader)
+{
+    r->leader_id = leader;
+    r->leader_contacted = true;
+    r->leader_contact_ms = r->now_ms;
+    raftResetElectionTimer(r);
+}
+
+int raftStepAppend(struct raft *r, const struct raft_message *m)
+{
+    const struct raft_append *a = &m->append;
+    struct raft_message reply = {0};
+    int rv = 0;
+    ASSERT(m->term == r->term);
+    if (r->state == RAFT_LEADER) {
+        return 0; /* cannot happen: one leader per term */
+    }
+    if (r->state == RAFT_CANDIDATE) {
+        raftBecomeFollower(r, r->term, m->from);
+    }
+    raftNoteLeader(r, m->from);
+    reply.type = RAFT_MSG_APPEND_RESULT;
+    reply.to = m->from;
+    reply.term = r->term;
+    reply.append_result.read_seq = a->read_seq;
+    reply.append_result.index = a->prev_index;
+    if (a->prev_index > logLastIndex(&r->log) ||
+        (a->prev_index > r->commit &&
+         raftTermAt(r, a->prev_index) != a->prev_term)) {
+        raftRejectHint(r, a, &reply.append_result);
+        return raftSend(r, &reply, true);
+    }
+    rv = raftAppendEntries(r, a);
+    if (rv != 0) {
+        return rv;
+    }
+    uint64_t last_new = a->prev_index + a->n_entries;
+    if (a->commit > r->commit && last_new > r->commit) {
+        uint64_t old = r->commit;
+        r->commit = a->commit < last_new ? a->commit : last_new;
+        rv = raftOnCommitAdvance(r, old);
+    }
+    reply.append_result.success = 1;
+    reply.append_result.index = last_new;
+    reply.append_result.last_index = logLastIndex(&r->log);
+    int rv2 = raftSend(r, &reply, true);
+    return rv != 0 ? rv : rv2;
+}
+
+/* ------------------------------------------------------------ leader recv */
+
+static int raftOnReject(struct raft *r, struct raft_progress *pr,
+                        const struct raft_append_result *res)
+{
+    if (res->index <= pr->match || pr->mode == PROGRESS_SNAPSHOT ||
+        (pr->mode == PROGRESS_PROBE && res->index != pr->next - 1)) {
+        return 0; /* stale */
+    }
+    uint64_t j = res->last_index < res->index ? res->last_index : res->index;
+    while (j > pr->match && raftTermAt(r, j) > res->hint_term) {
+        j--;
+    }
+    raftBecomeProbe(pr, j + 1);
+    return raftSendAppend(r, pr, false);
+}
+
+static void raftOnAcceptMode(struct raft *r, struct raft_progress *pr,
+                             const struct raft_append_result *res)
+{
+    if (pr->mode == PROGRESS_PROBE) {
+        pr->probe_sent = false;
+        if (res->index + 1 >= pr->next) {
+            pr->mode = PROGRESS_PIPELINE;
+            pr->next = res->index + 1;
+        }
+    } else if (pr->mode == PROGRESS_PIPELINE) {
+        raftInflightFreeTo(r, pr, res->index);
+    } else if (pr->match >= pr->snap_index) {
+        raftBecomeProbe(pr, pr->match + 1);
+    }
+    if (pr->next <= pr->match) {
+        pr->next = pr->match + 1;
+    }
+}
+
+/* Each step may change the configuration or the role, which rebuilds the
+ * progress array: look the follower up again every time. */
+static int raftOnAccept(struct raft *r, struct raft_progress *pr,
+                        const struct raft_append_result *res)
+{
+    uint64_t id = pr->id;
+    bool advanced = res->index > pr->match;
+    int rv = 0;
+    if (advanced) {
+        pr->match = res->index;
+    }
+    raftOnAcceptMode(r, pr, res);
+    if (advanced) {
+        rv = raftMaybeCommit(r);
+    }
+    if (rv == 0 && (pr = raftProgress(r, id)) != NULL) {
+        rv = raftPromoteeCheck(r, pr);
+    }
+    if (rv == 0 && (pr = raftProgress(r, id)) != NULL) {
+        rv = raftTransferCheck(r, pr);
+    }
+    if (rv == 0 && (pr = raftProgress(r, id)) != NULL) {
+        rv = raftSendAppend(r, pr, false);
+    }
+    return rv;
+}
+
+int raftStepAppendResult(struct raft *r, const struct raft_message *m)
+{
+    const struct raft_append_result *res = &m->append_result;
+    struct raft_progress *pr;
+    if (r->state != RAFT_LEADER) {
+        return 0;
+    }
+    pr = raftProgress(r, m->from);
+    if (pr == NULL) {
+        return 0;
+    }
+    pr->recent_active = true;
+    if (res->read_seq > pr->read_ack) {
+        pr->read_ack = res->read_seq;
+        int rv = raftReadCheck(r);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    if (!res->success) {
+        return raftOnReject(r, pr, res);
+    }
+    return raftOnAccept(r, pr, res);
+}

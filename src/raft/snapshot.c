@@ -1,0 +1,334 @@
+/*
+ * Snapshots: recording the application's snapshots and compacting the log
+ * behind them (keeping trailing entries), and InstallSnapshot in chunks.
+ *
+ * Leader side: a follower whose next entry was compacted switches to
+ * snapshot mode; the core asks the I/O layer for one chunk at a time
+ * (ready.snapshot_reads), sends it when raftSnapshotChunk delivers the
+ * bytes, and asks for the next one when the follower acknowledges: one
+ * chunk in flight per follower bounds memory. A chunk unanswered for an
+ * election timeout is sent again.
+ * Follower side: chunks must arrive in order (offset 0 restarts); each is
+ * handed to the I/O layer to write (ready.snapshot_chunk) and acknowledged
+ * once durable; the last one installs the snapshot.
+ */
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/assert.h"
+#include "lib/err.h"
+#include "raft/core.h"
+
+void raftSnapshotMetaClose(struct raft_snapshot_meta *meta)
+{
+    raftConfClose(&meta->conf);
+}
+
+/* ------------------------------------------------------------ compaction */
+
+/* The configuration in effect at `index`: the last RAFT_CHANGE at or before
+ * it, else the snapshot's. */
+static int raftConfAt(const struct raft *r, uint64_t index,
+                      struct raft_configuration *conf, uint64_t *conf_index)
+{
+    for (uint64_t i = index; i > r->log.offset; i--) {
+        const struct raft_entry *e = logGet(&r->log, i);
+        if (e->type == RAFT_CHANGE) {
+            *conf_index = i;
+            return raftConfDecode(e->data, e->len, conf);
+        }
+    }
+    if (!r->has_snap) {
+        raftConfInit(conf);
+        *conf_index = 0;
+        return 0;
+    }
+    *conf_index = r->snap.conf_index;
+    return raftConfCopy(&r->snap.conf, conf);
+}
+
+int raftSnapshotMetaAt(const struct raft *r, uint64_t index,
+                       struct raft_snapshot_meta *meta)
+{
+    raftConfInit(&meta->conf);
+    if (index > r->applied || index <= r->log.offset) {
+        return ERR_INVALID;
+    }
+    meta->index = index;
+    meta->term = logTermAt(&r->log, index);
+    return raftConfAt(r, index, &meta->conf, &meta->conf_index);
+}
+
+int raftSnapshotTaken(struct raft *r, uint64_t index)
+{
+    struct raft_snapshot_meta meta;
+    if (r->has_snap && index <= r->snap.index) {
+        return 0;
+    }
+    int rv = raftSnapshotMetaAt(r, index, &meta);
+    if (rv != 0) {
+        return rv;
+    }
+    raftSnapshotMetaClose(&r->snap);
+    r->snap = meta;
+    r->has_snap = true;
+    if (index > r->o.snapshot_trailing &&
+        index - r->o.snapshot_trailing > r->log.offset) {
+        logCompact(&r->log, index - r->o.snapshot_trailing);
+    }
+    return 0;
+}
+
+void raftSnapshotPersisted(struct raft *r, uint64_t index, uint64_t term)
+{
+    if (r->has_snap && r->snap.index == index && r->snap.term == term &&
+        r->stable < index) {
+        r->stable = index;
+    }
+}
+
+/* ------------------------------------------------------------ leader */
+
+static int raftRequestChunk(struct raft *r, struct raft_progress *pr)
+{
+    struct raft_snapshot_read *reads =
+        libRealloc(r->snap_reads, (r->n_snap_reads + 1) * sizeof *reads);
+    if (reads == NULL) {
+        return ERR_NOMEM;
+    }
+    r->snap_reads = reads;
+    reads[r->n_snap_reads++] =
+        (struct raft_snapshot_read){pr->id, pr->snap_index, pr->snap_term,
+                                    pr->snap_offset, r->o.snapshot_chunk_bytes};
+    pr->snap_reading = true;
+    pr->snap_sending = false;
+    pr->snap_sent_ms = r->now_ms;
+    return 0;
+}
+
+int raftSendSnapshot(struct raft *r, struct raft_progress *pr)
+{
+    if (!r->has_snap) {
+        return 0; /* cannot happen: only snapshots compact the log */
+    }
+    pr->mode = PROGRESS_SNAPSHOT;
+    pr->in_head = pr->in_count = 0;
+    pr->in_bytes = 0;
+    pr->snap_index = r->snap.index;
+    pr->snap_term = r->snap.term;
+    pr->snap_offset = 0;
+    return raftRequestChunk(r, pr);
+}
+
+static void raftSnapshotAbort(struct raft_progress *pr)
+{
+    pr->mode = PROGRESS_PROBE;
+    pr->next = pr->match + 1;
+    pr->probe_sent = false;
+    pr->snap_reading = pr->snap_sending = false;
+}
+
+int raftSnapshotChunk(struct raft *r, uint64_t to, uint64_t index,
+                      uint64_t offset, const uint8_t *data, size_t len,
+                      bool last)
+{
+    struct raft_progress *pr = raftProgress(r, to);
+    struct raft_message m = {0};
+    if (r->state != RAFT_LEADER || pr == NULL ||
+        pr->mode != PROGRESS_SNAPSHOT || !pr->snap_reading ||
+        index != pr->snap_index || offset != pr->snap_offset) {
+        return 0; /* stale */
+    }
+    if (r->snap.index != index || len > RAFT_CHUNK_MAX_BYTES) {
+        raftSnapshotAbort(pr); /* superseded: start over with the new one */
+        return 0;
+    }
+    m.type = RAFT_MSG_SNAPSHOT;
+    m.to = to;
+    m.term = r->term;
+    m.snapshot.index = index;
+    m.snapshot.term = r->snap.term;
+    m.snapshot.conf_index = r->snap.conf_index;
+    m.snapshot.offset = offset;
+    m.snapshot.last = last;
+    m.snapshot.len = len;
+    if (len > 0 && (m.snapshot.data = raftPayloadAlloc(len)) == NULL) {
+        return ERR_NOMEM;
+    }
+    if (len > 0) {
+        memcpy(m.snapshot.data, data, len);
+    }
+    int rv = raftConfCopy(&r->snap.conf, &m.snapshot.conf);
+    if (rv != 0) {
+        raftPayloadUnref(m.snapshot.data);
+        return rv;
+    }
+    pr->snap_reading = false;
+    pr->snap_sending = true;
+    pr->snap_sent_ms = r->now_ms;
+    return raftSend(r, &m, false);
+}
+
+int raftStepSnapshotResult(struct raft *r, const struct raft_message *m)
+{
+    const struct raft_snapshot_result *res = &m->snapshot_result;
+    struct raft_progress *pr = raftProgress(r, m->from);
+    if (r->state != RAFT_LEADER || pr == NULL) {
+        return 0;
+    }
+    pr->recent_active = true;
+    if (pr->mode != PROGRESS_SNAPSHOT || !pr->snap_sending ||
+        res->index != pr->snap_index) {
+        return 0;
+    }
+    if (res->done) {
+        if (res->index > pr->match) {
+            pr->match = res->index;
+        }
+        raftSnapshotAbort(pr);
+        int rv = raftMaybeCommit(r);
+        if (rv != 0 || (pr = raftProgress(r, m->from)) == NULL) {
+            return rv;
+        }
+        return raftSendAppend(r, pr, false);
+    }
+    pr->snap_offset = res->offset;
+    return raftRequestChunk(r, pr);
+}
+
+int raftSnapshotTick(struct raft *r)
+{
+    for (unsigned i = 0; i < r->n_prs; i++) {
+        struct raft_progress *pr = &r->prs[i];
+        if (pr->mode != PROGRESS_SNAPSHOT ||
+            r->now_ms - pr->snap_sent_ms < r->o.election_timeout_ms) {
+            continue;
+        }
+        if (pr->snap_index != r->snap.index) {
+            raftSnapshotAbort(pr);
+            continue;
+        }
+        int rv = raftRequestChunk(r, pr); /* lost chunk or lost read */
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+void raftReportSnapshot(struct raft *r, uint64_t id, bool ok)
+{
+    struct raft_progress *pr = raftProgress(r, id);
+    if (r->state != RAFT_LEADER || pr == NULL ||
+        pr->mode != PROGRESS_SNAPSHOT || ok) {
+        return;
+    }
+    raftSnapshotAbort(pr);
+}
+
+void raftReportUnreachable(struct raft *r, uint64_t id)
+{
+    struct raft_progress *pr = raftProgress(r, id);
+    if (r->state != RAFT_LEADER || pr == NULL ||
+        pr->mode != PROGRESS_PIPELINE) {
+        return;
+    }
+    pr->mode = PROGRESS_PROBE;
+    pr->next = pr->match + 1;
+    pr->probe_sent = false;
+    pr->in_head = pr->in_count = 0;
+    pr->in_bytes = 0;
+}
+
+/* ------------------------------------------------------------ follower */
+
+/* The last chunk arrived: the snapshot replaces the log up to its index. */
+static int raftInstall(struct raft *r, const struct raft_snapshot_chunk_msg *s)
+{
+    struct raft_snapshot_meta meta = {s->index, s->term, {0}, s->conf_index};
+    PRE(!r->has_install);
+    int rv = raftConfCopy(&s->conf, &meta.conf);
+    if (rv == 0) {
+        rv = raftConfCopy(&s->conf, &r->install.conf);
+    }
+    if (rv != 0) {
+        raftConfClose(&meta.conf);
+        return rv;
+    }
+    r->install.index = s->index;
+    r->install.term = s->term;
+    r->install.conf_index = s->conf_index;
+    r->has_install = true;
+    if (logTermAt(&r->log, s->index) == s->term) {
+        logCompact(&r->log, s->index);
+    } else {
+        if (r->persist_from > s->index + 1 &&
+            (r->truncate_from == 0 || r->truncate_from > s->index + 1)) {
+            r->truncate_from = s->index + 1;
+        }
+        logReset(&r->log, s->index, s->term);
+        r->persist_from = s->index + 1;
+        if (r->stable > s->index) {
+            r->stable = s->index;
+        }
+    }
+    raftSnapshotMetaClose(&r->snap);
+    r->snap = meta;
+    r->has_snap = true;
+    r->commit = r->commit > s->index ? r->commit : s->index;
+    r->applied = s->index;
+    return raftConfRebuild(r);
+}
+
+static int raftAcceptChunk(struct raft *r,
+                           const struct raft_snapshot_chunk_msg *s)
+{
+    r->has_chunk = true;
+    r->chunk = (struct raft_snapshot_write){s->index, s->term, s->offset,
+                                            s->data,  s->len,  s->last};
+    raftPayloadRef(s->data);
+    r->in_snap_offset += s->len;
+    return s->last ? raftInstall(r, s) : 0;
+}
+
+int raftStepSnapshot(struct raft *r, const struct raft_message *m)
+{
+    const struct raft_snapshot_chunk_msg *s = &m->snapshot;
+    struct raft_message reply = {0};
+    int rv = 0;
+    if (r->state == RAFT_LEADER) {
+        return 0;
+    }
+    if (r->state == RAFT_CANDIDATE) {
+        raftBecomeFollower(r, r->term, m->from);
+    }
+    r->leader_id = m->from;
+    r->leader_contacted = true;
+    r->leader_contact_ms = r->now_ms;
+    raftResetElectionTimer(r);
+    reply.type = RAFT_MSG_SNAPSHOT_RESULT;
+    reply.to = m->from;
+    reply.term = r->term;
+    reply.snapshot_result.index = s->index;
+    if (s->index <= r->commit) {
+        reply.snapshot_result.success = reply.snapshot_result.done = 1;
+        return raftSend(r, &reply, true);
+    }
+    if (s->offset == 0) {
+        r->in_snap_index = s->index;
+        r->in_snap_term = s->term;
+        r->in_snap_offset = 0;
+    }
+    bool in_order = s->index == r->in_snap_index &&
+                    s->term == r->in_snap_term &&
+                    s->offset == r->in_snap_offset && !r->has_chunk;
+    if (in_order) {
+        rv = raftAcceptChunk(r, s);
+        reply.snapshot_result.success = rv == 0;
+        reply.snapshot_result.done = rv == 0 && s->last;
+    }
+    reply.snapshot_result.offset =
+        s->index == r->in_snap_index ? r->in_snap_offset : 0;
+    int rv2 = raftSend(r, &reply, true);
+    return rv != 0 ? rv : rv2;
+}
