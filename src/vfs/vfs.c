@@ -1,0 +1,210 @@
+/*
+ * The VFS object: creation and registration in SQLite, the database
+ * registry, and the read-only queries (sizes, logical image).
+ */
+#include "vfs/vfs.h"
+
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/assert.h"
+#include "lib/err.h"
+#include "vfs/db.h"
+
+static int vfsAlloc(const char *name, struct vfs **out)
+{
+    PRE(name != NULL);
+    struct vfs *v = libCalloc(1, sizeof *v);
+    if (v == NULL) {
+        return ERR_NOMEM;
+    }
+    v->name = libStrdup(name);
+    if (v->name == NULL) {
+        libFree(v);
+        return ERR_NOMEM;
+    }
+    pthread_mutex_init(&v->mu, NULL);
+    queueInit(&v->dbs);
+    v->page_size = 4096;
+    *out = v;
+    return 0;
+}
+
+static void vfsFree(struct vfs *v)
+{
+    while (!queueEmpty(&v->dbs)) {
+        struct vfs_db *db = QUEUE_DATA(queueHead(&v->dbs), struct vfs_db, link);
+        ASSERT(db->n_files == 0);
+        db->held = false; /* dropped with its frames */
+        vfsDbFree(db);
+    }
+    pthread_mutex_destroy(&v->mu);
+    libFree(v->name);
+    libFree(v);
+}
+
+static int vfsRegister(struct vfs *v, sqlite3_vfs *base)
+{
+    v->base = base;
+    vfsFillMethods(base, v);
+    int rv = sqlite3_vfs_register(base, 0);
+    return rv == SQLITE_OK ? 0 : (rv == SQLITE_NOMEM ? ERR_NOMEM : ERR_INVALID);
+}
+
+int vfsCreate(const char *name, struct vfs **out)
+{
+    struct vfs *v;
+    int rv = vfsAlloc(name, &v);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = vfsRegister(v, &v->own);
+    if (rv != 0) {
+        vfsFree(v);
+        return rv;
+    }
+    *out = v;
+    return 0;
+}
+
+void vfsDestroy(struct vfs *v)
+{
+    PRE(v != NULL);
+    sqlite3_vfs_unregister(v->base);
+    vfsFree(v);
+}
+
+int vfsInit(sqlite3_vfs *base, const char *name)
+{
+    PRE(base != NULL);
+    struct vfs *v;
+    int rv = vfsAlloc(name, &v);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = vfsRegister(v, base);
+    if (rv != 0) {
+        vfsFree(v);
+    }
+    return rv;
+}
+
+void vfsClose(sqlite3_vfs *base)
+{
+    struct vfs *v = vfsFrom(base);
+    PRE(v != NULL);
+    sqlite3_vfs_unregister(base);
+    vfsFree(v);
+}
+
+struct vfs *vfsFrom(sqlite3_vfs *base)
+{
+    return vfsIsOurs(base) ? base->pAppData : NULL;
+}
+
+const char *vfsName(const struct vfs *v)
+{
+    return v->name;
+}
+
+void vfsSetPageSize(struct vfs *v, uint32_t page_size)
+{
+    PRE(vfsPageSizeValid(page_size));
+    pthread_mutex_lock(&v->mu);
+    v->page_size = page_size;
+    pthread_mutex_unlock(&v->mu);
+}
+
+int vfsDbCreate(struct vfs *v, const char *name, uint32_t page_size)
+{
+    if (!vfsPageSizeValid(page_size) || name == NULL) {
+        return ERR_INVALID;
+    }
+    int rv = 0;
+    pthread_mutex_lock(&v->mu);
+    struct vfs_db *db = vfsDbLookup(v, name);
+    if (db == NULL) {
+        rv = vfsDbNew(v, name, page_size, &db);
+    } else if (db->main.page_size != page_size) {
+        rv = ERR_INVALID;
+    }
+    pthread_mutex_unlock(&v->mu);
+    return rv;
+}
+
+bool vfsDbExists(struct vfs *v, const char *name)
+{
+    pthread_mutex_lock(&v->mu);
+    bool found = vfsDbLookup(v, name) != NULL;
+    pthread_mutex_unlock(&v->mu);
+    return found;
+}
+
+int vfsWalFrames(struct vfs *v, const char *name, uint32_t *n)
+{
+    pthread_mutex_lock(&v->mu);
+    struct vfs_db *db = vfsDbLookup(v, name);
+    if (db != NULL) {
+        *n = db->wal.n_committed;
+    }
+    pthread_mutex_unlock(&v->mu);
+    return db == NULL ? ERR_NOTFOUND : 0;
+}
+
+int vfsNumPages(struct vfs *v, const char *name, uint32_t *n)
+{
+    pthread_mutex_lock(&v->mu);
+    struct vfs_db *db = vfsDbLookup(v, name);
+    if (db != NULL) {
+        *n = db->main.n_pages;
+    }
+    pthread_mutex_unlock(&v->mu);
+    return db == NULL ? ERR_NOTFOUND : 0;
+}
+
+/* The committed content of page `pgno`: the last WAL frame for it, else
+ * the main file's page, else NULL (a page past the main file). */
+static const uint8_t *vfsLatestPage(const struct vfs_db *db, uint32_t pgno)
+{
+    const struct vfs_wal *w = &db->wal;
+    for (uint32_t i = w->n_committed; i > 0; i--) {
+        const uint8_t *f = w->frames[i - 1]->data;
+        if (vfsWalFramePgno(f) == pgno) {
+            return f + VFS_FRAME_HDR_SIZE;
+        }
+    }
+    if (pgno <= db->main.n_pages) {
+        return db->main.pages[pgno - 1]->data;
+    }
+    return NULL;
+}
+
+static int vfsImageLocked(const struct vfs_db *db, struct buf *out)
+{
+    const struct vfs_wal *w = &db->wal;
+    uint32_t n_pages = db->main.n_pages;
+    if (w->n_committed > 0) {
+        n_pages = vfsWalFrameCommit(w->frames[w->n_committed - 1]->data);
+    }
+    for (uint32_t pgno = 1; pgno <= n_pages; pgno++) {
+        const uint8_t *page = vfsLatestPage(db, pgno);
+        uint8_t *dst;
+        int rv = bufAppendZeros(out, db->main.page_size, &dst);
+        if (rv != 0) {
+            return rv;
+        }
+        if (page != NULL) {
+            memcpy(dst, page, db->main.page_size);
+        }
+    }
+    return 0;
+}
+
+int vfsReadImage(struct vfs *v, const char *name, struct buf *out)
+{
+    pthread_mutex_lock(&v->mu);
+    struct vfs_db *db = vfsDbLookup(v, name);
+    int rv = db == NULL ? ERR_NOTFOUND : vfsImageLocked(db, out);
+    pthread_mutex_unlock(&v->mu);
+    return rv;
+}

@@ -1,0 +1,164 @@
+/*
+ * The replicated SQLite storage layer: a SQLite VFS that keeps every
+ * database of a node in memory (main file and WAL as copy-on-write pages,
+ * the WAL index in process memory) and captures the WAL frames of each
+ * commit instead of publishing them.
+ *
+ * Life of a write on the leader:
+ *   1. a connection opened on this VFS commits (sqlite3_step); the VFS holds
+ *      the new frames: readers keep seeing the previous state and the WAL
+ *      write lock stays taken, so no other writer can start;
+ *   2. vfsPoll returns the held frames (page numbers, page data, database
+ *      size after the commit) to be replicated;
+ *   3. vfsApply with the same frames makes them visible and releases the
+ *      write lock; vfsAbort drops them (no trace left) and releases it.
+ * On a follower, vfsApply appends the frames to the WAL itself.
+ *
+ * Each database is created with page 1 already in WAL mode (see vfsDbCreate),
+ * so every change of content goes through the WAL and is captured; SQLite's
+ * own checkpoints are refused (the WAL only grows until vfsCheckpoint, which
+ * the replication layer runs at the same log index on every node).
+ *
+ * Threading: every function here, and every SQLite callback of the VFS, takes
+ * the VFS mutex for a short, bounded time; they may be called from any
+ * thread. SQLite itself may be in single-thread mode: the caller serializes
+ * its use of connections. Snapshots are read without the mutex.
+ */
+#ifndef VFS_VFS_H
+#define VFS_VFS_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "vfs/page.h"
+#include "vfs/wal.h"
+
+/* Longest database name (bytes, without the terminator). */
+#define VFS_MAX_NAME 1024
+
+/* Most frames of one transaction (a 4 GiB transaction of 4 KiB pages). */
+#define VFS_MAX_TXN_FRAMES (1u << 20)
+
+struct vfs;
+
+/* Create a VFS registered in SQLite under `name` (copied). New databases get
+ * pages of 4096 bytes unless vfsSetPageSize says otherwise. */
+int vfsCreate(const char *name, struct vfs **out);
+
+/* Unregister and free. No connection may be open on it any more. */
+void vfsDestroy(struct vfs *v);
+
+/* Like vfsCreate, but fill and register the caller's `base` (which must
+ * outlive the VFS); vfsFrom(base) returns the VFS. For dqlite_vfs_init. */
+int vfsInit(sqlite3_vfs *base, const char *name);
+void vfsClose(sqlite3_vfs *base);
+
+/* The VFS behind a sqlite3_vfs of ours, or NULL for any other VFS. */
+struct vfs *vfsFrom(sqlite3_vfs *base);
+
+/* Name under which SQLite knows it (pass it to sqlite3_open_v2). */
+const char *vfsName(const struct vfs *v);
+
+/* Page size of databases SQLite creates from now on (a valid size). */
+void vfsSetPageSize(struct vfs *v, uint32_t page_size);
+
+/* Create database `name` with `page_size` pages if it does not exist yet:
+ * an empty database whose page 1 already says WAL mode. Idempotent;
+ * ERR_INVALID if it exists with another page size. */
+int vfsDbCreate(struct vfs *v, const char *name, uint32_t page_size);
+
+/* Whether database `name` exists. */
+bool vfsDbExists(struct vfs *v, const char *name);
+
+/* A transaction's frames. From vfsPoll, `pages[i]` point into the held
+ * frames (valid until vfsApply/vfsAbort of that database); the arrays are
+ * owned by the txn (vfsTxnFree). Given to vfsApply, everything is borrowed. */
+struct vfs_txn {
+    uint32_t page_size;
+    uint32_t n_frames;
+    uint32_t db_size;       /* database size in pages after commit */
+    uint32_t *page_numbers; /* n_frames */
+    const uint8_t **pages;  /* n_frames, page_size bytes each */
+};
+
+void vfsTxnFree(struct vfs_txn *txn);
+
+/* The frames held for database `name` (n_frames = 0 when none). */
+int vfsPoll(struct vfs *v, const char *name, struct vfs_txn *out);
+
+/* Commit `txn` to the WAL of `name` and make it visible. If the database
+ * holds a transaction with exactly these frames (the leader), it is
+ * published; any other held transaction is dropped first (a deposed
+ * leader) and the frames appended. Creates the database when missing.
+ * ERR_BUSY if a local connection is in the middle of writing. */
+int vfsApply(struct vfs *v, const char *name, const struct vfs_txn *txn);
+
+/* Drop the held transaction of `name`, release the write lock.
+ * ERR_NOTFOUND if there is none. */
+int vfsAbort(struct vfs *v, const char *name);
+
+/* Move every committed WAL frame of `name` into the main file and empty the
+ * WAL. ERR_BUSY (nothing done) while a connection holds any WAL lock or a
+ * transaction is held; the content seen by readers never changes. */
+int vfsCheckpoint(struct vfs *v, const char *name);
+
+/* Committed frames in the WAL of `name`. */
+int vfsWalFrames(struct vfs *v, const char *name, uint32_t *n);
+
+/* Pages in the main file of `name` (the WAL excluded). */
+int vfsNumPages(struct vfs *v, const char *name, uint32_t *n);
+
+/* The database as a reader sees it (main file with the committed WAL
+ * applied), appended to `out`. */
+int vfsReadImage(struct vfs *v, const char *name, struct buf *out);
+
+/* A consistent image of every database: main file pages and committed WAL
+ * frames, referenced (not copied) in a short pause under the VFS mutex.
+ * Read it from any thread without locks, then vfsSnapshotRelease. */
+struct vfs_snapshot_db {
+    char *name;
+    uint32_t page_size; /* main file page size (0 = empty file) */
+    uint32_t n_pages;
+    struct vfs_page **pages; /* n_pages, page_size bytes each */
+    uint8_t wal_hdr[VFS_WAL_HDR_SIZE];
+    uint32_t wal_page_size; /* 0 = empty WAL (no header) */
+    uint32_t n_frames;
+    struct vfs_page **frames; /* n_frames, 24 + wal_page_size bytes each */
+};
+
+struct vfs_snapshot {
+    uint32_t n_dbs;
+    struct vfs_snapshot_db *dbs;
+};
+
+/* `only` names a single database (ERR_NOTFOUND if missing); NULL takes all
+ * of them. The snapshot is owned by the caller. */
+int vfsSnapshotAcquire(struct vfs *v, const char *only,
+                       struct vfs_snapshot **out);
+void vfsSnapshotRelease(struct vfs_snapshot *s);
+
+/* Sizes in bytes of a snapshot database's main file and WAL. */
+uint64_t vfsSnapshotMainSize(const struct vfs_snapshot_db *d);
+uint64_t vfsSnapshotWalSize(const struct vfs_snapshot_db *d);
+
+/* Bytes of one database file, as found in a snapshot (borrowed). */
+struct vfs_image {
+    const char *name;
+    const uint8_t *main;
+    uint64_t main_len;
+    const uint8_t *wal;
+    uint64_t wal_len;
+};
+
+/* Replace databases by the given images. With `whole`, databases not listed
+ * are removed (or emptied if a connection has them open): the node's whole
+ * state becomes the images, or nothing changes on error. ERR_BUSY if a
+ * transaction is held or any WAL lock is taken; ERR_CORRUPT for an image
+ * that is not a valid main file / committed WAL. */
+int vfsRestore(struct vfs *v, const struct vfs_image *images, uint32_t n,
+               bool whole);
+
+#endif /* VFS_VFS_H */
