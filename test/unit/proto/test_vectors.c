@@ -466,3 +466,164 @@ Test(vectors, every_captured_message_round_trips, .timeout = 300)
            stats.refused, stats.streams);
     fflush(stdout);
 }
+
+/* ------------------------------------------------------------ batching */
+
+/* A row producer over the rows of captured batches, as a statement's
+ * stepping would yield them. */
+struct producer {
+    struct proto_rows rows[64];
+    size_t n_batches;
+    size_t batch;
+    struct proto_rows_iter it;
+};
+
+static bool producerNext(struct producer *p, struct proto_value *row)
+{
+    while (!protoRowsIterNext(&p->it, row)) {
+        if (++p->batch >= p->n_batches) {
+            return false;
+        }
+        protoRowsIterInit(&p->it, &p->rows[p->batch]);
+    }
+    return true;
+}
+
+/* Re-batches the rows of `batches` with the reference's rule: before each
+ * step, end the batch with PART once the message (header included) has
+ * reached the page size; DONE when the producer is exhausted. */
+static size_t rebatch(const struct buf *batches, size_t n_batches,
+                      struct buf *out)
+{
+    static struct producer p;
+    cr_assert(n_batches > 0 && n_batches <= 64);
+    for (size_t i = 0; i < n_batches; i++) {
+        cr_assert_eq(protoRowsDecode(batches[i].data + 8, batches[i].len - 8,
+                                     &p.rows[i]),
+                     0);
+    }
+    p.n_batches = n_batches;
+    p.batch = 0;
+    protoRowsIterInit(&p.it, &p.rows[0]);
+    size_t n = (size_t)p.rows[0].n_columns, n_out = 0;
+    struct proto_text *names = calloc(n + 1, sizeof *names);
+    struct proto_value *row = calloc(n + 1, sizeof *row);
+    struct proto_rows_writer w;
+    protoRowsNames(&p.rows[0], names);
+    bufInit(out);
+    cr_assert_eq(protoRowsBegin(&w, out, n, names), 0);
+    for (;;) {
+        if (protoRowsSize(&w) >= PROTO_ROWS_BATCH_BYTES) {
+            cr_assert_eq(protoRowsFinish(&w, false), 0);
+            n_out++;
+            cr_assert_eq(protoRowsBegin(&w, out, n, names), 0);
+        } else if (producerNext(&p, row)) {
+            cr_assert_eq(protoRowsAdd(&w, row), 0);
+        } else {
+            break;
+        }
+    }
+    cr_assert_eq(protoRowsFinish(&w, true), 0);
+    free(names);
+    free(row);
+    return n_out + 1;
+}
+
+/* Compares the writer's batches (concatenated in `again`) with the
+ * captured ones, padding aside. */
+static void compareBatches(const char *file, const struct buf *batches,
+                           size_t n_batches, const struct buf *again)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < n_batches; i++) {
+        struct proto_response resp;
+        struct proto_header h;
+        struct buf one;
+        frameOf(file, 0, &batches[i], &h);
+        cr_assert(again->len - at >= batches[i].len, "%s: batch %zu", file, i);
+        bufInit(&one);
+        cr_assert_eq(bufAppend(&one, again->data + at, batches[i].len), 0);
+        size_t len = batches[i].len - 8;
+        cr_assert_eq(
+            protoResponseDecode(&h, batches[i].data + 8, len, NULL, &resp), 0);
+        bool *mask = calloc(len + 1, 1);
+        vecMaskResponse(&resp, batches[i].data + 8, len, mask);
+        compareBytes(file, 0, &batches[i], &one, mask);
+        free(mask);
+        bufFree(&one);
+        at += batches[i].len;
+    }
+    cr_assert_eq(at, again->len, "%s: extra batches", file);
+}
+
+static int batchesChecked;
+
+/* Called with every captured result set (its ROWS messages in order). */
+static void checkResultSet(const char *file, struct buf *batches, size_t n)
+{
+    struct buf again;
+    size_t n_again = rebatch(batches, n, &again);
+    cr_assert_eq(n_again, n, "%s: %zu batches instead of %zu", file, n_again,
+                 n);
+    compareBatches(file, batches, n, &again);
+    bufFree(&again);
+    batchesChecked += (int)n;
+}
+
+static void batchFile(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    cr_assert(f != NULL);
+    static struct buf batches[MAX_CONNS][64];
+    static size_t n_batches[MAX_CONNS];
+    char *text = NULL;
+    size_t cap = 0;
+    int conn = 0;
+    while (getline(&text, &cap, f) >= 0) {
+        if (text[0] == '@') {
+            cr_assert(sscanf(text, "@ conn %d", &conn) == 1);
+            cr_assert(conn > 0 && conn < MAX_CONNS);
+            continue;
+        }
+        if (strncmp(text, "S< ", 3) != 0) {
+            continue;
+        }
+        struct buf *b = &batches[conn][n_batches[conn]];
+        bufInit(b);
+        cr_assert(vecHex(text + 3, b));
+        if (b->data[4] != PROTO_RESP_ROWS) {
+            cr_assert_eq(n_batches[conn], 0, "%s: interleaved", name);
+            bufFree(b);
+            continue;
+        }
+        cr_assert(++n_batches[conn] < 64);
+        if (byteGet64(b->data + b->len - 8) == PROTO_ROWS_DONE) {
+            checkResultSet(name, batches[conn], n_batches[conn]);
+            for (size_t i = 0; i < n_batches[conn]; i++) {
+                bufFree(&batches[conn][i]);
+            }
+            n_batches[conn] = 0;
+        }
+    }
+    free(text);
+    fclose(f);
+}
+
+Test(vectors, rows_writer_batches_like_the_reference, .timeout = 120)
+{
+    const char *dir = getenv("DQLITE_VECTORS_DIR");
+    dir = dir != NULL ? dir : "../shared/protocol-vectors";
+    char *names[MAX_FILES];
+    size_t n = listFiles(dir, names);
+    cr_assert(n > 0);
+    for (size_t i = 0; i < n; i++) {
+        batchFile(dir, names[i]);
+        free(names[i]);
+    }
+    cr_assert(batchesChecked >= 28);
+    printf("proto vectors: %d ROWS batches re-produced by the rows writer\n",
+           batchesChecked);
+    fflush(stdout);
+}

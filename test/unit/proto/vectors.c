@@ -182,3 +182,52 @@ void vecMaskResponse(const struct proto_response *r, const uint8_t *body,
         break;
     }
 }
+
+void vecMessage(const char *hex, struct proto_header *h, struct buf *body)
+{
+    struct buf all;
+    bufInit(&all);
+    if (!vecHex(hex, &all) || all.len < PROTO_HEADER_SIZE) {
+        abort();
+    }
+    protoHeaderGet(all.data, h);
+    if ((size_t)h->words * 8 != all.len - PROTO_HEADER_SIZE) {
+        abort();
+    }
+    bufReset(body);
+    if (bufAppend(body, all.data + PROTO_HEADER_SIZE,
+                  all.len - PROTO_HEADER_SIZE) != 0) {
+        abort();
+    }
+    bufFree(&all);
+}
+
+int vecDecodeRequest(const char *hex, struct proto_request *r, struct buf *keep)
+{
+    struct proto_header h;
+    bufInit(keep);
+    vecMessage(hex, &h, keep);
+    return protoRequestDecode(&h, keep->data, keep->len, r);
+}
+
+int vecDecodeResponse(const char *hex, const struct proto_expect *expect,
+                      struct proto_response *r, struct buf *keep)
+{
+    struct proto_header h;
+    bufInit(keep);
+    vecMessage(hex, &h, keep);
+    return protoResponseDecode(&h, keep->data, keep->len, expect, r);
+}
+
+const char *vecToHex(const uint8_t *p, size_t len)
+{
+    static char text[8192];
+    static const char digits[] = "0123456789abcdef";
+    size_t n = len < (sizeof text - 1) / 2 ? len : (sizeof text - 1) / 2;
+    for (size_t i = 0; i < n; i++) {
+        text[2 * i] = digits[p[i] >> 4];
+        text[2 * i + 1] = digits[p[i] & 0xf];
+    }
+    text[2 * n] = '\0';
+    return text;
+}

@@ -24,4 +24,19 @@ void vecMaskRequest(const struct proto_request *r, const uint8_t *body,
 void vecMaskResponse(const struct proto_response *r, const uint8_t *body,
                      size_t len, bool *mask);
 
+/* A message from hex: header fields in *h, body bytes in `out` (the body
+ * only). Asserts that the hex is well formed and framed. */
+void vecMessage(const char *hex, struct proto_header *h, struct buf *body);
+
+/* Decodes a request/response given as hex (header + body); returns the
+ * decoder's result. `keep` receives the body bytes, which the decoded
+ * message borrows: free it after use. */
+int vecDecodeRequest(const char *hex, struct proto_request *r,
+                     struct buf *keep);
+int vecDecodeResponse(const char *hex, const struct proto_expect *expect,
+                      struct proto_response *r, struct buf *keep);
+
+/* Lower-case hex of `len` bytes, without spaces (static buffer). */
+const char *vecToHex(const uint8_t *p, size_t len);
+
 #endif /* TEST_UNIT_PROTO_VECTORS_H */
