@@ -162,23 +162,8 @@ int vfsNumPages(struct vfs *v, const char *name, uint32_t *n)
     return db == NULL ? ERR_NOTFOUND : 0;
 }
 
-/* The committed content of page `pgno`: the last WAL frame for it, else
- * the main file's page, else NULL (a page past the main file). */
-static const uint8_t *vfsLatestPage(const struct vfs_db *db, uint32_t pgno)
-{
-    const struct vfs_wal *w = &db->wal;
-    for (uint32_t i = w->n_committed; i > 0; i--) {
-        const uint8_t *f = w->frames[i - 1]->data;
-        if (vfsWalFramePgno(f) == pgno) {
-            return f + VFS_FRAME_HDR_SIZE;
-        }
-    }
-    if (pgno <= db->main.n_pages) {
-        return db->main.pages[pgno - 1]->data;
-    }
-    return NULL;
-}
-
+/* The committed content of every page as a reader sees it: the last WAL
+ * frame of the page, else the main file's page, else NULL (zeros). */
 static int vfsImageLocked(const struct vfs_db *db, struct buf *out)
 {
     const struct vfs_wal *w = &db->wal;
@@ -186,17 +171,25 @@ static int vfsImageLocked(const struct vfs_db *db, struct buf *out)
     if (w->n_committed > 0) {
         n_pages = vfsWalFrameCommit(w->frames[w->n_committed - 1]->data);
     }
-    for (uint32_t pgno = 1; pgno <= n_pages; pgno++) {
-        const uint8_t *page = vfsLatestPage(db, pgno);
-        uint8_t *dst;
-        int rv = bufAppendZeros(out, db->main.page_size, &dst);
-        if (rv != 0) {
-            return rv;
-        }
-        if (page != NULL) {
-            memcpy(dst, page, db->main.page_size);
+    size_t start = out->len;
+    uint8_t *dst;
+    int rv = bufAppendZeros(out, (size_t)n_pages * db->main.page_size, &dst);
+    if (rv != 0) {
+        return rv;
+    }
+    for (uint32_t i = 0; i < n_pages && i < db->main.n_pages; i++) {
+        memcpy(dst + (size_t)i * db->main.page_size, db->main.pages[i]->data,
+               db->main.page_size);
+    }
+    for (uint32_t i = 0; i < w->n_committed; i++) {
+        const uint8_t *f = w->frames[i]->data;
+        uint32_t pgno = vfsWalFramePgno(f);
+        if (pgno <= n_pages) {
+            memcpy(dst + (size_t)(pgno - 1) * w->page_size,
+                   f + VFS_FRAME_HDR_SIZE, w->page_size);
         }
     }
+    POST(out->len == start + (size_t)n_pages * db->main.page_size);
     return 0;
 }
 

@@ -1,0 +1,61 @@
+/*
+ * The raft command codec: the bytes of the log entries that replicate
+ * SQLite (docs/replication.md gives the format byte by byte).
+ *
+ * Pure: no I/O, no locks. Encoders append to a caller-owned struct buf.
+ * The decoder reads a caller-owned buffer and, for FRAMES, points into it
+ * (page numbers and page data are not copied): the decoded command is valid
+ * as long as that buffer is. Every length is bounded by a named constant
+ * and checked against the input; malformed input gives ERR_MALFORMED, a
+ * version we do not know ERR_UNSUPPORTED.
+ */
+#ifndef REPL_COMMAND_H
+#define REPL_COMMAND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "vfs/vfs.h"
+
+#define REPL_COMMAND_VERSION 1
+#define REPL_MAX_NAME VFS_MAX_NAME
+#define REPL_MAX_FRAMES VFS_MAX_TXN_FRAMES
+#define REPL_FLAG_COMMIT 1u
+
+enum repl_command_type {
+    REPL_OPEN = 1,       /* create a database (page size) */
+    REPL_FRAMES = 2,     /* WAL frames of one transaction */
+    REPL_UNDO = 3,       /* discard a database's uncommitted frames */
+    REPL_CHECKPOINT = 4, /* checkpoint a database */
+};
+
+struct repl_frames {
+    uint32_t page_size;
+    uint32_t n_frames;
+    uint32_t db_size;            /* pages after commit; 0 if not commit */
+    uint32_t flags;              /* REPL_FLAG_COMMIT */
+    const uint8_t *page_numbers; /* n_frames little-endian u32, borrowed */
+    const uint8_t *pages;        /* n_frames * page_size bytes, borrowed */
+};
+
+struct repl_command {
+    uint8_t type;
+    char name[REPL_MAX_NAME + 1]; /* NUL-terminated copy */
+    uint32_t page_size;           /* REPL_OPEN */
+    struct repl_frames frames;    /* REPL_FRAMES */
+};
+
+int replEncodeOpen(struct buf *out, const char *name, uint32_t page_size);
+int replEncodeFrames(struct buf *out, const char *name,
+                     const struct vfs_txn *txn);
+int replEncodeUndo(struct buf *out, const char *name);
+int replEncodeCheckpoint(struct buf *out, const char *name);
+
+/* Decode one command (the whole of `data`). */
+int replDecode(const uint8_t *data, size_t len, struct repl_command *out);
+
+/* Page number `i` of a decoded FRAMES command. */
+uint32_t replFramesPgno(const struct repl_frames *f, uint32_t i);
+
+#endif /* REPL_COMMAND_H */

@@ -1,0 +1,102 @@
+/*
+ * The replicated state machine of a node: every database of its VFS, kept
+ * identical on all nodes by applying the same raft commands in log order.
+ *
+ * What the node calls (raft itself stays outside: indexes are uint64_t):
+ *
+ *   leader, after sqlite3_step on a connection of the VFS:
+ *     replLeaderPoll   -> a FRAMES command to propose (if the step committed)
+ *     replLeaderAbort  -> the proposal failed: drop the held frames
+ *     replLeaderCheckpoint -> a CHECKPOINT command to propose, if due
+ *   every node, for each committed entry in order:
+ *     replApply        -> OPEN / FRAMES / UNDO / CHECKPOINT (the leader's
+ *                         own FRAMES publishes its held frames)
+ *   snapshots:
+ *     replSnapshotTake (short pause) -> replSnapshotWrite (streams, any
+ *     thread, no lock) -> replSnapshotRelease; replSnapshotRestore installs
+ *     one atomically.
+ *
+ * Threading: a struct repl is used by one thread at a time (the node's
+ * apply loop); replSnapshotWrite may run on another thread meanwhile.
+ */
+#ifndef REPL_REPL_H
+#define REPL_REPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "vfs/vfs.h"
+
+/* Default WAL size (committed frames) at which the leader proposes a
+ * checkpoint: SQLite's own auto-checkpoint threshold. */
+#define REPL_CHECKPOINT_FRAMES 1000
+
+struct repl {
+    struct vfs *vfs;        /* borrowed; outlives the repl */
+    uint64_t applied_index; /* last entry applied (0 = none) */
+    uint32_t checkpoint_frames;
+    uint64_t n_checkpoints_skipped; /* local checkpoints found busy */
+};
+
+void replInit(struct repl *r, struct vfs *vfs);
+
+/* Apply the committed entry `index` (> applied_index) holding `data`.
+ * Malformed data: ERR_MALFORMED / ERR_UNSUPPORTED, nothing changes. A
+ * checkpoint that local readers block is skipped (the content is the same
+ * either way; counted in n_checkpoints_skipped). */
+int replApply(struct repl *r, uint64_t index, const uint8_t *data, size_t len);
+
+/* Encode the frames held for database `name` into `out` (appended);
+ * *has says whether there were any (a read-only step holds none). */
+int replLeaderPoll(struct vfs *v, const char *name, struct buf *out, bool *has);
+
+/* Drop the held frames of `name` (replication failed or leadership lost). */
+int replLeaderAbort(struct vfs *v, const char *name);
+
+/* If the WAL of `name` reached checkpoint_frames, encode a CHECKPOINT
+ * command into `out` and set *due. */
+int replLeaderCheckpoint(struct repl *r, const char *name, struct buf *out,
+                         bool *due);
+
+/* ------------------------------------------------------------ snapshots */
+
+struct repl_snapshot {
+    uint64_t index;           /* the state is that after this entry */
+    struct vfs_snapshot *vfs; /* owned */
+};
+
+/* Freeze the state (a pause proportional to the number of pages, no copy). */
+int replSnapshotTake(struct repl *r, struct repl_snapshot *out);
+
+/* Encoded size in bytes. */
+uint64_t replSnapshotSize(const struct repl_snapshot *s);
+
+/* Stream the encoding to `write` in chunks (at most one page each, plus
+ * small headers). `write` returns 0 or an error that stops the stream. */
+typedef int (*repl_write_fn)(void *arg, const void *data, size_t len);
+int replSnapshotWrite(const struct repl_snapshot *s, repl_write_fn write,
+                      void *arg);
+
+/* The whole encoding appended to `out` (tests, small states). */
+int replSnapshotEncode(const struct repl_snapshot *s, struct buf *out);
+
+void replSnapshotRelease(struct repl_snapshot *s);
+
+/* Decoded snapshot: images borrow from the encoded bytes. */
+#define REPL_SNAPSHOT_MAX_DBS 65536
+struct repl_snapshot_view {
+    uint64_t index;
+    uint32_t n_dbs;
+    struct vfs_image *dbs; /* owned (libFree); names point into it */
+};
+int replSnapshotDecode(const uint8_t *data, size_t len,
+                       struct repl_snapshot_view *out);
+void replSnapshotViewFree(struct repl_snapshot_view *v);
+
+/* Replace the whole state by an encoded snapshot, atomically. ERR_BUSY if
+ * a transaction is held or a connection holds a WAL lock. */
+int replSnapshotRestore(struct repl *r, const uint8_t *data, size_t len);
+
+#endif /* REPL_REPL_H */
