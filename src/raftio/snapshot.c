@@ -1,0 +1,429 @@
+/*
+ * Snapshot files: chunked writer (bounded memory, optional LZ4 block
+ * compression per chunk), whole-file decoder, newest-snapshot loader, and
+ * clean-up of older snapshots.
+ */
+#include "raftio/snapshot.h"
+
+#include <inttypes.h>
+#include <lz4.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/assert.h"
+#include "lib/buf.h"
+#include "lib/byte.h"
+#include "lib/crc32c.h"
+#include "lib/err.h"
+
+struct snap_out {
+    struct raftio_fs *fs;
+    int fd;
+    uint64_t off;
+    uint8_t *raw; /* SNAPSHOT_CHUNK_BYTES: bytes waiting to be chunked */
+    size_t raw_len;
+    uint8_t *stored; /* compression output */
+    bool compress;
+    uint32_t data_crc;
+};
+
+static void snapName(char out[RAFTIO_FS_NAME_MAX], uint64_t index,
+                     const char *suffix)
+{
+    snprintf(out, RAFTIO_FS_NAME_MAX, "snap-%020" PRIu64 "%s", index, suffix);
+}
+
+static void snapEncodeHeader(uint8_t *h, const struct raftio_snapshot_meta *m,
+                             uint64_t data_len, bool compress)
+{
+    memset(h, 0, SNAPSHOT_HEADER_SIZE);
+    memcpy(h, SNAPSHOT_MAGIC, 8);
+    bytePut32(h + 8, SNAPSHOT_VERSION);
+    bytePut32(h + 12, compress ? SNAPSHOT_FLAG_LZ4 : 0);
+    bytePut64(h + 16, m->index);
+    bytePut64(h + 24, m->term);
+    bytePut64(h + 32, m->conf_index);
+    bytePut64(h + 40, data_len);
+    bytePut32(h + 48, (uint32_t)m->conf_len);
+    bytePut32(h + 52, SNAPSHOT_CHUNK_BYTES);
+    bytePut32(h + 60, crc32c(0, h, 60));
+}
+
+static int snapWrite(struct snap_out *o, const void *p, size_t n)
+{
+    int rv = o->fs->pwrite(o->fs, o->fd, p, n, o->off);
+    o->off += n;
+    return rv;
+}
+
+/* Writes the raw bytes gathered so far as one chunk (raw_len 0 = end). */
+static int snapFlushChunk(struct snap_out *o)
+{
+    uint8_t h[SNAPSHOT_CHUNK_HEADER_SIZE];
+    const uint8_t *stored = o->raw;
+    uint32_t stored_len = (uint32_t)o->raw_len;
+    if (o->compress && o->raw_len > 0) {
+        int c = LZ4_compress_default((const char *)o->raw, (char *)o->stored,
+                                     (int)o->raw_len,
+                                     LZ4_compressBound(SNAPSHOT_CHUNK_BYTES));
+        ASSERT(c > 0);
+        stored = o->stored;
+        stored_len = (uint32_t)c;
+    }
+    o->data_crc = crc32c(o->data_crc, o->raw, o->raw_len);
+    bytePut32(h, (uint32_t)o->raw_len);
+    bytePut32(h + 4, stored_len);
+    bytePut32(h + 8,
+              o->raw_len > 0 ? crc32c(0, stored, stored_len) : o->data_crc);
+    bytePut32(h + 12, crc32c(0, h, 12));
+    uint8_t pad[8] = {0};
+    int rv = snapWrite(o, h, sizeof h);
+    if (rv == 0) {
+        rv = snapWrite(o, stored, stored_len);
+    }
+    if (rv == 0) {
+        rv = snapWrite(o, pad, bytePad8(stored_len) - stored_len);
+    }
+    o->raw_len = 0;
+    return rv;
+}
+
+static int snapWriteData(struct snap_out *o,
+                         const struct raftio_snapshot_buf *bufs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = bufs[i].base;
+        size_t left = bufs[i].len;
+        while (left > 0) {
+            size_t take = SNAPSHOT_CHUNK_BYTES - o->raw_len;
+            take = take < left ? take : left;
+            memcpy(o->raw + o->raw_len, p, take);
+            o->raw_len += take;
+            p += take;
+            left -= take;
+            if (o->raw_len == SNAPSHOT_CHUNK_BYTES) {
+                int rv = snapFlushChunk(o);
+                if (rv != 0) {
+                    return rv;
+                }
+            }
+        }
+    }
+    int rv = o->raw_len > 0 ? snapFlushChunk(o) : 0;
+    return rv != 0 ? rv : snapFlushChunk(o); /* the end chunk */
+}
+
+static int snapWriteHead(struct snap_out *o,
+                         const struct raftio_snapshot_meta *meta,
+                         uint64_t data_len)
+{
+    uint8_t h[SNAPSHOT_HEADER_SIZE];
+    uint8_t tail[16] = {0};
+    snapEncodeHeader(h, meta, data_len, o->compress);
+    int rv = snapWrite(o, h, sizeof h);
+    if (rv == 0 && meta->conf_len > 0) {
+        rv = snapWrite(o, meta->conf, meta->conf_len);
+    }
+    size_t pad = bytePad8(meta->conf_len) - meta->conf_len;
+    bytePut32(tail + pad, crc32c(0, meta->conf, meta->conf_len));
+    return rv != 0 ? rv : snapWrite(o, tail, pad + 8);
+}
+
+static int snapOutInit(struct snap_out *o, struct raftio_fs *fs, bool compress)
+{
+    *o = (struct snap_out){.fs = fs, .fd = -1, .compress = compress};
+    o->raw = libMalloc(SNAPSHOT_CHUNK_BYTES);
+    o->stored = compress
+                    ? libMalloc((size_t)LZ4_compressBound(SNAPSHOT_CHUNK_BYTES))
+                    : NULL;
+    if (o->raw == NULL || (compress && o->stored == NULL)) {
+        libFree(o->raw);
+        libFree(o->stored);
+        return ERR_NOMEM;
+    }
+    return 0;
+}
+
+static void snapOutFree(struct snap_out *o)
+{
+    libFree(o->raw);
+    libFree(o->stored);
+}
+
+/* Deletes every snapshot older than the two newest. Best effort. */
+static void snapCleanup(struct raftio_fs *fs, uint64_t newest,
+                        uint64_t previous)
+{
+    char **names;
+    size_t n;
+    if (fs->list(fs, &names, &n) != 0) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t index;
+        char tail[2];
+        if (sscanf(names[i], "snap-%20" SCNu64 "%1s", &index, tail) == 1 &&
+            index != newest && index != previous) {
+            fs->unlink(fs, names[i]);
+        }
+    }
+    raftioFsFreeList(names, n);
+    fs->syncDir(fs);
+}
+
+static int snapNewestIndex(struct raftio_fs *fs, uint64_t *newest,
+                           uint64_t *previous);
+
+int raftioSnapshotWrite(struct raftio_fs *fs,
+                        const struct raftio_snapshot_meta *meta,
+                        const struct raftio_snapshot_buf *bufs, size_t n_bufs,
+                        bool compress)
+{
+    PRE(meta->conf_len <= SNAPSHOT_CONF_MAX);
+    char tmp[RAFTIO_FS_NAME_MAX], name[RAFTIO_FS_NAME_MAX];
+    struct snap_out o;
+    uint64_t data_len = 0, newest = 0, previous = 0;
+    for (size_t i = 0; i < n_bufs; i++) {
+        data_len += bufs[i].len;
+    }
+    PRE(data_len <= SNAPSHOT_DATA_MAX);
+    snapName(tmp, meta->index, ".tmp");
+    snapName(name, meta->index, "");
+    int rv = snapOutInit(&o, fs, compress);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = fs->open(fs, tmp, RAFTIO_FS_CREATE | RAFTIO_FS_TRUNC, &o.fd);
+    if (rv != 0) {
+        goto err_after_init;
+    }
+    rv = snapWriteHead(&o, meta, data_len);
+    if (rv == 0) {
+        rv = snapWriteData(&o, bufs, n_bufs);
+    }
+    if (rv == 0) {
+        rv = fs->sync(fs, o.fd);
+    }
+    fs->close(fs, o.fd);
+    snapNewestIndex(fs, &newest, &previous);
+    if (rv == 0) {
+        rv = fs->rename(fs, tmp, name);
+    }
+    if (rv == 0) {
+        rv = fs->syncDir(fs);
+    }
+    if (rv != 0) {
+        fs->unlink(fs, tmp);
+        goto err_after_init;
+    }
+    snapCleanup(fs, meta->index, newest != meta->index ? newest : previous);
+err_after_init:
+    snapOutFree(&o);
+    return rv;
+}
+
+/* ---------------------------------------------------------------- decode */
+
+struct snap_in {
+    const uint8_t *p;
+    size_t n;
+    size_t off;
+};
+
+static const uint8_t *snapTake(struct snap_in *in, uint64_t n)
+{
+    if (n > in->n - in->off) {
+        return NULL;
+    }
+    const uint8_t *p = in->p + in->off;
+    in->off += (size_t)n;
+    return p;
+}
+
+static int snapDecodeHeader(struct snap_in *in, struct raftio_snapshot_meta *m,
+                            uint32_t *flags, uint64_t *data_len)
+{
+    const uint8_t *h = snapTake(in, SNAPSHOT_HEADER_SIZE);
+    if (h == NULL || memcmp(h, SNAPSHOT_MAGIC, 8) != 0 ||
+        byteGet32(h + 60) != crc32c(0, h, 60)) {
+        return ERR_SNAPSHOT_CORRUPT;
+    }
+    if (byteGet32(h + 8) != SNAPSHOT_VERSION) {
+        return ERR_DISK_VERSION;
+    }
+    *flags = byteGet32(h + 12);
+    m->index = byteGet64(h + 16);
+    m->term = byteGet64(h + 24);
+    m->conf_index = byteGet64(h + 32);
+    *data_len = byteGet64(h + 40);
+    m->conf_len = byteGet32(h + 48);
+    if ((*flags & ~SNAPSHOT_FLAG_LZ4) != 0 || m->conf_len > SNAPSHOT_CONF_MAX ||
+        *data_len > SNAPSHOT_DATA_MAX ||
+        byteGet32(h + 52) != SNAPSHOT_CHUNK_BYTES) {
+        return ERR_SNAPSHOT_CORRUPT;
+    }
+    return 0;
+}
+
+static int snapDecodeConf(struct snap_in *in, struct raftio_snapshot_meta *m,
+                          uint8_t **conf)
+{
+    const uint8_t *c = snapTake(in, m->conf_len);
+    const uint8_t *pad = snapTake(in, bytePad8(m->conf_len) - m->conf_len);
+    const uint8_t *t = snapTake(in, 8);
+    if (c == NULL || pad == NULL || t == NULL ||
+        byteGet32(t) != crc32c(0, c, m->conf_len)) {
+        return ERR_SNAPSHOT_CORRUPT;
+    }
+    *conf = libMalloc(m->conf_len);
+    if (*conf == NULL) {
+        return ERR_NOMEM;
+    }
+    memcpy(*conf, c, m->conf_len);
+    m->conf = *conf;
+    return 0;
+}
+
+/* Appends one chunk's raw bytes to `out`; *end set at the end chunk. */
+static int snapDecodeChunk(struct snap_in *in, bool lz4, struct buf *out,
+                           uint32_t *data_crc, bool *end)
+{
+    const uint8_t *h = snapTake(in, SNAPSHOT_CHUNK_HEADER_SIZE);
+    if (h == NULL || byteGet32(h + 12) != crc32c(0, h, 12)) {
+        return ERR_SNAPSHOT_CORRUPT;
+    }
+    uint32_t raw_len = byteGet32(h), stored_len = byteGet32(h + 4);
+    if (raw_len == 0) {
+        *end = true;
+        return stored_len == 0 && byteGet32(h + 8) == *data_crc
+                   ? 0
+                   : ERR_SNAPSHOT_CORRUPT;
+    }
+    const uint8_t *s = snapTake(in, bytePad8(stored_len));
+    if (s == NULL || raw_len > SNAPSHOT_CHUNK_BYTES ||
+        (!lz4 && stored_len != raw_len) ||
+        byteGet32(h + 8) != crc32c(0, s, stored_len)) {
+        return ERR_SNAPSHOT_CORRUPT;
+    }
+    uint8_t *dst;
+    int rv = bufAppendZeros(out, raw_len, &dst);
+    if (rv != 0) {
+        return rv == ERR_TOOBIG ? ERR_SNAPSHOT_CORRUPT : rv;
+    }
+    if (!lz4) {
+        memcpy(dst, s, raw_len);
+    } else if (LZ4_decompress_safe((const char *)s, (char *)dst,
+                                   (int)stored_len,
+                                   (int)raw_len) != (int)raw_len) {
+        return ERR_SNAPSHOT_CORRUPT;
+    }
+    *data_crc = crc32c(*data_crc, dst, raw_len);
+    return 0;
+}
+
+static int snapDecodeData(struct snap_in *in, bool lz4, uint64_t data_len,
+                          uint8_t **data, size_t *len)
+{
+    struct buf out;
+    uint32_t data_crc = 0;
+    bool end = false;
+    int rv = 0;
+    bufInit(&out);
+    out.limit = data_len > 0 ? (size_t)data_len : 1;
+    while (rv == 0 && !end) {
+        rv = snapDecodeChunk(in, lz4, &out, &data_crc, &end);
+    }
+    if (rv == 0 && (out.len != data_len || in->off != in->n)) {
+        rv = ERR_SNAPSHOT_CORRUPT;
+    }
+    if (rv != 0) {
+        bufFree(&out);
+        return rv;
+    }
+    *data = bufDetach(&out, len);
+    if (*data == NULL) {
+        *data = libMalloc(0);
+        *len = 0;
+    }
+    return *data == NULL ? ERR_NOMEM : 0;
+}
+
+int snapshotDecode(const uint8_t *file, size_t n,
+                   struct raftio_snapshot_meta *meta, uint8_t **conf,
+                   uint8_t **data, size_t *len)
+{
+    struct snap_in in = {file, n, 0};
+    uint32_t flags;
+    uint64_t data_len;
+    int rv = snapDecodeHeader(&in, meta, &flags, &data_len);
+    if (rv == 0) {
+        rv = snapDecodeConf(&in, meta, conf);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    rv = snapDecodeData(&in, flags & SNAPSHOT_FLAG_LZ4, data_len, data, len);
+    if (rv != 0) {
+        libFree(*conf);
+    }
+    return rv;
+}
+
+/* ------------------------------------------------------------------ load */
+
+static int snapNewestIndex(struct raftio_fs *fs, uint64_t *newest,
+                           uint64_t *previous)
+{
+    char **names;
+    size_t n;
+    int rv = fs->list(fs, &names, &n);
+    if (rv != 0) {
+        return rv;
+    }
+    *newest = 0;
+    *previous = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t index;
+        char tail[2];
+        if (sscanf(names[i], "snap-%20" SCNu64 "%1s", &index, tail) != 1 ||
+            strlen(names[i]) != 25) {
+            continue;
+        }
+        if (index > *newest) {
+            *previous = *newest;
+            *newest = index;
+        } else if (index > *previous) {
+            *previous = index;
+        }
+    }
+    raftioFsFreeList(names, n);
+    return *newest > 0 ? 0 : ERR_NOTFOUND;
+}
+
+int raftioSnapshotLoad(struct raftio_fs *fs, struct raftio_snapshot_meta *meta,
+                       uint8_t **conf, uint8_t **data, size_t *len)
+{
+    uint64_t newest, previous;
+    char name[RAFTIO_FS_NAME_MAX];
+    uint8_t *file;
+    size_t size;
+    int rv = snapNewestIndex(fs, &newest, &previous);
+    if (rv != 0) {
+        return rv;
+    }
+    snapName(name, newest, "");
+    rv = raftioFsReadAll(fs, name, (size_t)SNAPSHOT_DATA_MAX, &file, &size);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = snapshotDecode(file, size, meta, conf, data, len);
+    if (rv == 0 && meta->index != newest) {
+        libFree(*conf);
+        libFree(*data);
+        rv = ERR_SNAPSHOT_CORRUPT;
+    }
+    libFree(file);
+    return rv;
+}

@@ -1,0 +1,65 @@
+/*
+ * Snapshot files (docs/disk-format.md §4): raft metadata (last included
+ * index and term, configuration) plus the state machine's bytes, split in
+ * chunks that are each checksummed and optionally LZ4-compressed, so that
+ * writing needs one chunk of extra memory whatever the snapshot's size.
+ *
+ * A snapshot is written to `snap-<index>.tmp`, synced, renamed to
+ * `snap-<index>` and the directory synced: a file without .tmp is complete,
+ * so any damage found in it is corruption (ERR_SNAPSHOT_CORRUPT), never a
+ * torn write. After a new snapshot is durable the older ones except the
+ * previous one are deleted.
+ */
+#ifndef RAFTIO_SNAPSHOT_H
+#define RAFTIO_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raftio/fs.h"
+
+#define SNAPSHOT_MAGIC "DQLSNAP\n"
+#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_HEADER_SIZE 64
+#define SNAPSHOT_CHUNK_HEADER_SIZE 16
+#define SNAPSHOT_CHUNK_BYTES ((uint32_t)1 << 20)
+#define SNAPSHOT_CONF_MAX ((uint32_t)1 << 24)
+#define SNAPSHOT_DATA_MAX ((uint64_t)1 << 36)
+#define SNAPSHOT_FLAG_LZ4 1u
+
+struct raftio_snapshot_meta {
+    uint64_t index;
+    uint64_t term;
+    uint64_t conf_index;
+    const uint8_t *conf; /* encoded configuration (raft's codec) */
+    size_t conf_len;
+};
+
+/* A piece of the state machine's bytes, borrowed for the call. */
+struct raftio_snapshot_buf {
+    const void *base;
+    size_t len;
+};
+
+/* Writes the snapshot durably (see above). Blocking: call from the writer
+ * thread or a worker, never from the loop. */
+int raftioSnapshotWrite(struct raftio_fs *fs,
+                        const struct raftio_snapshot_meta *meta,
+                        const struct raftio_snapshot_buf *bufs, size_t n_bufs,
+                        bool compress);
+
+/* Loads the newest snapshot: ERR_NOTFOUND when there is none. On success
+ * *conf and *data are libMalloc'd and owned by the caller (meta->conf
+ * points at *conf). */
+int raftioSnapshotLoad(struct raftio_fs *fs, struct raftio_snapshot_meta *meta,
+                       uint8_t **conf, uint8_t **data, size_t *len);
+
+/* Pure decoder of a whole snapshot file image (used by Load, fuzzed).
+ * Same ownership as Load. ERR_SNAPSHOT_CORRUPT, ERR_DISK_VERSION,
+ * ERR_NOMEM. */
+int snapshotDecode(const uint8_t *file, size_t n,
+                   struct raftio_snapshot_meta *meta, uint8_t **conf,
+                   uint8_t **data, size_t *len);
+
+#endif /* RAFTIO_SNAPSHOT_H */
