@@ -1,0 +1,459 @@
+/*
+ * dqlite client: the C driver for a dqlite cluster.
+ *
+ * The concepts of go-dqlite's database/sql driver, one for one (DESIGN
+ * §3.3): a driver built from a server store and options; connections that
+ * find the cluster's leader, register and open one database; exec, query,
+ * prepared statements and transactions with a per-call timeout; rows
+ * streamed batch by batch with typed accessors; errors carrying SQLite's
+ * code and message; and helpers for the cluster's membership calls.
+ *
+ * Conventions:
+ *   - Functions return DQLITE_CLIENT_OK (0) or a DQLITE_CLIENT_* code, and
+ *     leave a message (and, for server failures, the server's code) on the
+ *     handle they were called on: dqlite_conn_errmsg(), dqlite_conn_errcode().
+ *   - Strings and values passed in are copied (or fully used) before the
+ *     call returns, unless a function says otherwise.
+ *   - Threading: a driver and a server store may be shared by any number of
+ *     threads. A connection (with its statements and rows) and a cluster
+ *     client are used by one thread at a time; different connections may be
+ *     used by different threads at once.
+ *   - Nothing here retains a pointer the caller passed, except the store
+ *     given to dqlite_driver_create() and the `arg` of callbacks.
+ */
+#ifndef DQLITE_CLIENT_H
+#define DQLITE_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef DQLITE_API
+#define DQLITE_API __attribute__((visibility("default")))
+#endif
+
+/* ---------------------------------------------------------------- codes */
+
+#define DQLITE_CLIENT_OK 0
+/* The server answered the request with a failure: dqlite_conn_errcode()
+ * gives SQLite's extended result code (or dqlite's own code) and
+ * dqlite_conn_errmsg() its message. */
+#define DQLITE_CLIENT_ERROR 1
+#define DQLITE_CLIENT_MISUSE 2 /* wrong argument or call out of order */
+#define DQLITE_CLIENT_NOMEM 3  /* out of memory */
+/* The server is not, or no longer, the leader (server codes 10250, 10506
+ * and their legacy values). Outside a transaction the next call reconnects
+ * to the new leader; a write that failed with leadership lost (10506) may or
+ * may not have been applied. */
+#define DQLITE_CLIENT_NOTLEADER 4
+/* No leader could be found through the store before the connection timeout
+ * expired (or the retry limit was reached). */
+#define DQLITE_CLIENT_NOLEADER 5
+/* The call's timeout expired; for SQL an INTERRUPT was sent. */
+#define DQLITE_CLIENT_TIMEOUT 6
+/* The network connection failed (dial refused, reset, closed). */
+#define DQLITE_CLIENT_IOERR 7
+/* The server sent bytes that are not a valid answer to the request. */
+#define DQLITE_CLIENT_PROTO 8
+/* The transaction in progress was cut by a leader change or a lost
+ * connection and has been rolled back by the cluster. Every further call in
+ * it fails with this code; call dqlite_conn_rollback() (which then succeeds)
+ * and retry the whole transaction. */
+#define DQLITE_CLIENT_TXCUT 9
+/* The server store failed (e.g. its SQLite file cannot be written). */
+#define DQLITE_CLIENT_STORE 10
+/* dqlite_rows_next(): a row is available / the result set is finished. */
+#define DQLITE_CLIENT_ROW 100
+#define DQLITE_CLIENT_DONE 101
+
+/* Server error codes worth naming (dqlite_conn_errcode()). */
+#define DQLITE_CLIENT_SQLITE_BUSY 5
+#define DQLITE_CLIENT_SQLITE_BUSY_RECOVERY (5 | (1 << 8))
+#define DQLITE_CLIENT_SQLITE_BUSY_SNAPSHOT (5 | (2 << 8))
+#define DQLITE_CLIENT_SQLITE_NOTFOUND 12
+#define DQLITE_CLIENT_CODE_NOT_LEADER (10 | (40 << 8))      /* 10250 */
+#define DQLITE_CLIENT_CODE_LEADERSHIP_LOST (10 | (41 << 8)) /* 10506 */
+
+/* Roles of a node (the same values as dqlite.h). */
+#ifndef DQLITE_VOTER
+#define DQLITE_VOTER 0
+#define DQLITE_STANDBY 1
+#define DQLITE_SPARE 2
+#endif
+
+/* Value types: parameters (all but UNIXTIME) and row values. */
+#define DQLITE_CLIENT_INTEGER 1
+#define DQLITE_CLIENT_FLOAT 2
+#define DQLITE_CLIENT_TEXT 3
+#define DQLITE_CLIENT_BLOB 4
+#define DQLITE_CLIENT_NULL 5
+#define DQLITE_CLIENT_UNIXTIME 9 /* rows only: seconds since the epoch */
+#define DQLITE_CLIENT_ISO8601 10 /* a date/time as text */
+#define DQLITE_CLIENT_BOOLEAN 11
+
+/* Log levels. */
+#define DQLITE_CLIENT_LOG_DEBUG 0
+#define DQLITE_CLIENT_LOG_INFO 1
+#define DQLITE_CLIENT_LOG_WARN 2
+#define DQLITE_CLIENT_LOG_ERROR 3
+
+/* Option defaults (go-dqlite's driver). */
+#define DQLITE_CLIENT_DEFAULT_BACKOFF_FACTOR_MS 50
+#define DQLITE_CLIENT_DEFAULT_BACKOFF_CAP_MS 1000
+#define DQLITE_CLIENT_DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define DQLITE_CLIENT_DEFAULT_CALL_TIMEOUT_MS 5000
+#define DQLITE_CLIENT_DEFAULT_DIAL_TIMEOUT_MS 5000
+#define DQLITE_CLIENT_DEFAULT_ATTEMPT_TIMEOUT_MS 15000
+
+/* ---------------------------------------------------------------- values */
+
+/* One parameter or row value; `type` selects the member. INTEGER and
+ * UNIXTIME use `integer`, FLOAT `real`, TEXT and ISO8601 `text`, BLOB `blob`,
+ * BOOLEAN `boolean`; NULL none. Texts need not be NUL-terminated (`len`
+ * bytes, no NUL inside). A value filled by the library points into memory
+ * it owns, valid as the function filling it says. */
+struct dqlite_value {
+    int type;
+    union {
+        int64_t integer;
+        double real;
+        bool boolean;
+        struct {
+            const char *data;
+            size_t len;
+        } text;
+        struct {
+            const void *data;
+            size_t len;
+        } blob;
+    };
+};
+
+/* Result of a statement that does not return rows. */
+struct dqlite_result {
+    int64_t last_insert_id;
+    int64_t rows_affected;
+};
+
+/* A node of the cluster: its id, address ("host:port", "[v6]:port" or
+ * "@abstract-unix-name") and role. In arrays returned by the library the
+ * addresses are owned by the array (see dqlite_server_info_free()). */
+struct dqlite_server_info {
+    uint64_t id;
+    char *address;
+    int role;
+};
+
+/* Frees an array of `n` infos returned by the library, addresses included.
+ * NULL is accepted. */
+DQLITE_API void dqlite_server_info_free(struct dqlite_server_info *infos,
+                                        unsigned n);
+
+/* ---------------------------------------------------------------- stores */
+
+/* Where the driver finds the cluster's nodes. Thread-safe: the driver reads
+ * it on every connect and rewrites it from the leader's CLUSTER reply. */
+struct dqlite_server_store;
+
+/* An empty store kept in memory. */
+DQLITE_API int dqlite_server_store_create(struct dqlite_server_store **store);
+
+/* A store persisted in the SQLite database `path`, as go-dqlite's
+ * DefaultNodeStore: table main.servers (address TEXT, UNIQUE(address)),
+ * created if missing. Every server read from it has id 1 and role voter. */
+DQLITE_API int dqlite_server_store_open(const char *path,
+                                        struct dqlite_server_store **store);
+
+/* Frees the store. No driver may be using it any more. NULL is accepted. */
+DQLITE_API void dqlite_server_store_close(struct dqlite_server_store *store);
+
+/* Replaces the content with `n` servers (copied). */
+DQLITE_API int dqlite_server_store_set(struct dqlite_server_store *store,
+                                       const struct dqlite_server_info *servers,
+                                       unsigned n);
+
+/* Adds one server (voter, id 1 unless given) if its address is not there. */
+DQLITE_API int dqlite_server_store_add(struct dqlite_server_store *store,
+                                       uint64_t id, const char *address,
+                                       int role);
+
+/* A copy of the content: the caller owns *servers (free it with
+ * dqlite_server_info_free(*servers, *n)). */
+DQLITE_API int dqlite_server_store_get(struct dqlite_server_store *store,
+                                       struct dqlite_server_info **servers,
+                                       unsigned *n);
+
+/* ---------------------------------------------------------------- driver */
+
+/* Opens a connected stream socket to `address` within `timeout_ms` and
+ * stores its descriptor in *fd (the library then owns it: it switches it to
+ * non-blocking mode and closes it). Returns 0, or non-zero on failure. Called
+ * from any thread that connects. */
+typedef int (*dqlite_client_dial_func)(void *arg, const char *address,
+                                       int timeout_ms, int *fd);
+
+/* Receives one log message (without a trailing newline; valid during the
+ * call only). Called from any thread using the driver. */
+typedef void (*dqlite_client_log_func)(void *arg, int level,
+                                       const char *message);
+
+struct dqlite_driver_options {
+    unsigned backoff_factor_ms;   /* 0 = default (50): n-th retry sleeps
+                                     factor * 2^n ms ... */
+    unsigned backoff_cap_ms;      /* ... capped at this (0 = default, 1000) */
+    unsigned connect_timeout_ms;  /* whole connect, discovery included
+                                     (0 = default, 5000) */
+    unsigned call_timeout_ms;     /* default per-call timeout (0 = 5000) */
+    unsigned dial_timeout_ms;     /* one dial (0 = 5000) */
+    unsigned attempt_timeout_ms;  /* one server probed (0 = 15000) */
+    unsigned retry_limit;         /* discovery rounds, 0 = until timeout */
+    dqlite_client_dial_func dial; /* NULL = TCP, or Unix for "@name" */
+    void *dial_arg;
+    dqlite_client_log_func log; /* NULL = no logging */
+    void *log_arg;
+    int log_level;         /* lowest level passed to `log` (default DEBUG) */
+    bool no_store_refresh; /* don't rewrite the store from CLUSTER */
+};
+
+/* Fills `options` with the defaults. */
+DQLITE_API void
+dqlite_driver_options_init(struct dqlite_driver_options *options);
+
+struct dqlite_driver;
+
+/* Builds a driver. `store` is borrowed: it must outlive the driver.
+ * `options` may be NULL (defaults); it is copied. */
+DQLITE_API int dqlite_driver_create(struct dqlite_server_store *store,
+                                    const struct dqlite_driver_options *options,
+                                    struct dqlite_driver **driver);
+
+/* Frees the driver. Its connections and clients must be closed first. NULL
+ * is accepted. */
+DQLITE_API void dqlite_driver_destroy(struct dqlite_driver *driver);
+
+/* ---------------------------------------------------------------- conns */
+
+struct dqlite_conn;
+struct dqlite_stmt;
+struct dqlite_rows;
+
+/* Connects to the leader and opens database `name` (a file name: no '/',
+ * no "mode=memory"): finds the leader through the store (LEADER requests,
+ * following one redirect, retrying all servers with exponential backoff
+ * until the connect timeout), handshakes (protocol 1), registers (CLIENT),
+ * refreshes the store (CLUSTER), then sends OPEN.
+ *
+ * *conn is set even on failure (except NOMEM, when it is NULL), so that
+ * dqlite_conn_errmsg() can explain; the caller always closes it. A failed
+ * connection is retried by the next call on it. */
+DQLITE_API int dqlite_driver_connect(struct dqlite_driver *driver,
+                                     const char *name,
+                                     struct dqlite_conn **conn);
+
+/* Closes the connection: finalizes nothing server side (the server frees
+ * the connection's statements and rolls back its transaction). Its
+ * statements and rows must be closed first. NULL is accepted. */
+DQLITE_API void dqlite_conn_close(struct dqlite_conn *conn);
+
+/* The message of the last failed call on the connection (or on one of its
+ * statements or rows), "not an error" after success. Valid until the next
+ * call on the connection. */
+DQLITE_API const char *dqlite_conn_errmsg(struct dqlite_conn *conn);
+
+/* The server's error code of the last DQLITE_CLIENT_ERROR, NOTLEADER or
+ * TXCUT failure (SQLite's extended code, e.g. 2067 for a UNIQUE constraint,
+ * 10250 for not leader), 0 otherwise. */
+DQLITE_API uint64_t dqlite_conn_errcode(struct dqlite_conn *conn);
+
+/* Sets the timeout of every later call on this connection (0 = the
+ * driver's default). When it expires while the server is running SQL the
+ * connection sends INTERRUPT, waits up to the same timeout again for the
+ * server to stop, and the call fails with DQLITE_CLIENT_TIMEOUT. */
+DQLITE_API void dqlite_conn_set_timeout(struct dqlite_conn *conn,
+                                        unsigned timeout_ms);
+
+/* Whether a transaction begun with dqlite_conn_begin() is open. */
+DQLITE_API bool dqlite_conn_in_tx(struct dqlite_conn *conn);
+
+/* Runs `sql` (one or more statements) with `n` parameters bound by
+ * position (a named placeholder gets the value at its index). `result` may
+ * be NULL. At most 255 parameters. */
+DQLITE_API int dqlite_conn_exec(struct dqlite_conn *conn, const char *sql,
+                                const struct dqlite_value *params, unsigned n,
+                                struct dqlite_result *result);
+
+/* Runs the query `sql`; on success the caller owns *rows and must close it
+ * before the next call on the connection. */
+DQLITE_API int dqlite_conn_query(struct dqlite_conn *conn, const char *sql,
+                                 const struct dqlite_value *params, unsigned n,
+                                 struct dqlite_rows **rows);
+
+/* Prepares one statement; the caller owns *stmt (dqlite_stmt_close()). A
+ * statement survives a reconnection: it is prepared again on the new leader
+ * when next used. */
+DQLITE_API int dqlite_conn_prepare(struct dqlite_conn *conn, const char *sql,
+                                   struct dqlite_stmt **stmt);
+
+/* Transaction options: only the default isolation exists; read-only
+ * transactions are refused (DQLITE_CLIENT_MISUSE), as the protocol cannot
+ * enforce them. */
+#define DQLITE_CLIENT_ISOLATION_DEFAULT 0
+struct dqlite_tx_options {
+    int isolation;
+    bool read_only;
+};
+
+/* BEGIN (opts may be NULL). While the transaction is open the connection
+ * never reconnects: if the leader changes or the connection drops, calls
+ * fail with DQLITE_CLIENT_TXCUT until dqlite_conn_rollback(). */
+DQLITE_API int dqlite_conn_begin(struct dqlite_conn *conn,
+                                 const struct dqlite_tx_options *opts);
+DQLITE_API int dqlite_conn_commit(struct dqlite_conn *conn);
+DQLITE_API int dqlite_conn_rollback(struct dqlite_conn *conn);
+
+/* ---------------------------------------------------------------- stmts */
+
+/* Number of parameters the statement takes (SQLite's largest index). */
+DQLITE_API unsigned dqlite_stmt_num_input(struct dqlite_stmt *stmt);
+
+DQLITE_API int dqlite_stmt_exec(struct dqlite_stmt *stmt,
+                                const struct dqlite_value *params, unsigned n,
+                                struct dqlite_result *result);
+
+DQLITE_API int dqlite_stmt_query(struct dqlite_stmt *stmt,
+                                 const struct dqlite_value *params, unsigned n,
+                                 struct dqlite_rows **rows);
+
+/* Finalizes the statement on the server (if the connection is still the
+ * one it was prepared on) and frees it. NULL is accepted. */
+DQLITE_API int dqlite_stmt_close(struct dqlite_stmt *stmt);
+
+/* ---------------------------------------------------------------- rows */
+
+DQLITE_API unsigned dqlite_rows_column_count(struct dqlite_rows *rows);
+
+/* Column name, owned by the rows (valid until dqlite_rows_close()). */
+DQLITE_API const char *dqlite_rows_column_name(struct dqlite_rows *rows,
+                                               unsigned i);
+
+/* Advances to the next row: DQLITE_CLIENT_ROW, DQLITE_CLIENT_DONE, or an
+ * error. Fetches the next batch from the server only when the current one
+ * is exhausted. */
+DQLITE_API int dqlite_rows_next(struct dqlite_rows *rows);
+
+/* The database type name of a column as go-dqlite derives it from the type
+ * codes of a row: "INTEGER", "FLOAT", "TEXT", "BLOB", "NULL", "TIME"
+ * (UNIXTIME, ISO8601) or "BOOL". Taken from the current row, or before the
+ * first dqlite_rows_next() from the next row, then kept for later calls
+ * that have no row to look at. "" when no row was ever seen. */
+DQLITE_API const char *dqlite_rows_column_type_name(struct dqlite_rows *rows,
+                                                    unsigned i);
+
+/* The current row's value type for column i (DQLITE_CLIENT_INTEGER...). */
+DQLITE_API int dqlite_rows_column_type(struct dqlite_rows *rows, unsigned i);
+
+/* The current row's value; text and blob point into the rows' buffer,
+ * valid until the next dqlite_rows_next() or close. */
+DQLITE_API int dqlite_rows_value(struct dqlite_rows *rows, unsigned i,
+                                 struct dqlite_value *value);
+
+/* Typed accessors of the current row, converting like SQLite does between
+ * numbers; NULL values read as 0 / NULL. Text and blob pointers are valid
+ * until the next dqlite_rows_next() or close. */
+DQLITE_API bool dqlite_rows_is_null(struct dqlite_rows *rows, unsigned i);
+DQLITE_API int64_t dqlite_rows_int64(struct dqlite_rows *rows, unsigned i);
+DQLITE_API double dqlite_rows_double(struct dqlite_rows *rows, unsigned i);
+DQLITE_API bool dqlite_rows_bool(struct dqlite_rows *rows, unsigned i);
+/* NUL-terminated; NULL unless the value is TEXT or ISO8601. */
+DQLITE_API const char *dqlite_rows_text(struct dqlite_rows *rows, unsigned i);
+/* NULL unless the value is BLOB; *len receives its size. */
+DQLITE_API const void *dqlite_rows_blob(struct dqlite_rows *rows, unsigned i,
+                                        size_t *len);
+/* A time value (UNIXTIME, or ISO8601 parsed with go-dqlite's layouts) as
+ * seconds since the epoch, nanoseconds and the UTC offset it carried.
+ * DQLITE_CLIENT_MISUSE for another type or an unparsable text. */
+DQLITE_API int dqlite_rows_time(struct dqlite_rows *rows, unsigned i,
+                                int64_t *unix_sec, int32_t *nsec,
+                                int32_t *utc_offset_sec);
+
+/* Closes the rows. If the server still has batches to send, sends
+ * INTERRUPT and discards them, so the connection can be used again. NULL is
+ * accepted. */
+DQLITE_API int dqlite_rows_close(struct dqlite_rows *rows);
+
+/* ------------------------------------------------------- cluster client */
+
+/* A connection to one node for the cluster's membership and inspection
+ * calls (go-dqlite's client.Client). One thread at a time. */
+struct dqlite_client;
+
+/* Connects to the node at `address` (handshake only), with the driver's
+ * dial function and timeouts. *client is set even on failure, as for
+ * dqlite_driver_connect(). */
+DQLITE_API int dqlite_client_connect(struct dqlite_driver *driver,
+                                     const char *address,
+                                     struct dqlite_client **client);
+
+/* Connects to the leader found through the driver's store (registered). */
+DQLITE_API int dqlite_client_connect_leader(struct dqlite_driver *driver,
+                                            struct dqlite_client **client);
+
+DQLITE_API void dqlite_client_close(struct dqlite_client *client);
+DQLITE_API const char *dqlite_client_errmsg(struct dqlite_client *client);
+DQLITE_API uint64_t dqlite_client_errcode(struct dqlite_client *client);
+
+/* The leader as this node knows it; id 0 and "" when unknown. The caller
+ * owns leader->address (dqlite_server_info_free(leader, 1) frees only that
+ * when leader is not an array the library returned: use free_address). */
+DQLITE_API int dqlite_client_leader(struct dqlite_client *client, uint64_t *id,
+                                    char **address);
+
+/* Frees a string returned by the library (addresses). */
+DQLITE_API void dqlite_client_free(void *p);
+
+/* The cluster configuration as this node knows it (with roles). The
+ * caller owns *servers: dqlite_server_info_free(*servers, *n). */
+DQLITE_API int dqlite_client_cluster(struct dqlite_client *client,
+                                     struct dqlite_server_info **servers,
+                                     unsigned *n);
+
+/* One file of a dump. */
+struct dqlite_file {
+    char *name;
+    void *data;
+    size_t size;
+};
+
+/* The database file and its WAL. The caller owns *files:
+ * dqlite_file_free(*files, *n). */
+DQLITE_API int dqlite_client_dump(struct dqlite_client *client,
+                                  const char *name, struct dqlite_file **files,
+                                  unsigned *n);
+DQLITE_API void dqlite_file_free(struct dqlite_file *files, unsigned n);
+
+/* Adds a node (as spare), then assigns `role` unless it is spare. Leader
+ * only. */
+DQLITE_API int dqlite_client_add(struct dqlite_client *client, uint64_t id,
+                                 const char *address, int role);
+DQLITE_API int dqlite_client_assign(struct dqlite_client *client, uint64_t id,
+                                    int role);
+DQLITE_API int dqlite_client_remove(struct dqlite_client *client, uint64_t id);
+/* Hands leadership to node `id` (0 = the leader picks). */
+DQLITE_API int dqlite_client_transfer(struct dqlite_client *client,
+                                      uint64_t id);
+/* This node's failure domain and weight. */
+DQLITE_API int dqlite_client_describe(struct dqlite_client *client,
+                                      uint64_t *failure_domain,
+                                      uint64_t *weight);
+DQLITE_API int dqlite_client_weight(struct dqlite_client *client,
+                                    uint64_t weight);
+
+/* Joins node (id, address) to the cluster found through the driver's store
+ * with `role` (ADD + ASSIGN on the leader). */
+DQLITE_API int dqlite_driver_join(struct dqlite_driver *driver, uint64_t id,
+                                  const char *address, int role);
+
+/* Removes node `id` from the cluster found through the driver's store. */
+DQLITE_API int dqlite_driver_leave(struct dqlite_driver *driver, uint64_t id);
+
+#endif /* DQLITE_CLIENT_H */

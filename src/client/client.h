@@ -1,0 +1,269 @@
+/*
+ * Internal to src/client: the handles behind dqlite_client.h and the
+ * functions the files of the module share.
+ *
+ * Layering inside the module:
+ *   time.c, dial.c   clock, deadlines, dialling a socket
+ *   sock.c           one connection to one node: framed messages in and
+ *                    out with deadlines, INTERRUPT and draining
+ *   codec.c          the adapter to src/proto: requests and responses
+ *   discover.c       leader discovery with backoff, handshake, CLIENT
+ *   store*.c         server stores
+ *   driver.c, conn.c, stmt.c, rows.c, cluster.c   the public handles
+ *
+ * Errors inside the module are ERR_* codes (lib/errlist.h, 600-699 for the
+ * client); each public handle keeps a `struct client_err` with the message
+ * and the server's code, and the public functions translate with
+ * clientErrPublic().
+ */
+#ifndef CLIENT_CLIENT_H
+#define CLIENT_CLIENT_H
+
+#include <dqlite_client.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "proto/reader.h"
+#include "proto/request.h"
+#include "proto/response.h"
+#include "proto/rows.h"
+
+/* Bounds of what the client accepts or sends. */
+#define CLIENT_ERRMSG_SIZE 512
+#define CLIENT_PARAMS_MAX 255         /* schema 0 parameter tuples */
+#define CLIENT_ADDRESS_MAX 1024       /* one server address */
+#define CLIENT_STORE_MAX 4096         /* servers in a store */
+#define CLIENT_BACKOFF_SHIFT_MAX 30   /* 2^n overflows past this */
+#define CLIENT_MESSAGE_SMALL_MAX 4096 /* bodies of fixed-size answers */
+
+/* ------------------------------------------------------------ errors */
+
+struct client_err {
+    int rv;               /* internal ERR_* code of the last failure, 0 */
+    uint64_t server_code; /* FAILURE code from the server, 0 */
+    char msg[CLIENT_ERRMSG_SIZE];
+};
+
+void clientErrClear(struct client_err *e);
+/* Records `rv` and a formatted message; returns `rv` for tail calls. */
+int clientErrSet(struct client_err *e, int rv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Records a FAILURE from the server (code, message): rv is
+ * ERR_CLIENT_NOTLEADER for the not-leader codes, ERR_CLIENT_FAILURE else. */
+int clientErrServer(struct client_err *e, uint64_t code, const char *msg);
+/* Whether a server code means "not (or no longer) the leader". */
+bool clientCodeIsNotLeader(uint64_t code);
+/* The DQLITE_CLIENT_* code for an internal one. */
+int clientErrPublic(int rv);
+const char *clientErrMsg(const struct client_err *e);
+
+/* ------------------------------------------------------------ time */
+
+/* Monotonic milliseconds. */
+int64_t clientNowMs(void);
+/* A deadline `timeout_ms` from now. */
+int64_t clientDeadline(unsigned timeout_ms);
+/* Milliseconds left until `deadline_ms` (0 when past), at most INT_MAX. */
+int clientRemainingMs(int64_t deadline_ms);
+/* Sleeps `ms` milliseconds (restarting after signals). */
+void clientSleepMs(unsigned ms);
+/* The sleep before discovery round `attempt` (>= 1): factor * 2^attempt,
+ * capped at `cap_ms`. */
+unsigned clientBackoffMs(unsigned factor_ms, unsigned cap_ms, unsigned attempt);
+
+/* ------------------------------------------------------------ dial */
+
+/* The default dial function: TCP to "host:port" / "[v6]:port", or an
+ * abstract Unix socket for "@name". */
+int clientDialDefault(void *arg, const char *address, int timeout_ms, int *fd);
+
+/* ------------------------------------------------------------ socket */
+
+/* One connection to one node: the socket, the request being sent, the
+ * framing reader and the last response, decoded. Owns its fd and buffers;
+ * `frame` and `resp` view the reader's buffer until the next receive. */
+struct client_sock {
+    int fd; /* -1 when closed */
+    uint64_t version;
+    struct buf out; /* the request(s) to send */
+    struct proto_reader reader;
+    struct proto_frame frame;
+    struct proto_response resp;
+};
+
+void clientSockInit(struct client_sock *s);
+/* Closes the socket (if open) and frees the buffers. */
+void clientSockClose(struct client_sock *s);
+bool clientSockOpen(const struct client_sock *s);
+/* Adopts a connected fd (makes it non-blocking) and queues the handshake
+ * word of `version`. */
+int clientSockAttach(struct client_sock *s, int fd, uint64_t version);
+/* Appends a request to `out`. */
+int clientSockEncode(struct client_sock *s, const struct proto_request *req);
+/* Writes `out` completely by the deadline, then empties it. ERR_TIMEOUT,
+ * ERR_IO (the socket is then closed). */
+int clientSockFlush(struct client_sock *s, int64_t deadline_ms);
+/* Reads and decodes one message into `frame`/`resp`. ERR_TIMEOUT with no
+ * byte of the message read leaves the socket usable; any other failure
+ * (ERR_IO, ERR_CLIENT_EOF, a proto error, a timeout mid-message) closes
+ * it. */
+int clientSockRecv(struct client_sock *s, int64_t deadline_ms);
+/* Whether bytes of a message not returned yet were received. */
+bool clientSockPartial(const struct client_sock *s);
+/* Sends `out` and reads the answer. */
+int clientSockCall(struct client_sock *s, int64_t deadline_ms);
+/* ------------------------------------------------------------ log */
+
+struct dqlite_driver {
+    struct dqlite_server_store *store; /* borrowed */
+    struct dqlite_driver_options opts; /* defaults applied */
+};
+
+void clientLog(const struct dqlite_driver *d, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------ discovery */
+
+/* Finds the leader through the driver's store and leaves `s` connected and
+ * registered to it. ERR_CLIENT_NOLEADER when none answered by the deadline
+ * (or within the retry limit); `e` explains. */
+int clientDiscover(struct dqlite_driver *d, int64_t deadline_ms,
+                   struct client_sock *s, struct client_err *e);
+/* Dials `address` and sends the handshake. */
+int clientDialNode(struct dqlite_driver *d, const char *address,
+                   uint64_t version, int64_t deadline_ms, struct client_sock *s,
+                   struct client_err *e);
+/* Copies a decoded SERVERS list into an array the caller owns. */
+int clientServersCopy(const struct proto_servers *servers,
+                      struct dqlite_server_info **out, unsigned *n);
+/* Asks the leader's CLUSTER list on `s` and writes it to the store. */
+void clientRefreshStore(struct dqlite_driver *d, struct client_sock *s,
+                        int64_t deadline_ms);
+
+/* ------------------------------------------------------------ stores */
+
+struct dqlite_server_store {
+    pthread_mutex_t mutex;
+    struct dqlite_server_info *servers; /* memory store content */
+    unsigned n;
+    void *db; /* sqlite3 * of a file store, NULL for memory */
+};
+
+/* Deep copies / frees of server arrays. */
+int clientInfosCopy(const struct dqlite_server_info *src, unsigned n,
+                    struct dqlite_server_info **dst);
+void clientInfosFree(struct dqlite_server_info *infos, unsigned n);
+
+/* The file store's halves (store_file.c), called with the mutex held. */
+int clientStoreFileOpen(struct dqlite_server_store *st, const char *path);
+void clientStoreFileClose(struct dqlite_server_store *st);
+int clientStoreFileGet(struct dqlite_server_store *st,
+                       struct dqlite_server_info **servers, unsigned *n);
+int clientStoreFileSet(struct dqlite_server_store *st,
+                       const struct dqlite_server_info *servers, unsigned n);
+
+/* ------------------------------------------------------------ conns */
+
+enum client_tx { CLIENT_TX_NONE, CLIENT_TX_OPEN, CLIENT_TX_CUT };
+
+struct dqlite_conn {
+    struct dqlite_driver *driver;
+    char *name; /* database name, owned */
+    struct client_sock sock;
+    bool db_open; /* OPEN succeeded on sock */
+    uint32_t db_id;
+    uint64_t generation; /* bumped by every (re)connection */
+    unsigned timeout_ms;
+    enum client_tx tx;
+    struct dqlite_rows *rows; /* the open result set, NULL */
+    unsigned n_stmts;         /* statements not closed yet */
+    struct client_err err;
+};
+
+/* Prepares a call on the connection: refuses while rows are open,
+ * reconnects when needed and allowed, fails with TXCUT in a cut
+ * transaction. */
+int clientConnReady(struct dqlite_conn *c);
+/* The deadline of a call starting now. */
+int64_t clientConnDeadline(const struct dqlite_conn *c);
+/* Sends conn->sock.out and reads the answer; on timeout sends INTERRUPT.
+ * Failures are recorded in c->err (and mark the connection or the
+ * transaction as broken as needed). */
+int clientConnCall(struct dqlite_conn *c, int64_t deadline_ms);
+/* Reads the next message of a stream (ROWS batches). */
+int clientConnMore(struct dqlite_conn *c, int64_t deadline_ms);
+/* Handles a failure of the connection itself (I/O, not leader): closes
+ * the socket and cuts an open transaction. Returns `rv` (or TXCUT). */
+int clientConnBroken(struct dqlite_conn *c, int rv);
+/* Checks that the answer is of `type` (a FAILURE is recorded). */
+int clientConnExpect(struct dqlite_conn *c, uint8_t type);
+
+struct dqlite_stmt {
+    struct dqlite_conn *conn;
+    char *sql; /* owned */
+    uint32_t id;
+    uint64_t generation; /* conn generation it was prepared on */
+    uint64_t num_input;
+};
+
+/* A result set being read. The current batch is the connection's last
+ * response (c->sock.resp.rows): its rows are walked with `iter`, and the
+ * values of the current row view its body. */
+struct dqlite_rows {
+    struct dqlite_conn *conn;
+    struct proto_rows batch; /* views c->sock's reader buffer */
+    struct proto_rows_iter iter;
+    unsigned n_columns;
+    char **names;            /* owned copies */
+    const char **type_names; /* static strings; [0] NULL until known */
+    struct proto_value *row; /* current row (n_columns), views the batch */
+    bool has_row;
+    bool peeked; /* `row` holds the next row, not returned yet */
+    int peek_rv; /* what the peek found: ROW, DONE or an error */
+    bool ended;  /* no more messages of this query will arrive */
+};
+
+/* Parses an ISO8601 text with go-dqlite's layouts (a trailing 'Z' is
+ * dropped): seconds since the epoch, nanoseconds, UTC offset. ERR_INVALID
+ * when no layout matches. */
+int clientTimeParse(const char *text, int64_t *unix_sec, int32_t *nsec,
+                    int32_t *utc_offset_sec);
+
+/* One request of a call: encodes, calls and decodes (errors in c->err). */
+typedef int (*client_conn_op)(struct dqlite_conn *c, void *arg);
+/* Readies the connection and runs `fn`, once more on the new leader when
+ * the server refused it as not leader, or (`idempotent`) when the
+ * connection failed. Returns a DQLITE_CLIENT_* code. */
+int clientConnRun(struct dqlite_conn *c, client_conn_op fn, void *arg,
+                  bool idempotent);
+/* Sends INTERRUPT and discards every answer up to its EMPTY. */
+int clientConnInterrupt(struct dqlite_conn *c);
+
+/* Runs SQL text (stmt NULL) or a statement: exec when `rows` is NULL,
+ * query otherwise. Returns a DQLITE_CLIENT_* code. */
+int clientSqlRun(struct dqlite_conn *c, struct dqlite_stmt *stmt,
+                 const char *sql, const struct dqlite_value *params, unsigned n,
+                 struct dqlite_result *result, struct dqlite_rows **rows);
+/* The two requests of clientSqlRun (arg: its call), for clientConnRun. */
+int clientSqlExec(struct dqlite_conn *c, void *arg);
+int clientSqlQuery(struct dqlite_conn *c, void *arg);
+/* Prepares the statement again if the connection changed since. */
+int clientStmtReady(struct dqlite_stmt *stmt);
+
+/* Cluster client (cluster.c): sends `req`, checks the answer's type. */
+int clientClusterCall(struct dqlite_client *cl, struct proto_request *req,
+                      uint8_t want);
+/* The last answer on the cluster client's connection. */
+const struct proto_response *clientClusterResp(struct dqlite_client *cl);
+
+/* Takes the ROWS message in c->sock.resp as the first batch. */
+int clientRowsStart(struct dqlite_conn *c, struct dqlite_rows **rows);
+
+/* Builds the proto values of `n` parameters (caller frees with libFree). */
+int clientParamsConvert(const struct dqlite_value *params, unsigned n,
+                        struct proto_value **out, struct client_err *e);
+
+#endif /* CLIENT_CLIENT_H */

@@ -1,0 +1,293 @@
+/*
+ * Connections: one database opened on the leader, with the rules that make
+ * fail-over safe.
+ *
+ * A connection is a socket registered with the leader plus the database
+ * opened on it. When the socket breaks or the server says it is not the
+ * leader, the socket is closed; the next call reconnects (discovery, OPEN)
+ * unless a transaction is open, which is then "cut": every call fails with
+ * TXCUT until the application rolls back. A call the server refused with
+ * "not leader" (nothing ran) is retried once on the new leader, and so are
+ * queries and prepares whose connection failed; an exec whose connection
+ * failed is not, as it may have run.
+ *
+ * Every call has a deadline (the connection's timeout); when it expires
+ * while the server is working the connection sends INTERRUPT and drains the
+ * answers up to EMPTY, within the same timeout again, so the connection
+ * stays usable.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "lib/alloc.h"
+#include "lib/assert.h"
+#include "lib/err.h"
+
+/* Server code of "no database opened" after a leadership loss. */
+#define CONN_CODE_NOTFOUND 12
+
+int64_t clientConnDeadline(const struct dqlite_conn *c)
+{
+    return clientDeadline(c->timeout_ms);
+}
+
+int clientConnBroken(struct dqlite_conn *c, int rv)
+{
+    char why[CLIENT_ERRMSG_SIZE];
+    PRE(rv != 0);
+    clientSockClose(&c->sock);
+    clientSockInit(&c->sock);
+    c->db_open = false;
+    if (c->tx != CLIENT_TX_OPEN) {
+        return rv;
+    }
+    c->tx = CLIENT_TX_CUT;
+    snprintf(why, sizeof why, "%s", c->err.msg);
+    c->err.rv = ERR_CLIENT_TXCUT;
+    snprintf(c->err.msg, sizeof c->err.msg,
+             "transaction cut by a leader change or lost connection (%.300s): "
+             "roll back and retry",
+             why);
+    return ERR_CLIENT_TXCUT;
+}
+
+/* A database name is a file name: no directory, not in memory. */
+static bool connNameValid(const char *name)
+{
+    return name != NULL && name[0] != '\0' && strchr(name, '/') == NULL &&
+           strstr(name, "mode=memory") == NULL &&
+           strlen(name) < CLIENT_ADDRESS_MAX;
+}
+
+/* Opens the database on a registered socket. */
+static int connOpenDb(struct dqlite_conn *c, int64_t deadline_ms)
+{
+    struct proto_request req;
+    int rv;
+    protoRequestInit(&req, PROTO_REQ_OPEN);
+    req.open.name = protoText(c->name);
+    req.open.flags = 0;
+    req.open.vfs = protoText("volatile");
+    rv = clientSockEncode(&c->sock, &req);
+    rv = rv != 0 ? rv : clientSockCall(&c->sock, deadline_ms);
+    if (rv != 0) {
+        return clientErrSet(&c->err, rv, "open %s: %s", c->name, errString(rv));
+    }
+    rv = clientConnExpect(c, PROTO_RESP_DB);
+    if (rv != 0) {
+        return rv;
+    }
+    c->db_id = c->sock.resp.db.db_id;
+    return 0;
+}
+
+/* Discovery, store refresh and OPEN, within the connect timeout. */
+static int connConnect(struct dqlite_conn *c)
+{
+    struct dqlite_driver *d = c->driver;
+    int64_t deadline_ms = clientDeadline(d->opts.connect_timeout_ms);
+    int rv;
+    PRE(!clientSockOpen(&c->sock) && !c->db_open);
+    if (!connNameValid(c->name)) {
+        return clientErrSet(&c->err, ERR_MISUSE,
+                            "database name must be a file name without "
+                            "directory and not mode=memory");
+    }
+    rv = clientDiscover(d, deadline_ms, &c->sock, &c->err);
+    if (rv != 0) {
+        return rv;
+    }
+    if (!d->opts.no_store_refresh) {
+        clientRefreshStore(d, &c->sock, deadline_ms);
+    }
+    if (!clientSockOpen(&c->sock)) {
+        return clientErrSet(&c->err, ERR_IO, "connection lost");
+    }
+    rv = connOpenDb(c, deadline_ms);
+    if (rv != 0) {
+        clientSockClose(&c->sock);
+        clientSockInit(&c->sock);
+        return rv;
+    }
+    c->db_open = true;
+    c->generation++;
+    clientLog(d, DQLITE_CLIENT_LOG_DEBUG, "connected: database %s", c->name);
+    return 0;
+}
+
+int clientConnReady(struct dqlite_conn *c)
+{
+    clientErrClear(&c->err);
+    if (c->rows != NULL) {
+        return clientErrSet(&c->err, ERR_MISUSE,
+                            "a result set is open on this connection");
+    }
+    if (c->tx == CLIENT_TX_CUT) {
+        return clientErrSet(&c->err, ERR_CLIENT_TXCUT,
+                            "transaction cut by a leader change or lost "
+                            "connection: roll back and retry");
+    }
+    if (clientSockOpen(&c->sock) && c->db_open) {
+        return 0;
+    }
+    ASSERT(c->tx == CLIENT_TX_NONE);
+    if (clientSockOpen(&c->sock)) {
+        clientSockClose(&c->sock);
+        clientSockInit(&c->sock);
+    }
+    c->db_open = false;
+    return connConnect(c);
+}
+
+/* Sends INTERRUPT and reads up to its EMPTY answer. */
+int clientConnInterrupt(struct dqlite_conn *c)
+{
+    struct client_sock *s = &c->sock;
+    int64_t deadline_ms = clientConnDeadline(c);
+    struct proto_request req;
+    int rv;
+    protoRequestInit(&req, PROTO_REQ_INTERRUPT);
+    req.interrupt.db_id = c->db_id;
+    rv = clientSockEncode(s, &req);
+    rv = rv != 0 ? rv : clientSockFlush(s, deadline_ms);
+    while (rv == 0) {
+        rv = clientSockRecv(s, deadline_ms);
+        if (rv == 0 && s->resp.type == PROTO_RESP_EMPTY) {
+            return 0;
+        }
+    }
+    return rv;
+}
+
+/* The deadline passed with nothing read: interrupt the server. */
+static int connTimedOut(struct dqlite_conn *c)
+{
+    int rv;
+    clientLog(c->driver, DQLITE_CLIENT_LOG_DEBUG,
+              "call timed out: sending interrupt");
+    rv = clientConnInterrupt(c);
+    clientErrSet(&c->err, ERR_TIMEOUT, "timed out after %u ms (interrupted%s)",
+                 c->timeout_ms, rv == 0 ? "" : ", connection closed");
+    if (rv != 0) {
+        return clientConnBroken(c, ERR_TIMEOUT);
+    }
+    return ERR_TIMEOUT;
+}
+
+/* Turns a transport failure into the connection's error. */
+static int connFailed(struct dqlite_conn *c, int rv)
+{
+    if (rv == ERR_TIMEOUT && clientSockOpen(&c->sock)) {
+        return connTimedOut(c);
+    }
+    clientErrSet(&c->err, rv, "connection failed: %s", errString(rv));
+    return clientConnBroken(c, rv);
+}
+
+int clientConnCall(struct dqlite_conn *c, int64_t deadline_ms)
+{
+    int rv = clientSockFlush(&c->sock, deadline_ms);
+    if (rv == 0) {
+        rv = clientSockRecv(&c->sock, deadline_ms);
+    }
+    return rv != 0 ? connFailed(c, rv) : 0;
+}
+
+int clientConnMore(struct dqlite_conn *c, int64_t deadline_ms)
+{
+    int rv = clientSockRecv(&c->sock, deadline_ms);
+    return rv != 0 ? connFailed(c, rv) : 0;
+}
+
+int clientConnExpect(struct dqlite_conn *c, uint8_t type)
+{
+    const struct proto_response *r = &c->sock.resp;
+    int rv;
+    if (r->type == type) {
+        return 0;
+    }
+    if (r->type != PROTO_RESP_FAILURE) {
+        clientErrSet(&c->err, ERR_CLIENT_PROTO,
+                     "unexpected response type %u (wanted %u)",
+                     (unsigned)r->type, (unsigned)type);
+        return clientConnBroken(c, ERR_CLIENT_PROTO);
+    }
+    rv = clientErrServer(&c->err, r->failure.code, r->failure.message.data);
+    if (rv == ERR_CLIENT_NOTLEADER ||
+        (r->failure.code == CONN_CODE_NOTFOUND &&
+         strstr(c->err.msg, "no database opened") != NULL)) {
+        return clientConnBroken(c, rv);
+    }
+    return rv;
+}
+
+DQLITE_API void dqlite_conn_close(struct dqlite_conn *conn)
+{
+    if (conn == NULL) {
+        return;
+    }
+    PRE(conn->rows == NULL && conn->n_stmts == 0);
+    clientSockClose(&conn->sock);
+    libFree(conn->name);
+    libFree(conn);
+}
+
+DQLITE_API const char *dqlite_conn_errmsg(struct dqlite_conn *conn)
+{
+    return conn != NULL ? clientErrMsg(&conn->err) : "connection is NULL";
+}
+
+DQLITE_API uint64_t dqlite_conn_errcode(struct dqlite_conn *conn)
+{
+    return conn != NULL ? conn->err.server_code : 0;
+}
+
+DQLITE_API void dqlite_conn_set_timeout(struct dqlite_conn *conn,
+                                        unsigned timeout_ms)
+{
+    if (conn != NULL) {
+        conn->timeout_ms =
+            timeout_ms != 0 ? timeout_ms : conn->driver->opts.call_timeout_ms;
+    }
+}
+
+DQLITE_API bool dqlite_conn_in_tx(struct dqlite_conn *conn)
+{
+    return conn != NULL && conn->tx != CLIENT_TX_NONE;
+}
+
+static struct dqlite_conn *connAlloc(struct dqlite_driver *d, const char *name)
+{
+    struct dqlite_conn *c = libCalloc(1, sizeof *c);
+    if (c == NULL) {
+        return NULL;
+    }
+    c->name = libStrdup(name != NULL ? name : "");
+    if (c->name == NULL) {
+        libFree(c);
+        return NULL;
+    }
+    c->driver = d;
+    c->timeout_ms = d->opts.call_timeout_ms;
+    c->tx = CLIENT_TX_NONE;
+    clientSockInit(&c->sock);
+    clientErrClear(&c->err);
+    return c;
+}
+
+DQLITE_API int dqlite_driver_connect(struct dqlite_driver *driver,
+                                     const char *name,
+                                     struct dqlite_conn **conn)
+{
+    struct dqlite_conn *c;
+    if (driver == NULL || conn == NULL) {
+        return DQLITE_CLIENT_MISUSE;
+    }
+    c = connAlloc(driver, name);
+    *conn = c;
+    if (c == NULL) {
+        return DQLITE_CLIENT_NOMEM;
+    }
+    return clientErrPublic(connConnect(c));
+}

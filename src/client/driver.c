@@ -1,0 +1,150 @@
+/*
+ * The driver: a server store plus options, shared by every connection made
+ * from it. It is immutable after creation (the store has its own lock), so
+ * any number of threads may connect through one driver at once. Also owns
+ * logging and the refresh of the store from the leader's CLUSTER answer.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "lib/alloc.h"
+#include "lib/assert.h"
+#include "lib/err.h"
+
+DQLITE_API void
+dqlite_driver_options_init(struct dqlite_driver_options *options)
+{
+    if (options == NULL) {
+        return;
+    }
+    memset(options, 0, sizeof *options);
+    options->backoff_factor_ms = DQLITE_CLIENT_DEFAULT_BACKOFF_FACTOR_MS;
+    options->backoff_cap_ms = DQLITE_CLIENT_DEFAULT_BACKOFF_CAP_MS;
+    options->connect_timeout_ms = DQLITE_CLIENT_DEFAULT_CONNECT_TIMEOUT_MS;
+    options->call_timeout_ms = DQLITE_CLIENT_DEFAULT_CALL_TIMEOUT_MS;
+    options->dial_timeout_ms = DQLITE_CLIENT_DEFAULT_DIAL_TIMEOUT_MS;
+    options->attempt_timeout_ms = DQLITE_CLIENT_DEFAULT_ATTEMPT_TIMEOUT_MS;
+    options->log_level = DQLITE_CLIENT_LOG_DEBUG;
+}
+
+/* Replaces zeros by the defaults. */
+static void driverDefaults(struct dqlite_driver_options *o)
+{
+    struct dqlite_driver_options d;
+    dqlite_driver_options_init(&d);
+    o->backoff_factor_ms = o->backoff_factor_ms ?: d.backoff_factor_ms;
+    o->backoff_cap_ms = o->backoff_cap_ms ?: d.backoff_cap_ms;
+    o->connect_timeout_ms = o->connect_timeout_ms ?: d.connect_timeout_ms;
+    o->call_timeout_ms = o->call_timeout_ms ?: d.call_timeout_ms;
+    o->dial_timeout_ms = o->dial_timeout_ms ?: d.dial_timeout_ms;
+    o->attempt_timeout_ms = o->attempt_timeout_ms ?: d.attempt_timeout_ms;
+    if (o->dial == NULL) {
+        o->dial = clientDialDefault;
+        o->dial_arg = NULL;
+    }
+}
+
+DQLITE_API int dqlite_driver_create(struct dqlite_server_store *store,
+                                    const struct dqlite_driver_options *options,
+                                    struct dqlite_driver **driver)
+{
+    struct dqlite_driver *d;
+    if (store == NULL || driver == NULL) {
+        return DQLITE_CLIENT_MISUSE;
+    }
+    d = libCalloc(1, sizeof *d);
+    if (d == NULL) {
+        return DQLITE_CLIENT_NOMEM;
+    }
+    d->store = store;
+    if (options != NULL) {
+        d->opts = *options;
+    } else {
+        dqlite_driver_options_init(&d->opts);
+    }
+    driverDefaults(&d->opts);
+    *driver = d;
+    return 0;
+}
+
+DQLITE_API void dqlite_driver_destroy(struct dqlite_driver *driver)
+{
+    libFree(driver);
+}
+
+void clientLog(const struct dqlite_driver *d, int level, const char *fmt, ...)
+{
+    char msg[CLIENT_ERRMSG_SIZE];
+    va_list args;
+    if (d->opts.log == NULL || level < d->opts.log_level) {
+        return;
+    }
+    va_start(args, fmt);
+    vsnprintf(msg, sizeof msg, fmt, args);
+    va_end(args);
+    d->opts.log(d->opts.log_arg, level, msg);
+}
+
+/* Copies a decoded SERVERS answer into an array the caller owns. */
+static int driverServers(const struct proto_servers *servers,
+                         struct dqlite_server_info **out, unsigned *n)
+{
+    struct proto_servers_iter it;
+    struct proto_node node;
+    struct dqlite_server_info *list;
+    unsigned i = 0;
+    if (servers->count > CLIENT_STORE_MAX) {
+        return ERR_TOOBIG;
+    }
+    list = libCalloc(servers->count > 0 ? servers->count : 1, sizeof *list);
+    if (list == NULL) {
+        return ERR_NOMEM;
+    }
+    protoServersIterInit(&it, servers);
+    while (protoServersIterNext(&it, &node)) {
+        ASSERT(i < servers->count);
+        list[i].id = node.id;
+        list[i].role = (int)node.role;
+        list[i].address = libStrdup(node.address.data);
+        if (list[i].address == NULL) {
+            clientInfosFree(list, i);
+            return ERR_NOMEM;
+        }
+        i++;
+    }
+    *out = list;
+    *n = i;
+    return 0;
+}
+
+int clientServersCopy(const struct proto_servers *servers,
+                      struct dqlite_server_info **out, unsigned *n)
+{
+    return driverServers(servers, out, n);
+}
+
+void clientRefreshStore(struct dqlite_driver *d, struct client_sock *s,
+                        int64_t deadline_ms)
+{
+    struct proto_request req;
+    struct dqlite_server_info *list;
+    unsigned n;
+    int rv;
+    protoRequestInit(&req, PROTO_REQ_CLUSTER);
+    req.cluster.format = 1;
+    rv = clientSockEncode(s, &req);
+    rv = rv != 0 ? rv : clientSockCall(s, deadline_ms);
+    if (rv != 0 || s->resp.type != PROTO_RESP_SERVERS) {
+        clientLog(d, DQLITE_CLIENT_LOG_WARN, "cluster request failed: %s",
+                  rv != 0 ? errString(rv) : "unexpected answer");
+        return;
+    }
+    if (driverServers(&s->resp.servers, &list, &n) != 0) {
+        return;
+    }
+    if (n > 0 && dqlite_server_store_set(d->store, list, n) != 0) {
+        clientLog(d, DQLITE_CLIENT_LOG_WARN, "cannot update server store");
+    }
+    clientInfosFree(list, n);
+}

@@ -1,0 +1,215 @@
+/*
+ * One connection to one node: framed messages in and out of a socket, with
+ * deadlines.
+ *
+ * The socket is non-blocking and every wait is a poll() bounded by the
+ * call's deadline, so no call blocks past its timeout. Bytes received go
+ * into proto's framing reader (which owns them); the last message is
+ * decoded in place and stays valid until the next receive. Any failure that
+ * can leave the stream out of step closes the socket: a closed socket is
+ * the one signal the layers above need to reconnect.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "lib/assert.h"
+#include "lib/err.h"
+
+/* Bytes asked from the socket per read. */
+#define SOCK_READ_CHUNK 65536
+
+void clientSockInit(struct client_sock *s)
+{
+    PRE(s != NULL);
+    s->fd = -1;
+    s->version = PROTO_VERSION;
+    bufInit(&s->out);
+    protoReaderInit(&s->reader, PROTO_SIDE_CLIENT);
+    s->frame.body = NULL;
+    s->frame.len = 0;
+    protoResponseInit(&s->resp, PROTO_RESP_EMPTY);
+}
+
+/* Closes the fd only: buffers stay for reuse, the reader is reset. */
+static void sockShut(struct client_sock *s)
+{
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+    bufReset(&s->out);
+    protoReaderClose(&s->reader);
+    protoReaderInit(&s->reader, PROTO_SIDE_CLIENT);
+}
+
+void clientSockClose(struct client_sock *s)
+{
+    PRE(s != NULL);
+    sockShut(s);
+    bufFree(&s->out);
+    protoReaderClose(&s->reader);
+}
+
+bool clientSockOpen(const struct client_sock *s)
+{
+    return s->fd >= 0;
+}
+
+int clientSockAttach(struct client_sock *s, int fd, uint64_t version)
+{
+    int flags;
+    PRE(s != NULL && s->fd < 0 && fd >= 0);
+    flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+        close(fd);
+        return ERR_IO;
+    }
+    s->fd = fd;
+    s->version = version;
+    bufReset(&s->out);
+    return protoHandshakeEncode(version, &s->out);
+}
+
+int clientSockEncode(struct client_sock *s, const struct proto_request *req)
+{
+    PRE(s != NULL && req != NULL);
+    return protoRequestEncode(req, &s->out);
+}
+
+/* Waits until the socket is ready for `events`. */
+static int sockWait(struct client_sock *s, short events, int64_t deadline_ms)
+{
+    struct pollfd p = {.fd = s->fd, .events = events};
+    int rv;
+    do {
+        rv = poll(&p, 1, clientRemainingMs(deadline_ms));
+    } while (rv < 0 && errno == EINTR);
+    if (rv == 0) {
+        return ERR_TIMEOUT;
+    }
+    return rv < 0 ? ERR_IO : 0;
+}
+
+/* One write: send() without SIGPIPE, write() for descriptors a custom
+ * dial function returned that are not sockets. */
+static ssize_t sockWrite(int fd, const void *p, size_t n)
+{
+    ssize_t rv = send(fd, p, n, MSG_NOSIGNAL);
+    if (rv < 0 && errno == ENOTSOCK) {
+        rv = write(fd, p, n);
+    }
+    return rv;
+}
+
+int clientSockFlush(struct client_sock *s, int64_t deadline_ms)
+{
+    size_t done = 0;
+    int rv;
+    PRE(clientSockOpen(s));
+    while (done < s->out.len) {
+        ssize_t n = sockWrite(s->fd, s->out.data + done, s->out.len - done);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            rv = ERR_IO;
+            goto err_after_open;
+        }
+        rv = sockWait(s, POLLOUT, deadline_ms);
+        if (rv != 0) {
+            goto err_after_open;
+        }
+    }
+    bufReset(&s->out);
+    return 0;
+err_after_open:
+    sockShut(s); /* a partial request cannot be taken back */
+    return rv;
+}
+
+/* Reads what the socket has into the reader (at least one byte). */
+static int sockFill(struct client_sock *s, int64_t deadline_ms)
+{
+    uint8_t *p;
+    size_t avail;
+    int rv = protoReaderReserve(&s->reader, SOCK_READ_CHUNK, &p, &avail);
+    if (rv != 0) {
+        return rv;
+    }
+    for (;;) {
+        ssize_t n = read(s->fd, p, avail);
+        if (n > 0) {
+            protoReaderCommit(&s->reader, (size_t)n);
+            return 0;
+        }
+        if (n == 0) {
+            return ERR_CLIENT_EOF;
+        }
+        if (errno != EAGAIN && errno != EINTR) {
+            return ERR_IO;
+        }
+        rv = sockWait(s, POLLIN, deadline_ms);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+}
+
+static int sockDecode(struct client_sock *s)
+{
+    struct proto_expect expect = {
+        .legacy = s->version == PROTO_VERSION_LEGACY,
+        .cluster_format = 1,
+    };
+    return protoResponseDecode(&s->frame.header, s->frame.body, s->frame.len,
+                               &expect, &s->resp);
+}
+
+int clientSockRecv(struct client_sock *s, int64_t deadline_ms)
+{
+    int rv;
+    PRE(clientSockOpen(s));
+    for (;;) {
+        rv = protoReaderNext(&s->reader, &s->frame);
+        if (rv == 0) {
+            break;
+        }
+        if (rv != ERR_AGAIN) {
+            goto err_after_open;
+        }
+        rv = sockFill(s, deadline_ms);
+        if (rv == ERR_TIMEOUT && !clientSockPartial(s)) {
+            return rv; /* nothing of the next message read: in step */
+        }
+        if (rv != 0) {
+            goto err_after_open;
+        }
+    }
+    rv = sockDecode(s);
+    if (rv != 0) {
+        goto err_after_open;
+    }
+    return 0;
+err_after_open:
+    sockShut(s);
+    return rv;
+}
+
+bool clientSockPartial(const struct client_sock *s)
+{
+    return protoReaderBuffered(&s->reader) > 0;
+}
+
+int clientSockCall(struct client_sock *s, int64_t deadline_ms)
+{
+    int rv = clientSockFlush(s, deadline_ms);
+    if (rv != 0) {
+        return rv;
+    }
+    return clientSockRecv(s, deadline_ms);
+}
