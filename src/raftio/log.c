@@ -172,7 +172,7 @@ static int loadedAdd(struct raftio_loaded *l, size_t *cap,
 {
     if (l->n_entries == *cap) {
         size_t new_cap = *cap == 0 ? 64 : *cap * 2;
-        struct raftio_entry *grown =
+        struct raft_entry *grown =
             libRealloc(l->entries, new_cap * sizeof *grown);
         if (grown == NULL) {
             return ERR_NOMEM;
@@ -180,15 +180,18 @@ static int loadedAdd(struct raftio_loaded *l, size_t *cap,
         l->entries = grown;
         *cap = new_cap;
     }
-    uint8_t *copy = libMalloc(r->len);
-    if (copy == NULL) {
-        return ERR_NOMEM;
+    uint8_t *copy = NULL;
+    if (r->len > 0) {
+        copy = raftPayloadAlloc(r->len);
+        if (copy == NULL) {
+            return ERR_NOMEM;
+        }
+        memcpy(copy, r->data, r->len);
     }
-    memcpy(copy, r->data, r->len);
     if (l->n_entries == 0) {
         l->first_index = r->index;
     }
-    l->entries[l->n_entries++] = (struct raftio_entry){
+    l->entries[l->n_entries++] = (struct raft_entry){
         .term = r->term, .type = r->type, .data = copy, .len = r->len};
     return 0;
 }
@@ -196,7 +199,9 @@ static int loadedAdd(struct raftio_loaded *l, size_t *cap,
 void raftioLoadedFree(struct raftio_loaded *loaded)
 {
     for (size_t i = 0; i < loaded->n_entries; i++) {
-        libFree((void *)loaded->entries[i].data);
+        if (loaded->entries[i].data != NULL) {
+            raftPayloadUnref(loaded->entries[i].data);
+        }
     }
     libFree(loaded->entries);
     *loaded = (struct raftio_loaded){0};
@@ -474,7 +479,7 @@ static int logPrepareTail(struct raftio_log *log, uint64_t first_index)
 }
 
 static int logEncode(struct raftio_log *log, uint64_t first_index,
-                     uint64_t group_offset, const struct raftio_entry *entries,
+                     uint64_t group_offset, const struct raft_entry *entries,
                      size_t n)
 {
     bufReset(&log->scratch);
@@ -505,7 +510,7 @@ static int logUndoWrite(struct raftio_log *log, uint64_t end, int cause)
 }
 
 int raftioLogAppend(struct raftio_log *log, uint64_t first_index,
-                    const struct raftio_entry *entries, size_t n)
+                    const struct raft_entry *entries, size_t n)
 {
     PRE(n > 0 && first_index >= 1);
     if (log->failed) {

@@ -40,11 +40,13 @@ struct raftio_log_options {
     void *logger_arg;
 };
 
-/* What the loader found. Entries and their data are owned by this struct
- * (raftioLoadedFree). */
+/* What the loader found. The struct owns one reference to each entry's
+ * payload block (raftPayloadAlloc; NULL when empty), dropped by
+ * raftioLoadedFree: pass the entries to raftCreate (which takes its own
+ * references), then free this. */
 struct raftio_loaded {
     uint64_t first_index; /* index of entries[0]; 0 when n_entries == 0 */
-    struct raftio_entry *entries;
+    struct raft_entry *entries;
     size_t n_entries;
     uint64_t torn_bytes; /* bytes of torn tail dropped at load */
 };
@@ -90,7 +92,7 @@ void raftioLogRange(const struct raftio_log *log, uint64_t *first,
  * is cut off) and the append may be retried; if even that fails the log
  * turns failed and every later call returns ERR_LOG_FAILED. */
 int raftioLogAppend(struct raftio_log *log, uint64_t first_index,
-                    const struct raftio_entry *entries, size_t n);
+                    const struct raft_entry *entries, size_t n);
 
 /* Makes everything appended so far durable (one fdatasync). */
 int raftioLogSync(struct raftio_log *log);

@@ -12,6 +12,9 @@
 #include "lib/crc32c.h"
 #include "lib/err.h"
 
+STATIC_ASSERT(RAFT_ENTRY_MAX_BYTES <= SEGMENT_ENTRY_MAX_BYTES,
+              "every entry raft accepts must fit a segment record");
+
 void segmentEncodeHeader(uint8_t out[SEGMENT_HEADER_SIZE], uint64_t first_index)
 {
     PRE(first_index >= 1);
@@ -44,7 +47,7 @@ uint64_t segmentRecordSize(uint64_t len)
 }
 
 void segmentEncodeRecord(uint8_t *out, uint64_t index, uint64_t group_offset,
-                         const struct raftio_entry *e)
+                         const struct raft_entry *e)
 {
     PRE(e->len <= SEGMENT_ENTRY_MAX_BYTES);
     PRE(e->len == 0 || e->data != NULL);

@@ -5,7 +5,8 @@
  * follows is a torn tail (an unacknowledged write cut by a crash) or damage
  * to acknowledged data. No I/O here, so the decoders are fuzzed directly.
  *
- * Ownership: decoders never allocate except segmentScan's offsets array,
+ * Entries are raft's `struct raft_entry` (raft/raft.h); encoding only reads
+ * them. Ownership: decoders never allocate except segmentScan's offsets array,
  * which the caller frees with segmentScanFree. Decoded records point into
  * the caller's buffer.
  */
@@ -15,21 +16,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "raft/raft.h"
+
 #define SEGMENT_MAGIC "DQLOGSEG"
 #define SEGMENT_VERSION 1
 #define SEGMENT_HEADER_SIZE 32
 #define SEGMENT_RECORD_HEADER_SIZE 40
 /* Largest payload of one entry (a transaction's WAL frames). */
 #define SEGMENT_ENTRY_MAX_BYTES ((uint32_t)256 << 20)
-
-/* One log entry as raftio stores it. `data` is borrowed from the caller of
- * the function that takes it, or owned by the raftio_loaded that holds it. */
-struct raftio_entry {
-    uint64_t term;
-    uint8_t type;
-    const uint8_t *data;
-    size_t len;
-};
 
 struct segment_record {
     uint64_t index;
@@ -67,7 +61,7 @@ uint64_t segmentRecordSize(uint64_t len);
 
 /* Writes the record at `out` (segmentRecordSize(e->len) bytes). */
 void segmentEncodeRecord(uint8_t *out, uint64_t index, uint64_t group_offset,
-                         const struct raftio_entry *e);
+                         const struct raft_entry *e);
 
 /* Decodes the record at the start of `p`: ERR_AGAIN when `n` bytes do not
  * hold it all, ERR_MALFORMED when a checksum or a field is wrong. */

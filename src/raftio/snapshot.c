@@ -35,7 +35,7 @@ static void snapName(char out[RAFTIO_FS_NAME_MAX], uint64_t index,
     snprintf(out, RAFTIO_FS_NAME_MAX, "snap-%020" PRIu64 "%s", index, suffix);
 }
 
-static void snapEncodeHeader(uint8_t *h, const struct raftio_snapshot_meta *m,
+static void snapEncodeHeader(uint8_t *h, const struct snapshot_header *m,
                              uint64_t data_len, bool compress)
 {
     memset(h, 0, SNAPSHOT_HEADER_SIZE);
@@ -115,8 +115,7 @@ static int snapWriteData(struct snap_out *o,
     return rv != 0 ? rv : snapFlushChunk(o); /* the end chunk */
 }
 
-static int snapWriteHead(struct snap_out *o,
-                         const struct raftio_snapshot_meta *meta,
+static int snapWriteHead(struct snap_out *o, const struct snapshot_header *meta,
                          uint64_t data_len)
 {
     uint8_t h[SNAPSHOT_HEADER_SIZE];
@@ -176,10 +175,10 @@ static void snapCleanup(struct raftio_fs *fs, uint64_t newest,
 static int snapNewestIndex(struct raftio_fs *fs, uint64_t *newest,
                            uint64_t *previous);
 
-int raftioSnapshotWrite(struct raftio_fs *fs,
-                        const struct raftio_snapshot_meta *meta,
-                        const struct raftio_snapshot_buf *bufs, size_t n_bufs,
-                        bool compress)
+static int snapWriteFile(struct raftio_fs *fs,
+                         const struct snapshot_header *meta,
+                         const struct raftio_snapshot_buf *bufs, size_t n_bufs,
+                         bool compress)
 {
     PRE(meta->conf_len <= SNAPSHOT_CONF_MAX);
     char tmp[RAFTIO_FS_NAME_MAX], name[RAFTIO_FS_NAME_MAX];
@@ -242,7 +241,7 @@ static const uint8_t *snapTake(struct snap_in *in, uint64_t n)
     return p;
 }
 
-static int snapDecodeHeader(struct snap_in *in, struct raftio_snapshot_meta *m,
+static int snapDecodeHeader(struct snap_in *in, struct snapshot_header *m,
                             uint32_t *flags, uint64_t *data_len)
 {
     const uint8_t *h = snapTake(in, SNAPSHOT_HEADER_SIZE);
@@ -267,14 +266,25 @@ static int snapDecodeHeader(struct snap_in *in, struct raftio_snapshot_meta *m,
     return 0;
 }
 
-static int snapDecodeConf(struct snap_in *in, struct raftio_snapshot_meta *m,
+static bool snapAllZero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int snapDecodeConf(struct snap_in *in, struct snapshot_header *m,
                           uint8_t **conf)
 {
     const uint8_t *c = snapTake(in, m->conf_len);
     const uint8_t *pad = snapTake(in, bytePad8(m->conf_len) - m->conf_len);
     const uint8_t *t = snapTake(in, 8);
     if (c == NULL || pad == NULL || t == NULL ||
-        byteGet32(t) != crc32c(0, c, m->conf_len)) {
+        byteGet32(t) != crc32c(0, c, m->conf_len) || byteGet32(t + 4) != 0 ||
+        !snapAllZero(pad, bytePad8(m->conf_len) - m->conf_len)) {
         return ERR_SNAPSHOT_CORRUPT;
     }
     *conf = libMalloc(m->conf_len);
@@ -303,6 +313,7 @@ static int snapDecodeChunk(struct snap_in *in, bool lz4, struct buf *out,
     }
     const uint8_t *s = snapTake(in, bytePad8(stored_len));
     if (s == NULL || raw_len > SNAPSHOT_CHUNK_BYTES ||
+        !snapAllZero(s + stored_len, bytePad8(stored_len) - stored_len) ||
         (!lz4 && stored_len != raw_len) ||
         byteGet32(h + 8) != crc32c(0, s, stored_len)) {
         return ERR_SNAPSHOT_CORRUPT;
@@ -350,9 +361,8 @@ static int snapDecodeData(struct snap_in *in, bool lz4, uint64_t data_len,
     return *data == NULL ? ERR_NOMEM : 0;
 }
 
-int snapshotDecode(const uint8_t *file, size_t n,
-                   struct raftio_snapshot_meta *meta, uint8_t **conf,
-                   uint8_t **data, size_t *len)
+int snapshotDecode(const uint8_t *file, size_t n, struct snapshot_header *meta,
+                   uint8_t **conf, uint8_t **data, size_t *len)
 {
     struct snap_in in = {file, n, 0};
     uint32_t flags;
@@ -402,28 +412,156 @@ static int snapNewestIndex(struct raftio_fs *fs, uint64_t *newest,
     return *newest > 0 ? 0 : ERR_NOTFOUND;
 }
 
-int raftioSnapshotLoad(struct raftio_fs *fs, struct raftio_snapshot_meta *meta,
-                       uint8_t **conf, uint8_t **data, size_t *len)
+int raftioSnapshotNewest(struct raftio_fs *fs, uint64_t *index)
 {
-    uint64_t newest, previous;
-    char name[RAFTIO_FS_NAME_MAX];
+    uint64_t previous;
+    return snapNewestIndex(fs, index, &previous);
+}
+
+/* Reads and decodes snapshot file `name`, expecting `index`. */
+static int snapLoadFile(struct raftio_fs *fs, const char *name, uint64_t index,
+                        struct snapshot_header *h, uint8_t **conf,
+                        uint8_t **data, size_t *len)
+{
     uint8_t *file;
     size_t size;
-    int rv = snapNewestIndex(fs, &newest, &previous);
+    int rv = raftioFsReadAll(fs, name, (size_t)SNAPSHOT_DATA_MAX, &file, &size);
     if (rv != 0) {
-        return rv;
+        return rv == ERR_TOOBIG ? ERR_SNAPSHOT_CORRUPT : rv;
     }
-    snapName(name, newest, "");
-    rv = raftioFsReadAll(fs, name, (size_t)SNAPSHOT_DATA_MAX, &file, &size);
-    if (rv != 0) {
-        return rv;
-    }
-    rv = snapshotDecode(file, size, meta, conf, data, len);
-    if (rv == 0 && meta->index != newest) {
+    rv = snapshotDecode(file, size, h, conf, data, len);
+    if (rv == 0 && h->index != index) {
         libFree(*conf);
         libFree(*data);
         rv = ERR_SNAPSHOT_CORRUPT;
     }
     libFree(file);
+    return rv;
+}
+
+int raftioSnapshotLoad(struct raftio_fs *fs, struct raft_snapshot_meta *meta,
+                       uint8_t **data, size_t *len)
+{
+    uint64_t newest;
+    char name[RAFTIO_FS_NAME_MAX];
+    struct snapshot_header h;
+    uint8_t *conf;
+    int rv = raftioSnapshotNewest(fs, &newest);
+    if (rv != 0) {
+        return rv;
+    }
+    snapName(name, newest, "");
+    rv = snapLoadFile(fs, name, newest, &h, &conf, data, len);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = raftConfDecode(h.conf, h.conf_len, &meta->conf);
+    libFree(conf);
+    if (rv != 0) {
+        libFree(*data);
+        return ERR_SNAPSHOT_CORRUPT;
+    }
+    meta->index = h.index;
+    meta->term = h.term;
+    meta->conf_index = h.conf_index;
+    return 0;
+}
+
+int raftioSnapshotWrite(struct raftio_fs *fs,
+                        const struct raft_snapshot_meta *meta,
+                        const struct raftio_snapshot_buf *bufs, size_t n_bufs,
+                        bool compress)
+{
+    size_t conf_len = raftConfEncodedSize(&meta->conf);
+    uint8_t *conf = libMalloc(conf_len);
+    if (conf == NULL) {
+        return ERR_NOMEM;
+    }
+    raftConfEncodeTo(&meta->conf, conf);
+    struct snapshot_header h = {meta->index, meta->term, meta->conf_index, conf,
+                                conf_len};
+    int rv = snapWriteFile(fs, &h, bufs, n_bufs, compress);
+    libFree(conf);
+    return rv;
+}
+
+/* ------------------------------------------------------ chunked transfer */
+
+int raftioSnapshotReadChunk(struct raftio_fs *fs, uint64_t index,
+                            uint64_t offset, uint8_t *buf, size_t len,
+                            size_t *got, bool *last)
+{
+    char name[RAFTIO_FS_NAME_MAX];
+    uint64_t size;
+    int fd;
+    snapName(name, index, "");
+    int rv = fs->open(fs, name, 0, &fd);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = fs->pread(fs, fd, buf, len, offset, got);
+    if (rv == 0) {
+        rv = fs->size(fs, fd, &size);
+    }
+    fs->close(fs, fd);
+    *last = rv == 0 && offset + *got >= size;
+    return rv;
+}
+
+/* Verifies the complete received file, then publishes it. */
+static int snapFinishReceived(struct raftio_fs *fs, int fd, uint64_t index)
+{
+    char tmp[RAFTIO_FS_NAME_MAX], name[RAFTIO_FS_NAME_MAX];
+    struct snapshot_header h;
+    uint8_t *conf, *data;
+    size_t len;
+    uint64_t newest = 0, previous = 0;
+    snapName(tmp, index, ".tmp");
+    snapName(name, index, "");
+    int rv = fs->sync(fs, fd);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = snapLoadFile(fs, tmp, index, &h, &conf, &data, &len);
+    if (rv != 0) {
+        fs->unlink(fs, tmp);
+        return rv;
+    }
+    libFree(conf);
+    libFree(data);
+    snapNewestIndex(fs, &newest, &previous);
+    rv = fs->rename(fs, tmp, name);
+    if (rv == 0) {
+        rv = fs->syncDir(fs);
+    }
+    if (rv == 0) {
+        snapCleanup(fs, index, newest != index ? newest : previous);
+    }
+    return rv;
+}
+
+int raftioSnapshotWriteChunk(struct raftio_fs *fs,
+                             const struct raft_snapshot_write *chunk)
+{
+    char tmp[RAFTIO_FS_NAME_MAX];
+    uint64_t size = 0;
+    int fd;
+    snapName(tmp, chunk->index, ".tmp");
+    int flags = chunk->offset == 0 ? RAFTIO_FS_CREATE | RAFTIO_FS_TRUNC : 0;
+    int rv = fs->open(fs, tmp, flags, &fd);
+    if (rv != 0) {
+        return rv == ERR_NOTFOUND ? ERR_INVALID : rv;
+    }
+    rv = fs->size(fs, fd, &size);
+    if (rv == 0 && size != chunk->offset) {
+        rv = ERR_INVALID;
+    }
+    if (rv == 0 && chunk->len > 0) {
+        rv = fs->pwrite(fs, fd, chunk->data, chunk->len, chunk->offset);
+    }
+    if (rv == 0 && chunk->last) {
+        rv = snapFinishReceived(fs, fd, chunk->index);
+    }
+    fs->close(fs, fd);
     return rv;
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "raft/raft.h"
 #include "raftio/fs.h"
 
 #define SNAPSHOT_MAGIC "DQLSNAP\n"
@@ -28,11 +29,13 @@
 #define SNAPSHOT_DATA_MAX ((uint64_t)1 << 36)
 #define SNAPSHOT_FLAG_LZ4 1u
 
-struct raftio_snapshot_meta {
+/* What a snapshot file's header says, with the configuration still in
+ * raft's encoding (pointing into the decoded buffer or into *conf). */
+struct snapshot_header {
     uint64_t index;
     uint64_t term;
     uint64_t conf_index;
-    const uint8_t *conf; /* encoded configuration (raft's codec) */
+    const uint8_t *conf;
     size_t conf_len;
 };
 
@@ -42,24 +45,43 @@ struct raftio_snapshot_buf {
     size_t len;
 };
 
-/* Writes the snapshot durably (see above). Blocking: call from the writer
- * thread or a worker, never from the loop. */
+/* Writes the snapshot of `meta` (its configuration encoded with raft's
+ * codec) durably, see above. Blocking: call from the writer thread or a
+ * worker, never from the loop. */
 int raftioSnapshotWrite(struct raftio_fs *fs,
-                        const struct raftio_snapshot_meta *meta,
+                        const struct raft_snapshot_meta *meta,
                         const struct raftio_snapshot_buf *bufs, size_t n_bufs,
                         bool compress);
 
-/* Loads the newest snapshot: ERR_NOTFOUND when there is none. On success
- * *conf and *data are libMalloc'd and owned by the caller (meta->conf
- * points at *conf). */
-int raftioSnapshotLoad(struct raftio_fs *fs, struct raftio_snapshot_meta *meta,
-                       uint8_t **conf, uint8_t **data, size_t *len);
+/* Loads and verifies the newest snapshot: ERR_NOTFOUND when there is none.
+ * On success `meta` is filled (close it with raftSnapshotMetaClose) and
+ * *data (libMalloc'd, *len bytes) belongs to the caller. */
+int raftioSnapshotLoad(struct raftio_fs *fs, struct raft_snapshot_meta *meta,
+                       uint8_t **data, size_t *len);
+
+/* Index of the newest complete snapshot file, ERR_NOTFOUND if none. */
+int raftioSnapshotNewest(struct raftio_fs *fs, uint64_t *index);
+
+/* Leader side of InstallSnapshot: the snapshot file's bytes are what
+ * travels. Reads up to `len` bytes at `offset` of snapshot `index`;
+ * *last when they reach the end of the file. */
+int raftioSnapshotReadChunk(struct raftio_fs *fs, uint64_t index,
+                            uint64_t offset, uint8_t *buf, size_t len,
+                            size_t *got, bool *last);
+
+/* Follower side: writes a received chunk to `snap-<index>.tmp` (offset 0
+ * starts it over; any other offset must equal the bytes written so far,
+ * else ERR_INVALID). With `last` the file is synced, verified completely
+ * (ERR_SNAPSHOT_CORRUPT, and the file is dropped, if it does not decode to
+ * a snapshot at `index`), renamed and the directory synced. */
+int raftioSnapshotWriteChunk(struct raftio_fs *fs,
+                             const struct raft_snapshot_write *chunk);
 
 /* Pure decoder of a whole snapshot file image (used by Load, fuzzed).
- * Same ownership as Load. ERR_SNAPSHOT_CORRUPT, ERR_DISK_VERSION,
+ * On success *conf and *data are libMalloc'd and owned by the caller
+ * (h->conf points at *conf). ERR_SNAPSHOT_CORRUPT, ERR_DISK_VERSION,
  * ERR_NOMEM. */
-int snapshotDecode(const uint8_t *file, size_t n,
-                   struct raftio_snapshot_meta *meta, uint8_t **conf,
-                   uint8_t **data, size_t *len);
+int snapshotDecode(const uint8_t *file, size_t n, struct snapshot_header *h,
+                   uint8_t **conf, uint8_t **data, size_t *len);
 
 #endif /* RAFTIO_SNAPSHOT_H */

@@ -8,6 +8,7 @@
 #include "lib/assert.h"
 #include "lib/err.h"
 #include "raftio/meta.h"
+#include "raftio/snapshot.h"
 
 /* Appends of one round that cannot follow the log (an earlier append of
  * the run failed) are refused without touching the disk. */
@@ -49,6 +50,21 @@ static struct queue *writerRunGroup(struct raftio_writer *w, struct queue *head,
     return q;
 }
 
+/* A received snapshot chunk; the last one replaces the log up to its
+ * index (the whole log when the snapshot reaches past it). */
+static int writerSnapshotChunk(struct raftio_writer *w,
+                               const struct raft_snapshot_write *chunk)
+{
+    uint64_t first, last;
+    int rv = raftioSnapshotWriteChunk(w->fs, chunk);
+    if (rv != 0 || !chunk->last) {
+        return rv;
+    }
+    raftioLogRange(w->log, &first, &last);
+    return last <= chunk->index ? raftioLogReset(w->log)
+                                : raftioLogCompact(w->log, chunk->index);
+}
+
 static int writerRunOther(struct raftio_writer *w, struct raftio_req *req)
 {
     switch (req->kind) {
@@ -60,6 +76,8 @@ static int writerRunOther(struct raftio_writer *w, struct raftio_req *req)
         return raftioLogReset(w->log);
     case RAFTIO_REQ_META:
         return raftioMetaStore(w->fs, req->index, req->vote);
+    case RAFTIO_REQ_SNAPSHOT:
+        return writerSnapshotChunk(w, req->chunk);
     default:
         UNREACHABLE();
     }
@@ -162,7 +180,7 @@ int raftioWriterStart(struct raftio_writer *w, uv_loop_t *loop,
 
 void raftioWriterSubmit(struct raftio_writer *w, struct raftio_req *req)
 {
-    PRE(req->kind >= RAFTIO_REQ_APPEND && req->kind <= RAFTIO_REQ_META);
+    PRE(req->kind >= RAFTIO_REQ_APPEND && req->kind <= RAFTIO_REQ_SNAPSHOT);
     PRE(req->kind != RAFTIO_REQ_APPEND || req->n > 0);
     pthread_mutex_lock(&w->mu);
     PRE(!w->stopping);

@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "lib/queue.h"
+#include "raft/raft.h"
 #include "raftio/log.h"
 
 enum raftio_req_kind {
@@ -35,7 +36,9 @@ enum raftio_req_kind {
     RAFTIO_REQ_TRUNCATE, /* delete entries >= index */
     RAFTIO_REQ_COMPACT,  /* delete segments all <= index */
     RAFTIO_REQ_RESET,    /* delete everything */
-    RAFTIO_REQ_META      /* store term = index, vote */
+    RAFTIO_REQ_META,     /* store term = index, vote */
+    RAFTIO_REQ_SNAPSHOT  /* write a received snapshot chunk; after the
+                            last one the log up to its index is dropped */
 };
 
 struct raftio_req;
@@ -45,10 +48,11 @@ struct raftio_req {
     enum raftio_req_kind kind;
     uint64_t index; /* APPEND: first index; TRUNCATE/COMPACT; META: term */
     uint64_t vote;  /* META only */
-    const struct raftio_entry *entries; /* APPEND only, borrowed */
+    const struct raft_entry *entries; /* APPEND only, borrowed */
     size_t n;
-    raftio_req_cb cb; /* loop thread; may be NULL */
-    void *data;       /* for the caller */
+    const struct raft_snapshot_write *chunk; /* SNAPSHOT only, borrowed */
+    raftio_req_cb cb;                        /* loop thread; may be NULL */
+    void *data;                              /* for the caller */
     /* private */
     struct queue link;
     int status;

@@ -26,7 +26,7 @@ struct bench {
     uv_loop_t loop;
     struct raftio_writer w;
     struct raftio_req reqs[MAX_INFLIGHT];
-    struct raftio_entry entries[MAX_BATCH];
+    struct raft_entry entries[MAX_BATCH];
     uint8_t payload[ENTRY_BYTES];
     uint64_t next;
     size_t batch;
@@ -87,7 +87,7 @@ static void runCase(const char *dir, size_t batch, int inflight, double seconds)
     uv_loop_init(&b.loop);
     raftioWriterStart(&b.w, &b.loop, &log, &fs);
     for (size_t i = 0; i < MAX_BATCH; i++) {
-        b.entries[i] = (struct raftio_entry){
+        b.entries[i] = (struct raft_entry){
             .term = 1, .data = b.payload, .len = ENTRY_BYTES};
     }
     b.next = 1;

@@ -36,7 +36,7 @@ static void fuzzSegment(const uint8_t *data, size_t size)
 
 static void fuzzSnapshot(const uint8_t *data, size_t size)
 {
-    struct raftio_snapshot_meta m;
+    struct snapshot_header m;
     uint8_t *conf, *out;
     size_t len;
     if (snapshotDecode(data, size, &m, &conf, &out, &len) == 0) {

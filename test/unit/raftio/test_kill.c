@@ -26,7 +26,7 @@ struct child {
     struct raftio_log log;
     struct raftio_writer w;
     struct raftio_req reqs[INFLIGHT];
-    struct raftio_entry entries[INFLIGHT][BATCH];
+    struct raft_entry entries[INFLIGHT][BATCH];
     uint8_t storage[INFLIGHT][BATCH][300];
     uint64_t next, term;
     int pipe_fd;
@@ -138,7 +138,7 @@ static void verify(const char *dir, uint64_t acked, uint64_t max_term)
     cr_assert_geq(last, acked, "acknowledged %lu lost (last %lu)",
                   (unsigned long)acked, (unsigned long)last);
     for (size_t i = 0; i < l.n_entries; i++) {
-        const struct raftio_entry *e = &l.entries[i];
+        const struct raft_entry *e = &l.entries[i];
         cr_assert(e->term <= max_term);
         cr_assert(helperCheck(e, l.first_index + i, e->term));
     }

@@ -32,7 +32,7 @@ static void appendRange(struct raftio_log *log, uint64_t first, uint64_t last,
                         uint64_t term, size_t group)
 {
     uint8_t storage[64][300];
-    struct raftio_entry batch[64];
+    struct raft_entry batch[64];
     cr_assert(group <= 64);
     for (uint64_t i = first; i <= last;) {
         size_t n = 0;
@@ -140,7 +140,7 @@ Test(log, torn_tail_is_cut_and_reported)
     uint8_t storage[300];
     cr_assert_eq(raftioLogOpen(&log, fs, NULL, &l), 0);
     appendRange(&log, 1, 20, 1, 4);
-    struct raftio_entry e = helperEntry(storage, 21, 1);
+    struct raft_entry e = helperEntry(storage, 21, 1);
     cr_assert_eq(raftioLogAppend(&log, 21, &e, 1), 0);
     char name[RAFTIO_FS_NAME_MAX];
     strcpy(name, log.segs[0].name);
@@ -220,7 +220,7 @@ Test(log, disk_full_fails_cleanly_and_recovers)
     appendRange(&log, 1, 50, 1, 5);
     memfsSetSpace(fs, 1); /* already over: nothing more fits */
     uint8_t storage[8][300];
-    struct raftio_entry batch[8];
+    struct raft_entry batch[8];
     for (int i = 0; i < 8; i++) {
         batch[i] = helperEntry(storage[i], 51 + (uint64_t)i, 1);
     }
@@ -247,7 +247,7 @@ Test(log, io_error_on_write_or_sync_loses_only_that_group)
     uint8_t storage[300];
     cr_assert_eq(raftioLogOpen(&log, fs, &small_segments, &l), 0);
     appendRange(&log, 1, 10, 1, 5);
-    struct raftio_entry e = helperEntry(storage, 11, 1);
+    struct raft_entry e = helperEntry(storage, 11, 1);
     memfsFailNext(fs, MEMFS_WRITE, ERR_IO);
     cr_assert_eq(raftioLogAppend(&log, 11, &e, 1), ERR_IO);
     cr_assert_eq(raftioLogAppend(&log, 11, &e, 1), 0);
@@ -293,7 +293,7 @@ Test(log, real_tmpfs_disk_full)
     int rv = 0;
     uint8_t storage[300];
     while (rv == 0 && next < 100000) {
-        struct raftio_entry e = helperEntry(storage, next, 1);
+        struct raft_entry e = helperEntry(storage, next, 1);
         rv = raftioLogAppend(&log, next, &e, 1);
         if (rv == 0) {
             rv = raftioLogSync(&log);

@@ -40,7 +40,7 @@ static uint64_t rnd(uint64_t *s)
 static int doAppend(struct raftio_log *log, struct model *m, uint64_t *seed)
 {
     uint8_t storage[8][300];
-    struct raftio_entry batch[8];
+    struct raft_entry batch[8];
     size_t n = 1 + rnd(seed) % 8;
     uint64_t first = m->last + 1;
     if (first + n >= MAX_INDEX) {
@@ -195,7 +195,7 @@ static void checkRecovery(const struct model *m, struct raftio_fs *fs)
     uint64_t next = l.n_entries > 0 ? l.first_index + l.n_entries : 1000;
     size_t before = l.n_entries;
     raftioLoadedFree(&l);
-    struct raftio_entry e = helperEntry(storage, next, 99);
+    struct raft_entry e = helperEntry(storage, next, 99);
     cr_assert_eq(raftioLogAppend(&log, next, &e, 1), 0);
     cr_assert_eq(raftioLogSync(&log), 0);
     raftioLogClose(&log);

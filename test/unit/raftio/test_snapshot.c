@@ -7,6 +7,7 @@
 
 #include "lib/err.h"
 #include "memfs.h"
+#include "raft/raft.h"
 #include "raftio/snapshot.h"
 
 static uint8_t *makeData(size_t len, int seed)
@@ -18,44 +19,54 @@ static uint8_t *makeData(size_t len, int seed)
     return d;
 }
 
+static void makeConf(struct raft_snapshot_meta *m)
+{
+    raftConfInit(&m->conf);
+    cr_assert_eq(raftConfAdd(&m->conf, 1, "127.0.0.1:9001", RAFT_VOTER), 0);
+    cr_assert_eq(raftConfAdd(&m->conf, 2, "@node2", RAFT_STANDBY), 0);
+    m->conf_index = m->index - 1;
+}
+
 static void writeSnap(struct raftio_fs *fs, uint64_t index, size_t len,
                       bool compress, int expect)
 {
     uint8_t *d = makeData(len, (int)index);
-    const uint8_t conf[] = "conf-bytes";
-    struct raftio_snapshot_meta m = {index, 3, index - 1, conf, sizeof conf};
+    struct raft_snapshot_meta m = {.index = index, .term = 3};
+    makeConf(&m);
     struct raftio_snapshot_buf bufs[2] = {{d, len / 3},
                                           {d + len / 3, len - len / 3}};
     cr_assert_eq(raftioSnapshotWrite(fs, &m, bufs, 2, compress), expect);
+    raftConfClose(&m.conf);
     free(d);
 }
 
 static void checkSnap(struct raftio_fs *fs, uint64_t index, size_t len)
 {
-    struct raftio_snapshot_meta m;
-    uint8_t *conf, *data;
+    struct raft_snapshot_meta m;
+    uint8_t *data;
     size_t n;
-    int rv = raftioSnapshotLoad(fs, &m, &conf, &data, &n);
+    int rv = raftioSnapshotLoad(fs, &m, &data, &n);
     cr_assert_eq(rv, 0, "%s", errString(rv));
     cr_assert_eq(m.index, index);
     cr_assert_eq(m.term, 3);
-    cr_assert_eq(m.conf_len, 11);
-    cr_assert_str_eq((const char *)conf, "conf-bytes");
+    cr_assert_eq(m.conf_index, index - 1);
+    cr_assert_eq(m.conf.n, 2);
+    cr_assert_str_eq(m.conf.servers[1].address, "@node2");
     cr_assert_eq(n, len);
     uint8_t *want = makeData(len, (int)index);
     cr_assert_eq(memcmp(data, want, len), 0);
     free(want);
-    free(conf);
+    raftSnapshotMetaClose(&m);
     free(data);
 }
 
 Test(snapshot, round_trip_plain_and_lz4)
 {
     struct raftio_fs *fs = memfsCreate();
-    uint8_t *conf, *data;
+    uint8_t *data;
     size_t n;
-    struct raftio_snapshot_meta m;
-    cr_assert_eq(raftioSnapshotLoad(fs, &m, &conf, &data, &n), ERR_NOTFOUND);
+    struct raft_snapshot_meta m;
+    cr_assert_eq(raftioSnapshotLoad(fs, &m, &data, &n), ERR_NOTFOUND);
     writeSnap(fs, 10, 3 * 1024 * 1024 + 17, false, 0);
     checkSnap(fs, 10, 3 * 1024 * 1024 + 17);
     writeSnap(fs, 20, 2 * 1024 * 1024 + 5, true, 0);
@@ -78,10 +89,10 @@ Test(snapshot, damage_is_reported)
     cr_assert_eq(memfsFileSize(fs, name, &size), 0);
     for (uint64_t off = 0; off < size; off += size / 23 + 1) {
         cr_assert_eq(memfsFlipByte(fs, name, off), 0);
-        struct raftio_snapshot_meta m;
-        uint8_t *conf, *data;
+        struct raft_snapshot_meta m;
+        uint8_t *data;
         size_t n;
-        cr_assert_eq(raftioSnapshotLoad(fs, &m, &conf, &data, &n),
+        cr_assert_eq(raftioSnapshotLoad(fs, &m, &data, &n),
                      ERR_SNAPSHOT_CORRUPT, "offset %lu", (unsigned long)off);
         cr_assert_eq(memfsFlipByte(fs, name, off), 0);
     }
@@ -97,20 +108,21 @@ Test(snapshot, power_cut_at_every_point_of_a_write)
         writeSnap(fs, 5, 50000, true, 0);
         memfsStopAfter(fs, k);
         uint8_t *d = makeData(50000, 9);
-        const uint8_t conf[] = "conf-bytes";
-        struct raftio_snapshot_meta m = {9, 3, 8, conf, sizeof conf};
+        struct raft_snapshot_meta m = {.index = 9, .term = 3};
+        makeConf(&m);
         struct raftio_snapshot_buf buf = {d, 50000};
         int rv = raftioSnapshotWrite(fs, &m, &buf, 1, true);
+        raftConfClose(&m.conf);
         free(d);
         for (uint64_t s = 0; s < 3; s++, points++) {
             struct raftio_fs *crashed = memfsCrash(fs, s + (uint64_t)k * 7);
-            struct raftio_snapshot_meta got;
-            uint8_t *c, *data;
+            struct raft_snapshot_meta got;
+            uint8_t *data;
             size_t n;
-            cr_assert_eq(raftioSnapshotLoad(crashed, &got, &c, &data, &n), 0);
+            cr_assert_eq(raftioSnapshotLoad(crashed, &got, &data, &n), 0);
             cr_assert(got.index == 5 || got.index == 9);
             cr_assert(rv != 0 || got.index == 9, "completed write lost");
-            free(c);
+            raftSnapshotMetaClose(&got);
             free(data);
             memfsDestroy(crashed);
         }
@@ -120,4 +132,49 @@ Test(snapshot, power_cut_at_every_point_of_a_write)
         }
     }
     cr_assert_gt(points, 20);
+}
+
+/* InstallSnapshot: the leader's file travels in chunks and the follower
+ * publishes it only once all of it verifies. */
+static int transfer(struct raftio_fs *from, struct raftio_fs *to,
+                    uint64_t index, size_t chunk, long flip_at)
+{
+    uint8_t buf[7000];
+    uint64_t offset = 0;
+    bool last = false;
+    int rv = 0;
+    while (!last && rv == 0) {
+        size_t got;
+        cr_assert_eq(raftioSnapshotReadChunk(from, index, offset, buf, chunk,
+                                             &got, &last),
+                     0);
+        if (flip_at >= 0 && (uint64_t)flip_at >= offset &&
+            (uint64_t)flip_at < offset + got) {
+            buf[flip_at - (long)offset] ^= 1;
+        }
+        struct raft_snapshot_write w = {index, 3, offset, buf, got, last};
+        rv = raftioSnapshotWriteChunk(to, &w);
+        offset += got;
+    }
+    return rv;
+}
+
+Test(snapshot, chunked_transfer_verifies_before_publishing)
+{
+    struct raftio_fs *leader = memfsCreate();
+    struct raftio_fs *follower = memfsCreate();
+    writeSnap(leader, 12, 200000, true, 0);
+    cr_assert_eq(transfer(leader, follower, 12, 7000, -1), 0);
+    checkSnap(follower, 12, 200000);
+    writeSnap(leader, 14, 20000, false, 0);
+    cr_assert_eq(transfer(leader, follower, 14, 4096, 9000),
+                 ERR_SNAPSHOT_CORRUPT);
+    uint64_t newest;
+    cr_assert_eq(raftioSnapshotNewest(follower, &newest), 0);
+    cr_assert_eq(newest, 12, "a damaged snapshot was published");
+    struct raft_snapshot_write gap = {14, 3,    100, (const uint8_t *)"x",
+                                      1,  false};
+    cr_assert_eq(raftioSnapshotWriteChunk(follower, &gap), ERR_INVALID);
+    memfsDestroy(leader);
+    memfsDestroy(follower);
 }

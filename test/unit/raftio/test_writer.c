@@ -21,7 +21,7 @@ struct fixture {
     struct raftio_log log;
     struct raftio_writer w;
     struct raftio_req reqs[N_REQS];
-    struct raftio_entry entries[N_REQS][4];
+    struct raft_entry entries[N_REQS][4];
     uint8_t storage[N_REQS][4][300];
     int statuses[N_REQS];
     int n_done;
