@@ -183,7 +183,7 @@ static void replayServers(struct fake_replay *r)
 struct fake_replay *fakeReplayStart(const char *file)
 {
     char path[512];
-    char line[65536];
+    static char line[1 << 21]; /* DUMP answers are long lines */
     struct fake_replay *r = calloc(1, sizeof *r);
     struct replay_conn *cur = NULL;
     FILE *f;
