@@ -70,3 +70,38 @@ bool protoErrAnswerable(int rv)
         return false;
     }
 }
+
+static bool wireIsSqlRequest(uint8_t type)
+{
+    switch (type) {
+    case PROTO_REQ_PREPARE:
+    case PROTO_REQ_EXEC:
+    case PROTO_REQ_QUERY:
+    case PROTO_REQ_EXEC_SQL:
+    case PROTO_REQ_QUERY_SQL:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool protoErrFailure(int rv, uint8_t request_type, uint64_t *code,
+                     const char **message)
+{
+    if (!protoErrAnswerable(rv)) {
+        return false;
+    }
+    *code = PROTO_CODE_PARSE;
+    if (rv == ERR_PROTO_TYPE) {
+        *message = "unrecognized request type";
+    } else if (rv == ERR_PROTO_SCHEMA) {
+        *message = "unrecognized schema version";
+        if (wireIsSqlRequest(request_type)) {
+            *code = PROTO_CODE_ERROR;
+        }
+    } else {
+        *message = errString(rv);
+    }
+    POST(*message != NULL);
+    return true;
+}

@@ -173,4 +173,17 @@ void protoHeaderPut(uint8_t *p, const struct proto_header *h);
  * means the bytes cannot be trusted and the connection should be closed. */
 bool protoErrAnswerable(int rv);
 
+/* FAILURE codes the codec's answerable errors map to (spec §7.2). */
+#define PROTO_CODE_ERROR 1    /* generic (SQLITE_ERROR) */
+#define PROTO_CODE_PARSE 1005 /* DQLITE_PARSE */
+
+/* The FAILURE a server sends for an answerable decoding error `rv` of a
+ * request of type `request_type`, as the spec recommends: 1005
+ * "unrecognized request type"; "unrecognized schema version" with code 1
+ * for PREPARE/EXEC/QUERY/EXEC_SQL/QUERY_SQL and 1005 otherwise; 1005 and the
+ * error's own text for parameter tuples. *message is static. Returns false
+ * (and sets nothing) when `rv` is not answerable: close the connection. */
+bool protoErrFailure(int rv, uint8_t request_type, uint64_t *code,
+                     const char **message);
+
 #endif /* PROTO_WIRE_H */

@@ -350,3 +350,25 @@ Test(request, header_fields)
     cr_assert_eq(back.schema, 1);
     cr_assert_eq(back.extra, 0xbeef);
 }
+
+Test(request, failure_answers_follow_the_spec)
+{
+    uint64_t code = 0;
+    const char *msg = NULL;
+    cr_assert(protoErrFailure(ERR_PROTO_TYPE, 42, &code, &msg));
+    cr_assert_eq(code, 1005);
+    cr_assert_str_eq(msg, "unrecognized request type");
+    cr_assert(
+        protoErrFailure(ERR_PROTO_SCHEMA, PROTO_REQ_QUERY_SQL, &code, &msg));
+    cr_assert_eq(code, 1);
+    cr_assert_str_eq(msg, "unrecognized schema version");
+    cr_assert(
+        protoErrFailure(ERR_PROTO_SCHEMA, PROTO_REQ_CLUSTER, &code, &msg));
+    cr_assert_eq(code, 1005);
+    cr_assert(
+        protoErrFailure(ERR_PROTO_PARAM_TYPE, PROTO_REQ_EXEC, &code, &msg));
+    cr_assert_eq(code, 1005);
+    cr_assert_str_eq(msg, "invalid parameter type");
+    cr_assert(!protoErrFailure(ERR_PROTO_SHORT, PROTO_REQ_EXEC, &code, &msg));
+    cr_assert(!protoErrFailure(ERR_PROTO_EMPTY, PROTO_REQ_EXEC, &code, &msg));
+}
