@@ -188,6 +188,29 @@ bool raftIsVoter(const struct raft *r, uint64_t id)
     return s != NULL && s->role == RAFT_VOTER;
 }
 
+/* A voter of the configuration in effect, or of the previous one while the
+ * one in effect is not known to be committed (changes go one at a time, so
+ * the previous one was): a leader that removed itself and lost leadership
+ * before the change committed may be the only server able to finish it
+ * (its log is the most up to date). */
+bool raftMayCampaign(const struct raft *r)
+{
+    struct raft_configuration committed;
+    uint64_t index;
+    bool voter;
+    if (raftIsVoter(r, r->id)) {
+        return true;
+    }
+    if (r->conf_index <= r->commit || r->conf_index <= r->log.offset ||
+        raftConfAt(r, r->conf_index - 1, &committed, &index) != 0) {
+        return false;
+    }
+    const struct raft_server *s = raftConfGet(&committed, r->id);
+    voter = s != NULL && s->role == RAFT_VOTER;
+    raftConfClose(&committed);
+    return voter;
+}
+
 unsigned raftQuorum(const struct raft *r)
 {
     return raftConfVoters(&r->conf) / 2 + 1;
@@ -281,10 +304,8 @@ void raftTick(struct raft *r, uint64_t now_ms)
         raftLeaderTick(r);
         return;
     }
-    if (!raftIsVoter(r, r->id)) {
-        return;
-    }
-    if (r->now_ms - r->election_start_ms >= r->election_rand_ms) {
+    if (r->now_ms - r->election_start_ms >= r->election_rand_ms &&
+        raftMayCampaign(r)) {
         raftCampaign(r, r->o.pre_vote, false);
     }
 }

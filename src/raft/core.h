@@ -41,6 +41,7 @@ struct raft_progress {
     bool vote_answered;
     uint64_t last_send_ms;
     uint64_t read_ack; /* highest read_seq acknowledged */
+    uint64_t hb_match; /* match at the previous heartbeat round */
     /* Pipeline window: a ring of max_inflight_msgs. */
     struct raft_inflight *inflight;
     unsigned in_head;
@@ -156,6 +157,7 @@ void raftResetElectionTimer(struct raft *r);
 void raftBecomeFollower(struct raft *r, uint64_t term, uint64_t leader);
 int raftBecomeLeader(struct raft *r);
 bool raftIsVoter(const struct raft *r, uint64_t id);
+bool raftMayCampaign(const struct raft *r);
 unsigned raftQuorum(const struct raft *r);
 struct raft_progress *raftProgress(struct raft *r, uint64_t id);
 int raftAppendLocal(struct raft *r, uint8_t type, uint8_t *data, size_t len);
@@ -174,6 +176,7 @@ int raftStepTimeoutNow(struct raft *r, const struct raft_message *m);
 /* replication.c */
 int raftSendAppend(struct raft *r, struct raft_progress *pr, bool heartbeat);
 int raftBroadcastAppend(struct raft *r, bool heartbeat);
+int raftHeartbeat(struct raft *r);
 int raftStepAppend(struct raft *r, const struct raft_message *m);
 int raftStepAppendResult(struct raft *r, const struct raft_message *m);
 int raftMaybeCommit(struct raft *r);
@@ -181,6 +184,8 @@ void raftProgressReset(struct raft *r, struct raft_progress *pr);
 void raftTruncateLog(struct raft *r, uint64_t from);
 
 /* snapshot.c */
+int raftConfAt(const struct raft *r, uint64_t index,
+               struct raft_configuration *conf, uint64_t *conf_index);
 int raftSendSnapshot(struct raft *r, struct raft_progress *pr);
 int raftStepSnapshot(struct raft *r, const struct raft_message *m);
 int raftStepSnapshotResult(struct raft *r, const struct raft_message *m);

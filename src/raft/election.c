@@ -19,7 +19,7 @@ static bool raftLogUpToDate(const struct raft *r, uint64_t last_index,
 /* Counts the candidate's votes: 1 won, -1 lost, 0 undecided. */
 static int raftTally(const struct raft *r)
 {
-    unsigned granted = 1, rejected = 0; /* we vote for ourselves */
+    unsigned granted = raftIsVoter(r, r->id), rejected = 0; /* ourselves */
     unsigned voters = raftConfVoters(&r->conf);
     for (unsigned i = 0; i < r->n_prs; i++) {
         const struct raft_progress *pr = &r->prs[i];
@@ -74,7 +74,7 @@ int raftCampaign(struct raft *r, bool pre_vote, bool transfer)
 {
     int rv;
     PRE(r->state != RAFT_LEADER);
-    if (!raftIsVoter(r, r->id)) {
+    if (!raftMayCampaign(r)) {
         return 0;
     }
     r->state = RAFT_CANDIDATE;
@@ -151,7 +151,7 @@ int raftStepVoteResult(struct raft *r, const struct raft_message *m)
 
 int raftStepTimeoutNow(struct raft *r, const struct raft_message *m)
 {
-    if (r->state == RAFT_LEADER || !raftIsVoter(r, r->id)) {
+    if (r->state == RAFT_LEADER || !raftMayCampaign(r)) {
         return 0;
     }
     r->leader_id = m->from;

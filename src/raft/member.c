@@ -398,7 +398,7 @@ int raftLeaderTick(struct raft *r)
     raftLeaderDeadlines(r);
     if (r->now_ms - r->heartbeat_ms >= r->o.heartbeat_timeout_ms) {
         r->heartbeat_ms = r->now_ms;
-        rv = raftBroadcastAppend(r, true);
+        rv = raftHeartbeat(r);
     }
     return rv != 0 ? rv : raftSnapshotTick(r);
 }

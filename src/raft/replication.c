@@ -169,6 +169,22 @@ int raftBroadcastAppend(struct raft *r, bool heartbeat)
     return 0;
 }
 
+/* The heartbeat round. A pipelined follower that acknowledged nothing
+ * since the previous round while entries were outstanding lost them (or
+ * their answers): resend from its match, probing. */
+int raftHeartbeat(struct raft *r)
+{
+    for (unsigned i = 0; i < r->n_prs; i++) {
+        struct raft_progress *pr = &r->prs[i];
+        if (pr->mode == PROGRESS_PIPELINE && pr->next > pr->match + 1 &&
+            pr->match == pr->hb_match) {
+            raftBecomeProbe(pr, pr->match + 1);
+        }
+        pr->hb_match = pr->match;
+    }
+    return raftBroadcastAppend(r, true);
+}
+
 /* ------------------------------------------------------------ commit */
 
 static int raftCompareDesc(const void *a, const void *b)

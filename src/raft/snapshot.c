@@ -28,8 +28,8 @@ void raftSnapshotMetaClose(struct raft_snapshot_meta *meta)
 
 /* The configuration in effect at `index`: the last RAFT_CHANGE at or before
  * it, else the snapshot's. */
-static int raftConfAt(const struct raft *r, uint64_t index,
-                      struct raft_configuration *conf, uint64_t *conf_index)
+int raftConfAt(const struct raft *r, uint64_t index,
+               struct raft_configuration *conf, uint64_t *conf_index)
 {
     for (uint64_t i = index; i > r->log.offset; i--) {
         const struct raft_entry *e = logGet(&r->log, i);
