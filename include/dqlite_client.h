@@ -402,13 +402,12 @@ DQLITE_API void dqlite_client_close(struct dqlite_client *client);
 DQLITE_API const char *dqlite_client_errmsg(struct dqlite_client *client);
 DQLITE_API uint64_t dqlite_client_errcode(struct dqlite_client *client);
 
-/* The leader as this node knows it; id 0 and "" when unknown. The caller
- * owns leader->address (dqlite_server_info_free(leader, 1) frees only that
- * when leader is not an array the library returned: use free_address). */
+/* The leader as this node knows it: its id and address, id 0 and "" when
+ * unknown. The caller owns *address (free it with dqlite_client_free()). */
 DQLITE_API int dqlite_client_leader(struct dqlite_client *client, uint64_t *id,
                                     char **address);
 
-/* Frees a string returned by the library (addresses). */
+/* Frees a string the library returned (an address). NULL is accepted. */
 DQLITE_API void dqlite_client_free(void *p);
 
 /* The cluster configuration as this node knows it (with roles). The
@@ -449,7 +448,10 @@ DQLITE_API int dqlite_client_weight(struct dqlite_client *client,
                                     uint64_t weight);
 
 /* Joins node (id, address) to the cluster found through the driver's store
- * with `role` (ADD + ASSIGN on the leader). */
+ * with `role` (ADD, then ASSIGN unless spare, on the leader). These two
+ * keep no handle: their failure messages go to the driver's log function;
+ * for errmsg/errcode use dqlite_client_connect_leader() and the calls
+ * above. Thread-safe like every driver function. */
 DQLITE_API int dqlite_driver_join(struct dqlite_driver *driver, uint64_t id,
                                   const char *address, int role);
 

@@ -235,3 +235,53 @@ Test(connect, matches_captured_shell_vector)
     dqlite_driver_destroy(driver);
     dqlite_server_store_close(store);
 }
+
+/* A pre-1.0 node: closes connections that send version 1, answers LEADER
+ * with the legacy body (address only). */
+static void legacyNode(struct fake_conn *fc, void *arg)
+{
+    struct proto_expect legacy = {.legacy = true, .cluster_format = 1};
+    struct proto_response r;
+    struct buf out;
+    (void)arg;
+    if (fakeRecv(fc) != 0 || fc->version != PROTO_VERSION_LEGACY) {
+        return;
+    }
+    bufInit(&out);
+    protoResponseInit(&r, PROTO_RESP_SERVER);
+    r.server.address = protoText(fc->srv->address);
+    cr_assert_eq(protoResponseEncode(&r, &legacy, &out), 0);
+    fakeSendRaw(fc, out.data, out.len);
+    bufFree(&out);
+    while (fakeRecv(fc) == 0) {
+        if (fc->req.type == PROTO_REQ_CLIENT) {
+            protoResponseInit(&r, PROTO_RESP_WELCOME);
+        } else {
+            protoResponseInit(&r, PROTO_RESP_DB);
+        }
+        fakeSend(fc, &r);
+    }
+}
+
+Test(connect, falls_back_to_the_legacy_handshake)
+{
+    struct fake_server *srv = fakeStart(legacyNode, NULL);
+    struct dqlite_driver_options o;
+    struct dqlite_server_store *store;
+    struct dqlite_driver *driver;
+    struct dqlite_conn *conn;
+    dqlite_driver_options_init(&o);
+    o.no_store_refresh = true;
+    cr_assert_eq(dqlite_server_store_create(&store), 0);
+    cr_assert_eq(dqlite_server_store_add(store, 1, srv->address, 0), 0);
+    cr_assert_eq(dqlite_driver_create(store, &o, &driver), 0);
+    cr_assert_eq(dqlite_driver_connect(driver, "test", &conn), 0, "%s",
+                 dqlite_conn_errmsg(conn));
+    cr_assert_eq(fakeConns(srv), 2);
+    cr_assert_eq(fakeCount(srv, PROTO_REQ_LEADER), 2);
+    cr_assert_eq(fakeCount(srv, PROTO_REQ_OPEN), 1);
+    dqlite_conn_close(conn);
+    fakeStop(srv);
+    dqlite_driver_destroy(driver);
+    dqlite_server_store_close(store);
+}
