@@ -244,6 +244,7 @@ void simCheckRead(int i, uint64_t ctx, uint64_t index)
                 i + 1, (unsigned long long)ctx, (unsigned long long)index,
                 (unsigned long long)(ctx < C.n_reads ? C.read_need[ctx] : 0));
     }
+    sim_stats.reads++;
     simTrace("n%d: read %llu at index %llu", i + 1, (unsigned long long)ctx,
              (unsigned long long)index);
 }

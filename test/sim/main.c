@@ -213,6 +213,7 @@ static void simMembership(void)
         simTrace("MEMBERSHIP n%d: assign n%llu role %d -> %s", l + 1,
                  (unsigned long long)id, role, errString(rv));
     }
+    sim_stats.changes += rv == 0;
     simNodePump(l);
 }
 
@@ -227,6 +228,7 @@ static void simTransferOrRead(void)
         int rv = raftTransfer(W->nodes[l].r, target);
         simTrace("TRANSFER n%d -> n%llu: %s", l + 1, (unsigned long long)target,
                  errString(rv));
+        sim_stats.transfers += rv == 0;
     } else {
         uint64_t ctx = ++W->read_ctx;
         simCheckReadStart(ctx);
@@ -240,7 +242,7 @@ static void simTransferOrRead(void)
 static void simFault(void)
 {
     int victim;
-    switch (simRange(0, 9)) {
+    switch (simRange(0, 10)) {
     case 0:
         simPartition();
         break;
@@ -255,7 +257,9 @@ static void simFault(void)
         simTrace("FAULT network healed");
         break;
     case 4:
-        simNodeCrash(simPickUp(true) < 0 ? 0 : simPickUp(true), simChance(700));
+        if ((victim = simPickUp(true)) >= 0) {
+            simNodeCrash(victim, simChance(700));
+        }
         break;
     case 5:
     case 6:
@@ -264,6 +268,7 @@ static void simFault(void)
         }
         break;
     case 7:
+    case 8:
         simMembership();
         break;
     default:
@@ -396,6 +401,9 @@ static uint64_t simRunSeed(uint64_t seed)
         }
     }
     uint64_t events = W->events;
+    sim_stats.seeds++;
+    sim_stats.events += events;
+    sim_stats.committed += simCheckCommitted();
     simTrace("seed %llu: ok, %llu events, %llu proposals, %llu committed",
              (unsigned long long)seed, (unsigned long long)events,
              (unsigned long long)W->proposals,
@@ -427,9 +435,24 @@ static double simSeconds(void)
 static int simRunSlice(uint64_t first, uint64_t count, unsigned job,
                        unsigned jobs)
 {
+    const struct sim_stats *s = &sim_stats;
     for (uint64_t k = job; k < count; k += jobs) {
         simRunSeed(first + k);
     }
+    printf("sim: job %u: %llu seeds, %llu events, %llu entries committed, "
+           "%llu elections, %llu crashes (%llu torn writes, %llu failed "
+           "writes), %llu snapshots taken, %llu installed, %llu membership "
+           "changes, %llu configurations rolled back, %llu transfers, %llu "
+           "reads\n",
+           job, (unsigned long long)s->seeds, (unsigned long long)s->events,
+           (unsigned long long)s->committed, (unsigned long long)s->elections,
+           (unsigned long long)s->crashes, (unsigned long long)s->torn,
+           (unsigned long long)s->write_failures,
+           (unsigned long long)s->snapshots_taken,
+           (unsigned long long)s->installs, (unsigned long long)s->changes,
+           (unsigned long long)s->rollbacks, (unsigned long long)s->transfers,
+           (unsigned long long)s->reads);
+    fflush(stdout);
     return 0;
 }
 

@@ -110,6 +110,7 @@ static void simTakeSnapshot(int i)
         simLogCompact(&n->disk.log, index - trailing);
     }
     simTrace("n%d: snapshot taken at %llu", i + 1, (unsigned long long)index);
+    sim_stats.snapshots_taken++;
 }
 
 /* ------------------------------------------------------------ start/stop */
@@ -274,9 +275,11 @@ void simNodeCrash(int i, bool torn)
         simDiskWrite(i, &n->rd, ops);
         simTrace("n%d: CRASH, torn write: %u of %u writes landed", i + 1, ops,
                  total);
+        sim_stats.torn += ops < total;
     } else {
         simTrace("n%d: CRASH", i + 1);
     }
+    sim_stats.crashes++;
     simNodeClose(i);
 }
 
@@ -310,8 +313,10 @@ static void simObserve(int i, const struct raft_ready *rd)
                  (unsigned long long)rd->leader_id);
         if (rd->state == RAFT_LEADER) {
             simCheckLeader(i);
+            sim_stats.elections++;
         }
     }
+    sim_stats.rollbacks += rd->conf_rolled_back;
     if (rd->conf_changed) {
         simTrace("n%d: configuration %llu%s%s", i + 1,
                  (unsigned long long)rd->conf_index,
@@ -357,6 +362,7 @@ static void simApply(int i, const struct raft_ready *rd)
         simSnapRestore(i);
         simTrace("n%d: installed snapshot %llu", i + 1,
                  (unsigned long long)n->applied);
+        sim_stats.installs++;
     }
     if (rd->n_committed > 0 && rd->committed_index != n->applied + 1) {
         simFail("n%d: applying %llu after %llu", i + 1,
@@ -383,6 +389,7 @@ void simNodeDiskDone(int i)
     if (simBatchOps(rd) > 0 && !W->healed &&
         simChance(W->cfg.disk_fail_permille)) {
         simTrace("n%d: write FAILED", i + 1);
+        sim_stats.write_failures++;
         simNodeCrash(i, true);
         return;
     }

@@ -156,7 +156,14 @@ struct sim_world {
     uint64_t events;
 };
 
+/* Counters over all seeds of a run (per job), to show the faults happen. */
+struct sim_stats {
+    uint64_t seeds, events, crashes, torn, write_failures, snapshots_taken,
+        installs, elections, transfers, reads, changes, rollbacks, committed;
+};
+
 extern struct sim_world *W;
+extern struct sim_stats sim_stats;
 
 void simPush(uint64_t at_ms, int kind, int node, uint8_t *buf, size_t len);
 bool simPop(struct sim_event *ev);

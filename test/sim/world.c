@@ -13,6 +13,7 @@
 #include "sim/sim.h"
 
 struct sim_world *W;
+struct sim_stats sim_stats;
 bool sim_verbose;
 
 /* ------------------------------------------------------------ random */
