@@ -3,7 +3,10 @@
  * the bytes of the exchange against captured vectors. */
 #include <criterion/criterion.h>
 #include <dqlite_client.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client/client.h"
 #include "tcluster.h"
@@ -284,4 +287,35 @@ Test(connect, falls_back_to_the_legacy_handshake)
     fakeStop(srv);
     dqlite_driver_destroy(driver);
     dqlite_server_store_close(store);
+}
+
+Test(connect, refreshes_a_file_store_from_cluster)
+{
+    char dir[] = "/tmp/dqlite-client-refresh-XXXXXX";
+    char path[128];
+    struct tcluster *tc = tclusterStart(3, NULL);
+    struct dqlite_server_store *file;
+    struct dqlite_driver *driver;
+    struct dqlite_conn *conn;
+    struct dqlite_server_info *servers;
+    unsigned n;
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/servers.db", dir);
+    cr_assert_eq(dqlite_server_store_open(path, &file), 0);
+    cr_assert_eq(dqlite_server_store_add(file, 0, tclusterAddress(tc, 0), 0),
+                 0);
+    cr_assert_eq(dqlite_driver_create(file, NULL, &driver), 0);
+    cr_assert_eq(dqlite_driver_connect(driver, "test", &conn), 0);
+    dqlite_conn_close(conn);
+    dqlite_driver_destroy(driver);
+    dqlite_server_store_close(file);
+    cr_assert_eq(dqlite_server_store_open(path, &file), 0);
+    cr_assert_eq(dqlite_server_store_get(file, &servers, &n), 0);
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(servers[1].address, tclusterAddress(tc, 1));
+    dqlite_server_info_free(servers, n);
+    dqlite_server_store_close(file);
+    unlink(path);
+    rmdir(dir);
+    tclusterStop(tc);
 }

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/alloc.h"
+
 static char dir[] = "/tmp/dqlite-client-store-XXXXXX";
 static char path[128];
 
@@ -141,4 +143,41 @@ Test(store, file_open_fails_on_bad_path)
     struct dqlite_server_store *st = NULL;
     cr_assert_eq(dqlite_server_store_open("/nonexistent/dir/x.db", &st),
                  DQLITE_CLIENT_STORE);
+}
+
+/* Every allocation of the store's calls may fail: each then reports
+ * NOMEM (or succeeds) and leaks nothing (checked under SAN=1). */
+Test(store, out_of_memory_unwinds)
+{
+    struct dqlite_server_info in[2] = {{1, "a:1", 0}, {2, "b:2", 0}};
+    for (long i = 0; i < 40; i++) {
+        struct dqlite_server_store *st = NULL;
+        struct dqlite_server_info *out;
+        unsigned n;
+        int rv;
+        libAllocFailAfter(i, 1);
+        rv = dqlite_server_store_open(path, &st);
+        if (rv == 0) {
+            rv = dqlite_server_store_set(st, in, 2);
+            cr_assert(rv == 0 || rv == DQLITE_CLIENT_NOMEM ||
+                      rv == DQLITE_CLIENT_STORE);
+            rv = dqlite_server_store_add(st, 0, "c:3", 0);
+            cr_assert(rv == 0 || rv == DQLITE_CLIENT_NOMEM);
+            if (dqlite_server_store_get(st, &out, &n) == 0) {
+                dqlite_server_info_free(out, n);
+            }
+            dqlite_server_store_close(st);
+        }
+        libAllocFailAfter(-1, 1);
+        if (dqlite_server_store_create(&st) == 0) {
+            libAllocFailAfter(i, 1);
+            rv = dqlite_server_store_set(st, in, 2);
+            cr_assert(rv == 0 || rv == DQLITE_CLIENT_NOMEM);
+            if (dqlite_server_store_get(st, &out, &n) == 0) {
+                dqlite_server_info_free(out, n);
+            }
+            libAllocFailAfter(-1, 1);
+            dqlite_server_store_close(st);
+        }
+    }
 }
