@@ -21,13 +21,14 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "raft/raft.h"
 
 #define FRAME_PROTOCOL_VERSION 1
 #define FRAME_CONNECT_TYPE 11
 #define FRAME_CONNECT_SCHEMA 1
 #define FRAME_HEADER_SIZE 8
-#define FRAME_TEXT_MAX 255 /* address and cluster name */
-#define FRAME_BODY_MAX ((uint32_t)64 << 20)
+#define FRAME_TEXT_MAX 255                /* address and cluster name */
+#define FRAME_BODY_MAX RAFT_MSG_MAX_BYTES /* one encoded raft message */
 
 struct raftio_handshake {
     uint64_t node_id;

@@ -3,7 +3,7 @@
  * is SIGKILLed at a random moment. The parent then reloads the log: every
  * index the child reported must be present and intact. The same directory
  * carries on across kills, so each child first recovers what the previous
- * one left. RAFTIO_KILL_POINTS (default 300) kills per run. */
+ * one left. RAFTIO_KILL_POINTS (default 200) kills per run. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
@@ -152,7 +152,7 @@ Test(kill, sigkill_at_random_points_keeps_acknowledged_entries, .timeout = 600)
     char dir[] = "/tmp/raftio-kill-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     const char *env = getenv("RAFTIO_KILL_POINTS");
-    int points = env != NULL ? atoi(env) : 300;
+    int points = env != NULL ? atoi(env) : 200;
     unsigned seed = (unsigned)time(NULL);
     uint64_t acked_max = 0;
     for (int i = 1; i <= points; i++) {

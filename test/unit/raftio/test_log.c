@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -280,7 +280,7 @@ Test(log, real_tmpfs_disk_full)
 {
     char dir[] = "/tmp/raftio-full-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
-    if (mount("tmpfs", dir, "tmpfs", 0, "size=64k") != 0) {
+    if (syscall(SYS_mount, "tmpfs", dir, "tmpfs", 0UL, "size=64k") != 0) {
         rmdir(dir);
         cr_skip_test("cannot mount tmpfs here");
     }
@@ -313,6 +313,6 @@ Test(log, real_tmpfs_disk_full)
     raftioLoadedFree(&l);
     raftioLogClose(&log);
     fs.destroy(&fs);
-    umount(dir);
+    syscall(SYS_umount2, dir, 0);
     rmdir(dir);
 }
