@@ -152,12 +152,26 @@ DQLITE_API const char *dqlite_node_errmsg(dqlite_node *n);
 DQLITE_API dqlite_node_id dqlite_generate_node_id(const char *address);
 
 /* ------------------------------------------------------ the VFS helpers */
+/*
+ * An in-memory SQLite VFS that captures the WAL frames of each commit
+ * (1.11's replication helpers; the node uses the same VFS internally).
+ * Databases live in memory: page 1 of a new database is created in WAL
+ * mode, SQLite's own checkpoints are refused. A commit on a connection of
+ * this VFS is held: readers keep seeing the previous state and other writers
+ * get SQLITE_BUSY until dqlite_vfs_apply() or dqlite_vfs_abort().
+ *
+ * Threading: every function takes the VFS's internal mutex briefly and may
+ * be called from any thread; the SQLite connections themselves must be used
+ * by one thread at a time (SQLite may be in single-thread mode).
+ */
 
-/* Register an in-memory replicating SQLite VFS under `name`. The caller
- * owns `vfs` (its storage) and must dqlite_vfs_close() it. */
+/* Fill the caller's `vfs` with the VFS's methods and register it in SQLite
+ * under `name` (copied). `vfs` must stay valid until dqlite_vfs_close().
+ * Returns 0, DQLITE_NOMEM or DQLITE_ERROR (e.g. SQLite not usable). */
 DQLITE_API int dqlite_vfs_init(sqlite3_vfs *vfs, const char *name);
 
-/* Unregister the VFS and free everything it holds. */
+/* Unregister the VFS and free every database it holds. No connection may
+ * still be open on it. */
 DQLITE_API void dqlite_vfs_close(sqlite3_vfs *vfs);
 
 /* One captured WAL frame: a page number and its content. */
@@ -167,23 +181,29 @@ struct dqlite_vfs_frame {
 };
 typedef struct dqlite_vfs_frame dqlite_vfs_frame;
 
-/* Take the frames the last commit on `filename` captured (held, invisible to
- * readers). *frames is an array of *n entries that the caller frees with
- * sqlite3_free(), together with each frame's data; NULL and 0 if none. */
+/* The frames the last commit on `filename` captured (held, invisible to
+ * readers). *frames is an array of *n entries, owned by the caller, who
+ * frees each frame's data and then the array with sqlite3_free(); NULL and
+ * 0 if nothing is held. The frames stay held until apply or abort. */
 DQLITE_API int dqlite_vfs_poll(sqlite3_vfs *vfs, const char *filename,
                                dqlite_vfs_frame **frames, unsigned *n);
 
-/* Append `n` frames (page numbers and the concatenated page contents) to the
- * WAL of `filename` and make them visible, as a committed transaction. */
+/* Commit `n` frames to the WAL of `filename` and make them visible: the
+ * page numbers and the page contents concatenated in `frames` (n times the
+ * database's page size), both borrowed. On the node that holds exactly
+ * these frames (after poll) this publishes them and releases the write
+ * lock; elsewhere the frames are appended (a held transaction with other
+ * frames is dropped first). */
 DQLITE_API int dqlite_vfs_apply(sqlite3_vfs *vfs, const char *filename,
                                 unsigned n, unsigned long *page_numbers,
                                 void *frames);
 
-/* Drop held frames of `filename` and release its write lock. */
+/* Drop the frames held for `filename` and release its write lock; the
+ * database is as before the commit. 0 also when nothing is held. */
 DQLITE_API int dqlite_vfs_abort(sqlite3_vfs *vfs, const char *filename);
 
-/* A copy of the database file followed by its WAL in one buffer, which the
- * caller frees with sqlite3_free(). */
+/* A copy of the database file followed by its committed WAL in one buffer
+ * of *n bytes, owned by the caller (free it with sqlite3_free()). */
 DQLITE_API int dqlite_vfs_snapshot(sqlite3_vfs *vfs, const char *filename,
                                    void **data, size_t *n);
 
@@ -193,18 +213,23 @@ struct dqlite_buffer {
     size_t len;
 };
 
-/* The database's pages as `n` buffers pointing into the VFS (no copy); valid
- * until the next write to the database. */
+/* The database as `n` = dqlite_vfs_num_pages() + 1 buffers: the main
+ * file's pages, pointing into the VFS (no copy, not to be freed; valid until
+ * the next checkpoint, restore or close of the database), then a copy of the
+ * WAL that the caller frees with sqlite3_free(). */
 DQLITE_API int dqlite_vfs_shallow_snapshot(sqlite3_vfs *vfs,
                                            const char *filename,
                                            struct dqlite_buffer bufs[],
                                            unsigned n);
 
-/* Number of pages of the database file (WAL not counted). */
+/* Number of pages of the database file (WAL not counted) in *n. */
 DQLITE_API int dqlite_vfs_num_pages(sqlite3_vfs *vfs, const char *filename,
                                     unsigned *n);
 
-/* Replace the database and WAL of `filename` with a snapshot's content. */
+/* Replace the database and WAL of `filename` (created if missing) with a
+ * dqlite_vfs_snapshot() buffer of `n` bytes (borrowed, copied). Fails,
+ * changing nothing, if the buffer does not parse or the database is in use
+ * (a held commit or an open transaction). */
 DQLITE_API int dqlite_vfs_restore(sqlite3_vfs *vfs, const char *filename,
                                   const void *data, size_t n);
 

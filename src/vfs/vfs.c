@@ -193,6 +193,22 @@ static int vfsImageLocked(const struct vfs_db *db, struct buf *out)
     return 0;
 }
 
+int vfsDbInfo(struct vfs *v, const char *name, uint32_t *page_size,
+              uint32_t *n_pages)
+{
+    pthread_mutex_lock(&v->mu);
+    struct vfs_db *db = vfsDbLookup(v, name);
+    if (db != NULL) {
+        const struct vfs_wal *w = &db->wal;
+        *page_size = db->main.page_size;
+        *n_pages = w->n_committed == 0
+                       ? db->main.n_pages
+                       : vfsWalFrameCommit(w->frames[w->n_committed - 1]->data);
+    }
+    pthread_mutex_unlock(&v->mu);
+    return db == NULL ? ERR_NOTFOUND : 0;
+}
+
 int vfsReadImage(struct vfs *v, const char *name, struct buf *out)
 {
     pthread_mutex_lock(&v->mu);

@@ -111,6 +111,11 @@ int vfsWalFrames(struct vfs *v, const char *name, uint32_t *n);
 /* Pages in the main file of `name` (the WAL excluded). */
 int vfsNumPages(struct vfs *v, const char *name, uint32_t *n);
 
+/* Page size of `name` and its size in pages as readers see it (after the
+ * last committed WAL frame). */
+int vfsDbInfo(struct vfs *v, const char *name, uint32_t *page_size,
+              uint32_t *n_pages);
+
 /* The database as a reader sees it (main file with the committed WAL
  * applied), appended to `out`. */
 int vfsReadImage(struct vfs *v, const char *name, struct buf *out);
@@ -160,5 +165,25 @@ struct vfs_image {
  * that is not a valid main file / committed WAL. */
 int vfsRestore(struct vfs *v, const struct vfs_image *images, uint32_t n,
                bool whole);
+
+/* ------------------------------------------------ dqlite 1.11 flat forms */
+
+/* Apply `n` frames whose pages are contiguous in `pages` (page size of the
+ * database), without a database size: the held commit's is used when these
+ * are its frames, else page 1's header field or the largest page number.
+ * For dqlite_vfs_apply. Everything is borrowed. */
+int vfsApplyFlat(struct vfs *v, const char *name, uint32_t n,
+                 const uint32_t *page_numbers, const uint8_t *pages);
+
+/* A snapshot database as one buffer: main file (if `main`) then WAL.
+ * `dst` holds vfsSnapshotFlatSize bytes (minus the main size without it). */
+uint64_t vfsSnapshotFlatSize(const struct vfs_snapshot_db *d);
+void vfsSnapshotFlatten(const struct vfs_snapshot_db *d, bool main,
+                        uint8_t *dst);
+
+/* Replace database `name` by a flat snapshot (main file then WAL; the split
+ * is found from the main file's header). ERR_CORRUPT if it does not parse. */
+int vfsRestoreFlat(struct vfs *v, const char *name, const uint8_t *data,
+                   size_t len);
 
 #endif /* VFS_VFS_H */
