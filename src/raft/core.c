@@ -310,9 +310,18 @@ void raftTick(struct raft *r, uint64_t now_ms)
     }
 }
 
+/* With check-quorum, a leader (which steps down when it loses its quorum)
+ * and a follower that heard from one within an election timeout ignore
+ * requests to elect someone else. */
 static bool raftLeaseHeld(const struct raft *r)
 {
-    return r->o.check_quorum && r->leader_contacted && r->leader_id != 0 &&
+    if (!r->o.check_quorum) {
+        return false;
+    }
+    if (r->state == RAFT_LEADER) {
+        return true;
+    }
+    return r->leader_contacted && r->leader_id != 0 &&
            r->now_ms - r->leader_contact_ms < r->o.election_timeout_ms;
 }
 

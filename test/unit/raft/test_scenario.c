@@ -1,0 +1,362 @@
+/* Scripted scenarios: the classic raft cases, each a short script run by
+ * harness.c (an in-memory cluster, synchronous disks, ordered network). */
+#include <criterion/criterion.h>
+
+#include "harness.h"
+
+Test(scenario, three_nodes_elect_and_replicate)
+{
+    harnessRun("cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "expect leader 1\n"
+               "expect term 1 1\n"
+               "propose 1 5\n"
+               "stabilize\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect commit 1 7   # bootstrap, no-op, 5 commands\n"
+               "expect applied 2 7\n"
+               "expect applied 3 7\n"
+               "expect leaderid 3 1\n"
+               "propose 2 1 notleader\n");
+}
+
+/* Raft paper, figure 8: an entry from an older term replicated on a
+ * majority is not committed by counting replicas; only the new leader's
+ * own no-op commits it, after which no other node can win and erase it. */
+Test(scenario, figure_8)
+{
+    harnessRun("option prevote 0\n"
+               "cluster 5\n"
+               "log 1 2             # s1 led term 2, wrote index 2\n"
+               "log 2 2             # ... and replicated it to s2\n"
+               "log 5 3             # s5 led term 3, wrote another 2\n"
+               "hardstate 1 4 1\n"
+               "hardstate 2 4 1\n"
+               "hardstate 3 4 1\n"
+               "hardstate 4 4 1\n"
+               "hardstate 5 4 1\n"
+               "partition 1 2 3 / 4 / 5\n"
+               "campaign 1          # term 5, votes from s2 and s3\n"
+               "stabilize\n"
+               "expect leader 1\n"
+               "expect entry 3 2 2  # index 2 of term 2 is on s1 s2 s3\n"
+               "expect entry 3 3 5  # and committed only with the no-op\n"
+               "expect commit 1 3\n"
+               "crash 1\n"
+               "heal\n"
+               "campaign 5          # s5 (log 2/3) cannot win now:\n"
+               "stabilize           # s2 and s3 refuse their votes\n"
+               "expect state 5 candidate\n"
+               "campaign 2\n"
+               "stabilize\n"
+               "expect leader 2\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect entry 5 2 2  # s5's uncommitted entry was erased\n"
+               "expect commit 5 4   # and 2's own no-op\n");
+}
+
+Test(scenario, isolated_leader_steps_down_with_check_quorum)
+{
+    harnessRun("cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "expect leader 1\n"
+               "isolate 1\n"
+               "tickone 1 60\n"
+               "tickone 1 60\n"
+               "tickone 1 60\n"
+               "tickone 1 60        # a check-quorum period without answers\n"
+               "expect state 1 follower\n"
+               "tickone 3 100       # 3 no longer hears a leader either\n"
+               "campaign 2\n"
+               "stabilize\n"
+               "expect leader 2\n"
+               "heal\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect leaderid 1 2\n");
+}
+
+/* A deposed leader that does not know it yet accepts proposals; they are
+ * never committed and are overwritten by the new leader's log. */
+Test(scenario, stale_leader_writes_are_discarded)
+{
+    harnessRun("option checkquorum 0\n"
+               "cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "isolate 1\n"
+               "propose 1 3         # on the stale leader only\n"
+               "stabilize\n"
+               "expect last 1 5\n"
+               "expect commit 1 2\n"
+               "campaign 2\n"
+               "stabilize\n"
+               "expect leader 2\n"
+               "propose 2\n"
+               "stabilize\n"
+               "heal\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect state 1 follower\n"
+               "expect entry 1 3 2  # replaced by term 2's no-op\n"
+               "expect last 1 4\n"
+               "expect applied 1 4\n");
+}
+
+/* A follower cut off keeps timing out; with pre-vote its term does not
+ * grow, so rejoining does not depose the leader. */
+Test(scenario, prevote_stops_disruptive_rejoining_follower)
+{
+    harnessRun("cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "isolate 3\n"
+               "campaign 3\n"
+               "stabilize\n"
+               "propose 1 2         # the cluster moves on\n"
+               "stabilize\n"
+               "campaign 3\n"
+               "stabilize\n"
+               "expect term 3 1     # pre-votes failed: no new term\n"
+               "heal\n"
+               "campaign 3          # asks again, now reachable\n"
+               "stabilize\n"
+               "expect leader 1\n"
+               "expect term 1 1\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect leaderid 3 1\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect applied 3 4\n");
+}
+
+Test(scenario, without_prevote_rejoining_follower_disrupts)
+{
+    harnessRun("option prevote 0\n"
+               "option checkquorum 0\n"
+               "cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "isolate 3\n"
+               "campaign 3\n"
+               "campaign 3\n"
+               "stabilize\n"
+               "expect term 3 3\n"
+               "heal\n"
+               "campaign 3\n"
+               "stabilize\n"
+               "expect state 1 follower  # deposed by the higher term\n");
+}
+
+Test(scenario, membership_change_with_a_crashed_node)
+{
+    harnessRun("cluster 4 voters 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "crash 3\n"
+               "add 1 4\n"
+               "stabilize\n"
+               "expect role 1 4 spare\n"
+               "assign 1 4 voter    # catches up first, then promotes\n"
+               "stabilize\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect role 1 4 voter\n"
+               "expect voters 1 4\n"
+               "expect commit 1 4\n"
+               "remove 1 3          # the crashed node goes\n"
+               "stabilize\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect voters 1 3\n"
+               "expect role 4 3 none\n"
+               "crash 2             # 2 of {1,2,4} still a quorum\n"
+               "propose 1\n"
+               "stabilize\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect applied 4 6\n");
+}
+
+Test(scenario, removed_leader_steps_down)
+{
+    harnessRun("cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "remove 1 1\n"
+               "stabilize\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect state 1 follower\n"
+               "expect voters 2 2\n"
+               "tickone 3 90        # 3 no longer hears a leader\n"
+               "campaign 2\n"
+               "stabilize\n"
+               "expect leader 2\n");
+}
+
+Test(scenario, snapshot_install_across_a_partition)
+{
+    harnessRun("option trailing 1\n"
+               "option chunk 100    # 600-byte snapshots: 6 chunks\n"
+               "cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "isolate 3\n"
+               "propose 1 10\n"
+               "stabilize\n"
+               "tick 20\n"
+               "stabilize\n"
+               "snapshot 1          # compacts everything node 3 lacks\n"
+               "heal\n"
+               "tick 20\n"
+               "stabilize\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect installs 3 1\n"
+               "expect applied 3 12\n"
+               "propose 1\n"
+               "stabilize\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect applied 3 13\n"
+               "crash 3\n"
+               "restart 3           # from the installed snapshot\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect applied 3 13\n");
+}
+
+Test(scenario, transfer_to_a_lagging_node)
+{
+    harnessRun("cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "isolate 3\n"
+               "propose 1 5\n"
+               "stabilize\n"
+               "heal\n"
+               "transfer 1 3        # catches 3 up, then TimeoutNow\n"
+               "propose 1 1 leadershiplost\n"
+               "stabilize\n"
+               "tick 20             # heartbeats find the lost appends\n"
+               "stabilize\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect leader 3\n"
+               "expect term 3 2\n"
+               "expect last 3 8\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect applied 1 8\n");
+}
+
+Test(scenario, transfer_times_out_when_target_is_gone)
+{
+    harnessRun("cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "crash 3\n"
+               "transfer 1 3\n"
+               "transfer 1 2 busy\n"
+               "tick 60\n"
+               "tick 60\n"
+               "stabilize\n"
+               "expect leader 1\n"
+               "propose 1\n"
+               "transfer 1 1 unknownnode\n"
+               "transfer 1 0        # picks the best voter\n"
+               "stabilize\n"
+               "expect leader 2\n");
+}
+
+/* `deliver N` steps the network one message at a time, to stop right after
+ * the election, before the new leader's no-op is acknowledged. */
+Test(scenario, read_index_needs_a_quorum_round)
+{
+    harnessRun("cluster 3\n"
+               "isolate 3\n"
+               "campaign 1          # pre-votes to 2 and 3\n"
+               "deliver 2\n"
+               "deliver 1           # 2's grant: votes to 2 and 3\n"
+               "deliver 2\n"
+               "deliver 1           # 2's vote: 1 leads, no-op sent\n"
+               "expect leader 1\n"
+               "read 1 7\n"
+               "expect noread 1 7   # no entry of its term committed\n"
+               "stabilize\n"
+               "expect read 1 7 2\n"
+               "isolate 1\n"
+               "read 1 8\n"
+               "stabilize\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect noread 1 8   # no quorum confirms leadership\n"
+               "heal\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect read 1 8 2\n"
+               "read 2 9 notleader\n");
+}
+
+Test(scenario, single_node_cluster)
+{
+    harnessRun("cluster 1\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "expect leader 1\n"
+               "propose 1\n"
+               "read 1 1\n"
+               "stabilize\n"
+               "expect applied 1 3\n"
+               "expect read 1 1 3\n"
+               "barrier 1\n"
+               "stabilize\n"
+               "expect applied 1 4\n"
+               "snapshot 1\n"
+               "crash 1\n"
+               "restart 1\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "expect leader 1\n"
+               "expect applied 1 5\n");
+}
+
+Test(scenario, standby_replicates_but_does_not_vote)
+{
+    harnessRun("cluster 3 voters 2\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "add 1 3\n"
+               "stabilize\n"
+               "assign 1 3 standby\n"
+               "stabilize\n"
+               "propose 1\n"
+               "stabilize\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect applied 3 5\n"
+               "expect voters 3 2\n"
+               "crash 2\n"
+               "propose 1\n"
+               "stabilize\n"
+               "expect commit 1 5   # the standby does not count\n"
+               "assign 1 3 voter    # caught up: promoted at once\n"
+               "stabilize\n"
+               "expect voters 1 3\n"
+               "expect commit 1 7   # 1 and 3: a quorum of the new one\n"
+               "restart 2\n"
+               "tick 20\n"
+               "stabilize\n"
+               "assign 1 2 spare\n"
+               "stabilize\n"
+               "expect role 1 2 spare\n"
+               "assign 1 2 spare badrole\n"
+               "assign 1 9 voter unknownnode\n"
+               "add 1 3 duplicate\n");
+}
