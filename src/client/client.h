@@ -111,6 +111,9 @@ int clientSockFlush(struct client_sock *s, int64_t deadline_ms);
  * (ERR_IO, ERR_CLIENT_EOF, a proto error, a timeout mid-message) closes
  * it. */
 int clientSockRecv(struct client_sock *s, int64_t deadline_ms);
+/* Whether the server closed an idle connection (checked without
+ * blocking before a request is sent). */
+bool clientSockHungUp(const struct client_sock *s);
 /* Whether bytes of a message not returned yet were received. */
 bool clientSockPartial(const struct client_sock *s);
 /* Sends `out` and reads the answer. */

@@ -129,7 +129,18 @@ int clientConnReady(struct dqlite_conn *c)
                             "connection: roll back and retry");
     }
     if (clientSockOpen(&c->sock) && c->db_open) {
-        return 0;
+        if (!clientSockHungUp(&c->sock)) {
+            return 0;
+        }
+        /* The server went away while idle: nothing was sent, so the call
+         * can go to the new leader, unless a transaction was open. */
+        clientErrSet(&c->err, ERR_CLIENT_EOF,
+                     "connection closed by the server");
+        if (clientConnBroken(c, ERR_CLIENT_EOF) == ERR_CLIENT_TXCUT) {
+            return ERR_CLIENT_TXCUT;
+        }
+        clientLog(c->driver, DQLITE_CLIENT_LOG_DEBUG,
+                  "server closed the connection: reconnecting");
     }
     ASSERT(c->tx == CLIENT_TX_NONE);
     if (clientSockOpen(&c->sock)) {

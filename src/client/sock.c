@@ -200,6 +200,18 @@ err_after_open:
     return rv;
 }
 
+bool clientSockHungUp(const struct client_sock *s)
+{
+    struct pollfd p = {.fd = s->fd, .events = POLLIN | POLLRDHUP};
+    PRE(clientSockOpen(s));
+    /* Between requests the server never writes: anything readable is the
+     * end of the stream (or an error). */
+    if (poll(&p, 1, 0) != 1) {
+        return false;
+    }
+    return (p.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 bool clientSockPartial(const struct client_sock *s)
 {
     return protoReaderBuffered(&s->reader) > 0;

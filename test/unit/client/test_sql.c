@@ -335,3 +335,16 @@ Test(sql, statement_is_prepared_again_after_a_leader_change)
     cr_assert_eq(dqlite_stmt_close(stmt), 0);
     stop();
 }
+
+Test(sql, idle_connection_to_a_dead_leader_moves_transparently)
+{
+    start(2, NULL);
+    tclusterSetLeader(tc, 1);
+    fakeStop(tc->nodes[0].srv); /* the leader dies while we are idle */
+    tc->nodes[0].srv = fakeStart(NULL, NULL);
+    clientSleepMs(50);
+    cr_assert_eq(dqlite_conn_exec(conn, "INSERT", NULL, 0, NULL), 0, "%s",
+                 dqlite_conn_errmsg(conn));
+    cr_assert_eq(tclusterCount(tc, 1, PROTO_REQ_EXEC_SQL), 1);
+    stop();
+}
