@@ -112,6 +112,7 @@ static int connConnect(struct dqlite_conn *c)
     }
     c->db_open = true;
     c->generation++;
+    clientErrClear(&c->err);
     clientLog(d, DQLITE_CLIENT_LOG_DEBUG, "connected: database %s", c->name);
     return 0;
 }

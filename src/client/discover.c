@@ -229,6 +229,7 @@ int clientDiscover(struct dqlite_driver *d, int64_t deadline_ms,
                                                        : (unsigned)left_ms);
         }
         if (discoverRound(d, deadline_ms, s, e) == 0) {
+            clientErrClear(e);
             return 0;
         }
         if (clientRemainingMs(deadline_ms) == 0) {

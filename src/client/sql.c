@@ -108,7 +108,11 @@ int clientConnRun(struct dqlite_conn *c, client_conn_op fn, void *arg,
             break;
         }
         rv = fn(c, arg);
-        if (rv == 0 || !connRetriable(c, rv, idempotent)) {
+        if (rv == 0) {
+            clientErrClear(&c->err); /* discovery may have left notes */
+            break;
+        }
+        if (!connRetriable(c, rv, idempotent)) {
             break;
         }
         clientLog(c->driver, DQLITE_CLIENT_LOG_DEBUG,

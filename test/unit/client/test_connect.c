@@ -47,6 +47,8 @@ Test(connect, follows_a_redirect_to_the_leader)
     cr_assert_eq(
         dqlite_conn_exec(conn, "CREATE TABLE t (n INT)", NULL, 0, NULL), 0);
     cr_assert_eq(tclusterCount(tc, 1, PROTO_REQ_EXEC_SQL), 1);
+    cr_assert_str_eq(dqlite_conn_errmsg(conn), "not an error");
+    cr_assert_eq(dqlite_conn_errcode(conn), 0);
     dqlite_conn_close(conn);
     tclusterStop(tc);
 }

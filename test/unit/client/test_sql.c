@@ -173,6 +173,7 @@ Test(sql, leadership_lost_is_reported_then_the_next_call_reconnects)
     cr_assert_eq(tclusterCount(tc, 1, PROTO_REQ_EXEC_SQL), 0);
     cr_assert_eq(dqlite_conn_exec(conn, "INSERT", NULL, 0, NULL), 0);
     cr_assert_eq(tclusterCount(tc, 1, PROTO_REQ_EXEC_SQL), 1);
+    cr_assert_str_eq(dqlite_conn_errmsg(conn), "not an error");
     stop();
 }
 
