@@ -10,6 +10,7 @@
  * taking the mutex, then swaps contents, so it is all or nothing.
  */
 #include <string.h>
+#include <time.h>
 
 #include "lib/alloc.h"
 #include "lib/assert.h"
@@ -106,9 +107,15 @@ int vfsSnapshotAcquire(struct vfs *v, const char *only,
     if (s == NULL) {
         return ERR_NOMEM;
     }
+    struct timespec t0;
+    struct timespec t1;
     pthread_mutex_lock(&v->mu);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int rv = vfsSnapshotLocked(v, only, s);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     pthread_mutex_unlock(&v->mu);
+    s->pause_ns = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
+                             (t1.tv_nsec - t0.tv_nsec));
     if (rv != 0) {
         vfsSnapshotRelease(s);
         return rv;

@@ -137,6 +137,7 @@ struct vfs_snapshot_db {
 struct vfs_snapshot {
     uint32_t n_dbs;
     struct vfs_snapshot_db *dbs;
+    uint64_t pause_ns; /* how long the VFS mutex was held to take it */
 };
 
 /* `only` names a single database (ERR_NOTFOUND if missing); NULL takes all
