@@ -13,7 +13,7 @@
 #define PREFIX 64 /* room for the fields before the text */
 #define TEXT_LEN ((size_t)PROTO_TEXT_MAX + 8)
 
-Test(limits, text_longer_than_the_limit, .timeout = 120)
+Test(limits, text_longer_than_the_limit)
 {
     size_t size = PREFIX + TEXT_LEN + 8;
     uint8_t *mem = malloc(size);

@@ -438,7 +438,7 @@ static size_t listFiles(const char *dir, char **names)
     return n;
 }
 
-Test(vectors, every_captured_message_round_trips, .timeout = 300)
+Test(vectors, every_captured_message_round_trips)
 {
     const char *dir = getenv("DQLITE_VECTORS_DIR");
     dir = dir != NULL ? dir : "../shared/protocol-vectors";
@@ -611,7 +611,7 @@ static void batchFile(const char *dir, const char *name)
     fclose(f);
 }
 
-Test(vectors, rows_writer_batches_like_the_reference, .timeout = 120)
+Test(vectors, rows_writer_batches_like_the_reference)
 {
     const char *dir = getenv("DQLITE_VECTORS_DIR");
     dir = dir != NULL ? dir : "../shared/protocol-vectors";
