@@ -260,7 +260,10 @@ static int raftInstall(struct raft *r, const struct raft_snapshot_chunk_msg *s)
     r->install.conf_index = s->conf_index;
     r->has_install = true;
     if (logTermAt(&r->log, s->index) == s->term) {
-        logCompact(&r->log, s->index);
+        logCompact(&r->log, s->index); /* keep the matching suffix */
+        if (r->persist_from <= s->index) {
+            r->persist_from = s->index + 1; /* the snapshot covers them */
+        }
     } else {
         if (r->persist_from > s->index + 1 &&
             (r->truncate_from == 0 || r->truncate_from > s->index + 1)) {
@@ -283,12 +286,18 @@ static int raftInstall(struct raft *r, const struct raft_snapshot_chunk_msg *s)
 static int raftAcceptChunk(struct raft *r,
                            const struct raft_snapshot_chunk_msg *s)
 {
+    if (s->last) {
+        int rv = raftInstall(r, s);
+        if (rv != 0) {
+            return rv; /* as if the chunk was lost */
+        }
+    }
     r->has_chunk = true;
     r->chunk = (struct raft_snapshot_write){s->index, s->term, s->offset,
                                             s->data,  s->len,  s->last};
     raftPayloadRef(s->data);
     r->in_snap_offset += s->len;
-    return s->last ? raftInstall(r, s) : 0;
+    return 0;
 }
 
 int raftStepSnapshot(struct raft *r, const struct raft_message *m)

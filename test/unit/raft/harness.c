@@ -121,7 +121,9 @@ static void hDiskChunk(struct hnode *node, const struct raft_ready *rd)
     }
     cr_assert_eq(c->offset, d->incoming_len, "chunk out of order");
     cr_assert(d->incoming_len + c->len <= H_SNAP_BYTES);
-    memcpy(d->incoming + d->incoming_len, c->data, c->len);
+    if (c->len > 0) {
+        memcpy(d->incoming + d->incoming_len, c->data, c->len);
+    }
     d->incoming_len += c->len;
     if (!c->last) {
         return;
