@@ -16,6 +16,11 @@
  *     thread, no lock) -> replSnapshotRelease; replSnapshotRestore installs
  *     one atomically.
  *
+ * The node must not execute writes on a new leader before it applied every
+ * entry of earlier terms (frames only make sense on the state they were
+ * computed on), and must roll back local write transactions before
+ * applying another leader's entries (replApply returns ERR_BUSY then).
+ *
  * Threading: a struct repl is used by one thread at a time (the node's
  * apply loop); replSnapshotWrite may run on another thread meanwhile.
  */
