@@ -28,7 +28,7 @@ declare -A uses=(
 pure="assert.h errno.h inttypes.h limits.h stdalign.h stdarg.h stdbool.h
 stddef.h stdint.h stdlib.h string.h"
 # POSIX and C headers that do I/O, time or threads.
-posix="stdio.h stdatomic.h time.h unistd.h fcntl.h pthread.h signal.h poll.h
+posix="ftw.h strings.h stdio.h stdatomic.h time.h unistd.h fcntl.h pthread.h signal.h poll.h
 dirent.h math.h ctype.h setjmp.h netdb.h sys/types.h sys/stat.h sys/socket.h
 sys/un.h sys/uio.h sys/mman.h sys/time.h sys/file.h sys/random.h sys/wait.h
 sys/resource.h sys/syscall.h sys/statvfs.h sys/eventfd.h netinet/in.h

@@ -1,34 +1,55 @@
 /*
- * Client connections (see conn.h): reading, the handshake, and tearing down.
+ * Client connections (see conn.h): reading through the proto reader,
+ * dispatching frames to the gateway one at a time, writing responses.
  *
- * The handshake is one little-endian word: protocol version 1 or the legacy
- * pre-1.0 value. Anything else closes the connection without a byte sent,
- * which go-dqlite relies on to fall back to the legacy version. Requests
- * after the handshake are answered by the gateway (not yet part of this
- * tree: until then a connection is closed after its handshake is checked).
+ * A bad handshake word closes the connection without a byte written (what
+ * go-dqlite relies on to fall back to the legacy version). Framing errors
+ * (empty body, oversized message) close it too: the stream cannot be
+ * resynchronised. Requests whose body cannot be decoded are answered with a
+ * FAILURE where the protocol allows it and close the connection otherwise.
  */
 #include "server/conn.h"
 
 #include "lib/alloc.h"
 #include "lib/assert.h"
-#include "lib/byte.h"
+#include "lib/err.h"
+#include "proto/request.h"
 #include "server/node.h"
+#include "server/peer.h"
 
-#define CONN_VERSION_1 1ULL
-#define CONN_VERSION_LEGACY 0x86104dd760433fe5ULL
+struct conn_write {
+    uv_write_t req;
+    struct conn *c;
+    uint8_t *data; /* owned */
+    conn_written_cb cb;
+};
+
+static void connMaybeFree(struct conn *c);
+
+static void connOnAlloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out);
+static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
 static void connOnClosed(uv_handle_t *handle)
 {
     struct conn *c = handle->data;
-    bufFree(&c->in);
     libFree(c->stream);
+    c->stream = NULL;
+    connMaybeFree(c);
+}
+
+/* Frees the connection once the stream is closed and the gateway idle. */
+static void connMaybeFree(struct conn *c)
+{
+    if (c->stream != NULL || c->writes_out > 0 || !gatewayClosed(&c->gateway)) {
+        return;
+    }
+    protoReaderClose(&c->reader);
     libFree(c);
 }
 
-/* Close callback for a stream that never got a struct conn. */
-static void connOnRawClosed(uv_handle_t *handle)
+void connRelease(struct conn *c)
 {
-    libFree(handle);
+    connMaybeFree(c);
 }
 
 void connClose(struct conn *c)
@@ -38,49 +59,138 @@ void connClose(struct conn *c)
     }
     c->closing = true;
     queueRemove(&c->link);
+    gatewayClose(&c->gateway); /* may finish later: see gatewayClosed */
     uv_close((uv_handle_t *)c->stream, connOnClosed);
+}
+
+static void connOnRawClosed(uv_handle_t *handle)
+{
+    libFree(handle);
+}
+
+static void connOnWritten(uv_write_t *req, int status)
+{
+    struct conn_write *w = req->data;
+    struct conn *c = w->c;
+    libFree(w->data);
+    c->writes_out--;
+    if (w->cb != NULL && !c->closing) {
+        w->cb(c, status);
+    }
+    libFree(w);
+    if (status != 0) {
+        connClose(c);
+    }
+    if (c->closing) {
+        connMaybeFree(c);
+    }
+}
+
+int connWrite(struct conn *c, struct buf *msg, conn_written_cb on_written)
+{
+    struct conn_write *w = libMalloc(sizeof *w);
+    if (w == NULL) {
+        bufFree(msg);
+        return ERR_NOMEM;
+    }
+    size_t len;
+    w->c = c;
+    w->cb = on_written;
+    w->data = bufDetach(msg, &len);
+    w->req.data = w;
+    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+    int rv = uv_write(&w->req, c->stream, &b, 1, connOnWritten);
+    if (rv != 0) {
+        libFree(w->data);
+        libFree(w);
+        return ERR_IO;
+    }
+    c->writes_out++;
+    return 0;
+}
+
+/* Hands the stream to the raft transport (CONNECT as first request),
+ * with the frame and whatever the reader holds after it. */
+static void connBecomePeer(struct conn *c, const struct proto_frame *f)
+{
+    uv_stream_t *stream = c->stream;
+    c->closing = true;
+    queueRemove(&c->link);
+    uv_read_stop(stream);
+    c->stream = NULL; /* the transport owns it now */
+    peerAccept(c->node, stream, f, &c->reader);
+    gatewayClose(&c->gateway);
+    connMaybeFree(c);
+}
+
+static bool connFirstIsConnect(struct conn *c, const struct proto_frame *f)
+{
+    bool first = !c->first_request_seen;
+    c->first_request_seen = true;
+    return first && f->header.type == PROTO_REQ_CONNECT;
+}
+
+/* Takes frames while the gateway is idle. */
+static void connPump(struct conn *c)
+{
+    struct proto_frame f;
+    while (!c->closing && gatewayIdle(&c->gateway)) {
+        int rv = protoReaderNext(&c->reader, &f);
+        if (rv == ERR_AGAIN) {
+            break;
+        }
+        if (rv != 0) {
+            connClose(c);
+            return;
+        }
+        if (connFirstIsConnect(c, &f)) {
+            connBecomePeer(c, &f);
+            return;
+        }
+        gatewayHandle(&c->gateway, &f);
+    }
+    if (!c->closing && !c->reading &&
+        protoReaderBuffered(&c->reader) < CONN_MAX_BUFFERED) {
+        c->reading = uv_read_start(c->stream, connOnAlloc, connOnRead) == 0;
+    }
+}
+
+void connRequestDone(struct conn *c)
+{
+    connPump(c);
+}
+
+bool connPeekInterrupt(struct conn *c)
+{
+    return gatewayPeekInterrupt(&c->gateway, &c->reader);
 }
 
 static void connOnAlloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out)
 {
     struct conn *c = handle->data;
+    uint8_t *p;
+    size_t avail;
     (void)suggested;
-    out->base = NULL;
-    out->len = 0;
-    if (bufReserve(&c->in, CONN_READ_CHUNK) == 0) {
-        out->base = (char *)c->in.data + c->in.len;
-        out->len = CONN_READ_CHUNK;
+    *out = uv_buf_init(NULL, 0);
+    if (protoReaderReserve(&c->reader, CONN_READ_CHUNK, &p, &avail) == 0) {
+        *out = uv_buf_init((char *)p, (unsigned)avail);
     }
-}
-
-/* Consume the handshake word once it is complete. */
-static int connHandshake(struct conn *c)
-{
-    if (c->version != 0 || c->in.len < 8) {
-        return 0;
-    }
-    uint64_t version = byteGet64(c->in.data);
-    if (version != CONN_VERSION_1 && version != CONN_VERSION_LEGACY) {
-        return -1;
-    }
-    c->version = version;
-    bufConsume(&c->in, 8);
-    return 0;
 }
 
 static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = stream->data;
     (void)buf;
-    if (nread < 0) {
+    if (nread < 0 || (nread == 0 && buf->base == NULL)) {
         connClose(c);
         return;
     }
-    c->in.len += (size_t)nread;
-    if (c->in.len > CONN_MAX_BUFFERED || connHandshake(c) != 0 ||
-        c->version != 0) {
-        connClose(c);
+    protoReaderCommit(&c->reader, (size_t)nread);
+    if (protoReaderBuffered(&c->reader) >= CONN_MAX_BUFFERED) {
+        uv_read_stop(stream);
+        c->reading = false;
     }
+    connPump(c);
 }
 
 void connStart(struct dqlite_node *node, uv_stream_t *stream)
@@ -93,9 +203,10 @@ void connStart(struct dqlite_node *node, uv_stream_t *stream)
     c->node = node;
     c->stream = stream;
     stream->data = c;
-    bufInit(&c->in);
-    c->in.limit = CONN_MAX_BUFFERED + CONN_READ_CHUNK;
+    protoReaderInit(&c->reader, PROTO_SIDE_SERVER);
+    gatewayInit(&c->gateway, c);
     queueInsertTail(&node->conns, &c->link);
+    c->reading = true;
     if (uv_read_start(stream, connOnAlloc, connOnRead) != 0) {
         connClose(c);
     }

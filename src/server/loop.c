@@ -16,7 +16,9 @@
 #include "lib/assert.h"
 #include "lib/err.h"
 #include "server/conn.h"
+#include "server/gateway_internal.h"
 #include "server/node.h"
+#include "server/peer.h"
 
 static uv_stream_t *loopListener(struct dqlite_node *n)
 {
@@ -78,12 +80,28 @@ static void loopCloseConns(struct dqlite_node *n)
     }
 }
 
+static void loopOnTransportClosed(struct raftio_transport *t)
+{
+    struct dqlite_node *n = t->data;
+    workerStop(&n->worker);
+    uv_close((uv_handle_t *)&n->stop_async, NULL);
+}
+
+static void loopOnReplicaClosed(struct replica *r)
+{
+    struct dqlite_node *n = r->cb_arg;
+    raftioTransportClose(&n->transport, loopOnTransportClosed);
+}
+
+/* Stop: clients first (their gateways finish on the db thread), then the
+ * replica (log writer, timers), the transport, and the db thread last. */
 static void loopOnStop(uv_async_t *async)
 {
     struct dqlite_node *n = async->data;
     loopCloseConns(n);
     uv_close((uv_handle_t *)loopListener(n), NULL);
-    uv_close((uv_handle_t *)&n->stop_async, NULL);
+    uv_close((uv_handle_t *)&n->parked_timer, NULL);
+    replicaClose(&n->replica, loopOnReplicaClosed);
 }
 
 static int loopOpenListener(struct dqlite_node *n)
@@ -119,17 +137,127 @@ static void loopSignalReady(struct dqlite_node *n, int rv)
     pthread_mutex_unlock(&n->lock);
 }
 
+static void loopOnPeerMessage(struct raftio_transport *t,
+                              const struct raft_message *m)
+{
+    struct dqlite_node *n = t->data;
+    replicaReceive(&n->replica, m);
+}
+
+static int loopOpenTransport(struct dqlite_node *n)
+{
+    struct raftio_transport_options o = {0};
+    o.node_id = n->id;
+    o.address = n->address;
+    o.cluster = "";
+    o.connect_fn = n->connect_fn;
+    o.connect_arg = n->connect_arg;
+    o.recv_cb = loopOnPeerMessage;
+    int rv = raftioTransportInit(&n->transport, &n->loop, &o);
+    if (rv != 0) {
+        nodeErrorf(n, "peer transport: %s", errString(rv));
+        return DQLITE_ERROR;
+    }
+    n->transport.data = n;
+    return 0;
+}
+
+static void loopOnParkedTimer(uv_timer_t *timer)
+{
+    struct dqlite_node *n = timer->data;
+    uint64_t now_ms = uv_now(&n->loop);
+    struct queue retry;
+    queueInit(&retry);
+    while (!queueEmpty(&n->parked)) {
+        struct queue *q = queueHead(&n->parked);
+        queueRemove(q);
+        queueInsertTail(&retry, q);
+    }
+    while (!queueEmpty(&retry)) {
+        struct queue *q = queueHead(&retry);
+        queueRemove(q);
+        queueInsertTail(&n->parked, q); /* retry removes it again */
+        gatewayRetryParked(QUEUE_DATA(q, struct gateway, busy_link), now_ms);
+    }
+    nodeParkedChanged(n);
+}
+
+void nodeParkedChanged(struct dqlite_node *n)
+{
+    if (queueEmpty(&n->parked)) {
+        uv_timer_stop(&n->parked_timer);
+    } else if (!uv_is_active((uv_handle_t *)&n->parked_timer)) {
+        uv_timer_start(&n->parked_timer, loopOnParkedTimer, 5, 5);
+    }
+}
+
+static void loopOnState(void *arg, int state, uint64_t leader_id)
+{
+    (void)arg;
+    (void)state;
+    (void)leader_id; /* the leadership callback of our API goes here */
+}
+
+static int loopStartServices(struct dqlite_node *n)
+{
+    int rv = workerStart(&n->worker, &n->loop);
+    if (rv != 0) {
+        nodeErrorf(n, "cannot start the db thread");
+        return DQLITE_ERROR;
+    }
+    rv = loopOpenTransport(n);
+    if (rv == 0) {
+        rv = replicaStart(&n->replica, &n->loop, &n->worker, peerSend,
+                          loopOnState, n);
+        if (rv != 0) {
+            nodeErrorf(n, "raft: %s", errString(rv));
+            rv = DQLITE_ERROR;
+        }
+    }
+    uv_timer_init(&n->loop, &n->parked_timer);
+    n->parked_timer.data = n;
+    return rv;
+}
+
 void *nodeThreadMain(void *arg)
 {
     struct dqlite_node *n = arg;
     int rv = loopOpenListener(n);
     if (rv == 0) {
+        rv = loopStartServices(n);
+    }
+    if (rv == 0) {
         uv_async_init(&n->loop, &n->stop_async, loopOnStop);
         n->stop_async.data = n;
     }
     loopSignalReady(n, rv);
-    uv_run(&n->loop, UV_RUN_DEFAULT);
+    if (rv == 0) {
+        uv_run(&n->loop, UV_RUN_DEFAULT);
+    }
     return NULL;
+}
+
+static int loopOpenReplica(struct dqlite_node *n)
+{
+    struct replica_options o = {0};
+    o.id = n->id;
+    o.address = n->address;
+    o.data_dir = n->data_dir;
+    nodeTimeouts(n, &o.heartbeat_ms, &o.election_ms);
+    o.snapshot_threshold = n->snapshot_threshold;
+    o.snapshot_trailing = n->snapshot_trailing;
+    o.bootstrap = n->id == 1 || n->id == NODE_BOOTSTRAP_ID;
+    /* go-dqlite may have put SQLite in single-thread mode: make sure it is
+     * initialised, under our lock like every other call. */
+    workerSqliteLock();
+    sqlite3_initialize();
+    workerSqliteUnlock();
+    int rv = replicaOpen(&n->replica, &o, n->errmsg, sizeof n->errmsg);
+    if (rv != 0) {
+        return DQLITE_ERROR;
+    }
+    n->replica_open = true;
+    return 0;
 }
 
 int dqlite_node_start(dqlite_node *n)
@@ -143,6 +271,10 @@ int dqlite_node_start(dqlite_node *n)
         if (rv != 0) {
             return rv;
         }
+    }
+    rv = loopOpenReplica(n);
+    if (rv != 0) {
+        return rv;
     }
     rv = uv_loop_init(&n->loop);
     if (rv != 0) {

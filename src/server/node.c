@@ -16,6 +16,7 @@
 #include "lib/alloc.h"
 #include "lib/assert.h"
 #include "lib/err.h"
+#include "repl/command.h"
 
 /* Latency bounds of dqlite_node_set_network_latency (1.11's lower bound). */
 #define NODE_MIN_LATENCY_NS 500000ULL
@@ -37,9 +38,12 @@ static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
     n->state = NODE_CREATED;
     n->snapshot_threshold = 1024;
     n->snapshot_trailing = 8192;
+    n->busy_timeout_ms = 5000;
+    n->linearizable_reads = true;
     pthread_mutex_init(&n->lock, NULL);
     pthread_cond_init(&n->cond, NULL);
     queueInit(&n->conns);
+    queueInit(&n->parked);
 }
 
 int dqlite_node_create(dqlite_node_id id, const char *address,
@@ -80,6 +84,9 @@ void dqlite_node_destroy(dqlite_node *n)
     }
     if (n->listen_fd >= 0) {
         close(n->listen_fd);
+    }
+    if (n->replica_open) {
+        replicaFree(&n->replica);
     }
     pthread_cond_destroy(&n->cond);
     pthread_mutex_destroy(&n->lock);
@@ -216,4 +223,55 @@ dqlite_node_id dqlite_generate_node_id(const char *address)
         id ^= random_bits ^ (uint64_t)now.tv_sec;
     } while (id == 0 || id == 1 || id == NODE_BOOTSTRAP_ID);
     return id;
+}
+
+void nodeTimeouts(const struct dqlite_node *n, unsigned *heartbeat_ms,
+                  unsigned *election_ms)
+{
+    /* 1.11 scales both from the latency: 15x for elections, 1.5x for
+     * heartbeats; without one, raft's usual 1 s / 100 ms. */
+    if (n->latency_ns == 0) {
+        *heartbeat_ms = 100;
+        *election_ms = 1000;
+        return;
+    }
+    uint64_t latency_ms = n->latency_ns / 1000000;
+    if (latency_ms == 0) {
+        latency_ms = 1;
+    }
+    *heartbeat_ms = (unsigned)(latency_ms * 3 / 2 + 1);
+    *election_ms = (unsigned)(latency_ms * 15);
+}
+
+/* A checkpoint proposal nobody waits for: the wait frees itself. */
+static void nodeOnCheckpointDone(struct replica_wait *w, int status)
+{
+    (void)status; /* a lost checkpoint is proposed again by a later write */
+    libFree(w);
+}
+
+void nodeProposeCheckpoint(struct dqlite_node *n, const char *name)
+{
+    struct buf cmd;
+    bufInit(&cmd);
+    if (replEncodeCheckpoint(&cmd, name) != 0) {
+        bufFree(&cmd);
+        return;
+    }
+    struct replica_wait *w = libCalloc(1, sizeof *w);
+    uint8_t *payload = raftPayloadAlloc(cmd.len);
+    if (w == NULL || payload == NULL) {
+        libFree(w);
+        if (payload != NULL) {
+            raftPayloadUnref(payload);
+        }
+        bufFree(&cmd);
+        return;
+    }
+    memcpy(payload, cmd.data, cmd.len);
+    w->cb = nodeOnCheckpointDone;
+    if (replicaPropose(&n->replica, payload, cmd.len, w) != 0) {
+        libFree(w);
+    }
+    bufFree(&cmd);
 }

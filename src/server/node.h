@@ -20,7 +20,10 @@
 #include <uv.h>
 
 #include "lib/queue.h"
+#include "raftio/transport.h"
 #include "server/addr.h"
+#include "server/replica.h"
+#include "server/worker.h"
 
 #define NODE_ERRMSG_LEN 256
 
@@ -63,6 +66,18 @@ struct dqlite_node {
         uv_pipe_t pipe;
     } listener;
     struct queue conns; /* struct conn, owned by the loop */
+
+    /* Replication, storage and the db thread (opened by start). */
+    struct replica replica;
+    bool replica_open;
+    struct worker worker;
+    struct raftio_transport transport;
+    bool transport_open;
+    uint64_t weight;          /* reported by DESCRIBE, set by WEIGHT */
+    unsigned busy_timeout_ms; /* how long writers queue for a lock */
+    bool linearizable_reads;  /* read-index before every query */
+    struct queue parked;      /* gateways waiting for a write lock */
+    uv_timer_t parked_timer;  /* retries and expires parked writers */
 };
 
 /* Record a formatted failure message on the node. */
@@ -71,5 +86,15 @@ void nodeErrorf(struct dqlite_node *n, const char *fmt, ...)
 
 /* Run by the node's thread: the loop until stop. */
 void *nodeThreadMain(void *arg);
+
+/* The parked writers' list changed: keep their timer running. */
+void nodeParkedChanged(struct dqlite_node *n);
+
+/* Proposes a checkpoint of database `name` (fire and forget). */
+void nodeProposeCheckpoint(struct dqlite_node *n, const char *name);
+
+/* Heartbeat and election timeouts from the configured network latency. */
+void nodeTimeouts(const struct dqlite_node *n, unsigned *heartbeat_ms,
+                  unsigned *election_ms);
 
 #endif /* SERVER_NODE_H */

@@ -25,13 +25,16 @@ static struct worker_job *workerNext(struct worker *w)
 {
     struct worker_job *job = NULL;
     pthread_mutex_lock(&w->mutex);
+    w->running = false;
+    pthread_cond_broadcast(&w->cond);
     while (queueEmpty(&w->pending) && !w->stopping) {
         pthread_cond_wait(&w->cond, &w->mutex);
     }
-    if (!w->stopping) {
+    if (!queueEmpty(&w->pending)) {
         struct queue *head = queueHead(&w->pending);
         queueRemove(head);
         job = QUEUE_DATA(head, struct worker_job, link);
+        w->running = true;
     }
     pthread_mutex_unlock(&w->mutex);
     return job;
@@ -53,10 +56,12 @@ static void *workerMain(void *arg)
     return NULL;
 }
 
-/* Loop thread: call `done` of every finished job, in order. */
-static void workerDrain(struct worker *w)
+/* Loop thread: call `done` of every finished job, in order. Returns how
+ * many ran. */
+static unsigned workerDrain(struct worker *w)
 {
     struct queue finished;
+    unsigned n = 0;
     queueInit(&finished);
     pthread_mutex_lock(&w->mutex);
     while (!queueEmpty(&w->finished)) {
@@ -70,7 +75,9 @@ static void workerDrain(struct worker *w)
         queueRemove(q);
         struct worker_job *job = QUEUE_DATA(q, struct worker_job, link);
         job->done(job);
+        n++;
     }
+    return n;
 }
 
 static void workerOnAsync(uv_async_t *async)
@@ -85,6 +92,7 @@ int workerStart(struct worker *w, uv_loop_t *loop)
     queueInit(&w->pending);
     queueInit(&w->finished);
     w->stopping = false;
+    w->running = false;
     int rv = uv_async_init(loop, &w->async, workerOnAsync);
     if (rv != 0) {
         goto err_after_sync;
@@ -108,25 +116,32 @@ void workerSubmit(struct worker *w, struct worker_job *job)
     pthread_mutex_lock(&w->mutex);
     ASSERT(!w->stopping);
     queueInsertTail(&w->pending, &job->link);
-    pthread_cond_signal(&w->cond);
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->mutex);
+}
+
+/* Loop thread: waits until the worker has nothing pending or running. */
+static void workerWaitIdle(struct worker *w)
+{
+    pthread_mutex_lock(&w->mutex);
+    while (!queueEmpty(&w->pending) || w->running) {
+        pthread_cond_wait(&w->cond, &w->mutex);
+    }
     pthread_mutex_unlock(&w->mutex);
 }
 
 void workerStop(struct worker *w)
 {
+    /* Jobs submitted by `done` callbacks (closing connections submit
+     * their last jobs) run too: drain until nothing new appears. */
+    do {
+        workerWaitIdle(w);
+    } while (workerDrain(w) > 0);
     pthread_mutex_lock(&w->mutex);
     w->stopping = true;
-    pthread_cond_signal(&w->cond);
+    pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->mutex);
     pthread_join(w->thread, NULL);
-    workerDrain(w);
-    while (!queueEmpty(&w->pending)) {
-        struct queue *q = queueHead(&w->pending);
-        queueRemove(q);
-        struct worker_job *job = QUEUE_DATA(q, struct worker_job, link);
-        job->canceled = true;
-        job->done(job);
-    }
     uv_close((uv_handle_t *)&w->async, NULL);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->mutex);

@@ -34,6 +34,7 @@ struct worker {
     struct queue pending;  /* submitted, not yet run; under mutex */
     struct queue finished; /* run, `done` not called yet; under mutex */
     bool stopping;
+    bool running;     /* a job's `work` is executing; under mutex */
     uv_async_t async; /* wakes the loop for finished jobs */
 };
 
@@ -43,9 +44,10 @@ int workerStart(struct worker *w, uv_loop_t *loop);
 /* Loop thread: queue a job. */
 void workerSubmit(struct worker *w, struct worker_job *job);
 
-/* Loop thread: run the remaining jobs' `done` (those never run with
- * `canceled` set), join the thread and close the async handle. The loop
- * must run once more for the handle's close to complete. */
+/* Loop thread: run every job still pending (and the jobs their `done`
+ * callbacks submit) to completion, then join the thread and close the
+ * async handle. The loop must run once more for the close to complete.
+ * (`canceled` stays for callers that tear down without a worker.) */
 void workerStop(struct worker *w);
 
 /* The process-wide lock around SQLite calls, for code that must call SQLite

@@ -3,6 +3,7 @@
  * address at once, and the handshake's refusal of unknown versions. */
 #include <criterion/criterion.h>
 #include <dqlite.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,18 @@ static void setup(void)
     cr_assert_not_null(mkdtemp(dir));
 }
 
+static int removeEntry(const char *path, const struct stat *st, int flag,
+                       struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
 static void teardown(void)
 {
-    rmdir(dir);
+    nftw(dir, removeEntry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 TestSuite(node, .init = setup, .fini = teardown);

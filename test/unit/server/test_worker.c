@@ -57,11 +57,11 @@ Test(worker, runs_jobs_in_order_off_the_loop)
 static void blockingWork(struct worker_job *job)
 {
     (void)job;
-    struct timespec pause = {0, 50 * 1000 * 1000};
+    struct timespec pause = {0, 5 * 1000 * 1000};
     nanosleep(&pause, NULL);
 }
 
-Test(worker, stop_cancels_jobs_that_never_ran)
+Test(worker, stop_runs_every_pending_job)
 {
     uv_loop_t loop;
     struct worker w;
@@ -79,12 +79,10 @@ Test(worker, stop_cancels_jobs_that_never_ran)
         workerSubmit(&w, &jobs[i].job);
     }
     workerStop(&w);
-    cr_assert_eq(n_done, 10, "every job gets its done callback");
-    int canceled = 0;
+    cr_assert_eq(n_done, 10, "every job ran and got its done callback");
     for (int i = 0; i < 10; i++) {
-        canceled += order[i] == -1;
+        cr_assert_eq(order[i], i);
     }
-    cr_assert_gt(canceled, 0, "jobs queued behind a slow one are canceled");
     uv_run(&loop, UV_RUN_DEFAULT);
     cr_assert_eq(uv_loop_close(&loop), 0);
 }

@@ -1,0 +1,115 @@
+/*
+ * The gateway: answers the requests of one client connection.
+ *
+ * One request at a time (the connection hands over the next frame only when
+ * the gateway is idle). Requests that need SQLite run as jobs on the node's
+ * db thread; writes wait for raft (replica.h) before they are answered;
+ * queries first wait for a read-index round, so what they return is
+ * linearizable. Everything else is answered on the loop at once.
+ *
+ * Memory: the gateway copies each request body into `body` (the reader may
+ * move its buffer while the request is in progress); decoded fields point
+ * into that copy. The SQLite connection and statements are touched only by
+ * db-thread jobs, never while no job is out... except to read pointers.
+ */
+#ifndef SERVER_GATEWAY_H
+#define SERVER_GATEWAY_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "lib/buf.h"
+#include "lib/queue.h"
+#include "proto/params.h"
+#include "proto/reader.h"
+#include "proto/request.h"
+#include "server/replica.h"
+#include "server/worker.h"
+
+struct conn;
+
+/* Prepared statements one connection may hold. */
+#define GATEWAY_MAX_STMTS 1024
+/* Size at which a ROWS batch is closed (the reference's page size). */
+#define GATEWAY_BATCH_BYTES 4096
+/* Default wait of a writer for a database another connection writes. */
+#define GATEWAY_BUSY_TIMEOUT_MS 5000
+
+enum gateway_stage {
+    GATEWAY_IDLE = 0,
+    GATEWAY_WAITING, /* for raft: barrier, read index or a proposal */
+    GATEWAY_RUNNING, /* a db-thread job is out */
+    GATEWAY_WRITING, /* a response is being written */
+    GATEWAY_PARKED   /* a writer waiting for another's write lock */
+};
+
+struct gateway {
+    struct conn *conn;
+    enum gateway_stage stage;
+    bool closing;
+    bool db_closed; /* the SQLite connection is closed (or never opened) */
+    uint64_t version;
+
+    /* The request in progress. */
+    struct buf body;
+    struct proto_request req;
+    struct proto_params_iter params;
+    struct buf out; /* response being built */
+
+    /* The connection's database. */
+    char *db_name; /* NULL until OPEN */
+    sqlite3 *db;
+    struct replica_sqlconn sqlconn; /* registered while db is open */
+    sqlite3_stmt *stmts[GATEWAY_MAX_STMTS];
+
+    /* Execution state of EXEC / QUERY / EXEC_SQL / QUERY_SQL. */
+    sqlite3_stmt *stmt; /* the statement being run */
+    bool owns_stmt;     /* finalize it when done (the *_SQL requests) */
+    size_t sql_offset;  /* *_SQL: where the rest of the text starts */
+    int rc;             /* SQLite's code of the last step */
+    bool has_error;     /* rc/errmsg hold a failure to answer with */
+    char *errmsg;       /* copy of the error message, libMalloc'd */
+    int64_t last_insert_id;
+    int64_t changes;
+    struct proto_params_iter params_saved; /* to retry a parked step */
+    size_t next_offset;                    /* *_SQL: after this statement */
+    bool sql_finished;                     /* *_SQL: no statement left */
+    struct buf frames; /* a write's encoded frames command */
+    bool has_frames;   /* held frames to propose (or abort) */
+    void (*after_propose)(struct gateway *g, int rv);
+    int propose_rv;
+    bool stream_done; /* the last batch ended with DONE */
+    bool interrupted;
+    uint64_t busy_deadline_ms;
+
+    struct worker_job job;
+    worker_fn job_next; /* loop step to run once `job` is done */
+    struct replica_wait wait;
+    bool wait_out;
+    struct queue busy_link; /* in the node's parked writers */
+};
+
+void gatewayInit(struct gateway *g, struct conn *conn);
+
+/* Takes a framed request (the body is copied). */
+void gatewayHandle(struct gateway *g, const struct proto_frame *frame);
+
+bool gatewayIdle(const struct gateway *g);
+
+/* The connection went away: finish or cancel what is in progress, close
+ * the SQLite connection on the db thread. */
+void gatewayClose(struct gateway *g);
+
+/* Whether nothing refers to the gateway any more (it may be freed). */
+bool gatewayClosed(const struct gateway *g);
+
+/* Consumes an INTERRUPT request buffered in `reader`, if the next complete
+ * frame is one. */
+bool gatewayPeekInterrupt(struct gateway *g, struct proto_reader *reader);
+
+/* Wakes writers parked on database `name` (its write lock was released). */
+void gatewayWakeParked(struct queue *parked, const char *name);
+
+#endif /* SERVER_GATEWAY_H */

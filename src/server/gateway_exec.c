@@ -1,0 +1,366 @@
+/*
+ * EXEC and EXEC_SQL: statements that run to completion, whose writes are
+ * replicated before the client hears back.
+ *
+ * EXEC_SQL runs every statement of its text in turn, giving each as many
+ * of the remaining parameters as it has placeholders (protocol.md §5.9,
+ * the newer rule), and reports the last real statement's results. A value
+ * left over for the last statement is an error ("column index out of
+ * range"), as go-dqlite's tests expect.
+ *
+ * A step that finds the database locked (SQLITE_BUSY) is parked: retried
+ * when another connection releases the write lock, or failed with
+ * "database is locked" after GATEWAY_BUSY_TIMEOUT_MS.
+ */
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/assert.h"
+#include "lib/err.h"
+#include "repl/repl.h"
+#include "server/conn.h"
+#include "server/gateway_internal.h"
+#include "server/node.h"
+#include "server/sql.h"
+
+static void execStep(struct gateway *g);
+
+static struct proto_text execSql(const struct gateway *g)
+{
+    return g->req.exec_sql.sql;
+}
+
+/* Db thread: the next statement of the text, NULL when only blanks are
+ * left (g->sql_finished). */
+static int execPrepareNext(struct gateway *g)
+{
+    struct proto_text sql = execSql(g);
+    const char *start = sql.data + g->sql_offset;
+    const char *tail = NULL;
+    g->stmt = NULL;
+    int rc = sqlite3_prepare_v2(g->db, start, (int)(sql.len - g->sql_offset),
+                                &g->stmt, &tail);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    g->next_offset = tail != NULL ? (size_t)(tail - sql.data) : sql.len;
+    g->sql_finished = g->stmt == NULL;
+    return SQLITE_OK;
+}
+
+/* Db thread: whether this is the last statement to run. */
+static bool execIsLast(struct gateway *g)
+{
+    if (!g->owns_stmt) {
+        return true;
+    }
+    return !gatewayTailHasStatement(g->db, execSql(g).data + g->next_offset);
+}
+
+static int execBind(struct gateway *g)
+{
+    int n = sqlite3_bind_parameter_count(g->stmt);
+    uint32_t left = g->params.params->count - g->params.index;
+    if (left > (uint32_t)n && execIsLast(g)) {
+        gatewaySetError(g, SQLITE_RANGE, "column index out of range");
+        return SQLITE_RANGE;
+    }
+    int rc = sqlBind(g->stmt, &g->params, n);
+    if (rc != SQLITE_OK) {
+        gatewaySaveError(g, rc);
+    }
+    return rc;
+}
+
+/* Db thread: steps one statement to its end, collects held frames. */
+static void execRunStatement(struct gateway *g)
+{
+    int rc = sqlite3_step(g->stmt);
+    if (rc == SQLITE_ROW) {
+        gatewaySetError(g, SQLITE_ERROR,
+                        "rows yielded when none expected for EXEC request");
+    } else if (rc == SQLITE_DONE) {
+        g->rc = SQLITE_DONE;
+        g->last_insert_id = sqlite3_last_insert_rowid(g->db);
+        g->changes = sqlite3_changes64(g->db);
+    } else {
+        gatewaySaveError(g, rc);
+    }
+    sqlite3_reset(g->stmt);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+        struct replica *r = &gatewayNode(g)->replica;
+        bufReset(&g->frames);
+        int rv = replLeaderPoll(r->vfs, g->db_name, &g->frames, &g->has_frames);
+        if (rv != 0) {
+            gatewaySetError(g, SQLITE_IOERR, errString(rv));
+        }
+    }
+}
+
+static void execStepWork(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    g->has_frames = false;
+    g->rc = SQLITE_OK;
+    if (g->owns_stmt) {
+        int rc = execPrepareNext(g);
+        if (rc != SQLITE_OK) {
+            gatewaySaveError(g, rc);
+            return;
+        }
+        if (g->sql_finished) {
+            return;
+        }
+    }
+    if (execBind(g) == SQLITE_OK) {
+        execRunStatement(g);
+    }
+    if (g->owns_stmt) {
+        sqlite3_finalize(g->stmt);
+        g->stmt = NULL;
+    }
+}
+
+static void execRespondResult(struct gateway *g)
+{
+    struct proto_response resp;
+    gatewayWakeParked(&gatewayNode(g)->parked, g->db_name);
+    protoResponseInit(&resp, PROTO_RESP_RESULT);
+    resp.result.last_insert_id = (uint64_t)g->last_insert_id;
+    resp.result.rows_affected = (uint64_t)g->changes;
+    gatewayRespond(g, &resp);
+}
+
+/* A statement finished (its frames, if any, applied): next or answer. */
+static void execContinue(struct gateway *g)
+{
+    if (g->owns_stmt && !g->sql_finished) {
+        g->sql_offset = g->next_offset;
+        if (g->sql_offset < execSql(g).len) {
+            execStep(g);
+            return;
+        }
+    }
+    execRespondResult(g);
+}
+
+static void execOnProposed(struct gateway *g, int rv)
+{
+    if (rv != 0) {
+        gatewayFailErr(g, rv);
+        return;
+    }
+    execContinue(g);
+}
+
+static void execPark(struct gateway *g)
+{
+    struct dqlite_node *n = gatewayNode(g);
+    uint64_t now_ms = uv_now(&n->loop);
+    g->params = g->params_saved; /* the step runs again from scratch */
+    if (g->busy_deadline_ms == 0) {
+        g->busy_deadline_ms = now_ms + n->busy_timeout_ms;
+    }
+    if (now_ms >= g->busy_deadline_ms) {
+        gatewayFailure(g, SQLITE_BUSY, "database is locked");
+        return;
+    }
+    g->stage = GATEWAY_PARKED;
+    queueInsertTail(&n->parked, &g->busy_link);
+    nodeParkedChanged(n);
+}
+
+static void execStepDone(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    if (g->rc == SQLITE_BUSY) {
+        execPark(g);
+        return;
+    }
+    if (gatewayIsError(g)) {
+        gatewayWakeParked(&gatewayNode(g)->parked, g->db_name);
+        gatewayFailSaved(g);
+        return;
+    }
+    if (g->has_frames) {
+        gatewayPropose(g, execOnProposed);
+        return;
+    }
+    if (g->owns_stmt && g->sql_finished) {
+        execRespondResult(g);
+        return;
+    }
+    execContinue(g);
+}
+
+static void execStep(struct gateway *g)
+{
+    g->params_saved = g->params;
+    gatewayRun(g, execStepWork, execStepDone);
+}
+
+void gatewayRetryParked(struct gateway *g, uint64_t now_ms)
+{
+    ASSERT(g->stage == GATEWAY_PARKED);
+    queueRemove(&g->busy_link);
+    g->stage = GATEWAY_IDLE;
+    if (now_ms >= g->busy_deadline_ms) {
+        gatewayFailure(g, SQLITE_BUSY, "database is locked");
+        return;
+    }
+    execStep(g);
+}
+
+void gatewayWakeParked(struct queue *parked, const char *name)
+{
+    struct queue woken;
+    struct queue *q, *tmp;
+    if (name == NULL) {
+        return;
+    }
+    queueInit(&woken);
+    QUEUE_FOREACH_SAFE(q, tmp, parked)
+    {
+        struct gateway *g = QUEUE_DATA(q, struct gateway, busy_link);
+        if (strcmp(g->db_name, name) == 0) {
+            queueRemove(q);
+            queueInsertTail(&woken, q);
+        }
+    }
+    while (!queueEmpty(&woken)) {
+        struct gateway *g =
+            QUEUE_DATA(queueHead(&woken), struct gateway, busy_link);
+        gatewayRetryParked(g, uv_now(&gatewayNode(g)->loop));
+    }
+}
+
+static void execOnBarrier(struct replica_wait *w, int status)
+{
+    struct gateway *g = GATEWAY_OF(w, wait);
+    g->wait_out = false;
+    if (g->closing) {
+        gatewayCloseDb(g);
+    } else if (status != 0) {
+        gatewayFailErr(g, status);
+    } else {
+        execStep(g);
+    }
+}
+
+void gatewayExec(struct gateway *g)
+{
+    struct proto_params *params;
+    if (!gatewayCheckLeader(g)) {
+        return;
+    }
+    if (g->req.type == PROTO_REQ_EXEC) {
+        g->stmt = gatewayLookupStmt(g, g->req.exec.db_id, g->req.exec.stmt_id);
+        if (g->stmt == NULL) {
+            return;
+        }
+        g->owns_stmt = false;
+        params = &g->req.exec.params;
+    } else {
+        if (!gatewayCheckDb(g, g->req.exec_sql.db_id)) {
+            return;
+        }
+        g->stmt = NULL;
+        g->owns_stmt = true;
+        g->sql_offset = 0;
+        g->sql_finished = false;
+        params = &g->req.exec_sql.params;
+    }
+    protoParamsIterInit(&g->params, params);
+    g->last_insert_id = 0;
+    g->changes = 0;
+    g->busy_deadline_ms = 0;
+    g->stage = GATEWAY_WAITING;
+    g->wait.cb = execOnBarrier;
+    g->wait_out = true;
+    int rv = replicaBarrier(&gatewayNode(g)->replica, &g->wait);
+    if (rv != 0) {
+        g->wait_out = false;
+        gatewayFailErr(g, rv);
+    }
+}
+
+/* ------------------------------------------------------------ proposals */
+
+static void proposeAbortWork(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    replLeaderAbort(gatewayNode(g)->replica.vfs, g->db_name);
+}
+
+static void proposeAbortDone(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    g->stage = GATEWAY_IDLE;
+    g->has_frames = false;
+    gatewayWakeParked(&gatewayNode(g)->parked, g->db_name);
+    if (job->canceled || g->closing) {
+        gatewayCloseDb(g);
+        return;
+    }
+    g->after_propose(g, g->propose_rv);
+}
+
+/* Drops the held frames on the db thread, then reports `rv`. */
+static void proposeAbort(struct gateway *g, int rv)
+{
+    g->propose_rv = rv;
+    g->stage = GATEWAY_RUNNING;
+    g->job.work = proposeAbortWork;
+    g->job.done = proposeAbortDone;
+    workerSubmit(&gatewayNode(g)->worker, &g->job);
+}
+
+static void proposeMaybeCheckpoint(struct gateway *g)
+{
+    struct dqlite_node *n = gatewayNode(g);
+    uint32_t frames = 0;
+    if (vfsWalFrames(n->replica.vfs, g->db_name, &frames) != 0 ||
+        frames < n->replica.repl.checkpoint_frames) {
+        return;
+    }
+    nodeProposeCheckpoint(n, g->db_name);
+}
+
+static void proposeOnApplied(struct replica_wait *w, int status)
+{
+    struct gateway *g = GATEWAY_OF(w, wait);
+    g->wait_out = false;
+    if (status != 0) {
+        proposeAbort(g, status);
+        return;
+    }
+    g->has_frames = false; /* published by the apply */
+    gatewayWakeParked(&gatewayNode(g)->parked, g->db_name);
+    proposeMaybeCheckpoint(g);
+    if (g->closing) {
+        gatewayCloseDb(g);
+        return;
+    }
+    g->after_propose(g, 0);
+}
+
+void gatewayPropose(struct gateway *g, void (*next)(struct gateway *g, int rv))
+{
+    PRE(g->has_frames);
+    g->after_propose = next;
+    uint8_t *payload = raftPayloadAlloc(g->frames.len);
+    if (payload == NULL) {
+        proposeAbort(g, ERR_NOMEM);
+        return;
+    }
+    memcpy(payload, g->frames.data, g->frames.len);
+    g->stage = GATEWAY_WAITING;
+    g->wait.cb = proposeOnApplied;
+    g->wait_out = true;
+    int rv = replicaPropose(&gatewayNode(g)->replica, payload, g->frames.len,
+                            &g->wait);
+    if (rv != 0) {
+        g->wait_out = false;
+        proposeAbort(g, rv);
+    }
+}

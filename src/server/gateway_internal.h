@@ -1,0 +1,71 @@
+/*
+ * Internal to the gateway's files: gateway.c (dispatch, responses, cluster
+ * requests), gateway_sql.c (SQL requests on the db thread) and
+ * gateway_member.c (membership requests). Loop thread only.
+ */
+#ifndef SERVER_GATEWAY_INTERNAL_H
+#define SERVER_GATEWAY_INTERNAL_H
+
+#include "proto/response.h"
+#include "server/gateway.h"
+
+/* dqlite's own failure codes (protocol.md §7.2). */
+#define GATEWAY_ERR_NOT_LEADER 10250       /* SQLITE_IOERR_NOT_LEADER */
+#define GATEWAY_ERR_LEADERSHIP_LOST 10506  /* SQLITE_IOERR_LEADERSHIP_LOST */
+#define GATEWAY_ERR_NOTFOUND 1002          /* DQLITE_NOTFOUND */
+#define GATEWAY_ERR_PARSE 1005             /* DQLITE_PARSE */
+#define GATEWAY_WELCOME_HEARTBEAT_MS 15000 /* what the reference announces */
+
+struct dqlite_node *gatewayNode(const struct gateway *g);
+
+/* Queue a response (g->out) and return to idle once it is written. */
+void gatewayFinish(struct gateway *g);
+void gatewayRespond(struct gateway *g, const struct proto_response *resp);
+void gatewayFailure(struct gateway *g, uint64_t code, const char *message);
+void gatewayFailErr(struct gateway *g, int rv);
+void gatewayEmpty(struct gateway *g);
+void gatewayFreeBuffers(struct gateway *g);
+
+#define GATEWAY_OF(ptr, field) \
+    ((struct gateway *)(void *)((char *)(ptr)-offsetof(struct gateway, field)))
+
+/* gateway_sql.c: shared steps of the SQL requests. */
+/* Runs `work` on the db thread, then `next` on the loop (unless closing). */
+void gatewayRun(struct gateway *g, worker_fn work, worker_fn next);
+/* Records SQLite's code and message (db thread) / a chosen one. */
+void gatewaySaveError(struct gateway *g, int rc);
+void gatewaySetError(struct gateway *g, int rc, const char *message);
+/* Answers FAILURE with what was recorded. */
+void gatewayFailSaved(struct gateway *g);
+bool gatewayIsError(const struct gateway *g);
+/* Answer the failure themselves and return false when the check fails. */
+bool gatewayCheckLeader(struct gateway *g);
+bool gatewayCheckDb(struct gateway *g, uint64_t db_id);
+sqlite3_stmt *gatewayLookupStmt(struct gateway *g, uint32_t db_id,
+                                uint32_t stmt_id);
+/* Whether `tail` holds another statement (db thread). */
+bool gatewayTailHasStatement(sqlite3 *db, const char *tail);
+/* Closes the SQLite connection once nothing is in flight (closing). */
+void gatewayCloseDb(struct gateway *g);
+
+void gatewaySql(struct gateway *g);
+void gatewaySqlClose(struct gateway *g);
+
+/* gateway_exec.c: EXEC and EXEC_SQL; parked writers. */
+void gatewayExec(struct gateway *g);
+/* Retry a parked writer now; fail it if its deadline passed. */
+void gatewayRetryParked(struct gateway *g, uint64_t now_ms);
+/* Proposes the frames in g->frames; `next` runs with 0 once applied, or the
+ * failure after the held frames were aborted. */
+void gatewayPropose(struct gateway *g, void (*next)(struct gateway *g, int rv));
+
+/* gateway_query.c: QUERY and QUERY_SQL. */
+void gatewayQuery(struct gateway *g);
+
+/* gateway_dump.c */
+void gatewayDump(struct gateway *g);
+
+/* gateway_member.c */
+void gatewayMembership(struct gateway *g);
+
+#endif /* SERVER_GATEWAY_INTERNAL_H */

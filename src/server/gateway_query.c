@@ -1,0 +1,227 @@
+/*
+ * QUERY and QUERY_SQL: statements whose rows stream back in ROWS batches.
+ *
+ * A query first waits for a read-index round (unless linearizable reads
+ * are off), so it sees every write acknowledged before it arrived. Batches
+ * are produced one at a time on the db thread and written before the next
+ * one is made, so a large result never sits in memory whole. Between two
+ * batches an INTERRUPT already received stops the stream: the statement is
+ * reset and the INTERRUPT answered with EMPTY (protocol.md §6.4).
+ *
+ * A zero-column statement is refused (go-dqlite 1.11 would loop forever on
+ * a zero-column ROWS message). A query that writes (RETURNING) has its
+ * frames replicated before its last batch goes out.
+ */
+#include "lib/assert.h"
+#include "lib/err.h"
+#include "repl/repl.h"
+#include "server/conn.h"
+#include "server/gateway_internal.h"
+#include "server/node.h"
+#include "server/sql.h"
+
+static void queryBatch(struct gateway *g);
+
+static void queryEndStatement(struct gateway *g)
+{
+    if (g->owns_stmt) {
+        sqlite3_finalize(g->stmt);
+    } else {
+        sqlite3_reset(g->stmt);
+    }
+    g->stmt = NULL;
+}
+
+static bool queryPrepare(struct gateway *g)
+{
+    const struct proto_text sql = g->req.query_sql.sql;
+    const char *tail = NULL;
+    int rc =
+        sqlite3_prepare_v2(g->db, sql.data, (int)sql.len + 1, &g->stmt, &tail);
+    if (rc != SQLITE_OK) {
+        gatewaySaveError(g, rc);
+        return false;
+    }
+    if (g->stmt == NULL) {
+        gatewaySetError(g, 0, "empty statement");
+        return false;
+    }
+    if (gatewayTailHasStatement(g->db, tail)) {
+        gatewaySetError(g, SQLITE_ERROR, "nonempty statement tail");
+        return false;
+    }
+    return true;
+}
+
+static bool queryBind(struct gateway *g)
+{
+    int n = sqlite3_bind_parameter_count(g->stmt);
+    if (sqlite3_column_count(g->stmt) == 0) {
+        gatewaySetError(g, SQLITE_ERROR, "statement does not return rows");
+        return false;
+    }
+    if (g->params.params->count > (uint32_t)n) {
+        gatewaySetError(g, SQLITE_RANGE, "column index out of range");
+        return false;
+    }
+    int rc = sqlBind(g->stmt, &g->params, n);
+    if (rc != SQLITE_OK) {
+        gatewaySaveError(g, rc);
+        return false;
+    }
+    return true;
+}
+
+/* Db thread: one batch into g->out. */
+static void queryBatchWork(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    int rc = SQLITE_OK;
+    bufReset(&g->out);
+    g->has_frames = false;
+    enum sql_batch_end end =
+        sqlRowsBatch(g->stmt, &g->out, GATEWAY_BATCH_BYTES, &rc);
+    g->stream_done = end != SQL_BATCH_PART;
+    g->rc = SQLITE_OK;
+    if (end == SQL_BATCH_ERROR) {
+        gatewaySaveError(g, rc);
+    }
+    if (g->stream_done) {
+        queryEndStatement(g);
+    }
+    if (end == SQL_BATCH_DONE) {
+        struct replica *r = &gatewayNode(g)->replica;
+        bufReset(&g->frames);
+        if (replLeaderPoll(r->vfs, g->db_name, &g->frames, &g->has_frames) !=
+            0) {
+            gatewaySetError(g, SQLITE_IOERR, "cannot collect frames");
+        }
+    }
+}
+
+static void queryStartWork(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    g->rc = SQLITE_OK;
+    if (g->owns_stmt && !queryPrepare(g)) {
+        if (g->stmt != NULL) {
+            queryEndStatement(g);
+        }
+        return;
+    }
+    if (!queryBind(g)) {
+        queryEndStatement(g);
+        return;
+    }
+    queryBatchWork(job);
+}
+
+static void queryResetWork(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    queryEndStatement(g);
+}
+
+static void queryInterruptDone(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    gatewayEmpty(g); /* the answer to the INTERRUPT */
+}
+
+static void queryOnWritten(struct conn *c, int status)
+{
+    struct gateway *g = &c->gateway;
+    if (status != 0 || g->stage != GATEWAY_WRITING) {
+        return;
+    }
+    g->stage = GATEWAY_IDLE;
+    if (g->stream_done) {
+        connRequestDone(c);
+    } else if (connPeekInterrupt(c)) {
+        gatewayRun(g, queryResetWork, queryInterruptDone);
+    } else {
+        queryBatch(g);
+    }
+}
+
+static void queryWriteBatch(struct gateway *g)
+{
+    g->stage = GATEWAY_WRITING;
+    if (connWrite(g->conn, &g->out, queryOnWritten) != 0) {
+        connClose(g->conn);
+    }
+}
+
+static void queryOnProposed(struct gateway *g, int rv)
+{
+    if (rv != 0) {
+        gatewayFailErr(g, rv);
+        return;
+    }
+    queryWriteBatch(g);
+}
+
+static void queryBatchDone(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    if (gatewayIsError(g)) {
+        gatewayFailSaved(g);
+    } else if (g->has_frames) {
+        gatewayPropose(g, queryOnProposed);
+    } else {
+        queryWriteBatch(g);
+    }
+}
+
+static void queryBatch(struct gateway *g)
+{
+    gatewayRun(g, queryBatchWork, queryBatchDone);
+}
+
+static void queryOnRead(struct replica_wait *w, int status)
+{
+    struct gateway *g = GATEWAY_OF(w, wait);
+    g->wait_out = false;
+    if (g->closing) {
+        gatewayCloseDb(g);
+    } else if (status != 0) {
+        gatewayFailErr(g, status);
+    } else {
+        gatewayRun(g, queryStartWork, queryBatchDone);
+    }
+}
+
+void gatewayQuery(struct gateway *g)
+{
+    struct proto_params *params;
+    if (!gatewayCheckLeader(g)) {
+        return;
+    }
+    if (g->req.type == PROTO_REQ_QUERY) {
+        g->stmt =
+            gatewayLookupStmt(g, g->req.query.db_id, g->req.query.stmt_id);
+        if (g->stmt == NULL) {
+            return;
+        }
+        g->owns_stmt = false;
+        params = &g->req.query.params;
+    } else {
+        if (!gatewayCheckDb(g, g->req.query_sql.db_id)) {
+            return;
+        }
+        g->stmt = NULL;
+        g->owns_stmt = true;
+        params = &g->req.query_sql.params;
+    }
+    protoParamsIterInit(&g->params, params);
+    g->stage = GATEWAY_WAITING;
+    g->wait.cb = queryOnRead;
+    g->wait_out = true;
+    struct dqlite_node *n = gatewayNode(g);
+    int rv = n->linearizable_reads ? replicaRead(&n->replica, &g->wait)
+                                   : replicaBarrier(&n->replica, &g->wait);
+    if (rv != 0) {
+        g->wait_out = false;
+        gatewayFailErr(g, rv);
+    }
+}

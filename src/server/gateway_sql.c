@@ -1,0 +1,392 @@
+/*
+ * The SQL requests: OPEN, PREPARE, FINALIZE, EXEC, EXEC_SQL, QUERY,
+ * QUERY_SQL and DUMP.
+ *
+ * Each runs as a chain of steps: checks on the loop, then a wait on raft
+ * (a barrier before writes, a read-index round before queries), then jobs
+ * on the db thread that call SQLite, then, for a write that committed, a
+ * raft proposal of its frames; the client is answered once the frames are
+ * applied here. A writer that finds the database locked by another
+ * connection is parked and retried when that lock is released, up to
+ * GATEWAY_BUSY_TIMEOUT_MS, instead of failing at once.
+ *
+ * Job bodies (the *Work functions) run on the db thread and touch only the
+ * gateway's SQLite state and the fields they fill; everything else happens
+ * in the loop-side steps.
+ */
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/assert.h"
+#include "lib/err.h"
+#include "repl/repl.h"
+#include "server/conn.h"
+#include "server/gateway_internal.h"
+#include "server/node.h"
+#include "server/sql.h"
+#include "vfs/vfs.h"
+
+static void sqlJobDone(struct worker_job *job);
+
+/* Runs `work` on the db thread, then `next` on the loop. */
+void gatewayRun(struct gateway *g, worker_fn work, worker_fn next)
+{
+    g->stage = GATEWAY_RUNNING;
+    g->has_error = false;
+    g->job.work = work;
+    g->job.done = sqlJobDone;
+    g->job_next = next;
+    workerSubmit(&gatewayNode(g)->worker, &g->job);
+}
+
+static void sqlJobDone(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    g->stage = GATEWAY_IDLE;
+    if (job->canceled || g->closing) {
+        gatewayCloseDb(g);
+        return;
+    }
+    g->job_next(job);
+}
+
+/* Records SQLite's error of the gateway's connection. */
+void gatewaySaveError(struct gateway *g, int rc)
+{
+    g->rc = rc;
+    libFree(g->errmsg);
+    g->errmsg = NULL;
+    g->has_error = false;
+    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        g->has_error = true;
+        if (g->db != NULL) {
+            g->rc = sqlite3_extended_errcode(g->db);
+            if ((g->rc & 0xff) != (rc & 0xff)) {
+                g->rc = rc;
+            }
+        }
+        g->errmsg = libStrdup(g->db != NULL ? sqlite3_errmsg(g->db)
+                                            : sqlite3_errstr(rc));
+    }
+}
+
+void gatewaySetError(struct gateway *g, int rc, const char *message)
+{
+    g->rc = rc;
+    g->has_error = true;
+    libFree(g->errmsg);
+    g->errmsg = libStrdup(message);
+}
+
+void gatewayFailSaved(struct gateway *g)
+{
+    gatewayFailure(g, (uint64_t)g->rc,
+                   g->errmsg != NULL ? g->errmsg : "out of memory");
+}
+
+bool gatewayIsError(const struct gateway *g)
+{
+    return g->has_error;
+}
+
+/* ------------------------------------------------------------ closing */
+
+static void sqlCloseWork(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    for (unsigned i = 0; i < GATEWAY_MAX_STMTS; i++) {
+        sqlite3_finalize(g->stmts[i]);
+        g->stmts[i] = NULL;
+    }
+    if (g->owns_stmt) {
+        sqlite3_finalize(g->stmt);
+    }
+    g->stmt = NULL;
+    replicaSqlConnRemove(&g->sqlconn);
+    sqlite3_close(g->db);
+    g->db = NULL;
+}
+
+static void sqlCloseDone(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    g->stage = GATEWAY_IDLE;
+    g->db_closed = true;
+    gatewayWakeParked(&gatewayNode(g)->parked, g->db_name);
+    gatewayFreeBuffers(g);
+    connRelease(g->conn);
+}
+
+/* The connection is gone: once nothing is in flight, close SQLite. */
+void gatewayCloseDb(struct gateway *g)
+{
+    if (g->stage == GATEWAY_RUNNING || g->wait_out) {
+        return; /* the job's or the wait's end comes back here */
+    }
+    if (g->db == NULL) {
+        g->db_closed = true;
+        gatewayFreeBuffers(g);
+        connRelease(g->conn);
+        return;
+    }
+    g->stage = GATEWAY_RUNNING;
+    g->job.work = sqlCloseWork;
+    g->job.done = sqlCloseDone;
+    workerSubmit(&gatewayNode(g)->worker, &g->job);
+}
+
+void gatewaySqlClose(struct gateway *g)
+{
+    if (g->wait_out && g->wait.cb != NULL && !g->has_frames) {
+        /* Barriers and reads may be dropped; a proposal is awaited so
+         * that its frames are published or aborted. */
+        replicaCancel(&g->wait);
+        g->wait_out = false;
+    }
+    gatewayCloseDb(g);
+}
+
+/* ------------------------------------------------------------ checks */
+
+bool gatewayCheckLeader(struct gateway *g)
+{
+    if (!replicaIsLeader(&gatewayNode(g)->replica)) {
+        gatewayFailure(g, GATEWAY_ERR_NOT_LEADER, "not leader");
+        return false;
+    }
+    return true;
+}
+
+bool gatewayCheckDb(struct gateway *g, uint64_t db_id)
+{
+    if (g->db == NULL || db_id != 0) {
+        gatewayFailure(g, SQLITE_NOTFOUND, "no database opened");
+        return false;
+    }
+    return true;
+}
+
+sqlite3_stmt *gatewayLookupStmt(struct gateway *g, uint32_t db_id,
+                                uint32_t stmt_id)
+{
+    if (!gatewayCheckDb(g, db_id)) {
+        return NULL;
+    }
+    if (stmt_id >= GATEWAY_MAX_STMTS || g->stmts[stmt_id] == NULL) {
+        gatewayFailure(g, SQLITE_NOTFOUND, "no statement with the given id");
+        return NULL;
+    }
+    return g->stmts[stmt_id];
+}
+
+/* ------------------------------------------------------------ OPEN */
+
+static void openWork(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    struct replica *r = &gatewayNode(g)->replica;
+    int rv = vfsDbCreate(r->vfs, g->db_name, 4096);
+    if (rv != 0 && rv != ERR_INVALID) {
+        gatewaySetError(g, SQLITE_CANTOPEN, errString(rv));
+        return;
+    }
+    int rc = sqlite3_open_v2(g->db_name, &g->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                             replicaVfsName(r));
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(g->db, 1);
+        sqlite3_wal_autocheckpoint(g->db, 0);
+        rc = sqlite3_exec(g->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    }
+    gatewaySaveError(g, rc);
+    if (rc != SQLITE_OK) {
+        sqlite3_close(g->db);
+        g->db = NULL;
+        return;
+    }
+    g->sqlconn.db = g->db;
+    replicaSqlConnAdd(r, &g->sqlconn);
+}
+
+static void openDone(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    if (g->db == NULL) {
+        libFree(g->db_name);
+        g->db_name = NULL;
+        gatewayFailSaved(g);
+        return;
+    }
+    g->db_closed = false;
+    struct proto_response resp;
+    protoResponseInit(&resp, PROTO_RESP_DB);
+    resp.db.db_id = 0;
+    gatewayRespond(g, &resp);
+}
+
+static bool sqlNameValid(struct proto_text name)
+{
+    return name.len > 0 && name.len <= VFS_MAX_NAME &&
+           memchr(name.data, '/', name.len) == NULL;
+}
+
+static void sqlOpen(struct gateway *g)
+{
+    if (g->db_name != NULL) {
+        gatewayFailure(g, SQLITE_BUSY,
+                       "a database for this connection is already open");
+        return;
+    }
+    if (!sqlNameValid(g->req.open.name)) {
+        gatewayFailure(g, SQLITE_CANTOPEN, "invalid database name");
+        return;
+    }
+    g->db_name = libStrdup(g->req.open.name.data);
+    if (g->db_name == NULL) {
+        gatewayFailure(g, SQLITE_NOMEM, "out of memory");
+        return;
+    }
+    gatewayRun(g, openWork, openDone);
+}
+
+/* ------------------------------------------------------------ PREPARE */
+
+/* Whether `tail` holds another statement (not just spaces or comments). */
+bool gatewayTailHasStatement(sqlite3 *db, const char *tail)
+{
+    sqlite3_stmt *next = NULL;
+    const char *rest = tail;
+    while (rest != NULL && *rest != '\0') {
+        if (sqlite3_prepare_v2(db, rest, -1, &next, &rest) != SQLITE_OK) {
+            return true; /* something that is not blank */
+        }
+        if (next != NULL) {
+            sqlite3_finalize(next);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void prepareWork(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    const char *sql = g->req.prepare.sql.data;
+    const char *tail = NULL;
+    g->stmt = NULL;
+    int rc = sqlite3_prepare_v2(g->db, sql, (int)g->req.prepare.sql.len + 1,
+                                &g->stmt, &tail);
+    gatewaySaveError(g, rc);
+    if (rc != SQLITE_OK) {
+        return;
+    }
+    if (g->stmt == NULL) {
+        gatewaySetError(g, 0, "empty statement");
+        return;
+    }
+    g->sql_offset = (size_t)(tail - sql);
+    if (g->req.schema == 0 && gatewayTailHasStatement(g->db, tail)) {
+        sqlite3_finalize(g->stmt);
+        g->stmt = NULL;
+        gatewaySetError(g, SQLITE_ERROR, "nonempty statement tail");
+    }
+}
+
+static void prepareDone(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    if (g->stmt == NULL) {
+        gatewayFailSaved(g);
+        return;
+    }
+    uint32_t id = 0;
+    while (id < GATEWAY_MAX_STMTS && g->stmts[id] != NULL) {
+        id++;
+    }
+    ASSERT(id < GATEWAY_MAX_STMTS); /* checked before preparing */
+    g->stmts[id] = g->stmt;
+    struct proto_response resp;
+    protoResponseInit(&resp, PROTO_RESP_STMT);
+    resp.schema = g->req.schema;
+    resp.stmt.stmt_id = id;
+    resp.stmt.n_params = (uint64_t)sqlite3_bind_parameter_count(g->stmt);
+    resp.stmt.tail_offset = g->sql_offset;
+    g->stmt = NULL;
+    gatewayRespond(g, &resp);
+}
+
+static unsigned sqlStmtCount(const struct gateway *g)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < GATEWAY_MAX_STMTS; i++) {
+        n += g->stmts[i] != NULL;
+    }
+    return n;
+}
+
+static void sqlPrepare(struct gateway *g)
+{
+    if (!gatewayCheckLeader(g) || !gatewayCheckDb(g, g->req.prepare.db_id)) {
+        return;
+    }
+    if (sqlStmtCount(g) >= GATEWAY_MAX_STMTS) {
+        gatewayFailure(g, SQLITE_ERROR, "too many prepared statements");
+        return;
+    }
+    gatewayRun(g, prepareWork, prepareDone);
+}
+
+/* ------------------------------------------------------------ FINALIZE */
+
+static void finalizeWork(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    uint32_t id = g->req.finalize.stmt_id;
+    gatewaySaveError(g, sqlite3_finalize(g->stmts[id]));
+    g->stmts[id] = NULL;
+}
+
+static void finalizeDone(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    gatewayEmpty(g);
+}
+
+static void sqlFinalize(struct gateway *g)
+{
+    if (gatewayLookupStmt(g, g->req.finalize.db_id, g->req.finalize.stmt_id) !=
+        NULL) {
+        gatewayRun(g, finalizeWork, finalizeDone);
+    }
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+void gatewaySql(struct gateway *g)
+{
+    switch (g->req.type) {
+    case PROTO_REQ_OPEN:
+        sqlOpen(g);
+        break;
+    case PROTO_REQ_PREPARE:
+        sqlPrepare(g);
+        break;
+    case PROTO_REQ_FINALIZE:
+        sqlFinalize(g);
+        break;
+    case PROTO_REQ_EXEC:
+    case PROTO_REQ_EXEC_SQL:
+        gatewayExec(g);
+        break;
+    case PROTO_REQ_QUERY:
+    case PROTO_REQ_QUERY_SQL:
+        gatewayQuery(g);
+        break;
+    case PROTO_REQ_DUMP:
+        gatewayDump(g);
+        break;
+    default:
+        gatewayFailure(g, GATEWAY_ERR_PARSE, "unrecognized request type");
+        break;
+    }
+}

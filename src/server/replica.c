@@ -1,0 +1,461 @@
+/*
+ * The replica's life cycle and its ready/advance driver (see replica.h).
+ *
+ * One ready batch is carried out at a time, in the order raft.h demands:
+ * send `messages`; hand the durable writes (truncate, append, hard state,
+ * snapshot chunk) to the group-commit writer; once every one of them is
+ * durable send `messages_after_persist`, install a received snapshot, queue
+ * the committed entries for the db thread, record read-index results; then
+ * raftAdvance and look for the next batch. Proposals made while a sync is
+ * in flight accumulate in the core and go out together in the next batch:
+ * that is the group commit.
+ *
+ * A failed durable write stops the replica (fail-stop, logged): the core
+ * was promised durability it did not get, so continuing could acknowledge
+ * lost data. The node then refuses to serve until restarted.
+ */
+#include "server/replica.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "lib/alloc.h"
+#include "lib/assert.h"
+#include "lib/err.h"
+#include "raftio/meta.h"
+#include "raftio/snapshot.h"
+#include "server/replica_internal.h"
+
+/* Period of raft's clock. */
+#define REPLICA_TICK_MS 10
+
+uint64_t replicaNowMs(const struct replica *r)
+{
+    return r->loop != NULL ? uv_now(r->loop) : uv_hrtime() / 1000000;
+}
+
+static uint64_t replicaSeed(void)
+{
+    uint64_t seed;
+    if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
+        seed = uv_hrtime();
+    }
+    return seed;
+}
+
+/* Writes the first configuration of a new cluster: this node, voter. */
+static int replicaBootstrap(struct replica *r, struct raft_entry *entry)
+{
+    struct raft_configuration conf;
+    raftConfInit(&conf);
+    int rv = raftConfAdd(&conf, r->o.id, r->o.address, RAFT_VOTER);
+    if (rv == 0) {
+        rv = raftBootstrapEntry(&conf, entry);
+    }
+    raftConfClose(&conf);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = raftioLogAppend(&r->log, 1, entry, 1);
+    if (rv == 0) {
+        rv = raftioLogSync(&r->log);
+    }
+    if (rv != 0) {
+        raftPayloadUnref(entry->data);
+    }
+    return rv;
+}
+
+/* What was found on disk. */
+struct replica_disk {
+    struct raft_hard_state hs;
+    bool has_snap;
+    struct raft_snapshot_meta snap;
+    uint8_t *snap_data;
+    size_t snap_len;
+    struct raftio_loaded loaded;
+    struct raft_entry boot; /* bootstrap entry, when written now */
+};
+
+static void replicaDiskFree(struct replica_disk *d)
+{
+    if (d->has_snap) {
+        raftSnapshotMetaClose(&d->snap);
+    }
+    libFree(d->snap_data);
+    raftioLoadedFree(&d->loaded);
+    if (d->boot.data != NULL) {
+        raftPayloadUnref(d->boot.data);
+    }
+}
+
+static void replicaLogNote(void *arg, int level, const char *msg)
+{
+    struct replica *r = arg;
+    fprintf(stderr, "dqlite node %llu: log %s: %s\n",
+            (unsigned long long)r->o.id,
+            level >= RAFTIO_LOG_ERROR  ? "error"
+            : level >= RAFTIO_LOG_WARN ? "warning"
+                                       : "info",
+            msg);
+}
+
+static int replicaLoad(struct replica *r, struct replica_disk *d)
+{
+    struct raftio_log_options log_opts = {0, replicaLogNote, r};
+    int rv = raftioMetaLoad(&r->fs, &d->hs.term, &d->hs.vote);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = raftioSnapshotLoad(&r->fs, &d->snap, &d->snap_data, &d->snap_len);
+    if (rv == 0) {
+        d->has_snap = true;
+    } else if (rv != ERR_NOTFOUND) {
+        return rv;
+    }
+    rv = raftioLogOpen(&r->log, &r->fs, &log_opts, &d->loaded);
+    if (rv != 0) {
+        return rv;
+    }
+    if (r->o.bootstrap && !d->has_snap && d->loaded.n_entries == 0 &&
+        d->hs.term == 0) {
+        rv = replicaBootstrap(r, &d->boot);
+    }
+    return rv;
+}
+
+static int replicaCreateCore(struct replica *r, struct replica_disk *d)
+{
+    struct raft_options ro;
+    const struct raft_entry *entries = d->loaded.entries;
+    unsigned n = (unsigned)d->loaded.n_entries;
+    uint64_t first = d->loaded.first_index;
+    raftOptionsDefault(&ro);
+    ro.election_timeout_ms = r->o.election_ms;
+    ro.heartbeat_timeout_ms = r->o.heartbeat_ms;
+    ro.seed = replicaSeed();
+    ro.snapshot_trailing = r->o.snapshot_trailing;
+    if (d->boot.data != NULL) {
+        entries = &d->boot;
+        n = 1;
+        first = 1;
+    }
+    if (n == 0) {
+        first = d->has_snap ? d->snap.index + 1 : 1;
+    }
+    return raftCreate(r->o.id, &ro, &d->hs, d->has_snap ? &d->snap : NULL,
+                      entries, n, first, replicaNowMs(r), &r->raft);
+}
+
+/* The databases come back from the newest snapshot; the log entries after
+ * it are applied again as the core hands them out as committed. */
+static int replicaRestoreState(struct replica *r, struct replica_disk *d)
+{
+    char name[64];
+    snprintf(name, sizeof name, "dqlite-%llu-%p", (unsigned long long)r->o.id,
+             (void *)r);
+    int rv = vfsCreate(name, &r->vfs);
+    if (rv != 0) {
+        return rv;
+    }
+    replInit(&r->repl, r->vfs);
+    if (!d->has_snap) {
+        return 0;
+    }
+    workerSqliteLock();
+    rv = replSnapshotRestore(&r->repl, d->snap_data, d->snap_len);
+    workerSqliteUnlock();
+    if (rv == 0) {
+        r->applied = r->apply_queued = r->snapshot_index = d->snap.index;
+        r->repl.applied_index = d->snap.index;
+    }
+    return rv;
+}
+
+int replicaOpen(struct replica *r, const struct replica_options *o,
+                char *errmsg, size_t errmsg_len)
+{
+    struct replica_disk d;
+    memset(r, 0, sizeof *r);
+    memset(&d, 0, sizeof d);
+    r->o = *o;
+    queueInit(&r->proposals);
+    queueInit(&r->barriers);
+    queueInit(&r->reads);
+    queueInit(&r->roles);
+    queueInit(&r->sql_conns);
+    queueInit(&r->transfers);
+    const char *step = "data directory";
+    int rv = raftioFsPosixInit(&r->fs, o->data_dir);
+    if (rv != 0) {
+        goto err;
+    }
+    step = "loading the raft log";
+    rv = replicaLoad(r, &d);
+    if (rv != 0) {
+        goto err_after_fs;
+    }
+    step = "restoring the databases";
+    rv = replicaRestoreState(r, &d);
+    if (rv != 0) {
+        goto err_after_log;
+    }
+    step = "starting raft";
+    rv = replicaCreateCore(r, &d);
+    if (rv != 0) {
+        goto err_after_vfs;
+    }
+    replicaDiskFree(&d);
+    return 0;
+err_after_vfs:
+    vfsDestroy(r->vfs);
+err_after_log:
+    raftioLogClose(&r->log);
+err_after_fs:
+    r->fs.destroy(&r->fs);
+err:
+    snprintf(errmsg, errmsg_len, "%s: %s", step, errString(rv));
+    replicaDiskFree(&d);
+    return rv;
+}
+
+const char *replicaVfsName(const struct replica *r)
+{
+    return vfsName(r->vfs);
+}
+
+bool replicaIsLeader(const struct replica *r)
+{
+    return !r->failed && raftState(r->raft) == RAFT_LEADER;
+}
+
+static void replicaOnTick(uv_timer_t *timer)
+{
+    struct replica *r = timer->data;
+    raftTick(r->raft, replicaNowMs(r));
+    replicaProcess(r);
+    replicaCheckRoles(r);
+}
+
+int replicaStart(struct replica *r, uv_loop_t *loop, struct worker *worker,
+                 replica_send_fn send, replica_state_fn on_state, void *arg)
+{
+    r->loop = loop;
+    r->worker = worker;
+    r->send = send;
+    r->on_state = on_state;
+    r->cb_arg = arg;
+    int rv = raftioWriterStart(&r->writer, loop, &r->log, &r->fs);
+    if (rv != 0) {
+        return rv;
+    }
+    uv_timer_init(loop, &r->tick);
+    r->tick.data = r;
+    uv_timer_start(&r->tick, replicaOnTick, REPLICA_TICK_MS, REPLICA_TICK_MS);
+    raftTick(r->raft, replicaNowMs(r));
+    replicaProcess(r);
+    return 0;
+}
+
+void replicaReceive(struct replica *r, const struct raft_message *m)
+{
+    if (r->closing) {
+        return;
+    }
+    raftTick(r->raft, replicaNowMs(r));
+    raftStep(r->raft, m);
+    replicaProcess(r);
+}
+
+/* ------------------------------------------------------------ the batch */
+
+static void replicaSendAll(struct replica *r, const struct raft_send *sends,
+                           unsigned n)
+{
+    for (unsigned i = 0; r->send != NULL && i < n; i++) {
+        r->send(r->cb_arg, sends[i].to, sends[i].address, &sends[i].message);
+    }
+}
+
+void replicaFail(struct replica *r, const char *what, int rv)
+{
+    if (!r->failed) {
+        fprintf(stderr, "dqlite node %llu: %s failed: %s; refusing to serve\n",
+                (unsigned long long)r->o.id, what, errString(rv));
+    }
+    r->failed = true;
+    replicaFailWaits(r, ERR_IO);
+}
+
+void replicaPersistDone(struct replica *r, int status)
+{
+    if (status != 0 && r->persist_status == 0) {
+        r->persist_status = status;
+    }
+    ASSERT(r->persist_pending > 0);
+    if (--r->persist_pending == 0) {
+        replicaAfterPersist(r);
+    }
+}
+
+static void replicaOnPersisted(struct raftio_req *req, int status)
+{
+    struct replica *r = req->data;
+    libFree(req);
+    replicaPersistDone(r, status);
+}
+
+int replicaSubmit(struct replica *r, enum raftio_req_kind kind, uint64_t index,
+                  uint64_t vote)
+{
+    struct raftio_req *req = libCalloc(1, sizeof *req);
+    if (req == NULL) {
+        return ERR_NOMEM;
+    }
+    req->kind = kind;
+    req->index = index;
+    req->vote = vote;
+    req->cb = replicaOnPersisted;
+    req->data = r;
+    if (kind == RAFTIO_REQ_APPEND) {
+        req->entries = r->rd.entries;
+        req->n = r->rd.n_entries;
+    }
+    r->persist_pending++;
+    raftioWriterSubmit(&r->writer, req);
+    return 0;
+}
+
+/* Hands the batch's durable writes out; the last completion continues. */
+static void replicaPersist(struct replica *r)
+{
+    const struct raft_ready *rd = &r->rd;
+    int rv = 0;
+    r->persist_pending = 1; /* held until everything is submitted */
+    r->persist_status = 0;
+    if (rd->truncate_from != 0) {
+        rv = replicaSubmit(r, RAFTIO_REQ_TRUNCATE, rd->truncate_from, 0);
+    }
+    if (rv == 0 && rd->n_entries > 0) {
+        rv = replicaSubmit(r, RAFTIO_REQ_APPEND, rd->entries_index, 0);
+    }
+    if (rv == 0 && rd->has_hard_state) {
+        rv = replicaSubmit(r, RAFTIO_REQ_META, rd->hard_state.term,
+                           rd->hard_state.vote);
+    }
+    if (rv == 0 && rd->has_snapshot_chunk) {
+        rv = replicaSnapshotChunkWrite(r);
+    }
+    replicaPersistDone(r, rv);
+}
+
+static void replicaNotify(struct replica *r)
+{
+    const struct raft_ready *rd = &r->rd;
+    if (rd->transfer_failed) {
+        replicaTransferDone(r, ERR_TIMEOUT);
+    }
+    if (!rd->state_changed) {
+        return;
+    }
+    if (r->last_state == RAFT_LEADER && rd->state != RAFT_LEADER) {
+        replicaTransferDone(r, 0);
+        replicaFailWaits(r, ERR_LEADERSHIP_LOST);
+    }
+    r->last_state = rd->state;
+    r->last_leader = rd->leader_id;
+    if (r->on_state != NULL) {
+        r->on_state(r->cb_arg, rd->state, rd->leader_id);
+    }
+}
+
+void replicaAfterPersist(struct replica *r)
+{
+    struct raft_ready *rd = &r->rd;
+    if (r->persist_status != 0) {
+        replicaFail(r, "making the raft log durable", r->persist_status);
+        return; /* the batch is never acknowledged */
+    }
+    replicaSendAll(r, rd->messages_after_persist, rd->n_messages_after_persist);
+    if (rd->has_snapshot_install) {
+        replicaInstallSnapshot(r, &rd->snapshot_install);
+    }
+    if (rd->n_committed > 0) {
+        replicaApplyCommitted(r, rd->committed, rd->committed_index,
+                              rd->n_committed);
+    }
+    replicaReadsReady(r, rd->reads, rd->n_reads);
+    for (unsigned i = 0; i < rd->n_snapshot_reads; i++) {
+        replicaSnapshotRead(r, &rd->snapshot_reads[i]);
+    }
+    raftAdvance(r->raft, rd);
+    r->in_batch = false;
+    replicaProcess(r);
+}
+
+void replicaProcess(struct replica *r)
+{
+    if (r->in_batch || r->closing || r->failed || !raftHasReady(r->raft)) {
+        return;
+    }
+    if (raftReady(r->raft, &r->rd) != 0) {
+        return; /* out of memory: the next tick tries again */
+    }
+    r->in_batch = true;
+    replicaSendAll(r, r->rd.messages, r->rd.n_messages);
+    replicaNotify(r);
+    replicaPersist(r);
+}
+
+/* ------------------------------------------------------------ closing */
+
+static void replicaMaybeClosed(struct replica *r)
+{
+    if (r->close_cb == NULL || r->jobs_out > 0 || !r->writer_closed) {
+        return;
+    }
+    void (*cb)(struct replica *) = r->close_cb;
+    r->close_cb = NULL;
+    cb(r);
+}
+
+void replicaJobFinished(struct replica *r)
+{
+    ASSERT(r->jobs_out > 0);
+    r->jobs_out--;
+    if (r->closing) {
+        replicaMaybeClosed(r);
+    }
+}
+
+static void replicaOnWriterClosed(struct raftio_writer *w)
+{
+    struct replica *r = REPLICA_OF(w, writer);
+    r->writer_closed = true;
+    replicaMaybeClosed(r);
+}
+
+void replicaClose(struct replica *r, void (*close_cb)(struct replica *r))
+{
+    PRE(!r->closing);
+    r->closing = true;
+    r->close_cb = close_cb;
+    replicaFailWaits(r, ERR_SHUTDOWN);
+    uv_close((uv_handle_t *)&r->tick, NULL);
+    raftioWriterClose(&r->writer, replicaOnWriterClosed);
+}
+
+void replicaFree(struct replica *r)
+{
+    if (r->in_batch) {
+        raftDiscard(r->raft, &r->rd);
+    }
+    raftDestroy(r->raft);
+    workerSqliteLock();
+    vfsDestroy(r->vfs);
+    workerSqliteUnlock();
+    raftioLogClose(&r->log);
+    r->fs.destroy(&r->fs);
+}

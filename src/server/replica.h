@@ -1,0 +1,182 @@
+/*
+ * The node's replicated state: the raft core, its durable log and
+ * snapshots (src/raftio), and the databases it keeps identical on every
+ * node (src/vfs through src/repl). This is the ready/advance driver of
+ * raft.h's contract, plus the waits the gateway needs on top of it:
+ *
+ *   replicaPropose   a leader's FRAMES command: callback once applied
+ *                    locally (0), or lost (ERR_LEADERSHIP_LOST / ...)
+ *   replicaBarrier   callback once this leader has applied everything
+ *                    committed before the call (writes run on fresh state)
+ *   replicaRead      callback once a read-index round confirmed leadership
+ *                    and the read index is applied (linearizable reads)
+ *
+ * Threading: everything here runs on the node's loop thread, except the
+ * jobs it hands to the db worker (applying entries, snapshots), which touch
+ * only the repl/vfs state. Raft payload references are taken and dropped
+ * on the loop only (their counts are not atomic).
+ */
+#ifndef SERVER_REPLICA_H
+#define SERVER_REPLICA_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "lib/queue.h"
+#include "raft/raft.h"
+#include "raftio/fs.h"
+#include "raftio/log.h"
+#include "raftio/writer.h"
+#include "repl/repl.h"
+#include "server/worker.h"
+#include "vfs/vfs.h"
+
+struct replica;
+struct replica_wait;
+
+/* A client's SQLite connection, known to the db thread so that applying a
+ * committed entry can roll back a transaction a deposed leader's client
+ * left open (it would otherwise hold the write lock the entry needs).
+ * Registered and unregistered on the db thread only. */
+struct replica_sqlconn {
+    sqlite3 *db;
+    struct queue link;
+};
+typedef void (*replica_wait_cb)(struct replica_wait *w, int status);
+
+/* A caller's wait: embedded in the caller's own struct, which must live
+ * until `cb` ran (it always runs, with an error on shutdown). */
+struct replica_wait {
+    replica_wait_cb cb;
+    uint64_t index; /* the entry (or read index) waited for */
+    uint64_t term;  /* proposals: the term the entry must have */
+    uint64_t ctx;   /* reads: the read-index context */
+    uint64_t id;    /* role waits: the server */
+    int role;       /* role waits: the role it must reach */
+    uint64_t deadline_ms;
+    bool read_confirmed;
+    struct queue link;
+};
+
+/* Sends one raft message to a peer (the transport); the message is
+ * borrowed for the call. */
+typedef void (*replica_send_fn)(void *arg, uint64_t to, const char *address,
+                                const struct raft_message *m);
+
+/* Tells the owner about leadership changes (state, leader id). */
+typedef void (*replica_state_fn)(void *arg, int state, uint64_t leader_id);
+
+struct replica_options {
+    uint64_t id;
+    const char *address;  /* this node's advertised address */
+    const char *data_dir; /* where the log, metadata and snapshots live */
+    unsigned heartbeat_ms;
+    unsigned election_ms;
+    unsigned snapshot_threshold; /* entries applied between snapshots */
+    unsigned snapshot_trailing;  /* entries kept behind a snapshot */
+    bool bootstrap;              /* first start of the cluster's first node */
+};
+
+struct replica {
+    uv_loop_t *loop;
+    struct worker *worker; /* the node's db thread, borrowed */
+    struct replica_options o;
+    struct raftio_fs fs;
+    struct raftio_log log;
+    struct raftio_writer writer;
+    struct raft *raft;
+    struct vfs *vfs;
+    struct repl repl;       /* db thread only, once started */
+    struct queue sql_conns; /* replica_sqlconn; db thread only */
+    uv_timer_t tick;
+    replica_send_fn send;
+    replica_state_fn on_state;
+    void *cb_arg;
+
+    /* The ready batch being carried out. */
+    bool in_batch;
+    struct raft_ready rd;
+    unsigned persist_pending; /* writer requests of rd not completed */
+    int persist_status;       /* first failure among them */
+
+    /* Applying committed entries on the db thread, in order. */
+    uint64_t applied;        /* loop's view: applied by the worker */
+    uint64_t apply_queued;   /* last index handed to the worker */
+    uint64_t snapshot_index; /* last snapshot taken or installed */
+    bool snapshot_running;   /* a snapshot job is out */
+    unsigned jobs_out;       /* worker jobs not finished */
+    bool failed;             /* a fatal error: stop serving */
+    int last_state;
+    uint64_t last_leader;
+    uint64_t next_read_ctx;
+
+    struct queue proposals; /* replica_wait, by index */
+    struct queue barriers;  /* replica_wait, by index */
+    struct queue reads;     /* replica_wait: sent or confirmed reads */
+    struct queue roles;     /* replica_wait: membership changes */
+    struct queue transfers; /* replica_wait: leadership transfers */
+    bool closing;
+    bool writer_closed;
+    void (*close_cb)(struct replica *r);
+};
+
+/* Loads the state from disk (bootstrapping a new cluster when asked),
+ * creates the VFS and the raft core. Blocking: called before the loop runs
+ * (no other thread uses SQLite-side state yet). */
+int replicaOpen(struct replica *r, const struct replica_options *o,
+                char *errmsg, size_t errmsg_len);
+
+/* Starts timers, the log writer; `worker` must be running. */
+int replicaStart(struct replica *r, uv_loop_t *loop, struct worker *worker,
+                 replica_send_fn send, replica_state_fn on_state, void *arg);
+
+/* A message from a peer (borrowed). */
+void replicaReceive(struct replica *r, const struct raft_message *m);
+
+/* The name SQLite knows the node's VFS by. */
+const char *replicaVfsName(const struct replica *r);
+
+/* Leader only. Proposes `data` (a raft payload block whose reference the
+ * replica takes over). The wait's callback: 0 once applied here. */
+int replicaPropose(struct replica *r, uint8_t *data, size_t len,
+                   struct replica_wait *w);
+int replicaBarrier(struct replica *r, struct replica_wait *w);
+int replicaRead(struct replica *r, struct replica_wait *w);
+
+/* Callback once entry `index` is applied here (0), or an error. */
+int replicaWaitApplied(struct replica *r, uint64_t index,
+                       struct replica_wait *w);
+
+/* Callback once server `id` has `role` in a committed configuration that
+ * is applied here (0), or ERR_TIMEOUT at `deadline_ms`, or an error. */
+int replicaWaitRole(struct replica *r, uint64_t id, int role,
+                    uint64_t deadline_ms, struct replica_wait *w);
+
+/* Callback once this node is no longer leader (0) or the transfer gave up
+ * (ERR_TIMEOUT). */
+int replicaWaitTransfer(struct replica *r, struct replica_wait *w);
+
+/* Drops a wait before its callback (its owner went away); no callback. */
+void replicaCancel(struct replica_wait *w);
+
+/* Stops timers and the writer, fails every wait; close_cb runs on the loop
+ * once everything is closed. */
+void replicaClose(struct replica *r, void (*close_cb)(struct replica *r));
+
+/* Frees what replicaOpen created (after close, or if never started). */
+void replicaFree(struct replica *r);
+
+/* Db thread: (un)register a client's SQLite connection. */
+void replicaSqlConnAdd(struct replica *r, struct replica_sqlconn *c);
+void replicaSqlConnRemove(struct replica_sqlconn *c);
+
+/* Carries out whatever the raft core has ready (after calling the core
+ * directly, e.g. for membership changes). */
+void replicaProcess(struct replica *r);
+
+/* Membership and leadership (leader only); see raft.h. */
+bool replicaIsLeader(const struct replica *r);
+
+#endif /* SERVER_REPLICA_H */

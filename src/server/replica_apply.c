@@ -1,0 +1,361 @@
+/*
+ * Applying committed entries on the db thread, and the waits built on the
+ * applied index: proposals (a leader's writes), barriers (a leader catching
+ * up before it executes SQL) and read-index reads.
+ *
+ * Committed entries go to the db thread in log order, one job per ready
+ * batch. The job holds its own payload references, taken and dropped here
+ * on the loop, so the batch can be acknowledged before the job runs.
+ */
+#include <stdio.h>
+
+#include "lib/alloc.h"
+#include "lib/assert.h"
+#include "lib/err.h"
+#include "server/replica_internal.h"
+
+struct apply_job {
+    struct worker_job job;
+    struct replica *r;
+    struct raft_entry *entries; /* owned copies, one payload ref each */
+    uint64_t first;
+    unsigned n;
+    unsigned n_applied; /* entries applied before a failure */
+    int rv;
+};
+
+void replicaSqlConnAdd(struct replica *r, struct replica_sqlconn *c)
+{
+    queueInsertTail(&r->sql_conns, &c->link);
+}
+
+void replicaSqlConnRemove(struct replica_sqlconn *c)
+{
+    queueRemove(&c->link);
+}
+
+/* Db thread: a local connection holds a write transaction (its node lost
+ * leadership meanwhile): roll every open transaction back. Its client
+ * learns it on its next request, which a follower refuses anyway. */
+static void applyRollbackLocal(struct replica *r)
+{
+    struct queue *q;
+    QUEUE_FOREACH(q, &r->sql_conns)
+    {
+        struct replica_sqlconn *c = QUEUE_DATA(q, struct replica_sqlconn, link);
+        if (!sqlite3_get_autocommit(c->db)) {
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+    }
+}
+
+static int applyEntry(struct replica *r, uint64_t index,
+                      const struct raft_entry *e)
+{
+    int rv = replApply(&r->repl, index, e->data, e->len);
+    if (rv == ERR_BUSY) {
+        applyRollbackLocal(r);
+        rv = replApply(&r->repl, index, e->data, e->len);
+    }
+    return rv;
+}
+
+static void applyWork(struct worker_job *job)
+{
+    struct apply_job *a = (struct apply_job *)job;
+    for (a->n_applied = 0; a->n_applied < a->n; a->n_applied++) {
+        const struct raft_entry *e = &a->entries[a->n_applied];
+        if (e->type != RAFT_COMMAND) {
+            continue;
+        }
+        int rv = applyEntry(a->r, a->first + a->n_applied, e);
+        if (rv == ERR_MALFORMED || rv == ERR_UNSUPPORTED) {
+            /* Refused the same way on every node: the state stays equal. */
+            fprintf(stderr, "dqlite: entry %llu not applied: %s\n",
+                    (unsigned long long)(a->first + a->n_applied),
+                    errString(rv));
+            continue;
+        }
+        if (rv != 0) {
+            a->rv = rv;
+            break;
+        }
+    }
+}
+
+/* Answers the proposals waiting on entry `index` of term `term`. */
+static void applyResolveProposals(struct replica *r, uint64_t index,
+                                  uint64_t term)
+{
+    while (!queueEmpty(&r->proposals)) {
+        struct queue *q = queueHead(&r->proposals);
+        struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
+        if (w->index > index) {
+            return;
+        }
+        queueRemove(q);
+        w->cb(w,
+              w->index == index && w->term == term ? 0 : ERR_LEADERSHIP_LOST);
+    }
+}
+
+static void applyJobFree(struct apply_job *a)
+{
+    for (unsigned i = 0; i < a->n; i++) {
+        raftPayloadUnref(a->entries[i].data);
+    }
+    libFree(a->entries);
+    libFree(a);
+}
+
+static void applyDone(struct worker_job *job)
+{
+    struct apply_job *a = (struct apply_job *)job;
+    struct replica *r = a->r;
+    if (!job->canceled) {
+        for (unsigned i = 0; i < a->n_applied; i++) {
+            r->applied = a->first + i;
+            applyResolveProposals(r, r->applied, a->entries[i].term);
+        }
+        if (a->rv != 0) {
+            replicaFail(r, "applying a committed entry", a->rv);
+        }
+    }
+    applyJobFree(a);
+    if (!job->canceled && !r->failed) {
+        replicaWakeApplied(r);
+        replicaMaybeSnapshot(r);
+    }
+    replicaJobFinished(r);
+}
+
+void replicaApplyCommitted(struct replica *r, const struct raft_entry *entries,
+                           uint64_t first_index, unsigned n)
+{
+    PRE(n > 0 && first_index == r->apply_queued + 1);
+    struct apply_job *a = libCalloc(1, sizeof *a);
+    struct raft_entry *copies = libCalloc(n, sizeof *copies);
+    if (a == NULL || copies == NULL) {
+        libFree(a);
+        libFree(copies);
+        replicaFail(r, "queueing committed entries", ERR_NOMEM);
+        return;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        copies[i] = entries[i];
+        if (copies[i].data != NULL) {
+            raftPayloadRef(copies[i].data);
+        }
+    }
+    *a = (struct apply_job){.job = {.work = applyWork, .done = applyDone},
+                            .r = r,
+                            .entries = copies,
+                            .first = first_index,
+                            .n = n};
+    r->apply_queued = first_index + n - 1;
+    r->jobs_out++;
+    workerSubmit(r->worker, &a->job);
+}
+
+/* ------------------------------------------------------------ waits */
+
+void replicaWakeApplied(struct replica *r)
+{
+    struct queue *q, *tmp;
+    QUEUE_FOREACH_SAFE(q, tmp, &r->barriers)
+    {
+        struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
+        if (w->index <= r->applied) {
+            queueRemove(q);
+            w->cb(w, 0);
+        }
+    }
+    QUEUE_FOREACH_SAFE(q, tmp, &r->reads)
+    {
+        struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
+        if (w->read_confirmed && w->index <= r->applied) {
+            queueRemove(q);
+            w->cb(w, 0);
+        }
+    }
+}
+
+void replicaReadsReady(struct replica *r, const struct raft_read_state *reads,
+                       unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct queue *q;
+        QUEUE_FOREACH(q, &r->reads)
+        {
+            struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
+            if (w->ctx == reads[i].ctx) {
+                w->index = reads[i].index;
+                w->read_confirmed = true;
+                break;
+            }
+        }
+    }
+    if (n > 0) {
+        replicaWakeApplied(r);
+    }
+}
+
+static void replicaFailQueue(struct queue *head, int status)
+{
+    while (!queueEmpty(head)) {
+        struct queue *q = queueHead(head);
+        queueRemove(q);
+        struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
+        w->cb(w, status);
+    }
+}
+
+void replicaFailWaits(struct replica *r, int status)
+{
+    replicaFailQueue(&r->roles,
+                     status == ERR_LEADERSHIP_LOST ? ERR_NOTLEADER : status);
+    if (status != ERR_LEADERSHIP_LOST) {
+        replicaFailQueue(&r->transfers, status);
+    }
+    replicaFailQueue(&r->proposals, status);
+    replicaFailQueue(&r->barriers,
+                     status == ERR_LEADERSHIP_LOST ? ERR_NOTLEADER : status);
+    replicaFailQueue(&r->reads,
+                     status == ERR_LEADERSHIP_LOST ? ERR_NOTLEADER : status);
+}
+
+static int replicaCheckLeader(struct replica *r)
+{
+    if (r->closing) {
+        return ERR_SHUTDOWN;
+    }
+    return replicaIsLeader(r) ? 0 : ERR_NOTLEADER;
+}
+
+int replicaPropose(struct replica *r, uint8_t *data, size_t len,
+                   struct replica_wait *w)
+{
+    int rv = replicaCheckLeader(r);
+    if (rv == 0) {
+        rv = raftPropose(r->raft, data, len, &w->index, &w->term);
+    }
+    raftPayloadUnref(data); /* the core holds its own reference */
+    if (rv != 0) {
+        return rv;
+    }
+    queueInsertTail(&r->proposals, &w->link);
+    replicaProcess(r);
+    return 0;
+}
+
+int replicaBarrier(struct replica *r, struct replica_wait *w)
+{
+    int rv = replicaCheckLeader(r);
+    if (rv != 0) {
+        return rv;
+    }
+    uint64_t commit = raftCommitIndex(r->raft);
+    /* Until an entry of this term is committed, earlier entries may be
+     * committed without the leader knowing: wait for everything it has. */
+    w->index = raftTermAt(r->raft, commit) == raftTerm(r->raft)
+                   ? commit
+                   : raftLastIndex(r->raft);
+    if (w->index <= r->applied) {
+        queueInit(&w->link);
+        w->cb(w, 0);
+        return 0;
+    }
+    queueInsertTail(&r->barriers, &w->link);
+    return 0;
+}
+
+int replicaRead(struct replica *r, struct replica_wait *w)
+{
+    int rv = replicaCheckLeader(r);
+    if (rv != 0) {
+        return rv;
+    }
+    w->ctx = ++r->next_read_ctx;
+    w->read_confirmed = false;
+    rv = raftReadIndex(r->raft, w->ctx);
+    if (rv != 0) {
+        return rv;
+    }
+    queueInsertTail(&r->reads, &w->link);
+    replicaProcess(r);
+    return 0;
+}
+
+void replicaCancel(struct replica_wait *w)
+{
+    queueRemove(&w->link);
+}
+
+int replicaWaitApplied(struct replica *r, uint64_t index,
+                       struct replica_wait *w)
+{
+    int rv = replicaCheckLeader(r);
+    if (rv != 0) {
+        return rv;
+    }
+    w->index = index;
+    queueInsertTail(&r->barriers, &w->link);
+    replicaProcess(r);
+    replicaWakeApplied(r);
+    return 0;
+}
+
+int replicaWaitRole(struct replica *r, uint64_t id, int role,
+                    uint64_t deadline_ms, struct replica_wait *w)
+{
+    int rv = replicaCheckLeader(r);
+    if (rv != 0) {
+        return rv;
+    }
+    w->id = id;
+    w->role = role;
+    w->deadline_ms = deadline_ms;
+    queueInsertTail(&r->roles, &w->link);
+    replicaProcess(r);
+    return 0;
+}
+
+/* A role wait is met once the configuration holding the role is committed:
+ * it then becomes a wait for that index to be applied. */
+void replicaCheckRoles(struct replica *r)
+{
+    struct queue *q, *tmp;
+    const struct raft_configuration *conf = raftConfiguration(r->raft);
+    uint64_t now_ms = replicaNowMs(r);
+    QUEUE_FOREACH_SAFE(q, tmp, &r->roles)
+    {
+        struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
+        const struct raft_server *s = raftConfGet(conf, w->id);
+        bool reached =
+            w->role < 0 ? s == NULL : s != NULL && s->role == w->role;
+        if (reached) {
+            queueRemove(q);
+            w->index = raftLastIndex(r->raft);
+            queueInsertTail(&r->barriers, &w->link);
+        } else if (now_ms >= w->deadline_ms) {
+            queueRemove(q);
+            w->cb(w, ERR_TIMEOUT);
+        }
+    }
+    replicaWakeApplied(r);
+}
+
+int replicaWaitTransfer(struct replica *r, struct replica_wait *w)
+{
+    int rv = replicaCheckLeader(r);
+    if (rv != 0) {
+        return rv;
+    }
+    queueInsertTail(&r->transfers, &w->link);
+    return 0;
+}
+
+void replicaTransferDone(struct replica *r, int status)
+{
+    replicaFailQueue(&r->transfers, status);
+}

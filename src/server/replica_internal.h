@@ -1,0 +1,52 @@
+/*
+ * Internal to the replica's files (replica.c: life cycle and the ready
+ * driver; replica_apply.c: applying entries and the waits; replica_snap.c:
+ * snapshots). Loop thread only, like the rest of the replica.
+ */
+#ifndef SERVER_REPLICA_INTERNAL_H
+#define SERVER_REPLICA_INTERNAL_H
+
+#include <stddef.h>
+
+#include "server/replica.h"
+
+#define REPLICA_OF(ptr, field) \
+    ((struct replica *)(void *)((char *)(ptr)-offsetof(struct replica, field)))
+
+uint64_t replicaNowMs(const struct replica *r);
+
+/* The batch's durable writes are done (or failed). */
+void replicaAfterPersist(struct replica *r);
+/* One of the batch's durable writes completed with `status`. */
+void replicaPersistDone(struct replica *r, int status);
+/* Queues a request for the log writer thread (APPEND takes the batch's
+ * entries). */
+int replicaSubmit(struct replica *r, enum raftio_req_kind kind, uint64_t index,
+                  uint64_t vote);
+/* Stops serving after an unrecoverable failure (logged once). */
+void replicaFail(struct replica *r, const char *what, int rv);
+/* A worker or pool job of the replica ended. */
+void replicaJobFinished(struct replica *r);
+
+/* replica_apply.c */
+void replicaApplyCommitted(struct replica *r, const struct raft_entry *entries,
+                           uint64_t first_index, unsigned n);
+void replicaReadsReady(struct replica *r, const struct raft_read_state *reads,
+                       unsigned n);
+void replicaFailWaits(struct replica *r, int status);
+/* Ends the transfer waits with `status`. */
+void replicaTransferDone(struct replica *r, int status);
+/* Resolves role waits that are reached or past their deadline. */
+void replicaCheckRoles(struct replica *r);
+/* Wakes barriers and confirmed reads whose index is applied. */
+void replicaWakeApplied(struct replica *r);
+
+/* replica_snap.c */
+int replicaSnapshotChunkWrite(struct replica *r);
+void replicaInstallSnapshot(struct replica *r,
+                            const struct raft_snapshot_meta *meta);
+void replicaSnapshotRead(struct replica *r,
+                         const struct raft_snapshot_read *read);
+void replicaMaybeSnapshot(struct replica *r);
+
+#endif /* SERVER_REPLICA_INTERNAL_H */

@@ -1,0 +1,315 @@
+/*
+ * Snapshots of the replica: taking one every `snapshot_threshold` applied
+ * entries, installing one received from the leader, and the leader's side
+ * of InstallSnapshot (reading chunks of its snapshot file).
+ *
+ * Taking: the db thread freezes the databases (a short pause, pages are
+ * shared copy-on-write), then a libuv pool thread encodes the frozen state
+ * and writes the snapshot file while writers go on; once it is durable the
+ * core records it and the log is compacted up to index - trailing.
+ *
+ * Known limit: the encoded snapshot is built in memory before it is
+ * written (raftio's writer takes whole buffers), so a snapshot costs about
+ * the size of the databases in extra memory while it is written.
+ */
+#include <stdio.h>
+
+#include "lib/alloc.h"
+#include "lib/assert.h"
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "raftio/snapshot.h"
+#include "server/replica_internal.h"
+
+/* ------------------------------------------------- follower: receiving */
+
+struct chunk_write {
+    uv_work_t req;
+    struct replica *r;
+    struct raft_snapshot_write chunk; /* data borrowed from the batch */
+    int rv;
+};
+
+static void chunkWriteWork(uv_work_t *req)
+{
+    struct chunk_write *c = req->data;
+    c->rv = raftioSnapshotWriteChunk(&c->r->fs, &c->chunk);
+}
+
+static void chunkWriteDone(uv_work_t *req, int status)
+{
+    struct chunk_write *c = req->data;
+    struct replica *r = c->r;
+    int rv = status != 0 ? ERR_CANCELED : c->rv;
+    libFree(c);
+    replicaJobFinished(r);
+    replicaPersistDone(r, rv);
+}
+
+int replicaSnapshotChunkWrite(struct replica *r)
+{
+    struct chunk_write *c = libCalloc(1, sizeof *c);
+    if (c == NULL) {
+        return ERR_NOMEM;
+    }
+    c->r = r;
+    c->chunk = r->rd.snapshot_chunk;
+    c->req.data = c;
+    r->persist_pending++;
+    r->jobs_out++;
+    int rv = uv_queue_work(r->loop, &c->req, chunkWriteWork, chunkWriteDone);
+    if (rv != 0) {
+        r->persist_pending--;
+        r->jobs_out--;
+        libFree(c);
+        return ERR_IO;
+    }
+    return 0;
+}
+
+struct install_job {
+    struct worker_job job;
+    struct replica *r;
+    uint64_t index;
+    int rv;
+};
+
+static void installWork(struct worker_job *job)
+{
+    struct install_job *j = (struct install_job *)job;
+    struct raft_snapshot_meta meta;
+    uint8_t *data;
+    size_t len;
+    j->rv = raftioSnapshotLoad(&j->r->fs, &meta, &data, &len);
+    if (j->rv != 0) {
+        return;
+    }
+    if (meta.index != j->index) {
+        j->rv = ERR_CORRUPT;
+    } else {
+        j->rv = replSnapshotRestore(&j->r->repl, data, len);
+    }
+    raftSnapshotMetaClose(&meta);
+    libFree(data);
+}
+
+static void installDone(struct worker_job *job)
+{
+    struct install_job *j = (struct install_job *)job;
+    struct replica *r = j->r;
+    if (!job->canceled) {
+        if (j->rv != 0) {
+            replicaFail(r, "installing a snapshot", j->rv);
+        } else {
+            r->applied = j->index;
+            r->snapshot_index = j->index;
+            replicaWakeApplied(r);
+        }
+    }
+    libFree(j);
+    replicaJobFinished(r);
+}
+
+void replicaInstallSnapshot(struct replica *r,
+                            const struct raft_snapshot_meta *meta)
+{
+    struct install_job *j = libCalloc(1, sizeof *j);
+    if (j == NULL) {
+        replicaFail(r, "installing a snapshot", ERR_NOMEM);
+        return;
+    }
+    j->job.work = installWork;
+    j->job.done = installDone;
+    j->r = r;
+    j->index = meta->index;
+    r->apply_queued = meta->index; /* entries after it follow */
+    r->jobs_out++;
+    workerSubmit(r->worker, &j->job);
+}
+
+/* ------------------------------------------------- leader: sending */
+
+struct chunk_read {
+    uv_work_t req;
+    struct replica *r;
+    struct raft_snapshot_read read;
+    uint8_t *buf;
+    size_t got;
+    bool last;
+    int rv;
+};
+
+static void chunkReadWork(uv_work_t *req)
+{
+    struct chunk_read *c = req->data;
+    c->rv = raftioSnapshotReadChunk(&c->r->fs, c->read.index, c->read.offset,
+                                    c->buf, c->read.len, &c->got, &c->last);
+}
+
+static void chunkReadDone(uv_work_t *req, int status)
+{
+    struct chunk_read *c = req->data;
+    struct replica *r = c->r;
+    if (!r->closing) {
+        if (status == 0 && c->rv == 0) {
+            raftSnapshotChunk(r->raft, c->read.to, c->read.index,
+                              c->read.offset, c->buf, c->got, c->last);
+        } else {
+            raftReportSnapshot(r->raft, c->read.to, false);
+        }
+        replicaProcess(r);
+    }
+    libFree(c->buf);
+    libFree(c);
+    replicaJobFinished(r);
+}
+
+void replicaSnapshotRead(struct replica *r,
+                         const struct raft_snapshot_read *read)
+{
+    struct chunk_read *c = libCalloc(1, sizeof *c);
+    uint8_t *buf = libMalloc(read->len);
+    if (c == NULL || buf == NULL) {
+        libFree(c);
+        libFree(buf);
+        raftReportSnapshot(r->raft, read->to, false);
+        return;
+    }
+    c->r = r;
+    c->read = *read;
+    c->buf = buf;
+    c->req.data = c;
+    r->jobs_out++;
+    if (uv_queue_work(r->loop, &c->req, chunkReadWork, chunkReadDone) != 0) {
+        r->jobs_out--;
+        libFree(buf);
+        libFree(c);
+        raftReportSnapshot(r->raft, read->to, false);
+    }
+}
+
+/* ------------------------------------------------- taking snapshots */
+
+struct snap_job {
+    struct worker_job job; /* phase 1, db thread: freeze */
+    uv_work_t req;         /* phase 2, pool thread: encode and write */
+    struct replica *r;
+    struct raft_snapshot_meta meta;
+    struct repl_snapshot snap;
+    int rv;
+};
+
+static void snapJobFree(struct snap_job *s)
+{
+    raftSnapshotMetaClose(&s->meta);
+    libFree(s);
+}
+
+static void snapWriteWork(uv_work_t *req)
+{
+    struct snap_job *s = req->data;
+    struct buf encoded;
+    bufInit(&encoded);
+    s->rv = replSnapshotEncode(&s->snap, &encoded);
+    replSnapshotRelease(&s->snap);
+    if (s->rv == 0) {
+        struct raftio_snapshot_buf b = {encoded.data, encoded.len};
+        s->rv = raftioSnapshotWrite(&s->r->fs, &s->meta, &b, 1, true);
+    }
+    bufFree(&encoded);
+}
+
+static void snapOnCompacted(struct raftio_req *req, int status)
+{
+    if (status != 0) {
+        fprintf(stderr, "dqlite: log compaction failed: %s\n",
+                errString(status));
+    }
+    libFree(req);
+}
+
+static void snapCompact(struct replica *r, uint64_t index)
+{
+    uint64_t trailing = r->o.snapshot_trailing;
+    if (index <= trailing) {
+        return;
+    }
+    struct raftio_req *req = libCalloc(1, sizeof *req);
+    if (req == NULL) {
+        return; /* compaction is an optimization: next snapshot retries */
+    }
+    req->kind = RAFTIO_REQ_COMPACT;
+    req->index = index - trailing;
+    req->cb = snapOnCompacted;
+    raftioWriterSubmit(&r->writer, req);
+}
+
+static void snapWriteDone(uv_work_t *req, int status)
+{
+    struct snap_job *s = req->data;
+    struct replica *r = s->r;
+    r->snapshot_running = false;
+    if (status == 0 && s->rv == 0 && !r->closing) {
+        if (raftSnapshotTaken(r->raft, s->meta.index) == 0) {
+            r->snapshot_index = s->meta.index;
+            snapCompact(r, s->meta.index);
+        }
+    } else if (!r->closing) {
+        fprintf(stderr, "dqlite: snapshot at %llu failed: %s\n",
+                (unsigned long long)s->meta.index,
+                errString(status != 0 ? ERR_CANCELED : s->rv));
+    }
+    snapJobFree(s);
+    replicaJobFinished(r);
+}
+
+static void snapFreezeWork(struct worker_job *job)
+{
+    struct snap_job *s = (struct snap_job *)job;
+    s->rv = replSnapshotTake(&s->r->repl, &s->snap);
+}
+
+static void snapFreezeDone(struct worker_job *job)
+{
+    struct snap_job *s = (struct snap_job *)job;
+    struct replica *r = s->r;
+    if (job->canceled || s->rv != 0 || r->closing) {
+        if (!job->canceled && s->rv == 0) {
+            replSnapshotRelease(&s->snap);
+        }
+        r->snapshot_running = false;
+        snapJobFree(s);
+        replicaJobFinished(r);
+        return;
+    }
+    s->req.data = s;
+    if (uv_queue_work(r->loop, &s->req, snapWriteWork, snapWriteDone) != 0) {
+        replSnapshotRelease(&s->snap);
+        r->snapshot_running = false;
+        snapJobFree(s);
+        replicaJobFinished(r);
+    }
+}
+
+void replicaMaybeSnapshot(struct replica *r)
+{
+    uint64_t index = r->apply_queued; /* the state once queued jobs ran */
+    if (r->snapshot_running || r->closing || r->o.snapshot_threshold == 0 ||
+        index < r->snapshot_index + r->o.snapshot_threshold) {
+        return;
+    }
+    struct snap_job *s = libCalloc(1, sizeof *s);
+    if (s == NULL) {
+        return;
+    }
+    if (raftSnapshotMetaAt(r->raft, index, &s->meta) != 0) {
+        libFree(s);
+        return;
+    }
+    s->r = r;
+    s->job.work = snapFreezeWork;
+    s->job.done = snapFreezeDone;
+    r->snapshot_running = true;
+    r->jobs_out++;
+    workerSubmit(r->worker, &s->job);
+}
