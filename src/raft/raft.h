@@ -405,8 +405,15 @@ void raftDestroy(struct raft *r);
 void raftTick(struct raft *r, uint64_t now_ms);
 
 /* A message arrived; `m` is borrowed (the core takes references to what it
- * keeps). Messages for another node or from unknown senders are dropped.
- * ERR_NOMEM only; a bad message is ignored. */
+ * keeps). Messages for another node, from ourselves or inconsistent ones
+ * (a broken peer) are ignored. Returns ERR_NOMEM only.
+ *
+ * Out of memory, here and in every other input: the call's effect is lost
+ * as if the message (or request) had been, which raft tolerates; the one
+ * exception is a configuration that cannot be decoded while a snapshot is
+ * installed or a log truncated, which leaves the previous configuration in
+ * effect. A caller that cannot tell should destroy the node and recreate it
+ * from its persisted state (always safe). */
 int raftStep(struct raft *r, const struct raft_message *m);
 
 /* Leader only (ERR_NOTLEADER; ERR_LEADERSHIP_LOST while transferring).

@@ -291,14 +291,42 @@ static void raftNoteLeader(struct raft *r, uint64_t leader)
     raftResetElectionTimer(r);
 }
 
+/* A well-formed append: entry terms never decrease, never exceed the
+ * message's term, and configurations decode. Anything else comes from a
+ * broken peer and is ignored rather than trusted. */
+static bool raftAppendSane(const struct raft_message *m)
+{
+    const struct raft_append *a = &m->append;
+    uint64_t term = a->prev_term;
+    if (a->prev_index + a->n_entries < a->prev_index ||
+        (a->prev_index == 0 && a->prev_term != 0)) {
+        return false;
+    }
+    for (unsigned i = 0; i < a->n_entries; i++) {
+        const struct raft_entry *e = &a->entries[i];
+        struct raft_configuration conf;
+        if (e->term < term || e->term > m->term) {
+            return false;
+        }
+        term = e->term;
+        if (e->type == RAFT_CHANGE) {
+            if (raftConfDecode(e->data, e->len, &conf) != 0) {
+                return false;
+            }
+            raftConfClose(&conf);
+        }
+    }
+    return true;
+}
+
 int raftStepAppend(struct raft *r, const struct raft_message *m)
 {
     const struct raft_append *a = &m->append;
     struct raft_message reply = {0};
     int rv = 0;
     ASSERT(m->term == r->term);
-    if (r->state == RAFT_LEADER) {
-        return 0; /* cannot happen: one leader per term */
+    if (r->state == RAFT_LEADER || !raftAppendSane(m)) {
+        return 0; /* one leader per term; a broken peer */
     }
     if (r->state == RAFT_CANDIDATE) {
         raftBecomeFollower(r, r->term, m->from);
@@ -403,8 +431,9 @@ int raftStepAppendResult(struct raft *r, const struct raft_message *m)
         return 0;
     }
     pr = raftProgress(r, m->from);
-    if (pr == NULL) {
-        return 0;
+    if (pr == NULL || res->index > logLastIndex(&r->log) ||
+        res->read_seq > r->read_seq) {
+        return 0; /* not a follower, or not an answer to us */
     }
     pr->recent_active = true;
     if (res->read_seq > pr->read_ack) {

@@ -178,7 +178,7 @@ int raftStepSnapshotResult(struct raft *r, const struct raft_message *m)
     }
     pr->recent_active = true;
     if (pr->mode != PROGRESS_SNAPSHOT || !pr->snap_sending ||
-        res->index != pr->snap_index) {
+        res->index != pr->snap_index || res->offset > RAFT_MSG_MAX_BYTES) {
         return 0;
     }
     if (res->done) {

@@ -227,3 +227,35 @@ Test(core, out_of_memory_everywhere)
     snprintf(script, sizeof script, oom_script, -1L);
     cr_assert_eq(harnessRunTolerant(script), 0);
 }
+
+/* A decodable but inconsistent append (from a broken peer) is ignored
+ * instead of tripping an assertion. */
+Test(core, inconsistent_append_is_ignored)
+{
+    struct raft_options o = options();
+    struct raft_hard_state hs = {0, 0};
+    struct raft_entry e = bootstrap(3);
+    struct raft *r;
+    cr_assert_eq(raftCreate(2, &o, &hs, NULL, &e, 1, 1, 0, &r), 0);
+    raftPayloadUnref(e.data);
+    struct raft_entry bad[2] = {{3, RAFT_COMMAND, NULL, 0},
+                                {2, RAFT_COMMAND, NULL, 0}};
+    struct raft_message m = {
+        .type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 3};
+    m.append = (struct raft_append){1, 1, 0, 0, bad, 2};
+    cr_assert_eq(raftStep(r, &m), 0); /* terms go down */
+    bad[1].term = 4;
+    cr_assert_eq(raftStep(r, &m), 0); /* past the message's term */
+    bad[1] = (struct raft_entry){3, RAFT_CHANGE, raftPayloadAlloc(2), 2};
+    memset(bad[1].data, 0xff, 2);
+    cr_assert_eq(raftStep(r, &m), 0); /* undecodable configuration */
+    cr_assert_eq(raftLastIndex(r), 1);
+    raftPayloadUnref(bad[1].data);
+    bad[1].type = RAFT_COMMAND;
+    bad[1].data = NULL;
+    bad[1].len = 0;
+    cr_assert_eq(raftStep(r, &m), 0);
+    cr_assert_eq(raftLastIndex(r), 3);
+    cr_assert_eq(raftLeader(r), 1);
+    raftDestroy(r);
+}
