@@ -79,13 +79,15 @@ int replSnapshotTake(struct repl *r, struct repl_snapshot *out);
 uint64_t replSnapshotSize(const struct repl_snapshot *s);
 
 /* Stream the encoding to `write` in chunks (at most one page each, plus
- * small headers). `write` returns 0 or an error that stops the stream. */
+ * small headers). `write` returns 0 or an error that stops the stream.
+ * Each page is released once written, so a snapshot is written once (then
+ * only replSnapshotSize and replSnapshotRelease remain valid). */
 typedef int (*repl_write_fn)(void *arg, const void *data, size_t len);
-int replSnapshotWrite(const struct repl_snapshot *s, repl_write_fn write,
-                      void *arg);
+int replSnapshotWrite(struct repl_snapshot *s, repl_write_fn write, void *arg);
 
-/* The whole encoding appended to `out` (tests, small states). */
-int replSnapshotEncode(const struct repl_snapshot *s, struct buf *out);
+/* The whole encoding appended to `out` (tests, small states); writes the
+ * snapshot once, as replSnapshotWrite. */
+int replSnapshotEncode(struct repl_snapshot *s, struct buf *out);
 
 void replSnapshotRelease(struct repl_snapshot *s);
 

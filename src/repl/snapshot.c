@@ -64,25 +64,33 @@ static int replWriteDbHeader(const struct vfs_snapshot_db *d,
     return write(arg, hdr, off + 16);
 }
 
-static int replWriteDb(const struct vfs_snapshot_db *d, repl_write_fn write,
+/* Each page's reference is dropped once written: a page that writers
+ * changed meanwhile is freed as soon as it is out, which bounds the extra
+ * memory to the pages changed ahead of the stream. */
+static int replWriteDb(struct vfs_snapshot_db *d, repl_write_fn write,
                        void *arg)
 {
     int rv = replWriteDbHeader(d, write, arg);
     for (uint32_t i = 0; rv == 0 && i < d->n_pages; i++) {
+        PRE(d->pages[i] != NULL); /* written once only */
         rv = write(arg, d->pages[i]->data, d->page_size);
+        vfsPageUnref(d->pages[i]);
+        d->pages[i] = NULL;
     }
     if (rv == 0 && d->n_frames > 0) {
         rv = write(arg, d->wal_hdr, VFS_WAL_HDR_SIZE);
     }
     for (uint32_t i = 0; rv == 0 && i < d->n_frames; i++) {
+        PRE(d->frames[i] != NULL);
         rv = write(arg, d->frames[i]->data,
                    VFS_FRAME_HDR_SIZE + d->wal_page_size);
+        vfsPageUnref(d->frames[i]);
+        d->frames[i] = NULL;
     }
     return rv; /* main and WAL sizes are multiples of 8: no padding */
 }
 
-int replSnapshotWrite(const struct repl_snapshot *s, repl_write_fn write,
-                      void *arg)
+int replSnapshotWrite(struct repl_snapshot *s, repl_write_fn write, void *arg)
 {
     PRE(s != NULL && s->vfs != NULL && write != NULL);
     uint8_t hdr[REPL_SNAPSHOT_HDR];
@@ -102,7 +110,7 @@ static int replAppendChunk(void *arg, const void *data, size_t len)
     return bufAppend(arg, data, len);
 }
 
-int replSnapshotEncode(const struct repl_snapshot *s, struct buf *out)
+int replSnapshotEncode(struct repl_snapshot *s, struct buf *out)
 {
     int rv = bufReserve(out, (size_t)replSnapshotSize(s));
     return rv == 0 ? replSnapshotWrite(s, replAppendChunk, out) : rv;
