@@ -20,6 +20,11 @@
 
 #define FAKE_READ_TIMEOUT_MS 3000
 
+void fakeWatchdog(void)
+{
+    alarm(FAKE_TEST_SECONDS);
+}
+
 struct conn_start {
     struct fake_server *srv;
     struct fake_conn *fc;

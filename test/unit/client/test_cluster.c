@@ -8,7 +8,7 @@
 #include "client/client.h"
 #include "tcluster.h"
 
-TestSuite(cluster, .timeout = 20);
+TestSuite(cluster, .init = fakeWatchdog);
 
 static struct fake_replay *replay;
 static struct dqlite_server_store *store;

@@ -11,7 +11,7 @@
 #include "client/client.h"
 #include "tcluster.h"
 
-TestSuite(connect, .timeout = 20);
+TestSuite(connect, .init = fakeWatchdog);
 
 Test(connect, direct_leader_registers_refreshes_and_opens)
 {

@@ -8,7 +8,7 @@
 #include "client/client.h"
 #include "tcluster.h"
 
-TestSuite(rows, .timeout = 20);
+TestSuite(rows, .init = fakeWatchdog);
 
 static struct tcluster *tc;
 static struct dqlite_conn *conn;
@@ -271,4 +271,110 @@ Test(rows, query_refused_as_not_leader_reports_it)
     /* Retried once on a fresh connection to the (same) leader. */
     cr_assert_eq(tclusterCount(tc, 0, PROTO_REQ_QUERY_SQL), 2);
     stop();
+}
+
+/* Stalls after the first batch until INTERRUPT, then ends the stream. */
+static bool stallingQuery(struct fake_conn *fc, struct tnode *node)
+{
+    (void)node;
+    if (!isQuery(fc, "BIG")) {
+        return false;
+    }
+    tnodeSendIntRows(fc, 0, 3, false);
+    if (fakeRecv(fc) != 0 || fc->req.type != PROTO_REQ_INTERRUPT) {
+        return true;
+    }
+    tnodeSendIntRows(fc, 3, 4, true);
+    fakeSendEmpty(fc);
+    return true;
+}
+
+Test(rows, timeout_while_fetching_a_batch_interrupts)
+{
+    struct dqlite_rows *rows;
+    start(stallingQuery);
+    dqlite_conn_set_timeout(conn, 150);
+    cr_assert_eq(dqlite_conn_query(conn, "BIG", NULL, 0, &rows), 0);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(dqlite_rows_next(rows), DQLITE_CLIENT_ROW);
+    }
+    cr_assert_eq(dqlite_rows_next(rows), DQLITE_CLIENT_TIMEOUT);
+    cr_assert_eq(dqlite_rows_next(rows), DQLITE_CLIENT_DONE);
+    cr_assert_eq(dqlite_rows_close(rows), 0);
+    cr_assert_eq(tclusterCount(tc, 0, PROTO_REQ_INTERRUPT), 1);
+    cr_assert_eq(dqlite_conn_exec(conn, "X", NULL, 0, NULL), 0);
+    cr_assert_eq(fakeConns(tc->nodes[0].srv), 1);
+    stop();
+}
+
+static bool garbageRows(struct fake_conn *fc, struct tnode *node)
+{
+    /* One column, one row header claiming type 7 (not a row type). */
+    static const uint8_t msg[] = {4, 0, 0,   0, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0,
+                                  0, 0, 'n', 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0,
+                                  0, 0, 0,   0, 0, 0, 0, 0, 0, 0, 0, 0};
+    (void)node;
+    if (!isQuery(fc, "BAD")) {
+        return false;
+    }
+    fakeSendRaw(fc, msg, sizeof msg);
+    return true;
+}
+
+Test(rows, malformed_answer_is_a_protocol_error)
+{
+    struct dqlite_rows *rows;
+    start(garbageRows);
+    cr_assert_eq(dqlite_conn_query(conn, "BAD", NULL, 0, &rows),
+                 DQLITE_CLIENT_PROTO);
+    cr_assert_null(rows);
+    /* The next call starts on a fresh connection. */
+    cr_assert_eq(dqlite_conn_exec(conn, "X", NULL, 0, NULL), 0);
+    cr_assert_eq(fakeConns(tc->nodes[0].srv), 2);
+    stop();
+}
+
+/* go-dqlite closing Rows early (vector 07), byte for byte. */
+Test(rows, early_close_matches_captured_vector)
+{
+    struct fake_replay *r = fakeReplayStart("07-interrupt.txt");
+    struct dqlite_driver_options o;
+    struct dqlite_server_store *store;
+    struct dqlite_driver *driver;
+    struct dqlite_rows *rows;
+    int n = 0;
+    cr_assert_not_null(r, "vectors not found");
+    dqlite_driver_options_init(&o);
+    o.dial = fakeReplayDial;
+    o.dial_arg = r;
+    o.no_store_refresh = true;
+    cr_assert_eq(dqlite_server_store_create(&store), 0);
+    cr_assert_eq(dqlite_server_store_add(store, 1, "127.0.0.1:29001", 0), 0);
+    cr_assert_eq(dqlite_driver_create(store, &o, &driver), 0);
+    cr_assert_eq(dqlite_driver_connect(driver, "demo", &conn), 0);
+    cr_assert_eq(dqlite_conn_query(conn, "SELECT id, v FROM big ORDER BY id",
+                                   NULL, 0, &rows),
+                 0);
+    cr_assert_eq(dqlite_rows_next(rows), DQLITE_CLIENT_ROW);
+    cr_assert_eq(dqlite_rows_int64(rows, 0), 1);
+    cr_assert_str_eq(dqlite_rows_text(rows, 1),
+                     "value-0000-xxxxxxxxxxxxxxxxxxxx");
+    cr_assert_eq(dqlite_rows_close(rows), 0);
+    cr_assert_eq(
+        dqlite_conn_query(conn, "SELECT count(*) FROM big", NULL, 0, &rows), 0);
+    while (dqlite_rows_next(rows) == DQLITE_CLIENT_ROW) {
+        n++;
+        cr_assert_eq(dqlite_rows_int64(rows, 0), 200);
+    }
+    cr_assert_eq(n, 1);
+    cr_assert_eq(dqlite_rows_close(rows), 0);
+    dqlite_conn_close(conn);
+    for (int i = 0; i < 100 && !fakeReplayDone(r); i++) {
+        clientSleepMs(10);
+    }
+    cr_assert_eq(fakeReplayErrors(r), 0);
+    cr_assert(fakeReplayDone(r));
+    fakeReplayStop(r);
+    dqlite_driver_destroy(driver);
+    dqlite_server_store_close(store);
 }

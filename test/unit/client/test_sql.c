@@ -9,7 +9,7 @@
 #include "proto/params.h"
 #include "tcluster.h"
 
-TestSuite(sql, .timeout = 20);
+TestSuite(sql, .init = fakeWatchdog);
 
 static struct tcluster *tc;
 static struct dqlite_conn *conn;
@@ -348,4 +348,50 @@ Test(sql, idle_connection_to_a_dead_leader_moves_transparently)
                  dqlite_conn_errmsg(conn));
     cr_assert_eq(tclusterCount(tc, 1, PROTO_REQ_EXEC_SQL), 1);
     stop();
+}
+
+/* ------------------------------------------------------------ threads */
+
+struct worker {
+    struct dqlite_driver *driver;
+    int failures;
+};
+
+static void *workerMain(void *arg)
+{
+    struct worker *w = arg;
+    struct dqlite_conn *c;
+    struct dqlite_rows *rows;
+    if (dqlite_driver_connect(w->driver, "test", &c) != 0) {
+        w->failures++;
+    }
+    for (int i = 0; i < 50; i++) {
+        w->failures += dqlite_conn_exec(c, "INSERT", NULL, 0, NULL) != 0;
+        if (dqlite_conn_query(c, "SELECT 1", NULL, 0, &rows) != 0) {
+            w->failures++;
+            continue;
+        }
+        w->failures += dqlite_rows_next(rows) != DQLITE_CLIENT_ROW;
+        dqlite_rows_close(rows);
+    }
+    dqlite_conn_close(c);
+    return NULL;
+}
+
+Test(sql, one_driver_shared_by_threads)
+{
+    struct worker w[4];
+    pthread_t t[4];
+    tc = tclusterStart(2, NULL);
+    for (int i = 0; i < 4; i++) {
+        w[i].driver = tc->driver;
+        w[i].failures = 0;
+        pthread_create(&t[i], NULL, workerMain, &w[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        cr_assert_eq(w[i].failures, 0);
+    }
+    cr_assert_eq(tclusterCount(tc, 0, PROTO_REQ_EXEC_SQL), 200);
+    tclusterStop(tc);
 }

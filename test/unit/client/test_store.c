@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fake.h"
 #include "lib/alloc.h"
 
 static char dir[] = "/tmp/dqlite-client-store-XXXXXX";
@@ -15,6 +16,7 @@ static char path[128];
 
 static void setup(void)
 {
+    fakeWatchdog();
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/servers.db", dir);
 }
@@ -25,7 +27,7 @@ static void teardown(void)
     rmdir(dir);
 }
 
-TestSuite(store, .init = setup, .fini = teardown, .timeout = 10);
+TestSuite(store, .init = setup, .fini = teardown);
 
 Test(store, memory_set_get_copies)
 {

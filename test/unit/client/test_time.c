@@ -2,8 +2,9 @@
 #include <criterion/criterion.h>
 
 #include "client/client.h"
+#include "fake.h"
 
-TestSuite(time, .timeout = 10);
+TestSuite(time, .init = fakeWatchdog);
 
 Test(time, backoff_doubles_from_twice_the_factor_and_caps)
 {
