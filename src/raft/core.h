@@ -164,6 +164,11 @@ int raftAppendLocal(struct raft *r, uint8_t type, uint8_t *data, size_t len);
 
 /* outbox.c */
 void outboxClose(struct raft_outbox *o);
+/* Moves every message of `now` in front of those of `after`: used when the
+ * batch changes the hard state, since nothing may leave a node before the
+ * term and vote it acted under are durable (a lone voter elects itself
+ * within one call, before its vote is written). */
+int outboxHoldAll(struct raft_outbox *now, struct raft_outbox *after);
 /* Queues `m` (taking over what it owns, even on failure). */
 int raftSend(struct raft *r, struct raft_message *m, bool after_persist);
 

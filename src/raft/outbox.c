@@ -45,3 +45,21 @@ int raftSend(struct raft *r, struct raft_message *m, bool after_persist)
     o->n++;
     return 0;
 }
+
+int outboxHoldAll(struct raft_outbox *now, struct raft_outbox *after)
+{
+    struct raft_outbox tmp;
+    while (now->n + after->n > now->cap) {
+        if (outboxGrow(now) != 0) {
+            return ERR_NOMEM;
+        }
+    }
+    for (unsigned i = 0; i < after->n; i++) {
+        now->sends[now->n++] = after->sends[i];
+    }
+    after->n = 0;
+    tmp = *now;
+    *now = *after;
+    *after = tmp;
+    return 0;
+}

@@ -19,7 +19,8 @@
  * THE READY CONTRACT. A batch is carried out in this order:
  *   1. Send `messages` (these never depend on the local disk; they may be
  *      sent at once, in parallel with step 2: the leader replicates while it
- *      writes its own log).
+ *      writes its own log. A batch that changes the hard state has none:
+ *      everything waits for step 3).
  *   2. Make durable, in this order: when `has_snapshot_chunk`, write
  *      `snapshot_chunk` to the incoming snapshot file (offset 0 starts a
  *      new file, discarding any partial one) and, for the `last` chunk,

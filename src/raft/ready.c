@@ -124,6 +124,9 @@ int raftReady(struct raft *r, struct raft_ready *rd)
     int rv;
     PRE(!r->batch_out);
     memset(rd, 0, sizeof *rd);
+    if (r->hs_dirty && (rv = outboxHoldAll(&r->out_now, &r->out_after))) {
+        return rv;
+    }
     rv = raftConfCopy(&r->conf, &r->batch_conf);
     if (rv != 0) {
         return rv;

@@ -178,17 +178,35 @@ void simCheckLeader(int i)
     }
 }
 
+static void simRecordLeader(uint64_t term, uint64_t id)
+{
+    C.leaders = simGrow(C.leaders, &C.n_leaders, term + 1, sizeof *C.leaders);
+    if (C.leaders[term] != 0 && C.leaders[term] != id) {
+        simFail("ELECTION SAFETY: n%llu and n%llu both lead term %llu",
+                (unsigned long long)C.leaders[term], (unsigned long long)id,
+                (unsigned long long)term);
+    }
+    C.leaders[term] = id;
+}
+
+/* A leader's message left node i: its leadership is now observable. */
+void simCheckLeaderMessage(int i, const struct raft_message *m)
+{
+    if (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_SNAPSHOT ||
+        m->type == RAFT_MSG_TIMEOUT_NOW) {
+        simRecordLeader(m->term, W->nodes[i].id);
+    }
+}
+
 static void simCheckLeaderStep(int i)
 {
     struct sim_node *n = &W->nodes[i];
     uint64_t term = raftTerm(n->r);
-    C.leaders = simGrow(C.leaders, &C.n_leaders, term + 1, sizeof *C.leaders);
-    if (C.leaders[term] != 0 && C.leaders[term] != n->id) {
-        simFail("ELECTION SAFETY: n%llu and n%llu both lead term %llu",
-                (unsigned long long)C.leaders[term], (unsigned long long)n->id,
-                (unsigned long long)term);
+    if (n->disk.hs.term == term) {
+        /* Durable (until then a crash undoes the leadership before anyone
+         * could see it: the core sends nothing first). */
+        simRecordLeader(term, n->id);
     }
-    C.leaders[term] = n->id;
     uint64_t last = raftLastIndex(n->r);
     if (n->lead_term == term) {
         uint64_t t = raftTermAt(n->r, n->lead_last);

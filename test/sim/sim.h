@@ -197,6 +197,7 @@ void simCheckStep(void);
 void simCheckAppend(int i, uint64_t index, uint64_t term, uint64_t chain);
 void simCheckApply(int i, uint64_t index, uint64_t term, uint64_t chain);
 void simCheckLeader(int i);
+void simCheckLeaderMessage(int i, const struct raft_message *m);
 void simCheckReadStart(uint64_t ctx);
 void simCheckRead(int i, uint64_t ctx, uint64_t index);
 uint64_t simCheckChainAt(uint64_t index, uint64_t term, bool *found);

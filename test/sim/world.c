@@ -230,6 +230,7 @@ void simSendMessage(int from, const struct raft_message *m)
     if (raftMessageEncode(m, &buf, &len) != 0) {
         simFail("encode failed");
     }
+    simCheckLeaderMessage(from, m);
     bool lost =
         !W->link[from][to] || (!W->healed && simChance(W->cfg.loss_permille));
     if (sim_verbose) {
@@ -237,6 +238,9 @@ void simSendMessage(int from, const struct raft_message *m)
     }
     if (lost) {
         libFree(buf);
+        if (!W->link[from][to] && W->nodes[from].up && simChance(200)) {
+            raftReportUnreachable(W->nodes[from].r, m->to); /* transport */
+        }
         return;
     }
     unsigned copies = !W->healed && simChance(W->cfg.dup_permille) ? 2 : 1;
