@@ -21,7 +21,9 @@ static int replPad8(struct buf *out)
 static int replEncodeHeader(struct buf *out, uint8_t type, const char *name)
 {
     size_t len = strlen(name);
-    PRE(len >= 1 && len <= REPL_MAX_NAME);
+    if (len == 0 || len > REPL_MAX_NAME) {
+        return ERR_INVALID;
+    }
     uint8_t hdr[8] = {REPL_COMMAND_VERSION, type, 0, 0};
     bytePut32(hdr + 4, (uint32_t)len);
     int rv = bufAppend(out, hdr, sizeof hdr);
@@ -33,7 +35,9 @@ static int replEncodeHeader(struct buf *out, uint8_t type, const char *name)
 
 int replEncodeOpen(struct buf *out, const char *name, uint32_t page_size)
 {
-    PRE(vfsPageSizeValid(page_size));
+    if (!vfsPageSizeValid(page_size)) {
+        return ERR_INVALID;
+    }
     int rv = replEncodeHeader(out, REPL_OPEN, name);
     if (rv == 0) {
         rv = bufAppend32(out, page_size);
@@ -56,8 +60,10 @@ static int replEncodeFramesHead(struct buf *out, const struct vfs_txn *txn)
 int replEncodeFrames(struct buf *out, const char *name,
                      const struct vfs_txn *txn)
 {
-    PRE(txn->n_frames >= 1 && txn->n_frames <= REPL_MAX_FRAMES);
-    PRE(vfsPageSizeValid(txn->page_size) && txn->db_size > 0);
+    if (txn->n_frames == 0 || txn->n_frames > REPL_MAX_FRAMES ||
+        !vfsPageSizeValid(txn->page_size) || txn->db_size == 0) {
+        return txn->n_frames > REPL_MAX_FRAMES ? ERR_TOOBIG : ERR_INVALID;
+    }
     size_t start = out->len;
     int rv = bufReserve(out, 64 + REPL_MAX_NAME +
                                  (size_t)txn->n_frames * (4 + txn->page_size));

@@ -46,6 +46,11 @@ struct repl_command {
     struct repl_frames frames;    /* REPL_FRAMES */
 };
 
+/* Encoders append one command to `out`. ERR_INVALID for a name that is
+ * empty or longer than REPL_MAX_NAME, or a bad page size; ERR_TOOBIG for a
+ * transaction above REPL_MAX_FRAMES frames or the buffer's limit (the
+ * transaction cannot be replicated: abort it). `out` is unchanged on error
+ * except for FRAMES, which restores its length. */
 int replEncodeOpen(struct buf *out, const char *name, uint32_t page_size);
 int replEncodeFrames(struct buf *out, const char *name,
                      const struct vfs_txn *txn);

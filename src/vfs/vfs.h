@@ -22,7 +22,10 @@
  * Threading: every function here, and every SQLite callback of the VFS, takes
  * the VFS mutex for a short, bounded time; they may be called from any
  * thread. SQLite itself may be in single-thread mode: the caller serializes
- * its use of connections. Snapshots are read without the mutex.
+ * its use of connections, and must not run statements on two connections
+ * of the same database at once (a reader could otherwise glimpse a commit
+ * between SQLite's index update and the write-lock release at which the VFS
+ * holds it). Snapshots are read without the mutex.
  */
 #ifndef VFS_VFS_H
 #define VFS_VFS_H

@@ -133,3 +133,23 @@ Test(command, frames_limits_are_checked)
     cr_assert_eq(replDecode(b.data, b.len, &cmd), 0);
     bufFree(&b);
 }
+
+Test(command, encoders_refuse_what_cannot_be_encoded)
+{
+    struct buf b;
+    bufInit(&b);
+    char long_name[REPL_MAX_NAME + 2];
+    memset(long_name, 'x', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    cr_assert_eq(replEncodeOpen(&b, long_name, 4096), ERR_INVALID);
+    cr_assert_eq(replEncodeOpen(&b, "", 4096), ERR_INVALID);
+    cr_assert_eq(replEncodeOpen(&b, "x", 1000), ERR_INVALID);
+    cr_assert_eq(replEncodeCheckpoint(&b, long_name), ERR_INVALID);
+    uint32_t pgno = 1;
+    uint8_t page[512] = {0};
+    const uint8_t *pages[1] = {page};
+    struct vfs_txn txn = {512, REPL_MAX_FRAMES + 1, 1, &pgno, pages};
+    cr_assert_eq(replEncodeFrames(&b, "x", &txn), ERR_TOOBIG);
+    cr_assert_eq(b.len, 0);
+    bufFree(&b);
+}
