@@ -30,6 +30,9 @@
 /* go-dqlite's id for the node that bootstraps a cluster in its `app`. */
 #define NODE_BOOTSTRAP_ID 0x2dc171858c3155beULL
 
+/* Peer addresses remembered from handshakes (oldest replaced first). */
+#define NODE_MAX_LEARNED 64
+
 enum node_state { NODE_CREATED, NODE_RUNNING, NODE_STOPPED };
 
 typedef int (*node_connect_fn)(void *arg, const char *address, int *fd);
@@ -77,7 +80,14 @@ struct dqlite_node {
     unsigned busy_timeout_ms; /* how long writers queue for a lock */
     bool linearizable_reads;  /* read-index before every query */
     struct queue parked;      /* gateways waiting for a write lock */
-    uv_timer_t parked_timer;  /* retries and expires parked writers */
+    /* Addresses peers gave in their handshakes, for replying to a leader
+     * before this node has a configuration naming it. */
+    struct node_peer_addr {
+        uint64_t id;
+        char address[ADDR_MAX_LEN];
+    } learned[NODE_MAX_LEARNED];
+    unsigned n_learned;
+    uv_timer_t parked_timer; /* retries and expires parked writers */
 };
 
 /* Record a formatted failure message on the node. */

@@ -10,6 +10,7 @@
 #include "server/peer.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,6 +47,37 @@ static int peerDecodeHandshake(const struct proto_frame *frame,
     return rv;
 }
 
+/* Remembers the address a peer dialled us from. */
+static void peerLearn(struct dqlite_node *node, uint64_t id,
+                      const char *address)
+{
+    unsigned i;
+    for (i = 0; i < node->n_learned && node->learned[i].id != id; i++) {
+    }
+    if (i == node->n_learned) {
+        if (node->n_learned < NODE_MAX_LEARNED) {
+            node->n_learned++;
+        } else {
+            memmove(&node->learned[0], &node->learned[1],
+                    (NODE_MAX_LEARNED - 1) * sizeof node->learned[0]);
+            i = NODE_MAX_LEARNED - 1;
+        }
+    }
+    node->learned[i].id = id;
+    snprintf(node->learned[i].address, sizeof node->learned[i].address, "%s",
+             address);
+}
+
+static const char *peerLookup(const struct dqlite_node *node, uint64_t id)
+{
+    for (unsigned i = 0; i < node->n_learned; i++) {
+        if (node->learned[i].id == id) {
+            return node->learned[i].address;
+        }
+    }
+    return NULL;
+}
+
 void peerAccept(struct dqlite_node *node, uv_stream_t *stream,
                 const struct proto_frame *frame, struct proto_reader *reader)
 {
@@ -60,6 +92,7 @@ void peerAccept(struct dqlite_node *node, uv_stream_t *stream,
     if (copy < 0) {
         return;
     }
+    peerLearn(node, hs.node_id, hs.address);
     /* What the reader holds past the CONNECT frame belongs to the stream. */
     size_t start = reader->pos + reader->pending;
     const uint8_t *rest = reader->buf.data + start;
@@ -71,6 +104,12 @@ void peerSend(void *arg, uint64_t to, const char *address,
               const struct raft_message *m)
 {
     struct dqlite_node *node = arg;
+    if (address == NULL || address[0] == '\0') {
+        address = peerLookup(node, to);
+        if (address == NULL) {
+            return; /* nobody to send to yet: raft will retry */
+        }
+    }
     if (raftioTransportSend(&node->transport, to, address, m) != 0) {
         raftReportUnreachable(node->replica.raft, to);
     }
