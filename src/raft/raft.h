@@ -50,7 +50,8 @@
  * before raftAdvance. Other inputs (step, tick, propose...) MAY be called
  * while a batch is outstanding; what they produce goes into the next batch.
  * Everything a batch points to (arrays, payloads, addresses, chunk bytes) is
- * owned by the core and stays valid until raftAdvance for that batch.
+ * owned by the batch and stays valid until raftAdvance (or raftDiscard) for
+ * that batch, whatever inputs arrive meanwhile.
  *
  * Proposals: raftPropose returns the index the entry will have. It is
  * committed when an entry with that index AND the returned term appears in
@@ -58,8 +59,12 @@
  * the proposal was lost (leadership changed) and may be retried.
  *
  * Entry payloads are reference-counted blocks (raftPayloadAlloc): the core,
- * a decoded message and a ready batch can share one without copying. Whoever
- * holds a `struct raft_entry` owns one reference to its payload.
+ * a decoded message and a ready batch share one without copying. Inputs
+ * borrow: the core takes its own reference to what it keeps (raftPropose,
+ * raftCreate, raftStep), the caller still releases its own. Outputs lend:
+ * the entries of a batch hold the batch's references; take one with
+ * raftPayloadRef to keep a payload past raftAdvance (e.g. while a client
+ * still needs it).
  */
 #ifndef RAFT_RAFT_H
 #define RAFT_RAFT_H
@@ -284,7 +289,7 @@ struct raft_options {
     void *rand_arg;
     uint64_t seed;
     unsigned max_inflight_msgs;  /* appends in flight per follower */
-    size_t max_inflight_bytes;   /* payload bytes in flight per follower */
+    size_t max_inflight_bytes;   /* ... and their payload bytes (0: any) */
     unsigned max_append_entries; /* entries per AppendEntries */
     size_t max_append_bytes;     /* payload bytes per AppendEntries */
     unsigned snapshot_trailing;  /* entries kept behind a snapshot */
