@@ -145,7 +145,7 @@ struct dqlite_server_info {
 };
 
 /* Frees an array of `n` infos returned by the library, addresses included.
- * NULL is accepted. */
+ * NULL is accepted. Any thread. */
 DQLITE_API void dqlite_server_info_free(struct dqlite_server_info *infos,
                                         unsigned n);
 
@@ -155,30 +155,35 @@ DQLITE_API void dqlite_server_info_free(struct dqlite_server_info *infos,
  * it on every connect and rewrites it from the leader's CLUSTER reply. */
 struct dqlite_server_store;
 
-/* An empty store kept in memory. */
+/* An empty store kept in memory. Any thread (the store has its own lock). */
 DQLITE_API int dqlite_server_store_create(struct dqlite_server_store **store);
 
 /* A store persisted in the SQLite database `path`, as go-dqlite's
  * DefaultNodeStore: table main.servers (address TEXT, UNIQUE(address)),
- * created if missing. Every server read from it has id 1 and role voter. */
+ * created if missing. Every server read from it has id 1 and role voter. Any
+ * thread (the store has its own lock). */
 DQLITE_API int dqlite_server_store_open(const char *path,
                                         struct dqlite_server_store **store);
 
-/* Frees the store. No driver may be using it any more. NULL is accepted. */
+/* Frees the store. No driver may be using it any more. NULL is accepted. Any
+ * thread, once no driver or thread uses the store. */
 DQLITE_API void dqlite_server_store_close(struct dqlite_server_store *store);
 
-/* Replaces the content with `n` servers (copied). */
+/* Replaces the content with `n` servers (copied). Any thread (the store has its
+ * own lock). */
 DQLITE_API int dqlite_server_store_set(struct dqlite_server_store *store,
                                        const struct dqlite_server_info *servers,
                                        unsigned n);
 
-/* Adds one server (voter, id 1 unless given) if its address is not there. */
+/* Adds one server (voter, id 1 unless given) if its address is not there. Any
+ * thread (the store has its own lock). */
 DQLITE_API int dqlite_server_store_add(struct dqlite_server_store *store,
                                        uint64_t id, const char *address,
                                        int role);
 
 /* A copy of the content: the caller owns *servers (free it with
- * dqlite_server_info_free(*servers, *n)). */
+ * dqlite_server_info_free(*servers, *n)). Any thread (the store has its own
+ * lock). */
 DQLITE_API int dqlite_server_store_get(struct dqlite_server_store *store,
                                        struct dqlite_server_info **servers,
                                        unsigned *n);
@@ -215,20 +220,20 @@ struct dqlite_driver_options {
     bool no_store_refresh; /* don't rewrite the store from CLUSTER */
 };
 
-/* Fills `options` with the defaults. */
+/* Fills `options` with the defaults. Any thread. */
 DQLITE_API void
 dqlite_driver_options_init(struct dqlite_driver_options *options);
 
 struct dqlite_driver;
 
 /* Builds a driver. `store` is borrowed: it must outlive the driver.
- * `options` may be NULL (defaults); it is copied. */
+ * `options` may be NULL (defaults); it is copied. Any thread. */
 DQLITE_API int dqlite_driver_create(struct dqlite_server_store *store,
                                     const struct dqlite_driver_options *options,
                                     struct dqlite_driver **driver);
 
 /* Frees the driver. Its connections and clients must be closed first. NULL
- * is accepted. */
+ * is accepted. Any thread, once no other thread uses the driver. */
 DQLITE_API void dqlite_driver_destroy(struct dqlite_driver *driver);
 
 /* ---------------------------------------------------------------- conns */
@@ -245,52 +250,57 @@ struct dqlite_rows;
  *
  * *conn is set even on failure (except NOMEM, when it is NULL), so that
  * dqlite_conn_errmsg() can explain; the caller always closes it. A failed
- * connection is retried by the next call on it. */
+ * connection is retried by the next call on it. Any thread: a driver is shared.
+ */
 DQLITE_API int dqlite_driver_connect(struct dqlite_driver *driver,
                                      const char *name,
                                      struct dqlite_conn **conn);
 
 /* Closes the connection: finalizes nothing server side (the server frees
  * the connection's statements and rolls back its transaction). Its
- * statements and rows must be closed first. NULL is accepted. */
+ * statements and rows must be closed first. NULL is accepted. Thread: the one
+ * using the connection. */
 DQLITE_API void dqlite_conn_close(struct dqlite_conn *conn);
 
 /* The message of the last failed call on the connection (or on one of its
  * statements or rows), "not an error" after success. Valid until the next
- * call on the connection. */
+ * call on the connection. Thread: the one using the connection. */
 DQLITE_API const char *dqlite_conn_errmsg(struct dqlite_conn *conn);
 
 /* The server's error code of the last DQLITE_CLIENT_ERROR, NOTLEADER or
  * TXCUT failure (SQLite's extended code, e.g. 2067 for a UNIQUE constraint,
- * 10250 for not leader), 0 otherwise. */
+ * 10250 for not leader), 0 otherwise. Thread: the one using the connection. */
 DQLITE_API uint64_t dqlite_conn_errcode(struct dqlite_conn *conn);
 
 /* Sets the timeout of every later call on this connection (0 = the
  * driver's default). When it expires while the server is running SQL the
  * connection sends INTERRUPT, waits up to the same timeout again for the
- * server to stop, and the call fails with DQLITE_CLIENT_TIMEOUT. */
+ * server to stop, and the call fails with DQLITE_CLIENT_TIMEOUT. Thread: the
+ * one using the connection. */
 DQLITE_API void dqlite_conn_set_timeout(struct dqlite_conn *conn,
                                         unsigned timeout_ms);
 
-/* Whether a transaction begun with dqlite_conn_begin() is open. */
+/* Whether a transaction begun with dqlite_conn_begin() is open. Thread: the one
+ * using the connection. */
 DQLITE_API bool dqlite_conn_in_tx(struct dqlite_conn *conn);
 
 /* Runs `sql` (one or more statements) with `n` parameters bound by
  * position (a named placeholder gets the value at its index). `result` may
- * be NULL. At most 255 parameters. */
+ * be NULL. At most 255 parameters. Thread: the one using the connection. */
 DQLITE_API int dqlite_conn_exec(struct dqlite_conn *conn, const char *sql,
                                 const struct dqlite_value *params, unsigned n,
                                 struct dqlite_result *result);
 
 /* Runs the query `sql`; on success the caller owns *rows and must close it
- * before the next call on the connection. */
+ * before the next call on the connection. Thread: the one using the connection.
+ */
 DQLITE_API int dqlite_conn_query(struct dqlite_conn *conn, const char *sql,
                                  const struct dqlite_value *params, unsigned n,
                                  struct dqlite_rows **rows);
 
 /* Prepares one statement; the caller owns *stmt (dqlite_stmt_close()). A
  * statement survives a reconnection: it is prepared again on the new leader
- * when next used. */
+ * when next used. Thread: the one using the connection. */
 DQLITE_API int dqlite_conn_prepare(struct dqlite_conn *conn, const char *sql,
                                    struct dqlite_stmt **stmt);
 
@@ -305,80 +315,108 @@ struct dqlite_tx_options {
 
 /* BEGIN (opts may be NULL). While the transaction is open the connection
  * never reconnects: if the leader changes or the connection drops, calls
- * fail with DQLITE_CLIENT_TXCUT until dqlite_conn_rollback(). */
+ * fail with DQLITE_CLIENT_TXCUT until dqlite_conn_rollback(). Thread: the one
+ * using the connection. */
 DQLITE_API int dqlite_conn_begin(struct dqlite_conn *conn,
                                  const struct dqlite_tx_options *opts);
+/* COMMIT. The transaction is over whatever the outcome (a COMMIT the server
+ * refused is followed by a ROLLBACK); DQLITE_CLIENT_TXCUT if it had been cut.
+ * Thread: the one using the connection. */
 DQLITE_API int dqlite_conn_commit(struct dqlite_conn *conn);
+/* ROLLBACK. Succeeds on a cut transaction (the cluster rolled it back
+ * already). Thread: the one using the connection. */
 DQLITE_API int dqlite_conn_rollback(struct dqlite_conn *conn);
 
 /* ---------------------------------------------------------------- stmts */
 
-/* Number of parameters the statement takes (SQLite's largest index). */
+/* Number of parameters the statement takes (SQLite's largest index). Thread:
+ * the one using the connection. */
 DQLITE_API unsigned dqlite_stmt_num_input(struct dqlite_stmt *stmt);
 
+/* Executes the statement with `n` parameters (at most 255) bound by
+ * position; `result` may be NULL. Thread: the one using the connection. */
 DQLITE_API int dqlite_stmt_exec(struct dqlite_stmt *stmt,
                                 const struct dqlite_value *params, unsigned n,
                                 struct dqlite_result *result);
 
+/* Runs the statement as a query; on success the caller owns *rows and must
+ * close it before the next call on the connection. Thread: the one using the
+ * connection. */
 DQLITE_API int dqlite_stmt_query(struct dqlite_stmt *stmt,
                                  const struct dqlite_value *params, unsigned n,
                                  struct dqlite_rows **rows);
 
 /* Finalizes the statement on the server (if the connection is still the
- * one it was prepared on) and frees it. NULL is accepted. */
+ * one it was prepared on) and frees it. NULL is accepted. Thread: the one using
+ * the connection. */
 DQLITE_API int dqlite_stmt_close(struct dqlite_stmt *stmt);
 
 /* ---------------------------------------------------------------- rows */
 
+/* Number of columns (known from the first batch). Thread: the one using the
+ * connection. */
 DQLITE_API unsigned dqlite_rows_column_count(struct dqlite_rows *rows);
 
-/* Column name, owned by the rows (valid until dqlite_rows_close()). */
+/* Column name, owned by the rows (valid until dqlite_rows_close()). Thread: the
+ * one using the connection. */
 DQLITE_API const char *dqlite_rows_column_name(struct dqlite_rows *rows,
                                                unsigned i);
 
 /* Advances to the next row: DQLITE_CLIENT_ROW, DQLITE_CLIENT_DONE, or an
  * error. Fetches the next batch from the server only when the current one
- * is exhausted. */
+ * is exhausted. Thread: the one using the connection. */
 DQLITE_API int dqlite_rows_next(struct dqlite_rows *rows);
 
 /* The database type name of a column as go-dqlite derives it from the type
  * codes of a row: "INTEGER", "FLOAT", "TEXT", "BLOB", "NULL", "TIME"
  * (UNIXTIME, ISO8601) or "BOOL". Taken from the current row, or before the
  * first dqlite_rows_next() from the next row, then kept for later calls
- * that have no row to look at. "" when no row was ever seen. */
+ * that have no row to look at. "" when no row was ever seen. Thread: the one
+ * using the connection. */
 DQLITE_API const char *dqlite_rows_column_type_name(struct dqlite_rows *rows,
                                                     unsigned i);
 
-/* The current row's value type for column i (DQLITE_CLIENT_INTEGER...). */
+/* The current row's value type for column i (DQLITE_CLIENT_INTEGER...). Thread:
+ * the one using the connection. */
 DQLITE_API int dqlite_rows_column_type(struct dqlite_rows *rows, unsigned i);
 
 /* The current row's value; text and blob point into the rows' buffer,
- * valid until the next dqlite_rows_next() or close. */
+ * valid until the next dqlite_rows_next() or close. Thread: the one using the
+ * connection. */
 DQLITE_API int dqlite_rows_value(struct dqlite_rows *rows, unsigned i,
                                  struct dqlite_value *value);
 
 /* Typed accessors of the current row, converting like SQLite does between
  * numbers; NULL values read as 0 / NULL. Text and blob pointers are valid
- * until the next dqlite_rows_next() or close. */
+ * until the next dqlite_rows_next() or close. Thread: the one using the
+ * connection. */
 DQLITE_API bool dqlite_rows_is_null(struct dqlite_rows *rows, unsigned i);
+/* INTEGER, UNIXTIME, BOOLEAN (0/1), FLOAT (truncated), TEXT (parsed).
+ * Thread: the one using the connection. */
 DQLITE_API int64_t dqlite_rows_int64(struct dqlite_rows *rows, unsigned i);
+/* FLOAT, the integer types converted, TEXT (parsed). Thread: the one using
+ * the connection. */
 DQLITE_API double dqlite_rows_double(struct dqlite_rows *rows, unsigned i);
+/* Whether the value is non-zero. Thread: the one using the connection. */
 DQLITE_API bool dqlite_rows_bool(struct dqlite_rows *rows, unsigned i);
-/* NUL-terminated; NULL unless the value is TEXT or ISO8601. */
+/* NUL-terminated; NULL unless the value is TEXT or ISO8601. Thread: the one
+ * using the connection. */
 DQLITE_API const char *dqlite_rows_text(struct dqlite_rows *rows, unsigned i);
-/* NULL unless the value is BLOB; *len receives its size. */
+/* NULL unless the value is BLOB; *len receives its size. Thread: the one using
+ * the connection. */
 DQLITE_API const void *dqlite_rows_blob(struct dqlite_rows *rows, unsigned i,
                                         size_t *len);
 /* A time value (UNIXTIME, or ISO8601 parsed with go-dqlite's layouts) as
  * seconds since the epoch, nanoseconds and the UTC offset it carried.
- * DQLITE_CLIENT_MISUSE for another type or an unparsable text. */
+ * DQLITE_CLIENT_MISUSE for another type or an unparsable text. Thread: the one
+ * using the connection. */
 DQLITE_API int dqlite_rows_time(struct dqlite_rows *rows, unsigned i,
                                 int64_t *unix_sec, int32_t *nsec,
                                 int32_t *utc_offset_sec);
 
 /* Closes the rows. If the server still has batches to send, sends
  * INTERRUPT and discards them, so the connection can be used again. NULL is
- * accepted. */
+ * accepted. Thread: the one using the connection. */
 DQLITE_API int dqlite_rows_close(struct dqlite_rows *rows);
 
 /* ------------------------------------------------------- cluster client */
@@ -389,29 +427,37 @@ struct dqlite_client;
 
 /* Connects to the node at `address` (handshake only), with the driver's
  * dial function and timeouts. *client is set even on failure, as for
- * dqlite_driver_connect(). */
+ * dqlite_driver_connect(). Any thread; the client is then used by one thread at
+ * a time. */
 DQLITE_API int dqlite_client_connect(struct dqlite_driver *driver,
                                      const char *address,
                                      struct dqlite_client **client);
 
-/* Connects to the leader found through the driver's store (registered). */
+/* Connects to the leader found through the driver's store (registered). Any
+ * thread; the client is then used by one thread at a time. */
 DQLITE_API int dqlite_client_connect_leader(struct dqlite_driver *driver,
                                             struct dqlite_client **client);
 
+/* Thread: the one using the client. */
 DQLITE_API void dqlite_client_close(struct dqlite_client *client);
+/* Thread: the one using the client. */
 DQLITE_API const char *dqlite_client_errmsg(struct dqlite_client *client);
+/* Thread: the one using the client. */
 DQLITE_API uint64_t dqlite_client_errcode(struct dqlite_client *client);
 
 /* The leader as this node knows it: its id and address, id 0 and "" when
- * unknown. The caller owns *address (free it with dqlite_client_free()). */
+ * unknown. The caller owns *address (free it with dqlite_client_free()).
+ * Thread: the one using the client. */
 DQLITE_API int dqlite_client_leader(struct dqlite_client *client, uint64_t *id,
                                     char **address);
 
-/* Frees a string the library returned (an address). NULL is accepted. */
+/* Frees a string the library returned (an address). NULL is accepted. Any
+ * thread. */
 DQLITE_API void dqlite_client_free(void *p);
 
 /* The cluster configuration as this node knows it (with roles). The
- * caller owns *servers: dqlite_server_info_free(*servers, *n). */
+ * caller owns *servers: dqlite_server_info_free(*servers, *n). Thread: the one
+ * using the client. */
 DQLITE_API int dqlite_client_cluster(struct dqlite_client *client,
                                      struct dqlite_server_info **servers,
                                      unsigned *n);
@@ -424,26 +470,31 @@ struct dqlite_file {
 };
 
 /* The database file and its WAL. The caller owns *files:
- * dqlite_file_free(*files, *n). */
+ * dqlite_file_free(*files, *n). Thread: the one using the client. */
 DQLITE_API int dqlite_client_dump(struct dqlite_client *client,
                                   const char *name, struct dqlite_file **files,
                                   unsigned *n);
+/* Any thread. */
 DQLITE_API void dqlite_file_free(struct dqlite_file *files, unsigned n);
 
 /* Adds a node (as spare), then assigns `role` unless it is spare. Leader
- * only. */
+ * only. Thread: the one using the client. */
 DQLITE_API int dqlite_client_add(struct dqlite_client *client, uint64_t id,
                                  const char *address, int role);
+/* Thread: the one using the client. */
 DQLITE_API int dqlite_client_assign(struct dqlite_client *client, uint64_t id,
                                     int role);
+/* Thread: the one using the client. */
 DQLITE_API int dqlite_client_remove(struct dqlite_client *client, uint64_t id);
-/* Hands leadership to node `id` (0 = the leader picks). */
+/* Hands leadership to node `id` (0 = the leader picks). Thread: the one using
+ * the client. */
 DQLITE_API int dqlite_client_transfer(struct dqlite_client *client,
                                       uint64_t id);
-/* This node's failure domain and weight. */
+/* This node's failure domain and weight. Thread: the one using the client. */
 DQLITE_API int dqlite_client_describe(struct dqlite_client *client,
                                       uint64_t *failure_domain,
                                       uint64_t *weight);
+/* Thread: the one using the client. */
 DQLITE_API int dqlite_client_weight(struct dqlite_client *client,
                                     uint64_t weight);
 
@@ -451,11 +502,13 @@ DQLITE_API int dqlite_client_weight(struct dqlite_client *client,
  * with `role` (ADD, then ASSIGN unless spare, on the leader). These two
  * keep no handle: their failure messages go to the driver's log function;
  * for errmsg/errcode use dqlite_client_connect_leader() and the calls
- * above. Thread-safe like every driver function. */
+ * above. Thread-safe like every driver function. Any thread: a driver is
+ * shared. */
 DQLITE_API int dqlite_driver_join(struct dqlite_driver *driver, uint64_t id,
                                   const char *address, int role);
 
-/* Removes node `id` from the cluster found through the driver's store. */
+/* Removes node `id` from the cluster found through the driver's store. Any
+ * thread: a driver is shared. */
 DQLITE_API int dqlite_driver_leave(struct dqlite_driver *driver, uint64_t id);
 
 #endif /* DQLITE_CLIENT_H */
