@@ -65,8 +65,9 @@ struct vfs_db {
                          owns the WAL write lock */
     uint8_t hdr_at_lock[VFS_SHM_HDR_SIZE]; /* index header at write lock */
     uint8_t hdr_held[VFS_SHM_HDR_SIZE];    /* index header of held commit */
-    uint32_t ckpt_seq; /* WAL header checkpoint counter we write */
-    uint32_t salt;     /* next salt-2 we write */
+    uint32_t ckpt_seq;     /* WAL header checkpoint counter we write */
+    uint32_t salt;         /* next salt-2 we write */
+    uint32_t index_change; /* last WAL-index change counter we wrote */
 };
 
 struct vfs {
@@ -84,7 +85,8 @@ int vfsDbNew(struct vfs *v, const char *name, uint32_t page_size,
              struct vfs_db **out);
 void vfsDbFree(struct vfs_db *db);
 void vfsDbClearContent(struct vfs_db *db);
-void vfsDbInvalidateIndex(struct vfs_db *db, bool whole);
+void vfsDbInvalidateIndex(struct vfs_db *db);
+void vfsDbResetIndex(struct vfs_db *db);
 bool vfsDbLocked(const struct vfs_db *db);
 
 /* store.c: main file. */

@@ -337,7 +337,7 @@ static void vfsRestoreSwap(struct vfs *v, struct vfs_loaded *l, uint32_t n,
                 vfsDbFree(db);
             } else {
                 vfsDbClearContent(db);
-                vfsDbInvalidateIndex(db, true);
+                vfsDbResetIndex(db);
             }
         }
     }
@@ -349,10 +349,12 @@ static void vfsRestoreSwap(struct vfs *v, struct vfs_loaded *l, uint32_t n,
         db->wal = l[i].wal;
         memset(&l[i].main, 0, sizeof l[i].main);
         memset(&l[i].wal, 0, sizeof l[i].wal);
-        db->ckpt_seq = db->wal.page_size != 0
-                           ? byteGet32Be(db->wal.hdr + 12) + 1
-                           : db->ckpt_seq + 1;
-        vfsDbInvalidateIndex(db, true);
+        db->ckpt_seq++;
+        if (db->wal.n_committed > 0) {
+            vfsDbInvalidateIndex(db);
+        } else {
+            vfsDbResetIndex(db);
+        }
     }
 }
 

@@ -451,16 +451,63 @@ void vfsDbFree(struct vfs_db *db)
 }
 
 /* Make SQLite rebuild the WAL index from the WAL on its next read: zero
- * both header copies (or every region with `whole`, when no lock is held),
- * which SQLite treats as an index that needs recovery. */
-void vfsDbInvalidateIndex(struct vfs_db *db, bool whole)
+ * both header copies, which SQLite treats as an index needing recovery.
+ * Only for a WAL with frames: the recovered header then depends on them
+ * (salts, checksums, mxFrame), so it differs from any a connection cached
+ * for another state and their page caches are dropped. */
+void vfsDbInvalidateIndex(struct vfs_db *db)
 {
-    for (uint32_t i = 0; i < db->shm.n_regions; i++) {
-        if (i == 0 || whole) {
-            memset(db->shm.regions[i], 0,
-                   whole ? VFS_SHM_REGION_SIZE : VFS_SHM_HDRS_SIZE);
-        }
+    if (db->shm.n_regions > 0) {
+        memset(db->shm.regions[0], 0, VFS_SHM_HDRS_SIZE);
     }
+}
+
+/* Fill a WAL-index header (walformat.html) for an empty WAL: mxFrame 0,
+ * the main file's size, and a change counter and salts never used before
+ * for this database, so that no connection's cached header matches it. */
+static void vfsIndexHeaderInit(struct vfs_db *db, uint8_t *h, uint32_t ichange)
+{
+    uint32_t page_size = db->main.page_size;
+    uint32_t v[12] = {0};
+    v[0] = VFS_WAL_VERSION;
+    v[2] = ichange;
+    memcpy(h, v, sizeof v);
+    h[12] = 1; /* isInit */
+    uint16_t sz = (uint16_t)((page_size & 0xff00) | (page_size >> 16));
+    memcpy(h + 14, &sz, 2);
+    memcpy(h + 20, &db->main.n_pages, 4);
+    uint32_t salts[2] = {db->ckpt_seq + 1, db->salt++};
+    memcpy(h + 32, salts, 8);
+    uint32_t sum[2] = {0, 0};
+    const uint16_t one = 1;
+    bool big_endian_host = *(const uint8_t *)&one == 0;
+    vfsWalChecksum(big_endian_host, h, 40, sum);
+    memcpy(h + 40, sum, 8);
+}
+
+/* Reset the WAL index of a database whose WAL is empty: no lock may be
+ * taken. Every region is zeroed, then a valid header is written (both
+ * copies) with all read marks unused, as SQLite's recovery would, but with
+ * a fresh change counter: recovery of an empty WAL always gives the same
+ * header, which would let connections keep pages cached from before. */
+void vfsDbResetIndex(struct vfs_db *db)
+{
+    PRE(db->wal.n_committed == 0 && !vfsDbLocked(db));
+    if (db->shm.n_regions == 0) {
+        return;
+    }
+    uint8_t *r0 = db->shm.regions[0];
+    uint32_t ichange;
+    memcpy(&ichange, r0 + 8, 4);
+    db->index_change =
+        (ichange > db->index_change ? ichange : db->index_change) + 1;
+    for (uint32_t i = 0; i < db->shm.n_regions; i++) {
+        memset(db->shm.regions[i], 0, VFS_SHM_REGION_SIZE);
+    }
+    vfsIndexHeaderInit(db, r0, db->index_change);
+    memcpy(r0 + VFS_SHM_HDR_SIZE, r0, VFS_SHM_HDR_SIZE);
+    uint32_t marks[5] = {0, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu};
+    memcpy(r0 + VFS_SHM_HDRS_SIZE + 4, marks, sizeof marks);
 }
 
 /* Whether any WAL-index lock is taken (a reader, a writer or a held txn). */

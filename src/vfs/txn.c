@@ -178,7 +178,7 @@ static int vfsTxnAppend(struct vfs_db *db, const struct vfs_txn *txn)
         w->frames[w->n_frames++] = f;
     }
     w->n_committed = w->n_frames;
-    vfsDbInvalidateIndex(db, false);
+    vfsDbInvalidateIndex(db);
     return 0;
 }
 
@@ -272,8 +272,8 @@ static int vfsCheckpointLocked(struct vfs_db *db)
     w->n_committed = 0;
     vfsWalDropFrom(w, 0);
     w->page_size = 0;
+    vfsDbResetIndex(db);
     db->ckpt_seq++;
-    vfsDbInvalidateIndex(db, true);
     return 0;
 }
 

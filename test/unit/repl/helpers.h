@@ -94,7 +94,8 @@ static inline int64_t hInt(sqlite3 *conn, const char *sql)
     sqlite3_stmt *stmt;
     int rv = sqlite3_prepare_v2(conn, sql, -1, &stmt, NULL);
     cr_assert_eq(rv, SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(conn));
-    cr_assert_eq(sqlite3_step(stmt), SQLITE_ROW, "%s", sql);
+    rv = sqlite3_step(stmt);
+    cr_assert_eq(rv, SQLITE_ROW, "%s: %d %s", sql, rv, sqlite3_errmsg(conn));
     int64_t n = sqlite3_column_int64(stmt, 0);
     sqlite3_finalize(stmt);
     return n;
