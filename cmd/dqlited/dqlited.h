@@ -1,0 +1,66 @@
+/*
+ * dqlited: the pieces of the node daemon shared between its files: the
+ * configuration parsed from the command line, the exit codes, logging, the
+ * data-directory ownership check and joining a cluster. The daemon uses the
+ * library like any program: public headers only (dqlite.h for the node,
+ * dqlite_client.h to join).
+ */
+#ifndef DQLITED_H
+#define DQLITED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Exit codes (also in the --help text). */
+#define DQLITED_EXIT_OK 0      /* stopped by SIGTERM/SIGINT, cleanly */
+#define DQLITED_EXIT_FAIL 1    /* the node failed (create, bind, start) */
+#define DQLITED_EXIT_USAGE 2   /* bad command line */
+#define DQLITED_EXIT_DATADIR 3 /* data directory refused */
+#define DQLITED_EXIT_JOIN 4    /* could not join the cluster */
+#define DQLITED_EXIT_STOP 5    /* stopping the node failed */
+
+/* Log levels, lowest first. */
+enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+struct config {
+    uint64_t id;                 /* 0 = not given */
+    const char *address;         /* advertised to peers and clients */
+    const char *bind;            /* NULL = bind `address` */
+    const char *dir;             /* data directory */
+    const char *join;            /* comma-separated addresses, or NULL */
+    int role;                    /* DQLITE_VOTER/STANDBY/SPARE, for --join */
+    int log_level;               /* LOG_* */
+    unsigned latency_ms;         /* 0 = the library's default */
+    uint64_t failure_domain;     /* reported by DESCRIBE */
+    bool failure_domain_set;     /* --failure-domain given */
+    unsigned snapshot_threshold; /* 0 = the library's default */
+    unsigned snapshot_trailing;  /* 0 = the library's default */
+    unsigned join_timeout_s;     /* how long to keep trying to join */
+};
+
+/* Parses argv into *cfg. Returns -1 to continue, or an exit code (0 after
+ * --help or --version, DQLITED_EXIT_USAGE after a message on stderr). */
+int optionsParse(int argc, char *argv[], struct config *cfg);
+
+/* Logging to stderr, with a UTC timestamp and the level. */
+void logSetLevel(int level);
+void logMsg(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Checks that cfg->dir may be used by this node and settles cfg->id: reads
+ * the directory's node-id file (or writes it at first start, after picking
+ * an id if none was given). Sets *fresh when the directory holds no node
+ * state yet. Returns 0 or DQLITED_EXIT_DATADIR after logging why. */
+int datadirClaim(struct config *cfg, bool *fresh);
+
+/* Asks the cluster reached through cfg->join to add this node with
+ * cfg->role, retrying until cfg->join_timeout_s; a node already in the
+ * configuration is left as it is. Returns early with 1 if a stop signal
+ * arrives (*stop is then set). Returns 0 or DQLITED_EXIT_JOIN. */
+int joinCluster(const struct config *cfg, bool *stop);
+
+/* Waits up to timeout_ms for SIGTERM or SIGINT (blocked by main): returns
+ * the signal number, or 0 on timeout. timeout_ms < 0 waits forever. */
+int signalWait(int timeout_ms);
+
+#endif /* DQLITED_H */

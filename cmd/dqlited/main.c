@@ -1,0 +1,166 @@
+/*
+ * dqlited: one dqlite node per process. Parses the options, claims the data
+ * directory, creates and starts the node (dqlite.h), joins a cluster when
+ * asked (dqlite_client.h), prints where it listens, and waits for SIGTERM
+ * or SIGINT to stop the node gracefully. Signals are blocked in every thread
+ * and taken synchronously by the main thread (sigtimedwait), so no work
+ * happens in a signal handler.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dqlite.h>
+
+#include "dqlited.h"
+
+/* Seconds a graceful stop may take before SIGALRM ends the process. */
+#define STOP_TIMEOUT_S 30
+
+static sigset_t stop_signals;
+
+int signalWait(int timeout_ms)
+{
+    struct timespec ts = {.tv_sec = timeout_ms / 1000,
+                          .tv_nsec = (long)(timeout_ms % 1000) * 1000000};
+    int sig;
+    do {
+        sig = sigtimedwait(&stop_signals, NULL, timeout_ms < 0 ? NULL : &ts);
+    } while (sig < 0 && errno == EINTR);
+    return sig < 0 ? 0 : sig;
+}
+
+/* Applies the tuning options to a created node. */
+static int nodeConfigure(dqlite_node *node, const struct config *cfg)
+{
+    int rv = 0;
+    if (cfg->latency_ms != 0) {
+        rv = dqlite_node_set_network_latency_ms(node, cfg->latency_ms);
+    }
+    if (rv == 0 && cfg->failure_domain_set) {
+        rv = dqlite_node_set_failure_domain(node, cfg->failure_domain);
+    }
+    if (rv == 0 &&
+        (cfg->snapshot_threshold != 0 || cfg->snapshot_trailing != 0)) {
+        unsigned threshold = cfg->snapshot_threshold;
+        unsigned trailing = cfg->snapshot_trailing;
+        threshold = threshold != 0 ? threshold : 1024;
+        trailing = trailing != 0 ? trailing : 8192;
+        rv = dqlite_node_set_snapshot_params(
+            node, threshold, threshold > trailing ? threshold : trailing);
+    }
+    if (rv == 0 && cfg->bind != NULL) {
+        rv = dqlite_node_set_bind_address(node, cfg->bind);
+    }
+    return rv;
+}
+
+/* Creates, configures and starts the node. */
+static int nodeRun(const struct config *cfg, dqlite_node **node)
+{
+    int rv = dqlite_node_create(cfg->id, cfg->address, cfg->dir, node);
+    if (rv == 0) {
+        rv = nodeConfigure(*node, cfg);
+    }
+    if (rv == 0) {
+        rv = dqlite_node_start(*node);
+    }
+    if (rv != 0) {
+        logMsg(LOG_ERROR, "node %" PRIu64 ": %s", cfg->id,
+               dqlite_node_errmsg(*node));
+        return DQLITED_EXIT_FAIL;
+    }
+    return 0;
+}
+
+static void printListening(dqlite_node *node, const struct config *cfg)
+{
+    const char *bound = dqlite_node_get_bind_address(node);
+    printf("listening on %s (node %" PRIu64 ")\n",
+           bound != NULL ? bound : cfg->address, cfg->id);
+    fflush(stdout);
+    logMsg(LOG_INFO, "node %" PRIu64 " serves on %s, advertised as %s", cfg->id,
+           bound != NULL ? bound : cfg->address, cfg->address);
+}
+
+/* Joins (or checks membership) as the --join option asks, and announces
+ * the node. A fresh node that cannot join is a failure; a node resuming
+ * its state serves first and only checks its membership. */
+static int nodeAnnounce(dqlite_node *node, const struct config *cfg, bool fresh,
+                        bool *stop)
+{
+    int rv = 0;
+    if (cfg->join == NULL) {
+        printListening(node, cfg);
+        if (fresh && cfg->id != 1) {
+            logMsg(LOG_INFO,
+                   "node %" PRIu64 " has no state and no --join: "
+                   "waiting to be added to a cluster",
+                   cfg->id);
+        }
+        return 0;
+    }
+    if (!fresh) {
+        printListening(node, cfg);
+        if (joinCluster(cfg, stop) == DQLITED_EXIT_JOIN) {
+            logMsg(LOG_WARN, "membership not confirmed; still serving");
+        }
+        return 0;
+    }
+    rv = joinCluster(cfg, stop);
+    if (rv == 0) {
+        printListening(node, cfg);
+    }
+    return rv == 1 ? 0 : rv;
+}
+
+static int nodeShutdown(dqlite_node *node, int exit_code)
+{
+    logMsg(LOG_INFO, "stopping");
+    alarm(STOP_TIMEOUT_S);
+    if (dqlite_node_stop(node) != 0) {
+        logMsg(LOG_ERROR, "stop: %s", dqlite_node_errmsg(node));
+        exit_code = exit_code != 0 ? exit_code : DQLITED_EXIT_STOP;
+    }
+    dqlite_node_destroy(node);
+    logMsg(LOG_INFO, "stopped");
+    return exit_code;
+}
+
+int main(int argc, char *argv[])
+{
+    struct config cfg;
+    dqlite_node *node = NULL;
+    bool fresh = false;
+    bool stop = false;
+    int rv = optionsParse(argc, argv, &cfg);
+    if (rv >= 0) {
+        return rv;
+    }
+    logSetLevel(cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+
+    rv = datadirClaim(&cfg, &fresh);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = nodeRun(&cfg, &node);
+    if (rv != 0) {
+        dqlite_node_destroy(node);
+        return rv;
+    }
+    rv = nodeAnnounce(node, &cfg, fresh, &stop);
+    if (rv == 0 && !stop) {
+        int sig = signalWait(-1);
+        logMsg(LOG_INFO, "received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+    return nodeShutdown(node, rv);
+}

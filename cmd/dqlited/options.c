@@ -1,0 +1,273 @@
+/*
+ * dqlited's command line: the options, their checks and the --help text
+ * (the daemon's manual page, kept next to the code that reads the options
+ * so the two cannot drift apart).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dqlite.h>
+
+#include "dqlited.h"
+
+static const char usage_text[] =
+    "NAME\n"
+    "    dqlited - run one dqlite node\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    dqlited --address HOST:PORT --dir DIR [--id N] [--join "
+    "ADDR[,ADDR...]]\n"
+    "            [options]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Runs one node of a dqlite cluster: SQLite replicated with Raft, "
+    "served\n"
+    "    with the dqlite wire protocol v1 (clients and peers share the port).\n"
+    "\n"
+    "    Node 1 started on an empty directory bootstraps a new one-node "
+    "cluster.\n"
+    "    Any other node started on an empty directory with --join asks the\n"
+    "    cluster's leader (found through the listed addresses) to add it, "
+    "then\n"
+    "    to give it --role; without --join it waits for a client to add it.\n"
+    "    A node restarted on its directory resumes: --join is then ignored if\n"
+    "    the node is already a member.\n"
+    "\n"
+    "    Once the node serves (and, with --join, is a member) one line goes "
+    "to\n"
+    "    stdout, for scripts to wait for:\n"
+    "        listening on BIND-ADDRESS (node ID)\n"
+    "    Logs go to stderr. SIGTERM or SIGINT stops the node gracefully: it\n"
+    "    hands leadership over when it can, closes its connections and files,\n"
+    "    and exits 0.\n"
+    "\n"
+    "    The first start writes DIR/node-id with the node's id. A later start\n"
+    "    with another --id is refused, and so is a directory holding node "
+    "state\n"
+    "    (metadata, seg-*, snap-*) without a node-id file; other files in DIR\n"
+    "    are left alone.\n"
+    "\n"
+    "OPTIONS\n"
+    "    -i, --id N               node id, at least 1 (default: the one in\n"
+    "                             DIR/node-id; at first start 1 without "
+    "--join,\n"
+    "                             a random id with --join)\n"
+    "    -a, --address HOST:PORT  address advertised to peers and clients\n"
+    "                             (IPv4 HOST:PORT, or @NAME for an abstract\n"
+    "                             Unix socket); required\n"
+    "    -b, --bind ADDRESS       address to listen on (default: --address)\n"
+    "    -d, --dir DIR            data directory, created if missing; "
+    "required\n"
+    "    -j, --join ADDR[,ADDR]   addresses of cluster members to join "
+    "through\n"
+    "    -r, --role ROLE          voter (default), standby or spare, for "
+    "--join\n"
+    "        --join-timeout SEC   give up joining after SEC seconds (60)\n"
+    "    -l, --log-level LEVEL    debug, info (default), warn or error\n"
+    "        --latency-ms MS      typical network latency; scales the "
+    "heartbeat\n"
+    "                             (1.5x) and election (15x) timeouts\n"
+    "        --failure-domain N   failure domain reported by DESCRIBE\n"
+    "        --snapshot-threshold N  snapshot every N applied entries (1024)\n"
+    "        --snapshot-trailing N   entries kept in the log after (8192)\n"
+    "    -h, --help               this text\n"
+    "    -V, --version            the library version\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0  stopped by SIGTERM or SIGINT after a clean shutdown\n"
+    "    1  the node could not be created, bound or started\n"
+    "    2  bad command line\n"
+    "    3  data directory refused (another node's, or unusable)\n"
+    "    4  could not join the cluster within --join-timeout\n"
+    "    5  the node failed to stop cleanly\n"
+    "\n"
+    "EXAMPLES\n"
+    "    dqlited --id 1 --address 127.0.0.1:9001 --dir data/1\n"
+    "    dqlited --id 2 --address 127.0.0.1:9002 --dir data/2 \\\n"
+    "            --join 127.0.0.1:9001\n";
+
+enum {
+    OPT_LATENCY = 256,
+    OPT_FAILURE_DOMAIN,
+    OPT_SNAP_THRESHOLD,
+    OPT_SNAP_TRAILING,
+    OPT_JOIN_TIMEOUT,
+};
+
+static const struct option long_options[] = {
+    {"id", required_argument, NULL, 'i'},
+    {"address", required_argument, NULL, 'a'},
+    {"bind", required_argument, NULL, 'b'},
+    {"dir", required_argument, NULL, 'd'},
+    {"join", required_argument, NULL, 'j'},
+    {"role", required_argument, NULL, 'r'},
+    {"log-level", required_argument, NULL, 'l'},
+    {"latency-ms", required_argument, NULL, OPT_LATENCY},
+    {"failure-domain", required_argument, NULL, OPT_FAILURE_DOMAIN},
+    {"snapshot-threshold", required_argument, NULL, OPT_SNAP_THRESHOLD},
+    {"snapshot-trailing", required_argument, NULL, OPT_SNAP_TRAILING},
+    {"join-timeout", required_argument, NULL, OPT_JOIN_TIMEOUT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* A whole decimal number in [min, max]. */
+static int parseNumber(const char *name, const char *text, uint64_t min,
+                       uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (text[0] == '\0' || text[0] == '-' || *end != '\0' || errno != 0 ||
+        v < min || v > max) {
+        fprintf(stderr,
+                "dqlited: --%s: expected a number in %llu..%llu, "
+                "got \"%s\"\n",
+                name, (unsigned long long)min, (unsigned long long)max, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parseRole(const char *text, int *role)
+{
+    static const char *const names[] = {"voter", "standby", "spare"};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *role = i; /* DQLITE_VOTER, DQLITE_STANDBY, DQLITE_SPARE */
+            return 0;
+        }
+    }
+    if (strcmp(text, "stand-by") == 0) {
+        *role = DQLITE_STANDBY;
+        return 0;
+    }
+    fprintf(stderr,
+            "dqlited: --role: expected voter, standby or spare, "
+            "got \"%s\"\n",
+            text);
+    return -1;
+}
+
+static int parseLevel(const char *text, int *level)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *level = i;
+            return 0;
+        }
+    }
+    fprintf(stderr,
+            "dqlited: --log-level: expected debug, info, warn or "
+            "error, got \"%s\"\n",
+            text);
+    return -1;
+}
+
+/* Applies one numeric option; -1 on a bad value (already reported). */
+static int optionNumber(int opt, const char *arg, struct config *cfg)
+{
+    uint64_t v = 0;
+    int rv = -1;
+    switch (opt) {
+    case 'i':
+        return parseNumber("id", arg, 1, UINT64_MAX, &cfg->id);
+    case OPT_FAILURE_DOMAIN:
+        cfg->failure_domain_set = true;
+        return parseNumber("failure-domain", arg, 0, UINT64_MAX,
+                           &cfg->failure_domain);
+    case OPT_LATENCY:
+        rv = parseNumber("latency-ms", arg, 1, 3600000, &v);
+        cfg->latency_ms = (unsigned)v;
+        break;
+    case OPT_SNAP_THRESHOLD:
+        rv = parseNumber("snapshot-threshold", arg, 1, UINT32_MAX, &v);
+        cfg->snapshot_threshold = (unsigned)v;
+        break;
+    case OPT_SNAP_TRAILING:
+        rv = parseNumber("snapshot-trailing", arg, 1, UINT32_MAX, &v);
+        cfg->snapshot_trailing = (unsigned)v;
+        break;
+    case OPT_JOIN_TIMEOUT:
+        rv = parseNumber("join-timeout", arg, 1, 86400, &v);
+        cfg->join_timeout_s = (unsigned)v;
+        break;
+    }
+    return rv;
+}
+
+/* Applies one option; -1 on a bad value (already reported). */
+static int optionApply(int opt, const char *arg, struct config *cfg)
+{
+    switch (opt) {
+    case 'a':
+        cfg->address = arg;
+        return 0;
+    case 'b':
+        cfg->bind = arg;
+        return 0;
+    case 'd':
+        cfg->dir = arg;
+        return 0;
+    case 'j':
+        cfg->join = arg;
+        return 0;
+    case 'r':
+        return parseRole(arg, &cfg->role);
+    case 'l':
+        return parseLevel(arg, &cfg->log_level);
+    default:
+        return optionNumber(opt, arg, cfg);
+    }
+}
+
+static int optionsCheck(const struct config *cfg)
+{
+    if (cfg->address == NULL || cfg->dir == NULL) {
+        fprintf(stderr, "dqlited: --address and --dir are required "
+                        "(see dqlited --help)\n");
+        return -1;
+    }
+    if (cfg->snapshot_threshold != 0 && cfg->snapshot_trailing != 0 &&
+        cfg->snapshot_threshold > cfg->snapshot_trailing) {
+        fprintf(stderr, "dqlited: --snapshot-threshold must not exceed "
+                        "--snapshot-trailing\n");
+        return -1;
+    }
+    return 0;
+}
+
+int optionsParse(int argc, char *argv[], struct config *cfg)
+{
+    int opt;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->role = DQLITE_VOTER;
+    cfg->log_level = LOG_INFO;
+    cfg->join_timeout_s = 60;
+    while ((opt = getopt_long(argc, argv, "i:a:b:d:j:r:l:hV", long_options,
+                              NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(usage_text, stdout);
+            return DQLITED_EXIT_OK;
+        }
+        if (opt == 'V') {
+            int v = dqlite_version_number();
+            printf("dqlited %d.%d.%d\n", v / 10000, v / 100 % 100, v % 100);
+            return DQLITED_EXIT_OK;
+        }
+        if (opt == '?' || optionApply(opt, optarg, cfg) != 0) {
+            return DQLITED_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "dqlited: unexpected argument \"%s\"\n", argv[optind]);
+        return DQLITED_EXIT_USAGE;
+    }
+    return optionsCheck(cfg) == 0 ? -1 : DQLITED_EXIT_USAGE;
+}
