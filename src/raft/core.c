@@ -304,9 +304,12 @@ void raftTick(struct raft *r, uint64_t now_ms)
         raftLeaderTick(r);
         return;
     }
-    if (r->now_ms - r->election_start_ms >= r->election_rand_ms &&
+    /* A lone voter has nobody to wait for: it campaigns at once, so a
+     * one-node cluster serves as soon as it starts. */
+    bool alone = raftQuorum(r) == 1 && raftIsVoter(r, r->id);
+    if ((alone || r->now_ms - r->election_start_ms >= r->election_rand_ms) &&
         raftMayCampaign(r)) {
-        raftCampaign(r, r->o.pre_vote, false);
+        raftCampaign(r, alone ? false : r->o.pre_vote, false);
     }
 }
 

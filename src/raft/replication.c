@@ -106,16 +106,18 @@ static void raftAppendHeader(struct raft *r, struct raft_progress *pr,
     pr->last_send_ms = r->now_ms;
 }
 
-/* An empty append at the follower's known match: keeps the leadership
- * alive, carries the commit index and read-index rounds. */
+/* An empty append at the follower's known match (at 0 when that entry is
+ * compacted, e.g. during a snapshot install): keeps the leadership alive,
+ * carries the commit index and read-index rounds. */
 static int raftSendHeartbeat(struct raft *r, struct raft_progress *pr)
 {
     struct raft_message m = {0};
-    if (pr->match > 0 && raftTermAt(r, pr->match) == 0) {
-        return 0; /* compacted: the snapshot path takes over */
+    uint64_t prev = pr->match;
+    if (prev > 0 && raftTermAt(r, prev) == 0) {
+        prev = 0;
     }
-    raftAppendHeader(r, pr, &m, pr->match);
-    m.append.commit = r->commit < pr->match ? r->commit : pr->match;
+    raftAppendHeader(r, pr, &m, prev);
+    m.append.commit = r->commit < prev ? r->commit : prev;
     return raftSend(r, &m, false);
 }
 
@@ -132,8 +134,11 @@ int raftSendAppend(struct raft *r, struct raft_progress *pr, bool heartbeat)
     uint64_t prev = pr->next - 1;
     size_t bytes;
     int rv;
-    if (!raftReplicatesTo(r, pr) || pr->mode == PROGRESS_SNAPSHOT) {
+    if (!raftReplicatesTo(r, pr)) {
         return 0;
+    }
+    if (pr->mode == PROGRESS_SNAPSHOT) {
+        return heartbeat ? raftSendHeartbeat(r, pr) : 0;
     }
     if (prev < r->log.offset || (prev > 0 && raftTermAt(r, prev) == 0)) {
         return raftSendSnapshot(r, pr);
