@@ -251,6 +251,7 @@ void gatewayHandle(struct gateway *g, const struct proto_frame *frame)
     } else if (rv != 0 && protoErrAnswerable(rv)) {
         gatewayFailure(g, GATEWAY_ERR_PARSE, errString(rv));
     } else if (rv != 0) {
+        g->stage = GATEWAY_IDLE;
         connClose(g->conn);
     } else {
         gatewayDispatch(g);

@@ -121,8 +121,9 @@ static void applyDone(struct worker_job *job)
             replicaFail(r, "applying a committed entry", a->rv);
         }
     }
+    bool canceled = job->canceled;
     applyJobFree(a);
-    if (!job->canceled && !r->failed) {
+    if (!canceled && !r->failed) {
         replicaWakeApplied(r);
         replicaMaybeSnapshot(r);
     }
