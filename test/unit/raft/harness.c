@@ -686,6 +686,18 @@ static void hExpect(char **a, int n)
     }
 }
 
+/* `deliver-until <expectation>`: one message at a time until a numeric
+ * expectation (as for `expect`) holds. */
+static void hDeliverUntil(char **a, int n)
+{
+    uint64_t want;
+    while (hExpectValue(a, n, &want) != want) {
+        if (!hDeliverOne()) {
+            HFAIL("the network drained first");
+        }
+    }
+}
+
 static void hLine(char *line)
 {
     char *args[64];
@@ -703,6 +715,8 @@ static void hLine(char *line)
     }
     if (strcmp(args[0], "expect") == 0) {
         hExpect(args, n);
+    } else if (strcmp(args[0], "deliver-until") == 0) {
+        hDeliverUntil(args, n);
     } else if (!hCmdWorld(args, n) && !hCmdCore(args, n)) {
         HFAIL("unknown command %s", args[0]);
     }

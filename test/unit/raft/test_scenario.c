@@ -58,6 +58,45 @@ Test(scenario, figure_8)
                "expect commit 5 4   # and 2's own no-op\n");
 }
 
+/* Raft paper, figure 8 (c)-(d), stepped one message at a time: the term-5
+ * leader s1 copies its term-2 entry to s2 and s3, a majority, but must not
+ * count it committed; indeed s5 may still win and overwrite it. */
+Test(scenario, figure_8_old_term_entry_on_a_majority_is_not_committed)
+{
+    harnessRun("option prevote 0\n"
+               "option checkquorum 0\n"
+               "option maxentries 1\n"
+               "option inflight 1\n"
+               "cluster 5\n"
+               "log 1 2             # (b) s1 led term 2, wrote index 2\n"
+               "log 5 3             # (c) s5 led term 3, wrote another\n"
+               "hardstate 1 4 0\n"
+               "hardstate 2 4 0\n"
+               "hardstate 3 4 0\n"
+               "hardstate 4 4 0\n"
+               "hardstate 5 4 0\n"
+               "partition 1 2 3 / 4 / 5\n"
+               "campaign 1          # term 5 with votes from s2 and s3\n"
+               "deliver-until leaderid 1 1\n"
+               "deliver-until entry 2 2 2   # s1 copies index 2 (term 2)\n"
+               "deliver-until entry 3 2 2   # to s2 and s3: a majority\n"
+               "cut 1 2             # its no-op (index 3) never arrives\n"
+               "cut 1 3\n"
+               "stabilize           # the acks of index 2 do arrive\n"
+               "expect commit 1 0   # yet it is not committed\n"
+               "crash 1\n"
+               "heal\n"
+               "campaign 5          # term 5: s2, s3 already voted\n"
+               "stabilize\n"
+               "campaign 5          # (d) term 6: wins with s2, s3, s4\n"
+               "stabilize\n"
+               "expect leader 5\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect entry 2 2 3  # and rightly overwrites index 2\n"
+               "expect commit 2 3\n");
+}
+
 Test(scenario, isolated_leader_steps_down_with_check_quorum)
 {
     harnessRun("cluster 3\n"
