@@ -1,0 +1,239 @@
+/*
+ * dqlite, the shell: `dqlite -s host:port[,...] DATABASE ["SQL"]`. The
+ * command line and the three ways to run (one command given as an
+ * argument, statements read from a pipe, an interactive terminal), with the
+ * flags of go-dqlite 1.11.5's shell where they overlap (-s/--servers with
+ * file:// stores, -f/--format).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shell.h"
+
+#define SERVERS_MAX 64
+
+static const char usage_text[] =
+    "NAME\n"
+    "    dqlite - shell for a dqlite cluster\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    dqlite -s SERVERS [-f tabular|json] DATABASE [COMMAND]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Connects to the leader of the cluster reached through SERVERS and "
+    "runs\n"
+    "    SQL on DATABASE (a file name in the cluster, created on first use) "
+    "and\n"
+    "    dot-commands on the cluster. COMMAND, if given, is run and the shell\n"
+    "    exits: it may hold several statements separated by ';' and stops at\n"
+    "    the first failure. Without COMMAND, statements are read from the\n"
+    "    terminal (line editing, history in ~/.dqlite_history) or from stdin\n"
+    "    when it is not a terminal. A statement ends with ';' or at the end "
+    "of\n"
+    "    a line that leaves no quote, comment, parenthesis or trigger body\n"
+    "    open.\n"
+    "\n"
+    "    A statement starting with SELECT is a query: its rows are printed "
+    "one\n"
+    "    per line, values separated by '|' (NULL as <nil>, blobs as [1 2 3]),\n"
+    "    as go-dqlite's shell prints them; with --format json, as an array of\n"
+    "    objects. Any other statement is executed and prints nothing.\n"
+    "    Statements run in autocommit mode; BEGIN ... COMMIT works.\n"
+    "\n"
+    "DOT-COMMANDS\n"
+    "    .cluster                    id (hex)|address|role of every node\n"
+    "    .leader                     the leader's address\n"
+    "    .remove ADDRESS             remove the node at ADDRESS\n"
+    "    .describe ADDRESS           ADDRESS|failure domain|weight\n"
+    "    .weight ADDRESS WEIGHT      set the weight of the node at ADDRESS\n"
+    "    .transfer ID|ADDRESS        hand leadership to that node\n"
+    "    .dump ADDRESS [DB]          write the node's copy of DB (default\n"
+    "                                db.bin) and its WAL into the current\n"
+    "                                directory, then print OK\n"
+    "    .help                       list the dot-commands\n"
+    "\n"
+    "OPTIONS\n"
+    "    -s, --servers LIST    comma-separated HOST:PORT addresses (or\n"
+    "                          @abstract-socket names) of cluster nodes, or\n"
+    "                          file://PATH of a go-dqlite server store;\n"
+    "                          may be repeated; required\n"
+    "    -f, --format FORMAT   tabular (default) or json\n"
+    "    -h, --help            this text\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 when every statement and command succeeded, 1 when one failed\n"
+    "    (errors are printed on stderr as \"Error: ...\"), 2 on a bad command\n"
+    "    line.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    dqlite -s 127.0.0.1:9001 app \"CREATE TABLE t (n INT)\"\n"
+    "    echo \"SELECT * FROM t;\" | dqlite -s 127.0.0.1:9001,127.0.0.1:9002 "
+    "app\n"
+    "    dqlite -s 127.0.0.1:9001 -f json app .cluster\n";
+
+static const struct option long_options[] = {
+    {"servers", required_argument, NULL, 's'},
+    {"format", required_argument, NULL, 'f'},
+    {"cert", required_argument, NULL, 'c'},
+    {"key", required_argument, NULL, 'k'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+struct args {
+    char *servers[SERVERS_MAX]; /* split from every -s */
+    unsigned n_servers;
+    bool json;
+    const char *database;
+    const char *command; /* NULL: read statements */
+};
+
+int shellError(const char *fmt, ...)
+{
+    va_list args;
+    fflush(stdout);
+    fputs("Error: ", stderr);
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+    fputc('\n', stderr);
+    return -1;
+}
+
+int shellProcess(struct shell *sh, const char *input)
+{
+    return input[0] == '.' ? dotRun(sh, input) : sqlRun(sh, input);
+}
+
+/* Adds the comma-separated addresses of one -s option. */
+static int argsAddServers(struct args *a, char *list)
+{
+    char *save = NULL;
+    for (char *s = strtok_r(list, ",", &save); s != NULL;
+         s = strtok_r(NULL, ",", &save)) {
+        if (a->n_servers == SERVERS_MAX) {
+            return shellError("too many servers (at most %d)", SERVERS_MAX);
+        }
+        a->servers[a->n_servers++] = s;
+    }
+    return 0;
+}
+
+static int argsOption(struct args *a, int opt, char *arg)
+{
+    switch (opt) {
+    case 's':
+        return argsAddServers(a, arg);
+    case 'f':
+        if (strcmp(arg, "tabular") != 0 && strcmp(arg, "json") != 0) {
+            return shellError("unknown format %s", arg);
+        }
+        a->json = strcmp(arg, "json") == 0;
+        return 0;
+    case 'c':
+    case 'k':
+        return shellError("TLS (--cert, --key) is not supported");
+    default:
+        return -1;
+    }
+}
+
+/* Parses the command line: 0, 1 after --help, or -1 after a message. */
+static int argsParse(int argc, char *argv[], struct args *a)
+{
+    int opt;
+    memset(a, 0, sizeof *a);
+    while ((opt = getopt_long(argc, argv, "s:f:c:k:h", long_options, NULL)) !=
+           -1) {
+        if (opt == 'h') {
+            fputs(usage_text, stdout);
+            return 1;
+        }
+        if (argsOption(a, opt, optarg) != 0) {
+            return -1;
+        }
+    }
+    if (argc - optind < 1 || argc - optind > 2) {
+        return shellError("expected DATABASE [COMMAND] (see dqlite --help)");
+    }
+    if (a->n_servers == 0) {
+        return shellError("no servers provided");
+    }
+    a->database = argv[optind];
+    a->command = argc - optind == 2 ? argv[optind + 1] : NULL;
+    return 0;
+}
+
+/* A server store from the addresses, or the file:// store. */
+static int storeOpen(const struct args *a, struct dqlite_server_store **store)
+{
+    struct stat st;
+    if (strncmp(a->servers[0], "file://", 7) == 0) {
+        const char *path = a->servers[0] + 7;
+        if (a->n_servers > 1) {
+            return shellError("can't mix server store and explicit list");
+        }
+        if (stat(path, &st) != 0 ||
+            dqlite_server_store_open(path, store) != 0) {
+            return shellError("open servers store: %s", path);
+        }
+        return 0;
+    }
+    if (dqlite_server_store_create(store) != 0) {
+        return shellError("out of memory");
+    }
+    for (unsigned i = 0; i < a->n_servers; i++) {
+        if (dqlite_server_store_add(*store, 0, a->servers[i], DQLITE_VOTER) !=
+            0) {
+            return shellError("bad server address %s", a->servers[i]);
+        }
+    }
+    return 0;
+}
+
+/* Runs the command or the statements of stdin; returns the exit code. */
+static int shellRun(struct shell *sh, const char *command)
+{
+    if (command != NULL) {
+        struct splitter s;
+        splitterInit(&s, true);
+        if (splitterFeed(&s, command, sh) != 0) {
+            s.failures += shellError("out of memory") != 0;
+        }
+        splitterFlush(&s, sh);
+        int failures = s.failures;
+        splitterFree(&s);
+        return failures > 0 ? 1 : 0;
+    }
+    if (isatty(STDIN_FILENO)) {
+        return inputInteractive(sh) > 0 ? 1 : 0;
+    }
+    return inputStream(sh, stdin) > 0 ? 1 : 0;
+}
+
+int main(int argc, char *argv[])
+{
+    struct args a;
+    struct shell sh = {.out = stdout};
+    int rv = argsParse(argc, argv, &a);
+    if (rv != 0) {
+        return rv > 0 ? 0 : 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sh.database = a.database;
+    sh.json = a.json;
+    rv = 1;
+    if (storeOpen(&a, &sh.store) == 0 &&
+        dqlite_driver_create(sh.store, NULL, &sh.driver) == 0) {
+        rv = shellRun(&sh, a.command);
+    }
+    dqlite_conn_close(sh.conn);
+    dqlite_driver_destroy(sh.driver);
+    dqlite_server_store_close(sh.store);
+    return rv;
+}

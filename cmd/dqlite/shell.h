@@ -1,0 +1,72 @@
+/*
+ * The dqlite shell: what its files share. The shell talks to a cluster only
+ * through the C client (dqlite_client.h): a driver over an in-memory or
+ * file server store, one SQL connection opened on first use, and a cluster
+ * client per dot-command. Output follows go-dqlite 1.11.5's shell (rows as
+ * values joined by '|', formatted like Go's %v; .cluster and .describe in
+ * JSON as Go's encoding/json indents them).
+ */
+#ifndef DQLITE_SHELL_H
+#define DQLITE_SHELL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <dqlite_client.h>
+
+struct shell {
+    struct dqlite_server_store *store;
+    struct dqlite_driver *driver;
+    struct dqlite_conn *conn; /* opened by the first SQL statement */
+    const char *database;
+    bool json; /* --format json */
+    FILE *out;
+};
+
+/* Runs one input: a dot-command or one SQL statement. Prints its result on
+ * sh->out and any error on stderr ("Error: ..."). Returns 0 or -1. */
+int shellProcess(struct shell *sh, const char *input);
+
+/* Prints "Error: <message>" on stderr; returns -1. */
+int shellError(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* SQL (sql.c). */
+int sqlRun(struct shell *sh, const char *stmt);
+
+/* Dot-commands (dot.c); `line` starts with '.'. */
+int dotRun(struct shell *sh, const char *line);
+
+/* Value formatting (format.c). */
+void formatTabularValue(FILE *out, struct dqlite_rows *rows, unsigned i);
+void formatJsonValue(FILE *out, struct dqlite_rows *rows, unsigned i);
+void formatJsonString(FILE *out, const char *s, size_t len);
+
+/* Input (input.c). A splitter collects text until it holds whole
+ * statements: a dot-command is one line; SQL ends at a ';' outside quotes,
+ * comments and trigger bodies, or at the end of a line when nothing is left
+ * open (a quote, a comment, a parenthesis, a trigger body). */
+struct splitter {
+    char *text;
+    size_t len;
+    size_t cap;
+    bool bail;    /* run nothing more after a failure */
+    int failures; /* statements that failed so far */
+};
+void splitterInit(struct splitter *s, bool bail);
+void splitterFree(struct splitter *s);
+/* Adds a line (without its newline) and runs each statement it
+ * completes. Returns 0, or -1 if out of memory. */
+int splitterFeed(struct splitter *s, const char *line, struct shell *sh);
+/* Runs whatever is left (at the end of the input). */
+void splitterFlush(struct splitter *s, struct shell *sh);
+/* Whether an unfinished statement is pending (for a continuation prompt). */
+bool splitterPending(const struct splitter *s);
+
+/* Reads from a terminal with line editing and history (libedit), or from
+ * a stream; returns the number of statements that failed. */
+int inputInteractive(struct shell *sh);
+int inputStream(struct shell *sh, FILE *in);
+
+#endif /* DQLITE_SHELL_H */
