@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Integration tests of dqlited and the dqlite shell:
+#
+#   test/integration/run.sh BUILD_DIR      (make check-integration)
+#
+# Starts real nodes on free 127.0.0.1 ports in a temporary directory, joins
+# them into a cluster, and checks what a user sees: the shell's tabular and
+# JSON output, dot-commands, .dump files opened with sqlite3, fail-over when
+# the leader is killed, a killed node rejoining, graceful SIGTERM, refused
+# data directories and bad command lines. Every process it starts is
+# stopped by PID, the temporary directory is removed, and the last line is
+# the summary "[====] integration: Tested: N | Passing: N | Failing: N".
+set -uo pipefail
+B=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/dqlite-integration.XXXXXX")
+DB=itest
+declare -A PIDS=() ADDRS=()
+tested=0 passed=0 failed=0
+
+cleanup() {
+    local id pid
+    for id in "${!PIDS[@]}"; do kill -TERM "${PIDS[$id]}" 2>/dev/null; done
+    for id in "${!PIDS[@]}"; do
+        pid=${PIDS[$id]}
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null
+        { wait "$pid"; } 2>/dev/null
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# check NAME COMMAND...: one test; the command's output is shown if it fails.
+check() {
+    local name=$1
+    shift
+    tested=$((tested + 1))
+    # Not in a subshell: cases record the nodes they start.
+    if "$@" >"$TMP/check.out" 2>&1; then
+        passed=$((passed + 1))
+        echo "[PASS] $name"
+    else
+        failed=$((failed + 1))
+        echo "[FAIL] $name"
+        sed 's/^/       /' "$TMP/check.out"
+        return 1
+    fi
+}
+
+# expect_eq EXPECTED ACTUAL
+expect_eq() {
+    [ "$1" = "$2" ] && return 0
+    echo "expected:"
+    printf '%s\n' "$1"
+    echo "got:"
+    printf '%s\n' "$2"
+    return 1
+}
+
+# A TCP port nobody listens on (nor one we picked before).
+PICKED=" "
+free_port() {
+    local port hex
+    while :; do
+        port=$((20000 + RANDOM % 30000))
+        hex=$(printf ':%04X ' "$port")
+        case $PICKED in *" $port "*) continue ;; esac
+        grep -q "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
+        PICKED+="$port "
+        echo "$port"
+        return
+    done
+}
+
+# start_node ID [ARGS...]: starts dqlited for node ID (its data in
+# $TMP/nodeID) and waits for its "listening" line.
+start_node() {
+    local id=$1
+    shift
+    [ -n "${ADDRS[$id]:-}" ] || ADDRS[$id]=127.0.0.1:$(free_port)
+    "$B/dqlited" --id "$id" --address "${ADDRS[$id]}" --dir "$TMP/node$id" \
+        --log-level debug "$@" >"$TMP/node$id.out" 2>>"$TMP/node$id.log" &
+    PIDS[$id]=$!
+    for _ in $(seq 200); do
+        grep -q '^listening on' "$TMP/node$id.out" && return 0
+        kill -0 "${PIDS[$id]}" 2>/dev/null || break
+        sleep 0.05
+    done
+    tail -5 "$TMP/node$id.log"
+    return 1
+}
+
+# stop_node ID SIGNAL: signals the node and waits (10 s) for its exit;
+# sets STOP_STATUS to its exit status (not in a subshell: it must wait).
+stop_node() {
+    local pid=${PIDS[$1]}
+    STOP_STATUS=0
+    kill "-$2" "$pid"
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    { wait "$pid" || STOP_STATUS=$?; } 2>/dev/null
+    unset "PIDS[$1]"
+}
+
+servers() {
+    local id list=""
+    for id in $(printf '%s\n' "${!PIDS[@]}" | sort); do list+=${list:+,}${ADDRS[$id]}; done
+    echo "$list"
+}
+
+# sh_ [SHELL-ARGS...]: the shell against the running nodes.
+sh_() { timeout 30 "$B/dqlite" -s "$(servers)" "$@"; }
+
+# wait_leader NOT: waits for a leader other than NOT; prints it.
+wait_leader() {
+    local l=""
+    for _ in $(seq 80); do
+        l=$(sh_ "$DB" .leader 2>/dev/null)
+        [ -n "$l" ] && [ "$l" != "$1" ] && break
+        sleep 0.25
+    done
+    echo "$l"
+}
+
+. "$(dirname "$0")/cases.sh"
+
+run_cases
+echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed"
+[ "$failed" -eq 0 ]
