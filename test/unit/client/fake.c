@@ -5,6 +5,8 @@
  */
 #include "fake.h"
 
+#include <criterion/criterion.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,6 +25,17 @@
 void fakeWatchdog(void)
 {
     alarm(FAKE_TEST_SECONDS);
+}
+
+/* Provided by LeakSanitizer in SAN=1 builds, absent otherwise. */
+int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+
+void fakeLeakCheck(void)
+{
+    if (__lsan_do_recoverable_leak_check != NULL) {
+        cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
+                     "memory leaked (see the report above)");
+    }
 }
 
 struct conn_start {

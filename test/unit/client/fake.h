@@ -58,6 +58,10 @@ struct fake_server {
 
 /* Arms the watchdog of the current test (a suite's .init). */
 void fakeWatchdog(void);
+/* Under SAN=1, fails the current test if it leaked so far. Call it from
+ * the test's body (tclusterStop and fakeReplayStop do): LeakSanitizer's
+ * report at a worker's exit, or a failure in .fini, does not fail a test. */
+void fakeLeakCheck(void);
 
 /* Starts a server; its address is srv->address ("127.0.0.1:PORT"). */
 struct fake_server *fakeStart(fake_handler handler, void *arg);

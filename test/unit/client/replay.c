@@ -219,6 +219,7 @@ void fakeReplayStop(struct fake_replay *r)
     }
     pthread_mutex_destroy(&r->mutex);
     free(r);
+    fakeLeakCheck();
 }
 
 int fakeReplayErrors(struct fake_replay *r)

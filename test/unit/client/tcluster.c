@@ -198,4 +198,5 @@ void tclusterStop(struct tcluster *tc)
     dqlite_server_store_close(tc->store);
     pthread_mutex_destroy(&tc->mutex);
     free(tc);
+    fakeLeakCheck();
 }

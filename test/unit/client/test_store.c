@@ -182,4 +182,5 @@ Test(store, out_of_memory_unwinds)
             dqlite_server_store_close(st);
         }
     }
+    fakeLeakCheck();
 }
