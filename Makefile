@@ -206,8 +206,8 @@ CHECK_TARGETS += $(foreach f,$(FUZZ_NAMES),check-replay-$(f))
 
 # Runs every fuzz target for FUZZ_SECONDS each (a crash stops the run and
 # leaves build/fuzz/crash-<target>-*: copy it into the corpus as a regression).
-fuzz: $(foreach f,$(FUZZ_NAMES),build/fuzz/$(f))
-	@for f in $(FUZZ_NAMES); do $(MAKE) --no-print-directory fuzz-$$f || exit 1; done
+# With -jN, N targets fuzz at once (each libFuzzer process uses one core).
+fuzz: $(foreach f,$(FUZZ_NAMES),fuzz-$(f))
 
 # ---------------------------------------------------------------- targets
 .PHONY: all deps check lint format format-check include-check install demo \
