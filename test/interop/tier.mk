@@ -1,0 +1,36 @@
+# The interop tier (test/interop, docs/interop.md): software we did not write
+# against our nodes. `make check` runs check-interop: Debian's `dqlite` shell,
+# go-dqlite's database/sql driver (sqlclient), cluster membership through
+# go-dqlite's client package and the replay of ../shared/protocol-vectors
+# (ctl), all against interop-node, a tiny node program that uses only
+# dqlite.h and links libdqlite.so.0 of this build mode.
+# `make check-go-dqlite` builds go-dqlite's own test suite against our
+# libdqlite.so.0 (release build) and runs it (GO_DQLITE_REF=1: against
+# Debian's reference libdqlite0 instead, for the baseline).
+INTEROP_NODE := $(B)/test/interop-node
+INTEROP_GO := $(B)/test/interop-sqlclient $(B)/test/interop-ctl
+INTEROP_GOENV := GO111MODULE=off GOPATH=/usr/share/gocode \
+	GOCACHE=$(CURDIR)/build/gocache GOFLAGS=
+
+$(INTEROP_NODE): $(B)/obj/test/interop/node.o $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< -L$(B) -l:libdqlite.so.$(SONAME_MAJOR) \
+		-Wl,-rpath,$(CURDIR)/$(B) $(LDFLAGS_COMMON) -lsqlite3
+
+$(B)/obj/test/interop/node.o: test/interop/node.c include/dqlite.h | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -Iinclude -MMD -MP -c $< -o $@
+
+$(B)/test/interop-%: $(wildcard test/interop/*/*.go) | deps
+	@mkdir -p $(@D)
+	cd test/interop/$* && $(INTEROP_GOENV) go build -o $(CURDIR)/$@ .
+
+TEST_BINS += $(INTEROP_NODE) $(INTEROP_GO)
+CHECK_TARGETS += check-interop
+
+.PHONY: check-interop check-go-dqlite
+check-interop: $(INTEROP_NODE) $(INTEROP_GO)
+	test/interop/run.sh $(B)
+
+check-go-dqlite: build/release/libdqlite.so.$(SONAME_MAJOR)
+	test/interop/go-dqlite.sh $(if $(filter 1,$(GO_DQLITE_REF)),--reference,--lib build/release)
