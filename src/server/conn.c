@@ -13,6 +13,8 @@
 #include "lib/alloc.h"
 #include "lib/assert.h"
 #include "lib/err.h"
+#include <sqlite3.h>
+
 #include "proto/request.h"
 #include "server/node.h"
 #include "server/peer.h"
@@ -59,6 +61,7 @@ void connClose(struct conn *c)
     }
     c->closing = true;
     queueRemove(&c->link);
+    c->node->n_conns--;
     gatewayClose(&c->gateway); /* may finish later: see gatewayClosed */
     uv_close((uv_handle_t *)c->stream, connOnClosed);
 }
@@ -116,6 +119,7 @@ static void connBecomePeer(struct conn *c, const struct proto_frame *f)
     uv_stream_t *stream = c->stream;
     c->closing = true;
     queueRemove(&c->link);
+    c->node->n_conns--;
     uv_read_stop(stream);
     c->stream = NULL; /* the transport owns it now */
     peerAccept(c->node, stream, f, &c->reader);
@@ -139,12 +143,20 @@ static void connPump(struct conn *c)
         if (rv == ERR_AGAIN) {
             break;
         }
+        if (rv == ERR_PROTO_TOOBIG) {
+            gatewayRefuse(&c->gateway, SQLITE_TOOBIG, "message too large");
+            return;
+        }
         if (rv != 0) {
             connClose(c);
             return;
         }
         if (connFirstIsConnect(c, &f)) {
             connBecomePeer(c, &f);
+            return;
+        }
+        if (c->node->n_conns > NODE_MAX_CONNS) {
+            gatewayRefuse(&c->gateway, SQLITE_BUSY, "too many connections");
             return;
         }
         gatewayHandle(&c->gateway, &f);
@@ -206,6 +218,7 @@ void connStart(struct dqlite_node *node, uv_stream_t *stream)
     protoReaderInit(&c->reader, PROTO_SIDE_SERVER);
     gatewayInit(&c->gateway, c);
     queueInsertTail(&node->conns, &c->link);
+    node->n_conns++;
     c->reading = true;
     if (uv_read_start(stream, connOnAlloc, connOnRead) != 0) {
         connClose(c);

@@ -93,6 +93,26 @@ void gatewayEmpty(struct gateway *g)
     gatewayRespond(g, &resp);
 }
 
+static void gatewayOnRefused(struct conn *c, int status)
+{
+    (void)status;
+    connClose(c);
+}
+
+void gatewayRefuse(struct gateway *g, uint64_t code, const char *message)
+{
+    struct proto_response resp;
+    protoResponseInit(&resp, PROTO_RESP_FAILURE);
+    resp.failure.code = code;
+    resp.failure.message = protoText(message);
+    bufReset(&g->out);
+    g->stage = GATEWAY_WRITING;
+    if (protoResponseEncode(&resp, NULL, &g->out) != 0 ||
+        connWrite(g->conn, &g->out, gatewayOnRefused) != 0) {
+        connClose(g->conn);
+    }
+}
+
 /* Failures for the internal codes the replica and raft give. */
 void gatewayFailErr(struct gateway *g, int rv)
 {

@@ -109,6 +109,11 @@ bool gatewayClosed(const struct gateway *g);
  * frame is one. */
 bool gatewayPeekInterrupt(struct gateway *g, struct proto_reader *reader);
 
+/* Answers the request in progress (or the next one) with a FAILURE and
+ * closes the connection once it is written: for limits that make the
+ * stream unusable (message too large, too many connections). */
+void gatewayRefuse(struct gateway *g, uint64_t code, const char *message);
+
 /* Wakes writers parked on database `name` (its write lock was released). */
 void gatewayWakeParked(struct queue *parked, const char *name);
 

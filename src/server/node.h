@@ -30,6 +30,10 @@
 /* go-dqlite's id for the node that bootstraps a cluster in its `app`. */
 #define NODE_BOOTSTRAP_ID 0x2dc171858c3155beULL
 
+/* Client connections a node serves at once; more are answered with a
+ * FAILURE "too many connections" and closed. */
+#define NODE_MAX_CONNS 1024
+
 /* Peer addresses remembered from handshakes (oldest replaced first). */
 #define NODE_MAX_LEARNED 64
 
@@ -69,6 +73,7 @@ struct dqlite_node {
         uv_pipe_t pipe;
     } listener;
     struct queue conns; /* struct conn, owned by the loop */
+    unsigned n_conns;   /* client connections open */
 
     /* Replication, storage and the db thread (opened by start). */
     struct replica replica;

@@ -477,3 +477,15 @@ Test(gateway, closing_a_connection_rolls_its_transaction_back)
     wireExecSql(&w, "INSERT INTO t VALUES (2)", NULL, &changes);
     cr_assert_eq(changes, 1, "the lock was released");
 }
+
+Test(gateway, oversized_request_gets_a_failure_then_close)
+{
+    uint8_t raw[8] = {0};
+    struct proto_header h = {(uint32_t)(PROTO_REQUEST_BODY_MAX / 8 + 1),
+                             PROTO_REQ_EXEC_SQL, 0, 0};
+    protoHeaderPut(raw, &h);
+    wireSendRaw(&w, raw, sizeof raw);
+    cr_assert_eq(wireExpectFailure(&w), 18);
+    expectText(w.resp.failure.message, "message too large");
+    cr_assert(wireClosed(&w));
+}
