@@ -286,7 +286,9 @@ DQLITE_API bool dqlite_conn_in_tx(struct dqlite_conn *conn);
 
 /* Runs `sql` (one or more statements) with `n` parameters bound by
  * position (a named placeholder gets the value at its index). `result` may
- * be NULL. At most 255 parameters. Thread: the one using the connection. */
+ * be NULL. At most 255 parameters. A first keyword BEGIN, COMMIT/END or
+ * ROLLBACK opens or ends a transaction as dqlite_conn_begin() and friends
+ * do. Thread: the one using the connection. */
 DQLITE_API int dqlite_conn_exec(struct dqlite_conn *conn, const char *sql,
                                 const struct dqlite_value *params, unsigned n,
                                 struct dqlite_result *result);

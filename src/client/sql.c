@@ -8,7 +8,9 @@
  * connection failed). Parameters are converted to proto values and encoded
  * by proto; at most 255 travel (schema 0, as go-dqlite 1.11 sends).
  */
+#include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "client/client.h"
 #include "lib/alloc.h"
@@ -203,14 +205,76 @@ int clientSqlRun(struct dqlite_conn *c, struct dqlite_stmt *stmt,
     return clientConnRun(c, clientSqlExec, &a, false);
 }
 
+/* Skips blanks and SQL comments. */
+static const char *sqlSkip(const char *p)
+{
+    for (;;) {
+        while (isspace((unsigned char)*p)) {
+            p++;
+        }
+        if (p[0] == '-' && p[1] == '-') {
+            p += strcspn(p, "\n");
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *end = strstr(p + 2, "*/");
+            p = end != NULL ? end + 2 : p + strlen(p);
+        } else {
+            return p;
+        }
+    }
+}
+
+/* Whether the keyword at `p` is `word` (case-insensitive, whole word). */
+static bool sqlKeyword(const char *p, const char *word)
+{
+    size_t n = strlen(word);
+    return strncasecmp(p, word, n) == 0 && !isalnum((unsigned char)p[n]) &&
+           p[n] != '_';
+}
+
+enum sql_tx_kind { SQL_TX_OTHER, SQL_TX_BEGIN, SQL_TX_END, SQL_TX_ROLLBACK };
+
+/* What the first statement of `sql` does to the transaction, so that
+ * transactions begun with SQL text get the same fail-over rules as those
+ * of dqlite_conn_begin(). */
+static enum sql_tx_kind sqlTxKind(const char *sql)
+{
+    const char *p = sqlSkip(sql);
+    if (sqlKeyword(p, "BEGIN")) {
+        return SQL_TX_BEGIN;
+    }
+    if (sqlKeyword(p, "COMMIT") || sqlKeyword(p, "END")) {
+        return SQL_TX_END;
+    }
+    if (!sqlKeyword(p, "ROLLBACK")) {
+        return SQL_TX_OTHER;
+    }
+    p = sqlSkip(p + strlen("ROLLBACK"));
+    if (sqlKeyword(p, "TRANSACTION")) {
+        p = sqlSkip(p + strlen("TRANSACTION"));
+    }
+    return sqlKeyword(p, "TO") ? SQL_TX_OTHER : SQL_TX_ROLLBACK;
+}
+
 DQLITE_API int dqlite_conn_exec(struct dqlite_conn *conn, const char *sql,
                                 const struct dqlite_value *params, unsigned n,
                                 struct dqlite_result *result)
 {
+    enum sql_tx_kind kind;
+    int rv;
     if (conn == NULL || sql == NULL) {
         return DQLITE_CLIENT_MISUSE;
     }
-    return clientSqlRun(conn, NULL, sql, params, n, result, NULL);
+    kind = sqlTxKind(sql);
+    if (kind == SQL_TX_ROLLBACK && conn->tx != CLIENT_TX_NONE) {
+        return dqlite_conn_rollback(conn);
+    }
+    rv = clientSqlRun(conn, NULL, sql, params, n, result, NULL);
+    if (rv == 0 && kind == SQL_TX_BEGIN) {
+        conn->tx = CLIENT_TX_OPEN;
+    } else if (rv == 0 && kind != SQL_TX_OTHER) {
+        conn->tx = CLIENT_TX_NONE;
+    }
+    return rv;
 }
 
 DQLITE_API int dqlite_conn_query(struct dqlite_conn *conn, const char *sql,

@@ -395,3 +395,26 @@ Test(sql, one_driver_shared_by_threads)
     cr_assert_eq(tclusterCount(tc, 0, PROTO_REQ_EXEC_SQL), 200);
     tclusterStop(tc);
 }
+
+Test(sql, transactions_begun_with_sql_text_are_tracked_too)
+{
+    start(2, stepDownOnInsert);
+    cr_assert_eq(
+        dqlite_conn_exec(conn, " -- mine\n begin IMMEDIATE", NULL, 0, NULL), 0);
+    cr_assert(dqlite_conn_in_tx(conn));
+    cr_assert_eq(dqlite_conn_exec(conn, "INSERT", NULL, 0, NULL),
+                 DQLITE_CLIENT_TXCUT);
+    cr_assert_eq(dqlite_conn_exec(conn, "COMMIT", NULL, 0, NULL),
+                 DQLITE_CLIENT_TXCUT);
+    cr_assert_eq(
+        dqlite_conn_exec(conn, "/* */ ROLLBACK TRANSACTION", NULL, 0, NULL), 0);
+    cr_assert(!dqlite_conn_in_tx(conn));
+    cr_assert_eq(dqlite_conn_exec(conn, "BEGIN", NULL, 0, NULL), 0);
+    cr_assert_eq(dqlite_conn_exec(conn, "ROLLBACK TO sp", NULL, 0, NULL), 0);
+    cr_assert(dqlite_conn_in_tx(conn));
+    cr_assert_eq(dqlite_conn_exec(conn, "end", NULL, 0, NULL), 0);
+    cr_assert(!dqlite_conn_in_tx(conn));
+    cr_assert_eq(dqlite_conn_exec(conn, "BEGINNING", NULL, 0, NULL), 0);
+    cr_assert(!dqlite_conn_in_tx(conn));
+    stop();
+}
