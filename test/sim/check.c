@@ -112,15 +112,23 @@ uint64_t simCheckChainAt(uint64_t index, uint64_t term, bool *found)
     return s->chain;
 }
 
-void simCheckAppend(int i, uint64_t index, uint64_t term, uint64_t chain)
+/* An entry entered a log: the core's (handed out, not yet durable) or the
+ * disk's. Only durable entries are recorded: a lone voter that crashes
+ * before its vote is written may win the same term again and write other
+ * entries at the same indexes, which is fine since nobody saw the first
+ * ones (the core sends nothing before the vote is durable). */
+void simCheckAppend(int i, uint64_t index, uint64_t term, uint64_t chain,
+                    bool durable)
 {
     if (2 * (C.used + 1) > C.cap) {
         simTableGrow();
     }
     struct slot *s = simSlot(index, term);
     if (s->index == 0) {
-        *s = (struct slot){index, term, chain};
-        C.used++;
+        if (durable) {
+            *s = (struct slot){index, term, chain};
+            C.used++;
+        }
         return;
     }
     if (s->chain != chain) {

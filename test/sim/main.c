@@ -64,7 +64,9 @@ static void simDrawConfig(struct sim_config *c)
     c->delay_max_ms = c->delay_min_ms + (unsigned)simRange(0, 40);
     c->disk_min_ms = (unsigned)simRange(0, 3);
     c->disk_max_ms = c->disk_min_ms + (unsigned)simRange(0, 15);
-    c->disk_fail_permille = c->faults ? (unsigned)simRange(0, 20) : 0;
+    c->disk_fail_permille = !c->faults       ? 0
+                            : simChance(700) ? (unsigned)simRange(0, 20)
+                                             : (unsigned)simRange(50, 150);
     c->snapshot_every = (unsigned)simRange(5, 60);
     c->fault_until_ms = simRange(1500, 4000);
     c->deadline_ms = c->fault_until_ms + 15000;
@@ -84,7 +86,7 @@ static void simBootstrap(void)
     raftConfClose(&conf);
     for (unsigned i = 0; i < W->cfg.n_initial; i++) {
         uint64_t chain = simLogAppend(&W->nodes[i].disk.log, &e);
-        simCheckAppend((int)i, 1, 1, chain);
+        simCheckAppend((int)i, 1, 1, chain, true);
         W->nodes[i].disk.ever = true;
     }
     raftPayloadUnref(e.data);
@@ -154,6 +156,16 @@ static int simPickUp(bool up)
         }
     }
     return n == 0 ? -1 : candidates[simRange(0, (uint64_t)n - 1)];
+}
+
+/* Half the time, a node with a write in flight (the interesting crash). */
+static int simPickWriting(void)
+{
+    int i = (int)simRange(0, W->cfg.n_nodes - 1);
+    if (simChance(500) && W->nodes[i].up && W->nodes[i].writing) {
+        return i;
+    }
+    return -1;
 }
 
 static void simPartition(void)
@@ -257,8 +269,13 @@ static void simFault(void)
         simTrace("FAULT network healed");
         break;
     case 4:
-        if ((victim = simPickUp(true)) >= 0) {
+        if ((victim = simPickWriting()) >= 0 ||
+            (victim = simPickUp(true)) >= 0) {
             simNodeCrash(victim, simChance(700));
+            if (simChance(500)) {
+                simPush(W->now_ms + simRange(1, 60), EV_RESTART, victim, NULL,
+                        0);
+            }
         }
         break;
     case 5:
@@ -374,6 +391,11 @@ static void simDispatch(const struct sim_event *ev)
                 simFault();
             }
             simPush(W->now_ms + simRange(30, 400), EV_FAULT, -1, NULL, 0);
+        }
+        break;
+    case EV_RESTART:
+        if (!W->nodes[ev->node].up) {
+            simNodeStart(ev->node);
         }
         break;
     case EV_PROPOSE:

@@ -222,9 +222,7 @@ static void simLogWrite(int i, struct sim_log *l, const struct raft_ready *rd,
                     (unsigned long long)simLogLast(l));
         }
         uint64_t chain = simLogAppend(l, &rd->entries[k]);
-        if (mirror) {
-            simCheckAppend(i, index, rd->entries[k].term, chain);
-        }
+        simCheckAppend(i, index, rd->entries[k].term, chain, !mirror);
     }
 }
 
@@ -391,6 +389,7 @@ void simNodeDiskDone(int i)
         simTrace("n%d: write FAILED", i + 1);
         sim_stats.write_failures++;
         simNodeCrash(i, true);
+        simPush(W->now_ms + simRange(1, 60), EV_RESTART, i, NULL, 0);
         return;
     }
     simDiskWrite(i, rd, simBatchOps(rd));

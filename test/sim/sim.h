@@ -110,6 +110,7 @@ enum sim_event_kind {
     EV_TICK,
     EV_FAULT,
     EV_PROPOSE,
+    EV_RESTART, /* a supervisor restarts a crashed node */
 };
 
 struct sim_event {
@@ -194,7 +195,8 @@ int simLeader(void);
 void simCheckInit(void);
 void simCheckClose(void);
 void simCheckStep(void);
-void simCheckAppend(int i, uint64_t index, uint64_t term, uint64_t chain);
+void simCheckAppend(int i, uint64_t index, uint64_t term, uint64_t chain,
+                    bool durable);
 void simCheckApply(int i, uint64_t index, uint64_t term, uint64_t chain);
 void simCheckLeader(int i);
 void simCheckLeaderMessage(int i, const struct raft_message *m);
