@@ -98,12 +98,15 @@ static void splitterRunComplete(struct splitter *s, struct shell *sh)
     }
 }
 
-/* Parenthesis depth of SQL text, skipping quotes and comments; *code is
- * set if anything but blanks and comments is there. */
-static int parenDepth(const char *p, bool *code)
+/* What a scan of SQL text found, skipping quotes and comments. */
+struct scan {
+    int depth; /* of parentheses */
+    bool code; /* anything but blanks and comments */
+};
+
+static void scanText(const char *p, struct scan *sc)
 {
-    int depth = 0;
-    *code = false;
+    memset(sc, 0, sizeof *sc);
     for (; *p != '\0'; p++) {
         const char *close = NULL;
         if (*p == '\'' || *p == '"' || *p == '`') {
@@ -116,29 +119,52 @@ static int parenDepth(const char *p, bool *code)
             close = strstr(p + 2, "*/");
             close = close != NULL ? close + 1 : NULL;
         } else {
-            depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
-            *code = *code || strchr(" \t\r\n", *p) == NULL;
+            sc->depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+            sc->code = sc->code || strchr(" \t\r\n", *p) == NULL;
             continue;
         }
-        *code = *code || (p[0] != '-' && p[0] != '/');
+        sc->code = sc->code || (p[0] != '-' && p[0] != '/');
         if (close == NULL) {
             break;
         }
         p = close;
     }
-    return depth;
 }
 
-/* Whether the pending text, ended by a ';', would be complete. */
+/* Whether SQLite's parser finds the statement cut short ("incomplete
+ * input", as "INSERT INTO t VALUES (1)," is). Parsed on a private
+ * in-memory database: only the syntax matters, so "no such table" means
+ * the statement is whole. */
+static bool parseIncomplete(const char *sql)
+{
+    static sqlite3 *parser;
+    sqlite3_stmt *stmt = NULL;
+    if (parser == NULL && sqlite3_open(":memory:", &parser) != SQLITE_OK) {
+        sqlite3_close(parser);
+        parser = NULL;
+        return false;
+    }
+    int rv = sqlite3_prepare_v2(parser, sql, -1, &stmt, NULL);
+    sqlite3_finalize(stmt);
+    return rv != SQLITE_OK &&
+           strcmp(sqlite3_errmsg(parser), "incomplete input") == 0;
+}
+
+/* Whether the pending text, ended at a line's end, is a whole statement:
+ * no quote, comment, parenthesis or trigger body left open, and nothing
+ * missing at the end. */
 static bool splitterClosed(struct splitter *s, bool *code)
 {
+    struct scan sc;
     bool complete;
-    if (parenDepth(s->text, code) > 0 || splitterAppend(s, ";", 1) != 0) {
+    scanText(s->text, &sc);
+    *code = sc.code;
+    if (sc.depth > 0 || splitterAppend(s, ";", 1) != 0) {
         return false;
     }
     complete = sqlite3_complete(s->text);
     s->text[--s->len] = '\0';
-    return complete;
+    return complete && (!sc.code || !parseIncomplete(s->text));
 }
 
 int splitterFeed(struct splitter *s, const char *line, struct shell *sh)
@@ -172,9 +198,9 @@ int splitterFeed(struct splitter *s, const char *line, struct shell *sh)
 
 void splitterFlush(struct splitter *s, struct shell *sh)
 {
-    bool code;
-    parenDepth(s->text != NULL ? s->text : "", &code);
-    if (code) {
+    struct scan sc;
+    scanText(s->text != NULL ? s->text : "", &sc);
+    if (sc.code) {
         splitterRun(s, sh, s->text);
     }
     s->len = 0;

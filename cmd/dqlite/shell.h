@@ -44,9 +44,10 @@ void formatJsonValue(FILE *out, struct dqlite_rows *rows, unsigned i);
 void formatJsonString(FILE *out, const char *s, size_t len);
 
 /* Input (input.c). A splitter collects text until it holds whole
- * statements: a dot-command is one line; SQL ends at a ';' outside quotes,
- * comments and trigger bodies, or at the end of a line when nothing is left
- * open (a quote, a comment, a parenthesis, a trigger body). */
+ * statements: a dot-command is one line (or ends at a ';'); SQL ends at a
+ * ';' outside quotes, comments and trigger bodies, or at the end of a line
+ * when nothing is left open (a quote, a comment, a parenthesis, a trigger
+ * body) and SQLite's parser does not find it cut short. */
 struct splitter {
     char *text;
     size_t len;

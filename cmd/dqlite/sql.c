@@ -27,12 +27,22 @@ static int sqlConnect(struct shell *sh)
     return 0;
 }
 
+/* Whether the statement starts with SELECT (after blanks and comments). */
 static bool sqlIsQuery(const char *stmt)
 {
-    while (isspace((unsigned char)*stmt)) {
-        stmt++;
+    for (;;) {
+        while (isspace((unsigned char)*stmt)) {
+            stmt++;
+        }
+        if (stmt[0] == '-' && stmt[1] == '-') {
+            stmt += strcspn(stmt, "\n");
+        } else if (stmt[0] == '/' && stmt[1] == '*' &&
+                   strstr(stmt + 2, "*/") != NULL) {
+            stmt = strstr(stmt + 2, "*/") + 2;
+        } else {
+            return strncasecmp(stmt, "SELECT", 6) == 0;
+        }
     }
-    return strncasecmp(stmt, "SELECT", 6) == 0;
 }
 
 static void sqlPrintTabular(struct shell *sh, struct dqlite_rows *rows)

@@ -54,6 +54,15 @@ SQL
 3" "$out"
 }
 
+t_sql_continued_lines() {
+    local out
+    out=$(printf '%s\n' "CREATE TABLE u (n INT);" "INSERT INTO u VALUES (1)," \
+        "(2)" "SELECT sum(n) FROM u WHERE" "n > 0" "-- a comment" \
+        "SELECT count(*) FROM u" | sh_ "$DB") || return 1
+    expect_eq "3
+2" "$out"
+}
+
 t_sql_argument_json() {
     local out
     out=$(sh_ -f json "$DB" "SELECT n, s FROM t WHERE n < 3 ORDER BY n") ||
@@ -209,6 +218,7 @@ run_cases() {
     check ".cluster (json)" t_cluster_json
     check ".leader" t_leader
     check "SQL from stdin, tabular rows" t_sql_stdin_tabular
+    check "statements continued on the next line" t_sql_continued_lines
     check "SQL as argument, json rows" t_sql_argument_json
     check "several statements in the argument" t_sql_several_in_argument
     check "SQL error: message and exit status" t_sql_error
