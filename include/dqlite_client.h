@@ -32,6 +32,10 @@
 #define DQLITE_API __attribute__((visibility("default")))
 #endif
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---------------------------------------------------------------- codes */
 
 #define DQLITE_CLIENT_OK 0
@@ -512,5 +516,9 @@ DQLITE_API int dqlite_driver_join(struct dqlite_driver *driver, uint64_t id,
 /* Removes node `id` from the cluster found through the driver's store. Any
  * thread: a driver is shared. */
 DQLITE_API int dqlite_driver_leave(struct dqlite_driver *driver, uint64_t id);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* DQLITE_CLIENT_H */
