@@ -220,3 +220,54 @@ struct raftio_writer_stats raftioWriterStats(struct raftio_writer *w)
     pthread_mutex_unlock(&w->mu);
     return s;
 }
+
+static void batchReqDone(struct raftio_req *req, int status)
+{
+    struct raftio_batch *b = req->data;
+    if (b->status == 0) {
+        b->status = status;
+    }
+    b->done++;
+    if (b->done == b->n) {
+        b->cb(b, b->status);
+    }
+}
+
+static void batchAdd(struct raftio_batch *b, struct raftio_req req)
+{
+    ASSERT(b->n < 4);
+    req.cb = batchReqDone;
+    req.data = b;
+    b->reqs[b->n++] = req;
+}
+
+bool raftioWriterPersistReady(struct raftio_writer *w,
+                              const struct raft_ready *rd,
+                              struct raftio_batch *b,
+                              void (*cb)(struct raftio_batch *b, int status))
+{
+    *b = (struct raftio_batch){.cb = cb, .data = b->data};
+    if (rd->has_snapshot_chunk) {
+        batchAdd(b, (struct raftio_req){.kind = RAFTIO_REQ_SNAPSHOT,
+                                        .chunk = &rd->snapshot_chunk});
+    }
+    if (rd->truncate_from != 0) {
+        batchAdd(b, (struct raftio_req){.kind = RAFTIO_REQ_TRUNCATE,
+                                        .index = rd->truncate_from});
+    }
+    if (rd->n_entries > 0) {
+        batchAdd(b, (struct raftio_req){.kind = RAFTIO_REQ_APPEND,
+                                        .index = rd->entries_index,
+                                        .entries = rd->entries,
+                                        .n = rd->n_entries});
+    }
+    if (rd->has_hard_state) {
+        batchAdd(b, (struct raftio_req){.kind = RAFTIO_REQ_META,
+                                        .index = rd->hard_state.term,
+                                        .vote = rd->hard_state.vote});
+    }
+    for (unsigned i = 0; i < b->n; i++) {
+        raftioWriterSubmit(w, &b->reqs[i]);
+    }
+    return b->n > 0;
+}

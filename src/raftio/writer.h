@@ -92,4 +92,26 @@ void raftioWriterClose(struct raftio_writer *w,
 
 struct raftio_writer_stats raftioWriterStats(struct raftio_writer *w);
 
+/* The durable part of one raft ready batch (raft.h, step 2), submitted as
+ * up to four ordered requests: snapshot chunk, truncation, append, hard
+ * state. cb runs once, on the loop, after the last of them, with the first
+ * error (0: all durable; the caller may send messages_after_persist and
+ * raftAdvance). After an error the node must not advance the batch
+ * (raftDiscard and restart from disk). The batch struct and `rd` must stay
+ * valid until cb. Returns false, without calling cb, when `rd` has nothing
+ * to make durable. */
+struct raftio_batch {
+    struct raftio_req reqs[4];
+    unsigned n;
+    unsigned done;
+    int status;
+    void (*cb)(struct raftio_batch *b, int status);
+    void *data; /* for the caller */
+};
+
+bool raftioWriterPersistReady(struct raftio_writer *w,
+                              const struct raft_ready *rd,
+                              struct raftio_batch *b,
+                              void (*cb)(struct raftio_batch *b, int status));
+
 #endif /* RAFTIO_WRITER_H */

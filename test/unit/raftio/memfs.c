@@ -56,6 +56,14 @@ struct memfs {
     int fail_err[4];
 };
 
+/* memcpy that accepts NULL pointers when there is nothing to copy. */
+static void copyBytes(void *dst, const void *src, size_t n)
+{
+    if (n > 0) {
+        memcpy(dst, src, n);
+    }
+}
+
 static struct memfs *M(struct raftio_fs *fs)
 {
     return fs->data;
@@ -191,7 +199,7 @@ static void applyWop(uint8_t **p, uint64_t *len, const struct wop *w,
     if (w->off + keep > *len) {
         resize(p, len, w->off + keep);
     }
-    memcpy(*p + w->off, w->data, keep);
+    copyBytes(*p + w->off, w->data, keep);
 }
 
 static void pendPush(struct inode *ino, int kind, uint64_t off,
@@ -203,7 +211,7 @@ static void pendPush(struct inode *ino, int kind, uint64_t off,
     *w = (struct wop){kind, off, len, NULL};
     if (data != NULL) {
         w->data = malloc(len > 0 ? len : 1);
-        memcpy(w->data, data, len);
+        copyBytes(w->data, data, len);
     }
 }
 
@@ -310,7 +318,7 @@ static int mPread(struct raftio_fs *fs, int fd, void *buf, size_t n,
     *got = off >= node->cur_len      ? 0
            : node->cur_len - off < n ? (size_t)(node->cur_len - off)
                                      : n;
-    memcpy(buf, node->cur + off, *got);
+    copyBytes(buf, node->cur + off, *got);
     return 0;
 }
 
@@ -349,7 +357,7 @@ static int mSync(struct raftio_fs *fs, int fd)
     }
     struct inode *node = &m->inodes[fdInode(m, fd)];
     node->dur = realloc(node->dur, node->cur_len > 0 ? node->cur_len : 1);
-    memcpy(node->dur, node->cur, node->cur_len);
+    copyBytes(node->dur, node->cur, node->cur_len);
     node->dur_len = node->cur_len;
     pendClear(node);
     return 0;
@@ -397,7 +405,7 @@ static int mSyncDir(struct raftio_fs *fs)
     if (rv != 0) {
         return rv;
     }
-    memcpy(m->dur_names, m->names, sizeof m->names);
+    copyBytes(m->dur_names, m->names, sizeof m->names);
     m->n_ns_pending = 0;
     return 0;
 }
@@ -461,7 +469,7 @@ static void crashInode(const struct inode *src, struct inode *dst,
 {
     *dst = (struct inode){.used = true};
     resize(&dst->cur, &dst->cur_len, src->dur_len);
-    memcpy(dst->cur, src->dur, src->dur_len);
+    copyBytes(dst->cur, src->dur, src->dur_len);
     int n = src->n_pending > 0
                 ? (int)(rng(seed) % (uint64_t)(src->n_pending + 1))
                 : 0;
@@ -474,7 +482,7 @@ static void crashInode(const struct inode *src, struct inode *dst,
         applyWop(&dst->cur, &dst->cur_len, w, keep);
     }
     dst->dur = malloc(dst->cur_len > 0 ? dst->cur_len : 1);
-    memcpy(dst->dur, dst->cur, dst->cur_len);
+    copyBytes(dst->dur, dst->cur, dst->cur_len);
     dst->dur_len = dst->cur_len;
 }
 
@@ -485,7 +493,7 @@ struct raftio_fs *memfsCrash(struct raftio_fs *fs, uint64_t seed)
     struct raftio_fs *out = memfsCreate();
     struct memfs *c = M(out);
     struct dent names[MAX_NAMES];
-    memcpy(names, m->dur_names, sizeof names);
+    copyBytes(names, m->dur_names, sizeof names);
     int n_ns = m->n_ns_pending > 0
                    ? (int)(rng(&seed) % (uint64_t)(m->n_ns_pending + 1))
                    : 0;
@@ -500,7 +508,7 @@ struct raftio_fs *memfsCrash(struct raftio_fs *fs, uint64_t seed)
         crashInode(&m->inodes[names[i].ino], &c->inodes[ino], &seed);
         setName(c->names, names[i].name, ino);
     }
-    memcpy(c->dur_names, c->names, sizeof c->names);
+    copyBytes(c->dur_names, c->names, sizeof c->names);
     return out;
 }
 

@@ -147,7 +147,7 @@ static void verify(const char *dir, uint64_t acked, uint64_t max_term)
     fs.destroy(&fs);
 }
 
-Test(kill, sigkill_at_random_points_keeps_acknowledged_entries, .timeout = 600)
+Test(kill, sigkill_at_random_points_keeps_acknowledged_entries)
 {
     char dir[] = "/tmp/raftio-kill-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));

@@ -171,3 +171,53 @@ Test(writer, disk_full_fails_the_group_then_appends_succeed_again)
     teardown(&f);
     memfsDestroy(f.fs);
 }
+
+static void batchDone(struct raftio_batch *b, int status)
+{
+    int *out = b->data;
+    out[0] = status;
+    out[1]++;
+}
+
+Test(writer, a_ready_batch_is_persisted_in_contract_order)
+{
+    static struct fixture f;
+    static struct raftio_batch b;
+    setup(&f);
+    submitAppend(&f, 0, 1, 4, 1);
+    while (f.n_done < 1) {
+        uv_run(&f.loop, UV_RUN_ONCE);
+    }
+    uint8_t storage[2][300];
+    struct raft_entry entries[2] = {helperEntry(storage[0], 3, 2),
+                                    helperEntry(storage[1], 4, 2)};
+    struct raft_ready rd = {.truncate_from = 3,
+                            .entries = entries,
+                            .entries_index = 3,
+                            .n_entries = 2,
+                            .has_hard_state = true,
+                            .hard_state = {2, 7}};
+    int result[2] = {-1, 0};
+    b.data = result;
+    cr_assert(raftioWriterPersistReady(&f.w, &rd, &b, batchDone));
+    while (result[1] == 0) {
+        uv_run(&f.loop, UV_RUN_ONCE);
+    }
+    cr_assert_eq(result[0], 0);
+    cr_assert_eq(result[1], 1);
+    struct raft_ready empty = {0};
+    cr_assert(!raftioWriterPersistReady(&f.w, &empty, &b, batchDone));
+    teardown(&f);
+    struct raftio_loaded l;
+    uint64_t term, vote;
+    cr_assert_eq(raftioMetaLoad(f.fs, &term, &vote), 0);
+    cr_assert_eq(term, 2);
+    cr_assert_eq(vote, 7);
+    cr_assert_eq(raftioLogOpen(&f.log, f.fs, NULL, &l), 0);
+    cr_assert_eq(l.n_entries, 4);
+    cr_assert(helperCheck(&l.entries[1], 2, 1));
+    cr_assert(helperCheck(&l.entries[2], 3, 2));
+    raftioLoadedFree(&l);
+    raftioLogClose(&f.log);
+    memfsDestroy(f.fs);
+}
