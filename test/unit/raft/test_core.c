@@ -259,3 +259,56 @@ Test(core, inconsistent_append_is_ignored)
     cr_assert_eq(raftLeader(r), 1);
     raftDestroy(r);
 }
+
+/* What promises something about the disk leaves only after the batch's
+ * writes: a vote grant, a candidate's requests, an append acknowledgement. */
+Test(core, promises_wait_for_durability)
+{
+    struct raft_options o = options();
+    struct raft_hard_state hs = {0, 0};
+    struct raft_entry e = bootstrap(3);
+    struct raft_ready rd;
+    struct raft *r;
+    cr_assert_eq(raftCreate(2, &o, &hs, NULL, &e, 1, 1, 0, &r), 0);
+    struct raft_message m = {
+        .type = RAFT_MSG_VOTE, .from = 1, .to = 2, .term = 1};
+    m.vote = (struct raft_vote){1, 1, 0, 0};
+    cr_assert_eq(raftStep(r, &m), 0);
+    cr_assert_eq(raftReady(r, &rd), 0);
+    cr_assert(rd.has_hard_state);
+    cr_assert_eq(rd.hard_state.vote, 1);
+    cr_assert_eq(rd.n_messages, 0);
+    cr_assert_eq(rd.n_messages_after_persist, 1);
+    cr_assert_eq(rd.messages_after_persist[0].message.type,
+                 RAFT_MSG_VOTE_RESULT);
+    cr_assert(rd.messages_after_persist[0].message.vote_result.granted);
+    cr_assert_str_eq(rd.messages_after_persist[0].address, "addr");
+    raftAdvance(r, &rd);
+    /* An append from the leader: the acknowledgement waits too. */
+    struct raft_entry more = {1, RAFT_COMMAND, NULL, 0};
+    m = (struct raft_message){
+        .type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1};
+    m.append = (struct raft_append){1, 1, 1, 0, &more, 1};
+    cr_assert_eq(raftStep(r, &m), 0);
+    cr_assert_eq(raftReady(r, &rd), 0);
+    cr_assert_eq(rd.n_entries, 1);
+    cr_assert_eq(rd.n_messages, 0);
+    cr_assert_eq(rd.n_messages_after_persist, 1);
+    cr_assert(rd.messages_after_persist[0].message.append_result.success);
+    cr_assert_eq(rd.n_committed, 1);
+    raftAdvance(r, &rd);
+    raftDestroy(r);
+    /* A candidate asks for votes only once its own vote is written. */
+    o.pre_vote = false;
+    cr_assert_eq(raftCreate(3, &o, &hs, NULL, &e, 1, 1, 0, &r), 0);
+    raftPayloadUnref(e.data);
+    raftTick(r, 1000);
+    cr_assert_eq(raftState(r), RAFT_CANDIDATE);
+    cr_assert_eq(raftReady(r, &rd), 0);
+    cr_assert(rd.has_hard_state);
+    cr_assert_eq(rd.hard_state.vote, 3);
+    cr_assert_eq(rd.n_messages, 0);
+    cr_assert_eq(rd.n_messages_after_persist, 2);
+    raftAdvance(r, &rd);
+    raftDestroy(r);
+}
