@@ -233,4 +233,49 @@ DQLITE_API int dqlite_vfs_num_pages(sqlite3_vfs *vfs, const char *filename,
 DQLITE_API int dqlite_vfs_restore(sqlite3_vfs *vfs, const char *filename,
                                   const void *data, size_t n);
 
+/* ------------------------------------------- our additions (beyond 1.11) */
+
+/* Log levels of dqlite_node_set_log_func. */
+#define DQLITE_LOG_DEBUG 0
+#define DQLITE_LOG_INFO 1
+#define DQLITE_LOG_WARN 2
+#define DQLITE_LOG_ERROR 3
+
+/* Receives the node's log lines of `level` and above. Called on the node's
+ * thread: it must not block for long nor call back into the node. The
+ * message is valid for the call only. */
+typedef void (*dqlite_log_func)(void *arg, int level, const char *message);
+
+/* Install a log function (NULL: warnings and errors go to stderr, the
+ * default). Before start. */
+DQLITE_API int dqlite_node_set_log_func(dqlite_node *n, dqlite_log_func f,
+                                        void *arg, int min_level);
+
+/* Raft states reported to the watch function. */
+#define DQLITE_FOLLOWER 1
+#define DQLITE_CANDIDATE 2
+#define DQLITE_LEADER 3
+
+/* Called on the node's thread whenever its raft state or the leader it
+ * knows changes (`leader` 0: none known). Same rules as the log function. */
+typedef void (*dqlite_watch_func)(void *arg, int old_state, int new_state,
+                                  dqlite_node_id leader);
+
+/* Install a leadership-change callback (NULL removes it). Before start. */
+DQLITE_API int dqlite_node_set_watch_func(dqlite_node *n, dqlite_watch_func f,
+                                          void *arg);
+
+/* How long a write waits for another connection's write lock on the same
+ * database before failing with SQLITE_BUSY (default 5000 ms). */
+DQLITE_API int dqlite_node_set_busy_timeout(dqlite_node *n,
+                                            unsigned milliseconds);
+
+/* Whether queries first confirm leadership with a quorum (read-index), so
+ * they never return stale data from a deposed leader (default on). */
+DQLITE_API int dqlite_node_set_linearizable_reads(dqlite_node *n, int enabled);
+
+/* Whether snapshot files are LZ4-compressed (default on). Before start. */
+DQLITE_API int dqlite_node_set_snapshot_compression(dqlite_node *n,
+                                                    int enabled);
+
 #endif /* DQLITE_H */

@@ -193,9 +193,14 @@ void nodeParkedChanged(struct dqlite_node *n)
 
 static void loopOnState(void *arg, int state, uint64_t leader_id)
 {
-    (void)arg;
-    (void)state;
-    (void)leader_id; /* the leadership callback of our API goes here */
+    struct dqlite_node *n = arg;
+    int old_state = n->last_state;
+    n->last_state = state;
+    nodeLogf(n, DQLITE_LOG_INFO, "state %d, leader %llu", state,
+             (unsigned long long)leader_id);
+    if (n->watch_fn != NULL) {
+        n->watch_fn(n->watch_arg, old_state, state, leader_id);
+    }
 }
 
 static int loopStartServices(struct dqlite_node *n)
@@ -237,6 +242,11 @@ void *nodeThreadMain(void *arg)
     return NULL;
 }
 
+static void loopLog(void *arg, int level, const char *message)
+{
+    nodeLogf(arg, level, "%s", message);
+}
+
 static int loopOpenReplica(struct dqlite_node *n)
 {
     struct replica_options o = {0};
@@ -247,6 +257,9 @@ static int loopOpenReplica(struct dqlite_node *n)
     o.snapshot_threshold = n->snapshot_threshold;
     o.snapshot_trailing = n->snapshot_trailing;
     o.bootstrap = n->id == 1 || n->id == NODE_BOOTSTRAP_ID;
+    o.compress_snapshots = n->snapshot_compression;
+    o.log = loopLog;
+    o.log_arg = n;
     /* go-dqlite may have put SQLite in single-thread mode: make sure it is
      * initialised, under our lock like every other call. */
     workerSqliteLock();

@@ -40,6 +40,9 @@ static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
     n->snapshot_trailing = 8192;
     n->busy_timeout_ms = 5000;
     n->linearizable_reads = true;
+    n->snapshot_compression = true;
+    n->log_level = DQLITE_LOG_WARN;
+    n->last_state = DQLITE_FOLLOWER;
     pthread_mutex_init(&n->lock, NULL);
     pthread_cond_init(&n->cond, NULL);
     queueInit(&n->conns);
@@ -274,4 +277,80 @@ void nodeProposeCheckpoint(struct dqlite_node *n, const char *name)
         libFree(w);
     }
     bufFree(&cmd);
+}
+
+void nodeLogf(struct dqlite_node *n, int level, const char *fmt, ...)
+{
+    char line[512];
+    static const char *names[] = {"debug", "info", "warning", "error"};
+    va_list args;
+    if (level < n->log_level) {
+        return;
+    }
+    va_start(args, fmt);
+    vsnprintf(line, sizeof line, fmt, args);
+    va_end(args);
+    if (n->log_fn != NULL) {
+        n->log_fn(n->log_arg, level, line);
+        return;
+    }
+    fprintf(stderr, "dqlite node %llu: %s: %s\n", (unsigned long long)n->id,
+            names[level < 0   ? 0
+                  : level > 3 ? 3
+                              : level],
+            line);
+}
+
+int dqlite_node_set_log_func(dqlite_node *n, dqlite_log_func f, void *arg,
+                             int min_level)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    n->log_fn = f;
+    n->log_arg = arg;
+    n->log_level = min_level;
+    return 0;
+}
+
+int dqlite_node_set_watch_func(dqlite_node *n, dqlite_watch_func f, void *arg)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    n->watch_fn = f;
+    n->watch_arg = arg;
+    return 0;
+}
+
+int dqlite_node_set_busy_timeout(dqlite_node *n, unsigned milliseconds)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    n->busy_timeout_ms = milliseconds;
+    return 0;
+}
+
+int dqlite_node_set_linearizable_reads(dqlite_node *n, int enabled)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    n->linearizable_reads = enabled != 0;
+    return 0;
+}
+
+int dqlite_node_set_snapshot_compression(dqlite_node *n, int enabled)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    n->snapshot_compression = enabled != 0;
+    return 0;
 }

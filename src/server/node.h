@@ -81,7 +81,14 @@ struct dqlite_node {
     struct worker worker;
     struct raftio_transport transport;
     bool transport_open;
-    uint64_t weight;          /* reported by DESCRIBE, set by WEIGHT */
+    uint64_t weight;        /* reported by DESCRIBE, set by WEIGHT */
+    dqlite_log_func log_fn; /* NULL: warnings and errors to stderr */
+    void *log_arg;
+    int log_level;
+    dqlite_watch_func watch_fn;
+    void *watch_arg;
+    int last_state;
+    bool snapshot_compression;
     unsigned busy_timeout_ms; /* how long writers queue for a lock */
     bool linearizable_reads;  /* read-index before every query */
     struct queue parked;      /* gateways waiting for a write lock */
@@ -94,6 +101,10 @@ struct dqlite_node {
     unsigned n_learned;
     uv_timer_t parked_timer; /* retries and expires parked writers */
 };
+
+/* Log a line through the node's log function (node thread or host). */
+void nodeLogf(struct dqlite_node *n, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Record a formatted failure message on the node. */
 void nodeErrorf(struct dqlite_node *n, const char *fmt, ...)

@@ -17,6 +17,7 @@
 #include "server/replica.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -91,15 +92,22 @@ static void replicaDiskFree(struct replica_disk *d)
     }
 }
 
+void replicaLogf(const struct replica *r, int level, const char *fmt, ...)
+{
+    char line[512];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(line, sizeof line, fmt, args);
+    va_end(args);
+    if (r->o.log != NULL) {
+        r->o.log(r->o.log_arg, level, line);
+    }
+}
+
+/* raftio's levels are the same numbers as ours. */
 static void replicaLogNote(void *arg, int level, const char *msg)
 {
-    struct replica *r = arg;
-    fprintf(stderr, "dqlite node %llu: log %s: %s\n",
-            (unsigned long long)r->o.id,
-            level >= RAFTIO_LOG_ERROR  ? "error"
-            : level >= RAFTIO_LOG_WARN ? "warning"
-                                       : "info",
-            msg);
+    replicaLogf(arg, level, "raft log: %s", msg);
 }
 
 static int replicaLoad(struct replica *r, struct replica_disk *d)
@@ -282,8 +290,8 @@ static void replicaSendAll(struct replica *r, const struct raft_send *sends,
 void replicaFail(struct replica *r, const char *what, int rv)
 {
     if (!r->failed) {
-        fprintf(stderr, "dqlite node %llu: %s failed: %s; refusing to serve\n",
-                (unsigned long long)r->o.id, what, errString(rv));
+        replicaLogf(r, REPLICA_LOG_ERROR, "%s failed: %s; refusing to serve",
+                    what, errString(rv));
     }
     r->failed = true;
     replicaFailWaits(r, ERR_IO);

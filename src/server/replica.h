@@ -77,6 +77,10 @@ struct replica_options {
     unsigned snapshot_threshold; /* entries applied between snapshots */
     unsigned snapshot_trailing;  /* entries kept behind a snapshot */
     bool bootstrap;              /* first start of the cluster's first node */
+    bool compress_snapshots;     /* LZ4 snapshot files */
+    /* Log lines (DQLITE_LOG_* levels); may be called from any thread. */
+    void (*log)(void *arg, int level, const char *message);
+    void *log_arg;
 };
 
 struct replica {

@@ -71,9 +71,9 @@ static void applyWork(struct worker_job *job)
         int rv = applyEntry(a->r, a->first + a->n_applied, e);
         if (rv == ERR_MALFORMED || rv == ERR_UNSUPPORTED) {
             /* Refused the same way on every node: the state stays equal. */
-            fprintf(stderr, "dqlite: entry %llu not applied: %s\n",
-                    (unsigned long long)(a->first + a->n_applied),
-                    errString(rv));
+            replicaLogf(a->r, REPLICA_LOG_WARN, "entry %llu not applied: %s",
+                        (unsigned long long)(a->first + a->n_applied),
+                        errString(rv));
             continue;
         }
         if (rv != 0) {

@@ -15,6 +15,11 @@
 
 uint64_t replicaNowMs(const struct replica *r);
 
+/* Log levels (the values of dqlite.h's DQLITE_LOG_*). */
+enum { REPLICA_LOG_INFO = 1, REPLICA_LOG_WARN = 2, REPLICA_LOG_ERROR = 3 };
+void replicaLogf(const struct replica *r, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* The batch's durable writes are done (or failed). */
 void replicaAfterPersist(struct replica *r);
 /* One of the batch's durable writes completed with `status`. */

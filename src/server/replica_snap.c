@@ -214,7 +214,8 @@ static void snapWriteWork(uv_work_t *req)
     replSnapshotRelease(&s->snap);
     if (s->rv == 0) {
         struct raftio_snapshot_buf b = {encoded.data, encoded.len};
-        s->rv = raftioSnapshotWrite(&s->r->fs, &s->meta, &b, 1, true);
+        s->rv = raftioSnapshotWrite(&s->r->fs, &s->meta, &b, 1,
+                                    s->r->o.compress_snapshots);
     }
     bufFree(&encoded);
 }
@@ -222,8 +223,8 @@ static void snapWriteWork(uv_work_t *req)
 static void snapOnCompacted(struct raftio_req *req, int status)
 {
     if (status != 0) {
-        fprintf(stderr, "dqlite: log compaction failed: %s\n",
-                errString(status));
+        replicaLogf(req->data, REPLICA_LOG_WARN, "log compaction failed: %s",
+                    errString(status));
     }
     libFree(req);
 }
@@ -241,6 +242,7 @@ static void snapCompact(struct replica *r, uint64_t index)
     req->kind = RAFTIO_REQ_COMPACT;
     req->index = index - trailing;
     req->cb = snapOnCompacted;
+    req->data = r;
     raftioWriterSubmit(&r->writer, req);
 }
 
@@ -255,9 +257,9 @@ static void snapWriteDone(uv_work_t *req, int status)
             snapCompact(r, s->meta.index);
         }
     } else if (!r->closing) {
-        fprintf(stderr, "dqlite: snapshot at %llu failed: %s\n",
-                (unsigned long long)s->meta.index,
-                errString(status != 0 ? ERR_CANCELED : s->rv));
+        replicaLogf(r, REPLICA_LOG_WARN, "snapshot at %llu failed: %s",
+                    (unsigned long long)s->meta.index,
+                    errString(status != 0 ? ERR_CANCELED : s->rv));
     }
     snapJobFree(s);
     replicaJobFinished(r);

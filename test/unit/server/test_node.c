@@ -152,3 +152,46 @@ Test(node, generated_ids_differ)
     cr_assert_gt(a, 1);
     cr_assert_gt(b, 1);
 }
+
+static int watched_state;
+static dqlite_node_id watched_leader;
+
+static void watch(void *arg, int old_state, int new_state,
+                  dqlite_node_id leader)
+{
+    (void)arg;
+    (void)old_state;
+    watched_state = new_state;
+    watched_leader = leader;
+}
+
+static int logged;
+static void logLine(void *arg, int level, const char *message)
+{
+    (void)arg;
+    (void)level;
+    (void)message;
+    logged++;
+}
+
+Test(node, watch_and_log_functions_see_leadership)
+{
+    dqlite_node *n;
+    cr_assert_eq(dqlite_node_create(1, "@dqlite-test-watch", dir, &n), 0);
+    cr_assert_eq(dqlite_node_set_watch_func(n, watch, NULL), 0);
+    cr_assert_eq(dqlite_node_set_log_func(n, logLine, NULL, DQLITE_LOG_DEBUG),
+                 0);
+    cr_assert_eq(dqlite_node_set_busy_timeout(n, 100), 0);
+    cr_assert_eq(dqlite_node_set_linearizable_reads(n, 1), 0);
+    cr_assert_eq(dqlite_node_set_snapshot_compression(n, 0), 0);
+    cr_assert_eq(dqlite_node_start(n), 0, "%s", dqlite_node_errmsg(n));
+    for (int i = 0; i < 200 && watched_state != DQLITE_LEADER; i++) {
+        usleep(5000);
+    }
+    cr_assert_eq(watched_state, DQLITE_LEADER);
+    cr_assert_eq(watched_leader, 1);
+    cr_assert_gt(logged, 0);
+    cr_assert_eq(dqlite_node_set_watch_func(n, NULL, NULL), DQLITE_MISUSE,
+                 "only before start");
+    dqlite_node_destroy(n);
+}
