@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-build/release}
 make --no-print-directory -s "$B/dqlited" "$B/dqlite"
-exec timeout 120 scripts/demo-cluster.sh "$B"
+exec timeout 60 scripts/demo-cluster.sh "$B"

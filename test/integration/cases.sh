@@ -116,6 +116,23 @@ t_weight() {
         expect_eq "${ADDRS[2]}|0|5" "$(sh_ "$DB" ".describe ${ADDRS[2]}")"
 }
 
+# go-dqlite's own shell (Debian package go-dqlite) against the same nodes:
+# both shells must print the same bytes.
+t_same_as_reference_shell() {
+    local cmd ours theirs
+    for cmd in "SELECT * FROM t ORDER BY n" .cluster .leader \
+        ".describe ${ADDRS[2]}"; do
+        ours=$(sh_ "$DB" "$cmd") || return 1
+        theirs=$(timeout 30 "$REFERENCE_SHELL" -s "$(servers)" "$DB" "$cmd") ||
+            return 1
+        expect_eq "$theirs" "$ours" || { echo "(for $cmd)"; return 1; }
+    done
+    ours=$(sh_ -f json "$DB" ".describe ${ADDRS[2]}") || return 1
+    theirs=$(timeout 30 "$REFERENCE_SHELL" -s "$(servers)" -f json "$DB" \
+        ".describe ${ADDRS[2]}") || return 1
+    expect_eq "$theirs" "$ours"
+}
+
 t_dump() {
     local dir=$TMP/dump out
     mkdir -p "$dir"
@@ -225,6 +242,11 @@ run_cases() {
     check "stdin goes on after an error, exits 1" t_stdin_continues_after_error
     check ".describe (tabular, json)" t_describe
     check ".weight" t_weight
+    if [ -x "$REFERENCE_SHELL" ]; then
+        check "same output as go-dqlite's shell" t_same_as_reference_shell
+    else
+        skip "same output as go-dqlite's shell" "$REFERENCE_SHELL not installed"
+    fi
     check ".dump opens with sqlite3" t_dump
     check ".transfer" t_transfer
     check "leader killed: new leader, writes go on" t_failover

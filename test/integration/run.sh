@@ -15,7 +15,8 @@ B=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/dqlite-integration.XXXXXX")
 DB=itest
 declare -A PIDS=() ADDRS=()
-tested=0 passed=0 failed=0
+REFERENCE_SHELL=${REFERENCE_SHELL:-/usr/bin/dqlite} # go-dqlite's shell
+tested=0 passed=0 failed=0 skipped=0
 
 cleanup() {
     local id pid
@@ -46,6 +47,12 @@ check() {
         sed 's/^/       /' "$TMP/check.out"
         return 1
     fi
+}
+
+# skip NAME REASON: a check that cannot run here, reported as such.
+skip() {
+    skipped=$((skipped + 1))
+    echo "[SKIP] $1: $2"
 }
 
 # expect_eq EXPECTED ACTUAL
@@ -125,5 +132,7 @@ wait_leader() {
 . "$(dirname "$0")/cases.sh"
 
 run_cases
-echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed"
+extra=""
+[ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
+echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"
 [ "$failed" -eq 0 ]
