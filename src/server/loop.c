@@ -95,13 +95,63 @@ static void loopOnReplicaClosed(struct replica *r)
 
 /* Stop: clients first (their gateways finish on the db thread), then the
  * replica (log writer, timers), the transport, and the db thread last. */
-static void loopOnStop(uv_async_t *async)
+static void loopShutdown(struct dqlite_node *n)
 {
-    struct dqlite_node *n = async->data;
     loopCloseConns(n);
     uv_close((uv_handle_t *)loopListener(n), NULL);
     uv_close((uv_handle_t *)&n->parked_timer, NULL);
+    uv_close((uv_handle_t *)&n->handover_timer, NULL);
     replicaClose(&n->replica, loopOnReplicaClosed);
+}
+
+static void loopOnHandoverOver(uv_timer_t *timer)
+{
+    loopShutdown(timer->data);
+}
+
+/* Called from inside the replica: shut down from a fresh loop turn. */
+static void loopOnHandoverDone(struct replica_wait *w, int status)
+{
+    struct dqlite_node *n = QUEUE_DATA(w, struct dqlite_node, handover);
+    nodeLogf(n, DQLITE_LOG_INFO, "leadership hand-over before stop: %s",
+             status == 0 ? "done" : "gave up");
+    uv_timer_start(&n->handover_timer, loopOnHandoverOver, 0, 0);
+}
+
+static void loopOnHandoverTimeout(uv_timer_t *timer)
+{
+    struct dqlite_node *n = timer->data;
+    replicaCancel(&n->handover);
+    loopOnHandoverDone(&n->handover, ERR_TIMEOUT);
+}
+
+/* A leader with other voters hands leadership over before it stops, so
+ * the cluster does not wait an election timeout for a new one. */
+static bool loopHandOver(struct dqlite_node *n)
+{
+    struct replica *r = &n->replica;
+    unsigned heartbeat_ms, election_ms;
+    if (!replicaIsLeader(r) || raftConfVoters(raftConfiguration(r->raft)) < 2 ||
+        raftTransfer(r->raft, 0) != 0) {
+        return false;
+    }
+    n->handover.cb = loopOnHandoverDone;
+    if (replicaWaitTransfer(r, &n->handover) != 0) {
+        return false;
+    }
+    replicaProcess(r);
+    nodeTimeouts(n, &heartbeat_ms, &election_ms);
+    uv_timer_start(&n->handover_timer, loopOnHandoverTimeout, 2 * election_ms,
+                   0);
+    return true;
+}
+
+static void loopOnStop(uv_async_t *async)
+{
+    struct dqlite_node *n = async->data;
+    if (!loopHandOver(n)) {
+        loopShutdown(n);
+    }
 }
 
 static int loopOpenListener(struct dqlite_node *n)
@@ -221,6 +271,8 @@ static int loopStartServices(struct dqlite_node *n)
     }
     uv_timer_init(&n->loop, &n->parked_timer);
     n->parked_timer.data = n;
+    uv_timer_init(&n->loop, &n->handover_timer);
+    n->handover_timer.data = n;
     return rv;
 }
 

@@ -99,7 +99,9 @@ struct dqlite_node {
         char address[ADDR_MAX_LEN];
     } learned[NODE_MAX_LEARNED];
     unsigned n_learned;
-    uv_timer_t parked_timer; /* retries and expires parked writers */
+    uv_timer_t parked_timer;      /* retries and expires parked writers */
+    struct replica_wait handover; /* stop: leadership transfer */
+    uv_timer_t handover_timer;    /* ...bounded by two election timeouts */
 };
 
 /* Log a line through the node's log function (node thread or host). */
