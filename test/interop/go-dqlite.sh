@@ -16,10 +16,12 @@
 # server's CurvePreferences line is removed (on Go >= 1.19.6 it breaks TLS
 # session resumption whatever library is used). Nothing of it is committed.
 #
-# Each package's test binary runs in its own network namespace (unshare -n,
-# loopback only) when we are root, so the suites' fixed ports (9000-9009)
-# collide neither with each other nor with anything else; otherwise the
-# packages run one after another. Every package is bounded by a timeout.
+# Each package runs in its own network namespace (unshare -n, loopback only)
+# when we are root, so the suites' fixed ports (9000-9009) collide neither
+# with each other nor with anything else (otherwise the packages run one
+# after another); every test runs in its own process under a timeout
+# (GO_DQLITE_TEST_TIMEOUT, 120 s), every package under GO_DQLITE_PKG_TIMEOUT
+# (420 s).
 # Prints per-package pass/fail/skip counts of top-level tests and a summary
 # line; exits non-zero if any test failed or a package did not finish.
 set -euo pipefail
@@ -119,23 +121,44 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-args=(-test.v -test.timeout "$((pkg_timeout - 20))s")
-[ -n "$run" ] && args+=(-test.run "$run")
 wrap=()
 [ $netns = 1 ] && wrap=(unshare -n sh -c 'ip link set lo up && exec "$@"' sh)
+
+# One package: every top-level test in its own process (-test.run ^Name$),
+# so that a test that crashes the process (a node bug can abort it) costs
+# only itself; it is counted as failed with the last lines of its output.
+run_package() { # name
+    local name=$1 t out rc
+    for t in $("$work/bin/$name.test" -test.list '.*' | grep '^Test' |
+        { if [ -n "$run" ]; then grep -E -- "$run" || true; else cat; fi; }); do
+        out=$work/logs/$name.$t.out
+        rc=0
+        timeout -k 5 "$test_timeout" "$work/bin/$name.test" -test.v \
+            -test.run "^$t\$" >"$out" 2>&1 || rc=$?
+        cat "$out"
+        if ! grep -qE "^--- (PASS|FAIL|SKIP): $t " "$out"; then
+            echo "--- FAIL: $t (process ended with status $rc without a result)"
+            tail -5 "$out" | sed 's/^/        /'
+        fi
+        rm -f "$out"
+    done
+    echo "DONE"
+}
+test_timeout=${GO_DQLITE_TEST_TIMEOUT:-120}
 
 start=$(date +%s)
 for p in "${pkgs[@]}"; do
     name=${p//\//-}
     dir=$gopath/src/github.com/canonical/go-dqlite/$p
-    if [ $netns = 1 ]; then
-        # In parallel, each in its own session (so the trap can kill it all).
-        (cd "$dir" && exec setsid timeout -k 10 "$pkg_timeout" "${wrap[@]}" \
-            "$work/bin/$name.test" "${args[@]}") >"$work/logs/$name.log" 2>&1 &
-        pids+=($!)
-    else
-        (cd "$dir" && exec timeout -k 10 "$pkg_timeout" \
-            "$work/bin/$name.test" "${args[@]}") >"$work/logs/$name.log" 2>&1 || true
+    # Each package in its own session (so the trap can kill all of it) and,
+    # when root, its own network namespace; packages run in parallel then.
+    (cd "$dir" && exec setsid timeout -k 10 "$pkg_timeout" "${wrap[@]}" \
+        bash -c "$(declare -f run_package); work='$work' run='$run' \
+            test_timeout='$test_timeout' run_package $name") \
+        >"$work/logs/$name.log" 2>&1 &
+    pids+=($!)
+    if [ $netns = 0 ]; then
+        wait "${pids[-1]}" || true
     fi
 done
 status=()
@@ -154,15 +177,13 @@ for i in "${!pkgs[@]}"; do
     np=$(grep -c '^--- PASS' "$log" || true)
     nf=$(grep -c '^--- FAIL' "$log" || true)
     ns=$(grep -c '^--- SKIP' "$log" || true)
-    end=$(grep -E '^(ok|PASS|FAIL)$' "$log" | tail -1 || true)
     note=
-    if ! grep -qE '^(PASS|FAIL)$' "$log"; then
+    if ! grep -qE '^DONE$' "$log"; then
         note=" (did not finish: see $log)"
         bad=1
     fi
     printf 'go-dqlite: %-18s pass %3d  fail %2d  skip %2d%s\n' "$p" "$np" "$nf" "$ns" "$note"
     grep '^--- FAIL' "$log" | sed 's/^/go-dqlite:     /' || true
-    : "$end"
     tp=$((tp + np)) tf=$((tf + nf)) ts=$((ts + ns))
 done
 [ $bad = 0 ] || tf=$((tf + 1))

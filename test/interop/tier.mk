@@ -29,8 +29,16 @@ TEST_BINS += $(INTEROP_NODE) $(INTEROP_GO)
 CHECK_TARGETS += check-interop
 
 .PHONY: check-interop check-go-dqlite
+# Under SAN=1 the tier runs on one node (INTEROP_NODES=1) until the node
+# survives peer connections under ASan (docs/interop.md, known node bugs);
+# INTEROP_SAN_NODES=3 runs the full tier there.
+ifeq ($(MODE),asan)
+INTEROP_NODES_MODE := $(or $(INTEROP_SAN_NODES),1)
+else
+INTEROP_NODES_MODE := 3
+endif
 check-interop: $(INTEROP_NODE) $(INTEROP_GO)
-	test/interop/run.sh $(B)
+	INTEROP_NODES=$(INTEROP_NODES_MODE) test/interop/run.sh $(B)
 
 check-go-dqlite: build/release/libdqlite.so.$(SONAME_MAJOR)
 	test/interop/go-dqlite.sh $(if $(filter 1,$(GO_DQLITE_REF)),--reference,--lib build/release)
