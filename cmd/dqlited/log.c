@@ -1,6 +1,7 @@
 /*
  * dqlited's log: one line per event on stderr, "TIMESTAMP LEVEL message",
- * filtered by --log-level. stdout is kept for the single "listening" line
+ * filtered by --log-level, for dqlited's own events and the node's (its
+ * log function is routed here). stdout is kept for the single "listening" line
  * that scripts wait for.
  */
 #include <stdarg.h>
@@ -31,10 +32,12 @@ void logMsg(int level, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    flockfile(stderr); /* the node logs from its own thread too */
     fprintf(stderr, "%s.%03ldZ %-5s ", stamp, now.tv_nsec / 1000000,
             level_names[level]);
     va_start(args, fmt);
     vfprintf(stderr, fmt, args);
     va_end(args);
     fputc('\n', stderr);
+    funlockfile(stderr);
 }

@@ -34,11 +34,18 @@ int signalWait(int timeout_ms)
     return sig < 0 ? 0 : sig;
 }
 
+/* The node's own log lines, through ours (called on the node's thread). */
+static void nodeLog(void *arg, int level, const char *message)
+{
+    (void)arg;
+    logMsg(level, "node: %s", message);
+}
+
 /* Applies the tuning options to a created node. */
 static int nodeConfigure(dqlite_node *node, const struct config *cfg)
 {
-    int rv = 0;
-    if (cfg->latency_ms != 0) {
+    int rv = dqlite_node_set_log_func(node, nodeLog, NULL, cfg->log_level);
+    if (rv == 0 && cfg->latency_ms != 0) {
         rv = dqlite_node_set_network_latency_ms(node, cfg->latency_ms);
     }
     if (rv == 0 && cfg->failure_domain_set) {
