@@ -49,7 +49,7 @@ struct prop {
     unsigned seed;
     unsigned txn;
     unsigned n_tables;
-    unsigned stats[4]; /* committed, rolled back / empty, aborted, ckpt */
+    unsigned stats[5]; /* committed, empty, aborted, ckpt, snapshots */
 };
 
 static const char *const dbs[2] = {"a.db", "b.db"};
@@ -233,8 +233,27 @@ static void maybeCheckpoint(struct prop *p, int d)
     bufFree(&cmd);
 }
 
+/* The follower installs the leader's snapshot (as raft's InstallSnapshot
+ * does) with its readers' connections open but idle, then goes on. */
+static void installSnapshot(struct prop *p)
+{
+    struct repl_snapshot s;
+    struct buf enc;
+    bufInit(&enc);
+    cr_assert_eq(replSnapshotTake(&p->l.repl, &s), 0);
+    cr_assert_eq(replSnapshotEncode(&s, &enc), 0);
+    replSnapshotRelease(&s);
+    cr_assert_eq(replSnapshotRestore(&p->f.repl, enc.data, enc.len), 0);
+    cr_assert_eq(p->f.repl.applied_index, p->c.index);
+    bufFree(&enc);
+    p->stats[4]++;
+}
+
 static void step(struct prop *p)
 {
+    if (rngBelow(&p->rng, 150) == 0) {
+        installSnapshot(p);
+    }
     int d = (int)rngBelow(&p->rng, 2);
     toggleReader(p);
     runTxn(p, p->w[d]);
@@ -340,9 +359,9 @@ static void runSeed(unsigned i)
     }
     checkSnapshot(p);
     cr_log_info("seed %u: %u txns: %u committed, %u empty/rolled back, "
-                "%u aborted, %u checkpoints",
+                "%u aborted, %u checkpoints, %u snapshots installed",
                 seed, p->txn, p->stats[0], p->stats[1], p->stats[2],
-                p->stats[3]);
+                p->stats[3], p->stats[4]);
     cr_assert_gt(p->stats[0], 0);
     propTeardown(p);
     free(p);
