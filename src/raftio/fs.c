@@ -199,13 +199,35 @@ static void posixDestroy(struct raftio_fs *fs)
     fs->data = NULL;
 }
 
+/* Best effort: fsync the directory holding `dir`. */
+static void fsSyncParent(const char *dir)
+{
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash == NULL) {
+        strcpy(parent, ".");
+    } else if (slash == parent) {
+        parent[1] = '\0';
+    } else {
+        *slash = '\0';
+    }
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
 int raftioFsPosixInit(struct raftio_fs *fs, const char *dir)
 {
     struct fs_posix *p = libMalloc(sizeof *p);
     if (p == NULL) {
         return ERR_NOMEM;
     }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(dir, 0700) == 0) {
+        fsSyncParent(dir); /* the new directory's own entry */
+    } else if (errno != EEXIST) {
         libFree(p);
         return fsErr(errno);
     }
