@@ -1,0 +1,20 @@
+# dqlite-bench, the benchmark tool (docs/benchmark.md). Links the client's
+# archives only, plus SQLite (its --sqlite baseline) and pthreads. See
+# cmd/dqlited/cmd.mk for why programs link module archives. `make bench`
+# runs scripts/bench.sh; the smoke run in `make check` is test/bench's.
+BENCH_SRCS := $(sort $(wildcard cmd/bench/*.c))
+BENCH_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(BENCH_SRCS))
+
+$(B)/dqlite-bench: $(BENCH_OBJS) $(call link_archives_of,client)
+	$(CC) -o $@ $(BENCH_OBJS) $(call link_archives_of,client) \
+		$(LDFLAGS_COMMON) $(call ext_libs_of,client) -lm
+
+$(B)/obj/cmd/bench/%.o: cmd/bench/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -Iinclude -MMD -MP -c $< -o $@
+
+PROGRAMS += $(B)/dqlite-bench
+
+.PHONY: bench
+bench: $(B)/dqlite-bench $(B)/dqlited
+	scripts/bench.sh $(B)
