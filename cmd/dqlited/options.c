@@ -235,6 +235,11 @@ static int optionsCheck(const struct config *cfg)
                         "(see dqlited --help)\n");
         return -1;
     }
+    if (cfg->id == 1 && cfg->join != NULL) {
+        fprintf(stderr, "dqlited: node 1 bootstraps its own cluster; a "
+                        "node that joins needs another --id\n");
+        return -1;
+    }
     if (cfg->snapshot_threshold != 0 && cfg->snapshot_trailing != 0 &&
         cfg->snapshot_threshold > cfg->snapshot_trailing) {
         fprintf(stderr, "dqlited: --snapshot-threshold must not exceed "

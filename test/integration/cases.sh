@@ -143,8 +143,14 @@ t_dump() {
 }
 
 t_transfer() {
+    local l=""
     sh_ "$DB" ".transfer 2" || return 1
-    expect_eq "${ADDRS[2]}" "$(wait_leader none)"
+    for _ in $(seq 40); do
+        l=$(sh_ "$DB" .leader 2>/dev/null)
+        [ "$l" = "${ADDRS[2]}" ] && break
+        sleep 0.25
+    done
+    expect_eq "${ADDRS[2]}" "$l"
 }
 
 t_failover() {
@@ -212,11 +218,13 @@ t_unknown_owner_data_dir() {
 }
 
 t_usage_errors() {
-    local s1=0 s2=0 s3=0
+    local s1=0 s2=0 s3=0 s4=0
     "$B/dqlited" --address 127.0.0.1:1 2>/dev/null || s1=$?
     "$B/dqlite" itest .cluster 2>/dev/null || s2=$?
     "$B/dqlited" --address 127.0.0.1:1 --dir "$TMP/x" --role boss 2>/dev/null || s3=$?
-    expect_eq "2 2 2" "$s1 $s2 $s3" || return 1
+    "$B/dqlited" --id 1 --address 127.0.0.1:1 --dir "$TMP/x" \
+        --join 127.0.0.1:2 2>/dev/null || s4=$?
+    expect_eq "2 2 2 2" "$s1 $s2 $s3 $s4" || return 1
     "$B/dqlited" --help | grep -q "EXIT STATUS" &&
         "$B/dqlite" --help | grep -q "DOT-COMMANDS"
 }

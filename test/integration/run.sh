@@ -94,7 +94,9 @@ start_node() {
         kill -0 "${PIDS[$id]}" 2>/dev/null || break
         sleep 0.05
     done
-    tail -5 "$TMP/node$id.log"
+    # Show a sanitizer's report (with the top of its stack) or the log's end.
+    grep -m1 -A8 -E "ERROR: |runtime error" "$TMP/node$id.log" ||
+        tail -5 "$TMP/node$id.log"
     return 1
 }
 
