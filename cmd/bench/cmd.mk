@@ -1,7 +1,7 @@
 # dqlite-bench, the benchmark tool (docs/benchmark.md). Links the client's
 # archives only, plus SQLite (its --sqlite baseline) and pthreads. See
 # cmd/dqlited/cmd.mk for why programs link module archives. `make bench`
-# runs scripts/bench.sh; the smoke run in `make check` is test/bench's.
+# runs scripts/bench.sh (not part of `make check`).
 BENCH_SRCS := $(sort $(wildcard cmd/bench/*.c))
 BENCH_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(BENCH_SRCS))
 
@@ -18,3 +18,11 @@ PROGRAMS += $(B)/dqlite-bench
 .PHONY: bench
 bench: $(B)/dqlite-bench $(B)/dqlited
 	scripts/bench.sh $(B)
+
+# The smoke run in `make check` (test/bench/smoke.sh): a 1-node cluster,
+# a few hundred ops of every workload, exit status and output fields.
+CHECK_TARGETS += check-bench-smoke
+
+.PHONY: check-bench-smoke
+check-bench-smoke: $(B)/dqlite-bench $(B)/dqlited
+	timeout -k 5 300 test/bench/smoke.sh $(B)

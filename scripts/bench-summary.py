@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""The summary of `make bench` (scripts/bench.sh): reads dqlite-bench's CSV
+rows of every case (header line first) and prints, per metric, one Markdown
+table: a row per workload, a column per target with the median over the
+repetitions and [min-max], and the ours/reference ratios (3 nodes and 1
+node). Medians, because a single slow repetition (a noisy neighbour, a
+checkpoint) must not move the figure.
+
+    bench-summary.py RESULTS.csv REPS
+"""
+import csv
+import statistics
+import sys
+from collections import defaultdict
+
+TARGETS = ["ours3", "ref3", "ours1", "ref1", "sqlite"]
+RATIOS = [("ours3", "ref3"), ("ours1", "ref1")]
+METRICS = [
+    ("ops_per_s", "Throughput (ops/s; tx = transactions/s, scan = scans/s; higher is better)", "{:.0f}"),
+    ("p50_ms", "Latency p50 (ms; lower is better)", "{:.3f}"),
+    ("p99_ms", "Latency p99 (ms)", "{:.2f}"),
+    ("max_ms", "Latency max (ms)", "{:.1f}"),
+    ("busy", "Busy answers retried (per run)", "{:.0f}"),
+    ("server_cpu_us_per_op", "Server CPU per op (us, all nodes; sqlite: the whole process)", "{:.0f}"),
+    ("rss_mb", "RSS of the largest node after the workload (MB)", "{:.1f}"),
+]
+
+
+def key_of(row):
+    name = row["workload"] + ":" + row["clients"]
+    return name + ("/" + row["value_bytes"] if row["value_bytes"] != "100" else "")
+
+
+def load(path):
+    data = defaultdict(lambda: defaultdict(list))  # metric -> (key, target) -> values
+    order = []
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            key = key_of(row)
+            if key not in order:
+                order.append(key)
+            for metric, _, _ in METRICS:
+                value = float(row[metric])
+                if value >= 0:
+                    data[metric][(key, row["label"])].append(value)
+    return data, order
+
+
+def cell(values, fmt):
+    if not values:
+        return "-"
+    med = statistics.median(values)
+    if len(values) == 1:
+        return fmt.format(med)
+    return "{} [{}-{}]".format(fmt.format(med), fmt.format(min(values)), fmt.format(max(values)))
+
+
+def ratio(data, key, a, b):
+    va, vb = data.get((key, a)), data.get((key, b))
+    if not va or not vb or statistics.median(vb) == 0:
+        return "-"
+    return "{:.2f}".format(statistics.median(va) / statistics.median(vb))
+
+
+def table(data, order, title, fmt, targets):
+    print("### " + title)
+    print()
+    cols = targets + ["{}/{}".format(a, b) for a, b in RATIOS if a in targets and b in targets]
+    print("| workload | " + " | ".join(cols) + " |")
+    print("| --- " * (len(cols) + 1) + "|")
+    for key in order:
+        cells = [cell(data.get((key, t), []), fmt) for t in targets]
+        cells += [ratio(data, key, a, b) for a, b in RATIOS if a in targets and b in targets]
+        print("| " + key + " | " + " | ".join(cells) + " |")
+    print()
+
+
+def main():
+    data, order = load(sys.argv[1])
+    reps = sys.argv[2] if len(sys.argv) > 2 else "?"
+    seen = {t for m in data.values() for (_, t) in m}
+    targets = [t for t in TARGETS if t in seen] + sorted(seen - set(TARGETS))
+    print("## dqlite-bench: medians of {} repetitions [min-max]".format(reps))
+    print()
+    print("ours = dqlited, ref = libdqlite 1.11.1 via dqlite-demo, N = nodes;")
+    print("sqlite = local file, WAL, synchronous=FULL. Ratios are ours/ref of the medians.")
+    print("'load' = filling the read table, 5000 rows (1000 of 1 KiB) per statement.")
+    print()
+    for metric, title, fmt in METRICS:
+        table(data[metric], order, title, fmt, targets)
+
+
+if __name__ == "__main__":
+    main()
