@@ -237,6 +237,47 @@ t_node_waits_to_be_added() {
     expect_eq 0 "$STOP_STATUS"
 }
 
+# The shell on a terminal (a pty from script(1)): prompt, continuation
+# prompt, results, and the history file.
+t_interactive_terminal() {
+    local out
+    out=$( (printf 'SELECT n FROM t WHERE\nn = 1;\n.leader\n'; sleep 2) |
+        HOME=$TMP timeout 30 script -qec \
+            "$B/dqlite -s $(servers) $DB" /dev/null | tr -d '\r') || return 1
+    local want
+    for want in '^dqlite> ' '^   \.\.\.> ' '^1$' '^127\.0\.0\.1:[0-9]+$'; do
+        printf '%s\n' "$out" | grep -Eq "$want" ||
+            { echo "no line matching $want (nodes ${ADDRS[*]}) in:"; echo "$out"; return 1; }
+    done
+    grep -q '^\.leader$' "$TMP/.dqlite_history" ||
+        { echo "no history in $TMP/.dqlite_history"; return 1; }
+}
+
+# -s file://PATH: go-dqlite's server store (an SQLite table of addresses).
+t_file_store() {
+    local store=$TMP/servers.db
+    sqlite3 "$store" "CREATE TABLE servers (address TEXT, UNIQUE(address));
+        INSERT INTO servers VALUES ('${ADDRS[1]}'), ('${ADDRS[2]}');" ||
+        return 1
+    expect_eq "5" "$(timeout 30 "$B/dqlite" -s "file://$store" "$DB" \
+        "SELECT count(*) FROM t")"
+}
+
+# Every node stopped, then started again on its data: the cluster comes
+# back with its data (--join is ignored by members).
+t_restart_all() {
+    local id
+    for id in $(printf '%s\n' "${!PIDS[@]}"); do
+        stop_node "$id" TERM
+        expect_eq 0 "$STOP_STATUS" || return 1
+    done
+    start_node 1 || return 1
+    start_node 2 --join "${ADDRS[1]}" || return 1
+    expect_eq "5" "$(sh_ "$DB" "SELECT count(*) FROM t")" &&
+        sh_ "$DB" "INSERT INTO t VALUES (6, 6.0, 'after restart', NULL)" &&
+        expect_eq "6" "$(sh_ "$DB" "SELECT count(*) FROM t")"
+}
+
 run_cases() {
     check "3 nodes start and join" t_start_cluster || return
     check ".cluster (tabular)" t_cluster_tabular
@@ -265,4 +306,7 @@ run_cases() {
     check "data dir with state, no node-id refused" t_unknown_owner_data_dir
     check "bad command lines (exit 2), --help" t_usage_errors
     check "node without --join waits to be added" t_node_waits_to_be_added
+    check "interactive terminal: prompts, history" t_interactive_terminal
+    check "-s file:// server store" t_file_store
+    check "whole cluster stopped and restarted" t_restart_all
 }
