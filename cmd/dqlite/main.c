@@ -64,6 +64,8 @@ static const char usage_text[] =
     "                          file://PATH of a go-dqlite server store;\n"
     "                          may be repeated; required\n"
     "    -f, --format FORMAT   tabular (default) or json\n"
+    "    -c, --cert, -k, --key go-dqlite's TLS options: refused, TLS is not\n"
+    "                          supported\n"
     "    -h, --help            this text\n"
     "\n"
     "EXIT STATUS\n"
