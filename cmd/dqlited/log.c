@@ -26,6 +26,9 @@ void logMsg(int level, const char *fmt, ...)
     struct tm tm;
     va_list args;
 
+    level = level < LOG_DEBUG   ? LOG_DEBUG
+            : level > LOG_ERROR ? LOG_ERROR
+                                : level;
     if (level < log_level) {
         return;
     }
