@@ -151,6 +151,12 @@ static int claimNew(struct config *cfg, const char *path, int state)
                cfg->dir, NODE_ID_FILE, path);
         return DQLITED_EXIT_DATADIR;
     }
+    if (cfg->id == 1 && cfg->join != NULL) {
+        logMsg(LOG_ERROR, "node 1 on an empty data directory bootstraps a "
+                          "cluster of its own: a node that joins needs "
+                          "another --id");
+        return DQLITED_EXIT_USAGE;
+    }
     if (cfg->id == 0) {
         cfg->id = cfg->join == NULL ? 1 : dqlite_generate_node_id(cfg->address);
     }

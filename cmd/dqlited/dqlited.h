@@ -50,7 +50,8 @@ void logMsg(int level, const char *fmt, ...)
 /* Checks that cfg->dir may be used by this node and settles cfg->id: reads
  * the directory's node-id file (or writes it at first start, after picking
  * an id if none was given). Sets *fresh when the directory holds no node
- * state yet. Returns 0 or DQLITED_EXIT_DATADIR after logging why. */
+ * state yet. Returns 0, or DQLITED_EXIT_DATADIR (or DQLITED_EXIT_USAGE for
+ * --id 1 with --join on an empty directory) after logging why. */
 int datadirClaim(struct config *cfg, bool *fresh);
 
 /* Asks the cluster reached through cfg->join to add this node with

@@ -80,7 +80,7 @@ static const char usage_text[] =
     "EXIT STATUS\n"
     "    0  stopped by SIGTERM or SIGINT after a clean shutdown\n"
     "    1  the node could not be created, bound or started\n"
-    "    2  bad command line\n"
+    "    2  bad command line (also --id 1 with --join on an empty DIR)\n"
     "    3  data directory refused (another node's, or unusable)\n"
     "    4  could not join the cluster within --join-timeout\n"
     "    5  the node failed to stop cleanly\n"
@@ -233,11 +233,6 @@ static int optionsCheck(const struct config *cfg)
     if (cfg->address == NULL || cfg->dir == NULL) {
         fprintf(stderr, "dqlited: --address and --dir are required "
                         "(see dqlited --help)\n");
-        return -1;
-    }
-    if (cfg->id == 1 && cfg->join != NULL) {
-        fprintf(stderr, "dqlited: node 1 bootstraps its own cluster; a "
-                        "node that joins needs another --id\n");
         return -1;
     }
     if (cfg->snapshot_threshold != 0 && cfg->snapshot_trailing != 0 &&

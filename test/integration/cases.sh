@@ -183,18 +183,31 @@ t_rejoin_after_kill() {
     return 1
 }
 
+# The leader itself stopped with SIGTERM: it hands leadership over, exits
+# 0, and the two others go on.
 t_graceful_stop() {
-    stop_node 3 TERM
+    local l id
+    l=$(sh_ "$DB" .leader) || return 1
+    for id in "${!PIDS[@]}"; do [ "${ADDRS[$id]}" = "$l" ] && STOPPED=$id; done
+    [ -n "${STOPPED:-}" ] || { echo "leader '$l' unknown"; return 1; }
+    stop_node "$STOPPED" TERM
     expect_eq 0 "$STOP_STATUS" || return 1
-    grep -q "stopped" "$TMP/node3.log" || { echo "no 'stopped' log line"; return 1; }
+    grep -q "stopped" "$TMP/node$STOPPED.log" ||
+        { echo "no 'stopped' log line"; return 1; }
     expect_eq "5" "$(sh_ "$DB" "SELECT count(*) FROM t")"
 }
 
+# Lines of .cluster for the running nodes, sorted.
+running_cluster() {
+    local id
+    for id in $(printf '%s\n' "${!PIDS[@]}" | sort); do
+        echo "$id|${ADDRS[$id]}|voter"
+    done
+}
+
 t_remove() {
-    local addr3=${ADDRS[3]}
-    sh_ "$DB" ".remove $addr3" || return 1
-    expect_eq "1|${ADDRS[1]}|voter
-2|${ADDRS[2]}|voter" "$(sh_ "$DB" .cluster | sort)"
+    sh_ "$DB" ".remove ${ADDRS[$STOPPED]}" || return 1
+    expect_eq "$(running_cluster)" "$(sh_ "$DB" .cluster | sort)"
 }
 
 t_foreign_data_dir() {
@@ -255,10 +268,10 @@ t_interactive_terminal() {
 
 # -s file://PATH: go-dqlite's server store (an SQLite table of addresses).
 t_file_store() {
-    local store=$TMP/servers.db
+    local store=$TMP/servers.db id values=""
+    for id in "${!PIDS[@]}"; do values+=${values:+,}"('${ADDRS[$id]}')"; done
     sqlite3 "$store" "CREATE TABLE servers (address TEXT, UNIQUE(address));
-        INSERT INTO servers VALUES ('${ADDRS[1]}'), ('${ADDRS[2]}');" ||
-        return 1
+        INSERT INTO servers VALUES $values;" || return 1
     expect_eq "5" "$(timeout 30 "$B/dqlite" -s "file://$store" "$DB" \
         "SELECT count(*) FROM t")"
 }
@@ -266,13 +279,15 @@ t_file_store() {
 # Every node stopped, then started again on its data: the cluster comes
 # back with its data (--join is ignored by members).
 t_restart_all() {
-    local id
-    for id in $(printf '%s\n' "${!PIDS[@]}"); do
+    local id ids
+    ids=$(printf '%s\n' "${!PIDS[@]}" | sort)
+    for id in $ids; do
         stop_node "$id" TERM
         expect_eq 0 "$STOP_STATUS" || return 1
     done
-    start_node 1 || return 1
-    start_node 2 --join "${ADDRS[1]}" || return 1
+    for id in $ids; do
+        start_node "$id" --join "${ADDRS[$STOPPED]}" || return 1
+    done
     expect_eq "5" "$(sh_ "$DB" "SELECT count(*) FROM t")" &&
         sh_ "$DB" "INSERT INTO t VALUES (6, 6.0, 'after restart', NULL)" &&
         expect_eq "6" "$(sh_ "$DB" "SELECT count(*) FROM t")"
@@ -300,7 +315,7 @@ run_cases() {
     check ".transfer" t_transfer
     check "leader killed: new leader, writes go on" t_failover
     check "killed node restarts and catches up" t_rejoin_after_kill
-    check "SIGTERM stops a node gracefully (exit 0)" t_graceful_stop
+    check "SIGTERM stops the leader gracefully (exit 0)" t_graceful_stop
     check ".remove" t_remove
     check "data dir of another node refused (exit 3)" t_foreign_data_dir
     check "data dir with state, no node-id refused" t_unknown_owner_data_dir
