@@ -65,7 +65,8 @@ sed -i '/CurvePreferences:/d' "$tls"
 
 export GO111MODULE=off
 export GOPATH=$gopath:/usr/share/gocode
-export GOCACHE=$work/cache
+# The build cache is shared (keys include the cgo flags, which differ per lib).
+export GOCACHE=${GOCACHE:-$root/build/gocache}
 export GOFLAGS=
 export CGO_ENABLED=1
 # go-dqlite links with -Wl,-z,now, which cgo refuses unless allowed.
@@ -129,7 +130,7 @@ wrap=()
 # only itself; it is counted as failed with the last lines of its output.
 run_package() { # name
     local name=$1 t out rc
-    for t in $("$work/bin/$name.test" -test.list '.*' | grep '^Test' |
+    for t in $("$work/bin/$name.test" -test.list '.*' | grep -E '^(Test|Example)' |
         { if [ -n "$run" ]; then grep -E -- "$run" || true; else cat; fi; }); do
         out=$work/logs/$name.$t.out
         rc=0
