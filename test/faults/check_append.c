@@ -1,0 +1,333 @@
+/*
+ * The append checker (checker.h): list-append transactions. Every read
+ * of a key must be a prefix of one version order (the longest read), hold
+ * no duplicate and no element nobody appended; the final read holds every
+ * acknowledged append; and the graph of write-write, write-read and
+ * read-write (anti-)dependencies derived from that order must be acyclic,
+ * or the transactions are not serializable. Kept alone: it is the one
+ * checker with a graph.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "checker.h"
+
+#define MAX_MOPS 16
+
+struct mop {
+    int is_read;
+    long long key;
+    long long value; /* appends */
+    long long *list; /* reads (owned) */
+    int n;
+};
+
+struct txn {
+    int ok; /* 1 ok, 0 unknown outcome */
+    struct mop mops[MAX_MOPS];
+    int n;
+};
+
+struct graph {
+    int *from, *to;
+    unsigned n, cap;
+};
+
+struct state {
+    struct txn *txns;
+    unsigned n;
+    struct graph g;
+    FILE *report;
+    int anomalies;
+};
+
+static int mopParse(char *s, struct mop *m)
+{
+    char *p2 = strchr(s, ':');
+    char *p3 = p2 ? strchr(p2 + 1, ':') : NULL;
+    if (p3 == NULL || (s[0] != 'a' && s[0] != 'r')) {
+        return -1;
+    }
+    m->is_read = s[0] == 'r';
+    m->key = strtoll(p2 + 1, NULL, 10);
+    if (!m->is_read) {
+        m->value = strtoll(p3 + 1, NULL, 10);
+        return 0;
+    }
+    int cap = 1;
+    for (const char *c = p3 + 1; *c != '\0'; c++) {
+        cap += *c == ',';
+    }
+    m->list = calloc((size_t)cap, sizeof *m->list);
+    m->n = m->list ? parseInts(p3 + 1, m->list, cap) : -1;
+    return m->n < 0 ? -1 : 0;
+}
+
+static int txnParse(const char *value, struct txn *t)
+{
+    char buf[65536];
+    char *save = NULL;
+    snprintf(buf, sizeof buf, "%s", value);
+    for (char *s = strtok_r(buf, ";", &save); s != NULL;
+         s = strtok_r(NULL, ";", &save)) {
+        if (t->n == MAX_MOPS || mopParse(s, &t->mops[t->n]) != 0) {
+            return -1;
+        }
+        t->n++;
+    }
+    return 0;
+}
+
+/* The transaction (index) that appended `value` to `key`, or -1. */
+static int writerOf(const struct state *s, long long key, long long value)
+{
+    for (unsigned i = 0; i < s->n; i++) {
+        for (int j = 0; j < s->txns[i].n; j++) {
+            const struct mop *m = &s->txns[i].mops[j];
+            if (!m->is_read && m->key == key && m->value == value) {
+                return (int)i;
+            }
+        }
+    }
+    return -1;
+}
+
+static void edgeAdd(struct state *s, int from, int to)
+{
+    struct graph *g = &s->g;
+    if (from < 0 || to < 0 || from == to) {
+        return;
+    }
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 1024;
+        g->from = realloc(g->from, g->cap * sizeof *g->from);
+        g->to = realloc(g->to, g->cap * sizeof *g->to);
+    }
+    g->from[g->n] = from;
+    g->to[g->n++] = to;
+}
+
+/* The longest ok read of `key`, or NULL. */
+static const struct mop *longestRead(const struct state *s, long long key)
+{
+    const struct mop *best = NULL;
+    for (unsigned i = 0; i < s->n; i++) {
+        for (int j = 0; s->txns[i].ok && j < s->txns[i].n; j++) {
+            const struct mop *m = &s->txns[i].mops[j];
+            if (m->is_read && m->key == key && (!best || m->n > best->n)) {
+                best = m;
+            }
+        }
+    }
+    return best;
+}
+
+static void readCheck(struct state *s, int reader, const struct mop *m,
+                      const struct mop *order)
+{
+    for (int i = 0; i < m->n; i++) {
+        if (m->list[i] != order->list[i]) {
+            fprintf(s->report,
+                    "append: key %lld: read diverges from the "
+                    "version order at position %d\n",
+                    m->key, i);
+            s->anomalies++;
+            return;
+        }
+        for (int j = 0; j < i; j++) {
+            if (m->list[j] == m->list[i]) {
+                fprintf(s->report, "append: key %lld: %lld duplicated\n",
+                        m->key, m->list[i]);
+                s->anomalies++;
+            }
+        }
+    }
+    if (m->n > 0) {
+        edgeAdd(s, writerOf(s, m->key, m->list[m->n - 1]), reader); /* wr */
+    }
+    if (m->n < order->n) {
+        edgeAdd(s, reader, writerOf(s, m->key, order->list[m->n])); /* rw */
+    }
+}
+
+static void orderCheck(struct state *s, const struct mop *order)
+{
+    int prev = -1;
+    for (int i = 0; i < order->n; i++) {
+        int w = writerOf(s, order->key, order->list[i]);
+        if (w < 0) {
+            fprintf(s->report,
+                    "append: key %lld: %lld read, never "
+                    "appended\n",
+                    order->key, order->list[i]);
+            s->anomalies++;
+        }
+        edgeAdd(s, prev, w); /* ww */
+        prev = w;
+    }
+}
+
+static void keyCheck(struct state *s, long long key)
+{
+    const struct mop *order = longestRead(s, key);
+    if (order == NULL) {
+        return;
+    }
+    orderCheck(s, order);
+    for (unsigned i = 0; i < s->n; i++) {
+        for (int j = 0; s->txns[i].ok && j < s->txns[i].n; j++) {
+            const struct mop *m = &s->txns[i].mops[j];
+            if (m->is_read && m->key == key) {
+                readCheck(s, (int)i, m, order);
+            }
+        }
+    }
+}
+
+/* Acknowledged appends missing from the last final read of their key. */
+static void lostCheck(struct state *s, const struct txn *final)
+{
+    for (int j = 0; final != NULL && j < final->n; j++) {
+        const struct mop *r = &final->mops[j];
+        for (unsigned i = 0; i < s->n; i++) {
+            for (int k = 0; s->txns[i].ok && k < s->txns[i].n; k++) {
+                const struct mop *m = &s->txns[i].mops[k];
+                int found = 0;
+                if (m->is_read || m->key != r->key) {
+                    continue;
+                }
+                for (int x = 0; x < r->n && !found; x++) {
+                    found = r->list[x] == m->value;
+                }
+                if (!found) {
+                    fprintf(s->report,
+                            "append: key %lld: acknowledged "
+                            "append of %lld lost\n",
+                            m->key, m->value);
+                    s->anomalies++;
+                }
+            }
+        }
+    }
+}
+
+/* Depth-first search for a cycle; colors: 0 new, 1 on path, 2 done. */
+static int cycleFrom(const struct state *s, const unsigned *first, char *color,
+                     int v)
+{
+    color[v] = 1;
+    for (unsigned e = first[v]; e < first[v + 1]; e++) {
+        int w = s->g.to[e];
+        if (color[w] == 1 || (color[w] == 0 && cycleFrom(s, first, color, w))) {
+            return 1;
+        }
+    }
+    color[v] = 2;
+    return 0;
+}
+
+static int edgeCmp(const void *a, const void *b)
+{
+    const int *x = a, *y = b;
+    return x[0] != y[0] ? x[0] - y[0] : x[1] - y[1];
+}
+
+static int hasCycle(const struct state *s)
+{
+    int *pairs = calloc(s->g.n + 1, 2 * sizeof(int));
+    unsigned *first = calloc(s->n + 2, sizeof *first);
+    char *color = calloc(s->n + 1, 1);
+    int found = 0;
+    for (unsigned e = 0; pairs && e < s->g.n; e++) {
+        pairs[2 * e] = s->g.from[e];
+        pairs[2 * e + 1] = s->g.to[e];
+    }
+    qsort(pairs, s->g.n, 2 * sizeof(int), edgeCmp);
+    for (unsigned e = 0; e < s->g.n; e++) {
+        s->g.from[e] = pairs[2 * e];
+        s->g.to[e] = pairs[2 * e + 1];
+        first[pairs[2 * e] + 1]++;
+    }
+    for (unsigned v = 0; v < s->n; v++) {
+        first[v + 1] += first[v];
+    }
+    for (unsigned v = 0; v < s->n && !found; v++) {
+        found = color[v] == 0 && cycleFrom(s, first, color, (int)v);
+    }
+    free(pairs);
+    free(first);
+    free(color);
+    return found;
+}
+
+static int txnsLoad(struct state *s, const struct faults_history *h,
+                    const struct txn **final)
+{
+    struct faults_op *ops;
+    unsigned n;
+    if (historyPair(h, &ops, &n) != 0) {
+        return -1;
+    }
+    s->txns = calloc(n + 1, sizeof *s->txns);
+    for (unsigned i = 0; s->txns != NULL && i < n; i++) {
+        enum faults_type t = opOutcome(&ops[i]);
+        const struct faults_event *e =
+            t == FAULTS_OK ? ops[i].done : ops[i].invoke;
+        struct txn *x = &s->txns[s->n];
+        if (t == FAULTS_FAIL) {
+            continue;
+        }
+        x->ok = t == FAULTS_OK;
+        if (txnParse(e->value, x) != 0) {
+            free(ops);
+            return -1;
+        }
+        if (x->ok && strcmp(ops[i].invoke->f, "final") == 0) {
+            *final = x;
+        }
+        s->n++;
+    }
+    free(ops);
+    return s->txns != NULL ? 0 : -1;
+}
+
+static void stateFree(struct state *s)
+{
+    for (unsigned i = 0; s->txns != NULL && i < s->n; i++) {
+        for (int j = 0; j < s->txns[i].n; j++) {
+            free(s->txns[i].mops[j].list);
+        }
+    }
+    free(s->txns);
+    free(s->g.from);
+    free(s->g.to);
+}
+
+int checkAppend(const struct faults_history *h, FILE *report)
+{
+    struct state s = {NULL, 0, {NULL, NULL, 0, 0}, report, 0};
+    const struct txn *final = NULL;
+    if (txnsLoad(&s, h, &final) != 0) {
+        stateFree(&s);
+        return -1;
+    }
+    long long max_key = -1;
+    for (unsigned i = 0; i < s.n; i++) {
+        for (int j = 0; j < s.txns[i].n; j++) {
+            if (s.txns[i].mops[j].key > max_key) {
+                max_key = s.txns[i].mops[j].key;
+            }
+        }
+    }
+    for (long long k = 0; k <= max_key; k++) {
+        keyCheck(&s, k);
+    }
+    lostCheck(&s, final);
+    if (hasCycle(&s)) {
+        fprintf(report, "append: dependency cycle (not serializable)\n");
+        s.anomalies++;
+    }
+    int rv = s.anomalies;
+    stateFree(&s);
+    return rv;
+}

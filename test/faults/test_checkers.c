@@ -1,0 +1,222 @@
+/*
+ * Unit tests of the harness's checkers (checker.h) on small known-good
+ * and known-bad histories, written in the text format of docs/faults.md,
+ * so that a green fault run means something.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "checker.h"
+
+static struct faults_history load(const char *text)
+{
+    struct faults_history h;
+    char line[512];
+    historyInit(&h);
+    while (*text != '\0') {
+        const char *nl = strchr(text, '\n');
+        size_t len = nl ? (size_t)(nl - text) : strlen(text);
+        snprintf(line, sizeof line, "%.*s", (int)len, text);
+        cr_assert_eq(historyParseLine(&h, line), 0, "%s", line);
+        text += len + (nl != NULL);
+    }
+    return h;
+}
+
+static int reg(const char *text)
+{
+    struct faults_history h = load(text);
+    FILE *null = fopen("/dev/null", "w");
+    int rv = checkRegister(&h, 5000000, null);
+    fclose(null);
+    historyFree(&h);
+    return rv;
+}
+
+Test(register, sequential_ok)
+{
+    cr_assert_eq(reg("1 0 invoke write 1 5\n2 0 ok write 1 5\n"
+                     "3 1 invoke read 1 -\n4 1 ok read 1 5\n"),
+                 0);
+}
+
+Test(register, stale_read_is_caught)
+{
+    cr_assert_eq(reg("1 0 invoke write 1 5\n2 0 ok write 1 5\n"
+                     "3 0 invoke write 1 6\n4 0 ok write 1 6\n"
+                     "5 1 invoke read 1 -\n6 1 ok read 1 5\n"),
+                 1);
+}
+
+Test(register, concurrent_read_may_see_either)
+{
+    const char *h = "1 0 invoke write 1 5\n2 0 ok write 1 5\n"
+                    "3 0 invoke write 1 6\n4 1 invoke read 1 -\n"
+                    "5 1 ok read 1 5\n6 2 invoke read 1 -\n"
+                    "7 2 ok read 1 6\n8 0 ok write 1 6\n";
+    cr_assert_eq(reg(h), 0);
+}
+
+Test(register, reads_cannot_go_back_in_time)
+{
+    const char *h = "1 0 invoke write 1 5\n2 0 ok write 1 5\n"
+                    "3 0 invoke write 1 6\n4 1 invoke read 1 -\n"
+                    "5 1 ok read 1 6\n6 2 invoke read 1 -\n"
+                    "7 2 ok read 1 5\n8 0 ok write 1 6\n";
+    cr_assert_eq(reg(h), 1);
+}
+
+Test(register, unknown_write_may_apply_late_or_never)
+{
+    cr_assert_eq(reg("1 0 invoke write 1 7\n2 0 info write 1 7\n"
+                     "3 1 invoke read 1 -\n4 1 ok read 1 nil\n"
+                     "5 1 invoke read 1 -\n6 1 ok read 1 7\n"),
+                 0);
+    cr_assert_eq(reg("1 0 invoke write 1 7\n"
+                     "3 1 invoke read 1 -\n4 1 ok read 1 7\n"),
+                 0);
+}
+
+Test(register, failed_write_must_not_be_seen)
+{
+    cr_assert_eq(reg("1 0 invoke write 1 7\n2 0 fail write 1 7\n"
+                     "3 1 invoke read 1 -\n4 1 ok read 1 7\n"),
+                 1);
+}
+
+Test(register, cas)
+{
+    cr_assert_eq(reg("1 0 invoke write 1 1\n2 0 ok write 1 1\n"
+                     "3 0 invoke cas 1 1,2\n4 0 ok cas 1 1,2\n"
+                     "5 1 invoke read 1 -\n6 1 ok read 1 2\n"),
+                 0);
+    cr_assert_eq(reg("1 0 invoke write 1 1\n2 0 ok write 1 1\n"
+                     "3 0 invoke cas 1 3,2\n4 0 ok cas 1 3,2\n"),
+                 1);
+}
+
+Test(register, keys_are_independent)
+{
+    cr_assert_eq(reg("1 0 invoke write 1 1\n2 0 ok write 1 1\n"
+                     "3 0 invoke write 2 2\n4 0 ok write 2 2\n"
+                     "5 1 invoke read 2 -\n6 1 ok read 2 1\n"),
+                 1);
+}
+
+Test(register, wide_concurrency_within_bound)
+{
+    char buf[8192] = "";
+    int t = 1;
+    for (int p = 0; p < 12; p++) {
+        char l[64];
+        snprintf(l, sizeof l, "%d %d invoke write 1 %d\n", t++, p, p);
+        strcat(buf, l);
+    }
+    for (int p = 0; p < 12; p++) {
+        char l[64];
+        snprintf(l, sizeof l, "%d %d ok write 1 %d\n", t++, p, p);
+        strcat(buf, l);
+    }
+    strcat(buf, "100 20 invoke read 1 -\n101 20 ok read 1 4\n");
+    cr_assert_eq(reg(buf), 0);
+    strcat(buf, "102 20 invoke read 1 -\n103 20 ok read 1 99\n");
+    cr_assert_eq(reg(buf), 1);
+}
+
+static int run(const char *text, int which)
+{
+    struct faults_history h = load(text);
+    FILE *null = fopen("/dev/null", "w");
+    int rv = which == 0   ? checkBank(&h, 100, null)
+             : which == 1 ? checkSet(&h, null)
+                          : checkAppend(&h, null);
+    fclose(null);
+    historyFree(&h);
+    return rv;
+}
+
+Test(bank, conserved_total)
+{
+    cr_assert_eq(run("1 0 invoke transfer 0 0,1,10\n2 0 ok transfer 0 0,1,10\n"
+                     "3 1 invoke read 0 -\n4 1 ok read 0 40,60\n",
+                     0),
+                 0);
+}
+
+Test(bank, bad_total_and_negative)
+{
+    cr_assert_eq(run("3 1 invoke read 0 -\n4 1 ok read 0 40,70\n", 0), 1);
+    cr_assert_eq(run("3 1 invoke read 0 -\n4 1 ok read 0 -10,110\n", 0), 1);
+}
+
+Test(set, good)
+{
+    cr_assert_eq(run("1 0 invoke add 0 1\n2 0 ok add 0 1\n"
+                     "3 0 invoke add 0 2\n4 0 info add 0 2\n"
+                     "5 1 invoke add 0 3\n6 1 fail add 0 3\n"
+                     "7 0 invoke final 0 -\n8 0 ok final 0 1,2\n",
+                     1),
+                 0);
+    cr_assert_eq(run("1 0 invoke add 0 1\n2 0 ok add 0 1\n"
+                     "3 0 invoke add 0 2\n4 0 info add 0 2\n"
+                     "7 0 invoke final 0 -\n8 0 ok final 0 1\n",
+                     1),
+                 0);
+}
+
+Test(set, lost_invented_and_missing_final)
+{
+    cr_assert_eq(run("1 0 invoke add 0 1\n2 0 ok add 0 1\n"
+                     "7 0 invoke final 0 -\n8 0 ok final 0 -\n",
+                     1),
+                 1);
+    cr_assert_eq(run("1 0 invoke add 0 1\n2 0 fail add 0 1\n"
+                     "7 0 invoke final 0 -\n8 0 ok final 0 1,9\n",
+                     1),
+                 2);
+    cr_assert_eq(run("1 0 invoke add 0 1\n2 0 ok add 0 1\n", 1), -1);
+}
+
+Test(append, serializable)
+{
+    cr_assert_eq(run("1 0 invoke txn 0 a:1:1;r:2:\n"
+                     "2 0 ok txn 0 a:1:1;r:2:\n"
+                     "3 1 invoke txn 0 r:1:;a:2:1\n"
+                     "4 1 ok txn 0 r:1:1;a:2:1\n"
+                     "5 0 invoke final 0 -\n"
+                     "6 0 ok final 0 r:1:1;r:2:1\n",
+                     2),
+                 0);
+}
+
+Test(append, write_skew_cycle)
+{
+    /* T1 reads x empty, appends y; T2 reads y empty, appends x: each
+     * read misses the other's append, a G2 cycle (rw both ways). */
+    cr_assert_eq(run("1 0 invoke txn 0 r:1:;a:2:1\n"
+                     "2 1 invoke txn 0 r:2:;a:1:1\n"
+                     "3 0 ok txn 0 r:1:;a:2:1\n"
+                     "4 1 ok txn 0 r:2:;a:1:1\n"
+                     "5 0 invoke final 0 -\n"
+                     "6 0 ok final 0 r:1:1;r:2:1\n",
+                     2),
+                 1);
+}
+
+Test(append, lost_duplicate_divergent_invented)
+{
+    cr_assert_eq(run("1 0 invoke txn 0 a:1:1\n2 0 ok txn 0 a:1:1\n"
+                     "5 0 invoke final 0 -\n6 0 ok final 0 r:1:\n",
+                     2),
+                 1);
+    cr_assert_eq(run("1 0 invoke txn 0 a:1:1\n2 0 ok txn 0 a:1:1\n"
+                     "5 0 invoke final 0 -\n6 0 ok final 0 r:1:1,1\n",
+                     2),
+                 1);
+    cr_assert(run("1 0 invoke txn 0 a:1:1\n2 0 ok txn 0 a:1:1\n"
+                  "3 1 invoke txn 0 a:1:2\n4 1 ok txn 0 a:1:2\n"
+                  "5 2 invoke txn 0 r:1:\n6 2 ok txn 0 r:1:2\n"
+                  "7 0 invoke final 0 -\n8 0 ok final 0 r:1:1,2\n",
+                  2) > 0);
+    cr_assert_eq(run("5 0 invoke final 0 -\n6 0 ok final 0 r:1:3\n", 2), 1);
+}

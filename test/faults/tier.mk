@@ -1,0 +1,31 @@
+# Fault-injection tier (test/faults, docs/faults.md): the checkers' unit
+# tests, the workload and checker programs, the harness-only node
+# (faults-node) and test/faults/run.sh, which starts nodes in network
+# namespaces, injects faults on a seeded schedule and checks the history.
+#   make check            runs the checker tests and a short smoke run
+#   make faults           runs a longer battery (SEEDS=, DURATION=, NODES=)
+FAULTS_SRC := test/faults/history.c test/faults/check_register.c \
+	test/faults/check_simple.c test/faults/check_append.c
+FAULTS_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(FAULTS_SRC))
+FAULTS_CFLAGS := $(CFLAGS_COMMON) -Iinclude -Itest/faults -MMD -MP
+
+$(B)/obj/test/faults/%.o: test/faults/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(FAULTS_CFLAGS) -c $< -o $@
+
+$(B)/test/faults-checkers: $(FAULTS_OBJ) $(B)/obj/test/faults/test_checkers.o
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(LDFLAGS_COMMON) $(CRITERION_LIBS)
+
+$(B)/test/faults-check: $(FAULTS_OBJ) $(B)/obj/test/faults/check_main.o
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(LDFLAGS_COMMON)
+
+TEST_BINS += $(B)/test/faults-checkers $(B)/test/faults-check
+CHECK_TARGETS += check-faults-checkers
+
+.PHONY: check-faults-checkers
+check-faults-checkers: $(B)/test/faults-checkers
+	$(B)/test/faults-checkers
+
+-include $(B)/obj/test/faults/*.d
