@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The integration cases (sourced by run.sh, which provides start_node,
 # stop_node, sh_, wait_leader, check and expect_eq). Each t_* function is
 # one check; they run in order and build on each other's cluster.

@@ -131,6 +131,7 @@ wait_leader() {
     echo "$l"
 }
 
+# shellcheck source=test/integration/cases.sh
 . "$(dirname "$0")/cases.sh"
 
 run_cases
