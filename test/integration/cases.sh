@@ -294,6 +294,15 @@ t_restart_all() {
         expect_eq "6" "$(sh_ "$DB" "SELECT count(*) FROM t")"
 }
 
+# A node joining as a stand-by, listening on an explicit --bind address.
+t_join_standby() {
+    ADDRS[4]=127.0.0.1:$(free_port)
+    start_node 4 --join "$(servers)" --role standby --bind "${ADDRS[4]}" ||
+        return 1
+    sh_ "$DB" .cluster | grep -qx "4|${ADDRS[4]}|stand-by" ||
+        { sh_ "$DB" .cluster; return 1; }
+}
+
 run_cases() {
     check "3 nodes start and join" t_start_cluster || return
     check ".cluster (tabular)" t_cluster_tabular
@@ -325,4 +334,5 @@ run_cases() {
     check "interactive terminal: prompts, history" t_interactive_terminal
     check "-s file:// server store" t_file_store
     check "whole cluster stopped and restarted" t_restart_all
+    check "node joins as stand-by, with --bind" t_join_standby
 }
