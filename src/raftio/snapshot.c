@@ -18,16 +18,7 @@
 #include "lib/crc32c.h"
 #include "lib/err.h"
 
-struct snap_out {
-    struct raftio_fs *fs;
-    int fd;
-    uint64_t off;
-    uint8_t *raw; /* SNAPSHOT_CHUNK_BYTES: bytes waiting to be chunked */
-    size_t raw_len;
-    uint8_t *stored; /* compression output */
-    bool compress;
-    uint32_t data_crc;
-};
+#define snap_out raftio_snapshot_writer
 
 static void snapName(char out[RAFTIO_FS_NAME_MAX], uint64_t index,
                      const char *suffix)
@@ -90,29 +81,25 @@ static int snapFlushChunk(struct snap_out *o)
     return rv;
 }
 
-static int snapWriteData(struct snap_out *o,
-                         const struct raftio_snapshot_buf *bufs, size_t n)
+/* Appends bytes of the state machine, flushing whole chunks. */
+static int snapAppend(struct snap_out *o, const uint8_t *p, size_t left)
 {
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *p = bufs[i].base;
-        size_t left = bufs[i].len;
-        while (left > 0) {
-            size_t take = SNAPSHOT_CHUNK_BYTES - o->raw_len;
-            take = take < left ? take : left;
-            memcpy(o->raw + o->raw_len, p, take);
-            o->raw_len += take;
-            p += take;
-            left -= take;
-            if (o->raw_len == SNAPSHOT_CHUNK_BYTES) {
-                int rv = snapFlushChunk(o);
-                if (rv != 0) {
-                    return rv;
-                }
+    while (left > 0) {
+        size_t take = SNAPSHOT_CHUNK_BYTES - o->raw_len;
+        take = take < left ? take : left;
+        memcpy(o->raw + o->raw_len, p, take);
+        o->raw_len += take;
+        o->written += take;
+        p += take;
+        left -= take;
+        if (o->raw_len == SNAPSHOT_CHUNK_BYTES) {
+            int rv = snapFlushChunk(o);
+            if (rv != 0) {
+                return rv;
             }
         }
     }
-    int rv = o->raw_len > 0 ? snapFlushChunk(o) : 0;
-    return rv != 0 ? rv : snapFlushChunk(o); /* the end chunk */
+    return 0;
 }
 
 static int snapWriteHead(struct snap_out *o, const struct snapshot_header *meta,
@@ -175,52 +162,97 @@ static void snapCleanup(struct raftio_fs *fs, uint64_t newest,
 static int snapNewestIndex(struct raftio_fs *fs, uint64_t *newest,
                            uint64_t *previous);
 
-static int snapWriteFile(struct raftio_fs *fs,
-                         const struct snapshot_header *meta,
-                         const struct raftio_snapshot_buf *bufs, size_t n_bufs,
-                         bool compress)
+int raftioSnapshotWriterOpen(struct raftio_snapshot_writer *w,
+                             struct raftio_fs *fs,
+                             const struct raft_snapshot_meta *meta,
+                             uint64_t data_len, bool compress)
 {
-    PRE(meta->conf_len <= SNAPSHOT_CONF_MAX);
-    char tmp[RAFTIO_FS_NAME_MAX], name[RAFTIO_FS_NAME_MAX];
-    struct snap_out o;
-    uint64_t data_len = 0, newest = 0, previous = 0;
-    for (size_t i = 0; i < n_bufs; i++) {
-        data_len += bufs[i].len;
-    }
     PRE(data_len <= SNAPSHOT_DATA_MAX);
-    snapName(tmp, meta->index, ".tmp");
-    snapName(name, meta->index, "");
-    int rv = snapOutInit(&o, fs, compress);
+    char tmp[RAFTIO_FS_NAME_MAX];
+    size_t conf_len = raftConfEncodedSize(&meta->conf);
+    uint8_t *conf = libMalloc(conf_len);
+    int rv = conf != NULL ? snapOutInit(w, fs, compress) : ERR_NOMEM;
     if (rv != 0) {
+        libFree(conf);
         return rv;
     }
-    rv = fs->open(fs, tmp, RAFTIO_FS_CREATE | RAFTIO_FS_TRUNC, &o.fd);
+    raftConfEncodeTo(&meta->conf, conf);
+    struct snapshot_header h = {meta->index, meta->term, meta->conf_index, conf,
+                                conf_len};
+    PRE(h.conf_len <= SNAPSHOT_CONF_MAX);
+    w->index = meta->index;
+    w->data_len = data_len;
+    snapName(tmp, meta->index, ".tmp");
+    rv = fs->open(fs, tmp, RAFTIO_FS_CREATE | RAFTIO_FS_TRUNC, &w->fd);
+    if (rv == 0) {
+        rv = snapWriteHead(w, &h, data_len);
+        if (rv != 0) {
+            fs->close(fs, w->fd);
+            fs->unlink(fs, tmp);
+        }
+    }
+    libFree(conf);
     if (rv != 0) {
-        goto err_after_init;
+        snapOutFree(w);
     }
-    rv = snapWriteHead(&o, meta, data_len);
+    return rv;
+}
+
+int raftioSnapshotWriterAppend(struct raftio_snapshot_writer *w,
+                               const void *data, size_t len)
+{
+    if (w->written + len > w->data_len) {
+        return ERR_INVALID;
+    }
+    return snapAppend(w, data, len);
+}
+
+/* Flushes, syncs and renames the file into place. */
+static int snapWriterCommit(struct raftio_snapshot_writer *w, const char *tmp,
+                            const char *name)
+{
+    struct raftio_fs *fs = w->fs;
+    int rv = w->written == w->data_len ? 0 : ERR_INVALID;
+    if (rv == 0 && w->raw_len > 0) {
+        rv = snapFlushChunk(w);
+    }
     if (rv == 0) {
-        rv = snapWriteData(&o, bufs, n_bufs);
+        rv = snapFlushChunk(w); /* the end chunk */
     }
     if (rv == 0) {
-        rv = fs->sync(fs, o.fd);
+        rv = fs->sync(fs, w->fd);
     }
-    fs->close(fs, o.fd);
-    snapNewestIndex(fs, &newest, &previous);
+    fs->close(fs, w->fd);
     if (rv == 0) {
         rv = fs->rename(fs, tmp, name);
     }
     if (rv == 0) {
         rv = fs->syncDir(fs);
     }
+    return rv;
+}
+
+int raftioSnapshotWriterClose(struct raftio_snapshot_writer *w, bool commit)
+{
+    char tmp[RAFTIO_FS_NAME_MAX], name[RAFTIO_FS_NAME_MAX];
+    uint64_t newest = 0, previous = 0;
+    struct raftio_fs *fs = w->fs;
+    int rv = ERR_CANCELED;
+    snapName(tmp, w->index, ".tmp");
+    snapName(name, w->index, "");
+    snapNewestIndex(fs, &newest, &previous);
+    if (commit) {
+        rv = snapWriterCommit(w, tmp, name);
+    } else {
+        fs->close(fs, w->fd);
+    }
     if (rv != 0) {
         fs->unlink(fs, tmp);
-        goto err_after_init;
+    } else {
+        snapCleanup(fs, w->index, newest != w->index ? newest : previous);
     }
-    snapCleanup(fs, meta->index, newest != meta->index ? newest : previous);
-err_after_init:
-    snapOutFree(&o);
-    return rv;
+    snapOutFree(w);
+    return commit ? rv : 0;
 }
 
 /* ---------------------------------------------------------------- decode */
@@ -472,20 +504,24 @@ int raftioSnapshotWrite(struct raftio_fs *fs,
                         const struct raftio_snapshot_buf *bufs, size_t n_bufs,
                         bool compress)
 {
-    size_t conf_len = raftConfEncodedSize(&meta->conf);
-    uint8_t *conf = libMalloc(conf_len);
-    if (conf == NULL) {
-        return ERR_NOMEM;
+    struct raftio_snapshot_writer w;
+    uint64_t data_len = 0;
+    for (size_t i = 0; i < n_bufs; i++) {
+        data_len += bufs[i].len;
     }
-    raftConfEncodeTo(&meta->conf, conf);
-    struct snapshot_header h = {meta->index, meta->term, meta->conf_index, conf,
-                                conf_len};
-    int rv = snapWriteFile(fs, &h, bufs, n_bufs, compress);
-    libFree(conf);
-    return rv;
+    int rv = raftioSnapshotWriterOpen(&w, fs, meta, data_len, compress);
+    if (rv != 0) {
+        return rv;
+    }
+    for (size_t i = 0; rv == 0 && i < n_bufs; i++) {
+        rv = raftioSnapshotWriterAppend(&w, bufs[i].base, bufs[i].len);
+    }
+    if (rv != 0) {
+        raftioSnapshotWriterClose(&w, false);
+        return rv;
+    }
+    return raftioSnapshotWriterClose(&w, true);
 }
-
-/* ------------------------------------------------------ chunked transfer */
 
 int raftioSnapshotReadChunk(struct raftio_fs *fs, uint64_t index,
                             uint64_t offset, uint8_t *buf, size_t len,

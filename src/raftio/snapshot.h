@@ -45,6 +45,36 @@ struct raftio_snapshot_buf {
     size_t len;
 };
 
+/* A snapshot file being written piece by piece: memory stays one chunk
+ * (plus its compressed copy) whatever the snapshot's size. */
+struct raftio_snapshot_writer {
+    struct raftio_fs *fs;
+    int fd;
+    uint64_t off;
+    uint8_t *raw; /* SNAPSHOT_CHUNK_BYTES: bytes waiting to be chunked */
+    size_t raw_len;
+    uint8_t *stored; /* compression output */
+    bool compress;
+    uint32_t data_crc;
+    uint64_t index;
+    uint64_t data_len; /* announced in the header */
+    uint64_t written;  /* appended so far */
+};
+
+/* Starts `snap-<index>.tmp` for exactly `data_len` bytes of state. Then
+ * Append them in any pieces and Close: with `commit`, the file is synced,
+ * renamed into place, the directory synced and older snapshots cleaned up
+ * (ERR_INVALID if fewer than data_len bytes came); without, it is dropped.
+ * After a failed Open there is nothing to close; after a failed Append,
+ * Close(false). Blocking, like raftioSnapshotWrite. */
+int raftioSnapshotWriterOpen(struct raftio_snapshot_writer *w,
+                             struct raftio_fs *fs,
+                             const struct raft_snapshot_meta *meta,
+                             uint64_t data_len, bool compress);
+int raftioSnapshotWriterAppend(struct raftio_snapshot_writer *w,
+                               const void *data, size_t len);
+int raftioSnapshotWriterClose(struct raftio_snapshot_writer *w, bool commit);
+
 /* Writes the snapshot of `meta` (its configuration encoded with raft's
  * codec) durably, see above. Blocking: call from the writer thread or a
  * worker, never from the loop. */

@@ -8,15 +8,13 @@
  * and writes the snapshot file while writers go on; once it is durable the
  * core records it and the log is compacted up to index - trailing.
  *
- * Known limit: the encoded snapshot is built in memory before it is
- * written (raftio's writer takes whole buffers), so a snapshot costs about
- * the size of the databases in extra memory while it is written.
+ * The frozen state streams into the file piece by piece, so the extra
+ * memory is one snapshot chunk plus the pages writers change meanwhile.
  */
 #include <stdio.h>
 
 #include "lib/alloc.h"
 #include "lib/assert.h"
-#include "lib/buf.h"
 #include "lib/err.h"
 #include "raftio/snapshot.h"
 #include "server/replica_internal.h"
@@ -205,19 +203,25 @@ static void snapJobFree(struct snap_job *s)
     libFree(s);
 }
 
+static int snapAppend(void *arg, const void *data, size_t len)
+{
+    return raftioSnapshotWriterAppend(arg, data, len);
+}
+
+/* Pool thread: streams the frozen state into the snapshot file. */
 static void snapWriteWork(uv_work_t *req)
 {
     struct snap_job *s = req->data;
-    struct buf encoded;
-    bufInit(&encoded);
-    s->rv = replSnapshotEncode(&s->snap, &encoded);
-    replSnapshotRelease(&s->snap);
+    struct raftio_snapshot_writer w;
+    s->rv = raftioSnapshotWriterOpen(&w, &s->r->fs, &s->meta,
+                                     replSnapshotSize(&s->snap),
+                                     s->r->o.compress_snapshots);
     if (s->rv == 0) {
-        struct raftio_snapshot_buf b = {encoded.data, encoded.len};
-        s->rv = raftioSnapshotWrite(&s->r->fs, &s->meta, &b, 1,
-                                    s->r->o.compress_snapshots);
+        s->rv = replSnapshotWrite(&s->snap, snapAppend, &w);
+        int close_rv = raftioSnapshotWriterClose(&w, s->rv == 0);
+        s->rv = s->rv != 0 ? s->rv : close_rv;
     }
-    bufFree(&encoded);
+    replSnapshotRelease(&s->snap);
 }
 
 static void snapOnCompacted(struct raftio_req *req, int status)

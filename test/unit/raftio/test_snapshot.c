@@ -178,3 +178,37 @@ Test(snapshot, chunked_transfer_verifies_before_publishing)
     memfsDestroy(leader);
     memfsDestroy(follower);
 }
+
+/* The streaming writer: pieces of any size make the same file; a short or
+ * an aborted stream publishes nothing. */
+Test(snapshot, streaming_writer_in_uneven_pieces)
+{
+    struct raftio_fs *fs = memfsCreate();
+    size_t len = 3 * SNAPSHOT_CHUNK_BYTES + 12345;
+    uint8_t *d = makeData(len, 11);
+    struct raft_snapshot_meta m = {.index = 11, .term = 3};
+    struct raftio_snapshot_writer w;
+    makeConf(&m);
+    cr_assert_eq(raftioSnapshotWriterOpen(&w, fs, &m, len, true), 0);
+    for (size_t off = 0, piece = 1; off < len; off += piece, piece *= 3) {
+        size_t take = piece < len - off ? piece : len - off;
+        cr_assert_eq(raftioSnapshotWriterAppend(&w, d + off, take), 0);
+    }
+    cr_assert_eq(raftioSnapshotWriterAppend(&w, d, 1), ERR_INVALID,
+                 "more than announced");
+    cr_assert_eq(raftioSnapshotWriterClose(&w, true), 0);
+    checkSnap(fs, 11, len);
+
+    m.index = 12;
+    cr_assert_eq(raftioSnapshotWriterOpen(&w, fs, &m, len, false), 0);
+    cr_assert_eq(raftioSnapshotWriterAppend(&w, d, len / 2), 0);
+    cr_assert_eq(raftioSnapshotWriterClose(&w, true), ERR_INVALID,
+                 "fewer bytes than announced");
+    cr_assert_eq(raftioSnapshotWriterOpen(&w, fs, &m, len, false), 0);
+    cr_assert_eq(raftioSnapshotWriterClose(&w, false), 0);
+    m.index = 11;
+    checkSnap(fs, 11, len); /* still the newest complete one */
+    raftConfClose(&m.conf);
+    free(d);
+    memfsDestroy(fs);
+}
