@@ -108,10 +108,14 @@ $(LIB_SO): $(ARCHIVES)
 		$(LDFLAGS_COMMON) $(ALL_EXT_LIBS)
 	ln -sf libdqlite.so.$(SONAME_MAJOR) $(B)/libdqlite.so
 
+# Modules have objects of the same name (conn.o, log.o, ...): each module's
+# are extracted apart and renamed <module>-<name>.o before joining.
 $(LIB_A): $(ARCHIVES)
 	@rm -f $@
-	@mkdir -p $(B)/tmp-ar && cd $(B)/tmp-ar && rm -f *.o && \
-		for a in $(ARCHIVES); do ar x $(CURDIR)/$$a; done && \
+	@rm -rf $(B)/tmp-ar && mkdir -p $(B)/tmp-ar && cd $(B)/tmp-ar && \
+		for a in $(ARCHIVES); do m=$$(basename $$a .a); mkdir $$m && \
+			(cd $$m && ar x $(CURDIR)/$$a && \
+			 for o in *.o; do mv $$o ../$$m-$$o; done); done && \
 		ar rcs $(CURDIR)/$@ *.o
 	@rm -rf $(B)/tmp-ar
 
@@ -222,9 +226,15 @@ all: deps $(LIB_SO) $(LIB_A) $(B)/dqlite.pc $(PROGRAMS) $(TEST_BINS)
 check: all
 	@$(MAKE) --no-print-directory -j1 -k lint-tests $(CHECK_TARGETS)
 
-.PHONY: lint-tests
+.PHONY: lint-tests check-exports
 lint-tests:
 	@test/lint/run.sh
+
+# Every DQLITE_API function is in both libraries; nothing else is exported.
+check-exports: $(LIB_SO) $(LIB_A)
+	@scripts/check-exports.sh $(B)
+
+CHECK_TARGETS += check-exports
 
 format:
 	@clang-format -i $$(scripts/sources.sh)

@@ -123,8 +123,7 @@ static void connBecomePeer(struct conn *c, const struct proto_frame *f)
     uv_read_stop(stream);
     c->stream = NULL; /* the transport owns it now */
     peerAccept(c->node, stream, f, &c->reader);
-    gatewayClose(&c->gateway);
-    connMaybeFree(c);
+    gatewayClose(&c->gateway); /* no database yet: this frees `c` */
 }
 
 static bool connFirstIsConnect(struct conn *c, const struct proto_frame *f)
