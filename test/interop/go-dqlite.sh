@@ -85,6 +85,15 @@ if [ "$lib" = ours ]; then
     export CGO_LDFLAGS="-L$work/lib"
     export LD_LIBRARY_PATH=$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
     want=$work/lib/libdqlite.so.0
+    # An ASan+UBSan library (build/asan) loads into the uninstrumented Go
+    # test binaries when the sanitizer runtimes are preloaded; Go's own
+    # allocations are not tracked, leak detection is off.
+    if ldd "$libdir/libdqlite.so.0" | grep -q libasan; then
+        preload="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
+        export GO_DQLITE_PRELOAD=$preload
+        export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+        export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    fi
 else
     unset CGO_CFLAGS CGO_LDFLAGS LD_LIBRARY_PATH
     want=$(/sbin/ldconfig -p | awk '/libdqlite\.so\.0 .*x86-64/ && !f {print $NF; f = 1}')
@@ -130,11 +139,12 @@ wrap=()
 # only itself; it is counted as failed with the last lines of its output.
 run_package() { # name
     local name=$1 t out rc
-    for t in $("$work/bin/$name.test" -test.list '.*' | grep -E '^(Test|Example)' |
+    for t in $(env LD_PRELOAD="${GO_DQLITE_PRELOAD:-}" "$work/bin/$name.test" -test.list '.*' | grep -E '^(Test|Example)' |
         { if [ -n "$run" ]; then grep -E -- "$run" || true; else cat; fi; }); do
         out=$work/logs/$name.$t.out
         rc=0
-        timeout -k 5 "$test_timeout" "$work/bin/$name.test" -test.v \
+        timeout -k 5 "$test_timeout" env LD_PRELOAD="${GO_DQLITE_PRELOAD:-}" \
+            "$work/bin/$name.test" -test.v \
             -test.run "^$t\$" >"$out" 2>&1 || rc=$?
         cat "$out"
         if ! grep -qE "^--- (PASS|FAIL|SKIP): $t " "$out"; then

@@ -5,7 +5,7 @@
 # (ctl), all against interop-node, a tiny node program that uses only
 # dqlite.h and links libdqlite.so.0 of this build mode.
 # `make check-go-dqlite` builds go-dqlite's own test suite against our
-# libdqlite.so.0 (release build) and runs it (GO_DQLITE_REF=1: against
+# libdqlite.so.0 (of the build mode) and runs it (GO_DQLITE_REF=1: against
 # Debian's reference libdqlite0 instead, for the baseline).
 INTEROP_NODE := $(B)/test/interop-node
 INTEROP_GO := $(B)/test/interop-sqlclient $(B)/test/interop-ctl
@@ -40,5 +40,6 @@ endif
 check-interop: $(INTEROP_NODE) $(INTEROP_GO)
 	INTEROP_NODES=$(INTEROP_NODES_MODE) test/interop/run.sh $(B)
 
-check-go-dqlite: build/release/libdqlite.so.$(SONAME_MAJOR)
-	test/interop/go-dqlite.sh $(if $(filter 1,$(GO_DQLITE_REF)),--reference,--lib build/release)
+# (With SAN=1 it runs on the ASan+UBSan library, sanitizer runtimes preloaded.)
+check-go-dqlite: $(LIB_SO)
+	test/interop/go-dqlite.sh $(if $(filter 1,$(GO_DQLITE_REF)),--reference,--lib $(B))
