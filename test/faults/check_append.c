@@ -12,8 +12,6 @@
 
 #include "checker.h"
 
-#define MAX_MOPS 16
-
 struct mop {
     int is_read;
     long long key;
@@ -24,7 +22,7 @@ struct mop {
 
 struct txn {
     int ok; /* 1 ok, 0 unknown outcome */
-    struct mop mops[MAX_MOPS];
+    struct mop *mops;
     int n;
 };
 
@@ -65,17 +63,23 @@ static int mopParse(char *s, struct mop *m)
 
 static int txnParse(const char *value, struct txn *t)
 {
-    char buf[65536];
     char *save = NULL;
-    snprintf(buf, sizeof buf, "%s", value);
-    for (char *s = strtok_r(buf, ";", &save); s != NULL;
-         s = strtok_r(NULL, ";", &save)) {
-        if (t->n == MAX_MOPS || mopParse(s, &t->mops[t->n]) != 0) {
-            return -1;
-        }
-        t->n++;
+    char *buf = strdup(value);
+    int cap = 1, rv = 0;
+    for (const char *c = value; *c != '\0'; c++) {
+        cap += *c == ';';
     }
-    return 0;
+    t->mops = calloc((size_t)cap, sizeof *t->mops);
+    if (buf == NULL || t->mops == NULL || strcmp(value, "-") == 0) {
+        free(buf);
+        return t->mops != NULL ? 0 : -1;
+    }
+    for (char *s = strtok_r(buf, ";", &save); s != NULL && rv == 0;
+         s = strtok_r(NULL, ";", &save)) {
+        rv = t->n < cap ? mopParse(s, &t->mops[t->n++]) : -1;
+    }
+    free(buf);
+    return rv;
 }
 
 /* The transaction (index) that appended `value` to `key`, or -1. */
@@ -279,6 +283,7 @@ static int txnsLoad(struct state *s, const struct faults_history *h,
         }
         x->ok = t == FAULTS_OK;
         if (txnParse(e->value, x) != 0) {
+            s->n++;
             free(ops);
             return -1;
         }
@@ -297,6 +302,7 @@ static void stateFree(struct state *s)
         for (int j = 0; j < s->txns[i].n; j++) {
             free(s->txns[i].mops[j].list);
         }
+        free(s->txns[i].mops);
     }
     free(s->txns);
     free(s->g.from);

@@ -67,40 +67,49 @@ int historyParseLine(struct faults_history *h, const char *line)
     long long time_ns;
     long long key;
     int process;
+    int at = 0;
     char type[16];
     char f[16];
-    char value[65536];
     enum faults_type t;
     if (line[0] == '#' || line[0] == '\n' || line[0] == '\0') {
         return 0;
     }
-    if (sscanf(line, "%lld %d %15s %15s %lld %65535s", &time_ns, &process, type,
-               f, &key, value) != 6 ||
-        typeParse(type, &t) != 0) {
+    if (sscanf(line, "%lld %d %15s %15s %lld %n", &time_ns, &process, type, f,
+               &key, &at) != 5 ||
+        at == 0 || typeParse(type, &t) != 0) {
         return -1;
     }
-    return historyAppend(h, time_ns, process, t, f, key, value);
+    size_t len = strcspn(line + at, " \n");
+    if (len == 0) {
+        return -1;
+    }
+    char *value = strndup(line + at, len);
+    int rv = value ? historyAppend(h, time_ns, process, t, f, key, value) : -1;
+    free(value);
+    return rv;
 }
 
 int historyRead(struct faults_history *h, const char *path)
 {
     FILE *in = fopen(path, "r");
-    static char line[70000];
+    char *line = NULL;
+    size_t cap = 0;
     unsigned n = 0;
+    int rv = 0;
     if (in == NULL) {
         perror(path);
         return -1;
     }
-    while (fgets(line, sizeof line, in) != NULL) {
+    while (rv == 0 && getline(&line, &cap, in) >= 0) {
         n++;
         if (historyParseLine(h, line) != 0) {
             fprintf(stderr, "%s:%u: bad history line\n", path, n);
-            fclose(in);
-            return -1;
+            rv = -1;
         }
     }
+    free(line);
     fclose(in);
-    return 0;
+    return rv;
 }
 
 void historyWriteEvent(FILE *out, const struct faults_event *e)

@@ -29,3 +29,19 @@ check-faults-checkers: $(B)/test/faults-checkers
 	$(B)/test/faults-checkers
 
 -include $(B)/obj/test/faults/*.d
+
+FAULTS_WL_OBJ := $(B)/obj/test/faults/workload.o $(B)/obj/test/faults/ops.o \
+	$(B)/obj/test/faults/history.o
+$(B)/test/faults-workload: $(FAULTS_WL_OBJ) $(call link_archives_of,client)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $(FAULTS_WL_OBJ) $(call link_archives_of,client) \
+		$(LDFLAGS_COMMON) $(call ext_libs_of,client)
+
+TEST_BINS += $(B)/test/faults-workload
+
+$(B)/test/faults-node: $(B)/obj/test/faults/node.o $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< -L$(B) -l:libdqlite.so.$(SONAME_MAJOR) \
+		-Wl,-rpath,$(CURDIR)/$(B) $(LDFLAGS_COMMON) -lsqlite3
+
+TEST_BINS += $(B)/test/faults-node

@@ -1,0 +1,105 @@
+/*
+ * faults-node: the harness-only node program (docs/faults.md). It starts
+ * one node through dqlite.h, like dqlited, and is the one place where the
+ * harness plants a bug on purpose, so that a run can prove it catches one:
+ *   DQF_BUG=stale-reads  queries skip the read-index round (a deposed
+ *                        leader may answer from its stale state)
+ *   DQF_BUG=amnesia      at start, the newest log segment loses its last
+ *                        sixteenth: entries the node acknowledged as durable
+ *                        are gone, as when fsync lies and power fails
+ * No build users get has this switch: it lives in this test program only.
+ *   faults-node ID ADDRESS DIR
+ */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dqlite.h"
+
+static int fail(dqlite_node *node, const char *what, int rv)
+{
+    fprintf(stderr, "faults-node: %s: %d %s\n", what, rv,
+            node ? dqlite_node_errmsg(node) : "");
+    dqlite_node_destroy(node);
+    return 1;
+}
+
+/* Cuts the last sixteenth off the newest seg-* file of `dir`. */
+static void forgetTail(const char *dir)
+{
+    char newest[256] = "", path[4096];
+    struct dirent *e;
+    struct stat st;
+    DIR *d = opendir(dir);
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "seg-", 4) == 0 &&
+            strcmp(e->d_name, newest) > 0) {
+            snprintf(newest, sizeof newest, "%s", e->d_name);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, newest);
+    if (newest[0] != '\0' && stat(path, &st) == 0) {
+        fprintf(stderr, "faults-node: PLANTED BUG amnesia: %s %lld -> %lld\n",
+                newest, (long long)st.st_size,
+                (long long)st.st_size - st.st_size / 16);
+        if (truncate(path, st.st_size - st.st_size / 16) != 0) {
+            perror(path);
+        }
+    }
+}
+
+static int plantBug(dqlite_node *node, const char *dir)
+{
+    const char *bug = getenv("DQF_BUG");
+    if (bug == NULL || bug[0] == '\0') {
+        return 0;
+    }
+    if (strcmp(bug, "amnesia") == 0) {
+        forgetTail(dir);
+        return 0;
+    }
+    if (strcmp(bug, "stale-reads") == 0) {
+        fprintf(stderr, "faults-node: PLANTED BUG stale-reads\n");
+        return dqlite_node_set_linearizable_reads(node, 0);
+    }
+    fprintf(stderr, "faults-node: unknown DQF_BUG %s\n", bug);
+    return 1;
+}
+
+int main(int argc, char *argv[])
+{
+    sigset_t stop;
+    int sig = 0;
+    dqlite_node *node = NULL;
+    if (argc != 4 || strtoull(argv[1], NULL, 10) == 0) {
+        fprintf(stderr, "usage: faults-node ID ADDRESS DIR\n");
+        return 2;
+    }
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int rv = dqlite_node_create(strtoull(argv[1], NULL, 10), argv[2], argv[3],
+                                &node);
+    if (rv != 0 || (rv = dqlite_node_set_bind_address(node, argv[2])) != 0) {
+        return fail(node, "create", rv);
+    }
+    if ((rv = plantBug(node, argv[3])) != 0 ||
+        (rv = dqlite_node_start(node)) != 0) {
+        return fail(node, "start", rv);
+    }
+    printf("listening on %s (node %s)\n", argv[2], argv[1]);
+    fflush(stdout);
+    sigwait(&stop, &sig);
+    rv = dqlite_node_stop(node);
+    dqlite_node_destroy(node);
+    return rv == 0 ? 0 : 5;
+}

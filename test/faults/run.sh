@@ -1,0 +1,274 @@
+#!/bin/bash
+# The fault-injection harness (docs/faults.md): starts NODES nodes, each in
+# a network namespace of its own on a bridge (loopback ports when namespaces
+# cannot be made: no partitions then), runs WORKLOADS with our C client,
+# injects FAULTS on a schedule drawn from SEED, then checks every history
+# and scans every node log for assertions, sanitizer reports and crashes.
+# It ends only the processes it started, by PID, and removes what it made.
+#
+#   test/faults/run.sh BUILD_DIR
+# Environment (defaults): SEED (random) DURATION=30 NODES=3 CLIENTS=4
+#   WORKLOADS="register bank set append" FAULTS="kill pause partition stop
+#   diskfull member" NODE_PROG=dqlited|faults-node DQF_BUG= KEEP=0
+set -u
+B=${1:?usage: run.sh BUILD_DIR}
+SEED=${SEED:-$(( (RANDOM << 15 | RANDOM) ))}
+DURATION=${DURATION:-30}
+NODES=${NODES:-3}
+CLIENTS=${CLIENTS:-4}
+WORKLOADS=${WORKLOADS-register bank set append}
+FAULTS=${FAULTS-kill pause partition stop diskfull member}
+NODE_PROG=${NODE_PROG:-dqlited}
+[ -n "${DQF_BUG:-}" ] && NODE_PROG=faults-node
+export DQF_BUG=${DQF_BUG:-}
+RANDOM=$SEED
+TAG=$(( $$ % 200 + 20 ))
+RUN=$(mktemp -d /tmp/dqf-$SEED-XXXX)
+WL=$B/test/faults-workload
+declare -A PID NS IP STARTS
+NETNS=0
+FAILED=0
+declare -A COUNT
+
+say() { echo "[$(date +%T)] $*" | tee -a "$RUN/nemesis.log"; }
+# Runs a node command in node $1's namespace as this (sub)shell's process:
+# called as `nsx ... &`, $! is then the node's own PID.
+nsx() { if [ "$NETNS" = 1 ]; then exec ip netns exec "${NS[$1]}" "${@:2}"; else exec "${@:2}"; fi; }
+addr() { if [ "$NETNS" = 1 ]; then echo "${IP[$1]}:9001"; else echo "127.0.0.1:$((24000 + TAG * 10 + $1))"; fi; }
+addrs() { local a="" i; for i in $(seq 1 "$NODES"); do a="$a${a:+,}$(addr "$i")"; done; echo "$a"; }
+
+net_up() {
+    local i br="dqf${TAG}br"
+    ip link add "$br" type bridge 2>/dev/null || return 1
+    ip addr add "10.77.$TAG.254/24" dev "$br" && ip link set "$br" up || return 1
+    for i in $(seq 1 "$NODES"); do
+        NS[$i]="dqf${TAG}n$i"; IP[$i]="10.77.$TAG.$i"
+        ip netns add "${NS[$i]}" && ip link add "dqf${TAG}v$i" type veth peer name eth0 netns "${NS[$i]}" &&
+        ip link set "dqf${TAG}v$i" master "$br" up &&
+        ip netns exec "${NS[$i]}" ip addr add "${IP[$i]}/24" dev eth0 &&
+        ip netns exec "${NS[$i]}" ip link set eth0 up &&
+        ip netns exec "${NS[$i]}" ip link set lo up || return 1
+    done
+    NETNS=1
+}
+
+net_down() {
+    local i
+    for i in $(seq 1 "$NODES"); do ip netns del "dqf${TAG}n$i" 2>/dev/null; done
+    ip link del "dqf${TAG}br" 2>/dev/null
+}
+
+start_node() { # id [fresh]
+    local i=$1 join=()
+    [ "$NODE_PROG" = dqlited ] && [ "$i" != 1 ] && join=(--join "$(addr 1)")
+    if [ "$NODE_PROG" = dqlited ]; then
+        nsx "$i" "$B/dqlited" --id "$i" --address "$(addr "$i")" --dir "$RUN/n$i" \
+            "${join[@]}" ${LATENCY_MS:+--latency-ms $LATENCY_MS} >>"$RUN/n$i.log" 2>&1 &
+    else
+        nsx "$i" "$B/test/faults-node" "$i" "$(addr "$i")" "$RUN/n$i" >>"$RUN/n$i.log" 2>&1 &
+    fi
+    PID[$i]=$!
+    STARTS[$i]=$(( ${STARTS[$i]:-0} + 1 ))
+}
+
+wait_listening() { # id: until its latest start serves
+    local t
+    for t in $(seq 1 300); do
+        [ "$(grep -c '^listening on' "$RUN/n$1.log")" -ge "${STARTS[$1]}" ] && return 0
+        kill -0 "${PID[$1]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    say "node $1 did not start"; tail -5 "$RUN/n$1.log"; return 1
+}
+
+member() { timeout 20 "$WL" member "$@" "$(addrs)" >/dev/null 2>>"$RUN/member.log"; }
+
+cluster_up() {
+    local i
+    mkdir -p "$RUN/n$NODES"
+    mount -t tmpfs -o size=64m dqf "$RUN/n$NODES" 2>/dev/null && DISK=1 || DISK=0
+    for i in $(seq 1 "$NODES"); do
+        start_node "$i"; wait_listening "$i" || return 1
+        if [ "$NODE_PROG" != dqlited ] && [ "$i" != 1 ]; then
+            member add "$i" "$(addr "$i")" && member assign "$i" x || return 1
+        fi
+    done
+}
+
+leader() { timeout 10 "$WL" member leader 0 x "$(addrs)" 2>/dev/null || echo 0; }
+pick() { echo $(( RANDOM % NODES + 1 )); }
+hold() { sleep "$(( 3 + RANDOM % 4 ))"; }
+count() { COUNT[$1]=$(( ${COUNT[$1]:-0} + 1 )); }
+
+# Cuts (or heals, with "del") the links between two groups of node ids.
+cut() { # add|del "A B" "C D"
+    local i j
+    for i in $2; do for j in $3; do
+        ip netns exec "${NS[$i]}" ip route "$1" blackhole "${IP[$j]}/32" 2>/dev/null
+        ip netns exec "${NS[$j]}" ip route "$1" blackhole "${IP[$i]}/32" 2>/dev/null
+    done; done
+}
+
+partition_groups() { # KIND ROTATION: prints "KIND|GROUP_A|GROUP_B"
+    local ids=() k l rest
+    for k in $(seq 0 $((NODES - 1))); do ids+=($(( (k + $2) % NODES + 1 ))); done
+    case $1 in
+    0) l=$(leader); [ "$l" = 0 ] && l=${ids[0]}
+       rest=$(seq 1 "$NODES" | grep -vx "$l" | tr '\n' ' ')
+       echo "isolated-leader|$l|$rest";;
+    1) echo "majority-minority|${ids[*]:0:$((NODES / 2))}|${ids[*]:$((NODES / 2))}";;
+    2) echo "bridge|${ids[0]}|${ids[*]:2}";; # ids[1] sees both sides
+    esac
+}
+
+fault_partition() {
+    [ "$NETNS" = 1 ] || { say "partition skipped (no namespaces)"; return; }
+    local spec kind a b
+    spec=$(partition_groups $((RANDOM % 3)) $((RANDOM % NODES))); IFS='|' read -r kind a b <<<"$spec"
+    say "partition $kind: [$a] x [$b]"; count "partition-$kind"
+    cut add "$a" "$b"; hold; cut del "$a" "$b"; say "healed"
+}
+
+fault_kill() {
+    local i; i=$(pick); say "kill -9 node $i"; count kill
+    kill -KILL "${PID[$i]}"; wait "${PID[$i]}" 2>/dev/null; hold
+    start_node "$i"; say "restarted node $i"
+}
+
+fault_stop() {
+    local i; i=$(pick); say "graceful stop of node $i"; count stop
+    kill -TERM "${PID[$i]}"; wait_gone "$i"; hold
+    start_node "$i"; say "restarted node $i"
+}
+
+fault_pause() {
+    local i; i=$(pick); say "SIGSTOP node $i"; count pause
+    kill -STOP "${PID[$i]}"; hold; kill -CONT "${PID[$i]}"; say "SIGCONT node $i"
+}
+
+fault_diskfull() {
+    [ "$DISK" = 1 ] || { say "diskfull skipped (no tmpfs)"; return; }
+    say "disk full on node $NODES"; count diskfull
+    dd if=/dev/zero of="$RUN/n$NODES/filler" bs=1M count=100 2>/dev/null
+    hold; rm -f "$RUN/n$NODES/filler"; say "disk freed"
+}
+
+fault_member() {
+    local i l; l=$(leader); i=$(( RANDOM % (NODES - 1) + 2 ))
+    [ "$i" = "$l" ] && { say "member: node $i leads, skipped"; return; }
+    say "remove node $i"; count member
+    member remove "$i" x || say "remove $i failed"
+    kill -TERM "${PID[$i]}"; wait_gone "$i"
+    find "$RUN/n$i" -mindepth 1 -delete; sleep 2
+    start_node "$i"
+    if [ "$NODE_PROG" != dqlited ]; then
+        wait_listening "$i"
+        member add "$i" "$(addr "$i")" && member assign "$i" x || say "re-add $i failed"
+    fi
+    say "node $i re-added"
+}
+
+wait_gone() { # id: up to 35 s for a graceful exit, then SIGKILL
+    local t
+    for t in $(seq 1 350); do kill -0 "${PID[$1]}" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "${PID[$1]}" 2>/dev/null && { say "node $1 ignored SIGTERM"; kill -KILL "${PID[$1]}"; FAILED=1; }
+    wait "${PID[$1]}" 2>/dev/null
+    local rc=$?
+    [ "$rc" = 0 ] || { say "node $1 exited $rc on SIGTERM"; FAILED=1; }
+}
+
+check_alive() {
+    local i
+    for i in $(seq 1 "$NODES"); do
+        kill -0 "${PID[$i]}" 2>/dev/null && continue
+        say "node $i DIED unexpectedly"; FAILED=1; count crash
+        start_node "$i"
+    done
+}
+
+nemesis() { # until the deadline
+    local end=$(( SECONDS + DURATION - 2 )) f faults=($FAULTS)
+    while [ "$SECONDS" -lt "$end" ]; do
+        sleep "$(( 1 + RANDOM % 3 ))"
+        check_alive
+        [ "$SECONDS" -lt "$end" ] || break
+        [ "${#faults[@]}" -gt 0 ] || continue
+        f=${faults[$(( RANDOM % ${#faults[@]} ))]}
+        "fault_$f"
+        check_alive
+    done
+}
+
+cleanup() {
+    local i
+    for i in "${!PID[@]}"; do kill -CONT "${PID[$i]}" 2>/dev/null; kill -KILL "${PID[$i]}" 2>/dev/null; done
+    for i in ${WPIDS:-}; do kill -KILL "$i" 2>/dev/null; done
+    wait 2>/dev/null
+    umount "$RUN/n$NODES" 2>/dev/null
+    net_down
+    [ "${KEEP:-0}" = 1 ] || [ "$FAILED" != 0 ] || rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+heal_all() {
+    local i
+    if [ "$NETNS" = 1 ]; then
+        for i in $(seq 1 "$NODES"); do ip netns exec "${NS[$i]}" ip route flush type blackhole 2>/dev/null; done
+    fi
+    rm -f "$RUN/n$NODES/filler"
+    for i in $(seq 1 "$NODES"); do kill -CONT "${PID[$i]}" 2>/dev/null; done
+    check_alive
+}
+
+scan_logs() {
+    local i pat='assertion failed|AddressSanitizer|LeakSanitizer|runtime error:|Segmentation fault|SIGSEGV|SIGABRT|panic'
+    for i in $(seq 1 "$NODES"); do
+        if grep -qE "$pat" "$RUN/n$i.log"; then
+            say "node $i log has a failure:"; grep -m3 -E -B2 -A6 "$pat" "$RUN/n$i.log"; FAILED=1
+        fi
+    done
+}
+
+stop_all() {
+    local i
+    for i in $(seq 1 "$NODES"); do kill -TERM "${PID[$i]}" 2>/dev/null; done
+    for i in $(seq 1 "$NODES"); do wait_gone "$i"; done
+}
+
+check_histories() {
+    local w total=$(( 8 * 10 )) rc
+    for w in $WORKLOADS; do
+        cat "$RUN/$w.out"
+        "$B/test/faults-check" "$w" "$RUN/$w.hist" "$total" | tail -20
+        rc=${PIPESTATUS[0]}
+        [ "$rc" = 0 ] || { FAILED=1; say "$w: checker exit $rc (history $RUN/$w.hist)"; }
+    done
+}
+
+main() {
+    say "seed $SEED: $NODES nodes ($NODE_PROG${DQF_BUG:+, bug $DQF_BUG}), ${DURATION}s, workloads [$WORKLOADS], faults [$FAULTS], dir $RUN"
+    net_up || { net_down; NETNS=0; say "no network namespaces: loopback, no partitions"; }
+    cluster_up || { FAILED=1; return; }
+    local w
+    WPIDS=""
+    for w in $WORKLOADS; do
+        timeout -k 5 $(( DURATION + 120 )) "$WL" "$w" "$(addrs)" "$DURATION" "$CLIENTS" "$SEED" \
+            "$RUN/$w.hist" 8 >"$RUN/$w.out" 2>&1 &
+        WPIDS="$WPIDS $!"
+    done
+    nemesis
+    heal_all; say "all faults healed"
+    for w in $WPIDS; do wait "$w" || { say "workload pid $w exited $?"; FAILED=1; }; done
+    WPIDS=""
+    check_alive
+    stop_all
+    scan_logs
+    check_histories
+    local k s=""
+    for k in "${!COUNT[@]}"; do s="$s $k=${COUNT[$k]}"; done
+    say "faults:${s:- none}"
+    [ "$FAILED" = 0 ] && say "seed $SEED: PASS" || say "seed $SEED: FAIL (reproduce: SEED=$SEED NODES=$NODES DURATION=$DURATION WORKLOADS=\"$WORKLOADS\" FAULTS=\"$FAULTS\" ${DQF_BUG:+DQF_BUG=$DQF_BUG }test/faults/run.sh $B; files in $RUN)"
+}
+
+main
+exit "$FAILED"
