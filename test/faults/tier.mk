@@ -45,3 +45,34 @@ $(B)/test/faults-node: $(B)/obj/test/faults/node.o $(LIB_SO)
 		-Wl,-rpath,$(CURDIR)/$(B) $(LDFLAGS_COMMON) -lsqlite3
 
 TEST_BINS += $(B)/test/faults-node
+
+FAULTS_BINS := $(B)/test/faults-workload $(B)/test/faults-check \
+	$(B)/test/faults-node $(B)/dqlited
+
+# The smoke run of `make check`: 3 nodes, the set workload, kills and
+# partitions for 20 s. The register, bank and append workloads find
+# anomalies in our node today, some without any fault (docs/faults.md,
+# known anomalies), so they stay out of it until those are fixed:
+# FAULTS_SMOKE_WORKLOADS="register bank set append" puts them back.
+FAULTS_SMOKE_WORKLOADS ?= set
+CHECK_TARGETS += check-faults-smoke
+
+.PHONY: check-faults-smoke faults
+check-faults-smoke: $(FAULTS_BINS)
+	SEED=$${SEED:-$$(( $$(date +%s) % 100000 ))} DURATION=20 NODES=3 \
+		WORKLOADS="$(FAULTS_SMOKE_WORKLOADS)" FAULTS="kill partition" \
+		timeout -k 5 110 test/faults/run.sh $(B)
+
+# The longer battery: SEEDS runs (seeds SEED, SEED+1, ...) of DURATION
+# seconds each on NODES nodes, all workloads and all faults unless
+# WORKLOADS= / FAULTS= say otherwise. Every run prints its seed.
+SEEDS ?= 3
+DURATION ?= 60
+NODES ?= 5
+faults: $(FAULTS_BINS)
+	@s=$${SEED:-$$(( $$(date +%s) % 100000 ))}; fail=0; \
+	for i in $$(seq 0 $$(( $(SEEDS) - 1 ))); do \
+		SEED=$$(( s + i )) DURATION=$(DURATION) NODES=$(NODES) \
+		timeout -k 5 $$(( $(DURATION) + 300 )) \
+		test/faults/run.sh $(B) || fail=1; \
+	done; exit $$fail
