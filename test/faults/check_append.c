@@ -24,6 +24,7 @@ struct txn {
     int ok; /* 1 ok, 0 unknown outcome */
     struct mop *mops;
     int n;
+    const struct faults_event *event; /* the completion, or invocation */
 };
 
 struct graph {
@@ -223,6 +224,11 @@ static int cycleFrom(const struct state *s, const unsigned *first, char *color,
     for (unsigned e = first[v]; e < first[v + 1]; e++) {
         int w = s->g.to[e];
         if (color[w] == 1 || (color[w] == 0 && cycleFrom(s, first, color, w))) {
+            const struct faults_event *ev = s->txns[v].event;
+            fprintf(s->report,
+                    "append:   in cycle: %s txn at %lld by %d: %.200s\n",
+                    s->txns[v].ok ? "ok" : "info", (long long)ev->time_ns,
+                    ev->process, ev->value);
             return 1;
         }
     }
@@ -282,6 +288,8 @@ static int txnsLoad(struct state *s, const struct faults_history *h,
             continue;
         }
         x->ok = t == FAULTS_OK;
+        x->event = e;
+        x->event = e;
         if (txnParse(e->value, x) != 0) {
             s->n++;
             free(ops);
