@@ -70,19 +70,50 @@ int checkBank(const struct faults_history *h, long long total, FILE *report)
     return anomalies;
 }
 
-/* Outcome of the add of `element`: OK, INFO, FAIL, or -1 (none). */
-static int addOutcome(const struct faults_op *ops, unsigned n,
-                      long long element)
+struct add {
+    long long element;
+    int outcome; /* the best of its adds: OK over INFO over FAIL */
+};
+
+static int addCmp(const void *a, const void *b)
 {
-    int best = -1;
+    const struct add *x = a, *y = b;
+    return (x->element > y->element) - (x->element < y->element);
+}
+
+static int llCmp(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+static int rank(int t)
+{
+    return t == FAULTS_OK ? 2 : t == FAULTS_INFO ? 1 : 0;
+}
+
+/* The adds of the history sorted by element, one entry per element. */
+static unsigned addsCollect(const struct faults_op *ops, unsigned n,
+                            struct add *adds)
+{
+    unsigned k = 0, m = 0;
     for (unsigned i = 0; i < n; i++) {
-        if (strcmp(ops[i].invoke->f, "add") == 0 &&
-            strtoll(ops[i].invoke->value, NULL, 10) == element) {
-            int t = (int)opOutcome(&ops[i]);
-            best = t == FAULTS_OK || best < 0 ? t : best;
+        if (strcmp(ops[i].invoke->f, "add") == 0) {
+            adds[k].element = strtoll(ops[i].invoke->value, NULL, 10);
+            adds[k++].outcome = (int)opOutcome(&ops[i]);
         }
     }
-    return best;
+    qsort(adds, k, sizeof *adds, addCmp);
+    for (unsigned i = 0; i < k; i++) {
+        if (m > 0 && adds[m - 1].element == adds[i].element) {
+            if (rank(adds[i].outcome) > rank(adds[m - 1].outcome)) {
+                adds[m - 1].outcome = adds[i].outcome;
+            }
+        } else {
+            adds[m++] = adds[i];
+        }
+    }
+    return m;
 }
 
 static const struct faults_op *lastFinal(const struct faults_op *ops,
@@ -98,33 +129,26 @@ static const struct faults_op *lastFinal(const struct faults_op *ops,
     return last;
 }
 
-static int inList(const long long *v, int n, long long x)
-{
-    for (int i = 0; i < n; i++) {
-        if (v[i] == x) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int setCompare(const struct faults_op *ops, unsigned n,
-                      const long long *got, int n_got, FILE *report)
+static int setCompare(const struct add *adds, unsigned n_adds, long long *got,
+                      int n_got, FILE *report)
 {
     int anomalies = 0;
-    for (unsigned i = 0; i < n; i++) {
-        long long x = strtoll(ops[i].invoke->value, NULL, 10);
-        if (strcmp(ops[i].invoke->f, "add") == 0 &&
-            opOutcome(&ops[i]) == FAULTS_OK && !inList(got, n_got, x)) {
-            fprintf(report, "set: acknowledged element %lld lost\n", x);
+    qsort(got, (size_t)n_got, sizeof *got, llCmp);
+    for (unsigned i = 0; i < n_adds; i++) {
+        if (adds[i].outcome == FAULTS_OK &&
+            !bsearch(&adds[i].element, got, (size_t)n_got, sizeof *got,
+                     llCmp)) {
+            fprintf(report, "set: acknowledged element %lld lost\n",
+                    adds[i].element);
             anomalies++;
         }
     }
     for (int i = 0; i < n_got; i++) {
-        int t = addOutcome(ops, n, got[i]);
-        if (t < 0 || t == FAULTS_FAIL) {
+        struct add key = {got[i], 0};
+        const struct add *a = bsearch(&key, adds, n_adds, sizeof *adds, addCmp);
+        if (a == NULL || a->outcome == FAULTS_FAIL) {
             fprintf(report, "set: element %lld read but never added%s\n",
-                    got[i], t < 0 ? "" : " (its add failed)");
+                    got[i], a == NULL ? "" : " (its add failed)");
             anomalies++;
         }
     }
@@ -140,8 +164,12 @@ int checkSet(const struct faults_history *h, FILE *report)
     }
     const struct faults_op *final = lastFinal(ops, n);
     long long *got = calloc(n + 1, sizeof *got);
+    struct add *adds = calloc(n + 1, sizeof *adds);
     int rv = -1;
-    if (final == NULL || got == NULL) {
+    if (got == NULL || adds == NULL) {
+        goto out;
+    }
+    if (final == NULL) {
         fprintf(report, "set: no successful final read\n");
         goto out;
     }
@@ -149,8 +177,9 @@ int checkSet(const struct faults_history *h, FILE *report)
     if (n_got < 0) {
         goto out;
     }
-    rv = setCompare(ops, n, got, n_got, report);
+    rv = setCompare(adds, addsCollect(ops, n, adds), got, n_got, report);
 out:
+    free(adds);
     free(got);
     free(ops);
     return rv;

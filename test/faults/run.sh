@@ -239,6 +239,7 @@ check_histories() {
     local w total=$(( 8 * 10 )) rc
     for w in $WORKLOADS; do
         cat "$RUN/$w.out"
+        sort "$RUN/$w.err" | uniq -c | sort -rn | head -3 | sed "s/^/$w: first failed writes: /"
         "$B/test/faults-check" "$w" "$RUN/$w.hist" "$total" | tail -20
         rc=${PIPESTATUS[0]}
         [ "$rc" = 0 ] || { FAILED=1; say "$w: checker exit $rc (history $RUN/$w.hist)"; }
@@ -253,7 +254,7 @@ main() {
     WPIDS=""
     for w in $WORKLOADS; do
         timeout -k 5 $(( DURATION + 120 )) "$WL" "$w" "$(addrs)" "$DURATION" "$CLIENTS" "$SEED" \
-            "$RUN/$w.hist" 8 >"$RUN/$w.out" 2>&1 &
+            "$RUN/$w.hist" 8 >"$RUN/$w.out" 2>"$RUN/$w.err" &
         WPIDS="$WPIDS $!"
     done
     nemesis
