@@ -89,8 +89,12 @@ int main(int argc, char *argv[])
     signal(SIGPIPE, SIG_IGN);
     int rv = dqlite_node_create(strtoull(argv[1], NULL, 10), argv[2], argv[3],
                                 &node);
-    if (rv != 0 || (rv = dqlite_node_set_bind_address(node, argv[2])) != 0) {
-        return fail(node, "create", rv);
+    if (rv != 0) {
+        fprintf(stderr, "faults-node: create: %d\n", rv);
+        return 1;
+    }
+    if ((rv = dqlite_node_set_bind_address(node, argv[2])) != 0) {
+        return fail(node, "bind", rv);
     }
     if ((rv = plantBug(node, argv[3])) != 0 ||
         (rv = dqlite_node_start(node)) != 0) {

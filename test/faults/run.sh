@@ -60,6 +60,7 @@ net_down() {
 
 start_node() { # id [fresh]
     local i=$1 join=()
+    mkdir -p "$RUN/n$i"
     [ "$NODE_PROG" = dqlited ] && [ "$i" != 1 ] && join=(--join "$(addr 1)")
     if [ "$NODE_PROG" = dqlited ]; then
         nsx "$i" "$B/dqlited" --id "$i" --address "$(addr "$i")" --dir "$RUN/n$i" \
