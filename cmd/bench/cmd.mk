@@ -16,7 +16,7 @@ $(B)/obj/cmd/bench/%.o: cmd/bench/%.c | deps
 PROGRAMS += $(B)/dqlite-bench
 
 .PHONY: bench
-bench: $(B)/dqlite-bench $(B)/dqlited
+bench: $(B)/dqlite-bench $(B)/dqlited $(B)/dqlite
 	scripts/bench.sh $(B)
 
 # The smoke run in `make check` (test/bench/smoke.sh): a 1-node cluster,
