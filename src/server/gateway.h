@@ -78,6 +78,8 @@ struct gateway {
     bool sql_finished;                     /* *_SQL: no statement left */
     struct buf frames; /* a write's encoded frames command */
     bool has_frames;   /* held frames to propose (or abort) */
+    bool committed;    /* a commit of this connection happened in the job:
+                          only then are the database's held frames ours */
     void (*after_propose)(struct gateway *g, int rv);
     int propose_rv;
     bool stream_done; /* the last batch ended with DONE */

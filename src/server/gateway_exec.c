@@ -24,6 +24,13 @@
 #include "server/sql.h"
 
 static void execStep(struct gateway *g);
+static void proposeAbort(struct gateway *g, int rv);
+
+static void execFailAfterAbort(struct gateway *g, int rv)
+{
+    (void)rv;
+    gatewayFailSaved(g);
+}
 
 static struct proto_text execSql(const struct gateway *g)
 {
@@ -75,6 +82,7 @@ static int execBind(struct gateway *g)
 /* Db thread: steps one statement to its end, collects held frames. */
 static void execRunStatement(struct gateway *g)
 {
+    g->committed = false;
     int rc = sqlite3_step(g->stmt);
     if (rc == SQLITE_ROW) {
         gatewaySetError(g, SQLITE_ERROR,
@@ -86,8 +94,8 @@ static void execRunStatement(struct gateway *g)
     } else {
         gatewaySaveError(g, rc);
     }
-    sqlite3_reset(g->stmt);
-    if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+    sqlite3_reset(g->stmt); /* may commit: an autocommit statement's rows */
+    if (g->committed) {
         struct replica *r = &gatewayNode(g)->replica;
         bufReset(&g->frames);
         int rv = replLeaderPoll(r->vfs, g->db_name, &g->frames, &g->has_frames);
@@ -175,6 +183,12 @@ static void execStepDone(struct worker_job *job)
     struct gateway *g = GATEWAY_OF(job, job);
     if (g->rc == SQLITE_BUSY) {
         execPark(g);
+        return;
+    }
+    if (gatewayIsError(g) && g->has_frames) {
+        /* It committed, but the request fails: take the write back. */
+        g->after_propose = execFailAfterAbort;
+        proposeAbort(g, 0);
         return;
     }
     if (gatewayIsError(g)) {

@@ -89,7 +89,7 @@ static void queryBatchWork(struct worker_job *job)
     if (g->stream_done) {
         queryEndStatement(g);
     }
-    if (end == SQL_BATCH_DONE) {
+    if (end == SQL_BATCH_DONE && g->committed) {
         struct replica *r = &gatewayNode(g)->replica;
         bufReset(&g->frames);
         if (replLeaderPoll(r->vfs, g->db_name, &g->frames, &g->has_frames) !=
@@ -103,6 +103,7 @@ static void queryStartWork(struct worker_job *job)
 {
     struct gateway *g = GATEWAY_OF(job, job);
     g->rc = SQLITE_OK;
+    g->committed = false;
     if (g->owns_stmt && !queryPrepare(g)) {
         if (g->stmt != NULL) {
             queryEndStatement(g);
@@ -120,6 +121,10 @@ static void queryResetWork(struct worker_job *job)
 {
     struct gateway *g = GATEWAY_OF(job, job);
     queryEndStatement(g);
+    if (g->committed) {
+        /* An interrupted statement that wrote: the write is not kept. */
+        replLeaderAbort(gatewayNode(g)->replica.vfs, g->db_name);
+    }
 }
 
 static void queryInterruptDone(struct worker_job *job)

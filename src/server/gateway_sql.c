@@ -181,6 +181,18 @@ sqlite3_stmt *gatewayLookupStmt(struct gateway *g, uint32_t db_id,
 
 /* ------------------------------------------------------------ OPEN */
 
+/* SQLite's commit hook (db thread): this connection is committing a write
+ * transaction, so the frames the VFS holds afterwards are its own. Another
+ * connection's held frames (in flight to raft) must never be collected by
+ * a statement that did not commit: proposing them twice would replay old
+ * page images over newer ones. */
+static int gatewayOnCommit(void *arg)
+{
+    struct gateway *g = arg;
+    g->committed = true;
+    return 0; /* let the commit proceed */
+}
+
 static void openWork(struct worker_job *job)
 {
     struct gateway *g = GATEWAY_OF(job, job);
@@ -206,6 +218,7 @@ static void openWork(struct worker_job *job)
     }
     g->sqlconn.db = g->db;
     replicaSqlConnAdd(r, &g->sqlconn);
+    sqlite3_commit_hook(g->db, gatewayOnCommit, g);
 }
 
 static void openDone(struct worker_job *job)
