@@ -131,7 +131,9 @@ static bool loopHandOver(struct dqlite_node *n)
 {
     struct replica *r = &n->replica;
     unsigned heartbeat_ms, election_ms;
-    if (!replicaIsLeader(r) || raftConfVoters(raftConfiguration(r->raft)) < 2 ||
+    /* With fewer than 3 voters the rest cannot elect anyone without us: a
+     * hand-over would leave a leader without a quorum. */
+    if (!replicaIsLeader(r) || raftConfVoters(raftConfiguration(r->raft)) < 3 ||
         raftTransfer(r->raft, 0) != 0) {
         return false;
     }

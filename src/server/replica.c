@@ -369,8 +369,12 @@ static void replicaNotify(struct replica *r)
         return;
     }
     if (r->last_state == RAFT_LEADER && rd->state != RAFT_LEADER) {
-        replicaTransferDone(r, 0);
         replicaFailWaits(r, ERR_LEADERSHIP_LOST);
+    }
+    if (rd->leader_id != 0 && rd->leader_id != r->o.id) {
+        /* A transfer is done once another node leads, not merely when
+         * this one stepped down (clients then find the new leader). */
+        replicaTransferDone(r, 0);
     }
     r->last_state = rd->state;
     r->last_leader = rd->leader_id;

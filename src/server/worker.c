@@ -114,7 +114,16 @@ void workerSubmit(struct worker *w, struct worker_job *job)
     PRE(job->work != NULL && job->done != NULL);
     job->canceled = false;
     pthread_mutex_lock(&w->mutex);
-    ASSERT(!w->stopping);
+    if (w->stopping) {
+        /* Late work after stop (a connection finishing its close): run it
+         * here, on the loop thread, the db thread being gone. */
+        pthread_mutex_unlock(&w->mutex);
+        workerSqliteLock();
+        job->work(job);
+        workerSqliteUnlock();
+        job->done(job);
+        return;
+    }
     queueInsertTail(&w->pending, &job->link);
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->mutex);
@@ -143,6 +152,5 @@ void workerStop(struct worker *w)
     pthread_mutex_unlock(&w->mutex);
     pthread_join(w->thread, NULL);
     uv_close((uv_handle_t *)&w->async, NULL);
-    pthread_cond_destroy(&w->cond);
-    pthread_mutex_destroy(&w->mutex);
+    /* The mutex stays usable: a late workerSubmit runs its job inline. */
 }

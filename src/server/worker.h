@@ -46,7 +46,9 @@ void workerSubmit(struct worker *w, struct worker_job *job);
 
 /* Loop thread: run every job still pending (and the jobs their `done`
  * callbacks submit) to completion, then join the thread and close the
- * async handle. The loop must run once more for the close to complete.
+ * async handle. A job submitted after that runs inline on the caller's
+ * thread (work under the SQLite lock, then done). The loop must run once more
+ * for the close to complete.
  * (`canceled` stays for callers that tear down without a worker.) */
 void workerStop(struct worker *w);
 
