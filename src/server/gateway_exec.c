@@ -69,7 +69,10 @@ static int execBind(struct gateway *g)
     int n = sqlite3_bind_parameter_count(g->stmt);
     uint32_t left = g->params.params->count - g->params.index;
     if (left > (uint32_t)n && execIsLast(g)) {
-        gatewaySetError(g, SQLITE_RANGE, "column index out of range");
+        /* The reference's words: EXEC says "bind parameters". */
+        gatewaySetError(g, SQLITE_RANGE,
+                        g->owns_stmt ? "column index out of range"
+                                     : "bind parameters");
         return SQLITE_RANGE;
     }
     int rc = sqlBind(g->stmt, &g->params, n);

@@ -107,14 +107,16 @@ static int memberTransfer(struct gateway *g, struct replica *r)
     return rv != 0 ? rv : replicaWaitTransfer(r, &g->wait);
 }
 
-void gatewayMembership(struct gateway *g)
+static void memberOnBarrier(struct replica_wait *w, int status)
 {
+    struct gateway *g = GATEWAY_OF(w, wait);
     struct replica *r = &gatewayNode(g)->replica;
     int rv;
-    if (!gatewayCheckLeader(g)) {
+    g->wait_out = false;
+    if (g->closing || status != 0) {
+        memberOnDone(w, status);
         return;
     }
-    g->stage = GATEWAY_WAITING;
     g->wait.cb = memberOnDone;
     g->wait_out = true;
     switch (g->req.type) {
@@ -138,4 +140,23 @@ void gatewayMembership(struct gateway *g)
         }
     }
     replicaProcess(r);
+}
+
+/* A change waits for a barrier first: a new leader commits an entry of its
+ * term (and with it the configuration it inherited) before it accepts a
+ * change, so a client that just transferred leadership is not refused
+ * with "configuration change in progress". */
+void gatewayMembership(struct gateway *g)
+{
+    if (!gatewayCheckLeader(g)) {
+        return;
+    }
+    g->stage = GATEWAY_WAITING;
+    g->wait.cb = memberOnBarrier;
+    g->wait_out = true;
+    int rv = replicaBarrier(&gatewayNode(g)->replica, &g->wait);
+    if (rv != 0) {
+        g->wait_out = false;
+        gatewayFailErr(g, rv);
+    }
 }

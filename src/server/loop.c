@@ -205,6 +205,9 @@ static int loopOpenTransport(struct dqlite_node *n)
     o.connect_fn = n->connect_fn;
     o.connect_arg = n->connect_arg;
     o.recv_cb = loopOnPeerMessage;
+    /* Re-dial a lost peer after 500 ms at first: an election takes longer
+     * anyway, and a stopping cluster is not hammered with dials. */
+    o.backoff_min_ms = 500;
     int rv = raftioTransportInit(&n->transport, &n->loop, &o);
     if (rv != 0) {
         nodeErrorf(n, "peer transport: %s", errString(rv));
