@@ -11,7 +11,7 @@
 #   WORKLOADS="register bank set append" FAULTS="kill pause partition stop
 #   diskfull member" NODE_PROG=dqlited|faults-node DQF_BUG= KEEP=0
 set -u
-B=${1:?usage: run.sh BUILD_DIR}
+BUILD=${1:?usage: run.sh BUILD_DIR}
 SEED=${SEED:-$(( (RANDOM << 15 | RANDOM) ))}
 DURATION=${DURATION:-30}
 NODES=${NODES:-3}
@@ -24,6 +24,11 @@ export DQF_BUG=${DQF_BUG:-}
 RANDOM=$SEED
 TAG=$(( $$ % 200 + 20 ))
 RUN=$(mktemp -d /tmp/dqf-$SEED-XXXX)
+# Private copies of the programs: a concurrent rebuild of BUILD must not make
+# a restart fail (exec of a half-written file).
+B=$RUN/bin
+mkdir -p "$B/test" && cp "$BUILD/dqlited" "$B/" &&
+    cp "$BUILD"/test/faults-{workload,check,node} "$B/test/" || exit 2
 WL=$B/test/faults-workload
 declare -A PID NS IP STARTS
 NETNS=0
@@ -269,7 +274,7 @@ main() {
     local k s=""
     for k in "${!COUNT[@]}"; do s="$s $k=${COUNT[$k]}"; done
     say "faults:${s:- none}"
-    [ "$FAILED" = 0 ] && say "seed $SEED: PASS" || say "seed $SEED: FAIL (reproduce: SEED=$SEED NODES=$NODES DURATION=$DURATION WORKLOADS=\"$WORKLOADS\" FAULTS=\"$FAULTS\" ${DQF_BUG:+DQF_BUG=$DQF_BUG }test/faults/run.sh $B; files in $RUN)"
+    [ "$FAILED" = 0 ] && say "seed $SEED: PASS" || say "seed $SEED: FAIL (reproduce: SEED=$SEED NODES=$NODES DURATION=$DURATION WORKLOADS=\"$WORKLOADS\" FAULTS=\"$FAULTS\" ${DQF_BUG:+DQF_BUG=$DQF_BUG }test/faults/run.sh $BUILD; files in $RUN)"
 }
 
 main
