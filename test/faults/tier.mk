@@ -70,12 +70,14 @@ check-faults-smoke: $(FAULTS_BINS)
 # The longer battery: SEEDS runs (seeds SEED, SEED+1, ...) of DURATION
 # seconds each on NODES nodes, all workloads and all faults unless
 # WORKLOADS= / FAULTS= say otherwise. Every run prints its seed.
-SEEDS ?= 3
+# (SEEDS is shared with `make sim`: each tier takes it from the command
+# line only, with its own default.)
+FAULTS_RUNS := $(if $(filter command line,$(origin SEEDS)),$(SEEDS),3)
 DURATION ?= 60
 NODES ?= 5
 faults: $(FAULTS_BINS)
 	@s=$${SEED:-$$(( $$(date +%s) % 100000 ))}; fail=0; \
-	for i in $$(seq 0 $$(( $(SEEDS) - 1 ))); do \
+	for i in $$(seq 0 $$(( $(FAULTS_RUNS) - 1 ))); do \
 		SEED=$$(( s + i )) DURATION=$(DURATION) NODES=$(NODES) \
 		timeout -k 5 $$(( $(DURATION) + 300 )) \
 		test/faults/run.sh $(B) || fail=1; \

@@ -5,7 +5,7 @@ SIM_SRCS := $(sort $(wildcard test/sim/*.c))
 SIM_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(SIM_SRCS))
 SIM_BIN := $(B)/test/sim
 SIM_SEEDS ?= 2000
-SEEDS ?= 10000
+SIM_RUN_SEEDS := $(if $(filter command line,$(origin SEEDS)),$(SEEDS),10000)
 FIRST ?= 1
 
 $(SIM_BIN): $(SIM_OBJS) $(call link_archives_of,raft)
@@ -25,4 +25,4 @@ check-sim: $(SIM_BIN)
 	$(SIM_BIN) --seeds $(SIM_SEEDS)
 
 sim: $(SIM_BIN)
-	$(SIM_BIN) --seeds $(SEEDS) --first $(FIRST)
+	$(SIM_BIN) --seeds $(SIM_RUN_SEEDS) --first $(FIRST)
