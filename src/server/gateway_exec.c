@@ -266,39 +266,13 @@ static void execOnBarrier(struct replica_wait *w, int status)
 
 void gatewayExec(struct gateway *g)
 {
-    struct proto_params *params;
-    if (!gatewayCheckLeader(g)) {
+    if (!gatewayCheckLeader(g) || !gatewaySelectStatement(g)) {
         return;
     }
-    if (g->req.type == PROTO_REQ_EXEC) {
-        g->stmt = gatewayLookupStmt(g, g->req.exec.db_id, g->req.exec.stmt_id);
-        if (g->stmt == NULL) {
-            return;
-        }
-        g->owns_stmt = false;
-        params = &g->req.exec.params;
-    } else {
-        if (!gatewayCheckDb(g, g->req.exec_sql.db_id)) {
-            return;
-        }
-        g->stmt = NULL;
-        g->owns_stmt = true;
-        g->sql_offset = 0;
-        g->sql_finished = false;
-        params = &g->req.exec_sql.params;
-    }
-    protoParamsIterInit(&g->params, params);
     g->last_insert_id = 0;
     g->changes = 0;
     g->busy_deadline_ms = 0;
-    g->stage = GATEWAY_WAITING;
-    g->wait.cb = execOnBarrier;
-    g->wait_out = true;
-    int rv = replicaBarrier(&gatewayNode(g)->replica, &g->wait);
-    if (rv != 0) {
-        g->wait_out = false;
-        gatewayFailErr(g, rv);
-    }
+    gatewayAwait(g, execOnBarrier, replicaBarrier);
 }
 
 /* ------------------------------------------------------------ proposals */

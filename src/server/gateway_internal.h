@@ -45,6 +45,13 @@ sqlite3_stmt *gatewayLookupStmt(struct gateway *g, uint32_t db_id,
                                 uint32_t stmt_id);
 /* Whether `tail` holds another statement (db thread). */
 bool gatewayTailHasStatement(sqlite3 *db, const char *tail);
+/* EXEC/QUERY (a prepared statement) or EXEC_SQL/QUERY_SQL (SQL text): sets
+ * the statement and the parameters up; false once a FAILURE was answered. */
+bool gatewaySelectStatement(struct gateway *g);
+/* Starts a wait on raft (`start`: replicaBarrier, replicaRead...) whose
+ * callback continues the request; a refusal is answered at once. */
+void gatewayAwait(struct gateway *g, replica_wait_cb cb,
+                  int (*start)(struct replica *r, struct replica_wait *w));
 /* Closes the SQLite connection once nothing is in flight (closing). */
 void gatewayCloseDb(struct gateway *g);
 

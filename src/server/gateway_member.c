@@ -148,15 +148,7 @@ static void memberOnBarrier(struct replica_wait *w, int status)
  * with "configuration change in progress". */
 void gatewayMembership(struct gateway *g)
 {
-    if (!gatewayCheckLeader(g)) {
-        return;
-    }
-    g->stage = GATEWAY_WAITING;
-    g->wait.cb = memberOnBarrier;
-    g->wait_out = true;
-    int rv = replicaBarrier(&gatewayNode(g)->replica, &g->wait);
-    if (rv != 0) {
-        g->wait_out = false;
-        gatewayFailErr(g, rv);
+    if (gatewayCheckLeader(g)) {
+        gatewayAwait(g, memberOnBarrier, replicaBarrier);
     }
 }

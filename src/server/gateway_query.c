@@ -198,35 +198,10 @@ static void queryOnRead(struct replica_wait *w, int status)
 
 void gatewayQuery(struct gateway *g)
 {
-    struct proto_params *params;
-    if (!gatewayCheckLeader(g)) {
+    if (!gatewayCheckLeader(g) || !gatewaySelectStatement(g)) {
         return;
     }
-    if (g->req.type == PROTO_REQ_QUERY) {
-        g->stmt =
-            gatewayLookupStmt(g, g->req.query.db_id, g->req.query.stmt_id);
-        if (g->stmt == NULL) {
-            return;
-        }
-        g->owns_stmt = false;
-        params = &g->req.query.params;
-    } else {
-        if (!gatewayCheckDb(g, g->req.query_sql.db_id)) {
-            return;
-        }
-        g->stmt = NULL;
-        g->owns_stmt = true;
-        params = &g->req.query_sql.params;
-    }
-    protoParamsIterInit(&g->params, params);
-    g->stage = GATEWAY_WAITING;
-    g->wait.cb = queryOnRead;
-    g->wait_out = true;
-    struct dqlite_node *n = gatewayNode(g);
-    int rv = n->linearizable_reads ? replicaRead(&n->replica, &g->wait)
-                                   : replicaBarrier(&n->replica, &g->wait);
-    if (rv != 0) {
-        g->wait_out = false;
-        gatewayFailErr(g, rv);
-    }
+    gatewayAwait(g, queryOnRead,
+                 gatewayNode(g)->linearizable_reads ? replicaRead
+                                                    : replicaBarrier);
 }

@@ -179,6 +179,44 @@ sqlite3_stmt *gatewayLookupStmt(struct gateway *g, uint32_t db_id,
     return g->stmts[stmt_id];
 }
 
+bool gatewaySelectStatement(struct gateway *g)
+{
+    struct proto_params *params;
+    /* EXEC and QUERY share a layout, and so do EXEC_SQL and QUERY_SQL. */
+    if (g->req.type == PROTO_REQ_EXEC || g->req.type == PROTO_REQ_QUERY) {
+        g->stmt = gatewayLookupStmt(g, g->req.exec.db_id, g->req.exec.stmt_id);
+        if (g->stmt == NULL) {
+            return false;
+        }
+        g->owns_stmt = false;
+        params = &g->req.exec.params;
+    } else {
+        if (!gatewayCheckDb(g, g->req.exec_sql.db_id)) {
+            return false;
+        }
+        g->stmt = NULL;
+        g->owns_stmt = true;
+        g->sql_offset = 0;
+        g->sql_finished = false;
+        params = &g->req.exec_sql.params;
+    }
+    protoParamsIterInit(&g->params, params);
+    return true;
+}
+
+void gatewayAwait(struct gateway *g, replica_wait_cb cb,
+                  int (*start)(struct replica *r, struct replica_wait *w))
+{
+    g->stage = GATEWAY_WAITING;
+    g->wait.cb = cb;
+    g->wait_out = true;
+    int rv = start(&gatewayNode(g)->replica, &g->wait);
+    if (rv != 0) {
+        g->wait_out = false;
+        gatewayFailErr(g, rv);
+    }
+}
+
 /* ------------------------------------------------------------ OPEN */
 
 /* SQLite's commit hook (db thread): this connection is committing a write
