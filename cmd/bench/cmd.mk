@@ -1,4 +1,4 @@
-# dqlite-bench, the benchmark tool (docs/benchmark.md). Links the client's
+# dqlite-bench, the benchmark tool (docs/performance.md). Links the client's
 # archives only, plus SQLite (its --sqlite baseline) and pthreads. See
 # cmd/dqlited/cmd.mk for why programs link module archives. `make bench`
 # runs scripts/bench.sh (not part of `make check`).
