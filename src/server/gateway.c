@@ -55,34 +55,51 @@ static void gatewayOnWritten(struct conn *c, int status)
     }
 }
 
-void gatewayFinish(struct gateway *g)
+void gatewayWrite(struct gateway *g, conn_written_cb on_written)
 {
     g->stage = GATEWAY_WRITING;
-    if (connWrite(g->conn, &g->out, gatewayOnWritten) != 0) {
+    if (connWrite(g->conn, &g->out, on_written) != 0) {
         connClose(g->conn);
     }
 }
 
-void gatewayRespond(struct gateway *g, const struct proto_response *resp)
+void gatewayFinish(struct gateway *g)
+{
+    gatewayWrite(g, gatewayOnWritten);
+}
+
+/* Encodes `resp` into g->out for this connection's protocol version. */
+static int gatewayEncode(struct gateway *g, const struct proto_response *resp)
 {
     struct proto_expect expect = {g->version == PROTO_VERSION_LEGACY, 1};
     bufReset(&g->out);
     if (resp->type == PROTO_RESP_SERVERS) {
         expect.cluster_format = resp->servers.format;
     }
-    if (protoResponseEncode(resp, &expect, &g->out) != 0) {
+    return protoResponseEncode(resp, &expect, &g->out);
+}
+
+void gatewayRespond(struct gateway *g, const struct proto_response *resp)
+{
+    if (gatewayEncode(g, resp) != 0) {
         connClose(g->conn);
         return;
     }
     gatewayFinish(g);
 }
 
+static void gatewayFailureInit(struct proto_response *resp, uint64_t code,
+                               const char *message)
+{
+    protoResponseInit(resp, PROTO_RESP_FAILURE);
+    resp->failure.code = code;
+    resp->failure.message = protoText(message);
+}
+
 void gatewayFailure(struct gateway *g, uint64_t code, const char *message)
 {
     struct proto_response resp;
-    protoResponseInit(&resp, PROTO_RESP_FAILURE);
-    resp.failure.code = code;
-    resp.failure.message = protoText(message);
+    gatewayFailureInit(&resp, code, message);
     gatewayRespond(g, &resp);
 }
 
@@ -102,15 +119,12 @@ static void gatewayOnRefused(struct conn *c, int status)
 void gatewayRefuse(struct gateway *g, uint64_t code, const char *message)
 {
     struct proto_response resp;
-    protoResponseInit(&resp, PROTO_RESP_FAILURE);
-    resp.failure.code = code;
-    resp.failure.message = protoText(message);
-    bufReset(&g->out);
-    g->stage = GATEWAY_WRITING;
-    if (protoResponseEncode(&resp, NULL, &g->out) != 0 ||
-        connWrite(g->conn, &g->out, gatewayOnRefused) != 0) {
+    gatewayFailureInit(&resp, code, message);
+    if (gatewayEncode(g, &resp) != 0) {
         connClose(g->conn);
+        return;
     }
+    gatewayWrite(g, gatewayOnRefused);
 }
 
 /* Failures for the internal codes the replica and raft give. */

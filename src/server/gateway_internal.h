@@ -7,6 +7,7 @@
 #define SERVER_GATEWAY_INTERNAL_H
 
 #include "proto/response.h"
+#include "server/conn.h"
 #include "server/gateway.h"
 
 /* dqlite's own failure codes (protocol.md §7.2). */
@@ -18,6 +19,9 @@
 
 struct dqlite_node *gatewayNode(const struct gateway *g);
 
+/* Writes g->out (the gateway is WRITING until `on_written` runs); a
+ * failure to queue it closes the connection. */
+void gatewayWrite(struct gateway *g, conn_written_cb on_written);
 /* Queue a response (g->out) and return to idle once it is written. */
 void gatewayFinish(struct gateway *g);
 void gatewayRespond(struct gateway *g, const struct proto_response *resp);

@@ -151,10 +151,7 @@ static void queryOnWritten(struct conn *c, int status)
 
 static void queryWriteBatch(struct gateway *g)
 {
-    g->stage = GATEWAY_WRITING;
-    if (connWrite(g->conn, &g->out, queryOnWritten) != 0) {
-        connClose(g->conn);
-    }
+    gatewayWrite(g, queryOnWritten);
 }
 
 static void queryOnProposed(struct gateway *g, int rv)
