@@ -224,7 +224,7 @@ all: deps $(LIB_SO) $(LIB_A) $(B)/dqlite.pc $(PROGRAMS) $(TEST_BINS)
 
 # Tests run one tier after another; the last line is a runner summary.
 check: all
-	@$(MAKE) --no-print-directory -j1 -k lint-tests $(CHECK_TARGETS)
+	@scripts/check-run.sh $(B) lint-tests $(CHECK_TARGETS)
 
 .PHONY: lint-tests check-exports
 lint-tests:
