@@ -310,6 +310,25 @@ static uint64_t raftTransferPick(struct raft *r)
     return best;
 }
 
+uint64_t raftTransferPickFrom(const struct raft *r, const uint64_t *ids,
+                              unsigned n_ids)
+{
+    uint64_t best = 0, best_match = 0;
+    for (unsigned i = 0; i < r->n_prs; i++) {
+        const struct raft_progress *pr = &r->prs[i];
+        bool listed = false;
+        for (unsigned j = 0; j < n_ids && !listed; j++) {
+            listed = ids[j] == pr->id;
+        }
+        if (listed && pr->id != r->id && raftIsVoter(r, pr->id) &&
+            (best == 0 || pr->match > best_match)) {
+            best = pr->id;
+            best_match = pr->match;
+        }
+    }
+    return best;
+}
+
 int raftTransfer(struct raft *r, uint64_t target)
 {
     struct raft_progress *pr;

@@ -447,6 +447,11 @@ int raftRemoveServer(struct raft *r, uint64_t id, uint64_t *index);
  * election timeout (ready.transfer_failed). */
 int raftTransfer(struct raft *r, uint64_t target);
 
+/* The most up-to-date voter among `ids` (not this node), 0 if none is a
+ * voter: the embedder's choice of a transfer target it knows is reachable. */
+uint64_t raftTransferPickFrom(const struct raft *r, const uint64_t *ids,
+                              unsigned n_ids);
+
 /* Linearizable read: once the leader has committed an entry of its term and
  * a quorum has confirmed its leadership after this call, ready.reads holds
  * {ctx, index}. ERR_NOTLEADER elsewhere. */

@@ -326,7 +326,7 @@ static void peerDial(struct peer *p)
     ASSERT(rv == 0);
 }
 
-static struct peer *peerFind(struct raftio_transport *t, uint64_t id)
+static struct peer *peerFind(const struct raftio_transport *t, uint64_t id)
 {
     struct queue *q;
     QUEUE_FOREACH(q, &t->peers)
@@ -446,6 +446,12 @@ int raftioTransportInit(struct raftio_transport *t, uv_loop_t *loop,
     queueInit(&t->peers);
     queueInit(&t->inbound);
     return 0;
+}
+
+bool raftioTransportConnected(const struct raftio_transport *t, uint64_t id)
+{
+    const struct peer *p = peerFind(t, id);
+    return p != NULL && p->state == PEER_CONNECTED;
 }
 
 static void peerClose(struct peer *p)

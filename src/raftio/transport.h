@@ -110,6 +110,10 @@ int raftioTransportSend(struct raftio_transport *t, uint64_t to,
 /* Closes every stream and the listener; close_cb once all is released
  * (a dial in progress on the thread pool is waited for). close_cb may run
  * before this returns when nothing was open. */
+/* Whether the outgoing stream to `id` is up now (dialled, handshake sent,
+ * not broken): a peer that just closed its end is not. */
+bool raftioTransportConnected(const struct raftio_transport *t, uint64_t id);
+
 void raftioTransportClose(struct raftio_transport *t,
                           void (*close_cb)(struct raftio_transport *t));
 

@@ -104,6 +104,9 @@ static void loopShutdown(struct dqlite_node *n)
     replicaClose(&n->replica, loopOnReplicaClosed);
 }
 
+/* Voters considered for a hand-over (a cluster has a handful). */
+#define LOOP_HANDOVER_MAX_PEERS 64
+
 static void loopOnHandoverOver(uv_timer_t *timer)
 {
     loopShutdown(timer->data);
@@ -125,16 +128,35 @@ static void loopOnHandoverTimeout(uv_timer_t *timer)
     loopOnHandoverDone(&n->handover, ERR_TIMEOUT);
 }
 
+/* The most up-to-date voter we are connected to right now, or 0: a peer
+ * whose stream is down (stopped, crashed, unreachable) is not waited for. */
+static uint64_t loopHandOverTarget(struct dqlite_node *n)
+{
+    const struct raft_configuration *conf = raftConfiguration(n->replica.raft);
+    uint64_t ids[LOOP_HANDOVER_MAX_PEERS];
+    unsigned n_ids = 0;
+    for (unsigned i = 0; i < conf->n && n_ids < LOOP_HANDOVER_MAX_PEERS;
+         i++) {
+        uint64_t id = conf->servers[i].id;
+        if (id != n->id && raftioTransportConnected(&n->transport, id)) {
+            ids[n_ids++] = id;
+        }
+    }
+    return raftTransferPickFrom(n->replica.raft, ids, n_ids);
+}
+
 /* A leader with other voters hands leadership over before it stops, so
  * the cluster does not wait an election timeout for a new one. */
 static bool loopHandOver(struct dqlite_node *n)
 {
     struct replica *r = &n->replica;
     unsigned heartbeat_ms, election_ms;
+    uint64_t target;
     /* With fewer than 3 voters the rest cannot elect anyone without us: a
      * hand-over would leave a leader without a quorum. */
     if (!replicaIsLeader(r) || raftConfVoters(raftConfiguration(r->raft)) < 3 ||
-        raftTransfer(r->raft, 0) != 0) {
+        (target = loopHandOverTarget(n)) == 0 ||
+        raftTransfer(r->raft, target) != 0) {
         return false;
     }
     n->handover.cb = loopOnHandoverDone;

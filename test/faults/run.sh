@@ -174,9 +174,22 @@ fault_member() {
     say "node $i re-added"
 }
 
+# Every thread's stack of a node that is slow to stop, for the post-mortem
+# (gdb, when installed), into n<id>.stacks.
+dump_stacks() {
+    command -v gdb >/dev/null || return 0
+    say "node $1 still running after 10 s: stacks in n$1.stacks"
+    timeout 60 gdb -p "${PID[$1]}" -batch -ex "thread apply all bt" \
+        >>"$RUN/n$1.stacks" 2>&1
+}
+
 wait_gone() { # id: up to 35 s for a graceful exit, then SIGKILL
     local t
-    for t in $(seq 1 350); do kill -0 "${PID[$1]}" 2>/dev/null || break; sleep 0.1; done
+    for t in $(seq 1 350); do
+        kill -0 "${PID[$1]}" 2>/dev/null || break
+        [ "$t" = 100 ] && dump_stacks "$1"
+        sleep 0.1
+    done
     kill -0 "${PID[$1]}" 2>/dev/null && { say "node $1 ignored SIGTERM"; kill -KILL "${PID[$1]}"; FAILED=1; }
     wait "${PID[$1]}" 2>/dev/null
     local rc=$?

@@ -514,6 +514,19 @@ static void hProposeN(struct raft *r, int id, int count, char **args, int n)
     hProcess(id);
 }
 
+
+/* pickfrom NODE WANT ID...: raftTransferPickFrom over the listed ids. */
+static void hPickFrom(char **a, int n)
+{
+    uint64_t ids[16];
+    unsigned n_ids = 0;
+    for (int i = 3; i < n && n_ids < 16; i++) {
+        ids[n_ids++] = strtoull(a[i], NULL, 10);
+    }
+    uint64_t got = raftTransferPickFrom(hCore(a[1]), ids, n_ids);
+    cr_assert_eq(got, strtoull(a[2], NULL, 10), "pickfrom %s: got %llu",
+                 a[1], (unsigned long long)got);
+}
 static bool hCmdCore(char **a, int n)
 {
     uint64_t index;
@@ -542,6 +555,8 @@ static bool hCmdCore(char **a, int n)
     } else if (strcmp(a[0], "read") == 0) {
         rv = raftReadIndex(hCore(a[1]), strtoull(a[2], NULL, 10));
         hResult(rv, a, n, 3, "read");
+    } else if (strcmp(a[0], "pickfrom") == 0) {
+        hPickFrom(a, n);
     } else {
         return false;
     }

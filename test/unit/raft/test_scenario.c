@@ -314,6 +314,25 @@ Test(scenario, transfer_times_out_when_target_is_gone)
                "expect leader 2\n");
 }
 
+/* An embedder picks the transfer target among the peers it can reach:
+ * the most up-to-date voter of the list, never itself or a spare. */
+Test(scenario, transfer_target_picked_from_reachable_voters)
+{
+    harnessRun("cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "crash 3\n"
+               "propose 1 3\n"
+               "stabilize           # 2 has entries 3 lacks\n"
+               "pickfrom 1 2 3 2\n"
+               "pickfrom 1 3 3\n"
+               "pickfrom 1 0 1      # never itself\n"
+               "pickfrom 1 0\n"
+               "add 1 4\n"
+               "stabilize\n"
+               "pickfrom 1 0 4 1    # a spare is not a voter\n");
+}
+
 /* `deliver N` steps the network one message at a time, to stop right after
  * the election, before the new leader's no-op is acknowledged. */
 Test(scenario, read_index_needs_a_quorum_round)
