@@ -71,12 +71,12 @@ static void loopOnConnection(uv_stream_t *listener, int status)
     connStart(n, client); /* the connection owns `client` from here */
 }
 
+/* connClose takes the connection off the list; closing one may close
+ * others (a rollback wakes parked writers), so take the head each time. */
 static void loopCloseConns(struct dqlite_node *n)
 {
-    struct queue *q, *tmp;
-    QUEUE_FOREACH_SAFE(q, tmp, &n->conns)
-    {
-        connClose(QUEUE_DATA(q, struct conn, link));
+    while (!queueEmpty(&n->conns)) {
+        connClose(QUEUE_DATA(queueHead(&n->conns), struct conn, link));
     }
 }
 
@@ -135,8 +135,7 @@ static uint64_t loopHandOverTarget(struct dqlite_node *n)
     const struct raft_configuration *conf = raftConfiguration(n->replica.raft);
     uint64_t ids[LOOP_HANDOVER_MAX_PEERS];
     unsigned n_ids = 0;
-    for (unsigned i = 0; i < conf->n && n_ids < LOOP_HANDOVER_MAX_PEERS;
-         i++) {
+    for (unsigned i = 0; i < conf->n && n_ids < LOOP_HANDOVER_MAX_PEERS; i++) {
         uint64_t id = conf->servers[i].id;
         if (id != n->id && raftioTransportConnected(&n->transport, id)) {
             ids[n_ids++] = id;

@@ -160,25 +160,56 @@ void replicaApplyCommitted(struct replica *r, const struct raft_entry *entries,
 
 /* ------------------------------------------------------------ waits */
 
-void replicaWakeApplied(struct replica *r)
+/* Pops each wait of `head` and calls it with `status`. */
+static void replicaCompleteQueue(struct queue *head, int status)
+{
+    while (!queueEmpty(head)) {
+        struct queue *q = queueHead(head);
+        queueRemove(q);
+        struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
+        w->cb(w, status);
+    }
+}
+
+/* Moves the waits of `from` that `ready` accepts to the tail of `out`. */
+static void replicaTakeWaits(struct queue *from, struct queue *out,
+                             const struct replica *r,
+                             bool (*ready)(const struct replica *r,
+                                           const struct replica_wait *w))
 {
     struct queue *q, *tmp;
-    QUEUE_FOREACH_SAFE(q, tmp, &r->barriers)
+    QUEUE_FOREACH_SAFE(q, tmp, from)
     {
-        struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
-        if (w->index <= r->applied) {
+        if (ready(r, QUEUE_DATA(q, struct replica_wait, link))) {
             queueRemove(q);
-            w->cb(w, 0);
+            queueInsertTail(out, q);
         }
     }
-    QUEUE_FOREACH_SAFE(q, tmp, &r->reads)
-    {
-        struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
-        if (w->read_confirmed && w->index <= r->applied) {
-            queueRemove(q);
-            w->cb(w, 0);
-        }
-    }
+}
+
+static bool replicaBarrierMet(const struct replica *r,
+                              const struct replica_wait *w)
+{
+    return w->index <= r->applied;
+}
+
+static bool replicaReadMet(const struct replica *r,
+                           const struct replica_wait *w)
+{
+    return w->read_confirmed && w->index <= r->applied;
+}
+
+/* The waits met are taken off the replica's lists before any callback
+ * runs: a callback may add, cancel or meet waits itself (a membership
+ * change starts its wait from its barrier's callback), and walking a list
+ * that a callback changes under the walk loses track of it. */
+void replicaWakeApplied(struct replica *r)
+{
+    struct queue met;
+    queueInit(&met);
+    replicaTakeWaits(&r->barriers, &met, r, replicaBarrierMet);
+    replicaTakeWaits(&r->reads, &met, r, replicaReadMet);
+    replicaCompleteQueue(&met, 0);
 }
 
 void replicaReadsReady(struct replica *r, const struct raft_read_state *reads,
@@ -201,28 +232,18 @@ void replicaReadsReady(struct replica *r, const struct raft_read_state *reads,
     }
 }
 
-static void replicaFailQueue(struct queue *head, int status)
-{
-    while (!queueEmpty(head)) {
-        struct queue *q = queueHead(head);
-        queueRemove(q);
-        struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
-        w->cb(w, status);
-    }
-}
-
 void replicaFailWaits(struct replica *r, int status)
 {
-    replicaFailQueue(&r->roles,
-                     status == ERR_LEADERSHIP_LOST ? ERR_NOTLEADER : status);
+    replicaCompleteQueue(
+        &r->roles, status == ERR_LEADERSHIP_LOST ? ERR_NOTLEADER : status);
     if (status != ERR_LEADERSHIP_LOST) {
-        replicaFailQueue(&r->transfers, status);
+        replicaCompleteQueue(&r->transfers, status);
     }
-    replicaFailQueue(&r->proposals, status);
-    replicaFailQueue(&r->barriers,
-                     status == ERR_LEADERSHIP_LOST ? ERR_NOTLEADER : status);
-    replicaFailQueue(&r->reads,
-                     status == ERR_LEADERSHIP_LOST ? ERR_NOTLEADER : status);
+    replicaCompleteQueue(&r->proposals, status);
+    replicaCompleteQueue(
+        &r->barriers, status == ERR_LEADERSHIP_LOST ? ERR_NOTLEADER : status);
+    replicaCompleteQueue(
+        &r->reads, status == ERR_LEADERSHIP_LOST ? ERR_NOTLEADER : status);
 }
 
 static int replicaCheckLeader(struct replica *r)
@@ -328,6 +349,8 @@ void replicaCheckRoles(struct replica *r)
     struct queue *q, *tmp;
     const struct raft_configuration *conf = raftConfiguration(r->raft);
     uint64_t now_ms = replicaNowMs(r);
+    struct queue expired;
+    queueInit(&expired);
     QUEUE_FOREACH_SAFE(q, tmp, &r->roles)
     {
         struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
@@ -340,9 +363,10 @@ void replicaCheckRoles(struct replica *r)
             queueInsertTail(&r->barriers, &w->link);
         } else if (now_ms >= w->deadline_ms) {
             queueRemove(q);
-            w->cb(w, ERR_TIMEOUT);
+            queueInsertTail(&expired, q); /* failed after the walk */
         }
     }
+    replicaCompleteQueue(&expired, ERR_TIMEOUT);
     replicaWakeApplied(r);
 }
 
@@ -358,5 +382,5 @@ int replicaWaitTransfer(struct replica *r, struct replica_wait *w)
 
 void replicaTransferDone(struct replica *r, int status)
 {
-    replicaFailQueue(&r->transfers, status);
+    replicaCompleteQueue(&r->transfers, status);
 }

@@ -514,7 +514,6 @@ static void hProposeN(struct raft *r, int id, int count, char **args, int n)
     hProcess(id);
 }
 
-
 /* pickfrom NODE WANT ID...: raftTransferPickFrom over the listed ids. */
 static void hPickFrom(char **a, int n)
 {
@@ -524,8 +523,8 @@ static void hPickFrom(char **a, int n)
         ids[n_ids++] = strtoull(a[i], NULL, 10);
     }
     uint64_t got = raftTransferPickFrom(hCore(a[1]), ids, n_ids);
-    cr_assert_eq(got, strtoull(a[2], NULL, 10), "pickfrom %s: got %llu",
-                 a[1], (unsigned long long)got);
+    cr_assert_eq(got, strtoull(a[2], NULL, 10), "pickfrom %s: got %llu", a[1],
+                 (unsigned long long)got);
 }
 static bool hCmdCore(char **a, int n)
 {
