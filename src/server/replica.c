@@ -398,7 +398,6 @@ void replicaAfterPersist(struct replica *r)
         replicaApplyCommitted(r, rd->committed, rd->committed_index,
                               rd->n_committed);
     }
-    replicaReadsReady(r, rd->reads, rd->n_reads);
     for (unsigned i = 0; i < rd->n_snapshot_reads; i++) {
         replicaSnapshotRead(r, &rd->snapshot_reads[i]);
     }
@@ -418,6 +417,9 @@ void replicaProcess(struct replica *r)
     r->in_batch = true;
     replicaSendAll(r, r->rd.messages, r->rd.n_messages);
     replicaNotify(r);
+    /* A read index needs no local durability (it is a commit index a
+     * quorum confirmed): reads do not wait for this batch's fsync. */
+    replicaReadsReady(r, r->rd.reads, r->rd.n_reads);
     replicaPersist(r);
 }
 
