@@ -29,14 +29,8 @@ TEST_BINS += $(INTEROP_NODE) $(INTEROP_GO)
 CHECK_TARGETS += check-interop
 
 .PHONY: check-interop check-go-dqlite
-# Under SAN=1 the tier runs on one node (INTEROP_NODES=1) until nodes stop
-# reliably under ASan in a 3-node cluster (docs/interop.md, known node bugs);
-# INTEROP_SAN_NODES=3 runs the full tier there.
-ifeq ($(MODE),asan)
-INTEROP_NODES_MODE := $(or $(INTEROP_SAN_NODES),1)
-else
-INTEROP_NODES_MODE := 3
-endif
+# Three nodes in every build (INTEROP_NODES=1 narrows it to one).
+INTEROP_NODES_MODE := $(or $(INTEROP_NODES),3)
 check-interop: $(INTEROP_NODE) $(INTEROP_GO)
 	INTEROP_NODES=$(INTEROP_NODES_MODE) test/interop/run.sh $(B)
 
