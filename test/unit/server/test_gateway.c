@@ -272,14 +272,14 @@ Test(gateway, query_streams_batches)
     wireOpenDb(&w, "test");
     wireExecSql(&w,
                 "CREATE TABLE t (n INT); WITH RECURSIVE c(x) AS (SELECT 0 "
-                "UNION ALL SELECT x + 1 FROM c WHERE x < 1999) INSERT INTO t "
+                "UNION ALL SELECT x + 1 FROM c WHERE x < 49999) INSERT INTO t "
                 "SELECT x FROM c",
                 NULL, NULL);
     struct proto_request req;
     protoRequestInit(&req, PROTO_REQ_QUERY_SQL);
     req.query_sql.sql = protoText("SELECT n FROM t ORDER BY n");
     wireSend(&w, &req);
-    cr_assert_eq(readRows(&batches), 2000);
+    cr_assert_eq(readRows(&batches), 50000);
     cr_assert_gt(batches, 1, "a large result comes in several batches");
 }
 
