@@ -39,10 +39,12 @@ int main(int argc, char **argv)
         return 2;
     }
     int rv = checkOne(argv[1], &h, argc > 3 ? atoll(argv[3]) : 0);
-    printf("%s: %u events, %s\n", argv[1], h.n,
-           rv == 0  ? "valid"
-           : rv < 0 ? "UNDECIDED"
-                    : "ANOMALIES");
+    if (rv > 0) {
+        printf("%s: %u events, ANOMALIES: %d\n", argv[1], h.n, rv);
+    } else {
+        printf("%s: %u events, %s\n", argv[1], h.n,
+               rv == 0 ? "valid" : "UNDECIDED");
+    }
     historyFree(&h);
     return rv == 0 ? 0 : rv < 0 ? 2 : 1;
 }

@@ -9,7 +9,8 @@
 #   test/faults/run.sh BUILD_DIR
 # Environment (defaults): SEED (random) DURATION=30 NODES=3 CLIENTS=4
 #   WORKLOADS="register bank set append" FAULTS="kill pause partition stop
-#   diskfull member" NODE_PROG=dqlited|faults-node DQF_BUG= KEEP=0
+#   diskfull member delay torn" NODE_PROG=dqlited|faults-node DQF_BUG= KEEP=0
+#   SUMMARY= (a file to append this run's figures to, for battery.sh)
 set -u
 BUILD=${1:?usage: run.sh BUILD_DIR}
 SEED=${SEED:-$(( (RANDOM << 15 | RANDOM) ))}
@@ -17,7 +18,7 @@ DURATION=${DURATION:-30}
 NODES=${NODES:-3}
 CLIENTS=${CLIENTS:-4}
 WORKLOADS=${WORKLOADS-register bank set append}
-FAULTS=${FAULTS-kill pause partition stop diskfull member}
+FAULTS=${FAULTS-kill pause partition stop diskfull member delay torn}
 NODE_PROG=${NODE_PROG:-dqlited}
 [ -n "${DQF_BUG:-}" ] && NODE_PROG=faults-node
 export DQF_BUG=${DQF_BUG:-}
@@ -29,8 +30,11 @@ RUN=$(mktemp -d /tmp/dqf-$SEED-XXXX)
 B=$RUN/bin
 mkdir -p "$B/test" && cp "$BUILD/dqlited" "$B/" &&
     cp "$BUILD"/test/faults-{workload,check,node} "$B/test/" || exit 2
+# The delay and torn faults' helpers (a build without them: those faults
+# say they are unavailable).
+cp "$BUILD"/test/faults-{delay,torn} "$B/test/" 2>/dev/null
 WL=$B/test/faults-workload
-declare -A PID NS IP STARTS
+declare -A PID NS IP STARTS DPID DELAYED
 NETNS=0
 FAILED=0
 declare -A COUNT
@@ -174,6 +178,113 @@ fault_member() {
     say "node $i re-added"
 }
 
+# Packet delay (the `delay` fault): tc netem on a node's eth0 where the
+# kernel has sch_netem; otherwise an iptables NFQUEUE rule in the node's
+# namespace hands every packet it sends to faults-delay, which holds it
+# (--queue-bypass: packets pass when no delayer listens). Probed once.
+DELAY_BACKEND="" DELAY_WHY="no network namespaces" DELAY_Q=7
+NFQ_RULE=(OUTPUT -o eth0 -j NFQUEUE --queue-num "$DELAY_Q" --queue-bypass)
+
+delay_on() { # id delay_ms jitter_ms
+    local i=$1 n t s=$RANDOM
+    if [ "$DELAY_BACKEND" = netem ]; then
+        ip netns exec "${NS[$i]}" tc qdisc add dev eth0 root netem \
+            delay "${2}ms" "${3}ms" 2>>"$RUN/delay-n$i.log" && DELAYED[$i]=1
+        return
+    fi
+    n=$(grep -c '^bound' "$RUN/delay-n$i.log" 2>/dev/null)
+    nsx "$i" "$B/test/faults-delay" "$DELAY_Q" "$2" "$3" "$s" >>"$RUN/delay-n$i.log" 2>&1 &
+    DPID[$i]=$!; DELAYED[$i]=1
+    for t in $(seq 1 50); do
+        [ "$(grep -c '^bound' "$RUN/delay-n$i.log")" -gt "${n:-0}" ] && break
+        kill -0 "${DPID[$i]}" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    ip netns exec "${NS[$i]}" iptables -t mangle -A "${NFQ_RULE[@]}" 2>>"$RUN/delay-n$i.log"
+}
+
+delay_off() { # id
+    local i=$1
+    [ -n "${DELAYED[$i]:-}" ] || return 0
+    unset "DELAYED[$i]"
+    if [ "$DELAY_BACKEND" = netem ]; then
+        ip netns exec "${NS[$i]}" tc qdisc del dev eth0 root 2>/dev/null
+        return 0
+    fi
+    ip netns exec "${NS[$i]}" iptables -t mangle -D "${NFQ_RULE[@]}" 2>/dev/null
+    kill -TERM "${DPID[$i]}" 2>/dev/null; wait "${DPID[$i]}" 2>/dev/null
+    unset "DPID[$i]"
+    return 0
+}
+
+delay_probe() {
+    local err
+    [ "$NETNS" = 1 ] || return
+    if err=$(ip netns exec "${NS[1]}" tc qdisc add dev eth0 root netem delay 1ms 2>&1); then
+        ip netns exec "${NS[1]}" tc qdisc del dev eth0 root
+        DELAY_BACKEND=netem; return
+    fi
+    DELAY_WHY="tc netem: ${err:-failed} (no sch_netem in this kernel?)"
+    if ! command -v iptables >/dev/null; then
+        DELAY_WHY="$DELAY_WHY; nfqueue: no iptables (apt-get install iptables)"
+    elif [ ! -x "$B/test/faults-delay" ]; then
+        DELAY_WHY="$DELAY_WHY; nfqueue: $BUILD/test/faults-delay not built"
+    else
+        DELAY_BACKEND=nfqueue
+        if delay_on 1 0 0 && ip netns exec "${NS[1]}" iptables -t mangle -C "${NFQ_RULE[@]}"; then
+            delay_off 1; return
+        fi
+        delay_off 1; DELAY_BACKEND=""
+        DELAY_WHY="$DELAY_WHY; nfqueue: $(tail -1 "$RUN/delay-n1.log" 2>/dev/null)"
+    fi
+}
+
+fault_delay() {
+    [ -n "$DELAY_BACKEND" ] || { say "delay fault unavailable: $DELAY_WHY"; return; }
+    local d j i nodes kind
+    d=$(( 20 + RANDOM % 181 )); j=$(( RANDOM % (d / 2 + 1) ))
+    if [ $(( RANDOM % 2 )) = 0 ]; then nodes=$(seq -s ' ' 1 "$NODES"); kind=all
+    else nodes=$(pick); kind=one; fi
+    say "delay ${d}ms +-${j}ms on every packet nodes [$nodes] send ($DELAY_BACKEND)"
+    count "delay-$kind"
+    for i in $nodes; do delay_on "$i" "$d" "$j" || say "delay on node $i failed (delay-n$i.log)"; done
+    hold
+    for i in $nodes; do delay_off "$i"; done
+    say "delay healed"
+}
+
+# Torn write (the `torn` fault): SIGKILL a node, damage the last write group
+# of its newest log segment (faults-torn: cut inside a record, garbage over
+# its last bytes, a partial record appended, a zeroed block), restart it. It
+# must start, log the torn tail it cut, and rejoin; the checkers decide
+# whether acknowledged data survived.
+fault_torn() {
+    [ -x "$B/test/faults-torn" ] || { say "torn fault unavailable: $BUILD/test/faults-torn not built"; return; }
+    local i out rc before t; i=$(pick)
+    say "torn write on node $i: kill -9"
+    kill -KILL "${PID[$i]}"; wait "${PID[$i]}" 2>/dev/null
+    out=$("$B/test/faults-torn" "$RUN/n$i" "$RANDOM" 2>&1); rc=$?
+    case $rc in
+    0) say "torn node $i: $out"; count torn;;
+    3) say "torn node $i: $out; restarting it as it is";;
+    *) say "torn node $i: faults-torn failed ($rc): $out"; FAILED=1;;
+    esac
+    hold
+    before=$(grep -c 'dropping torn tail' "$RUN/n$i.log")
+    start_node "$i"; say "restarted node $i"
+    wait_listening "$i" || return
+    [ "$rc" = 0 ] || return
+    for t in $(seq 1 50); do
+        [ "$(grep -c 'dropping torn tail' "$RUN/n$i.log")" -gt "$before" ] && break
+        sleep 0.1
+    done
+    if [ "$(grep -c 'dropping torn tail' "$RUN/n$i.log")" -gt "$before" ]; then
+        say "node $i: $(grep 'dropping torn tail' "$RUN/n$i.log" | tail -1 | sed 's/^.*log: //')"
+    else
+        say "node $i did not report the torn tail"; FAILED=1
+    fi
+}
+
 # Every thread's stack of a node that is slow to stop, for the post-mortem
 # (gdb, when installed), into n<id>.stacks.
 dump_stacks() {
@@ -222,6 +333,7 @@ cleanup() {
     local i
     for i in "${!PID[@]}"; do kill -CONT "${PID[$i]}" 2>/dev/null; kill -KILL "${PID[$i]}" 2>/dev/null; done
     for i in ${WPIDS:-}; do kill -KILL "$i" 2>/dev/null; done
+    for i in "${!DPID[@]}"; do kill -KILL "${DPID[$i]}" 2>/dev/null; done
     wait 2>/dev/null
     umount "$RUN/n$NODES" 2>/dev/null
     net_down
@@ -233,6 +345,7 @@ heal_all() {
     local i
     if [ "$NETNS" = 1 ]; then
         for i in $(seq 1 "$NODES"); do ip netns exec "${NS[$i]}" ip route flush type blackhole 2>/dev/null; done
+        for i in $(seq 1 "$NODES"); do delay_off "$i"; done
     fi
     rm -f "$RUN/n$NODES/filler"
     for i in $(seq 1 "$NODES"); do kill -CONT "${PID[$i]}" 2>/dev/null; done
@@ -259,15 +372,25 @@ check_histories() {
     for w in $WORKLOADS; do
         cat "$RUN/$w.out"
         sort "$RUN/$w.err" | uniq -c | sort -rn | head -3 | sed "s/^/$w: first failed writes: /"
-        "$B/test/faults-check" "$w" "$RUN/$w.hist" "$total" | tail -20
-        rc=${PIPESTATUS[0]}
+        "$B/test/faults-check" "$w" "$RUN/$w.hist" "$total" >"$RUN/$w.check"
+        rc=$?
+        tail -20 "$RUN/$w.check"
         [ "$rc" = 0 ] || { FAILED=1; say "$w: checker exit $rc (history $RUN/$w.hist)"; }
+        if [ -n "${SUMMARY:-}" ]; then
+            grep -h "^$w: invoked" "$RUN/$w.out" | sed 's/^/ops /' >>"$SUMMARY"
+            tail -1 "$RUN/$w.check" | sed 's/^/verdict /' >>"$SUMMARY"
+        fi
     done
 }
 
 main() {
     say "seed $SEED: $NODES nodes ($NODE_PROG${DQF_BUG:+, bug $DQF_BUG}), ${DURATION}s, workloads [$WORKLOADS], faults [$FAULTS], dir $RUN"
     net_up || { net_down; NETNS=0; say "no network namespaces: loopback, no partitions"; }
+    if [[ " $FAULTS " == *" delay "* ]]; then
+        delay_probe
+        [ -n "$DELAY_BACKEND" ] && say "delay fault: $DELAY_BACKEND" ||
+            say "delay fault unavailable: $DELAY_WHY"
+    fi
     cluster_up || { FAILED=1; return; }
     local w
     WPIDS=""
@@ -287,6 +410,10 @@ main() {
     local k s=""
     for k in "${!COUNT[@]}"; do s="$s $k=${COUNT[$k]}"; done
     say "faults:${s:- none}"
+    if [ -n "${SUMMARY:-}" ]; then
+        for k in "${!COUNT[@]}"; do echo "fault $k ${COUNT[$k]}"; done >>"$SUMMARY"
+        echo "run $SEED $([ "$FAILED" = 0 ] && echo PASS || echo "FAIL $RUN")" >>"$SUMMARY"
+    fi
     [ "$FAILED" = 0 ] && say "seed $SEED: PASS" || say "seed $SEED: FAIL (reproduce: SEED=$SEED NODES=$NODES DURATION=$DURATION WORKLOADS=\"$WORKLOADS\" FAULTS=\"$FAULTS\" ${DQF_BUG:+DQF_BUG=$DQF_BUG }test/faults/run.sh $BUILD; files in $RUN)"
 }
 
