@@ -97,6 +97,10 @@ static void loopOnReplicaClosed(struct replica *r)
  * replica (log writer, timers), the transport, and the db thread last. */
 static void loopShutdown(struct dqlite_node *n)
 {
+    if (n->shutting_down) {
+        return; /* a second path to the end: the handles are closing */
+    }
+    n->shutting_down = true;
     loopCloseConns(n);
     uv_close((uv_handle_t *)loopListener(n), NULL);
     uv_close((uv_handle_t *)&n->parked_timer, NULL);
@@ -118,7 +122,9 @@ static void loopOnHandoverDone(struct replica_wait *w, int status)
     struct dqlite_node *n = QUEUE_DATA(w, struct dqlite_node, handover);
     nodeLogf(n, DQLITE_LOG_INFO, "leadership hand-over before stop: %s",
              status == 0 ? "done" : "gave up");
-    uv_timer_start(&n->handover_timer, loopOnHandoverOver, 0, 0);
+    if (!n->shutting_down) { /* the timer is closed once shutdown ran */
+        uv_timer_start(&n->handover_timer, loopOnHandoverOver, 0, 0);
+    }
 }
 
 static void loopOnHandoverTimeout(uv_timer_t *timer)
@@ -162,10 +168,12 @@ static bool loopHandOver(struct dqlite_node *n)
     if (replicaWaitTransfer(r, &n->handover) != 0) {
         return false;
     }
-    replicaProcess(r);
+    /* The timeout first: processing may end the hand-over at once, and its
+     * end restarts the timer for the shutdown. */
     nodeTimeouts(n, &heartbeat_ms, &election_ms);
     uv_timer_start(&n->handover_timer, loopOnHandoverTimeout, 2 * election_ms,
                    0);
+    replicaProcess(r);
     return true;
 }
 
@@ -260,6 +268,9 @@ static void loopOnParkedTimer(uv_timer_t *timer)
 
 void nodeParkedChanged(struct dqlite_node *n)
 {
+    if (n->shutting_down) {
+        return; /* the timer is closed: parked writers end with their conns */
+    }
     if (queueEmpty(&n->parked)) {
         uv_timer_stop(&n->parked_timer);
     } else if (!uv_is_active((uv_handle_t *)&n->parked_timer)) {

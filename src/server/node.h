@@ -64,7 +64,8 @@ struct dqlite_node {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    bool loop_ready; /* the loop accepts (or failed: start_rv != 0) */
+    bool loop_ready;    /* the loop accepts (or failed: start_rv != 0) */
+    bool shutting_down; /* loopShutdown ran: its handles are closing */
     int start_rv;
     uv_loop_t loop;
     uv_async_t stop_async;
