@@ -1,0 +1,161 @@
+/*
+ * The client-live tests of leader changes without failures: a connection
+ * that was idle when leadership was transferred moves to the new leader on
+ * its next call; one inside a transaction gets DQLITE_CLIENT_TXCUT until it
+ * rolls back; and a connection misled to a follower (a dial function that
+ * connects every address to that follower, so the follower seems to name
+ * itself) gets DQLITE_CLIENT_NOTLEADER with code 10250.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "live.h"
+
+#define DB "live.db"
+
+/* A driver of its own over the 3 nodes, with a counting dial. */
+struct own {
+    struct dqlite_server_store *store;
+    struct dqlite_driver *driver;
+    struct live_dial dial;
+};
+
+static int ownOpen(struct own *o, const char *const *addrs, unsigned n)
+{
+    struct dqlite_driver_options opts;
+    memset(o, 0, sizeof *o);
+    dqlite_driver_options_init(&opts);
+    opts.connect_timeout_ms = 15000;
+    opts.call_timeout_ms = 15000;
+    opts.retry_limit = 0;
+    opts.dial = liveDial;
+    opts.dial_arg = &o->dial;
+    return liveDriver(addrs, n, &opts, &o->store, &o->driver);
+}
+
+static int ownOpenAll(struct own *o)
+{
+    const char *addrs[LIVE_NODES];
+    unsigned i;
+    for (i = 0; i < LIVE_NODES; i++) {
+        addrs[i] = ctx->nodes[i].address;
+    }
+    return ownOpen(o, addrs, LIVE_NODES);
+}
+
+/* Asks the leader to hand over to a follower; waits for the change. */
+static int transferAway(struct live_node **old, struct live_node **now)
+{
+    struct dqlite_client *cl = NULL;
+    struct live_node *target;
+    int64_t deadline_ms = liveNowMs() + 15000;
+    int rv = liveLeader(old);
+    if (rv == 0) {
+        target = liveFollower(*old);
+        rv = dqlite_client_connect_leader(ctx->driver, &cl);
+        rv = rv != 0 ? rv : dqlite_client_transfer(cl, target->id);
+        dqlite_client_close(cl);
+    }
+    while (rv == 0 && (liveLeader(now) != 0 || *now == *old)) {
+        if (liveNowMs() > deadline_ms) {
+            return -1;
+        }
+        liveSleepMs(100);
+    }
+    return rv;
+}
+
+static void testIdleMoves(void)
+{
+    struct own o;
+    struct dqlite_conn *conn = NULL;
+    struct live_node *old = NULL;
+    struct live_node *now = NULL;
+    unsigned dials;
+    int64_t n = 0;
+    CHECK(ownOpenAll(&o) == 0, "driver");
+    CHECK_RC(conn, dqlite_driver_connect(o.driver, DB, &conn), 0);
+    CHECK_RC(conn,
+             liveExec(conn, "DROP TABLE IF EXISTS lc; CREATE TABLE lc (k)"), 0);
+    CHECK_RC(conn, liveExec(conn, "INSERT INTO lc VALUES (1)"), 0);
+    dials = o.dial.n_dials;
+    CHECK(transferAway(&old, &now) == 0, "transfer");
+    CHECK_RC(conn, liveExec(conn, "INSERT INTO lc VALUES (2)"), 0);
+    CHECK(o.dial.n_dials > dials, "no new dial after the leader changed");
+    CHECK_RC(conn, liveQueryInt(conn, "SELECT sum(k) FROM lc", &n), 0);
+    CHECK(n == 3, "sum %lld (want 1 + 2)", (long long)n);
+out:
+    dqlite_conn_close(conn);
+    liveDriverFree(o.store, o.driver);
+}
+
+static void testTxCutByTransfer(void)
+{
+    struct own o;
+    struct dqlite_conn *conn = NULL;
+    struct live_node *old = NULL;
+    struct live_node *now = NULL;
+    int64_t n = 0;
+    CHECK(ownOpenAll(&o) == 0, "driver");
+    CHECK_RC(conn, dqlite_driver_connect(o.driver, DB, &conn), 0);
+    CHECK_RC(conn,
+             liveExec(conn, "DROP TABLE IF EXISTS lt; CREATE TABLE lt (k)"), 0);
+    CHECK_RC(conn, dqlite_conn_begin(conn, NULL), 0);
+    CHECK_RC(conn, liveExec(conn, "INSERT INTO lt VALUES (1)"), 0);
+    CHECK(transferAway(&old, &now) == 0, "transfer");
+    CHECK_RC(conn, liveExec(conn, "INSERT INTO lt VALUES (2)"),
+             DQLITE_CLIENT_TXCUT);
+    CHECK(dqlite_conn_in_tx(conn), "a cut transaction is no longer open");
+    CHECK_RC(conn, dqlite_conn_commit(conn), DQLITE_CLIENT_TXCUT);
+    CHECK_RC(conn, dqlite_conn_rollback(conn), 0);
+    CHECK(!dqlite_conn_in_tx(conn), "in a transaction after rollback");
+    CHECK_RC(conn, dqlite_conn_begin(conn, NULL), 0);
+    CHECK_RC(conn, liveExec(conn, "INSERT INTO lt VALUES (4)"), 0);
+    CHECK_RC(conn, dqlite_conn_commit(conn), 0);
+    CHECK_RC(conn, liveQueryInt(conn, "SELECT sum(k) FROM lt", &n), 0);
+    CHECK(n == 4, "sum %lld (want 4: the cut transaction left nothing)",
+          (long long)n);
+out:
+    dqlite_conn_close(conn);
+    liveDriverFree(o.store, o.driver);
+}
+
+/* A follower dialled under the leader's address seems to be the leader:
+ * the connection registers there, and the SQL is refused as not leader
+ * (at OPEN or at EXEC), retried once, and reported. */
+static void testMisrouted(void)
+{
+    struct own o = {0};
+    struct dqlite_conn *conn = NULL;
+    struct live_node *leader = NULL;
+    struct live_node *follower;
+    const char *addrs[1];
+    int rc;
+    CHECK(liveLeader(&leader) == 0, "no leader");
+    follower = liveFollower(leader);
+    addrs[0] = leader->address;
+    CHECK(ownOpen(&o, addrs, 1) == 0, "driver");
+    snprintf(o.dial.misroute_to, sizeof o.dial.misroute_to, "%s",
+             follower->address);
+    rc = dqlite_driver_connect(o.driver, DB, &conn);
+    if (rc == 0) {
+        rc = liveExec(conn, "CREATE TABLE IF NOT EXISTS mr (k)");
+    }
+    CHECK(rc == DQLITE_CLIENT_NOTLEADER, "returned %d: %s", rc,
+          dqlite_conn_errmsg(conn));
+    CHECK(dqlite_conn_errcode(conn) == DQLITE_CLIENT_CODE_NOT_LEADER,
+          "code %llu: %s", (unsigned long long)dqlite_conn_errcode(conn),
+          dqlite_conn_errmsg(conn));
+    CHECK(o.dial.n_dials >= 2, "%u dials: the call was not retried",
+          o.dial.n_dials);
+out:
+    dqlite_conn_close(conn);
+    liveDriverFree(o.store, o.driver);
+}
+
+void liveLeaderChangeTests(void)
+{
+    liveRun("leader-change.idle-conn-moves", testIdleMoves);
+    liveRun("leader-change.tx-cut", testTxCutByTransfer);
+    liveRun("not-leader.misrouted-follower", testMisrouted);
+}
