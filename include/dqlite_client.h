@@ -483,6 +483,18 @@ DQLITE_API int dqlite_client_dump(struct dqlite_client *client,
 /* Any thread. */
 DQLITE_API void dqlite_file_free(struct dqlite_file *files, unsigned n);
 
+/* Dumps database `name` (as dqlite_client_dump()) and writes its files
+ * into the existing directory `dir`: `dir`/`name` and `dir`/`name`-wal,
+ * mode 0600, replacing files of those names. Each file is written to a
+ * temporary name in `dir`, flushed to disk and renamed, so a reader never
+ * sees half a file. The WAL is written as the node holds it (not merged
+ * into the main file); SQLite opening the pair sees the database as it
+ * was at one point in time. On failure (DQLITE_CLIENT_IOERR for a file
+ * that cannot be written) dqlite_client_errmsg() names the file. Go-dqlite's
+ * seed Server.Dump(name, dir). Thread: the one using the client. */
+DQLITE_API int dqlite_client_dump_to_dir(struct dqlite_client *client,
+                                         const char *name, const char *dir);
+
 /* Adds a node (as spare), then assigns `role` unless it is spare. Leader
  * only. Thread: the one using the client. */
 DQLITE_API int dqlite_client_add(struct dqlite_client *client, uint64_t id,

@@ -1,16 +1,16 @@
 /*
  * The shell's dot-commands, as go-dqlite's shell has them (.cluster,
- * .leader, .remove, .describe, .weight, .dump) plus .transfer and .help.
- * Each opens a cluster client (dqlite_client.h) for the one command: to the
- * leader found through the store, or to the node the command names.
+ * .leader, .remove, .describe, .weight, .dump) plus .add, .assign,
+ * .transfer (member.c) and .help: parsing, dispatch and the inspection
+ * commands. Each opens a cluster client (dqlite_client.h) for the one
+ * command: to the leader found through the store, or to the node the
+ * command names.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "shell.h"
 
@@ -21,14 +21,18 @@ static const char *const role_names[] = {"voter", "stand-by", "spare"};
 static const char help_text[] =
     ".cluster                     the cluster's nodes: id (hex)|address|role\n"
     ".leader                      the leader's address\n"
-    ".remove <address>            remove the node at <address>\n"
+    ".add <id> <address> [<role>] add a node (id in hex) as spare, or with\n"
+    "                             <role>: voter, stand-by or spare\n"
+    ".assign <id|address> <role>  give a node a role (a promotion to voter\n"
+    "                             returns once the node has caught up)\n"
+    ".remove <id|address>         remove a node\n"
     ".describe <address>          address|failure domain|weight of a node\n"
     ".weight <address> <weight>   set a node's weight\n"
     ".transfer <id|address>       hand leadership to a node (id in hex, as\n"
     "                             .cluster prints it)\n"
-    ".dump <address> [<db>]       write a node's copy of database <db>\n"
-    "                             (default db.bin) and its WAL into the\n"
-    "                             current directory\n"
+    ".dump <address> [<db> [<dir>]]  write a node's copy of database <db>\n"
+    "                             (default db.bin) and its WAL (not merged)\n"
+    "                             into <dir> (default: the current directory)\n"
     ".help                        this text\n";
 
 /* Splits a line into words (in place); returns their number. */
@@ -47,7 +51,7 @@ static int dotSplit(char *line, char *argv[DOT_MAX_ARGS + 1])
 }
 
 /* A cluster client to the leader or to `address`; reports failures. */
-static struct dqlite_client *dotClient(struct shell *sh, const char *address)
+struct dqlite_client *dotClient(struct shell *sh, const char *address)
 {
     struct dqlite_client *cli = NULL;
     int rv = address == NULL ? dqlite_client_connect_leader(sh->driver, &cli)
@@ -131,7 +135,7 @@ static int dotLeader(struct shell *sh)
 
 /* The id of the node at `address` in the leader's configuration, 0 if
  * none (reported). */
-static uint64_t dotFindAddress(struct dqlite_client *cli, const char *address)
+uint64_t dotFindAddress(struct dqlite_client *cli, const char *address)
 {
     struct dqlite_server_info *servers = NULL;
     unsigned n = 0;
@@ -148,28 +152,6 @@ static uint64_t dotFindAddress(struct dqlite_client *cli, const char *address)
         shellError("no node has address \"%s\"", address);
     }
     return id;
-}
-
-static int dotRemove(struct shell *sh, const char *address)
-{
-    struct dqlite_client *cli = dotClient(sh, NULL);
-    uint64_t id;
-    if (cli == NULL) {
-        return -1;
-    }
-    id = dotFindAddress(cli, address);
-    if (id == 0) {
-        dqlite_client_close(cli);
-        return -1;
-    }
-    if (dqlite_client_remove(cli, id) != 0) {
-        shellError("remove node \"%s\": %s", address,
-                   dqlite_client_errmsg(cli));
-        dqlite_client_close(cli);
-        return -1;
-    }
-    dqlite_client_close(cli);
-    return 0;
 }
 
 static int dotDescribe(struct shell *sh, const char *address)
@@ -196,7 +178,7 @@ static int dotDescribe(struct shell *sh, const char *address)
 }
 
 /* A whole decimal (base 10) or hexadecimal (base 16) number. */
-static int dotParseNumber(const char *text, int base, uint64_t *out)
+int dotParseNumber(const char *text, int base, uint64_t *out)
 {
     char *end;
     if (base == 16 && strncasecmp(text, "0x", 2) == 0) {
@@ -226,81 +208,36 @@ static int dotWeight(struct shell *sh, const char *address, const char *arg)
     return 0;
 }
 
-static int dotTransfer(struct shell *sh, const char *target)
+static int dotDump(struct shell *sh, const char *address, const char *db,
+                   const char *dir)
 {
-    uint64_t id = 0;
-    struct dqlite_client *cli = dotClient(sh, NULL);
-    if (cli == NULL) {
-        return -1;
-    }
-    if (strchr(target, ':') != NULL || target[0] == '@') {
-        id = dotFindAddress(cli, target);
-    } else if (dotParseNumber(target, 16, &id) != 0 || id == 0) {
-        shellError("bad node id \"%s\" (an id in hex as .cluster prints it, "
-                   "or an address)",
-                   target);
-        id = 0;
-    }
-    if (id == 0) {
-        dqlite_client_close(cli);
-        return -1;
-    }
-    if (dqlite_client_transfer(cli, id) != 0) {
-        return dotFail(cli, "transfer");
-    }
-    dqlite_client_close(cli);
-    return 0;
-}
-
-/* Writes one dumped file into the current directory (mode 0600). */
-static int dotWriteFile(const struct dqlite_file *f)
-{
-    const char *p = f->data;
-    size_t left = f->size;
-    int fd = open(f->name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || strchr(f->name, '/') != NULL) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return shellError("cannot write %s: %s", f->name,
-                          fd < 0 ? strerror(errno) : "bad file name");
-    }
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            close(fd);
-            return shellError("cannot write %s: %s", f->name, strerror(errno));
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    return close(fd) == 0 ? 0 : shellError("cannot write %s", f->name);
-}
-
-static int dotDump(struct shell *sh, const char *address, const char *db)
-{
-    struct dqlite_file *files = NULL;
-    unsigned n = 0;
-    int rv = 0;
     struct dqlite_client *cli = dotClient(sh, address);
     if (cli == NULL) {
         return -1;
     }
-    if (dqlite_client_dump(cli, db != NULL ? db : "db.bin", &files, &n) != 0) {
+    if (dqlite_client_dump_to_dir(cli, db != NULL ? db : "db.bin",
+                                  dir != NULL ? dir : ".") != 0) {
         return dotFail(cli, "dump failed");
     }
-    for (unsigned i = 0; i < n && rv == 0; i++) {
-        rv = dotWriteFile(&files[i]);
-    }
-    dqlite_file_free(files, n);
     dqlite_client_close(cli);
-    if (rv == 0) {
-        fputs("OK\n", sh->out);
+    fputs("OK\n", sh->out);
+    return 0;
+}
+
+/* Runs a membership command (member.c); -2 when none fits. */
+static int dotDispatchMember(struct shell *sh, int argc, char *argv[])
+{
+    const char *cmd = argv[0];
+    if (strcasecmp(cmd, ".add") == 0 && (argc == 3 || argc == 4)) {
+        return memberAdd(sh, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
+    } else if (strcasecmp(cmd, ".assign") == 0 && argc == 3) {
+        return memberAssign(sh, argv[1], argv[2]);
+    } else if (strcasecmp(cmd, ".remove") == 0 && argc == 2) {
+        return memberRemove(sh, argv[1]);
+    } else if (strcasecmp(cmd, ".transfer") == 0 && argc == 2) {
+        return memberTransfer(sh, argv[1]);
     }
-    return rv;
+    return -2;
 }
 
 /* Runs a parsed command; -2 when its arguments do not fit. */
@@ -311,21 +248,18 @@ static int dotDispatch(struct shell *sh, int argc, char *argv[])
         return dotCluster(sh);
     } else if (strcmp(cmd, ".leader") == 0 && argc == 1) {
         return dotLeader(sh);
-    } else if (strcasecmp(cmd, ".remove") == 0 && argc == 2) {
-        return dotRemove(sh, argv[1]);
     } else if (strcasecmp(cmd, ".describe") == 0 && argc == 2) {
         return dotDescribe(sh, argv[1]);
     } else if (strcasecmp(cmd, ".weight") == 0 && argc == 3) {
         return dotWeight(sh, argv[1], argv[2]);
-    } else if (strcasecmp(cmd, ".transfer") == 0 && argc == 2) {
-        return dotTransfer(sh, argv[1]);
-    } else if (strcasecmp(cmd, ".dump") == 0 && (argc == 2 || argc == 3)) {
-        return dotDump(sh, argv[1], argc == 3 ? argv[2] : NULL);
+    } else if (strcasecmp(cmd, ".dump") == 0 && argc >= 2 && argc <= 4) {
+        return dotDump(sh, argv[1], argc >= 3 ? argv[2] : NULL,
+                       argc == 4 ? argv[3] : NULL);
     } else if (strcmp(cmd, ".help") == 0 && argc == 1) {
         fputs(help_text, sh->out);
         return 0;
     }
-    return -2;
+    return dotDispatchMember(sh, argc, argv);
 }
 
 /* Reports a command used with the wrong arguments, or an unknown one. */

@@ -37,6 +37,23 @@ int sqlRun(struct shell *sh, const char *stmt);
 
 /* Dot-commands (dot.c); `line` starts with '.'. */
 int dotRun(struct shell *sh, const char *line);
+/* A cluster client to the leader (address NULL) or to `address`; NULL
+ * after reporting a failure. */
+struct dqlite_client *dotClient(struct shell *sh, const char *address);
+/* The id of the node at `address` in the configuration, 0 if none
+ * (reported). */
+uint64_t dotFindAddress(struct dqlite_client *cli, const char *address);
+/* A whole decimal (base 10) or hexadecimal (base 16, "0x" allowed)
+ * number: 0, or -1 when `text` is not one. */
+int dotParseNumber(const char *text, int base, uint64_t *out);
+
+/* Membership dot-commands (member.c): one request each, to the leader. A
+ * node is an id in hex or an address. Return 0 or -1 (reported). */
+int memberAdd(struct shell *sh, const char *id_text, const char *address,
+              const char *role_text);
+int memberAssign(struct shell *sh, const char *node, const char *role_text);
+int memberRemove(struct shell *sh, const char *node);
+int memberTransfer(struct shell *sh, const char *node);
 
 /* Value formatting (format.c). */
 void formatTabularValue(FILE *out, struct dqlite_rows *rows, unsigned i);

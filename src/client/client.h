@@ -261,6 +261,8 @@ int clientClusterCall(struct dqlite_client *cl, struct proto_request *req,
                       uint8_t want);
 /* The last answer on the cluster client's connection. */
 const struct proto_response *clientClusterResp(struct dqlite_client *cl);
+/* The cluster client's error record (for failures found client-side). */
+struct client_err *clientClusterErr(struct dqlite_client *cl);
 
 /* Takes the ROWS message in c->sock.resp as the first batch. */
 int clientRowsStart(struct dqlite_conn *c, struct dqlite_rows **rows);

@@ -86,6 +86,11 @@ const struct proto_response *clientClusterResp(struct dqlite_client *cl)
     return &cl->sock.resp;
 }
 
+struct client_err *clientClusterErr(struct dqlite_client *cl)
+{
+    return &cl->err;
+}
+
 DQLITE_API void dqlite_client_free(void *p)
 {
     libFree(p);
