@@ -194,5 +194,10 @@ int datadirClaim(struct config *cfg, bool *fresh)
         return DQLITED_EXIT_DATADIR;
     }
     *fresh = state == 0;
+    if (cfg->recover != NULL && state == 0) {
+        logMsg(LOG_ERROR, "--recover: data directory %s holds no node state",
+               cfg->dir);
+        return DQLITED_EXIT_DATADIR;
+    }
     return found ? claimOwned(cfg, path, owner) : claimNew(cfg, path, state);
 }

@@ -1,7 +1,8 @@
 /*
  * dqlited: the pieces of the node daemon shared between its files: the
  * configuration parsed from the command line, the exit codes, logging, the
- * data-directory ownership check and joining a cluster. The daemon uses the
+ * data-directory ownership check, joining a cluster and quorum-loss
+ * recovery. The daemon uses the
  * library like any program: public headers only (dqlite.h for the node,
  * dqlite_client.h to join).
  */
@@ -36,6 +37,7 @@ struct config {
     unsigned snapshot_threshold; /* 0 = the library's default */
     unsigned snapshot_trailing;  /* 0 = the library's default */
     unsigned join_timeout_s;     /* how long to keep trying to join */
+    const char *recover;         /* --recover LIST, or NULL */
 };
 
 /* Parses argv into *cfg. Returns -1 to continue, or an exit code (0 after
@@ -59,6 +61,10 @@ int datadirClaim(struct config *cfg, bool *fresh);
  * configuration is left as it is. Returns early with 1 if a stop signal
  * arrives (*stop is then set). Returns 0 or DQLITED_EXIT_JOIN. */
 int joinCluster(const struct config *cfg, bool *stop);
+
+/* --recover: rewrites the configuration of the node in cfg->dir (claimed,
+ * not fresh) to cfg->recover and returns the exit code. */
+int recoverRun(const struct config *cfg);
 
 /* Waits up to timeout_ms for SIGTERM or SIGINT (blocked by main): returns
  * the signal number, or 0 on timeout. timeout_ms < 0 waits forever. */

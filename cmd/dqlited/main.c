@@ -2,7 +2,8 @@
  * dqlited: one dqlite node per process. Parses the options, claims the data
  * directory, creates and starts the node (dqlite.h), joins a cluster when
  * asked (dqlite_client.h), prints where it listens, and waits for SIGTERM
- * or SIGINT to stop the node gracefully. Signals are blocked in every thread
+ * or SIGINT to stop the node gracefully (or, with --recover, rewrites the
+ * configuration and exits: recover.c). Signals are blocked in every thread
  * and taken synchronously by the main thread (sigtimedwait), so no work
  * happens in a signal handler.
  */
@@ -156,8 +157,8 @@ int main(int argc, char *argv[])
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
     rv = datadirClaim(&cfg, &fresh);
-    if (rv != 0) {
-        return rv;
+    if (rv != 0 || cfg.recover != NULL) {
+        return rv != 0 ? rv : recoverRun(&cfg);
     }
     rv = nodeRun(&cfg, &node);
     if (rv != 0) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <dqlite.h>
 
@@ -21,6 +22,7 @@ static const char usage_text[] =
     "    dqlited --address HOST:PORT --dir DIR [--id N] [--join "
     "ADDR[,ADDR...]]\n"
     "            [options]\n"
+    "    dqlited --address HOST:PORT --dir DIR --recover LIST\n"
     "\n"
     "DESCRIPTION\n"
     "    Runs one node of a dqlite cluster: SQLite replicated with Raft, "
@@ -51,6 +53,20 @@ static const char usage_text[] =
     "    (metadata, seg-*, snap-*) without a node-id file; other files in DIR\n"
     "    are left alone.\n"
     "\n"
+    "    --recover LIST is quorum-loss recovery, run on a stopped node's\n"
+    "    directory when a majority of the voters is lost for good: it "
+    "replaces\n"
+    "    the cluster configuration with LIST (appended to the log, durable),\n"
+    "    prints \"recovered node ID in DIR: ...\" and exits 0 without "
+    "serving.\n"
+    "    Started again on DIR, the node runs in that configuration with every\n"
+    "    entry of its log kept; new nodes then join it as usual. Run it on "
+    "the\n"
+    "    survivor with the most recent log, with every node stopped. LIST is\n"
+    "    \"self\" (a one-node cluster: this node as voter) or comma-separated\n"
+    "    ID=ADDRESS[=ROLE] items (ROLE voter, standby or spare; voter by\n"
+    "    default) naming this node and at least one voter.\n"
+    "\n"
     "OPTIONS\n"
     "    -i, --id N               node id, at least 1 (default: the one in\n"
     "                             DIR/node-id; at first start 1 without "
@@ -74,21 +90,25 @@ static const char usage_text[] =
     "        --failure-domain N   failure domain reported by DESCRIBE\n"
     "        --snapshot-threshold N  snapshot every N applied entries (1024)\n"
     "        --snapshot-trailing N   entries kept in the log after (8192)\n"
+    "        --recover LIST       rewrite the configuration and exit (above)\n"
     "    -h, --help               this text\n"
     "    -V, --version            the library version\n"
     "\n"
     "EXIT STATUS\n"
     "    0  stopped by SIGTERM or SIGINT after a clean shutdown\n"
-    "    1  the node could not be created, bound or started\n"
+    "    1  the node could not be created, bound or started (or "
+    "recovered)\n"
     "    2  bad command line (also --id 1 with --join on an empty DIR)\n"
-    "    3  data directory refused (another node's, or unusable)\n"
+    "    3  data directory refused (another node's, or unusable; with\n"
+    "       --recover also an empty one)\n"
     "    4  could not join the cluster within --join-timeout\n"
     "    5  the node failed to stop cleanly\n"
     "\n"
     "EXAMPLES\n"
     "    dqlited --id 1 --address 127.0.0.1:9001 --dir data/1\n"
     "    dqlited --id 2 --address 127.0.0.1:9002 --dir data/2 \\\n"
-    "            --join 127.0.0.1:9001\n";
+    "            --join 127.0.0.1:9001\n"
+    "    dqlited --id 1 --address 127.0.0.1:9001 --dir data/1 --recover self\n";
 
 enum {
     OPT_LATENCY = 256,
@@ -96,6 +116,7 @@ enum {
     OPT_SNAP_THRESHOLD,
     OPT_SNAP_TRAILING,
     OPT_JOIN_TIMEOUT,
+    OPT_RECOVER,
 };
 
 static const struct option long_options[] = {
@@ -111,10 +132,32 @@ static const struct option long_options[] = {
     {"snapshot-threshold", required_argument, NULL, OPT_SNAP_THRESHOLD},
     {"snapshot-trailing", required_argument, NULL, OPT_SNAP_TRAILING},
     {"join-timeout", required_argument, NULL, OPT_JOIN_TIMEOUT},
+    {"recover", required_argument, NULL, OPT_RECOVER},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
+
+/* Prints the --help text with one write(2) when it can: split into
+ * stdio-buffer-sized writes, `dqlited --help | grep -q WORD` could see
+ * grep exit before the last write, and dqlited die of SIGPIPE. */
+static void printUsage(void)
+{
+    const char *p = usage_text;
+    size_t left = sizeof usage_text - 1;
+    fflush(stdout);
+    while (left > 0) {
+        ssize_t n = write(STDOUT_FILENO, p, left);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+}
 
 /* A whole decimal number in [min, max]. */
 static int parseNumber(const char *name, const char *text, uint64_t min,
@@ -219,6 +262,9 @@ static int optionApply(int opt, const char *arg, struct config *cfg)
     case 'j':
         cfg->join = arg;
         return 0;
+    case OPT_RECOVER:
+        cfg->recover = arg;
+        return 0;
     case 'r':
         return parseRole(arg, &cfg->role);
     case 'l':
@@ -233,6 +279,10 @@ static int optionsCheck(const struct config *cfg)
     if (cfg->address == NULL || cfg->dir == NULL) {
         fprintf(stderr, "dqlited: --address and --dir are required "
                         "(see dqlited --help)\n");
+        return -1;
+    }
+    if (cfg->recover != NULL && cfg->join != NULL) {
+        fprintf(stderr, "dqlited: --recover and --join exclude each other\n");
         return -1;
     }
     if (cfg->snapshot_threshold != 0 && cfg->snapshot_trailing != 0 &&
@@ -254,7 +304,7 @@ int optionsParse(int argc, char *argv[], struct config *cfg)
     while ((opt = getopt_long(argc, argv, "i:a:b:d:j:r:l:hV", long_options,
                               NULL)) != -1) {
         if (opt == 'h') {
-            fputs(usage_text, stdout);
+            printUsage();
             return DQLITED_EXIT_OK;
         }
         if (opt == 'V') {
