@@ -133,8 +133,11 @@ wait_leader() {
 
 # shellcheck source=test/integration/cases.sh
 . "$(dirname "$0")/cases.sh"
+# shellcheck source=test/integration/cases_member.sh
+. "$(dirname "$0")/cases_member.sh"
 
 run_cases
+run_member_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
 echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"

@@ -289,6 +289,12 @@ rc=0
 stop_all >"$tmp/stop.log" 2>&1 || rc=$?
 result cluster-clean-stop "$rc" "$tmp/stop.log"
 
+# Membership through go-dqlite's client package, misuses included, on a
+# cluster of its own (member.sh; needs several nodes).
+# shellcheck source=test/interop/member.sh
+. "$root/test/interop/member.sh"
+if [ "$nodes" = 3 ]; then member_checks || true; fi
+
 # A node stopped (SIGTERM) while a writer is connected must exit 0. Opt-in
 # (INTEROP_STOP_UNDER_LOAD=1) until the node bug it finds is fixed
 # (docs/interop.md: ASSERT(!w->stopping) in workerSubmit).

@@ -3,6 +3,7 @@
 //
 //	ctl -cluster A,B,C join ID ADDRESS    ADD the node, then ASSIGN it voter
 //	ctl -cluster A,B,C leader             print the leader's address
+//	ctl -cluster A,B,C member ...         one client-package call: member.go
 //	ctl replay [flags] FILE...            see replay.go
 //
 // Built in GOPATH mode from Debian's golang-github-canonical-go-dqlite-dev.
@@ -165,6 +166,8 @@ func main() {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}
+	case "member":
+		memberMain(s, *timeout, args[1:]) // member.go
 	default:
 		die("unknown command %q", args[0])
 	}
