@@ -8,6 +8,8 @@
  *                        sixteenth: entries the node acknowledged as durable
  *                        are gone, as when fsync lies and power fails
  * No build users get has this switch: it lives in this test program only.
+ * DQF_LATENCY_MS sets the network latency (dqlite_node_set_network_latency_ms,
+ * as dqlited's --latency-ms: election timeout 15x, heartbeat 1.5x).
  *   faults-node ID ADDRESS DIR
  */
 #include <dirent.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dqlite.h"
@@ -53,6 +56,25 @@ static void forgetTail(const char *dir)
             perror(path);
         }
     }
+}
+
+/* Logs every raft state change with the wall-clock time, so a run's node
+ * logs show who led when (next to the nemesis log's times). */
+static void watch(void *arg, int old_state, int new_state,
+                  dqlite_node_id leader)
+{
+    static const char *names[] = {"?", "follower", "candidate", "leader"};
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    fprintf(stderr,
+            "[%02d:%02d:%02d.%03ld] faults-node %s: %s -> %s, leader %llu\n",
+            tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+            (const char *)arg,
+            names[old_state >= 1 && old_state <= 3 ? old_state : 0],
+            names[new_state >= 1 && new_state <= 3 ? new_state : 0],
+            (unsigned long long)leader);
 }
 
 static int plantBug(dqlite_node *node, const char *dir)
@@ -95,6 +117,15 @@ int main(int argc, char *argv[])
     }
     if ((rv = dqlite_node_set_bind_address(node, argv[2])) != 0) {
         return fail(node, "bind", rv);
+    }
+    if ((rv = dqlite_node_set_watch_func(node, watch, argv[1])) != 0) {
+        return fail(node, "watch", rv);
+    }
+    const char *latency = getenv("DQF_LATENCY_MS");
+    if (latency != NULL && latency[0] != '\0' &&
+        (rv = dqlite_node_set_network_latency_ms(
+             node, (unsigned)strtoul(latency, NULL, 10))) != 0) {
+        return fail(node, "latency", rv);
     }
     if ((rv = plantBug(node, argv[3])) != 0 ||
         (rv = dqlite_node_start(node)) != 0) {

@@ -10,6 +10,10 @@
 # Environment (defaults): SEED (random) DURATION=30 NODES=3 CLIENTS=4
 #   WORKLOADS="register bank set append" FAULTS="kill pause partition stop
 #   diskfull member delay torn" NODE_PROG=dqlited|faults-node DQF_BUG= KEEP=0
+#   PARTITIONS="isolated-leader majority-minority bridge" (the partition
+#   kinds the partition fault draws from) CALL_TIMEOUT_MS=2000 (clients)
+#   LATENCY_MS= (dqlited --latency-ms, faults-node DQF_LATENCY_MS)
+#   HOLD_MIN=3 HOLD_MAX=6 (seconds a fault is held)
 #   SUMMARY= (a file to append this run's figures to, for battery.sh)
 set -u
 BUILD=${1:?usage: run.sh BUILD_DIR}
@@ -19,6 +23,8 @@ NODES=${NODES:-3}
 CLIENTS=${CLIENTS:-4}
 WORKLOADS=${WORKLOADS-register bank set append}
 FAULTS=${FAULTS-kill pause partition stop diskfull member delay torn}
+PARTITIONS=${PARTITIONS:-isolated-leader majority-minority bridge}
+HOLD_MIN=${HOLD_MIN:-3} HOLD_MAX=${HOLD_MAX:-6}
 NODE_PROG=${NODE_PROG:-dqlited}
 [ -n "${DQF_BUG:-}" ] && NODE_PROG=faults-node
 export DQF_BUG=${DQF_BUG:-}
@@ -69,13 +75,14 @@ net_down() {
 
 start_node() { # id [fresh]
     local i=$1 join=()
-    mkdir -p "$RUN/n$i"
+    mkdir -p "$RUN/n$i"; : >>"$RUN/n$i.log"
     [ "$NODE_PROG" = dqlited ] && [ "$i" != 1 ] && join=(--join "$(addr 1)")
     if [ "$NODE_PROG" = dqlited ]; then
         nsx "$i" "$B/dqlited" --id "$i" --address "$(addr "$i")" --dir "$RUN/n$i" \
             "${join[@]}" ${LATENCY_MS:+--latency-ms $LATENCY_MS} >>"$RUN/n$i.log" 2>&1 &
     else
-        nsx "$i" "$B/test/faults-node" "$i" "$(addr "$i")" "$RUN/n$i" >>"$RUN/n$i.log" 2>&1 &
+        DQF_LATENCY_MS=${LATENCY_MS:-} \
+            nsx "$i" "$B/test/faults-node" "$i" "$(addr "$i")" "$RUN/n$i" >>"$RUN/n$i.log" 2>&1 &
     fi
     PID[$i]=$!
     STARTS[$i]=$(( ${STARTS[$i]:-0} + 1 ))
@@ -107,7 +114,7 @@ cluster_up() {
 
 leader() { timeout 10 "$WL" member leader 0 x "$(addrs)" 2>/dev/null || echo 0; }
 pick() { echo $(( RANDOM % NODES + 1 )); }
-hold() { sleep "$(( 3 + RANDOM % 4 ))"; }
+hold() { sleep "$(( HOLD_MIN + RANDOM % (HOLD_MAX - HOLD_MIN + 1) ))"; }
 count() { COUNT[$1]=$(( ${COUNT[$1]:-0} + 1 )); }
 
 # Cuts (or heals, with "del") the links between two groups of node ids.
@@ -123,18 +130,19 @@ partition_groups() { # KIND ROTATION: prints "KIND|GROUP_A|GROUP_B"
     local ids=() k l rest
     for k in $(seq 0 $((NODES - 1))); do ids+=($(( (k + $2) % NODES + 1 ))); done
     case $1 in
-    0) l=$(leader); [ "$l" = 0 ] && l=${ids[0]}
+    isolated-leader) l=$(leader); [ "$l" = 0 ] && l=${ids[0]}
        rest=$(seq 1 "$NODES" | grep -vx "$l" | tr '\n' ' ')
        echo "isolated-leader|$l|$rest";;
-    1) echo "majority-minority|${ids[*]:0:$((NODES / 2))}|${ids[*]:$((NODES / 2))}";;
-    2) echo "bridge|${ids[0]}|${ids[*]:2}";; # ids[1] sees both sides
+    majority-minority) echo "majority-minority|${ids[*]:0:$((NODES / 2))}|${ids[*]:$((NODES / 2))}";;
+    bridge) echo "bridge|${ids[0]}|${ids[*]:2}";; # ids[1] sees both sides
     esac
 }
 
 fault_partition() {
     [ "$NETNS" = 1 ] || { say "partition skipped (no namespaces)"; return; }
-    local spec kind a b
-    spec=$(partition_groups $((RANDOM % 3)) $((RANDOM % NODES))); IFS='|' read -r kind a b <<<"$spec"
+    local spec kind a b kinds=($PARTITIONS)
+    kind=${kinds[$(( RANDOM % ${#kinds[@]} ))]}
+    spec=$(partition_groups "$kind" $((RANDOM % NODES))); IFS='|' read -r kind a b <<<"$spec"
     say "partition $kind: [$a] x [$b]"; count "partition-$kind"
     cut add "$a" "$b"; hold; cut del "$a" "$b"; say "healed"
 }
@@ -395,7 +403,8 @@ main() {
     local w
     WPIDS=""
     for w in $WORKLOADS; do
-        timeout -k 5 $(( DURATION + 120 )) "$WL" "$w" "$(addrs)" "$DURATION" "$CLIENTS" "$SEED" \
+        DQF_CALL_TIMEOUT_MS=${CALL_TIMEOUT_MS:-} \
+            timeout -k 5 $(( DURATION + 120 )) "$WL" "$w" "$(addrs)" "$DURATION" "$CLIENTS" "$SEED" \
             "$RUN/$w.hist" 8 >"$RUN/$w.out" 2>"$RUN/$w.err" &
         WPIDS="$WPIDS $!"
     done
@@ -414,7 +423,16 @@ main() {
         for k in "${!COUNT[@]}"; do echo "fault $k ${COUNT[$k]}"; done >>"$SUMMARY"
         echo "run $SEED $([ "$FAILED" = 0 ] && echo PASS || echo "FAIL $RUN")" >>"$SUMMARY"
     fi
-    [ "$FAILED" = 0 ] && say "seed $SEED: PASS" || say "seed $SEED: FAIL (reproduce: SEED=$SEED NODES=$NODES DURATION=$DURATION WORKLOADS=\"$WORKLOADS\" FAULTS=\"$FAULTS\" ${DQF_BUG:+DQF_BUG=$DQF_BUG }test/faults/run.sh $BUILD; files in $RUN)"
+    # The settings that differ from the defaults, for the reproduction.
+    local extra=""
+    [ "$CLIENTS" = 4 ] || extra="$extra CLIENTS=$CLIENTS"
+    [ "$PARTITIONS" = "isolated-leader majority-minority bridge" ] || extra="$extra PARTITIONS=\"$PARTITIONS\""
+    [ "$HOLD_MIN $HOLD_MAX" = "3 6" ] || extra="$extra HOLD_MIN=$HOLD_MIN HOLD_MAX=$HOLD_MAX"
+    [ -z "${LATENCY_MS:-}" ] || extra="$extra LATENCY_MS=$LATENCY_MS"
+    [ -z "${CALL_TIMEOUT_MS:-}" ] || extra="$extra CALL_TIMEOUT_MS=$CALL_TIMEOUT_MS"
+    [ "$NODE_PROG" = dqlited ] || [ -n "$DQF_BUG" ] || extra="$extra NODE_PROG=$NODE_PROG"
+    [ -z "$DQF_BUG" ] || extra="$extra DQF_BUG=$DQF_BUG"
+    [ "$FAILED" = 0 ] && say "seed $SEED: PASS" || say "seed $SEED: FAIL (reproduce: SEED=$SEED NODES=$NODES DURATION=$DURATION WORKLOADS=\"$WORKLOADS\" FAULTS=\"$FAULTS\"$extra test/faults/run.sh $BUILD; files in $RUN)"
 }
 
 main

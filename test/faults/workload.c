@@ -8,6 +8,7 @@
  * Also the membership helper of the harness:
  *   faults-workload member add|remove|assign|leader ID ADDR ADDR[,ADDR]
  * (leader prints the leader's id; ID and ADDR are then ignored)
+ * DQF_CALL_TIMEOUT_MS sets the clients' call timeout (2000 ms).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,9 +24,12 @@ static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
 static FILE *history_out;
 static atomic_llong counter;
 static struct timespec start_time;
+/* A client call's timeout: DQF_CALL_TIMEOUT_MS, 2000 by default. */
+static unsigned call_timeout_ms = 2000;
 
 struct run {
     const char *workload;
+    const char *addresses;
     struct dqlite_driver *driver;
     int64_t deadline_ns;
     int clients;
@@ -79,15 +83,30 @@ enum faults_type writeOutcome(struct dqlite_conn *conn, int rc)
     return FAULTS_INFO;
 }
 
+static int driverOpen(const char *addresses, unsigned rotate,
+                      struct dqlite_server_store **s, struct dqlite_driver **d);
+
+/* Each client thread has a driver of its own whose server list starts at
+ * another node (thread i at node i mod N; never refreshed from CLUSTER), as
+ * clients spread over the nodes: during a leadership change they ask
+ * different nodes first, so some follow the new leader while others still
+ * reach the old one. After an operation with unknown outcome the thread
+ * continues as a new process on a new connection. */
 static void *workerMain(void *arg)
 {
     struct run *r = arg;
     static atomic_int next_process;
     struct worker w = {NULL, atomic_fetch_add(&next_process, 1), 0, 0};
+    struct dqlite_server_store *store = NULL;
+    struct dqlite_driver *driver = NULL;
     w.seed = r->seed * 7919u + (unsigned)w.process;
-    dqlite_driver_connect(r->driver, r->workload, &w.conn);
+    if (driverOpen(r->addresses, (unsigned)w.process, &store, &driver) != 0) {
+        fprintf(stderr, "faults-workload: client %d: no driver\n", w.process);
+        return NULL;
+    }
+    dqlite_driver_connect(driver, r->workload, &w.conn);
     while (nowNs() < r->deadline_ns) {
-        dqlite_conn_set_timeout(w.conn, 2000);
+        dqlite_conn_set_timeout(w.conn, call_timeout_ms);
         atomic_fetch_add(&r->n_invoked, 1);
         enum faults_type t = r->op(&w);
         atomic_fetch_add(t == FAULTS_OK     ? &r->n_ok
@@ -96,32 +115,47 @@ static void *workerMain(void *arg)
                          1);
         if (t == FAULTS_INFO) { /* its op may still land: a new process */
             w.process = atomic_fetch_add(&next_process, 1) + 1000;
+            /* ... on a new connection, found afresh (an interrupted call
+             * leaves the old one open, to a node that may lead no more). */
+            dqlite_conn_close(w.conn);
+            w.conn = NULL;
+            dqlite_driver_connect(driver, r->workload, &w.conn);
         }
         if (t != FAULTS_OK) {
             usleep(20000);
         }
     }
     dqlite_conn_close(w.conn);
+    dqlite_driver_destroy(driver);
+    dqlite_server_store_close(store);
     return NULL;
 }
 
-static int driverOpen(const char *addresses, struct dqlite_server_store **s,
-                      struct dqlite_driver **d)
+/* A driver on the comma-separated `addresses`, listed from the one at
+ * position `rotate` (modulo their number) on. */
+static int driverOpen(const char *addresses, unsigned rotate,
+                      struct dqlite_server_store **s, struct dqlite_driver **d)
 {
     struct dqlite_driver_options o;
     char *copy = strdup(addresses), *save = NULL;
-    dqlite_server_store_create(s);
-    for (char *a = strtok_r(copy, ",", &save); a != NULL;
+    char *list[64];
+    unsigned n = 0;
+    for (char *a = strtok_r(copy, ",", &save); a != NULL && n < 64;
          a = strtok_r(NULL, ",", &save)) {
-        dqlite_server_store_add(*s, 0, a, DQLITE_VOTER);
+        list[n++] = a;
+    }
+    dqlite_server_store_create(s);
+    for (unsigned i = 0; i < n; i++) {
+        dqlite_server_store_add(*s, 0, list[(i + rotate) % n], DQLITE_VOTER);
     }
     free(copy);
     dqlite_driver_options_init(&o);
     o.connect_timeout_ms = 3000;
-    o.call_timeout_ms = 2000;
+    o.call_timeout_ms = call_timeout_ms;
     o.dial_timeout_ms = 1000;
     o.attempt_timeout_ms = 1000;
     o.backoff_cap_ms = 200;
+    o.no_store_refresh = true; /* keep the rotated order */
     return dqlite_driver_create(*s, &o, d);
 }
 
@@ -196,7 +230,7 @@ static int member(char **argv)
     struct dqlite_driver *driver;
     struct dqlite_client *c = NULL;
     uint64_t id = strtoull(argv[1], NULL, 10);
-    int rc = driverOpen(argv[3], &store, &driver);
+    int rc = driverOpen(argv[3], 0, &store, &driver);
     if (rc == 0) {
         rc = dqlite_client_connect_leader(driver, &c);
     }
@@ -227,6 +261,10 @@ int main(int argc, char **argv)
     struct dqlite_server_store *store;
     struct run r = {0};
     clock_gettime(CLOCK_MONOTONIC, &start_time);
+    const char *tmo = getenv("DQF_CALL_TIMEOUT_MS");
+    if (tmo != NULL && atoi(tmo) > 0) {
+        call_timeout_ms = (unsigned)atoi(tmo);
+    }
     if (argc == 6 && strcmp(argv[1], "member") == 0) {
         return member(argv + 2);
     }
@@ -236,14 +274,23 @@ int main(int argc, char **argv)
         return 2;
     }
     r.workload = argv[1];
+    r.addresses = argv[2];
     r.op = opOf(argv[1]);
     r.clients = atoi(argv[4]) > 64 ? 64 : atoi(argv[4]);
     r.seed = (unsigned)strtoul(argv[5], NULL, 10);
     history_out = fopen(argv[6], "w");
-    if (history_out == NULL || driverOpen(argv[2], &store, &r.driver) != 0) {
+    if (history_out == NULL || driverOpen(argv[2], 0, &store, &r.driver) != 0) {
         perror(argv[6]);
         return 2;
     }
+    /* Time 0 of the history on the wall clock, to line it up with the
+     * nemesis log and the node logs (a comment line: readers skip it). */
+    struct timespec wall;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    localtime_r(&wall.tv_sec, &tm);
+    fprintf(history_out, "# time 0 = %02d:%02d:%02d.%03ld\n", tm.tm_hour,
+            tm.tm_min, tm.tm_sec, wall.tv_nsec / 1000000);
     int rc = runWorkload(&r, atoi(argv[3]), argc > 7 ? atoi(argv[7]) : 0);
     fclose(history_out);
     dqlite_driver_destroy(r.driver);
