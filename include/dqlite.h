@@ -278,4 +278,22 @@ DQLITE_API int dqlite_node_set_linearizable_reads(dqlite_node *n, int enabled);
 DQLITE_API int dqlite_node_set_snapshot_compression(dqlite_node *n,
                                                     int enabled);
 
+/* Automatic role management, server-side (what go-dqlite's `app` package
+ * does client-side). Off by default (0 and 0); set it on every node, before
+ * start. While this node is leader it checks every member once a second
+ * (a DESCRIBE request: is it up, its failure domain and weight) and makes
+ * at most one role change per round towards `voters` voters (odd, >= 1)
+ * and `standbys` stand-bys: a missing voter is replaced by an online
+ * stand-by (else spare), preferring a failure domain no voter holds yet,
+ * then a lower weight; a voter unreachable for three election timeouts is
+ * demoted to spare; extra voters and stand-bys are demoted; voters sharing
+ * a domain are swapped for a member of a free one. A voter that is stopped
+ * while its departure would leave fewer online voters than `voters` first
+ * has a healthy stand-by promoted and itself demoted to spare (at most 2 s
+ * more in dqlite_node_stop()). Every change is logged at
+ * DQLITE_LOG_INFO. DQLITE_MISUSE after start or for an even number of
+ * voters (or stand-bys without voters). */
+DQLITE_API int dqlite_node_set_auto_roles(dqlite_node *n, unsigned voters,
+                                          unsigned standbys);
+
 #endif /* DQLITE_H */

@@ -105,15 +105,25 @@ static void loopShutdown(struct dqlite_node *n)
     uv_close((uv_handle_t *)loopListener(n), NULL);
     uv_close((uv_handle_t *)&n->parked_timer, NULL);
     uv_close((uv_handle_t *)&n->handover_timer, NULL);
+    rolesClose(n);
     replicaClose(&n->replica, loopOnReplicaClosed);
 }
 
 /* Voters considered for a hand-over (a cluster has a handful). */
 #define LOOP_HANDOVER_MAX_PEERS 64
 
+/* After the hand-over: automatic roles may first hand this voter's vote
+ * to a stand-by (roles_stop.c), then the shutdown. */
+static void loopStopAfterHandOver(struct dqlite_node *n)
+{
+    if (!rolesHandOff(n, loopShutdown)) {
+        loopShutdown(n);
+    }
+}
+
 static void loopOnHandoverOver(uv_timer_t *timer)
 {
-    loopShutdown(timer->data);
+    loopStopAfterHandOver(timer->data);
 }
 
 /* Called from inside the replica: shut down from a fresh loop turn. */
@@ -181,7 +191,7 @@ static void loopOnStop(uv_async_t *async)
 {
     struct dqlite_node *n = async->data;
     if (!loopHandOver(n)) {
-        loopShutdown(n);
+        loopStopAfterHandOver(n);
     }
 }
 
@@ -310,6 +320,7 @@ static int loopStartServices(struct dqlite_node *n)
     n->parked_timer.data = n;
     uv_timer_init(&n->loop, &n->handover_timer);
     n->handover_timer.data = n;
+    rolesStart(n);
     return rv;
 }
 

@@ -23,6 +23,7 @@
 #include "raftio/transport.h"
 #include "server/addr.h"
 #include "server/replica.h"
+#include "server/roles.h"
 #include "server/worker.h"
 
 #define NODE_ERRMSG_LEN 256
@@ -103,6 +104,7 @@ struct dqlite_node {
     uv_timer_t parked_timer;      /* retries and expires parked writers */
     struct replica_wait handover; /* stop: leadership transfer */
     uv_timer_t handover_timer;    /* ...bounded by two election timeouts */
+    struct roles roles;           /* automatic roles (roles.c), opt-in */
 };
 
 /* Log a line through the node's log function (node thread or host). */
