@@ -39,6 +39,7 @@ struct live_dial {
 struct live_log {
     unsigned n_by_level[4];
     char last[LIVE_LOG_MAX];
+    char all[2048];     /* the messages so far, "; "-separated, truncated */
     bool saw_interrupt; /* a message mentioned sending an interrupt */
 };
 
@@ -108,6 +109,7 @@ int liveDriver(const char *const *addrs, unsigned n,
 void liveDriverFree(struct dqlite_server_store *store,
                     struct dqlite_driver *driver);
 int liveExec(struct dqlite_conn *conn, const char *sql);
+int liveExecSetup(struct dqlite_conn *conn, const char *sql);
 int liveQueryInt(struct dqlite_conn *conn, const char *sql, int64_t *out);
 int liveLeader(struct live_node **leader);
 struct live_node *liveFollower(const struct live_node *leader);
@@ -122,6 +124,7 @@ int liveBlackhole(char *address);
 /* proxy.c */
 int liveProxyDial(void *arg, const char *address, int timeout_ms, int *fd);
 void liveProxyHold(unsigned ms);
+void liveProxyGarble(void);
 void liveProxyJoin(void);
 
 /* The test groups (one file each). */
@@ -132,6 +135,7 @@ void liveDiscoveryTests(void);
 void liveTxTests(void);
 void liveErrorTests(void);
 void liveStreamTests(void);
+void liveRelayTests(void);
 void liveMemberTests(void);
 void liveLeaderChangeTests(void);
 void liveClusterTests(void);

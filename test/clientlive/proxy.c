@@ -4,8 +4,9 @@
  * thread copying bytes both ways. While a hold is set the node's answers
  * wait in the kernel (the relay stops reading them) while the client's
  * requests still go through: a test can make a fast answer arrive late at
- * a chosen moment, whatever the machine's load. Threads are joined by
- * liveProxyJoin() once the connections using them are closed.
+ * a chosen moment, whatever the machine's load; and it can garble the
+ * next answer's message type (a server speaking nonsense). Threads are joined
+ * by liveProxyJoin() once the connections using them are closed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,20 +31,32 @@ struct relay {
 static pthread_t threads[PROXY_MAX];
 static unsigned n_threads;
 static _Atomic int64_t hold_until_ms;
+static atomic_bool garble_next;
 
 void liveProxyHold(unsigned ms)
 {
     atomic_store(&hold_until_ms, liveNowMs() + ms);
 }
 
-/* Copies what `from` has into `to`; -1 at EOF or error. */
-static int pump(int from, int to)
+void liveProxyGarble(void)
+{
+    atomic_store(&garble_next, true);
+}
+
+/* Copies what `from` has into `to`; -1 at EOF or error. With `garble`,
+ * a pending garble order replaces the type byte of the message header
+ * that starts the chunk (the relay is idle between a request and its
+ * answer, so an answer starts a chunk). */
+static int pump(int from, int to, bool garble)
 {
     char buf[16384];
     ssize_t n = read(from, buf, sizeof buf);
     ssize_t off = 0;
     if (n <= 0) {
         return -1;
+    }
+    if (garble && n > 4 && atomic_exchange(&garble_next, false)) {
+        buf[4] = (char)0xee;
     }
     while (off < n) {
         ssize_t w = write(to, buf + off, (size_t)(n - off));
@@ -70,11 +83,12 @@ static void *relayMain(void *arg)
         if (rv < 0 && errno != EINTR) {
             break;
         }
-        if (rv > 0 && p[0].revents != 0 && pump(r->client_fd, r->server_fd)) {
+        if (rv > 0 && p[0].revents != 0 &&
+            pump(r->client_fd, r->server_fd, false)) {
             break;
         }
         if (rv > 0 && !held && p[1].revents != 0 &&
-            pump(r->server_fd, r->client_fd)) {
+            pump(r->server_fd, r->client_fd, true)) {
             break;
         }
     }
@@ -121,6 +135,7 @@ void liveProxyJoin(void)
 {
     unsigned i;
     atomic_store(&hold_until_ms, 0);
+    atomic_store(&garble_next, false);
     for (i = 0; i < n_threads; i++) {
         pthread_join(threads[i], NULL);
     }

@@ -208,4 +208,5 @@ void liveRowsTests(void)
     liveRun("rows.value-types", testValueTypes);
     liveRun("rows.conversions", testConversions);
     liveStreamTests();
+    liveRelayTests();
 }

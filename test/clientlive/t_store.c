@@ -92,8 +92,8 @@ static void testFileStore(void)
     dqlite_server_store_close(store);
     store = NULL;
     snprintf(path, sizeof path, "%s/no-such-dir/servers.sqlite", ctx->dir);
-    CHECK(dqlite_server_store_open(path, &store) != 0,
-          "a store in a missing directory opened");
+    CHECK(dqlite_server_store_open(path, &store) == DQLITE_CLIENT_STORE,
+          "a store in a missing directory: not DQLITE_CLIENT_STORE");
 out:
     dqlite_server_info_free(got, n);
     dqlite_server_store_close(store);

@@ -129,10 +129,13 @@ int liveDial(void *arg, const char *address, int timeout_ms, int *fd)
 void liveLog(void *arg, int level, const char *message)
 {
     struct live_log *l = arg;
+    size_t n;
     if (level >= 0 && level < 4) {
         l->n_by_level[level]++;
     }
     snprintf(l->last, sizeof l->last, "%s", message);
+    n = strlen(l->all);
+    snprintf(l->all + n, sizeof l->all - n, "%s; ", message);
     if (strstr(message, "interrupt") != NULL) {
         l->saw_interrupt = true;
     }
@@ -172,6 +175,24 @@ void liveDriverFree(struct dqlite_server_store *store,
 int liveExec(struct dqlite_conn *conn, const char *sql)
 {
     return dqlite_conn_exec(conn, sql, NULL, 0, NULL);
+}
+
+/* Setup SQL that may be run again (idempotent): retried twice when the
+ * leader changed under it (NOTLEADER, IOERR), with a [NOTE] line, since
+ * such a write may or may not have been applied. Tests of the client's
+ * behaviour itself never use this. */
+int liveExecSetup(struct dqlite_conn *conn, const char *sql)
+{
+    int rv = liveExec(conn, sql);
+    int i;
+    for (i = 0;
+         i < 2 && (rv == DQLITE_CLIENT_NOTLEADER || rv == DQLITE_CLIENT_IOERR);
+         i++) {
+        printf("[NOTE] %s::%s: setup write retried after %d: %s\n", ctx->server,
+               ctx->current, rv, dqlite_conn_errmsg(conn));
+        rv = liveExec(conn, sql);
+    }
+    return rv;
 }
 
 /* The first column of the only row of `sql`. */
