@@ -193,6 +193,12 @@ static bool replicaBarrierMet(const struct replica *r,
     return w->index <= r->applied;
 }
 
+static bool replicaBarrierUncommitted(const struct replica *r,
+                                      const struct replica_wait *w)
+{
+    return w->index > raftCommitIndex(r->raft);
+}
+
 static bool replicaReadMet(const struct replica *r,
                            const struct replica_wait *w)
 {
@@ -240,8 +246,17 @@ void replicaFailWaits(struct replica *r, int status)
         replicaCompleteQueue(&r->transfers, status);
     }
     replicaCompleteQueue(&r->proposals, status);
-    replicaCompleteQueue(
-        &r->barriers, status == ERR_LEADERSHIP_LOST ? ERR_NOTLEADER : status);
+    if (status == ERR_LEADERSHIP_LOST) {
+        /* An entry already committed is applied whoever leads (a REMOVE
+         * of the leader commits as the leader steps down): only the waits
+         * for entries that may still be lost end here. */
+        struct queue lost;
+        queueInit(&lost);
+        replicaTakeWaits(&r->barriers, &lost, r, replicaBarrierUncommitted);
+        replicaCompleteQueue(&lost, ERR_NOTLEADER);
+    } else {
+        replicaCompleteQueue(&r->barriers, status);
+    }
     replicaCompleteQueue(
         &r->reads, status == ERR_LEADERSHIP_LOST ? ERR_NOTLEADER : status);
 }
