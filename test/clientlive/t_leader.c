@@ -108,6 +108,10 @@ static void testTxCutByTransfer(void)
     CHECK(transferAway(&old, &now) == 0, "transfer");
     CHECK_RC(conn, liveExec(conn, "INSERT INTO lt VALUES (2)"),
              DQLITE_CLIENT_TXCUT);
+    /* The old leader refused it: provably not applied. */
+    CHECK(dqlite_conn_errcode(conn) == DQLITE_CLIENT_CODE_NOT_LEADER,
+          "code %llu: %s", (unsigned long long)dqlite_conn_errcode(conn),
+          dqlite_conn_errmsg(conn));
     CHECK(dqlite_conn_in_tx(conn), "a cut transaction is no longer open");
     CHECK_RC(conn, dqlite_conn_commit(conn), DQLITE_CLIENT_TXCUT);
     CHECK_RC(conn, dqlite_conn_rollback(conn), 0);
