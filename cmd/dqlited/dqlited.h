@@ -36,8 +36,11 @@ struct config {
     bool failure_domain_set;     /* --failure-domain given */
     unsigned snapshot_threshold; /* 0 = the library's default */
     unsigned snapshot_trailing;  /* 0 = the library's default */
-    unsigned join_timeout_s;     /* how long to keep trying to join */
-    const char *recover;         /* --recover LIST, or NULL */
+    unsigned
+        join_timeout_s; /* how long to keep trying to join (0: until stopped) */
+    const char *recover;    /* --recover LIST, or NULL */
+    unsigned auto_voters;   /* --voters: automatic roles, 0 = off */
+    unsigned auto_standbys; /* --standbys */
 };
 
 /* Parses argv into *cfg. Returns -1 to continue, or an exit code (0 after

@@ -101,7 +101,7 @@ static int joinLoop(struct dqlite_driver *driver, const struct config *cfg,
     int64_t deadline = nowMs() + (int64_t)cfg->join_timeout_s * 1000;
     bool added = false;
     while (joinAttempt(driver, cfg, &added) != 0) {
-        if (nowMs() >= deadline) {
+        if (cfg->join_timeout_s != 0 && nowMs() >= deadline) {
             logMsg(LOG_ERROR,
                    "could not join the cluster through %s within "
                    "%u s",

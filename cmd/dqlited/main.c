@@ -61,6 +61,10 @@ static int nodeConfigure(dqlite_node *node, const struct config *cfg)
         rv = dqlite_node_set_snapshot_params(
             node, threshold, threshold > trailing ? threshold : trailing);
     }
+    if (rv == 0 && cfg->auto_voters != 0) {
+        rv = dqlite_node_set_auto_roles(node, cfg->auto_voters,
+                                        cfg->auto_standbys);
+    }
     if (rv == 0 && cfg->bind != NULL) {
         rv = dqlite_node_set_bind_address(node, cfg->bind);
     }

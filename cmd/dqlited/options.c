@@ -82,12 +82,16 @@ static const char usage_text[] =
     "through\n"
     "    -r, --role ROLE          voter (default), standby or spare, for "
     "--join\n"
-    "        --join-timeout SEC   give up joining after SEC seconds (60)\n"
+    "        --join-timeout SEC   give up joining after SEC seconds (0: keep\n"
+    "                             trying until stopped, the default)\n"
     "    -l, --log-level LEVEL    debug, info (default), warn or error\n"
     "        --latency-ms MS      typical network latency; scales the "
     "heartbeat\n"
     "                             (1.5x) and election (15x) timeouts\n"
     "        --failure-domain N   failure domain reported by DESCRIBE\n"
+    "        --voters N           automatic roles: keep N voters (odd), as\n"
+    "                             this node leads (docs/roles.md; off)\n"
+    "        --standbys N         automatic roles: keep N stand-bys (0)\n"
     "        --snapshot-threshold N  snapshot every N applied entries (1024)\n"
     "        --snapshot-trailing N   entries kept in the log after (8192)\n"
     "        --recover LIST       rewrite the configuration and exit (above)\n"
@@ -117,6 +121,8 @@ enum {
     OPT_SNAP_TRAILING,
     OPT_JOIN_TIMEOUT,
     OPT_RECOVER,
+    OPT_VOTERS,
+    OPT_STANDBYS,
 };
 
 static const struct option long_options[] = {
@@ -133,6 +139,8 @@ static const struct option long_options[] = {
     {"snapshot-trailing", required_argument, NULL, OPT_SNAP_TRAILING},
     {"join-timeout", required_argument, NULL, OPT_JOIN_TIMEOUT},
     {"recover", required_argument, NULL, OPT_RECOVER},
+    {"voters", required_argument, NULL, OPT_VOTERS},
+    {"standbys", required_argument, NULL, OPT_STANDBYS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -239,8 +247,16 @@ static int optionNumber(int opt, const char *arg, struct config *cfg)
         cfg->snapshot_trailing = (unsigned)v;
         break;
     case OPT_JOIN_TIMEOUT:
-        rv = parseNumber("join-timeout", arg, 1, 86400, &v);
+        rv = parseNumber("join-timeout", arg, 0, 86400, &v);
         cfg->join_timeout_s = (unsigned)v;
+        break;
+    case OPT_VOTERS:
+        rv = parseNumber("voters", arg, 1, 99, &v);
+        cfg->auto_voters = (unsigned)v;
+        break;
+    case OPT_STANDBYS:
+        rv = parseNumber("standbys", arg, 0, 99, &v);
+        cfg->auto_standbys = (unsigned)v;
         break;
     }
     return rv;
@@ -300,7 +316,7 @@ int optionsParse(int argc, char *argv[], struct config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->role = DQLITE_VOTER;
     cfg->log_level = LOG_INFO;
-    cfg->join_timeout_s = 60;
+    cfg->join_timeout_s = 0; /* a daemon keeps trying until stopped */
     while ((opt = getopt_long(argc, argv, "i:a:b:d:j:r:l:hV", long_options,
                               NULL)) != -1) {
         if (opt == 'h') {
