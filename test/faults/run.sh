@@ -76,7 +76,9 @@ net_down() {
 start_node() { # id [fresh]
     local i=$1 join=()
     mkdir -p "$RUN/n$i"; : >>"$RUN/n$i.log"
-    [ "$NODE_PROG" = dqlited ] && [ "$i" != 1 ] && join=(--join "$(addr 1)")
+    # Every node's address: joining through node 1 alone stalls while node 1
+    # is paused or cut off (the joiner keeps trying until then).
+    [ "$NODE_PROG" = dqlited ] && [ "$i" != 1 ] && join=(--join "$(addrs)")
     if [ "$NODE_PROG" = dqlited ]; then
         nsx "$i" "$B/dqlited" --id "$i" --address "$(addr "$i")" --dir "$RUN/n$i" \
             "${join[@]}" ${LATENCY_MS:+--latency-ms $LATENCY_MS} >>"$RUN/n$i.log" 2>&1 &

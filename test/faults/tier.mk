@@ -62,16 +62,11 @@ FAULTS_BINS := $(B)/test/faults-workload $(B)/test/faults-check \
 	$(B)/test/faults-node $(B)/test/faults-delay $(B)/test/faults-torn \
 	$(B)/dqlited
 
-# The smoke run of `make check`: 3 nodes (1 under SAN=1), all four
-# workloads, kills and partitions for 20 s (FAULTS_SMOKE_WORKLOADS narrows).
+# The smoke run of `make check`: 3 nodes (also under SAN=1), all four
+# workloads, kills and partitions for 20 s (FAULTS_SMOKE_WORKLOADS narrows,
+# FAULTS_SMOKE_NODES changes the count).
 FAULTS_SMOKE_WORKLOADS ?= register bank set append
-# Under SAN=1 on one node, as the interop tier, until peer connections
-# survive ASan (docs/interop.md); FAULTS_SMOKE_NODES=3 overrides.
-ifeq ($(MODE),asan)
-FAULTS_SMOKE_NODES ?= 1
-else
 FAULTS_SMOKE_NODES ?= 3
-endif
 CHECK_TARGETS += check-faults-smoke
 
 .PHONY: check-faults-smoke faults
