@@ -114,7 +114,7 @@ int liveQueryInt(struct dqlite_conn *conn, const char *sql, int64_t *out);
 int liveLeader(struct live_node **leader);
 struct live_node *liveFollower(const struct live_node *leader);
 struct live_node *liveNodeById(uint64_t id);
-int liveWaitLeader(const struct live_node * not, unsigned timeout_ms,
+int liveWaitLeader(const struct live_node *except, unsigned timeout_ms,
                    struct live_node **leader);
 int liveLearnIds(void);
 void liveKill(struct live_node *node);

@@ -87,13 +87,13 @@ int liveLeader(struct live_node **leader)
     return 0;
 }
 
-/* Waits until the nodes agree on a leader other than `not`. */
-int liveWaitLeader(const struct live_node * not, unsigned timeout_ms,
+/* Waits until the nodes agree on a leader other than `except`. */
+int liveWaitLeader(const struct live_node *except, unsigned timeout_ms,
                    struct live_node **leader)
 {
     int64_t deadline_ms = liveNowMs() + timeout_ms;
     do {
-        if (liveLeader(leader) == 0 && *leader != not ) {
+        if (liveLeader(leader) == 0 && *leader != except) {
             return 0;
         }
         liveSleepMs(100);

@@ -15,8 +15,10 @@
 # are searched for sanitizer reports and assertion failures. Prints the
 # program's lines and ends with
 #   [====] client-live: Tested: N | Passing: N | Failing: N
-# CLIENTLIVE_ONLY=ours|reference runs one half; CLIENTLIVE_KEEP=1 keeps the
-# temporary directory (node logs) for a look after a failure.
+# The programs run from private copies in the temporary directory (a
+# concurrent rebuild cannot swap them). CLIENTLIVE_ONLY=ours|reference runs
+# one half; CLIENTLIVE_KEEP=1 keeps the temporary directory (node logs) for
+# a look after a failure; CLIENTLIVE_DEMO=PATH picks another dqlite-demo.
 set -uo pipefail
 B=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 PROG=$B/test/clientlive
@@ -75,7 +77,7 @@ wait_for() {
 }
 
 # members ADDR: the cluster as ADDR's leader reports it (id|address|role).
-members() { timeout 10 "$B/dqlite" -s "$1" clientlive .cluster 2>/dev/null; }
+members() { timeout 10 "$BIN/dqlite" -s "$1" clientlive .cluster 2>/dev/null; }
 count_role() { # ADDR ROLE N: the cluster has N nodes of ROLE
     [ "$(members "$1" | grep -c "|$2\$")" = "$3" ]
 }
@@ -101,7 +103,7 @@ start_ours() {
         ADDR[$i]=127.0.0.1:$(free_port)
         case $i in 2 | 3) join=${ADDR[1]} ;; *) join="" ;; esac
         # shellcheck disable=SC2086
-        "$B/dqlited" --id "$i" --address "${ADDR[$i]}" --dir "$dir/n$i" \
+        "$BIN/dqlited" --id "$i" --address "${ADDR[$i]}" --dir "$dir/n$i" \
             ${join:+--join "$join"} --failure-domain "$i" --log-level info \
             >"$dir/n$i.out" 2>"$dir/n$i.log" &
         PIDS+=($!)
@@ -196,6 +198,12 @@ count_program() {
 }
 
 [ -x "$PROG" ] || { echo "client-live: $PROG missing (run make)" >&2; exit 2; }
+# Private copies: a concurrent rebuild of BUILD_DIR must not swap a binary
+# under a node being started.
+mkdir -p "$TMP/bin"
+cp "$PROG" "$B/dqlited" "$B/dqlite" "$TMP/bin/" || exit 2
+PROG=$TMP/bin/clientlive
+BIN=$TMP/bin
 start=$(date +%s)
 if [ "$ONLY" != reference ]; then
     run_half ours

@@ -266,14 +266,14 @@ out:
     dqlite_client_close(cl);
 }
 
-/* Waits until the nodes agree that `want` leads (NULL: anyone but `not`). */
+/* Waits until the nodes agree that `want` leads (NULL: anyone but `except`). */
 static int waitLeaderIs(const struct live_node *want,
-                        const struct live_node * not, struct live_node **got)
+                        const struct live_node *except, struct live_node **got)
 {
     int64_t deadline_ms = liveNowMs() + 15000;
     while (liveNowMs() < deadline_ms) {
         if (liveLeader(got) == 0 &&
-            (want != NULL ? *got == want : *got != not )) {
+            (want != NULL ? *got == want : *got != except)) {
             return 0;
         }
         liveSleepMs(100);
