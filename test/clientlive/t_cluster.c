@@ -1,9 +1,9 @@
 /*
  * The client-live tests of the cluster client (dqlite_client_*): leader and
  * cluster from the leader and from a follower, describe and weight, dump
- * (the files opened with SQLite), refusals on a follower (not leader) and
- * of unknown ids, a client whose connect failed, and leadership transfer.
- * Membership (add, assign, remove, join, leave) is in t_member.c.
+ * and dump_to_dir (the files opened with SQLite), refusals on a follower (not
+ * leader) and of unknown ids, a client whose connect failed, and leadership
+ * transfer. Membership (add, assign, remove, join, leave) is in t_member.c.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -111,14 +111,33 @@ out:
     dqlite_client_close(cl);
 }
 
-/* Writes a dump's files into `dir` and counts rows of `table` with SQLite. */
-static int countInDump(const struct dqlite_file *files, unsigned n,
-                       const char *dir, const char *table, int64_t *count)
+/* Counts the rows of `table` in `dir`/live.db with SQLite. */
+static int countRows(const char *dir, const char *table, int64_t *count)
 {
     char path[1200];
     char sql[128];
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
+    int rv;
+    snprintf(path, sizeof path, "%s/%s", dir, DB);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    rv = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    rv = rv != 0 ? rv : sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rv == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        *count = sqlite3_column_int64(st, 0);
+    } else {
+        rv = -1;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rv;
+}
+
+/* Writes a dump's files into `dir` and counts rows of `table`. */
+static int countInDump(const struct dqlite_file *files, unsigned n,
+                       const char *dir, const char *table, int64_t *count)
+{
+    char path[1200];
     unsigned i;
     int rv = 0;
     for (i = 0; i < n && rv == 0; i++) {
@@ -131,18 +150,7 @@ static int countInDump(const struct dqlite_file *files, unsigned n,
             fclose(f);
         }
     }
-    snprintf(path, sizeof path, "%s/%s", dir, DB);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-    rv = rv != 0 ? rv : sqlite3_open(path, &db);
-    rv = rv != 0 ? rv : sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rv == 0 && sqlite3_step(st) == SQLITE_ROW) {
-        *count = sqlite3_column_int64(st, 0);
-    } else {
-        rv = -1;
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return rv;
+    return rv != 0 ? rv : countRows(dir, table, count);
 }
 
 static void testDump(void)
@@ -166,6 +174,35 @@ static void testDump(void)
           "the dump's table big has %lld rows", (long long)count);
 out:
     dqlite_file_free(files, n);
+    dqlite_client_close(cl);
+}
+
+/* The dump written by the library: both files, mode 0600, usable by
+ * SQLite; a directory that does not exist: IOERR naming the file. */
+static void testDumpToDir(void)
+{
+    struct dqlite_client *cl = NULL;
+    struct stat st;
+    char dir[512];
+    char path[1200];
+    int64_t count = 0;
+    snprintf(dir, sizeof dir, "%s/dump-to-dir", ctx->dir);
+    CHECK(mkdir(dir, 0700) == 0, "mkdir %s", dir);
+    CHECK_CL(cl, dqlite_client_connect_leader(ctx->driver, &cl), 0);
+    CHECK_CL(cl, dqlite_client_dump_to_dir(cl, DB, dir), 0);
+    snprintf(path, sizeof path, "%s/%s-wal", dir, DB);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
+          "%s: missing or mode %o", path, (unsigned)(st.st_mode & 0777));
+    snprintf(path, sizeof path, "%s/%s", dir, DB);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size > 0,
+          "%s: missing, empty or mode %o", path, (unsigned)(st.st_mode & 0777));
+    CHECK(countRows(dir, "big", &count) == 0 && count == 100000,
+          "the dumped table big has %lld rows", (long long)count);
+    snprintf(dir, sizeof dir, "%s/no-such-dir", ctx->dir);
+    CHECK_CL(cl, dqlite_client_dump_to_dir(cl, DB, dir), DQLITE_CLIENT_IOERR);
+    CHECK(strstr(dqlite_client_errmsg(cl), "no-such-dir") != NULL,
+          "message: %s", dqlite_client_errmsg(cl));
+out:
     dqlite_client_close(cl);
 }
 
@@ -312,6 +349,7 @@ void liveClusterTests(void)
     liveRun("cluster.cluster-from-every-node", testCluster);
     liveRun("cluster.connect-unreachable", testConnectFails);
     liveRun("cluster.dump", testDump);
+    liveRun("cluster.dump-to-dir", testDumpToDir);
     liveRun("cluster.dump-unknown-db", testDumpUnknown);
     liveRun("cluster.describe-weight", testDescribeWeight);
     liveRun("cluster.not-leader", testNotLeaderClient);
