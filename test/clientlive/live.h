@@ -95,7 +95,6 @@ typedef void (*live_test_fn)(void);
 void liveFail(const char *file, int line, const char *cond, const char *fmt,
               ...) __attribute__((format(printf, 4, 5)));
 void liveRun(const char *name, live_test_fn fn);
-void liveSkip(const char *name, const char *why);
 int64_t liveNowMs(void);
 void liveSleepMs(unsigned ms);
 int liveDial(void *arg, const char *address, int timeout_ms, int *fd);
@@ -111,6 +110,8 @@ void liveDriverFree(struct dqlite_server_store *store,
 int liveExec(struct dqlite_conn *conn, const char *sql);
 int liveExecSetup(struct dqlite_conn *conn, const char *sql);
 int liveQueryInt(struct dqlite_conn *conn, const char *sql, int64_t *out);
+
+/* nodes.c */
 int liveLeader(struct live_node **leader);
 struct live_node *liveFollower(const struct live_node *leader);
 struct live_node *liveNodeById(uint64_t id);

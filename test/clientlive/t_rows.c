@@ -10,15 +10,14 @@
 #include "live.h"
 
 #define DB "live.db"
-#define BIG_ROWS 100000
 
-static const char *const kColumns[] = {"i",  "f",   "t",  "b", "n",
-                                       "bo", "iso", "ut", "dn"};
-static const int kTypes[] = {DQLITE_CLIENT_INTEGER, DQLITE_CLIENT_FLOAT,
-                             DQLITE_CLIENT_TEXT,    DQLITE_CLIENT_BLOB,
-                             DQLITE_CLIENT_NULL,    DQLITE_CLIENT_BOOLEAN,
-                             DQLITE_CLIENT_ISO8601, DQLITE_CLIENT_UNIXTIME};
-static const char *const kTypeNames[] = {"INTEGER", "FLOAT", "TEXT", "BLOB",
+static const char *const column_names[] = {"i",  "f",   "t",  "b", "n",
+                                           "bo", "iso", "ut", "dn"};
+static const int column_types[] = {
+    DQLITE_CLIENT_INTEGER, DQLITE_CLIENT_FLOAT,   DQLITE_CLIENT_TEXT,
+    DQLITE_CLIENT_BLOB,    DQLITE_CLIENT_NULL,    DQLITE_CLIENT_BOOLEAN,
+    DQLITE_CLIENT_ISO8601, DQLITE_CLIENT_UNIXTIME};
+static const char *const type_names[] = {"INTEGER", "FLOAT", "TEXT", "BLOB",
                                          "NULL",    "BOOL",  "TIME", "TIME"};
 #define N_COLUMNS 9
 #define TEXT_VALUE "h\xc3\xa9llo w\xc3\xb6rld"
@@ -63,13 +62,13 @@ static void checkColumns(struct dqlite_rows *rows)
     CHECK(dqlite_rows_column_count(rows) == N_COLUMNS, "%u columns",
           dqlite_rows_column_count(rows));
     for (i = 0; i < N_COLUMNS; i++) {
-        CHECK(strcmp(dqlite_rows_column_name(rows, i), kColumns[i]) == 0,
+        CHECK(strcmp(dqlite_rows_column_name(rows, i), column_names[i]) == 0,
               "column %u is named %s", i, dqlite_rows_column_name(rows, i));
     }
     for (i = 0; i < 8; i++) {
-        CHECK(strcmp(dqlite_rows_column_type_name(rows, i), kTypeNames[i]) == 0,
-              "column %s: type name %s (want %s)", kColumns[i],
-              dqlite_rows_column_type_name(rows, i), kTypeNames[i]);
+        CHECK(strcmp(dqlite_rows_column_type_name(rows, i), type_names[i]) == 0,
+              "column %s: type name %s (want %s)", column_names[i],
+              dqlite_rows_column_type_name(rows, i), type_names[i]);
     }
 out:
     return;
@@ -80,11 +79,11 @@ static void checkScalars(struct dqlite_rows *rows)
     struct dqlite_value v;
     unsigned i;
     for (i = 0; i < 8; i++) {
-        CHECK(dqlite_rows_column_type(rows, i) == kTypes[i],
-              "column %s: type %d (want %d)", kColumns[i],
-              dqlite_rows_column_type(rows, i), kTypes[i]);
-        CHECK(dqlite_rows_value(rows, i, &v) == 0 && v.type == kTypes[i],
-              "column %s: value type %d", kColumns[i], v.type);
+        CHECK(dqlite_rows_column_type(rows, i) == column_types[i],
+              "column %s: type %d (want %d)", column_names[i],
+              dqlite_rows_column_type(rows, i), column_types[i]);
+        CHECK(dqlite_rows_value(rows, i, &v) == 0 && v.type == column_types[i],
+              "column %s: value type %d", column_names[i], v.type);
     }
     CHECK(dqlite_rows_int64(rows, 0) == -1234567890123 &&
               dqlite_rows_double(rows, 0) == -1234567890123.0,
