@@ -110,6 +110,24 @@ static void replicaLogNote(void *arg, int level, const char *msg)
     replicaLogf(arg, level, "raft log: %s", msg);
 }
 
+/* A log that ends at or before the snapshot (a crash between installing a
+ * snapshot and dropping the log it covers) holds nothing the snapshot does
+ * not: it is dropped, and the entries after the snapshot start a new one. */
+static int replicaDropCoveredLog(struct replica *r, struct replica_disk *d)
+{
+    uint64_t last = d->loaded.first_index + d->loaded.n_entries - 1;
+    if (!d->has_snap || d->loaded.n_entries == 0 || last > d->snap.index) {
+        return 0;
+    }
+    replicaLogf(r, REPLICA_LOG_WARN,
+                "raft log ends at %llu, within the snapshot at %llu: "
+                "dropped, the next entries start a new log",
+                (unsigned long long)last, (unsigned long long)d->snap.index);
+    raftioLoadedFree(&d->loaded);
+    d->loaded = (struct raftio_loaded){0};
+    return raftioLogReset(&r->log);
+}
+
 static int replicaLoad(struct replica *r, struct replica_disk *d)
 {
     struct raftio_log_options log_opts = {0, replicaLogNote, r};
@@ -124,6 +142,10 @@ static int replicaLoad(struct replica *r, struct replica_disk *d)
         return rv;
     }
     rv = raftioLogOpen(&r->log, &r->fs, &log_opts, &d->loaded);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = replicaDropCoveredLog(r, d);
     if (rv != 0) {
         return rv;
     }
@@ -330,6 +352,8 @@ int replicaSubmit(struct replica *r, enum raftio_req_kind kind, uint64_t index,
     if (kind == RAFTIO_REQ_APPEND) {
         req->entries = r->rd.entries;
         req->n = r->rd.n_entries;
+    } else if (kind == RAFTIO_REQ_SNAPSHOT) {
+        req->chunk = &r->rd.snapshot_chunk;
     }
     r->persist_pending++;
     raftioWriterSubmit(&r->writer, req);
@@ -346,15 +370,18 @@ static void replicaPersist(struct replica *r)
     if (rd->truncate_from != 0) {
         rv = replicaSubmit(r, RAFTIO_REQ_TRUNCATE, rd->truncate_from, 0);
     }
+    /* A received snapshot chunk goes through the writer, in order with the
+     * appends: the last one also drops the log the snapshot covers, so the
+     * entries after the snapshot start a log of their own. */
+    if (rv == 0 && rd->has_snapshot_chunk) {
+        rv = replicaSubmit(r, RAFTIO_REQ_SNAPSHOT, 0, 0);
+    }
     if (rv == 0 && rd->n_entries > 0) {
         rv = replicaSubmit(r, RAFTIO_REQ_APPEND, rd->entries_index, 0);
     }
     if (rv == 0 && rd->has_hard_state) {
         rv = replicaSubmit(r, RAFTIO_REQ_META, rd->hard_state.term,
                            rd->hard_state.vote);
-    }
-    if (rv == 0 && rd->has_snapshot_chunk) {
-        rv = replicaSnapshotChunkWrite(r);
     }
     replicaPersistDone(r, rv);
 }

@@ -47,7 +47,6 @@ void replicaCheckRoles(struct replica *r);
 void replicaWakeApplied(struct replica *r);
 
 /* replica_snap.c */
-int replicaSnapshotChunkWrite(struct replica *r);
 void replicaInstallSnapshot(struct replica *r,
                             const struct raft_snapshot_meta *meta);
 void replicaSnapshotRead(struct replica *r,

@@ -21,50 +21,6 @@
 
 /* ------------------------------------------------- follower: receiving */
 
-struct chunk_write {
-    uv_work_t req;
-    struct replica *r;
-    struct raft_snapshot_write chunk; /* data borrowed from the batch */
-    int rv;
-};
-
-static void chunkWriteWork(uv_work_t *req)
-{
-    struct chunk_write *c = req->data;
-    c->rv = raftioSnapshotWriteChunk(&c->r->fs, &c->chunk);
-}
-
-static void chunkWriteDone(uv_work_t *req, int status)
-{
-    struct chunk_write *c = req->data;
-    struct replica *r = c->r;
-    int rv = status != 0 ? ERR_CANCELED : c->rv;
-    libFree(c);
-    replicaJobFinished(r);
-    replicaPersistDone(r, rv);
-}
-
-int replicaSnapshotChunkWrite(struct replica *r)
-{
-    struct chunk_write *c = libCalloc(1, sizeof *c);
-    if (c == NULL) {
-        return ERR_NOMEM;
-    }
-    c->r = r;
-    c->chunk = r->rd.snapshot_chunk;
-    c->req.data = c;
-    r->persist_pending++;
-    r->jobs_out++;
-    int rv = uv_queue_work(r->loop, &c->req, chunkWriteWork, chunkWriteDone);
-    if (rv != 0) {
-        r->persist_pending--;
-        r->jobs_out--;
-        libFree(c);
-        return ERR_IO;
-    }
-    return 0;
-}
-
 struct install_job {
     struct worker_job job;
     struct replica *r;
@@ -101,6 +57,9 @@ static void installDone(struct worker_job *job)
         } else {
             r->applied = j->index;
             r->snapshot_index = j->index;
+            replicaLogf(r, REPLICA_LOG_INFO,
+                        "installed the leader's snapshot at %llu",
+                        (unsigned long long)j->index);
             replicaWakeApplied(r);
         }
     }

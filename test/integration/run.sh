@@ -135,9 +135,12 @@ wait_leader() {
 . "$(dirname "$0")/cases.sh"
 # shellcheck source=test/integration/cases_member.sh
 . "$(dirname "$0")/cases_member.sh"
+# shellcheck source=test/integration/cases_snapshot.sh
+. "$(dirname "$0")/cases_snapshot.sh"
 
 run_cases
 run_member_cases
+run_snapshot_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
 echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"
