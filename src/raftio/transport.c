@@ -164,7 +164,9 @@ static void peerStreamClosed(uv_handle_t *h)
 /* The stream failed or the peer closed it: close, then back off. */
 static void peerBroken(struct peer *p, const char *why)
 {
-    if (p->state != PEER_CONNECTED) {
+    /* Once the stream is closing (the transport closes it on close, and a
+     * write it cancels ends here with ECANCELED) there is nothing to do. */
+    if (p->state != PEER_CONNECTED || uv_is_closing(&p->s.handle)) {
         return;
     }
     transportNote(p->t, RAFTIO_LOG_INFO, "transport: peer %llu (%s): %s",
@@ -463,6 +465,7 @@ static void peerClose(struct peer *p)
         uv_close((uv_handle_t *)&p->timer, peerTimerClosed);
     }
     if (p->stream_open && !uv_is_closing(&p->s.handle)) {
+        p->state = PEER_BACKOFF; /* a cancelled write must not close it again */
         uv_close(&p->s.handle, peerStreamClosed);
     }
     if (p->dialing) {

@@ -3,7 +3,9 @@
  * peer restarts, bounded queues, cluster check, adoption of a socket whose
  * handshake the server read, and garbage closing the stream. Every test is
  * bounded by a deadline timer. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -280,4 +282,37 @@ Test(transport, adopted_socket_delivers_and_garbage_closes_it)
     close(sv[1]);
     bufFree(&frames);
     closeNode(&b);
+}
+
+/* Closing the transport while a write is still pending (the peer accepts
+ * nothing and reads nothing, so the socket buffers fill): the write that
+ * the close cancels must not close the stream a second time. */
+Test(transport, close_with_a_write_pending)
+{
+    static struct node a;
+    static uint8_t big[1 << 20];
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    char address[32];
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(s >= 0);
+    cr_assert_eq(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(listen(s, 4), 0);
+    cr_assert_eq(getsockname(s, (struct sockaddr *)&sa, &len), 0);
+    snprintf(address, sizeof address, "127.0.0.1:%d", ntohs(sa.sin_port));
+    nodeInit(&a, 1, "c", NULL, 0);
+    struct raft_entry e = {
+        .term = 1, .type = RAFT_COMMAND, .data = big, .len = sizeof big};
+    struct raft_message m = {
+        .type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1};
+    m.append.entries = &e;
+    m.append.n_entries = 1;
+    for (int i = 0; i < 16; i++) {
+        cr_assert_eq(raftioTransportSend(&a.t, 2, address, &m), 0);
+    }
+    runFor(300); /* connected, handshake sent, the big write stuck */
+    cr_assert_eq(a.t.stats.connects, 1);
+    closeNode(&a);
+    close(s);
 }
