@@ -80,28 +80,15 @@ int memberAdd(struct shell *sh, const char *id_text, const char *address,
     return 0;
 }
 
-int memberAssign(struct shell *sh, const char *node, const char *role_text)
-{
-    uint64_t id;
-    int role = memberParseRole(role_text);
-    struct dqlite_client *cli;
-    if (role < 0 || (cli = dotClient(sh, NULL)) == NULL) {
-        return -1;
-    }
-    if ((id = memberNodeId(cli, node)) == 0) {
-        dqlite_client_close(cli);
-        return -1;
-    }
-    if (dqlite_client_assign(cli, id, role) != 0) {
-        return memberFail(cli, "assign node", node);
-    }
-    dqlite_client_close(cli);
-    return 0;
-}
+/* The membership requests that name one existing node. */
+enum member_op { MEMBER_ASSIGN, MEMBER_REMOVE, MEMBER_TRANSFER };
 
-int memberRemove(struct shell *sh, const char *node)
+/* Resolves `node` through the leader and sends one request about it. */
+static int memberOnNode(struct shell *sh, const char *node, enum member_op op,
+                        int role)
 {
     uint64_t id;
+    int rv;
     struct dqlite_client *cli = dotClient(sh, NULL);
     if (cli == NULL) {
         return -1;
@@ -110,29 +97,42 @@ int memberRemove(struct shell *sh, const char *node)
         dqlite_client_close(cli);
         return -1;
     }
-    if (dqlite_client_remove(cli, id) != 0) {
-        return memberFail(cli, "remove node", node);
+    switch (op) {
+    case MEMBER_ASSIGN:
+        rv = dqlite_client_assign(cli, id, role);
+        break;
+    case MEMBER_REMOVE:
+        rv = dqlite_client_remove(cli, id);
+        break;
+    default:
+        rv = dqlite_client_transfer(cli, id);
+        break;
     }
-    dqlite_client_close(cli);
-    return 0;
-}
-
-int memberTransfer(struct shell *sh, const char *node)
-{
-    uint64_t id;
-    struct dqlite_client *cli = dotClient(sh, NULL);
-    if (cli == NULL) {
-        return -1;
-    }
-    if ((id = memberNodeId(cli, node)) == 0) {
-        dqlite_client_close(cli);
-        return -1;
-    }
-    if (dqlite_client_transfer(cli, id) != 0) {
+    if (rv != 0 && op == MEMBER_TRANSFER) {
         shellError("transfer: %s", dqlite_client_errmsg(cli));
         dqlite_client_close(cli);
         return -1;
     }
+    if (rv != 0) {
+        return memberFail(
+            cli, op == MEMBER_ASSIGN ? "assign node" : "remove node", node);
+    }
     dqlite_client_close(cli);
     return 0;
+}
+
+int memberAssign(struct shell *sh, const char *node, const char *role_text)
+{
+    int role = memberParseRole(role_text);
+    return role < 0 ? -1 : memberOnNode(sh, node, MEMBER_ASSIGN, role);
+}
+
+int memberRemove(struct shell *sh, const char *node)
+{
+    return memberOnNode(sh, node, MEMBER_REMOVE, 0);
+}
+
+int memberTransfer(struct shell *sh, const char *node)
+{
+    return memberOnNode(sh, node, MEMBER_TRANSFER, 0);
 }
