@@ -297,14 +297,32 @@ int raftPromoteeCheck(struct raft *r, struct raft_progress *pr)
 
 /* ------------------------------------------------------------ transfer */
 
-static uint64_t raftTransferPick(struct raft *r)
+/* Whether `id` is in ids[0..n_ids), or ids is NULL (any server). */
+static bool raftTransferListed(const struct raft *r, uint64_t id,
+                               const uint64_t *ids, unsigned n_ids)
+{
+    if (ids == NULL) {
+        return true;
+    }
+    for (unsigned j = 0; j < n_ids; j++) {
+        if (ids[j] == id) {
+            return id != r->id;
+        }
+    }
+    return false;
+}
+
+/* The voter with the highest match among the listed (NULL: all). */
+static uint64_t raftTransferBest(const struct raft *r, const uint64_t *ids,
+                                 unsigned n_ids)
 {
     uint64_t best = 0, best_match = 0;
     for (unsigned i = 0; i < r->n_prs; i++) {
-        if (raftIsVoter(r, r->prs[i].id) &&
-            (best == 0 || r->prs[i].match > best_match)) {
-            best = r->prs[i].id;
-            best_match = r->prs[i].match;
+        const struct raft_progress *pr = &r->prs[i];
+        if (raftTransferListed(r, pr->id, ids, n_ids) &&
+            raftIsVoter(r, pr->id) && (best == 0 || pr->match > best_match)) {
+            best = pr->id;
+            best_match = pr->match;
         }
     }
     return best;
@@ -313,20 +331,8 @@ static uint64_t raftTransferPick(struct raft *r)
 uint64_t raftTransferPickFrom(const struct raft *r, const uint64_t *ids,
                               unsigned n_ids)
 {
-    uint64_t best = 0, best_match = 0;
-    for (unsigned i = 0; i < r->n_prs; i++) {
-        const struct raft_progress *pr = &r->prs[i];
-        bool listed = false;
-        for (unsigned j = 0; j < n_ids && !listed; j++) {
-            listed = ids[j] == pr->id;
-        }
-        if (listed && pr->id != r->id && raftIsVoter(r, pr->id) &&
-            (best == 0 || pr->match > best_match)) {
-            best = pr->id;
-            best_match = pr->match;
-        }
-    }
-    return best;
+    static const uint64_t none = 0;
+    return raftTransferBest(r, ids != NULL ? ids : &none, n_ids);
 }
 
 int raftTransfer(struct raft *r, uint64_t target)
@@ -338,7 +344,7 @@ int raftTransfer(struct raft *r, uint64_t target)
     if (r->transfer_target != 0) {
         return ERR_BUSY;
     }
-    if (target == 0 && (target = raftTransferPick(r)) == 0) {
+    if (target == 0 && (target = raftTransferBest(r, NULL, 0)) == 0) {
         return ERR_INVALID;
     }
     if (target == r->id || raftConfGet(&r->conf, target) == NULL) {
