@@ -226,7 +226,7 @@ all: deps $(LIB_SO) $(LIB_A) $(B)/dqlite.pc $(PROGRAMS) $(TEST_BINS)
 check: all
 	@scripts/check-run.sh $(B) lint-tests $(CHECK_TARGETS)
 
-.PHONY: lint-tests check-exports
+.PHONY: lint-tests check-exports coverage
 lint-tests:
 	@test/lint/run.sh
 
@@ -246,6 +246,11 @@ include-check:
 	@scripts/check-includes.sh
 
 lint: format-check include-check
+
+# Line coverage of one module by its tests (gcov; build/coverage).
+MODULE ?= raft
+coverage:
+	@scripts/coverage.sh $(MODULE)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \

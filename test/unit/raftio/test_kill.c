@@ -3,7 +3,7 @@
  * is SIGKILLed at a random moment. The parent then reloads the log: every
  * index the child reported must be present and intact. The same directory
  * carries on across kills, so each child first recovers what the previous
- * one left. RAFTIO_KILL_POINTS (default 200) kills per run. */
+ * one left. RAFTIO_KILL_POINTS (default 1000) kills per run. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
@@ -108,7 +108,7 @@ static uint64_t killOnce(const char *dir, uint64_t term, unsigned *seed)
     }
     close(fds[1]);
     uint64_t acked = 0, v;
-    int wait_acks = rand_r(seed) % 40;
+    int wait_acks = rand_r(seed) % 8;
     for (int i = 0; i < wait_acks && read(fds[0], &v, sizeof v) == sizeof v;
          i++) {
         acked = v;
@@ -152,7 +152,7 @@ Test(kill, sigkill_at_random_points_keeps_acknowledged_entries)
     char dir[] = "/tmp/raftio-kill-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     const char *env = getenv("RAFTIO_KILL_POINTS");
-    int points = env != NULL ? atoi(env) : 200;
+    int points = env != NULL ? atoi(env) : 1000;
     unsigned seed = (unsigned)time(NULL);
     uint64_t acked_max = 0;
     for (int i = 1; i <= points; i++) {
