@@ -49,21 +49,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A loopback TCP port nobody uses, below the ephemeral range (no outgoing
-# connection can hold it), not picked before.
-PICKED=" "
-free_port() {
-    local port hex
-    while :; do
-        port=$((20000 + RANDOM % 12000))
-        hex=$(printf ':%04X ' "$port")
-        case $PICKED in *" $port "*) continue ;; esac
-        grep -q "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
-        PICKED+="$port "
-        echo "$port"
-        return
-    done
-}
+PORTS_DIR=$TMP
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/ports.sh"
 
 # wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s.
 wait_for() {

@@ -65,20 +65,8 @@ expect_eq() {
     return 1
 }
 
-# A TCP port nobody listens on (nor one we picked before).
-PICKED=" "
-free_port() {
-    local port hex
-    while :; do
-        port=$((20000 + RANDOM % 30000))
-        hex=$(printf ':%04X ' "$port")
-        case $PICKED in *" $port "*) continue ;; esac
-        grep -q "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
-        PICKED+="$port "
-        echo "$port"
-        return
-    done
-}
+PORTS_DIR=$TMP
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/ports.sh"
 
 # start_node ID [ARGS...]: starts dqlited for node ID (its data in
 # $TMP/nodeID) and waits for its "listening" line.

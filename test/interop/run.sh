@@ -72,23 +72,8 @@ result() { # name status(0 = pass) [detail file]
     fi
 }
 
-# A free loopback TCP port: 5 digits (the vector replay rewrites addresses
-# in place) and below the kernel's ephemeral range, so that no outgoing
-# connection holds it; no socket of any state may use it.
-free_port() {
-    local p low
-    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-    [ "$low" -gt 10100 ] || low=32768
-    for _ in $(seq 100); do
-        p=$((10000 + RANDOM % (low - 10000)))
-        if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; then
-            echo "$p"
-            return
-        fi
-    done
-    echo "interop: no free port" >&2
-    return 1
-}
+PORTS_DIR=$tmp
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/ports.sh"
 
 # start_node ID ADDRESS [node flags...]: starts the node (data dir kept
 # across restarts in $tmp/nID) and waits up to 20 s for its ready line.

@@ -90,19 +90,8 @@ fi
 mkdir -p "$TMP/bin"
 cp "$B/dqlited" "$B/dqlite" "$B/perf/scan_probe" "$TMP/bin/" || die "build first"
 
-PICKED=" "
-free_port() {
-    local port hex
-    while :; do
-        port=$((20000 + RANDOM % 30000))
-        hex=$(printf ':%04X ' "$port")
-        case $PICKED in *" $port "*) continue ;; esac
-        grep -q "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
-        PICKED+="$port "
-        echo "$port"
-        return
-    done
-}
+PORTS_DIR=$TMP
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/ports.sh"
 
 start_node() {
     local id=$1
