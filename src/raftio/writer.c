@@ -5,6 +5,9 @@
  */
 #include "raftio/writer.h"
 
+#include <errno.h>
+#include <time.h>
+
 #include "lib/assert.h"
 #include "lib/err.h"
 #include "raftio/meta.h"
@@ -22,9 +25,10 @@ static int writerAppendOne(struct raftio_writer *w, struct raftio_req *req)
     return raftioLogAppend(w->log, req->index, req->entries, req->n);
 }
 
-/* Runs the appends from `q` on; returns the first request after them. */
+/* Runs the appends from `q` on that have not succeeded yet (all of them
+ * on the first pass); returns the first request after them. */
 static struct queue *writerRunGroup(struct raftio_writer *w, struct queue *head,
-                                    struct queue *q)
+                                    struct queue *q, bool retry)
 {
     struct queue *start = q;
     uint64_t n_entries = 0;
@@ -33,8 +37,10 @@ static struct queue *writerRunGroup(struct raftio_writer *w, struct queue *head,
         if (req->kind != RAFTIO_REQ_APPEND) {
             break;
         }
-        req->status = writerAppendOne(w, req);
-        n_entries += req->status == 0 ? req->n : 0;
+        if (!retry || req->status != 0) {
+            req->status = writerAppendOne(w, req);
+            n_entries += req->status == 0 ? req->n : 0;
+        }
     }
     int rv = raftioLogSync(w->log);
     for (struct queue *p = start; p != q; p = p->next) {
@@ -48,6 +54,70 @@ static struct queue *writerRunGroup(struct raftio_writer *w, struct queue *head,
     w->stats.entries += rv == 0 ? n_entries : 0;
     pthread_mutex_unlock(&w->mu);
     return q;
+}
+
+/* Whether a request of [from, to) failed for want of space (a request
+ * refused because an earlier one failed counts with it). */
+static bool writerNoSpace(struct queue *from, struct queue *to)
+{
+    for (struct queue *q = from; q != to; q = q->next) {
+        struct raftio_req *req = QUEUE_DATA(q, struct raftio_req, link);
+        if (req->status == ERR_NOSPACE) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Writer thread: waits `ms` or until the writer stops; false when it
+ * stops (or retries are off): the failure then stands. */
+static bool writerWaitForSpace(struct raftio_writer *w, unsigned *wait_ms)
+{
+    struct timespec until;
+    bool retry;
+    clock_gettime(CLOCK_REALTIME, &until);
+    pthread_mutex_lock(&w->mu);
+    retry = w->nospace_retry_ms > 0 && !w->stopping;
+    if (retry) {
+        *wait_ms = *wait_ms == 0 ? w->nospace_retry_ms : *wait_ms * 2;
+        if (*wait_ms > 10 * w->nospace_retry_ms) {
+            *wait_ms = 10 * w->nospace_retry_ms;
+        }
+        until.tv_sec += *wait_ms / 1000;
+        until.tv_nsec += (long)(*wait_ms % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        w->stats.waiting_for_space = true;
+        w->stats.nospace_retries++;
+        while (!w->stopping &&
+               pthread_cond_timedwait(&w->cond, &w->mu, &until) != ETIMEDOUT) {
+        }
+        w->stats.waiting_for_space = false;
+        retry = !w->stopping;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return retry;
+}
+
+/* Runs the appends from `q` on, again while they fail for want of space
+ * and retries are on; returns the first request after them. */
+static struct queue *writerRunAppends(struct raftio_writer *w,
+                                      struct queue *head, struct queue *q)
+{
+    unsigned wait_ms = 0;
+    struct queue *end = writerRunGroup(w, head, q, false);
+    while (writerNoSpace(q, end) && writerWaitForSpace(w, &wait_ms)) {
+        for (struct queue *p = q; p != end; p = p->next) {
+            struct raftio_req *req = QUEUE_DATA(p, struct raftio_req, link);
+            if (req->status == ERR_CANCELED) {
+                req->status = ERR_NOSPACE; /* refused behind the failure */
+            }
+        }
+        end = writerRunGroup(w, head, q, true);
+    }
+    return end;
 }
 
 /* A received snapshot chunk; the last one replaces the log up to its
@@ -88,12 +158,18 @@ static void writerRunRound(struct raftio_writer *w, struct queue *head)
     struct queue *q = head->next;
     while (q != head) {
         struct raftio_req *req = QUEUE_DATA(q, struct raftio_req, link);
+        unsigned wait_ms = 0;
         if (req->kind == RAFTIO_REQ_APPEND) {
-            q = writerRunGroup(w, head, q);
-        } else {
-            req->status = writerRunOther(w, req);
-            q = q->next;
+            q = writerRunAppends(w, head, q);
+            continue;
         }
+        req->status = writerRunOther(w, req);
+        /* A metadata store is replaced whole, so it can be tried again. */
+        while (req->kind == RAFTIO_REQ_META && req->status == ERR_NOSPACE &&
+               writerWaitForSpace(w, &wait_ms)) {
+            req->status = writerRunOther(w, req);
+        }
+        q = q->next;
     }
 }
 
@@ -176,6 +252,14 @@ int raftioWriterStart(struct raftio_writer *w, uv_loop_t *loop,
         return ERR_NOMEM;
     }
     return 0;
+}
+
+void raftioWriterRetryNoSpace(struct raftio_writer *w, unsigned first_ms)
+{
+    PRE(first_ms > 0);
+    pthread_mutex_lock(&w->mu);
+    w->nospace_retry_ms = first_ms;
+    pthread_mutex_unlock(&w->mu);
 }
 
 void raftioWriterSubmit(struct raftio_writer *w, struct raftio_req *req)

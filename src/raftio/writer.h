@@ -15,6 +15,16 @@
  * custom connect function, which may block for seconds, and the log needs
  * one serial owner anyway.
  *
+ * Disk full: by default an append or metadata store that fails with
+ * ERR_NOSPACE completes with that error. After raftioWriterRetryNoSpace
+ * the writer instead keeps the request and tries it again, waiting
+ * first_ms, then twice as long each time up to ten times first_ms, until
+ * the space returns (the request then completes normally) or the writer is
+ * closed (it then completes with ERR_NOSPACE). A failed append group leaves
+ * the log as it was before the group (see log.h), so a retry writes the
+ * same entries at the same indexes. Meanwhile later requests wait behind
+ * it, and raftioWriterStats().waiting_for_space says so.
+ *
  * Threading: raftioWriterStart/Submit/Close and every callback run on the
  * loop thread; the log and fs belong to the writer thread between Start and
  * the close callback. Entries of an append are borrowed until its callback.
@@ -59,9 +69,11 @@ struct raftio_req {
 };
 
 struct raftio_writer_stats {
-    uint64_t syncs;   /* fdatasyncs of append groups */
-    uint64_t appends; /* append requests completed */
-    uint64_t entries; /* entries made durable */
+    uint64_t syncs;           /* fdatasyncs of append groups */
+    uint64_t appends;         /* append requests completed */
+    uint64_t entries;         /* entries made durable */
+    uint64_t nospace_retries; /* retries of requests that hit ERR_NOSPACE */
+    bool waiting_for_space;   /* a request is waiting for a retry now */
 };
 
 struct raftio_writer {
@@ -75,6 +87,7 @@ struct raftio_writer {
     struct queue pending;             /* submitted, not taken (mu) */
     struct queue done;                /* finished, not reported (mu) */
     bool stopping;                    /* mu */
+    unsigned nospace_retry_ms;        /* mu; 0: ERR_NOSPACE fails */
     struct raftio_writer_stats stats; /* mu */
     uint64_t persisted_index;         /* loop thread: highest durable index */
     void (*close_cb)(struct raftio_writer *w);
@@ -82,6 +95,10 @@ struct raftio_writer {
 
 int raftioWriterStart(struct raftio_writer *w, uv_loop_t *loop,
                       struct raftio_log *log, struct raftio_fs *fs);
+
+/* From now on, a request that hits ERR_NOSPACE is retried (see above),
+ * waiting `first_ms` (> 0) before the first retry. */
+void raftioWriterRetryNoSpace(struct raftio_writer *w, unsigned first_ms);
 
 /* Queues `req`; its callback runs later on the loop, never inline. */
 void raftioWriterSubmit(struct raftio_writer *w, struct raftio_req *req);

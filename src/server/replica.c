@@ -31,6 +31,9 @@
 
 /* Period of raft's clock. */
 #define REPLICA_TICK_MS 10
+/* First wait before a write that found the disk full is tried again; the
+ * wait doubles up to ten times this. */
+#define REPLICA_NOSPACE_RETRY_MS 100
 
 uint64_t replicaNowMs(const struct replica *r)
 {
@@ -261,9 +264,27 @@ bool replicaIsLeader(const struct replica *r)
     return !r->failed && raftState(r->raft) == RAFT_LEADER;
 }
 
+/* A full disk does not fail the node: the log writer waits for space and
+ * retries (raftioWriterRetryNoSpace), the node meanwhile acknowledges
+ * nothing new, and the cluster goes on without it. Said once each way. */
+static void replicaReportSpace(struct replica *r)
+{
+    bool waiting = raftioWriterStats(&r->writer).waiting_for_space;
+    if (waiting && !r->waiting_for_space) {
+        replicaLogf(r, REPLICA_LOG_ERROR,
+                    "disk full: the raft log waits for space (retrying; "
+                    "this node acknowledges nothing meanwhile)");
+    } else if (!waiting && r->waiting_for_space) {
+        replicaLogf(r, REPLICA_LOG_INFO,
+                    "disk space is back: the raft log is durable again");
+    }
+    r->waiting_for_space = waiting;
+}
+
 static void replicaOnTick(uv_timer_t *timer)
 {
     struct replica *r = timer->data;
+    replicaReportSpace(r);
     raftTick(r->raft, replicaNowMs(r));
     replicaProcess(r);
     replicaCheckRoles(r);
@@ -281,6 +302,7 @@ int replicaStart(struct replica *r, uv_loop_t *loop, struct worker *worker,
     if (rv != 0) {
         return rv;
     }
+    raftioWriterRetryNoSpace(&r->writer, REPLICA_NOSPACE_RETRY_MS);
     uv_timer_init(loop, &r->tick);
     r->tick.data = r;
     uv_timer_start(&r->tick, replicaOnTick, REPLICA_TICK_MS, REPLICA_TICK_MS);

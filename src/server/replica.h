@@ -112,6 +112,7 @@ struct replica {
     bool snapshot_running;   /* a snapshot job is out */
     unsigned jobs_out;       /* worker jobs not finished */
     bool failed;             /* a fatal error: stop serving */
+    bool waiting_for_space;  /* the log writer waits for disk space */
     int last_state;
     uint64_t last_leader;
     uint64_t next_read_ctx;

@@ -27,6 +27,9 @@ cleanup() {
         kill -KILL "$pid" 2>/dev/null
         { wait "$pid"; } 2>/dev/null
     done
+    # A case's tmpfs left mounted by a failure or an interrupt.
+    awk -v t="$TMP/" 'index($2, t) == 1 { print $2 }' /proc/mounts |
+        xargs -r umount -l
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -125,10 +128,13 @@ wait_leader() {
 . "$(dirname "$0")/cases_member.sh"
 # shellcheck source=test/integration/cases_snapshot.sh
 . "$(dirname "$0")/cases_snapshot.sh"
+# shellcheck source=test/integration/cases_disk.sh
+. "$(dirname "$0")/cases_disk.sh"
 
 run_cases
 run_member_cases
 run_snapshot_cases
+run_disk_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
 echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"

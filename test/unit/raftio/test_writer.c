@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "helpers.h"
@@ -169,6 +170,70 @@ Test(writer, disk_full_fails_the_group_then_appends_succeed_again)
     cr_assert_eq(f.statuses[3], 0);
     cr_assert_eq(f.w.persisted_index, 8);
     teardown(&f);
+    memfsDestroy(f.fs);
+}
+
+/* Runs the loop until the writer waits for space (or 5 s pass). */
+static bool waitForWait(struct fixture *f)
+{
+    for (int i = 0; i < 500; i++) {
+        if (raftioWriterStats(&f->w).waiting_for_space) {
+            return true;
+        }
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        usleep(10 * 1000);
+    }
+    return false;
+}
+
+Test(writer, with_retries_a_full_disk_delays_appends_until_space_returns)
+{
+    static struct fixture f;
+    setup(&f);
+    raftioWriterRetryNoSpace(&f.w, 5);
+    submitAppend(&f, 0, 1, 4, 1);
+    while (f.n_done < 1) {
+        uv_run(&f.loop, UV_RUN_ONCE);
+    }
+    memfsSetSpace(f.fs, 1);
+    submitAppend(&f, 1, 5, 4, 1);
+    submitAppend(&f, 2, 9, 4, 1);
+    cr_assert(waitForWait(&f));
+    cr_assert(waitForWait(&f)); /* still waiting, nothing completed */
+    cr_assert_eq(f.n_done, 1);
+    cr_assert_eq(f.w.persisted_index, 4);
+    memfsSetSpace(f.fs, 0);
+    while (f.n_done < 3) {
+        uv_run(&f.loop, UV_RUN_ONCE);
+    }
+    cr_assert_eq(f.statuses[1], 0);
+    cr_assert_eq(f.statuses[2], 0);
+    cr_assert_eq(f.w.persisted_index, 12);
+    cr_assert_geq(raftioWriterStats(&f.w).nospace_retries, 1);
+    cr_assert(!raftioWriterStats(&f.w).waiting_for_space);
+    teardown(&f);
+    struct raftio_loaded l;
+    cr_assert_eq(raftioLogOpen(&f.log, f.fs, NULL, &l), 0);
+    cr_assert_eq(l.n_entries, 12);
+    for (uint64_t i = 1; i <= 12; i++) {
+        cr_assert(helperCheck(&l.entries[i - 1], i, 1));
+    }
+    raftioLoadedFree(&l);
+    raftioLogClose(&f.log);
+    memfsDestroy(f.fs);
+}
+
+Test(writer, closing_while_waiting_for_space_fails_the_waiting_requests)
+{
+    static struct fixture f;
+    setup(&f);
+    raftioWriterRetryNoSpace(&f.w, 5);
+    memfsSetSpace(f.fs, 1);
+    submitAppend(&f, 0, 1, 4, 1);
+    cr_assert(waitForWait(&f));
+    teardown(&f); /* completes the waiting request, then closes */
+    cr_assert_eq(f.n_done, 1);
+    cr_assert_eq(f.statuses[0], ERR_NOSPACE);
     memfsDestroy(f.fs);
 }
 
