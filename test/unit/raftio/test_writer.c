@@ -78,6 +78,14 @@ static void submitAppend(struct fixture *f, int i, uint64_t first, size_t n,
     raftioWriterSubmit(&f->w, &f->reqs[i]);
 }
 
+/* Runs the loop until `n` requests have completed. */
+static void runUntil(struct fixture *f, int n)
+{
+    while (f->n_done < n) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+}
+
 Test(writer, queued_batches_share_syncs_and_complete_in_order)
 {
     static struct fixture f;
@@ -87,9 +95,7 @@ Test(writer, queued_batches_share_syncs_and_complete_in_order)
         submitAppend(&f, i, next, 1 + (size_t)i % 4, 1);
         next += 1 + (uint64_t)i % 4;
     }
-    while (f.n_done < N_REQS) {
-        uv_run(&f.loop, UV_RUN_ONCE);
-    }
+    runUntil(&f, N_REQS);
     struct raftio_writer_stats s = raftioWriterStats(&f.w);
     cr_assert_eq(s.entries, next - 1);
     cr_assert_lt(s.syncs, N_REQS, "no grouping: %lu syncs",
@@ -123,9 +129,7 @@ Test(writer, truncate_and_meta_are_ordered_with_appends)
                                     .data = &f};
     raftioWriterSubmit(&f.w, &f.reqs[3]);
     submitAppend(&f, 4, 6, 2, 2);
-    while (f.n_done < 5) {
-        uv_run(&f.loop, UV_RUN_ONCE);
-    }
+    runUntil(&f, 5);
     for (int i = 0; i < 5; i++) {
         cr_assert_eq(f.statuses[i], 0);
     }
@@ -150,23 +154,17 @@ Test(writer, disk_full_fails_the_group_then_appends_succeed_again)
     static struct fixture f;
     setup(&f);
     submitAppend(&f, 0, 1, 4, 1);
-    while (f.n_done < 1) {
-        uv_run(&f.loop, UV_RUN_ONCE);
-    }
+    runUntil(&f, 1);
     memfsSetSpace(f.fs, 1);
     submitAppend(&f, 1, 5, 4, 1);
     submitAppend(&f, 2, 9, 4, 1);
-    while (f.n_done < 3) {
-        uv_run(&f.loop, UV_RUN_ONCE);
-    }
+    runUntil(&f, 3);
     cr_assert_eq(f.statuses[1], ERR_NOSPACE);
     cr_assert(f.statuses[2] == ERR_CANCELED || f.statuses[2] == ERR_NOSPACE);
     cr_assert_eq(f.w.persisted_index, 4);
     memfsSetSpace(f.fs, 0);
     submitAppend(&f, 3, 5, 4, 1);
-    while (f.n_done < 4) {
-        uv_run(&f.loop, UV_RUN_ONCE);
-    }
+    runUntil(&f, 4);
     cr_assert_eq(f.statuses[3], 0);
     cr_assert_eq(f.w.persisted_index, 8);
     teardown(&f);
@@ -192,9 +190,7 @@ Test(writer, with_retries_a_full_disk_delays_appends_until_space_returns)
     setup(&f);
     raftioWriterRetryNoSpace(&f.w, 5);
     submitAppend(&f, 0, 1, 4, 1);
-    while (f.n_done < 1) {
-        uv_run(&f.loop, UV_RUN_ONCE);
-    }
+    runUntil(&f, 1);
     memfsSetSpace(f.fs, 1);
     submitAppend(&f, 1, 5, 4, 1);
     submitAppend(&f, 2, 9, 4, 1);
@@ -203,9 +199,7 @@ Test(writer, with_retries_a_full_disk_delays_appends_until_space_returns)
     cr_assert_eq(f.n_done, 1);
     cr_assert_eq(f.w.persisted_index, 4);
     memfsSetSpace(f.fs, 0);
-    while (f.n_done < 3) {
-        uv_run(&f.loop, UV_RUN_ONCE);
-    }
+    runUntil(&f, 3);
     cr_assert_eq(f.statuses[1], 0);
     cr_assert_eq(f.statuses[2], 0);
     cr_assert_eq(f.w.persisted_index, 12);
@@ -250,9 +244,7 @@ Test(writer, a_ready_batch_is_persisted_in_contract_order)
     static struct raftio_batch b;
     setup(&f);
     submitAppend(&f, 0, 1, 4, 1);
-    while (f.n_done < 1) {
-        uv_run(&f.loop, UV_RUN_ONCE);
-    }
+    runUntil(&f, 1);
     uint8_t storage[2][300];
     struct raft_entry entries[2] = {helperEntry(storage[0], 3, 2),
                                     helperEntry(storage[1], 4, 2)};
