@@ -71,4 +71,5 @@
     X(ERR_FRAME, 210, "malformed raft peer frame")                           \
     X(ERR_HANDSHAKE, 211, "bad raft peer handshake")                         \
     X(ERR_CLUSTER_MISMATCH, 212, "peer belongs to another cluster")          \
-    X(ERR_SENDQ_FULL, 213, "peer send queue full")
+    X(ERR_SENDQ_FULL, 213, "peer send queue full")                           \
+    X(ERR_UNREACHABLE, 214, "no stream to the peer and no dialling")

@@ -127,7 +127,7 @@ static void peerTimerCb(uv_timer_t *timer)
     struct peer *p = timer->data;
     ASSERT(p->state == PEER_BACKOFF);
     p->state = PEER_IDLE;
-    if (p->n_queued > 0) {
+    if (p->n_queued > 0 && !p->t->no_dial) {
         peerDial(p);
     }
 }
@@ -401,6 +401,10 @@ int raftioTransportSend(struct raftio_transport *t, uint64_t to,
     if (strlen(address) > FRAME_TEXT_MAX) {
         return ERR_INVALID;
     }
+    if (t->no_dial && (p == NULL || p->state != PEER_CONNECTED)) {
+        t->stats.dropped++;
+        return ERR_UNREACHABLE;
+    }
     if (p == NULL && peerCreate(t, to, &p) != 0) {
         return ERR_NOMEM;
     }
@@ -448,6 +452,21 @@ int raftioTransportInit(struct raftio_transport *t, uv_loop_t *loop,
     queueInit(&t->peers);
     queueInit(&t->inbound);
     return 0;
+}
+
+void raftioTransportStopDialling(struct raftio_transport *t)
+{
+    struct queue *q;
+    t->no_dial = true;
+    QUEUE_FOREACH(q, &t->peers)
+    {
+        struct peer *p = QUEUE_DATA(q, struct peer, link);
+        if (p->state != PEER_CONNECTED) { /* nothing will carry them */
+            itemsFree(&p->queue);
+            p->n_queued = 0;
+            p->queued_bytes = 0;
+        }
+    }
 }
 
 bool raftioTransportConnected(const struct raftio_transport *t, uint64_t id)

@@ -83,6 +83,7 @@ struct raftio_transport {
     bool listening;
     char bound[FRAME_TEXT_MAX + 1]; /* address actually bound */
     bool closing;
+    bool no_dial;     /* raftioTransportStopDialling was called */
     unsigned pending; /* handles and work items not finished yet */
     void (*close_cb)(struct raftio_transport *t);
     struct raftio_transport_stats stats;
@@ -107,13 +108,19 @@ int raftioTransportAdopt(struct raftio_transport *t, int fd,
 int raftioTransportSend(struct raftio_transport *t, uint64_t to,
                         const char *address, const struct raft_message *m);
 
-/* Closes every stream and the listener; close_cb once all is released
- * (a dial in progress on the thread pool is waited for). close_cb may run
- * before this returns when nothing was open. */
+/* From now on only the streams that are up carry messages: no peer is
+ * dialled or redialled, and a message for a peer without a stream is
+ * dropped (ERR_UNREACHABLE: raft treats it like a lost message). For a
+ * node that is stopping: it must not reach out to peers that left. */
+void raftioTransportStopDialling(struct raftio_transport *t);
+
 /* Whether the outgoing stream to `id` is up now (dialled, handshake sent,
  * not broken): a peer that just closed its end is not. */
 bool raftioTransportConnected(const struct raftio_transport *t, uint64_t id);
 
+/* Closes every stream and the listener; close_cb once all is released
+ * (a dial in progress on the thread pool is waited for). close_cb may run
+ * before this returns when nothing was open. */
 void raftioTransportClose(struct raftio_transport *t,
                           void (*close_cb)(struct raftio_transport *t));
 

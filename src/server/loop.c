@@ -137,9 +137,17 @@ static void loopOnHandoverDone(struct replica_wait *w, int status)
     }
 }
 
-static void loopOnHandoverTimeout(uv_timer_t *timer)
+/* Every heartbeat of the hand-over: give up at the deadline, or as soon as
+ * the stream to the target is down (it is stopping too, or unreachable:
+ * waiting for it would only delay our own stop). */
+static void loopOnHandoverTick(uv_timer_t *timer)
 {
     struct dqlite_node *n = timer->data;
+    if (uv_now(&n->loop) < n->handover_deadline_ms &&
+        raftioTransportConnected(&n->transport, n->handover_target)) {
+        return;
+    }
+    uv_timer_stop(timer);
     replicaCancel(&n->handover);
     loopOnHandoverDone(&n->handover, ERR_TIMEOUT);
 }
@@ -181,15 +189,21 @@ static bool loopHandOver(struct dqlite_node *n)
     /* The timeout first: processing may end the hand-over at once, and its
      * end restarts the timer for the shutdown. */
     nodeTimeouts(n, &heartbeat_ms, &election_ms);
-    uv_timer_start(&n->handover_timer, loopOnHandoverTimeout, 2 * election_ms,
-                   0);
+    n->handover_target = target;
+    n->handover_deadline_ms = uv_now(&n->loop) + 2 * election_ms;
+    uv_timer_start(&n->handover_timer, loopOnHandoverTick, heartbeat_ms,
+                   heartbeat_ms);
     replicaProcess(r);
     return true;
 }
 
+/* A stopping node only uses the streams that are up: peers that stopped
+ * before it are not dialled again (an embedder's connect function may
+ * not expect calls for a peer it closed). */
 static void loopOnStop(uv_async_t *async)
 {
     struct dqlite_node *n = async->data;
+    raftioTransportStopDialling(&n->transport);
     if (!loopHandOver(n)) {
         loopStopAfterHandOver(n);
     }

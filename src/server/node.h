@@ -101,10 +101,12 @@ struct dqlite_node {
         char address[ADDR_MAX_LEN];
     } learned[NODE_MAX_LEARNED];
     unsigned n_learned;
-    uv_timer_t parked_timer;      /* retries and expires parked writers */
-    struct replica_wait handover; /* stop: leadership transfer */
-    uv_timer_t handover_timer;    /* ...bounded by two election timeouts */
-    struct roles roles;           /* automatic roles (roles.c), opt-in */
+    uv_timer_t parked_timer;       /* retries and expires parked writers */
+    struct replica_wait handover;  /* stop: leadership transfer */
+    uv_timer_t handover_timer;     /* ...checked every heartbeat, */
+    uint64_t handover_target;      /* ...while the stream to it is up, */
+    uint64_t handover_deadline_ms; /* ...for two election timeouts */
+    struct roles roles;            /* automatic roles (roles.c), opt-in */
 };
 
 /* Log a line through the node's log function (node thread or host). */

@@ -216,6 +216,47 @@ Test(transport, reconnects_with_backoff_after_the_peer_restarts)
     closeNode(&b2);
 }
 
+/* A stopping node: the stream that is up still carries messages, the
+ * peer that left is never dialled again, a new peer is never dialled. */
+Test(transport, after_stop_dialling_only_open_streams_are_used)
+{
+    static struct node a, b, c;
+    nodeInit(&a, 1, "", countingConnect, 0);
+    nodeInit(&b, 2, "", NULL, 0);
+    nodeInit(&c, 3, "", NULL, 0);
+    cr_assert_eq(raftioTransportListen(&b.t, "@"), 0);
+    cr_assert_eq(raftioTransportListen(&c.t, "@"), 0);
+    struct raft_message m = vote(1, 2, 1);
+    cr_assert_eq(raftioTransportSend(&a.t, 2, b.t.bound, &m), 0);
+    m = vote(1, 3, 1);
+    cr_assert_eq(raftioTransportSend(&a.t, 3, c.t.bound, &m), 0);
+    runUntil(&b.n_seen, 1);
+    runUntil(&c.n_seen, 1);
+    cr_assert_eq(connect_calls, 2);
+
+    raftioTransportStopDialling(&a.t);
+    m = vote(1, 2, 2);
+    cr_assert_eq(raftioTransportSend(&a.t, 2, b.t.bound, &m), 0);
+    runUntil(&b.n_seen, 2);
+    cr_assert_eq(b.seen[1], 2);
+
+    closeNode(&c); /* c leaves: a's stream to it breaks */
+    for (int i = 0; i < 50 && raftioTransportConnected(&a.t, 3); i++) {
+        runFor(10);
+    }
+    cr_assert_not(raftioTransportConnected(&a.t, 3));
+    m = vote(1, 3, 2);
+    cr_assert_eq(raftioTransportSend(&a.t, 3, c.t.bound, &m), ERR_UNREACHABLE);
+    m = vote(1, 4, 1);
+    cr_assert_eq(raftioTransportSend(&a.t, 4, "@raftio-nobody", &m),
+                 ERR_UNREACHABLE);
+    runFor(100); /* several backoff periods (10-40 ms) */
+    cr_assert_eq(connect_calls, 2, "a peer was dialled after the stop");
+    cr_assert_eq(a.t.stats.dropped, 2);
+    closeNode(&a);
+    closeNode(&b);
+}
+
 Test(transport, queue_to_an_unreachable_peer_is_bounded)
 {
     static struct node a;
