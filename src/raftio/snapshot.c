@@ -544,8 +544,10 @@ int raftioSnapshotReadChunk(struct raftio_fs *fs, uint64_t index,
     return rv;
 }
 
-/* Verifies the complete received file, then publishes it. */
-static int snapFinishReceived(struct raftio_fs *fs, int fd, uint64_t index)
+/* Verifies the complete received file, then publishes it (*published:
+ * it has its final name, whatever the outcome). */
+static int snapFinishReceived(struct raftio_fs *fs, int fd, uint64_t index,
+                              bool *published)
 {
     char tmp[RAFTIO_FS_NAME_MAX], name[RAFTIO_FS_NAME_MAX];
     struct snapshot_header h;
@@ -568,6 +570,7 @@ static int snapFinishReceived(struct raftio_fs *fs, int fd, uint64_t index)
     snapNewestIndex(fs, &newest, &previous);
     rv = fs->rename(fs, tmp, name);
     if (rv == 0) {
+        *published = true;
         rv = fs->syncDir(fs);
     }
     if (rv == 0) {
@@ -581,6 +584,7 @@ int raftioSnapshotWriteChunk(struct raftio_fs *fs,
 {
     char tmp[RAFTIO_FS_NAME_MAX];
     uint64_t size = 0;
+    bool published = false;
     int fd;
     snapName(tmp, chunk->index, ".tmp");
     int flags = chunk->offset == 0 ? RAFTIO_FS_CREATE | RAFTIO_FS_TRUNC : 0;
@@ -596,7 +600,12 @@ int raftioSnapshotWriteChunk(struct raftio_fs *fs,
         rv = fs->pwrite(fs, fd, chunk->data, chunk->len, chunk->offset);
     }
     if (rv == 0 && chunk->last) {
-        rv = snapFinishReceived(fs, fd, chunk->index);
+        rv = snapFinishReceived(fs, fd, chunk->index, &published);
+    }
+    if (rv == ERR_NOSPACE && !published) {
+        /* Undo the part written, so that the chunk can come again. */
+        int undo = fs->truncate(fs, fd, chunk->offset);
+        rv = undo == 0 ? rv : undo;
     }
     fs->close(fs, fd);
     return rv;

@@ -103,7 +103,10 @@ int raftioSnapshotReadChunk(struct raftio_fs *fs, uint64_t index,
  * starts it over; any other offset must equal the bytes written so far,
  * else ERR_INVALID). With `last` the file is synced, verified completely
  * (ERR_SNAPSHOT_CORRUPT, and the file is dropped, if it does not decode to
- * a snapshot at `index`), renamed and the directory synced. */
+ * a snapshot at `index`), renamed and the directory synced. A chunk that
+ * fails with ERR_NOSPACE before the file is published is undone (the file
+ * is cut back to `offset`), so the same chunk can be written again once
+ * there is space. */
 int raftioSnapshotWriteChunk(struct raftio_fs *fs,
                              const struct raft_snapshot_write *chunk);
 

@@ -126,7 +126,12 @@ static int writerSnapshotChunk(struct raftio_writer *w,
                                const struct raft_snapshot_write *chunk)
 {
     uint64_t first, last;
+    unsigned wait_ms = 0;
     int rv = raftioSnapshotWriteChunk(w->fs, chunk);
+    /* A chunk that failed for want of space was undone: write it again. */
+    while (rv == ERR_NOSPACE && writerWaitForSpace(w, &wait_ms)) {
+        rv = raftioSnapshotWriteChunk(w->fs, chunk);
+    }
     if (rv != 0 || !chunk->last) {
         return rv;
     }

@@ -15,14 +15,15 @@
  * custom connect function, which may block for seconds, and the log needs
  * one serial owner anyway.
  *
- * Disk full: by default an append or metadata store that fails with
- * ERR_NOSPACE completes with that error. After raftioWriterRetryNoSpace
- * the writer instead keeps the request and tries it again, waiting
- * first_ms, then twice as long each time up to ten times first_ms, until
- * the space returns (the request then completes normally) or the writer is
- * closed (it then completes with ERR_NOSPACE). A failed append group leaves
- * the log as it was before the group (see log.h), so a retry writes the
- * same entries at the same indexes. Meanwhile later requests wait behind
+ * Disk full: by default an append, metadata store or snapshot chunk that
+ * fails with ERR_NOSPACE completes with that error. After
+ * raftioWriterRetryNoSpace the writer instead keeps the request and tries it
+ * again, waiting first_ms, then twice as long each time up to ten times
+ * first_ms, until the space returns (the request then completes normally) or
+ * the writer is closed (it then completes with ERR_NOSPACE). A failed append
+ * group leaves the log as it was before the group (see log.h), so a retry
+ * writes the same entries at the same indexes (a refused snapshot chunk is
+ * undone the same way, see snapshot.h). Meanwhile later requests wait behind
  * it, and raftioWriterStats().waiting_for_space says so.
  *
  * Threading: raftioWriterStart/Submit/Close and every callback run on the

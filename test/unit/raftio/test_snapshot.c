@@ -179,6 +179,39 @@ Test(snapshot, chunked_transfer_verifies_before_publishing)
     memfsDestroy(follower);
 }
 
+/* A disk that fills during InstallSnapshot: the chunk that hit ENOSPC is
+ * undone, and once there is space the same chunk, then the rest, make the
+ * snapshot whole. The last chunk too (its verification comes after). */
+Test(snapshot, a_chunk_refused_for_space_can_be_written_again)
+{
+    struct raftio_fs *leader = memfsCreate();
+    struct raftio_fs *follower = memfsCreate();
+    const char *tmp = "snap-00000000000000000012.tmp";
+    uint8_t buf[7000];
+    uint64_t offset = 0, size = 0;
+    bool last = false;
+    writeSnap(leader, 12, 100000, false, 0);
+    for (int i = 0; !last; i++) {
+        size_t got;
+        cr_assert_eq(raftioSnapshotReadChunk(leader, 12, offset, buf,
+                                             sizeof buf, &got, &last),
+                     0);
+        struct raft_snapshot_write w = {12, 3, offset, buf, got, last};
+        if (i == 3 || last) {
+            memfsSetSpace(follower, offset + got / 2); /* half fits */
+            cr_assert_eq(raftioSnapshotWriteChunk(follower, &w), ERR_NOSPACE);
+            cr_assert_eq(memfsFileSize(follower, tmp, &size), 0);
+            cr_assert_eq(size, offset, "the refused chunk was not undone");
+            memfsSetSpace(follower, 0);
+        }
+        cr_assert_eq(raftioSnapshotWriteChunk(follower, &w), 0);
+        offset += got;
+    }
+    checkSnap(follower, 12, 100000);
+    memfsDestroy(leader);
+    memfsDestroy(follower);
+}
+
 /* The streaming writer: pieces of any size make the same file; a short or
  * an aborted stream publishes nothing. */
 Test(snapshot, streaming_writer_in_uneven_pieces)

@@ -217,6 +217,32 @@ Test(writer, with_retries_a_full_disk_delays_appends_until_space_returns)
     memfsDestroy(f.fs);
 }
 
+Test(writer, with_retries_a_snapshot_chunk_waits_for_space)
+{
+    static struct fixture f;
+    static uint8_t data[5000];
+    uint64_t size = 0;
+    setup(&f);
+    raftioWriterRetryNoSpace(&f.w, 5);
+    memfsSetSpace(f.fs, 1000);
+    struct raft_snapshot_write chunk = {7, 2, 0, data, sizeof data, false};
+    f.reqs[0] = (struct raftio_req){.kind = RAFTIO_REQ_SNAPSHOT,
+                                    .chunk = &chunk,
+                                    .cb = reqDone,
+                                    .data = &f};
+    raftioWriterSubmit(&f.w, &f.reqs[0]);
+    cr_assert(waitForWait(&f));
+    cr_assert_eq(f.n_done, 0);
+    memfsSetSpace(f.fs, 0);
+    runUntil(&f, 1);
+    cr_assert_eq(f.statuses[0], 0);
+    cr_assert_eq(memfsFileSize(f.fs, "snap-00000000000000000007.tmp", &size),
+                 0);
+    cr_assert_eq(size, sizeof data);
+    teardown(&f);
+    memfsDestroy(f.fs);
+}
+
 Test(writer, closing_while_waiting_for_space_fails_the_waiting_requests)
 {
     static struct fixture f;
