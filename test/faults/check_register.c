@@ -4,6 +4,7 @@
  * (linearized set, register value) states, run key by key. Kept alone: it
  * is the one checker whose cost is exponential, bounded by max_states.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -314,6 +315,7 @@ int checkRegister(const struct faults_history *h, unsigned long max_states,
     struct faults_op *ops;
     unsigned n;
     int anomalies = 0;
+    bool undecided = false;
     if (historyPair(h, &ops, &n) != 0) {
         return -1;
     }
@@ -324,14 +326,19 @@ int checkRegister(const struct faults_history *h, unsigned long max_states,
     if (keys != NULL) {
         qsort(keys, n, sizeof *keys, keyCmp);
     }
-    for (unsigned i = 0; keys != NULL && i < n && anomalies >= 0; i++) {
+    /* Every key is checked: one that is undecided neither hides another's
+     * anomaly nor stops the check of the keys after it. */
+    for (unsigned i = 0; keys != NULL && i < n; i++) {
         if (i > 0 && keys[i] == keys[i - 1]) {
             continue;
         }
         int rv = checkKey(ops, n, keys[i], max_states, report);
-        anomalies = rv < 0 ? -1 : anomalies + (rv == 0);
+        undecided = undecided || rv < 0;
+        anomalies += rv == 0;
     }
-    anomalies = keys == NULL ? -1 : anomalies;
+    if (anomalies == 0 && (undecided || keys == NULL)) {
+        anomalies = -1;
+    }
     free(keys);
     free(ops);
     return anomalies;

@@ -123,6 +123,34 @@ Test(register, wide_concurrency_within_bound)
     cr_assert_eq(reg(buf), 1);
 }
 
+/* A key past the search bound leaves the run undecided, but neither hides
+ * an anomaly of another key nor stops the keys after it being checked. */
+Test(register, an_undecided_key_does_not_hide_an_anomaly)
+{
+    char buf[8192] = "";
+    int t = 1;
+    for (int p = 0; p < 12; p++) { /* key 1: wide, then a bad read */
+        char l[64];
+        snprintf(l, sizeof l, "%d %d invoke write 1 %d\n", t++, p, p);
+        strcat(buf, l);
+    }
+    strcat(buf, "50 20 invoke read 1 -\n51 20 ok read 1 99\n");
+    for (int p = 0; p < 12; p++) {
+        char l[64];
+        snprintf(l, sizeof l, "%d %d ok write 1 %d\n", 60 + p, p, p);
+        strcat(buf, l);
+    }
+    strcat(buf, "100 0 invoke write 2 5\n101 0 ok write 2 5\n" /* key 2 */
+                "102 0 invoke write 2 6\n103 0 ok write 2 6\n"
+                "104 1 invoke read 2 -\n105 1 ok read 2 5\n");
+    struct faults_history h = load(buf);
+    FILE *null = fopen("/dev/null", "w");
+    cr_assert_eq(checkRegister(&h, 5000000, null), 2);
+    cr_assert_eq(checkRegister(&h, 100, null), 1, "key 2 hidden");
+    historyFree(&h);
+    fclose(null);
+}
+
 static int run(const char *text, int which)
 {
     struct faults_history h = load(text);
