@@ -454,6 +454,15 @@ int raftioTransportInit(struct raftio_transport *t, uv_loop_t *loop,
     return 0;
 }
 
+/* Drops the messages waiting for the peer's stream (not the write in
+ * flight). */
+static void peerDropQueued(struct peer *p)
+{
+    itemsFree(&p->queue);
+    p->n_queued = 0;
+    p->queued_bytes = 0;
+}
+
 void raftioTransportStopDialling(struct raftio_transport *t)
 {
     struct queue *q;
@@ -462,9 +471,7 @@ void raftioTransportStopDialling(struct raftio_transport *t)
     {
         struct peer *p = QUEUE_DATA(q, struct peer, link);
         if (p->state != PEER_CONNECTED) { /* nothing will carry them */
-            itemsFree(&p->queue);
-            p->n_queued = 0;
-            p->queued_bytes = 0;
+            peerDropQueued(p);
         }
     }
 }
@@ -477,9 +484,7 @@ bool raftioTransportConnected(const struct raftio_transport *t, uint64_t id)
 
 static void peerClose(struct peer *p)
 {
-    itemsFree(&p->queue);
-    p->n_queued = 0;
-    p->queued_bytes = 0;
+    peerDropQueued(p);
     if (p->timer_open) {
         uv_close((uv_handle_t *)&p->timer, peerTimerClosed);
     }
