@@ -3,8 +3,12 @@
  * main-file-then-WAL form of dqlite_vfs_restore). Any input must be
  * refused cleanly or restored; what is restored must snapshot back to the
  * very same bytes, and SQLite must be able to open it without crashing.
+ * The one difference allowed: a WAL of only a (valid) header, no frames,
+ * is left out of the snapshot, as a snapshot leaves out any frame-less
+ * WAL (docs/vfs.md).
  */
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +25,8 @@ static void checkRoundTrip(struct vfs *v, const uint8_t *data, size_t size)
     uint64_t len = vfsSnapshotFlatSize(&s->dbs[0]);
     uint8_t *flat = malloc(len == 0 ? 1 : len);
     vfsSnapshotFlatten(&s->dbs[0], true, flat);
-    if (len != size || memcmp(flat, data, size) != 0) {
+    bool walless = s->dbs[0].n_frames == 0 && len + VFS_WAL_HDR_SIZE == size;
+    if ((len != size && !walless) || memcmp(flat, data, len) != 0) {
         abort();
     }
     free(flat);
