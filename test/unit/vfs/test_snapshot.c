@@ -249,7 +249,7 @@ static void *writerMain(void *arg)
         hExecOk(c, "INSERT INTO t VALUES(random(), randomblob(3000))");
         hPollApply(w->v, "x.db");
         if (i % 7 == 0) {
-            hExecOk(c, "UPDATE t SET b = randomblob(2000) WHERE n % 3 = 0");
+            hExecOk(c, "UPDATE t SET b = randomblob(2000) WHERE rowid % 3 = 0");
             hPollApply(w->v, "x.db");
         }
         if (i % 25 == 0) {
