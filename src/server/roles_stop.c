@@ -189,14 +189,50 @@ static void handoffOnPromoted(struct replica_wait *w, int status)
     }
 }
 
+/* How often a leader retries a promotion that found a change in flight
+ * (a round's own change, or an ASSIGN from a client, not yet committed). */
+#define HANDOFF_RETRY_MS 20
+
+static void handoffPromote(struct dqlite_node *n);
+
+static void handoffOnRetry(uv_timer_t *timer)
+{
+    handoffPromote(timer->data);
+}
+
+/* Promotes the candidate; a change still in flight is waited out until the
+ * deadline: stopping right after a round changed a role must not skip the
+ * hand-off. */
+static void handoffPromote(struct dqlite_node *n)
+{
+    struct replica *r = &n->replica;
+    uint64_t index;
+    int rv =
+        raftAssignRole(r->raft, n->roles.handoff_candidate, RAFT_VOTER, &index);
+    if (rv == ERR_CONFIG_BUSY &&
+        uv_now(&n->loop) + HANDOFF_RETRY_MS < n->roles.handoff_deadline_ms) {
+        uv_timer_start(&n->roles.timer, handoffOnRetry, HANDOFF_RETRY_MS, 0);
+        return;
+    }
+    if (rv == 0) {
+        n->roles.handoff_wait.cb = handoffOnPromoted;
+        rv = replicaWaitRole(r, n->roles.handoff_candidate, RAFT_VOTER,
+                             n->roles.handoff_deadline_ms,
+                             &n->roles.handoff_wait);
+    }
+    if (rv != 0) {
+        handoffFinish(n, errString(rv));
+        return;
+    }
+    replicaProcess(r);
+}
+
 static bool handoffAsLeader(struct dqlite_node *n)
 {
     struct roles_member m[ROLES_MAX_MEMBERS];
-    struct replica *r = &n->replica;
     unsigned online_voters = 0;
     unsigned n_all = rolesMembers(n, m);
     unsigned k = 0;
-    uint64_t index;
     for (unsigned i = 0; i < n_all; i++) {
         if (m[i].id != n->id) { /* this node is leaving */
             m[k] = m[i];
@@ -205,17 +241,12 @@ static bool handoffAsLeader(struct dqlite_node *n)
         }
     }
     int best = rolesPickPromotion(m, k, RAFT_VOTER, true);
-    if (online_voters >= n->roles.voters || best < 0 ||
-        raftAssignRole(r->raft, m[best].id, RAFT_VOTER, &index) != 0) {
+    if (online_voters >= n->roles.voters || best < 0) {
         return false;
     }
     n->roles.handoff_candidate = m[best].id;
     n->roles.handoff_deadline_ms = uv_now(&n->loop) + ROLES_HANDOFF_MS;
-    n->roles.handoff_wait.cb = handoffOnPromoted;
-    if (replicaWaitRole(r, m[best].id, RAFT_VOTER, n->roles.handoff_deadline_ms,
-                        &n->roles.handoff_wait) != 0) {
-        return false;
-    }
+    handoffPromote(n);
     return true;
 }
 
