@@ -88,6 +88,8 @@ struct gateway {
     int propose_rv;
     bool stream_done; /* the last batch ended with DONE */
     bool interrupted;
+    bool here_deferred; /* a query's start on the loop left it to the db
+                           thread (gateway_query.c) */
     uint64_t busy_deadline_ms;
 
     struct worker_job job;

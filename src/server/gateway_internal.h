@@ -36,6 +36,11 @@ void gatewayFreeBuffers(struct gateway *g);
 /* gateway_sql.c: shared steps of the SQL requests. */
 /* Runs `work` on the db thread, then `next` on the loop (unless closing). */
 void gatewayRun(struct gateway *g, worker_fn work, worker_fn next);
+
+/* The same, with `work` run on the loop thread at once when the db thread
+ * is idle (workerRunHere); false, having run nothing, otherwise. `work`
+ * must bound its own duration. */
+bool gatewayRunHere(struct gateway *g, worker_fn work, worker_fn next);
 /* Records SQLite's code and message (db thread) / a chosen one. */
 void gatewaySaveError(struct gateway *g, int rc);
 void gatewaySetError(struct gateway *g, int rc, const char *message);

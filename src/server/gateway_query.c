@@ -12,6 +12,8 @@
  * a zero-column ROWS message). A query that writes (RETURNING) has its
  * frames replicated before its last batch goes out.
  */
+#include <time.h>
+
 #include "lib/assert.h"
 #include "lib/err.h"
 #include "repl/repl.h"
@@ -72,15 +74,10 @@ static bool queryBind(struct gateway *g)
     return true;
 }
 
-/* Db thread: one batch into g->out. */
-static void queryBatchWork(struct worker_job *job)
+/* The end of a batch: the error saved, the statement ended after its
+ * last batch, and the frames of a query that wrote collected. */
+static void queryBatchEnd(struct gateway *g, enum sql_batch_end end, int rc)
 {
-    struct gateway *g = GATEWAY_OF(job, job);
-    int rc = SQLITE_OK;
-    bufReset(&g->out);
-    g->has_frames = false;
-    enum sql_batch_end end =
-        sqlRowsBatch(g->stmt, &g->out, GATEWAY_BATCH_BYTES, &rc);
     g->stream_done = end != SQL_BATCH_PART;
     g->rc = SQLITE_OK;
     if (end == SQL_BATCH_ERROR) {
@@ -99,22 +96,120 @@ static void queryBatchWork(struct worker_job *job)
     }
 }
 
-static void queryStartWork(struct worker_job *job)
+/* Db thread: one batch into g->out. */
+static void queryBatchWork(struct worker_job *job)
 {
     struct gateway *g = GATEWAY_OF(job, job);
+    int rc = SQLITE_OK;
+    bufReset(&g->out);
+    g->has_frames = false;
+    enum sql_batch_end end =
+        sqlRowsBatch(g->stmt, &g->out, GATEWAY_BATCH_BYTES, &rc);
+    queryBatchEnd(g, end, rc);
+}
+
+/* The statement prepared (the *_SQL requests) and bound; on failure the
+ * error is saved and the statement ended. */
+static bool queryStartStatement(struct gateway *g)
+{
     g->rc = SQLITE_OK;
     g->committed = false;
+    g->has_frames = false;
     if (g->owns_stmt && !queryPrepare(g)) {
         if (g->stmt != NULL) {
             queryEndStatement(g);
         }
-        return;
+        return false;
     }
     if (!queryBind(g)) {
         queryEndStatement(g);
+        return false;
+    }
+    return true;
+}
+
+static void queryStartWork(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    if (queryStartStatement(g)) {
+        queryBatchWork(job);
+    }
+}
+
+/* ------------------------------------------------ first batch on the loop
+ *
+ * Most queries are short reads: handing them to the db thread and back
+ * costs two thread wake-ups, far more than SQLite's own work (a point read
+ * is a few microseconds; docs/performance.md). When the db thread is idle
+ * the first batch of a read-only statement is made on the loop thread, as
+ * the reference makes every batch; a progress handler bounds it to
+ * QUERY_HERE_BUDGET_US, past which the statement is interrupted (a
+ * read-only statement interrupted rolls nothing back, in a transaction or
+ * not), reset, and run again from its start on the db thread. Statements
+ * that write (RETURNING) always go to the db thread. */
+
+#define QUERY_HERE_BUDGET_US 1000
+#define QUERY_HERE_CHECK_OPS 200 /* VDBE ops between two clock reads */
+
+struct query_budget {
+    uint64_t deadline_us;
+    bool over;
+};
+
+static uint64_t queryClockUs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int queryOverBudget(void *arg)
+{
+    struct query_budget *b = arg;
+    b->over = queryClockUs() >= b->deadline_us;
+    return b->over; /* non-zero interrupts the statement */
+}
+
+/* Loop thread, SQLite lock held, db thread idle. `g->here_deferred` says
+ * the statement (prepared and bound) is left to the db thread. */
+static void queryStartHere(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    struct query_budget budget = {queryClockUs() + QUERY_HERE_BUDGET_US, false};
+    int rc = SQLITE_OK;
+    g->here_deferred = false;
+    if (!queryStartStatement(g)) {
         return;
     }
-    queryBatchWork(job);
+    if (!sqlite3_stmt_readonly(g->stmt)) {
+        g->here_deferred = true;
+        return;
+    }
+    bufReset(&g->out);
+    sqlite3_progress_handler(g->db, QUERY_HERE_CHECK_OPS, queryOverBudget,
+                             &budget);
+    enum sql_batch_end end =
+        sqlRowsBatch(g->stmt, &g->out, GATEWAY_BATCH_BYTES, &rc);
+    sqlite3_progress_handler(g->db, 0, NULL, NULL);
+    if (budget.over && end == SQL_BATCH_ERROR && rc == SQLITE_INTERRUPT) {
+        sqlite3_reset(g->stmt); /* the bindings stay */
+        g->here_deferred = true;
+        return;
+    }
+    queryBatchEnd(g, end, rc);
+}
+
+static void queryBatchDone(struct worker_job *job);
+
+static void queryHereDone(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    if (g->here_deferred) {
+        g->here_deferred = false;
+        gatewayRun(g, queryBatchWork, queryBatchDone);
+        return;
+    }
+    queryBatchDone(job);
 }
 
 static void queryResetWork(struct worker_job *job)
@@ -188,7 +283,7 @@ static void queryOnRead(struct replica_wait *w, int status)
         gatewayCloseDb(g);
     } else if (status != 0) {
         gatewayFailErr(g, status);
-    } else {
+    } else if (!gatewayRunHere(g, queryStartHere, queryHereDone)) {
         gatewayRun(g, queryStartWork, queryBatchDone);
     }
 }

@@ -28,15 +28,30 @@
 
 static void sqlJobDone(struct worker_job *job);
 
-/* Runs `work` on the db thread, then `next` on the loop. */
-void gatewayRun(struct gateway *g, worker_fn work, worker_fn next)
+static void sqlJobSet(struct gateway *g, worker_fn work, worker_fn next)
 {
     g->stage = GATEWAY_RUNNING;
     g->has_error = false;
     g->job.work = work;
     g->job.done = sqlJobDone;
     g->job_next = next;
+}
+
+/* Runs `work` on the db thread, then `next` on the loop. */
+void gatewayRun(struct gateway *g, worker_fn work, worker_fn next)
+{
+    sqlJobSet(g, work, next);
     workerSubmit(&gatewayNode(g)->worker, &g->job);
+}
+
+bool gatewayRunHere(struct gateway *g, worker_fn work, worker_fn next)
+{
+    sqlJobSet(g, work, next);
+    if (!workerRunHere(&gatewayNode(g)->worker, &g->job)) {
+        g->stage = GATEWAY_IDLE;
+        return false;
+    }
+    return true;
 }
 
 static void sqlJobDone(struct worker_job *job)

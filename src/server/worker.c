@@ -40,18 +40,25 @@ static struct worker_job *workerNext(struct worker *w)
     return job;
 }
 
+/* Any thread, SQLite lock held: runs the work, releases the lock and
+ * hands the job to the loop for its `done`. */
+static void workerRunLocked(struct worker *w, struct worker_job *job)
+{
+    job->work(job);
+    workerSqliteUnlock();
+    pthread_mutex_lock(&w->mutex);
+    queueInsertTail(&w->finished, &job->link);
+    pthread_mutex_unlock(&w->mutex);
+    uv_async_send(&w->async);
+}
+
 static void *workerMain(void *arg)
 {
     struct worker *w = arg;
     struct worker_job *job;
     while ((job = workerNext(w)) != NULL) {
         workerSqliteLock();
-        job->work(job);
-        workerSqliteUnlock();
-        pthread_mutex_lock(&w->mutex);
-        queueInsertTail(&w->finished, &job->link);
-        pthread_mutex_unlock(&w->mutex);
-        uv_async_send(&w->async);
+        workerRunLocked(w, job);
     }
     return NULL;
 }
@@ -127,6 +134,21 @@ void workerSubmit(struct worker *w, struct worker_job *job)
     queueInsertTail(&w->pending, &job->link);
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->mutex);
+}
+
+bool workerRunHere(struct worker *w, struct worker_job *job)
+{
+    PRE(job->work != NULL && job->done != NULL);
+    /* Only the loop submits, so an idle worker stays idle meanwhile. */
+    pthread_mutex_lock(&w->mutex);
+    bool idle = !w->stopping && !w->running && queueEmpty(&w->pending);
+    pthread_mutex_unlock(&w->mutex);
+    if (!idle || pthread_mutex_trylock(&sqlite_lock) != 0) {
+        return false;
+    }
+    job->canceled = false;
+    workerRunLocked(w, job);
+    return true;
 }
 
 /* Loop thread: waits until the worker has nothing pending or running. */

@@ -44,6 +44,13 @@ int workerStart(struct worker *w, uv_loop_t *loop);
 /* Loop thread: queue a job. */
 void workerSubmit(struct worker *w, struct worker_job *job);
 
+/* Loop thread: runs `job`'s work here and now, when the db thread is idle
+ * (nothing pending or running) and the SQLite lock is free (another node
+ * of the process may hold it); `done` is called from a later loop turn, as
+ * for a submitted job. Returns false, having run nothing, otherwise. Work
+ * run here holds the loop up: only short work whose caller bounds it. */
+bool workerRunHere(struct worker *w, struct worker_job *job);
+
 /* Loop thread: run every job still pending (and the jobs their `done`
  * callbacks submit) to completion, then join the thread and close the
  * async handle. A job submitted after that runs inline on the caller's

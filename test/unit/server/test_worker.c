@@ -2,6 +2,7 @@
  * the loop, and stopping cancels what never ran. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "server/worker.h"
 
@@ -85,4 +86,96 @@ Test(worker, stop_runs_every_pending_job)
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+static struct counting_job countingJob(worker_fn work, int seq, int *order,
+                                       int *n_done)
+{
+    return (struct counting_job){.job = {.work = work, .done = countDone},
+                                 .seq = seq,
+                                 .order = order,
+                                 .n_done = n_done};
+}
+
+static void runUntilDone(uv_loop_t *loop, const int *n_done, int n)
+{
+    while (*n_done < n) {
+        uv_run(loop, UV_RUN_ONCE);
+    }
+}
+
+static void stopAndClose(struct worker *w, uv_loop_t *loop)
+{
+    workerStop(w);
+    uv_run(loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(loop), 0);
+}
+
+/* An idle worker lets the loop run a job itself: the work runs at once on
+ * the caller's thread, the done callback from a later loop turn. */
+Test(worker, idle_worker_lets_the_loop_run_a_job_here)
+{
+    uv_loop_t loop;
+    struct worker w;
+    int order[1];
+    int n_done = 0;
+    struct counting_job job = countingJob(countWork, 7, order, &n_done);
+    uv_loop_init(&loop);
+    cr_assert_eq(workerStart(&w, &loop), 0);
+    cr_assert(workerRunHere(&w, &job.job));
+    cr_assert(pthread_equal(job.ran_on, pthread_self()));
+    cr_assert_eq(n_done, 0, "done waits for the loop");
+    runUntilDone(&loop, &n_done, 1);
+    cr_assert_eq(order[0], 7);
+    stopAndClose(&w, &loop);
+}
+
+static pthread_mutex_t gate_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_open;
+
+/* Runs until the test opens the gate. */
+static void gatedWork(struct worker_job *job)
+{
+    (void)job;
+    pthread_mutex_lock(&gate_mutex);
+    while (!gate_open) {
+        pthread_cond_wait(&gate_cond, &gate_mutex);
+    }
+    pthread_mutex_unlock(&gate_mutex);
+}
+
+static void openGate(void)
+{
+    pthread_mutex_lock(&gate_mutex);
+    gate_open = true;
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_mutex);
+}
+
+/* A busy worker, or a SQLite lock held elsewhere (another node of the
+ * process), keeps the job off the loop: nothing runs. */
+Test(worker, busy_worker_or_held_lock_refuses_to_run_here)
+{
+    uv_loop_t loop;
+    struct worker w;
+    int order[3];
+    int n_done = 0;
+    struct counting_job slow = countingJob(gatedWork, 0, order, &n_done);
+    struct counting_job here = countingJob(countWork, 1, order, &n_done);
+    uv_loop_init(&loop);
+    cr_assert_eq(workerStart(&w, &loop), 0);
+    workerSubmit(&w, &slow.job);
+    cr_assert(!workerRunHere(&w, &here.job), "a job is pending or running");
+    openGate();
+    runUntilDone(&loop, &n_done, 1);
+    workerSqliteLock();
+    cr_assert(!workerRunHere(&w, &here.job), "the SQLite lock is taken");
+    workerSqliteUnlock();
+    cr_assert_eq(n_done, 1, "the refused job never ran");
+    cr_assert(workerRunHere(&w, &here.job));
+    runUntilDone(&loop, &n_done, 2);
+    cr_assert_eq(order[0], 0);
+    cr_assert_eq(order[1], 1);
+    stopAndClose(&w, &loop);
 }
