@@ -82,7 +82,7 @@ start_ours() {
             ${join:+--join "$join"} --log-level warn \
             >"$dir/n$i.out" 2>"$dir/n$i.log" &
         PIDS+=($!)
-        wait_for "grep -q '^listening on' '$dir/n$i.out'" 60 || {
+        wait_for "grep -qs '^listening on' '$dir/n$i.out'" 60 || {
             cat "$dir/n$i.log" >&2
             return 1
         }
