@@ -88,8 +88,8 @@ struct gateway {
     int propose_rv;
     bool stream_done; /* the last batch ended with DONE */
     bool interrupted;
-    bool here_deferred; /* a query's start on the loop left it to the db
-                           thread (gateway_query.c) */
+    int here_deferred; /* what a start on the loop left to the db thread
+                          (gateway_query.c, gateway_exec.c); 0: nothing */
     uint64_t busy_deadline_ms;
 
     struct worker_job job;

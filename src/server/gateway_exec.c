@@ -108,28 +108,82 @@ static void execRunStatement(struct gateway *g)
     }
 }
 
-static void execStepWork(struct worker_job *job)
+/* Prepares (EXEC_SQL) and binds the statement to run; false when there
+ * is none (the text is finished) or it failed (the error saved). */
+static bool execStart(struct gateway *g)
 {
-    struct gateway *g = GATEWAY_OF(job, job);
     g->has_frames = false;
     g->rc = SQLITE_OK;
     if (g->owns_stmt) {
         int rc = execPrepareNext(g);
         if (rc != SQLITE_OK) {
             gatewaySaveError(g, rc);
-            return;
+            return false;
         }
         if (g->sql_finished) {
-            return;
+            return false;
         }
     }
-    if (execBind(g) == SQLITE_OK) {
-        execRunStatement(g);
-    }
+    return execBind(g) == SQLITE_OK;
+}
+
+static void execFinish(struct gateway *g)
+{
     if (g->owns_stmt) {
         sqlite3_finalize(g->stmt);
         g->stmt = NULL;
     }
+}
+
+static void execStepWork(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    if (execStart(g)) {
+        execRunStatement(g);
+    }
+    execFinish(g);
+}
+
+/* A write in autocommit mode runs in its own implicit transaction, which
+ * an interruption rolls back whole: like a short read (gateway_query.c) it
+ * may run on the loop thread when the db thread is idle, within
+ * GATEWAY_HERE_BUDGET_US, and runs again from its start on the db thread
+ * if it is interrupted. Statements inside an explicit transaction (an
+ * interrupted write there would roll the whole transaction back) and the
+ * read-only ones (BEGIN, COMMIT, SAVEPOINT: transaction control) always go
+ * to the db thread. Loop thread, SQLite lock held, db thread idle. */
+static void execStepHere(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    struct sql_budget budget;
+    g->here_deferred = 0;
+    sqlBudgetStart(g->db, &budget, GATEWAY_HERE_BUDGET_US);
+    if (execStart(g)) {
+        if (sqlite3_get_autocommit(g->db) && !sqlite3_stmt_readonly(g->stmt)) {
+            execRunStatement(g);
+        } else {
+            g->here_deferred = 1;
+        }
+    }
+    sqlBudgetStop(g->db);
+    if (sqlBudgetInterrupted(&budget, g->rc)) {
+        g->here_deferred = 1; /* rolled back: nothing was done */
+    }
+    execFinish(g);
+}
+
+static void execStepDone(struct worker_job *job);
+
+static void execHereDone(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    if (g->here_deferred) {
+        g->here_deferred = 0;
+        g->params = g->params_saved; /* bound again on the db thread */
+        gatewayRun(g, execStepWork, execStepDone);
+        return;
+    }
+    execStepDone(job);
 }
 
 static void execRespondResult(struct gateway *g)
@@ -213,7 +267,9 @@ static void execStepDone(struct worker_job *job)
 static void execStep(struct gateway *g)
 {
     g->params_saved = g->params;
-    gatewayRun(g, execStepWork, execStepDone);
+    if (!gatewayRunHere(g, execStepHere, execHereDone)) {
+        gatewayRun(g, execStepWork, execStepDone);
+    }
 }
 
 void gatewayRetryParked(struct gateway *g, uint64_t now_ms)

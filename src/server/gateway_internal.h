@@ -41,6 +41,10 @@ void gatewayRun(struct gateway *g, worker_fn work, worker_fn next);
  * is idle (workerRunHere); false, having run nothing, otherwise. `work`
  * must bound its own duration. */
 bool gatewayRunHere(struct gateway *g, worker_fn work, worker_fn next);
+
+/* How long SQL run on the loop thread may take before it is interrupted
+ * and left to the db thread (gateway_query.c, gateway_exec.c). */
+#define GATEWAY_HERE_BUDGET_US 1000
 /* Records SQLite's code and message (db thread) / a chosen one. */
 void gatewaySaveError(struct gateway *g, int rc);
 void gatewaySetError(struct gateway *g, int rc, const char *message);

@@ -12,8 +12,6 @@
  * a zero-column ROWS message). A query that writes (RETURNING) has its
  * frames replicated before its last batch goes out.
  */
-#include <time.h>
-
 #include "lib/assert.h"
 #include "lib/err.h"
 #include "repl/repl.h"
@@ -142,58 +140,47 @@ static void queryStartWork(struct worker_job *job)
  * costs two thread wake-ups, far more than SQLite's own work (a point read
  * is a few microseconds; docs/performance.md). When the db thread is idle
  * the first batch of a read-only statement is made on the loop thread, as
- * the reference makes every batch; a progress handler bounds it to
- * QUERY_HERE_BUDGET_US, past which the statement is interrupted (a
- * read-only statement interrupted rolls nothing back, in a transaction or
- * not), reset, and run again from its start on the db thread. Statements
- * that write (RETURNING) always go to the db thread. */
+ * the reference makes every batch, within GATEWAY_HERE_BUDGET_US
+ * (sqlBudgetStart): past it the statement is interrupted (a read-only
+ * statement interrupted rolls nothing back, in a transaction or not) and
+ * run again from its start on the db thread. Statements that write
+ * (RETURNING) always go to the db thread. */
 
-#define QUERY_HERE_BUDGET_US 1000
-#define QUERY_HERE_CHECK_OPS 200 /* VDBE ops between two clock reads */
-
-struct query_budget {
-    uint64_t deadline_us;
-    bool over;
+enum query_here {
+    QUERY_HERE_DONE,  /* answered from here */
+    QUERY_HERE_BATCH, /* prepared and bound, not stepped (or reset) */
+    QUERY_HERE_START, /* interrupted while preparing: start over */
 };
 
-static uint64_t queryClockUs(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static int queryOverBudget(void *arg)
-{
-    struct query_budget *b = arg;
-    b->over = queryClockUs() >= b->deadline_us;
-    return b->over; /* non-zero interrupts the statement */
-}
-
-/* Loop thread, SQLite lock held, db thread idle. `g->here_deferred` says
- * the statement (prepared and bound) is left to the db thread. */
+/* Loop thread, SQLite lock held, db thread idle. */
 static void queryStartHere(struct worker_job *job)
 {
     struct gateway *g = GATEWAY_OF(job, job);
-    struct query_budget budget = {queryClockUs() + QUERY_HERE_BUDGET_US, false};
+    struct proto_params_iter params = g->params;
+    struct sql_budget budget;
     int rc = SQLITE_OK;
-    g->here_deferred = false;
+    g->here_deferred = QUERY_HERE_DONE;
+    sqlBudgetStart(g->db, &budget, GATEWAY_HERE_BUDGET_US);
     if (!queryStartStatement(g)) {
+        sqlBudgetStop(g->db);
+        if (sqlBudgetInterrupted(&budget, g->rc)) {
+            g->params = params; /* nothing was prepared */
+            g->here_deferred = QUERY_HERE_START;
+        }
         return;
     }
     if (!sqlite3_stmt_readonly(g->stmt)) {
-        g->here_deferred = true;
+        sqlBudgetStop(g->db);
+        g->here_deferred = QUERY_HERE_BATCH;
         return;
     }
     bufReset(&g->out);
-    sqlite3_progress_handler(g->db, QUERY_HERE_CHECK_OPS, queryOverBudget,
-                             &budget);
     enum sql_batch_end end =
         sqlRowsBatch(g->stmt, &g->out, GATEWAY_BATCH_BYTES, &rc);
-    sqlite3_progress_handler(g->db, 0, NULL, NULL);
-    if (budget.over && end == SQL_BATCH_ERROR && rc == SQLITE_INTERRUPT) {
+    sqlBudgetStop(g->db);
+    if (end == SQL_BATCH_ERROR && sqlBudgetInterrupted(&budget, rc)) {
         sqlite3_reset(g->stmt); /* the bindings stay */
-        g->here_deferred = true;
+        g->here_deferred = QUERY_HERE_BATCH;
         return;
     }
     queryBatchEnd(g, end, rc);
@@ -204,12 +191,15 @@ static void queryBatchDone(struct worker_job *job);
 static void queryHereDone(struct worker_job *job)
 {
     struct gateway *g = GATEWAY_OF(job, job);
-    if (g->here_deferred) {
-        g->here_deferred = false;
+    int deferred = g->here_deferred;
+    g->here_deferred = QUERY_HERE_DONE;
+    if (deferred == QUERY_HERE_BATCH) {
         gatewayRun(g, queryBatchWork, queryBatchDone);
-        return;
+    } else if (deferred == QUERY_HERE_START) {
+        gatewayRun(g, queryStartWork, queryBatchDone);
+    } else {
+        queryBatchDone(job);
     }
-    queryBatchDone(job);
 }
 
 static void queryResetWork(struct worker_job *job)

@@ -10,6 +10,7 @@
 #include "server/sql.h"
 
 #include <strings.h>
+#include <time.h>
 
 #include "lib/alloc.h"
 #include "lib/assert.h"
@@ -205,4 +206,39 @@ enum sql_batch_end sqlRowsBatch(sqlite3_stmt *stmt, struct buf *out,
         return SQL_BATCH_ERROR;
     }
     return end;
+}
+
+/* ------------------------------------------------------------ budget */
+
+#define SQL_BUDGET_CHECK_OPS 200 /* VDBE ops between two clock reads */
+
+static uint64_t sqlClockUs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int sqlOverBudget(void *arg)
+{
+    struct sql_budget *b = arg;
+    b->over = sqlClockUs() >= b->deadline_us;
+    return b->over; /* non-zero interrupts the statement */
+}
+
+void sqlBudgetStart(sqlite3 *db, struct sql_budget *b, unsigned budget_us)
+{
+    b->deadline_us = sqlClockUs() + budget_us;
+    b->over = false;
+    sqlite3_progress_handler(db, SQL_BUDGET_CHECK_OPS, sqlOverBudget, b);
+}
+
+void sqlBudgetStop(sqlite3 *db)
+{
+    sqlite3_progress_handler(db, 0, NULL, NULL);
+}
+
+bool sqlBudgetInterrupted(const struct sql_budget *b, int rc)
+{
+    return b->over && rc == SQLITE_INTERRUPT;
 }

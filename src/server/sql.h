@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "lib/buf.h"
 #include "proto/params.h"
@@ -28,5 +29,21 @@ enum sql_batch_end { SQL_BATCH_DONE, SQL_BATCH_PART, SQL_BATCH_ERROR };
  * holds SQLite's code (the message is in sqlite3_errmsg). */
 enum sql_batch_end sqlRowsBatch(sqlite3_stmt *stmt, struct buf *out,
                                 size_t batch_bytes, int *rc);
+
+/* A time budget for SQL run on the event loop: a progress handler on the
+ * connection interrupts the running statement once `budget_us` have passed
+ * since sqlBudgetStart. Only statements whose interruption undoes all they
+ * did may run under it: read-only ones, and writes in autocommit mode
+ * (their implicit transaction is rolled back whole). */
+struct sql_budget {
+    uint64_t deadline_us;
+    bool over; /* the handler fired: the statement was interrupted */
+};
+
+void sqlBudgetStart(sqlite3 *db, struct sql_budget *b, unsigned budget_us);
+void sqlBudgetStop(sqlite3 *db);
+
+/* Whether a statement that ended with `rc` was stopped by the budget. */
+bool sqlBudgetInterrupted(const struct sql_budget *b, int rc);
 
 #endif /* SERVER_SQL_H */
