@@ -548,18 +548,23 @@ static void sendQuerySql(struct wire *c, const char *sql)
     wireSend(c, &req);
 }
 
-/* The answer of one row of one integer column. */
-static int64_t recvInt(struct wire *c)
+/* The answer in c->resp, of one row of one integer column. */
+static int64_t respInt(struct wire *c)
 {
     struct proto_rows_iter it;
     struct proto_value row[1];
-    cr_assert(wireRecv(c));
     cr_assert_eq(c->resp.type, PROTO_RESP_ROWS);
     cr_assert(c->resp.rows.done);
     protoRowsIterInit(&it, &c->resp.rows);
     cr_assert(protoRowsIterNext(&it, row));
     cr_assert_eq(row[0].type, PROTO_INTEGER);
     return row[0].integer;
+}
+
+static int64_t recvInt(struct wire *c)
+{
+    cr_assert(wireRecv(c));
+    return respInt(c);
 }
 
 static int64_t queryInt(struct wire *c, const char *sql)
@@ -620,12 +625,7 @@ Test(gateway, long_read_answers_right_and_leaves_the_loop_free)
     uint64_t sent_ms = nowMs();
     sendQuerySql(&w, "SELECT count(*) FROM t a, t b");
     expectLoopFree(sent_ms);
-    cr_assert_eq(w.resp.type, PROTO_RESP_ROWS);
-    struct proto_rows_iter it;
-    struct proto_value row[1];
-    protoRowsIterInit(&it, &w.resp.rows);
-    cr_assert(protoRowsIterNext(&it, row));
-    cr_assert_eq(row[0].integer, 25000000);
+    cr_assert_eq(respInt(&w), 25000000);
 }
 
 /* A write in autocommit mode also starts on the loop; past the budget its
