@@ -1,7 +1,8 @@
 /*
  * The db thread (see worker.h): a FIFO of jobs run under the process-wide
  * SQLite lock, with completions handed back to the loop through an async
- * handle.
+ * handle; and short jobs the loop runs itself while the thread is idle,
+ * whose completions come back through idle/check handles instead.
  */
 #include "server/worker.h"
 
@@ -41,7 +42,7 @@ static struct worker_job *workerNext(struct worker *w)
 }
 
 /* Any thread, SQLite lock held: runs the work, releases the lock and
- * hands the job to the loop for its `done`. */
+ * queues the job for its `done` on the loop. */
 static void workerRunLocked(struct worker *w, struct worker_job *job)
 {
     job->work(job);
@@ -49,7 +50,6 @@ static void workerRunLocked(struct worker *w, struct worker_job *job)
     pthread_mutex_lock(&w->mutex);
     queueInsertTail(&w->finished, &job->link);
     pthread_mutex_unlock(&w->mutex);
-    uv_async_send(&w->async);
 }
 
 static void *workerMain(void *arg)
@@ -59,6 +59,7 @@ static void *workerMain(void *arg)
     while ((job = workerNext(w)) != NULL) {
         workerSqliteLock();
         workerRunLocked(w, job);
+        uv_async_send(&w->async);
     }
     return NULL;
 }
@@ -92,6 +93,33 @@ static void workerOnAsync(uv_async_t *async)
     workerDrain(async->data);
 }
 
+/* A job run here has its `done` called in this loop iteration if it ran
+ * during the poll phase (check), or else before the next poll, which the
+ * active idle handle keeps from blocking: no eventfd round trip. */
+static void workerDrainHere(struct worker *w)
+{
+    uv_idle_stop(&w->here_idle);
+    uv_check_stop(&w->here_check);
+    workerDrain(w);
+}
+
+static void workerOnHereIdle(uv_idle_t *idle)
+{
+    workerDrainHere(idle->data);
+}
+
+static void workerOnHereCheck(uv_check_t *check)
+{
+    workerDrainHere(check->data);
+}
+
+static void workerCloseHandles(struct worker *w)
+{
+    uv_close((uv_handle_t *)&w->async, NULL);
+    uv_close((uv_handle_t *)&w->here_idle, NULL);
+    uv_close((uv_handle_t *)&w->here_check, NULL);
+}
+
 int workerStart(struct worker *w, uv_loop_t *loop)
 {
     pthread_mutex_init(&w->mutex, NULL);
@@ -105,8 +133,12 @@ int workerStart(struct worker *w, uv_loop_t *loop)
         goto err_after_sync;
     }
     w->async.data = w;
+    uv_idle_init(loop, &w->here_idle);
+    w->here_idle.data = w;
+    uv_check_init(loop, &w->here_check);
+    w->here_check.data = w;
     if (pthread_create(&w->thread, NULL, workerMain, w) != 0) {
-        uv_close((uv_handle_t *)&w->async, NULL);
+        workerCloseHandles(w);
         goto err_after_sync;
     }
     return 0;
@@ -148,6 +180,8 @@ bool workerRunHere(struct worker *w, struct worker_job *job)
     }
     job->canceled = false;
     workerRunLocked(w, job);
+    uv_idle_start(&w->here_idle, workerOnHereIdle);
+    uv_check_start(&w->here_check, workerOnHereCheck);
     return true;
 }
 
@@ -173,6 +207,8 @@ void workerStop(struct worker *w)
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->mutex);
     pthread_join(w->thread, NULL);
-    uv_close((uv_handle_t *)&w->async, NULL);
+    uv_idle_stop(&w->here_idle);
+    uv_check_stop(&w->here_check);
+    workerCloseHandles(w);
     /* The mutex stays usable: a late workerSubmit runs its job inline. */
 }

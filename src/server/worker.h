@@ -34,11 +34,14 @@ struct worker {
     struct queue pending;  /* submitted, not yet run; under mutex */
     struct queue finished; /* run, `done` not called yet; under mutex */
     bool stopping;
-    bool running;     /* a job's `work` is executing; under mutex */
-    uv_async_t async; /* wakes the loop for finished jobs */
+    bool running;          /* a job's `work` is executing; under mutex */
+    uv_async_t async;      /* wakes the loop for finished jobs */
+    uv_idle_t here_idle;   /* call the `done` of jobs run here (RunHere) */
+    uv_check_t here_check; /* ... whichever comes first */
 };
 
-/* Start the thread; the async handle is registered on `loop`. */
+/* Start the thread; the async, idle and check handles are registered on
+ * `loop`. */
 int workerStart(struct worker *w, uv_loop_t *loop);
 
 /* Loop thread: queue a job. */
@@ -53,7 +56,7 @@ bool workerRunHere(struct worker *w, struct worker_job *job);
 
 /* Loop thread: run every job still pending (and the jobs their `done`
  * callbacks submit) to completion, then join the thread and close the
- * async handle. A job submitted after that runs inline on the caller's
+ * handles. A job submitted after that runs inline on the caller's
  * thread (work under the SQLite lock, then done). The loop must run once more
  * for the close to complete.
  * (`canceled` stays for callers that tear down without a worker.) */
