@@ -194,6 +194,14 @@ static int replDecodeFrames(struct repl_reader *r, struct repl_frames *f)
     return f->pages == NULL ? ERR_MALFORMED : 0;
 }
 
+int replPeekType(const uint8_t *data, size_t len)
+{
+    if (data == NULL || len < 8 || data[0] != REPL_COMMAND_VERSION) {
+        return 0;
+    }
+    return data[1];
+}
+
 int replDecode(const uint8_t *data, size_t len, struct repl_command *out)
 {
     PRE(data != NULL || len == 0);

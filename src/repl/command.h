@@ -60,6 +60,11 @@ int replEncodeCheckpoint(struct buf *out, const char *name);
 /* Decode one command (the whole of `data`). */
 int replDecode(const uint8_t *data, size_t len, struct repl_command *out);
 
+/* The type of the command in `data` from its header alone, without
+ * decoding the rest; 0 when the header is too short or of another
+ * version. A full decode may still refuse the command. */
+int replPeekType(const uint8_t *data, size_t len);
+
 /* Page number `i` of a decoded FRAMES command. */
 uint32_t replFramesPgno(const struct repl_frames *f, uint32_t i);
 

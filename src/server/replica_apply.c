@@ -12,7 +12,12 @@
 #include "lib/alloc.h"
 #include "lib/assert.h"
 #include "lib/err.h"
+#include "repl/command.h"
 #include "server/replica_internal.h"
+
+/* Entries applied on the loop thread when the db thread is idle: at most
+ * this many payload bytes in the batch, and no checkpoint among them. */
+#define REPLICA_APPLY_HERE_BYTES (256 * 1024)
 
 struct apply_job {
     struct worker_job job;
@@ -130,6 +135,29 @@ static void applyDone(struct worker_job *job)
     replicaJobFinished(r);
 }
 
+/* Whether applying `entries` is short work: copying (followers) or
+ * publishing (the leader) a few pages into the in-memory WAL. A checkpoint
+ * costs as much as the WAL it folds in, and goes to the db thread. */
+static bool applyIsShort(const struct raft_entry *entries, unsigned n)
+{
+    size_t bytes = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const struct raft_entry *e = &entries[i];
+        if (e->type != RAFT_COMMAND) {
+            continue;
+        }
+        bytes += e->len;
+        if (bytes > REPLICA_APPLY_HERE_BYTES ||
+            replPeekType(e->data, e->len) == REPL_CHECKPOINT) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Committed entries go to the db thread in log order; when it is idle and
+ * the batch is short (applyIsShort), the loop applies them itself, which
+ * spares two thread wake-ups per commit on every node (docs/server.md). */
 void replicaApplyCommitted(struct replica *r, const struct raft_entry *entries,
                            uint64_t first_index, unsigned n)
 {
@@ -155,7 +183,9 @@ void replicaApplyCommitted(struct replica *r, const struct raft_entry *entries,
                             .n = n};
     r->apply_queued = first_index + n - 1;
     r->jobs_out++;
-    workerSubmit(r->worker, &a->job);
+    if (!applyIsShort(copies, n) || !workerRunHere(r->worker, &a->job)) {
+        workerSubmit(r->worker, &a->job);
+    }
 }
 
 /* ------------------------------------------------------------ waits */

@@ -153,3 +153,22 @@ Test(command, encoders_refuse_what_cannot_be_encoded)
     cr_assert_eq(b.len, 0);
     bufFree(&b);
 }
+
+/* The type is read from the header alone; what is not a header of this
+ * version gives 0. */
+Test(command, peek_reads_the_type_from_the_header)
+{
+    struct buf b;
+    bufInit(&b);
+    cr_assert_eq(replEncodeCheckpoint(&b, "a.db"), 0);
+    cr_assert_eq(replPeekType(b.data, b.len), REPL_CHECKPOINT);
+    cr_assert_eq(replPeekType(b.data, 8), REPL_CHECKPOINT);
+    cr_assert_eq(replPeekType(b.data, 7), 0, "shorter than a header");
+    cr_assert_eq(replPeekType(NULL, 0), 0);
+    b.data[0] = REPL_COMMAND_VERSION + 1;
+    cr_assert_eq(replPeekType(b.data, b.len), 0, "another version");
+    bufReset(&b);
+    cr_assert_eq(replEncodeOpen(&b, "a.db", 4096), 0);
+    cr_assert_eq(replPeekType(b.data, b.len), REPL_OPEN);
+    bufFree(&b);
+}
