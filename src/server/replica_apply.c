@@ -4,8 +4,10 @@
  * up before it executes SQL) and read-index reads.
  *
  * Committed entries go to the db thread in log order, one job per ready
- * batch. The job holds its own payload references, taken and dropped here
- * on the loop, so the batch can be acknowledged before the job runs.
+ * batch (a short batch is run by the loop itself when the db thread is
+ * idle: replicaApplyCommitted). The job holds its own payload references,
+ * taken and dropped here on the loop, so the batch can be acknowledged
+ * before the job runs.
  */
 #include <stdio.h>
 
