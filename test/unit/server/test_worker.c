@@ -97,37 +97,45 @@ static struct counting_job countingJob(worker_fn work, int seq, int *order,
                                  .n_done = n_done};
 }
 
-static void runUntilDone(uv_loop_t *loop, const int *n_done, int n)
+/* The loop and worker of the run-here tests. */
+static uv_loop_t here_loop;
+static struct worker here_w;
+static int here_order[4];
+static int here_done;
+
+static void hereStart(void)
 {
-    while (*n_done < n) {
-        uv_run(loop, UV_RUN_ONCE);
+    here_done = 0;
+    uv_loop_init(&here_loop);
+    cr_assert_eq(workerStart(&here_w, &here_loop), 0);
+}
+
+static void hereRunUntil(int n)
+{
+    while (here_done < n) {
+        uv_run(&here_loop, UV_RUN_ONCE);
     }
 }
 
-static void stopAndClose(struct worker *w, uv_loop_t *loop)
+static void hereStop(void)
 {
-    workerStop(w);
-    uv_run(loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(loop), 0);
+    workerStop(&here_w);
+    uv_run(&here_loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&here_loop), 0);
 }
 
 /* An idle worker lets the loop run a job itself: the work runs at once on
  * the caller's thread, the done callback from a later loop turn. */
 Test(worker, idle_worker_lets_the_loop_run_a_job_here)
 {
-    uv_loop_t loop;
-    struct worker w;
-    int order[1];
-    int n_done = 0;
-    struct counting_job job = countingJob(countWork, 7, order, &n_done);
-    uv_loop_init(&loop);
-    cr_assert_eq(workerStart(&w, &loop), 0);
-    cr_assert(workerRunHere(&w, &job.job));
+    struct counting_job job = countingJob(countWork, 7, here_order, &here_done);
+    hereStart();
+    cr_assert(workerRunHere(&here_w, &job.job));
     cr_assert(pthread_equal(job.ran_on, pthread_self()));
-    cr_assert_eq(n_done, 0, "done waits for the loop");
-    runUntilDone(&loop, &n_done, 1);
-    cr_assert_eq(order[0], 7);
-    stopAndClose(&w, &loop);
+    cr_assert_eq(here_done, 0, "done waits for the loop");
+    hereRunUntil(1);
+    cr_assert_eq(here_order[0], 7);
+    hereStop();
 }
 
 static pthread_mutex_t gate_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -157,25 +165,23 @@ static void openGate(void)
  * process), keeps the job off the loop: nothing runs. */
 Test(worker, busy_worker_or_held_lock_refuses_to_run_here)
 {
-    uv_loop_t loop;
-    struct worker w;
-    int order[3];
-    int n_done = 0;
-    struct counting_job slow = countingJob(gatedWork, 0, order, &n_done);
-    struct counting_job here = countingJob(countWork, 1, order, &n_done);
-    uv_loop_init(&loop);
-    cr_assert_eq(workerStart(&w, &loop), 0);
-    workerSubmit(&w, &slow.job);
-    cr_assert(!workerRunHere(&w, &here.job), "a job is pending or running");
+    struct counting_job slow =
+        countingJob(gatedWork, 0, here_order, &here_done);
+    struct counting_job here =
+        countingJob(countWork, 1, here_order, &here_done);
+    hereStart();
+    workerSubmit(&here_w, &slow.job);
+    cr_assert(!workerRunHere(&here_w, &here.job),
+              "a job is pending or running");
     openGate();
-    runUntilDone(&loop, &n_done, 1);
+    hereRunUntil(1);
     workerSqliteLock();
-    cr_assert(!workerRunHere(&w, &here.job), "the SQLite lock is taken");
+    cr_assert(!workerRunHere(&here_w, &here.job), "the SQLite lock is taken");
     workerSqliteUnlock();
-    cr_assert_eq(n_done, 1, "the refused job never ran");
-    cr_assert(workerRunHere(&w, &here.job));
-    runUntilDone(&loop, &n_done, 2);
-    cr_assert_eq(order[0], 0);
-    cr_assert_eq(order[1], 1);
-    stopAndClose(&w, &loop);
+    cr_assert_eq(here_done, 1, "the refused job never ran");
+    cr_assert(workerRunHere(&here_w, &here.job));
+    hereRunUntil(2);
+    cr_assert_eq(here_order[0], 0);
+    cr_assert_eq(here_order[1], 1);
+    hereStop();
 }
