@@ -475,15 +475,22 @@ int raftioSnapshotLoad(struct raftio_fs *fs, struct raft_snapshot_meta *meta,
                        uint8_t **data, size_t *len)
 {
     uint64_t newest;
-    char name[RAFTIO_FS_NAME_MAX];
-    struct snapshot_header h;
-    uint8_t *conf;
     int rv = raftioSnapshotNewest(fs, &newest);
     if (rv != 0) {
         return rv;
     }
-    snapName(name, newest, "");
-    rv = snapLoadFile(fs, name, newest, &h, &conf, data, len);
+    return raftioSnapshotLoadAt(fs, newest, meta, data, len);
+}
+
+int raftioSnapshotLoadAt(struct raftio_fs *fs, uint64_t index,
+                         struct raft_snapshot_meta *meta, uint8_t **data,
+                         size_t *len)
+{
+    char name[RAFTIO_FS_NAME_MAX];
+    struct snapshot_header h;
+    uint8_t *conf;
+    snapName(name, index, "");
+    int rv = snapLoadFile(fs, name, index, &h, &conf, data, len);
     if (rv != 0) {
         return rv;
     }

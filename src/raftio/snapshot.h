@@ -89,6 +89,13 @@ int raftioSnapshotWrite(struct raftio_fs *fs,
 int raftioSnapshotLoad(struct raftio_fs *fs, struct raft_snapshot_meta *meta,
                        uint8_t **data, size_t *len);
 
+/* The same for the snapshot at `index` (ERR_NOTFOUND when its file is
+ * gone): a follower installs exactly the snapshot its raft core received,
+ * even when a newer one has arrived since. */
+int raftioSnapshotLoadAt(struct raftio_fs *fs, uint64_t index,
+                         struct raft_snapshot_meta *meta, uint8_t **data,
+                         size_t *len);
+
 /* Index of the newest complete snapshot file, ERR_NOTFOUND if none. */
 int raftioSnapshotNewest(struct raftio_fs *fs, uint64_t *index);
 

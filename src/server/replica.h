@@ -94,6 +94,10 @@ struct replica {
     struct vfs *vfs;
     struct repl repl;       /* db thread only, once started */
     struct queue sql_conns; /* replica_sqlconn; db thread only */
+    /* Db thread only: a received snapshot was superseded before it could
+     * be installed (replica_snap.c); the entries up to the next install
+     * are covered by that one and are not applied meanwhile. */
+    bool install_skipped;
     uv_timer_t tick;
     replica_send_fn send;
     replica_state_fn on_state;

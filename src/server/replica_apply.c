@@ -70,6 +70,10 @@ static int applyEntry(struct replica *r, uint64_t index,
 static void applyWork(struct worker_job *job)
 {
     struct apply_job *a = (struct apply_job *)job;
+    if (a->r->install_skipped) {
+        a->n_applied = a->n; /* covered by the snapshot installed next */
+        return;
+    }
     for (a->n_applied = 0; a->n_applied < a->n; a->n_applied++) {
         const struct raft_entry *e = &a->entries[a->n_applied];
         if (e->type != RAFT_COMMAND) {

@@ -49,6 +49,10 @@ void replicaWakeApplied(struct replica *r);
 /* replica_snap.c */
 void replicaInstallSnapshot(struct replica *r,
                             const struct raft_snapshot_meta *meta);
+/* Db thread: restores the state from the snapshot file at `index`. When
+ * that file was superseded (*newest: the newer one's index, else 0) it
+ * sets install_skipped instead and returns 0. */
+int replicaInstallLoad(struct replica *r, uint64_t index, uint64_t *newest);
 void replicaSnapshotRead(struct replica *r,
                          const struct raft_snapshot_read *read);
 void replicaMaybeSnapshot(struct replica *r);

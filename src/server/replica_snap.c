@@ -25,26 +25,44 @@ struct install_job {
     struct worker_job job;
     struct replica *r;
     uint64_t index;
+    uint64_t newest; /* a newer snapshot that superseded this one, or 0 */
     int rv;
 };
+
+/* Its file can be gone only when two newer ones arrived before the
+ * install ran (the store keeps the two newest): each has an install job
+ * queued after this one, so this one and the entries applied in between
+ * are skipped until the next install (install_skipped), and no snapshot is
+ * taken of the stale state meanwhile. */
+int replicaInstallLoad(struct replica *r, uint64_t index, uint64_t *newest)
+{
+    struct raft_snapshot_meta meta;
+    uint8_t *data;
+    size_t len;
+    *newest = 0;
+    int rv = raftioSnapshotLoadAt(&r->fs, index, &meta, &data, &len);
+    if (rv == ERR_NOTFOUND && raftioSnapshotNewest(&r->fs, newest) == 0 &&
+        *newest > index) {
+        r->install_skipped = true;
+        return 0;
+    }
+    *newest = 0;
+    if (rv != 0) {
+        return rv;
+    }
+    rv = replSnapshotRestore(&r->repl, data, len);
+    if (rv == 0) {
+        r->install_skipped = false;
+    }
+    raftSnapshotMetaClose(&meta);
+    libFree(data);
+    return rv;
+}
 
 static void installWork(struct worker_job *job)
 {
     struct install_job *j = (struct install_job *)job;
-    struct raft_snapshot_meta meta;
-    uint8_t *data;
-    size_t len;
-    j->rv = raftioSnapshotLoad(&j->r->fs, &meta, &data, &len);
-    if (j->rv != 0) {
-        return;
-    }
-    if (meta.index != j->index) {
-        j->rv = ERR_CORRUPT;
-    } else {
-        j->rv = replSnapshotRestore(&j->r->repl, data, len);
-    }
-    raftSnapshotMetaClose(&meta);
-    libFree(data);
+    j->rv = replicaInstallLoad(j->r, j->index, &j->newest);
 }
 
 static void installDone(struct worker_job *job)
@@ -53,13 +71,23 @@ static void installDone(struct worker_job *job)
     struct replica *r = j->r;
     if (!job->canceled) {
         if (j->rv != 0) {
+            replicaLogf(r, REPLICA_LOG_ERROR, "the snapshot at %llu: %s",
+                        (unsigned long long)j->index, errString(j->rv));
             replicaFail(r, "installing a snapshot", j->rv);
         } else {
             r->applied = j->index;
             r->snapshot_index = j->index;
-            replicaLogf(r, REPLICA_LOG_INFO,
-                        "installed the leader's snapshot at %llu",
-                        (unsigned long long)j->index);
+            if (j->newest != 0) {
+                replicaLogf(r, REPLICA_LOG_INFO,
+                            "the leader's snapshot at %llu was superseded "
+                            "by the one at %llu before it was installed",
+                            (unsigned long long)j->index,
+                            (unsigned long long)j->newest);
+            } else {
+                replicaLogf(r, REPLICA_LOG_INFO,
+                            "installed the leader's snapshot at %llu",
+                            (unsigned long long)j->index);
+            }
             replicaWakeApplied(r);
         }
     }
@@ -231,7 +259,9 @@ static void snapWriteDone(uv_work_t *req, int status)
 static void snapFreezeWork(struct worker_job *job)
 {
     struct snap_job *s = (struct snap_job *)job;
-    s->rv = replSnapshotTake(&s->r->repl, &s->snap);
+    /* Not the state at s->meta.index while an install is pending. */
+    s->rv = s->r->install_skipped ? ERR_BUSY
+                                  : replSnapshotTake(&s->r->repl, &s->snap);
 }
 
 static void snapFreezeDone(struct worker_job *job)

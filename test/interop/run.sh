@@ -18,7 +18,8 @@
 # runs only it. INTEROP_KNOWN_DIFFS lists vector files (NAME) or messages
 # (NAME:LINE) whose differences come from known node bugs (reported in
 # docs/interop.md): they are printed but do not fail the tier. Set it empty
-# to see the tier fail on them.
+# to see the tier fail on them. INTEROP_KEEP=1 keeps the temporary directory
+# (node logs and data) instead of removing it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
@@ -51,7 +52,11 @@ cleanup() {
     for pid in "${other_pids[@]}" "${node_pid[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
-    rm -rf "$tmp"
+    if [ "${INTEROP_KEEP:-0}" = 1 ]; then
+        echo "interop: kept $tmp"
+    else
+        rm -rf "$tmp"
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -260,8 +265,15 @@ if [ -f "$tmp/victim" ]; then
         # The killed node comes back on its data dir and catches up.
         bounded 30 "$sqlclient" -cluster "${node_addr[$victim]},$all" -db failover \
             -mode verify <"$tmp/acked.txt"
-        bounded 30 "$shell" -s "${node_addr[$victim]}" interop .cluster | grep -c voter |
-            grep -qx 3
+        local out="$tmp/rejoin-cluster.txt" rc=0
+        bounded 30 "$shell" -s "${node_addr[$victim]}" interop .cluster >"$out" 2>&1 || rc=$?
+        if [ "$rc" != 0 ] || [ "$(grep -c voter "$out")" != 3 ]; then
+            echo "the restarted node's .cluster (exit $rc) did not list 3 voters:"
+            cat "$out"
+            echo "node $victim's log, last lines:"
+            tail -30 "$tmp/n$victim.err"
+            return 1
+        fi
     }
     if start_node "$victim" "${node_addr[$victim]}" >"$tmp/restart.log" 2>&1; then
         check killed-leader-restarts rejoin

@@ -80,6 +80,30 @@ Test(snapshot, round_trip_plain_and_lz4)
     memfsDestroy(fs);
 }
 
+/* A follower installs the snapshot its core received, not the newest. */
+Test(snapshot, load_at_an_index_while_a_newer_one_exists)
+{
+    struct raftio_fs *fs = memfsCreate();
+    struct raft_snapshot_meta m;
+    uint8_t *data;
+    size_t n;
+    writeSnap(fs, 10, 5000, false, 0);
+    writeSnap(fs, 20, 7000, true, 0);
+    cr_assert_eq(raftioSnapshotLoadAt(fs, 10, &m, &data, &n), 0);
+    cr_assert_eq(m.index, 10);
+    cr_assert_eq(n, 5000);
+    uint8_t *want = makeData(5000, 10);
+    cr_assert_eq(memcmp(data, want, n), 0);
+    free(want);
+    raftSnapshotMetaClose(&m);
+    free(data);
+    cr_assert_eq(raftioSnapshotLoadAt(fs, 15, &m, &data, &n), ERR_NOTFOUND);
+    writeSnap(fs, 30, 100, false, 0); /* the one at 10 is cleaned up */
+    cr_assert_eq(raftioSnapshotLoadAt(fs, 10, &m, &data, &n), ERR_NOTFOUND);
+    checkSnap(fs, 30, 100);
+    memfsDestroy(fs);
+}
+
 Test(snapshot, damage_is_reported)
 {
     struct raftio_fs *fs = memfsCreate();
