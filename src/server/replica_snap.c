@@ -39,14 +39,15 @@ int replicaInstallLoad(struct replica *r, uint64_t index, uint64_t *newest)
     struct raft_snapshot_meta meta;
     uint8_t *data;
     size_t len;
+    uint64_t found = 0;
     *newest = 0;
     int rv = raftioSnapshotLoadAt(&r->fs, index, &meta, &data, &len);
-    if (rv == ERR_NOTFOUND && raftioSnapshotNewest(&r->fs, newest) == 0 &&
-        *newest > index) {
+    if (rv == ERR_NOTFOUND && raftioSnapshotNewest(&r->fs, &found) == 0 &&
+        found > index) {
+        *newest = found;
         r->install_skipped = true;
         return 0;
     }
-    *newest = 0;
     if (rv != 0) {
         return rv;
     }
@@ -71,9 +72,10 @@ static void installDone(struct worker_job *job)
     struct replica *r = j->r;
     if (!job->canceled) {
         if (j->rv != 0) {
-            replicaLogf(r, REPLICA_LOG_ERROR, "the snapshot at %llu: %s",
-                        (unsigned long long)j->index, errString(j->rv));
-            replicaFail(r, "installing a snapshot", j->rv);
+            char what[64];
+            snprintf(what, sizeof what, "installing the snapshot at %llu",
+                     (unsigned long long)j->index);
+            replicaFail(r, what, j->rv);
         } else {
             r->applied = j->index;
             r->snapshot_index = j->index;

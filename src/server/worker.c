@@ -207,8 +207,6 @@ void workerStop(struct worker *w)
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->mutex);
     pthread_join(w->thread, NULL);
-    uv_idle_stop(&w->here_idle);
-    uv_check_stop(&w->here_check);
-    workerCloseHandles(w);
+    workerCloseHandles(w); /* closing stops the idle and check handles */
     /* The mutex stays usable: a late workerSubmit runs its job inline. */
 }
