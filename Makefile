@@ -2,7 +2,7 @@
 #
 # Plain GNU Make. Every module under src/<module>/ becomes its own static
 # archive ($(B)/ar/<module>.a) compiled against a private include directory
-# that exposes only the modules DESIGN §4 lets it use, so a forbidden
+# that exposes only the modules docs/design.md §4 lets it use, so a forbidden
 # `#include "vfs/..."` in src/raft fails to compile. Unit tests live in
 # test/unit/<module>/ and link only their module's archive plus the archives
 # it may use. Later tiers add themselves through test/<tier>/tier.mk.
@@ -42,7 +42,7 @@ CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 LDFLAGS_COMMON := $(SANFLAGS) -pthread
 
 # ---------------------------------------------------------------- modules
-# The dependency rules of DESIGN §4: which modules each module may include.
+# The dependency rules of docs/design.md §4: which modules each module may include.
 # (lib is a leaf; server may use every module.)
 ALL_MODULES := lib raft proto vfs raftio repl client server
 USES_lib :=

@@ -1,7 +1,7 @@
 /*
  * dqlite client: the C driver for a dqlite cluster.
  *
- * The concepts of go-dqlite's database/sql driver, one for one (DESIGN
+ * The concepts of go-dqlite's database/sql driver, one for one (docs/design.md
  * §3.3): a driver built from a server store and options; connections that
  * find the cluster's leader, register and open one database; exec, query,
  * prepared statements and transactions with a per-call timeout; rows

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks every #include of the tree against the module rules of DESIGN §4.
+# Checks every #include of the tree against the module rules of docs/design.md §4.
 #
 #   scripts/check-includes.sh [ROOT]     (ROOT defaults to the repository)
 #

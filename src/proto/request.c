@@ -1,7 +1,7 @@
 /*
  * Request bodies (see request.h): one small decoder and one small encoder
  * per layout, selected through a table indexed by the type code. The
- * layouts are those of shared/protocol.md §5.
+ * layouts are those of docs/wire-spec.md §5.
  */
 #include "proto/request.h"
 

@@ -1,7 +1,7 @@
 /*
  * Response bodies (see response.h): one decoder and one encoder per layout,
  * selected through a table indexed by the type code. The layouts are those
- * of shared/protocol.md §3.2 and §5; ROWS is delegated to rows.c.
+ * of docs/wire-spec.md §3.2 and §5; ROWS is delegated to rows.c.
  */
 #include "proto/response.h"
 

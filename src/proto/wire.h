@@ -6,7 +6,7 @@
  * bound every length the decoders accept, and the small value types that
  * decoded messages are made of. The byte layouts themselves live in the
  * files that encode and decode them (docs/protocol.md maps them to the
- * specification, shared/protocol.md).
+ * specification, docs/wire-spec.md).
  *
  * Ownership, once for the whole module: a decoded message never owns
  * memory. Its texts, blobs and lists are views into the body bytes that were

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Seeds the proto fuzz corpora from the captured protocol vectors.
 
-    test/fuzz/proto_seeds.py [VECTORS_DIR]   (default ../shared/protocol-vectors)
+    test/fuzz/proto_seeds.py [VECTORS_DIR]   (default test/vectors)
 
 Writes, named by the SHA-1 of their content (identical inputs collapse):
   corpus/proto_request/   every request message (header + body)
@@ -19,7 +19,7 @@ import sys
 LIMIT = 16 * 1024
 here = os.path.dirname(os.path.abspath(__file__))
 vectors = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-    here, "..", "..", "..", "shared", "protocol-vectors")
+    here, "..", "vectors")
 
 
 def write(target, data):

@@ -26,7 +26,7 @@ build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 node_bin=$build/test/interop-node
 sqlclient=$build/test/interop-sqlclient
 ctl=$build/test/interop-ctl
-vectors=${INTEROP_VECTORS:-$root/../shared/protocol-vectors}
+vectors=${INTEROP_VECTORS:-$root/test/vectors}
 shell=$(command -v dqlite || true)
 for f in "$node_bin" "$sqlclient" "$ctl"; do
     [ -x "$f" ] || { echo "interop: $f missing (run make)" >&2; exit 1; }

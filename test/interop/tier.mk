@@ -1,7 +1,7 @@
 # The interop tier (test/interop, docs/interop.md): software we did not write
 # against our nodes. `make check` runs check-interop: Debian's `dqlite` shell,
 # go-dqlite's database/sql driver (sqlclient), cluster membership through
-# go-dqlite's client package and the replay of ../shared/protocol-vectors
+# go-dqlite's client package and the replay of test/vectors
 # (ctl), all against interop-node, a tiny node program that uses only
 # dqlite.h and links libdqlite.so.0 of this build mode.
 # `make check-go-dqlite` builds go-dqlite's own test suite against our

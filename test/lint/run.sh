@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tests of the include checker (scripts/check-includes.sh): it passes on the
-# real tree, and for every module of DESIGN §4 a forbidden include planted in
+# real tree, and for every module of docs/design.md §4 a forbidden include planted in
 # a scratch copy makes it fail. Prints a summary line like the other runners.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)

@@ -1,4 +1,4 @@
-// replay: play the client side of ../shared/protocol-vectors against a node
+// replay: play the client side of test/vectors against a node
 // and compare every response with the one libdqlite 1.11.1 gave.
 //
 //	ctl replay [-map 127.0.0.1:29001=127.0.0.1:PORT]... [-v] FILE...

@@ -84,7 +84,7 @@ void fakeSendResult(struct fake_conn *fc, uint64_t last_id, uint64_t changes);
 /* Waits until the client closes (true) or 2 s pass (false). */
 bool fakeWaitClose(struct fake_conn *fc);
 
-/* Captured vectors: replays shared/protocol-vectors/<file>, with one fake
+/* Captured vectors: replays test/vectors/<file>, with one fake
  * server per address of the capture; `dial` maps the captured addresses
  * to them. Mismatches are counted in `errors`. */
 struct fake_replay;

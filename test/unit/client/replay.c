@@ -1,5 +1,5 @@
 /*
- * Replays captured exchanges (shared/protocol-vectors) against the client:
+ * Replays captured exchanges (test/vectors) against the client:
  * one fake server per captured address; each accepted connection takes the
  * next captured connection to that address, checks that the client sends
  * exactly the captured bytes and answers with the captured responses.
@@ -188,7 +188,7 @@ struct fake_replay *fakeReplayStart(const char *file)
     struct replay_conn *cur = NULL;
     FILE *f;
     const char *dir = getenv("DQLITE_VECTORS_DIR");
-    dir = dir != NULL ? dir : "../shared/protocol-vectors";
+    dir = dir != NULL ? dir : "test/vectors";
     snprintf(path, sizeof path, "%s/%s", dir, file);
     f = fopen(path, "r");
     if (f == NULL) {

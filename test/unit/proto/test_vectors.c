@@ -1,5 +1,5 @@
 /*
- * The captured exchanges of shared/protocol-vectors/ (libdqlite 1.11.1 and
+ * The captured exchanges of test/vectors/ (libdqlite 1.11.1 and
  * go-dqlite 1.11.5): every handshake, request and response is decoded,
  * re-encoded and compared with the captured bytes, and every connection's
  * two byte streams are run through the chunked readers split in many ways.
@@ -441,7 +441,7 @@ static size_t listFiles(const char *dir, char **names)
 Test(vectors, every_captured_message_round_trips)
 {
     const char *dir = getenv("DQLITE_VECTORS_DIR");
-    dir = dir != NULL ? dir : "../shared/protocol-vectors";
+    dir = dir != NULL ? dir : "test/vectors";
     char *names[MAX_FILES];
     size_t n = listFiles(dir, names);
     cr_assert(n > 0, "no vector files in %s", dir);
@@ -614,7 +614,7 @@ static void batchFile(const char *dir, const char *name)
 Test(vectors, rows_writer_batches_like_the_reference)
 {
     const char *dir = getenv("DQLITE_VECTORS_DIR");
-    dir = dir != NULL ? dir : "../shared/protocol-vectors";
+    dir = dir != NULL ? dir : "test/vectors";
     char *names[MAX_FILES];
     size_t n = listFiles(dir, names);
     cr_assert(n > 0);
