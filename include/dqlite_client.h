@@ -169,6 +169,51 @@ DQLITE_API int dqlite_server_store_create(struct dqlite_server_store **store);
 DQLITE_API int dqlite_server_store_open(const char *path,
                                         struct dqlite_server_store **store);
 
+/* A SQLite handle (sqlite3.h need not be included to use this header). */
+struct sqlite3;
+
+/* A store in a table of the caller's choosing (go-dqlite's NewNodeStore(db,
+ * schema, table, column)): `schema`.`table` with one TEXT column `column`
+ * (UNIQUE), created if missing, in the caller's open SQLite handle `db`,
+ * which is borrowed: it must outlive the store, and is never closed by it.
+ * Names are quoted as identifiers (any name of 1 to 128 bytes works, e.g.
+ * "main", "temp" or an attached database's name). Only addresses are
+ * kept: every server read back has id 1 and role voter. Writes run in a
+ * savepoint, so they nest in a transaction the caller has open on `db`.
+ * Any thread (the store has its own lock; other users of `db` must respect
+ * SQLite's threading mode of the handle). */
+DQLITE_API int dqlite_server_store_open_db(struct sqlite3 *db,
+                                           const char *schema,
+                                           const char *table,
+                                           const char *column,
+                                           struct dqlite_server_store **store);
+
+/* A store implemented by the caller (go-dqlite's NodeStore interface).
+ * The library calls these with the store's lock held, so an implementation
+ * is never called twice at once, from whichever thread uses the store (the
+ * driver's connecting threads among them). Each returns 0, or non-zero on
+ * failure (the call then fails with DQLITE_CLIENT_STORE). */
+struct dqlite_server_store_methods {
+    /* The current list: *servers (an array of *n entries, every address a
+     * non-empty string) stays the implementation's; the library copies it
+     * and then calls `release` (when set) with the same array. */
+    int (*get)(void *arg, struct dqlite_server_info **servers, unsigned *n);
+    /* Replaces the content with `n` servers, valid during the call only. */
+    int (*set)(void *arg, const struct dqlite_server_info *servers, unsigned n);
+    /* Optional: frees what `get` returned. */
+    void (*release)(void *arg, struct dqlite_server_info *servers, unsigned n);
+    /* Optional: called once by dqlite_server_store_close(). */
+    void (*close)(void *arg);
+};
+
+/* Builds a store on the caller's methods (copied; `get` and `set` are
+ * required) and `arg` (passed to each). A list that `get` returns is checked
+ * as dqlite_server_store_set() checks its argument (an invalid one fails
+ * with DQLITE_CLIENT_STORE). Every driver accepts such a store. Any thread. */
+DQLITE_API int
+dqlite_server_store_custom(const struct dqlite_server_store_methods *methods,
+                           void *arg, struct dqlite_server_store **store);
+
 /* Frees the store. No driver may be using it any more. NULL is accepted. Any
  * thread, once no driver or thread uses the store. */
 DQLITE_API void dqlite_server_store_close(struct dqlite_server_store *store);
@@ -290,9 +335,11 @@ DQLITE_API bool dqlite_conn_in_tx(struct dqlite_conn *conn);
 
 /* Runs `sql` (one or more statements) with `n` parameters bound by
  * position (a named placeholder gets the value at its index). `result` may
- * be NULL. At most 255 parameters. A first keyword BEGIN, COMMIT/END or
- * ROLLBACK opens or ends a transaction as dqlite_conn_begin() and friends
- * do. Thread: the one using the connection. */
+ * be NULL. Up to 255 parameters travel in the protocol's 1-byte-count tuple
+ * (schema 0), more (up to 250000; the server's SQLite allows 32766 by
+ * default) in its 4-byte-count tuple (schema 1). A first keyword BEGIN,
+ * COMMIT/END or ROLLBACK opens or ends a transaction as dqlite_conn_begin() and
+ * friends do. Thread: the one using the connection. */
 DQLITE_API int dqlite_conn_exec(struct dqlite_conn *conn, const char *sql,
                                 const struct dqlite_value *params, unsigned n,
                                 struct dqlite_result *result);
@@ -339,8 +386,9 @@ DQLITE_API int dqlite_conn_rollback(struct dqlite_conn *conn);
  * the one using the connection. */
 DQLITE_API unsigned dqlite_stmt_num_input(struct dqlite_stmt *stmt);
 
-/* Executes the statement with `n` parameters (at most 255) bound by
- * position; `result` may be NULL. Thread: the one using the connection. */
+/* Executes the statement with `n` parameters (more than 255 as for
+ * dqlite_conn_exec()) bound by position; `result` may be NULL. Thread: the one
+ * using the connection. */
 DQLITE_API int dqlite_stmt_exec(struct dqlite_stmt *stmt,
                                 const struct dqlite_value *params, unsigned n,
                                 struct dqlite_result *result);

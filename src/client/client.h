@@ -33,11 +33,11 @@
 
 /* Bounds of what the client accepts or sends. */
 #define CLIENT_ERRMSG_SIZE 512
-#define CLIENT_PARAMS_MAX 255         /* schema 0 parameter tuples */
-#define CLIENT_ADDRESS_MAX 1024       /* one server address */
-#define CLIENT_STORE_MAX 4096         /* servers in a store */
-#define CLIENT_BACKOFF_SHIFT_MAX 30   /* 2^n overflows past this */
-#define CLIENT_MESSAGE_SMALL_MAX 4096 /* bodies of fixed-size answers */
+#define CLIENT_PARAMS_MAX PROTO_PARAMS_MAX /* schema 1 above 255 */
+#define CLIENT_ADDRESS_MAX 1024            /* one server address */
+#define CLIENT_STORE_MAX 4096              /* servers in a store */
+#define CLIENT_BACKOFF_SHIFT_MAX 30        /* 2^n overflows past this */
+#define CLIENT_MESSAGE_SMALL_MAX 4096      /* bodies of fixed-size answers */
 
 /* ------------------------------------------------------------ errors */
 
@@ -148,11 +148,20 @@ void clientRefreshStore(struct dqlite_driver *d, struct client_sock *s,
 
 /* ------------------------------------------------------------ stores */
 
+/* One store of three kinds: in memory (`servers`), in a SQLite table
+ * (`db`), or the caller's own (`custom`, a copy of its methods). */
 struct dqlite_server_store {
     pthread_mutex_t mutex;
     struct dqlite_server_info *servers; /* memory store content */
     unsigned n;
-    void *db; /* sqlite3 * of a file store, NULL for memory */
+    void *db;         /* sqlite3 * of a table store, NULL otherwise */
+    bool own_db;      /* opened (and closed) by the store */
+    char *sql_select; /* statements of a table store (sqlite3_mprintf) */
+    char *sql_delete;
+    char *sql_insert;
+    bool custom; /* `methods` are the caller's */
+    struct dqlite_server_store_methods methods;
+    void *methods_arg;
 };
 
 /* Deep copies / frees of server arrays. */
@@ -160,8 +169,12 @@ int clientInfosCopy(const struct dqlite_server_info *src, unsigned n,
                     struct dqlite_server_info **dst);
 void clientInfosFree(struct dqlite_server_info *infos, unsigned n);
 
-/* The file store's halves (store_file.c), called with the mutex held. */
+/* The table store's halves (store_file.c), called with the mutex held.
+ * Open creates the table if missing; a borrowed `db` is not closed. */
 int clientStoreFileOpen(struct dqlite_server_store *st, const char *path);
+int clientStoreTableOpen(struct dqlite_server_store *st, void *db, bool own_db,
+                         const char *schema, const char *table,
+                         const char *column);
 void clientStoreFileClose(struct dqlite_server_store *st);
 int clientStoreFileGet(struct dqlite_server_store *st,
                        struct dqlite_server_info **servers, unsigned *n);
