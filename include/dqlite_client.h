@@ -66,6 +66,9 @@ extern "C" {
 #define DQLITE_CLIENT_TXCUT 9
 /* The server store failed (e.g. its SQLite file cannot be written). */
 #define DQLITE_CLIENT_STORE 10
+/* The call was cancelled through the connection's dqlite_cancel handle
+ * (dqlite_conn_set_cancel()); for SQL in flight an INTERRUPT was sent. */
+#define DQLITE_CLIENT_CANCELLED 11
 /* dqlite_rows_next(): a row is available / the result set is finished. */
 #define DQLITE_CLIENT_ROW 100
 #define DQLITE_CLIENT_DONE 101
@@ -328,6 +331,45 @@ DQLITE_API uint64_t dqlite_conn_errcode(struct dqlite_conn *conn);
  * one using the connection. */
 DQLITE_API void dqlite_conn_set_timeout(struct dqlite_conn *conn,
                                         unsigned timeout_ms);
+
+/* ------------------------------------------------------- cancellation */
+
+/* A cancellation handle (go-dqlite's context cancellation: WithCancel,
+ * WithContext): another thread fires it to end the calls of the connections
+ * it is set on. Once fired it stays fired, like a cancelled context, until
+ * dqlite_cancel_reset(): every call on such a connection fails at once with
+ * DQLITE_CLIENT_CANCELLED. */
+struct dqlite_cancel;
+
+/* Any thread. */
+DQLITE_API int dqlite_cancel_create(struct dqlite_cancel **cancel);
+/* No connection may use it any more. NULL is accepted. */
+DQLITE_API void dqlite_cancel_destroy(struct dqlite_cancel *cancel);
+/* Fires the handle. Any thread, and async-signal-safe (an atomic flag and
+ * one write(2)); firing a fired handle does nothing. NULL is accepted. */
+DQLITE_API void dqlite_cancel_fire(struct dqlite_cancel *cancel);
+/* Whether the handle is fired. Any thread. */
+DQLITE_API bool dqlite_cancel_fired(struct dqlite_cancel *cancel);
+/* Makes the handle usable again (not fired). Thread: call it when no call
+ * that should still see the cancellation is running. */
+DQLITE_API void dqlite_cancel_reset(struct dqlite_cancel *cancel);
+
+/* Sets the cancellation handle of the connection's later calls (NULL
+ * removes it); the handle is borrowed and must outlive its use. When it is
+ * fired while a call waits for the server's answer (exec, query, prepare,
+ * a further batch of rows, commit...), the call returns at once with
+ * DQLITE_CLIENT_CANCELLED: the connection sends INTERRUPT, so the server
+ * stops the statement, and the answers still owed (up to the EMPTY that
+ * acknowledges the INTERRUPT) are read and discarded by the next call on the
+ * connection, within that call's timeout (if they do not come, the
+ * connection is closed and, in a transaction, the transaction is cut). As
+ * with a timeout, a cancelled write may or may not have been applied. A
+ * call started while the handle is fired fails at once without sending
+ * anything; while connecting, the handle is looked at before each server
+ * probed and during the backoff sleeps. Thread: the one using the
+ * connection (dqlite_cancel_fire() from any). */
+DQLITE_API void dqlite_conn_set_cancel(struct dqlite_conn *conn,
+                                       struct dqlite_cancel *cancel);
 
 /* Whether a transaction begun with dqlite_conn_begin() is open. Thread: the one
  * using the connection. */

@@ -188,6 +188,7 @@ static void sortByRole(struct dqlite_server_info *servers, unsigned n)
 
 /* One round over the store. */
 static int discoverRound(struct dqlite_driver *d, int64_t deadline_ms,
+                         const struct dqlite_cancel *cancel,
                          struct client_sock *s, struct client_err *e)
 {
     struct dqlite_server_info *servers;
@@ -200,6 +201,10 @@ static int discoverRound(struct dqlite_driver *d, int64_t deadline_ms,
     sortByRole(servers, n);
     rv = clientErrSet(e, ERR_CLIENT_NOLEADER, "server store is empty");
     for (i = 0; i < n && !clientSockOpen(s); i++) {
+        if (clientCancelled(cancel)) {
+            rv = clientErrSet(e, ERR_CLIENT_CANCELLED, "cancelled");
+            break;
+        }
         rv = discoverServer(d, servers[i].address, deadline_ms, s, e);
         if (rv != 0) {
             clientLog(d, DQLITE_CLIENT_LOG_WARN, "server %s: %s",
@@ -213,8 +218,16 @@ static int discoverRound(struct dqlite_driver *d, int64_t deadline_ms,
 int clientDiscover(struct dqlite_driver *d, int64_t deadline_ms,
                    struct client_sock *s, struct client_err *e)
 {
+    return clientDiscoverCancel(d, deadline_ms, NULL, s, e);
+}
+
+int clientDiscoverCancel(struct dqlite_driver *d, int64_t deadline_ms,
+                         const struct dqlite_cancel *cancel,
+                         struct client_sock *s, struct client_err *e)
+{
     char last[CLIENT_ERRMSG_SIZE];
     unsigned attempt;
+    int rv;
     PRE(d != NULL && s != NULL && !clientSockOpen(s));
     for (attempt = 0;; attempt++) {
         if (attempt > 0) {
@@ -225,12 +238,19 @@ int clientDiscover(struct dqlite_driver *d, int64_t deadline_ms,
                 (d->opts.retry_limit != 0 && attempt > d->opts.retry_limit)) {
                 break;
             }
-            clientSleepMs(sleep_ms < (unsigned)left_ms ? sleep_ms
-                                                       : (unsigned)left_ms);
+            clientCancelSleepMs(cancel, sleep_ms < (unsigned)left_ms
+                                            ? sleep_ms
+                                            : (unsigned)left_ms);
         }
-        if (discoverRound(d, deadline_ms, s, e) == 0) {
+        rv = discoverRound(d, deadline_ms, cancel, s, e);
+        if (rv == 0) {
             clientErrClear(e);
             return 0;
+        }
+        if (rv == ERR_CLIENT_CANCELLED || clientCancelled(cancel)) {
+            POST(!clientSockOpen(s));
+            return clientErrSet(e, ERR_CLIENT_CANCELLED,
+                                "cancelled while looking for the leader");
         }
         if (clientRemainingMs(deadline_ms) == 0) {
             break;
