@@ -278,6 +278,19 @@ DQLITE_API int dqlite_node_set_linearizable_reads(dqlite_node *n, int enabled);
 DQLITE_API int dqlite_node_set_snapshot_compression(dqlite_node *n,
                                                     int enabled);
 
+/* Serve on a socket the embedder created (go-dqlite's Server.Start on an
+ * existing listener; e.g. one inherited from systemd's socket activation
+ * or bound with privileges the node does not have): `fd` is a bound,
+ * listening stream socket, TCP (IPv4 or IPv6) or an abstract Unix socket.
+ * Instead of dqlite_node_set_bind_address(), before start; the two are
+ * exclusive (DQLITE_MISUSE for the second). On success the node owns the
+ * descriptor (it makes it non-blocking and close-on-exec, and closes it at
+ * stop, or at destroy if never started) and dqlite_node_get_bind_address()
+ * gives its address. DQLITE_MISUSE, the descriptor left untouched and the
+ * caller's, for anything else (not a socket, not listening, a datagram or
+ * a pathname Unix socket); DQLITE_ERROR if the system refuses. */
+DQLITE_API int dqlite_node_set_bind_fd(dqlite_node *n, int fd);
+
 /* Automatic role management, server-side (what go-dqlite's `app` package
  * does client-side). Off by default (0 and 0); set it on every node, before
  * start. While this node is leader it checks every member once a second

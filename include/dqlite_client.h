@@ -379,7 +379,9 @@ DQLITE_API bool dqlite_conn_in_tx(struct dqlite_conn *conn);
  * position (a named placeholder gets the value at its index). `result` may
  * be NULL. Up to 255 parameters travel in the protocol's 1-byte-count tuple
  * (schema 0), more (up to 250000; the server's SQLite allows 32766 by
- * default) in its 4-byte-count tuple (schema 1). A first keyword BEGIN,
+ * default) in its 4-byte-count tuple (schema 1), which libdqlite 1.11.1
+ * does not know (it ignores the schema byte and misreads the tuple): send
+ * more than 255 only to our server or a newer reference. A first keyword BEGIN,
  * COMMIT/END or ROLLBACK opens or ends a transaction as dqlite_conn_begin() and
  * friends do. Thread: the one using the connection. */
 DQLITE_API int dqlite_conn_exec(struct dqlite_conn *conn, const char *sql,

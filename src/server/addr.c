@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,54 @@ err_after_socket : {
     errno = saved;
 }
     return rv;
+}
+
+/* Whether a bound Unix address is abstract (a name starting with NUL). */
+static bool addrUnixAbstract(const struct sockaddr_storage *sa, socklen_t len)
+{
+    const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    return len > off + 1 && un->sun_path[0] == '\0';
+}
+
+int addrAdopt(int fd, char *bound)
+{
+    struct sockaddr_storage got;
+    socklen_t got_len = sizeof got;
+    int value = 0;
+    socklen_t value_len = sizeof value;
+    int flags;
+    if (fd < 0) {
+        return ERR_INVALID;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &value_len) != 0) {
+        return errno == ENOTSOCK ? ERR_INVALID : ERR_IO;
+    }
+    if (value != SOCK_STREAM) {
+        return ERR_INVALID;
+    }
+    value_len = sizeof value;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &value_len) != 0) {
+        return ERR_IO;
+    }
+    if (value == 0) {
+        return ERR_INVALID; /* not listening */
+    }
+    if (getsockname(fd, (struct sockaddr *)&got, &got_len) != 0) {
+        return ERR_IO;
+    }
+    if (got.ss_family == AF_UNIX && !addrUnixAbstract(&got, got_len)) {
+        return ERR_INVALID;
+    }
+    if (addrFormat((struct sockaddr *)&got, got_len, bound) != 0) {
+        return ERR_INVALID;
+    }
+    flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+        return ERR_IO;
+    }
+    return 0;
 }
 
 int addrConnect(const char *address, int *fd)

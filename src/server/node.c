@@ -135,6 +135,33 @@ int dqlite_node_set_bind_address(dqlite_node *n, const char *address)
     return 0;
 }
 
+int dqlite_node_set_bind_fd(dqlite_node *n, int fd)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    if (n->bind_address[0] != '\0') {
+        nodeErrorf(n, "bind address already set");
+        return DQLITE_MISUSE;
+    }
+    rv = addrAdopt(fd, n->bind_address);
+    if (rv == ERR_INVALID) {
+        nodeErrorf(n,
+                   "descriptor %d is not a listening TCP or abstract Unix "
+                   "stream socket",
+                   fd);
+    } else if (rv != 0) {
+        nodeErrorf(n, "descriptor %d: %s", fd, strerror(errno));
+    }
+    if (rv != 0) {
+        n->bind_address[0] = '\0';
+        return rv == ERR_INVALID ? DQLITE_MISUSE : DQLITE_ERROR;
+    }
+    n->listen_fd = fd; /* the node's now: closed at stop or destroy */
+    return 0;
+}
+
 const char *dqlite_node_get_bind_address(dqlite_node *n)
 {
     if (n == NULL || n->bind_address[0] == '\0') {
