@@ -276,6 +276,9 @@ int clientConnRun(struct dqlite_conn *c, client_conn_op fn, void *arg,
                   bool idempotent);
 /* Sends INTERRUPT and discards every answer up to its EMPTY. */
 int clientConnInterrupt(struct dqlite_conn *c);
+/* Reads the answers a cancelled call left owed (c->drain), if any; on
+ * failure the connection is broken (its code, TXCUT in a transaction). */
+int clientConnDrainOwed(struct dqlite_conn *c);
 /* A cancelled call: sends INTERRUPT and leaves the drain for the next call
  * (c->drain). Returns ERR_CLIENT_CANCELLED (or the failure, the connection
  * then broken). */

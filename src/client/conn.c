@@ -125,8 +125,7 @@ static int connConnect(struct dqlite_conn *c)
 
 static int connDrain(struct dqlite_conn *c, int64_t deadline_ms);
 
-/* Reads the answers a cancelled call left owed. */
-static int connDrainOwed(struct dqlite_conn *c)
+int clientConnDrainOwed(struct dqlite_conn *c)
 {
     int rv;
     if (!c->drain) {
@@ -161,7 +160,7 @@ int clientConnReady(struct dqlite_conn *c)
         return clientErrSet(&c->err, ERR_CLIENT_CANCELLED,
                             "cancelled before the call started");
     }
-    if (connDrainOwed(c) == ERR_CLIENT_TXCUT) {
+    if (clientConnDrainOwed(c) == ERR_CLIENT_TXCUT) {
         return ERR_CLIENT_TXCUT;
     }
     if (clientSockOpen(&c->sock) && c->db_open) {

@@ -235,3 +235,44 @@ Test(cancel, looking_for_a_leader_is_cancelled)
                  dqlite_conn_errmsg(conn));
     stop();
 }
+
+/* EXEC of a prepared statement answered only after INTERRUPT. */
+static bool slowStmt(struct fake_conn *fc, struct tnode *node)
+{
+    (void)node;
+    if (fc->req.type != PROTO_REQ_EXEC) {
+        return false;
+    }
+    if (fakeRecv(fc) != 0 || fc->req.type != PROTO_REQ_INTERRUPT) {
+        return true;
+    }
+    clientSleepMs(200);
+    atomic_store(&answered, true);
+    fakeSendFailure(fc, 9, "interrupted");
+    fakeSendEmpty(fc);
+    return true;
+}
+
+Test(cancel, closing_a_statement_after_a_cancel_drains_first)
+{
+    struct dqlite_stmt *stmt;
+    struct firer f;
+    start(slowStmt);
+    dqlite_conn_set_timeout(conn, 10000);
+    cr_assert_eq(dqlite_conn_prepare(conn, "INSERT", &stmt), 0);
+    fireLater(&f, 100);
+    cr_assert_eq(dqlite_stmt_exec(stmt, NULL, 0, NULL),
+                 DQLITE_CLIENT_CANCELLED);
+    pthread_join(f.thread, NULL);
+    cr_assert_not(atomic_load(&answered));
+    /* Still fired: FINALIZE is sent anyway, after the answers owed, and
+     * its own EMPTY is the one it reads. */
+    cr_assert_eq(dqlite_stmt_close(stmt), 0, "%s", dqlite_conn_errmsg(conn));
+    cr_assert(atomic_load(&answered));
+    cr_assert_eq(tclusterCount(tc, 0, PROTO_REQ_FINALIZE), 1);
+    dqlite_cancel_reset(cancel);
+    cr_assert_eq(dqlite_conn_exec(conn, "INSERT", NULL, 0, NULL), 0, "%s",
+                 dqlite_conn_errmsg(conn));
+    cr_assert_eq(fakeConns(tc->nodes[0].srv), 1);
+    stop();
+}
