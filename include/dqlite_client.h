@@ -19,7 +19,9 @@
  *     client are used by one thread at a time; different connections may be
  *     used by different threads at once.
  *   - Nothing here retains a pointer the caller passed, except the store
- *     given to dqlite_driver_create() and the `arg` of callbacks.
+ *     given to dqlite_driver_create(), the handle given to
+ *     dqlite_conn_set_cancel(), the SQLite handle given to
+ *     dqlite_server_store_open_db() and the `arg` of callbacks.
  */
 #ifndef DQLITE_CLIENT_H
 #define DQLITE_CLIENT_H

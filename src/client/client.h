@@ -4,6 +4,7 @@
  *
  * Layering inside the module:
  *   time.c, dial.c   clock, deadlines, dialling a socket
+ *   cancel.c         cancellation handles (an eventfd the waits poll)
  *   sock.c           one connection to one node: framed messages in and
  *                    out with deadlines, INTERRUPT and draining
  *   codec.c          the adapter to src/proto: requests and responses
