@@ -310,6 +310,18 @@ DQLITE_API int dqlite_driver_connect(struct dqlite_driver *driver,
                                      const char *name,
                                      struct dqlite_conn **conn);
 
+/* dqlite_driver_connect() with a cancellation handle (go-dqlite's
+ * Connector.Connect(ctx)): the search for the leader ends with
+ * DQLITE_CLIENT_CANCELLED when `cancel` is fired (looked at before each
+ * server probed and during the backoff sleeps; a fired handle fails at
+ * once), and the connection keeps the handle as if given to
+ * dqlite_conn_set_cancel(). `cancel` may be NULL. Any thread. */
+struct dqlite_cancel;
+DQLITE_API int dqlite_driver_connect_cancel(struct dqlite_driver *driver,
+                                            const char *name,
+                                            struct dqlite_cancel *cancel,
+                                            struct dqlite_conn **conn);
+
 /* Closes the connection: finalizes nothing server side (the server frees
  * the connection's statements and rolls back its transaction). Its
  * statements and rows must be closed first. NULL is accepted. Thread: the one

@@ -373,9 +373,10 @@ static struct dqlite_conn *connAlloc(struct dqlite_driver *d, const char *name)
     return c;
 }
 
-DQLITE_API int dqlite_driver_connect(struct dqlite_driver *driver,
-                                     const char *name,
-                                     struct dqlite_conn **conn)
+DQLITE_API int dqlite_driver_connect_cancel(struct dqlite_driver *driver,
+                                            const char *name,
+                                            struct dqlite_cancel *cancel,
+                                            struct dqlite_conn **conn)
 {
     struct dqlite_conn *c;
     if (driver == NULL || conn == NULL) {
@@ -386,5 +387,17 @@ DQLITE_API int dqlite_driver_connect(struct dqlite_driver *driver,
     if (c == NULL) {
         return DQLITE_CLIENT_NOMEM;
     }
+    c->cancel = cancel;
+    if (clientCancelled(cancel)) {
+        return clientErrPublic(clientErrSet(&c->err, ERR_CLIENT_CANCELLED,
+                                            "cancelled before connecting"));
+    }
     return clientErrPublic(connConnect(c));
+}
+
+DQLITE_API int dqlite_driver_connect(struct dqlite_driver *driver,
+                                     const char *name,
+                                     struct dqlite_conn **conn)
+{
+    return dqlite_driver_connect_cancel(driver, name, NULL, conn);
 }

@@ -290,7 +290,8 @@ static void testCancelRunning(void)
     memset(&log, 0, sizeof log);
     CHECK(cancelDriver(&log, &store, &driver) == 0, "driver");
     CHECK(dqlite_cancel_create(&f.cancel) == 0, "cancel");
-    CHECK_RC(conn, dqlite_driver_connect(driver, DB, &conn), 0);
+    CHECK_RC(conn, dqlite_driver_connect_cancel(driver, DB, f.cancel, &conn),
+             0);
     rv = cancelQuery(conn, &f, LONG_SQL, &late_ms);
     CHECK(rv == DQLITE_CLIENT_CANCELLED, "query returned %d: %s", rv,
           dqlite_conn_errmsg(conn));

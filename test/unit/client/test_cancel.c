@@ -276,3 +276,38 @@ Test(cancel, closing_a_statement_after_a_cancel_drains_first)
     cr_assert_eq(fakeConns(tc->nodes[0].srv), 1);
     stop();
 }
+
+Test(cancel, connecting_to_a_cluster_without_leader_is_cancelled)
+{
+    struct dqlite_conn *c = NULL;
+    struct firer f;
+    int64_t start_ms;
+    tc = tclusterStart(1, NULL);
+    tclusterSetLeader(tc, -1);
+    cr_assert_eq(dqlite_cancel_create(&cancel), 0);
+    dqlite_cancel_fire(cancel);
+    cr_assert_eq(dqlite_driver_connect_cancel(tc->driver, "test", cancel, &c),
+                 DQLITE_CLIENT_CANCELLED);
+    cr_assert_eq(tclusterCount(tc, 0, PROTO_REQ_LEADER), 0);
+    dqlite_conn_close(c);
+    dqlite_cancel_reset(cancel);
+    /* Without a leader the search would go on for the connect timeout
+     * (5 s). */
+    start_ms = clientNowMs();
+    fireLater(&f, 200);
+    cr_assert_eq(dqlite_driver_connect_cancel(tc->driver, "test", cancel, &c),
+                 DQLITE_CLIENT_CANCELLED, "%s", dqlite_conn_errmsg(c));
+    pthread_join(f.thread, NULL);
+    cr_assert_lt(clientNowMs() - start_ms, 4000);
+    cr_assert(strstr(dqlite_conn_errmsg(c), "cancelled") != NULL, "%s",
+              dqlite_conn_errmsg(c));
+    /* The connection keeps the handle: once reset, the next call connects
+     * when a leader is back. */
+    dqlite_cancel_reset(cancel);
+    tclusterSetLeader(tc, 0);
+    cr_assert_eq(dqlite_conn_exec(c, "INSERT", NULL, 0, NULL), 0, "%s",
+                 dqlite_conn_errmsg(c));
+    dqlite_conn_close(c);
+    dqlite_cancel_destroy(cancel);
+    tclusterStop(tc);
+}
