@@ -31,7 +31,12 @@ int signalWait(int timeout_ms)
     int sig;
     do {
         sig = sigtimedwait(&stop_signals, NULL, timeout_ms < 0 ? NULL : &ts);
-    } while (sig < 0 && errno == EINTR);
+        if (sig == SIGHUP) {
+            /* Nothing to reload (the options are the command line's); a
+             * hang-up must not end the node without a graceful stop. */
+            logMsg(LOG_INFO, "SIGHUP ignored (stop with SIGTERM or SIGINT)");
+        }
+    } while ((sig < 0 && errno == EINTR) || sig == SIGHUP);
     return sig < 0 ? 0 : sig;
 }
 
@@ -84,7 +89,7 @@ static int nodeRun(const struct config *cfg, dqlite_node **node)
     if (rv != 0) {
         logMsg(LOG_ERROR, "node %" PRIu64 ": %s", cfg->id,
                dqlite_node_errmsg(*node));
-        return DQLITED_EXIT_FAIL;
+        return datadirExitCode(rv, DQLITED_EXIT_FAIL);
     }
     return 0;
 }
@@ -158,6 +163,7 @@ int main(int argc, char *argv[])
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP); /* taken and ignored by signalWait */
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
     rv = datadirClaim(&cfg, &fresh);

@@ -44,8 +44,10 @@ typedef int (*node_connect_fn)(void *arg, const char *address, int *fd);
 
 struct dqlite_node {
     dqlite_node_id id;
-    char *address;  /* advertised to peers and clients; owned */
-    char *data_dir; /* owned */
+    char *address;   /* advertised to peers and clients; owned */
+    char *data_dir;  /* owned */
+    int dir_lock_fd; /* flock on data_dir/node.lock, -1 if not held */
+    bool dir_owned;  /* data_dir's node-id names this node */
     char errmsg[NODE_ERRMSG_LEN];
     enum node_state state;
 
