@@ -125,8 +125,10 @@ int dqlite_node_set_bind_address(dqlite_node *n, const char *address)
         return DQLITE_MISUSE;
     }
     rv = addrListen(address, &n->listen_fd, n->bind_address);
-    if (rv == ERR_INVALID) {
-        nodeErrorf(n, "invalid bind address: %s", address);
+    if (rv == ERR_INVALID || rv == ERR_NOTFOUND) {
+        nodeErrorf(n, "invalid bind address: %s%s", address,
+                   rv == ERR_NOTFOUND ? " (the host name does not resolve)"
+                                      : "");
         return DQLITE_MISUSE;
     }
     long pid = 0;

@@ -5,4 +5,4 @@ CHECK_TARGETS += check-install
 
 .PHONY: check-install
 check-install: all
-	timeout -k 5 300 test/install/run.sh $(B) "$(SANFLAGS)"
+	+timeout -k 5 300 test/install/run.sh $(B) "$(SANFLAGS)"
