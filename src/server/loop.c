@@ -107,6 +107,7 @@ static void loopShutdown(struct dqlite_node *n)
     uv_close((uv_handle_t *)&n->parked_timer, NULL);
     uv_close((uv_handle_t *)&n->handover_timer, NULL);
     rolesClose(n);
+    membershipClose(n);
     replicaClose(&n->replica, loopOnReplicaClosed);
 }
 
@@ -336,6 +337,7 @@ static int loopStartServices(struct dqlite_node *n)
     uv_timer_init(&n->loop, &n->handover_timer);
     n->handover_timer.data = n;
     rolesStart(n);
+    membershipStart(n);
     return rv;
 }
 

@@ -22,6 +22,7 @@
 #include "lib/queue.h"
 #include "raftio/transport.h"
 #include "server/addr.h"
+#include "server/membership.h"
 #include "server/replica.h"
 #include "server/roles.h"
 #include "server/worker.h"
@@ -109,6 +110,7 @@ struct dqlite_node {
     uint64_t handover_target;      /* ...while the stream to it is up, */
     uint64_t handover_deadline_ms; /* ...for two election timeouts */
     struct roles roles;            /* automatic roles (roles.c), opt-in */
+    struct membership membership;  /* removed-node check (membership.c) */
 };
 
 /* Log a line through the node's log function (node thread or host). */

@@ -1,5 +1,6 @@
 # Integration cases: what dqlited and the shell say and do (issue 16 §3):
-# host names for listening, joining and clients, `.dump FILE`, SIGHUP.
+# host names for listening, joining and clients, `.dump FILE`, a node
+# removed while it runs, SIGHUP.
 # Sourced by run.sh. A cluster of its own (directories h1, h2), driven with
 # the shell's -s on its addresses only.
 
@@ -42,6 +43,22 @@ t_dump_to_file() {
     expect_eq "2" "$(sqlite3 "$TMP/imported.db" "SELECT count(*) FROM t")"
 }
 
+t_removed_node_exits() {
+    local h3 pid
+    h3=localhost:$(free_port)
+    start_named h3 3 "$h3" --join "$H1" || return 1
+    pid=${PIDS[h3]}
+    hsh hdb ".remove $h3" || return 1
+    # The node notices within a few election timeouts and stops.
+    for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    stop_node h3 KILL # reaps it; a KILL only if it still ran
+    expect_eq 13 "$STOP_STATUS" || { tail -5 "$TMP/h3.log"; return 1; }
+    grep -q "node 3 was removed from the cluster" "$TMP/h3.log" ||
+        { tail -5 "$TMP/h3.log"; return 1; }
+    hsh hdb .cluster | grep -q "|$h3|" && { hsh hdb .cluster; return 1; }
+    hsh hdb "SELECT count(*) FROM t" >/dev/null
+}
+
 t_sighup_ignored() {
     kill -HUP "${PIDS[h2]}"
     sleep 0.5
@@ -58,5 +75,6 @@ run_error_cases() {
     check "host names: listen, join and connect with localhost:PORT" \
         t_host_names || return
     check ".dump FILE writes the shell's database into FILE" t_dump_to_file
+    check "a removed node says so and exits 13" t_removed_node_exits
     check "SIGHUP does not stop dqlited" t_sighup_ignored
 }
