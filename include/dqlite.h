@@ -266,9 +266,10 @@ DQLITE_API int dqlite_node_set_log_func(dqlite_node *n, dqlite_log_func f,
 #define DQLITE_FOLLOWER 1
 #define DQLITE_CANDIDATE 2
 #define DQLITE_LEADER 3
-/* new_state, once: the node learned that the cluster removed it (it had no
+/* new_state: the node learned that the cluster removed it (it had no
  * leader, and the leader's configuration no longer names it); it stops
- * campaigning and waits to be stopped. */
+ * campaigning until a leader contacts it again (added back: new_state
+ * DQLITE_FOLLOWER), or until it is stopped. */
 #define DQLITE_REMOVED 4
 
 /* Called on the node's thread whenever its raft state or the leader it

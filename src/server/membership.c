@@ -153,10 +153,30 @@ static bool membershipLeaderless(struct dqlite_node *n)
            (uint64_t)election_ms * MEMBERSHIP_LEADERLESS_TIMEOUTS;
 }
 
+/* A leader talks to the removed node again: it was added back. */
+static void membershipReadded(struct dqlite_node *n)
+{
+    uint64_t leader = raftLeader(n->replica.raft);
+    n->membership.removed = false;
+    n->membership.leaderless_ms = 0;
+    nodeLogf(n, DQLITE_LOG_WARN,
+             "node %llu is a member again (leader %llu): it takes part again",
+             (unsigned long long)n->id, (unsigned long long)leader);
+    uv_timer_again(&n->replica.tick);
+    n->last_state = DQLITE_FOLLOWER;
+    if (n->watch_fn != NULL) {
+        n->watch_fn(n->watch_arg, DQLITE_REMOVED, DQLITE_FOLLOWER, leader);
+    }
+}
+
 static void membershipOnTimer(uv_timer_t *timer)
 {
     struct dqlite_node *n = timer->data;
     struct membership *m = &n->membership;
+    if (m->removed && !n->shutting_down && raftLeader(n->replica.raft) != 0) {
+        membershipReadded(n);
+        return;
+    }
     if (m->removed || m->probing || n->shutting_down ||
         !membershipLeaderless(n)) {
         return;

@@ -7,7 +7,9 @@
  * other members' addresses, with our client library, off the loop) for the
  * configuration; if the leader's does not name it, it was removed: it says
  * so in its log, stops taking part in raft (no more campaigns), and tells
- * the host through the watch function (new state DQLITE_REMOVED).
+ * the host through the watch function (new state DQLITE_REMOVED). If a
+ * leader talks to it again (it was added back), it takes part again and
+ * the watch function hears DQLITE_REMOVED -> DQLITE_FOLLOWER.
  */
 #ifndef SERVER_MEMBERSHIP_H
 #define SERVER_MEMBERSHIP_H
