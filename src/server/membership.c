@@ -111,6 +111,10 @@ static void membershipDone(uv_work_t *req, int status)
     if (status == 0 && !n->shutting_down && c->answered && !c->listed &&
         raftLeader(n->replica.raft) == 0) {
         membershipRemoved(n);
+    } else if (!n->shutting_down) {
+        /* Still a member (e.g. a spare, which the leader does not contact)
+         * or no answer: the next check waits as long again. */
+        n->membership.leaderless_ms = uv_now(&n->loop);
     }
     libFree(c);
 }
