@@ -85,7 +85,8 @@ static int addrParseInet(const char *text, struct addr *out)
     return 0;
 }
 
-/* "HOST:PORT" with a host name: its first address. Blocks (DNS): never
+/* "HOST:PORT" with a host name: its first IPv4 address, else its first.
+ * Blocks (DNS): never
  * called on the loop thread (bind runs on the host's thread, before
  * start). ERR_INVALID if the form is wrong, ERR_NOTFOUND if the name does
  * not resolve. */
@@ -107,10 +108,19 @@ static int addrResolve(const char *text, struct addr *out)
     if (getaddrinfo(host, colon + 1, &hints, &list) != 0) {
         return ERR_NOTFOUND;
     }
-    ASSERT(list->ai_addrlen <= sizeof out->sa);
-    memcpy(&out->sa, list->ai_addr, list->ai_addrlen);
-    out->len = list->ai_addrlen;
-    out->family = list->ai_family;
+    /* IPv4 first, where there is one ("localhost" may list ::1 first on a
+     * host without IPv6); dialers try every address of the name. */
+    const struct addrinfo *pick = list;
+    for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            pick = ai;
+            break;
+        }
+    }
+    ASSERT(pick->ai_addrlen <= sizeof out->sa);
+    memcpy(&out->sa, pick->ai_addr, pick->ai_addrlen);
+    out->len = pick->ai_addrlen;
+    out->family = pick->ai_family;
     freeaddrinfo(list);
     return 0;
 }

@@ -32,9 +32,9 @@ int addrFormat(const struct sockaddr *sa, socklen_t len, char *buf);
 
 /* Create a non-blocking, close-on-exec socket bound to `address` and
  * listening. A host name ("localhost:9001") is resolved (this blocks: not
- * on the loop thread) and its first address bound. On success *fd is owned
- * by the caller and `bound` receives the address actually bound
- * (ADDR_MAX_LEN bytes). ERR_INVALID for a bad address, ERR_NOTFOUND for a
+ * on the loop thread) and its first IPv4 address (else its first) bound. On
+ * success *fd is owned by the caller and `bound` receives the address actually
+ * bound (ADDR_MAX_LEN bytes). ERR_INVALID for a bad address, ERR_NOTFOUND for a
  * name that does not resolve, ERR_IO (with errno kept) when the system
  * refuses. */
 int addrListen(const char *address, int *fd, char *bound);
