@@ -77,6 +77,13 @@ static int connOpenDb(struct dqlite_conn *c, int64_t deadline_ms)
     req.open.vfs = protoText("volatile");
     rv = clientSockEncode(&c->sock, &req);
     rv = rv != 0 ? rv : clientSockCall(&c->sock, deadline_ms);
+    if (rv == ERR_TIMEOUT) {
+        /* The leader answered LEADER and CLIENT, so it is up: it is slow. */
+        return clientErrSet(&c->err, rv,
+                            "open %s: the node is busy: no answer within the "
+                            "connect timeout (%u ms); retry, or raise it",
+                            c->name, c->driver->opts.connect_timeout_ms);
+    }
     if (rv != 0) {
         return clientErrSet(&c->err, rv, "open %s: %s", c->name, errString(rv));
     }

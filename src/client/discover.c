@@ -9,6 +9,7 @@
  * finds nobody the next one starts after an exponential backoff (factor *
  * 2^n, capped), until the deadline or the retry limit.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,29 @@
 #include "lib/alloc.h"
 #include "lib/assert.h"
 #include "lib/err.h"
+
+/* Says why a dial failed: refused, unreachable, unresolved or timed out
+ * (errno as the dial function left it). */
+static int clientDialFailed(const char *address, int rv, int dial_errno,
+                            int timeout_ms, struct client_err *e)
+{
+    if (rv == ERR_TIMEOUT) {
+        return clientErrSet(e, ERR_TIMEOUT, "dial %s: timed out after %d ms",
+                            address, timeout_ms);
+    }
+    if (rv == ERR_NOTFOUND) {
+        return clientErrSet(e, ERR_IO, "dial %s: cannot resolve the host",
+                            address);
+    }
+    if (rv == ERR_INVALID) {
+        return clientErrSet(e, ERR_IO, "dial %s: invalid address", address);
+    }
+    if (dial_errno != 0) {
+        return clientErrSet(e, ERR_IO, "dial %s: %s", address,
+                            strerror(dial_errno));
+    }
+    return clientErrSet(e, ERR_IO, "dial %s: failed", address);
+}
 
 int clientDialNode(struct dqlite_driver *d, const char *address,
                    uint64_t version, int64_t deadline_ms, struct client_sock *s,
@@ -31,9 +55,10 @@ int clientDialNode(struct dqlite_driver *d, const char *address,
     if (timeout_ms == 0) {
         return clientErrSet(e, ERR_TIMEOUT, "dial %s: timed out", address);
     }
+    errno = 0;
     rv = d->opts.dial(d->opts.dial_arg, address, timeout_ms, &fd);
     if (rv != 0 || fd < 0) {
-        return clientErrSet(e, ERR_IO, "dial %s: failed", address);
+        return clientDialFailed(address, rv, errno, timeout_ms, e);
     }
     rv = clientSockAttach(s, fd, version);
     if (rv != 0) {
@@ -156,7 +181,8 @@ static int discoverServer(struct dqlite_driver *d, const char *address,
     if (leader[0] == '\0') {
         clientLog(d, DQLITE_CLIENT_LOG_DEBUG, "server %s: no known leader",
                   address);
-        return clientErrSet(e, ERR_CLIENT_NOLEADER, "no known leader");
+        return clientErrSet(e, ERR_CLIENT_NOLEADER,
+                            "%s is up but knows no leader", address);
     }
     clientLog(d, DQLITE_CLIENT_LOG_DEBUG, "server %s: leader is %s", address,
               leader);
@@ -205,6 +231,9 @@ static int discoverRound(struct dqlite_driver *d, int64_t deadline_ms,
             rv = clientErrSet(e, ERR_CLIENT_CANCELLED, "cancelled");
             break;
         }
+        if (i > 0 && clientRemainingMs(deadline_ms) == 0) {
+            break; /* keep the last server's own reason, not "timed out" */
+        }
         rv = discoverServer(d, servers[i].address, deadline_ms, s, e);
         if (rv != 0) {
             clientLog(d, DQLITE_CLIENT_LOG_WARN, "server %s: %s",
@@ -241,6 +270,9 @@ int clientDiscoverCancel(struct dqlite_driver *d, int64_t deadline_ms,
             clientCancelSleepMs(cancel, sleep_ms < (unsigned)left_ms
                                             ? sleep_ms
                                             : (unsigned)left_ms);
+            if (clientRemainingMs(deadline_ms) == 0) {
+                break; /* no round with no time: keep the last reason */
+            }
         }
         rv = discoverRound(d, deadline_ms, cancel, s, e);
         if (rv == 0) {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -85,6 +86,46 @@ static int addrParseInet(const char *text, struct addr *out)
     return 0;
 }
 
+/* "HOST:PORT" with a host name: its first IPv4 address, else its first.
+ * Blocks (DNS): never
+ * called on the loop thread (bind runs on the host's thread, before
+ * start). ERR_INVALID if the form is wrong, ERR_NOTFOUND if the name does
+ * not resolve. */
+static int addrResolve(const char *text, struct addr *out)
+{
+    char host[ADDR_MAX_LEN];
+    const char *colon = strrchr(text, ':');
+    uint16_t port;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *list;
+    if (colon == NULL || colon == text || text[0] == '[' ||
+        (size_t)(colon - text) >= sizeof host ||
+        addrParsePort(colon + 1, &port) != 0) {
+        return ERR_INVALID;
+    }
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    if (getaddrinfo(host, colon + 1, &hints, &list) != 0) {
+        return ERR_NOTFOUND;
+    }
+    /* IPv4 first, where there is one ("localhost" may list ::1 first on a
+     * host without IPv6); dialers try every address of the name. */
+    const struct addrinfo *pick = list;
+    for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            pick = ai;
+            break;
+        }
+    }
+    ASSERT(pick->ai_addrlen <= sizeof out->sa);
+    memcpy(&out->sa, pick->ai_addr, pick->ai_addrlen);
+    out->len = pick->ai_addrlen;
+    out->family = pick->ai_family;
+    freeaddrinfo(list);
+    return 0;
+}
+
 int addrParse(const char *text, struct addr *out)
 {
     PRE(text != NULL && out != NULL);
@@ -147,6 +188,9 @@ int addrListen(const char *address, int *fd, char *bound)
     struct sockaddr_storage got;
     socklen_t got_len = sizeof got;
     int rv = addrParse(address, &a);
+    if (rv == ERR_INVALID && address[0] != '@') {
+        rv = addrResolve(address, &a); /* "localhost:9001" */
+    }
     if (rv != 0) {
         return rv;
     }

@@ -19,6 +19,7 @@
 #include "raftio/log.h"
 #include "raftio/meta.h"
 #include "raftio/snapshot.h"
+#include "server/datadir.h"
 #include "server/node.h"
 
 /* The last index and the highest term the node's disk knows. */
@@ -116,7 +117,14 @@ int dqlite_node_recover_ext(dqlite_node *n, dqlite_node_info_ext infos[],
         rv = ERR_INVALID;
     }
     if (rv == 0) {
+        /* Not on a directory another node runs on, nor on another's. */
+        int lock_rv = nodeDirAcquire(n);
+        if (lock_rv != 0) {
+            raftConfClose(&conf);
+            return lock_rv;
+        }
         rv = recoverWrite(n, &conf);
+        nodeDirRelease(n);
     }
     raftConfClose(&conf);
     if (rv != 0) {

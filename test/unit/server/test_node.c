@@ -81,11 +81,26 @@ Test(node, bad_bind_addresses_are_misuse)
 {
     dqlite_node *n;
     cr_assert_eq(dqlite_node_create(1, "x", dir, &n), 0);
-    cr_assert_eq(dqlite_node_set_bind_address(n, "localhost:9000"),
-                 DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_set_bind_address(n, "localhost"), DQLITE_MISUSE);
     cr_assert_eq(dqlite_node_set_bind_address(n, "127.0.0.1"), DQLITE_MISUSE);
     cr_assert_eq(dqlite_node_set_bind_address(n, "127.0.0.1:99999"),
                  DQLITE_MISUSE);
+    dqlite_node_destroy(n);
+}
+
+/* Host names are resolved for listening, as clients and peers resolve
+ * them for dialling. */
+Test(node, host_name_bind_address_is_resolved)
+{
+    dqlite_node *n;
+    cr_assert_eq(dqlite_node_create(1, "localhost:0", dir, &n), 0);
+    cr_assert_eq(dqlite_node_set_bind_address(n, "localhost:0"), 0, "%s",
+                 dqlite_node_errmsg(n));
+    const char *bound = dqlite_node_get_bind_address(n);
+    cr_assert(strncmp(bound, "127.0.0.1:", 10) == 0 ||
+                  strncmp(bound, "[::1]:", 6) == 0,
+              "%s", bound);
+    cr_assert_str_neq(bound, "127.0.0.1:0");
     dqlite_node_destroy(n);
 }
 
