@@ -290,3 +290,125 @@ Test(upgrade, converted_once)
     raftConfClose(&r1.conf);
     raftConfClose(&r2.conf);
 }
+
+/* md5 of every file under `dir` into `out` (for "nothing changed"). */
+static void digest(const char *dir, char *out, size_t len)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && find . -type f | sort | xargs md5sum | md5sum", dir);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    cr_assert_not_null(fgets(out, (int)len, p));
+    pclose(p);
+}
+
+/* Converting `dir` fails naming `file`, and changes nothing. */
+static void assertRefused(const char *dir, const char *file)
+{
+    char before[128], after[128], errmsg[512];
+    digest(dir, before, sizeof before);
+    int rv = convert(dir, errmsg, sizeof errmsg);
+    cr_assert_neq(rv, 0, "converted anyway");
+    cr_assert_not_null(strstr(errmsg, file), "message: %s", errmsg);
+    digest(dir, after, sizeof after);
+    cr_assert_str_eq(before, after, "the 1.11 files changed");
+    cr_assert(!exists(dir, LEGACY_STAGING_DIR));
+    cr_assert(!exists(dir, LEGACY_BACKUP_DIR));
+    cr_assert(!exists(dir, META_FILE));
+}
+
+static void flipByte(const char *dir, const char *file, long offset)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, offset, SEEK_SET), 0);
+    int c = fgetc(f);
+    cr_assert_eq(fseek(f, offset, SEEK_SET), 0);
+    fputc(c ^ 0x40, f);
+    fclose(f);
+}
+
+Test(upgrade, damaged_closed_segment_refused)
+{
+    char dir[256];
+    unpack("one-snap");
+    nodeDir(dir, sizeof dir, "one-snap", 1);
+    flipByte(dir, "0000000000000033-0000000000000048", 4000);
+    assertRefused(dir, "0000000000000033-0000000000000048");
+}
+
+Test(upgrade, damaged_snapshot_refused)
+{
+    char dir[256], name[512];
+    unpack("one-snap");
+    nodeDir(dir, sizeof dir, "one-snap", 1);
+    FILE *p;
+    snprintf(name, sizeof name, "cd %s && ls snapshot-1-48-*.meta", dir);
+    cr_assert_not_null(p = popen(name, "r"));
+    cr_assert_not_null(fgets(name, sizeof name, p));
+    pclose(p);
+    name[strcspn(name, "\n")] = '\0';
+    flipByte(dir, name, 40);
+    assertRefused(dir, name);
+}
+
+Test(upgrade, our_files_beside_refused)
+{
+    char dir[256];
+    unpack("one-open");
+    nodeDir(dir, sizeof dir, "one-open", 1);
+    run("touch %s/%s", dir, "seg-00000000000000000001");
+    char errmsg[512];
+    cr_assert_eq(convert(dir, errmsg, sizeof errmsg), ERR_EXISTS);
+    cr_assert_not_null(strstr(errmsg, "seg-00000000000000000001"), "%s",
+                       errmsg);
+    cr_assert(exists(dir, "metadata1") && !exists(dir, LEGACY_BACKUP_DIR));
+}
+
+Test(upgrade, interrupted_before_the_mark_restarts)
+{
+    char dir[256], errmsg[512];
+    struct replayed r;
+    int keys = unpack("one-open");
+    nodeDir(dir, sizeof dir, "one-open", 1);
+    run("mkdir %s/%s", dir, LEGACY_STAGING_DIR);
+    run("echo junk > %s/%s/seg-00000000000000000007", dir,
+        LEGACY_STAGING_DIR);
+    cr_assert_eq(convert(dir, errmsg, sizeof errmsg), 0, "%s", errmsg);
+    assertConverted(dir);
+    replay(dir, &r);
+    cr_assert_eq(r.rows, keys);
+    raftConfClose(&r.conf);
+}
+
+/* A crash after the mark, with the moves half done: the next start
+ * finishes them. */
+Test(upgrade, interrupted_after_the_mark_finishes)
+{
+    char a[256], b[512], errmsg[512];
+    struct replayed ra, rb;
+    unpack("one-snap");
+    nodeDir(a, sizeof a, "one-snap", 1);
+    snprintf(b, sizeof b, "%s/b", tmp);
+    run("cp -a %s %s", a, b);
+    cr_assert_eq(convert(a, errmsg, sizeof errmsg), 0, "%s", errmsg);
+    replay(a, &ra);
+    run("mkdir %s/%s", b, LEGACY_DONE_DIR);
+    run("cd %s && cp -a metadata seg-* snap-* %s/" LEGACY_DONE_DIR, a, b);
+    run("cd %s && mkdir " LEGACY_BACKUP_DIR " && mv metadata1 %s",
+        b, LEGACY_BACKUP_DIR "/");
+    run("mv %s/" LEGACY_DONE_DIR "/metadata %s/", b, b);
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", b, LEGACY_DONE_DIR);
+    cr_assert(exists(path, "seg-00000000000000000049"));
+    cr_assert_eq(convert(b, errmsg, sizeof errmsg), 0, "%s", errmsg);
+    assertConverted(b);
+    replay(b, &rb);
+    cr_assert_eq(rb.rows, ra.rows);
+    cr_assert_eq(rb.last_index, ra.last_index);
+    raftConfClose(&ra.conf);
+    raftConfClose(&rb.conf);
+}
