@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dqlite.h"
 #include "lib/alloc.h"
 #include "lib/err.h"
 #include "raft/raft.h"
@@ -411,4 +412,34 @@ Test(upgrade, interrupted_after_the_mark_finishes)
     cr_assert_eq(rb.last_index, ra.last_index);
     raftConfClose(&ra.conf);
     raftConfClose(&rb.conf);
+}
+
+/* dqlite_node_recover on a 1.11 directory converts it first (it used to
+ * write our log beside the 1.11 files, which the next start would refuse),
+ * then appends the new configuration after the converted log. */
+Test(upgrade, recover_converts_first)
+{
+    char dir[256];
+    struct replayed before, after;
+    int keys = unpack("one-open");
+    nodeDir(dir, sizeof dir, "one-open", 1);
+    char copy[300];
+    snprintf(copy, sizeof copy, "%s/copy", tmp);
+    run("cp -a %s %s", dir, copy);
+    char errmsg[512];
+    cr_assert_eq(convert(copy, errmsg, sizeof errmsg), 0, "%s", errmsg);
+    replay(copy, &before);
+    dqlite_node *n;
+    cr_assert_eq(dqlite_node_create(7, "127.0.0.1:9007", dir, &n), 0);
+    dqlite_node_info info = {7, "127.0.0.1:9007"};
+    cr_assert_eq(dqlite_node_recover(n, &info, 1), 0, "%s",
+                 dqlite_node_errmsg(n));
+    dqlite_node_destroy(n);
+    assertConverted(dir);
+    replay(dir, &after);
+    cr_assert_eq(after.rows, keys);
+    cr_assert_eq(after.last_index, before.last_index + 1);
+    cr_assert(after.conf.n == 1 && after.conf.servers[0].id == 7);
+    raftConfClose(&before.conf);
+    raftConfClose(&after.conf);
 }
