@@ -228,8 +228,8 @@ static int legacyFinish(int dir_fd)
     if (mkdirat(dir_fd, LEGACY_BACKUP_DIR, 0700) != 0 && errno != EEXIST) {
         return ERR_IO;
     }
-    int backup_fd = openat(dir_fd, LEGACY_BACKUP_DIR,
-                           O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int backup_fd =
+        openat(dir_fd, LEGACY_BACKUP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int done_fd =
         openat(dir_fd, LEGACY_DONE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int rv = backup_fd < 0 || done_fd < 0 ? ERR_IO : 0;
@@ -336,8 +336,8 @@ static int legacySnapMeta(struct legacy_conv *c, const struct legacy_file *f,
     size_t len;
     const uint8_t *conf;
     size_t conf_len;
-    int rv = raftioFsReadAll(&c->root, f->name,
-                             LEGACY_CONF_MAX_BYTES + 4096, &file, &len);
+    int rv = raftioFsReadAll(&c->root, f->name, LEGACY_CONF_MAX_BYTES + 4096,
+                             &file, &len);
     if (rv != 0) {
         return legacyFail(c, rv, f->name, "cannot read: %s", errString(rv));
     }
@@ -563,7 +563,8 @@ static int legacySegment(struct legacy_conv *c, const struct legacy_file *f)
     size_t n;
     size_t bad;
     rv = legacySegmentDecode(file, len, closed, &entries, &n, &bad);
-    if (rv == 0 && closed && (f->p.a != c->next_index || n != f->p.b - f->p.a + 1)) {
+    if (rv == 0 && closed &&
+        (f->p.a != c->next_index || n != f->p.b - f->p.a + 1)) {
         rv = legacyFail(c, ERR_CORRUPT, f->name,
                         "holds %zu entries from %llu, expected %llu..%llu", n,
                         (unsigned long long)c->next_index,

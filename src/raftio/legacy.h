@@ -37,8 +37,8 @@
 #define LEGACY_STAGING_DIR "dqlite-1.11-convert.tmp"
 #define LEGACY_DONE_DIR "dqlite-1.11-converted"
 
-#define LEGACY_FORMAT 1        /* raft's uv disk format, all files */
-#define LEGACY_META_SIZE 32    /* format, version, term, vote */
+#define LEGACY_FORMAT 1     /* raft's uv disk format, all files */
+#define LEGACY_META_SIZE 32 /* format, version, term, vote */
 #define LEGACY_CONF_MAX_BYTES ((size_t)1 << 20)
 #define LEGACY_SNAP_META_HEADER 32
 
@@ -111,14 +111,13 @@ int legacySnapDataDecode(const uint8_t *p, size_t n, uint8_t **data,
 struct raftio_legacy_fsm {
     void *arg;
     /* A 1.11 FSM snapshot at `index` into our snapshot encoding (`out`). */
-    int (*snapshot)(void *arg, const uint8_t *data, size_t len,
-                    uint64_t index, struct buf *out, char *why,
-                    size_t why_len);
+    int (*snapshot)(void *arg, const uint8_t *data, size_t len, uint64_t index,
+                    struct buf *out, char *why, size_t why_len);
     /* A 1.11 FSM command into one of ours (`out`), or *noop when it
      * changes no state (it becomes a BARRIER entry). Called in log order,
      * after `snapshot` when there is one. */
-    int (*command)(void *arg, const uint8_t *data, size_t len,
-                   struct buf *out, bool *noop, char *why, size_t why_len);
+    int (*command)(void *arg, const uint8_t *data, size_t len, struct buf *out,
+                   bool *noop, char *why, size_t why_len);
 };
 
 /* What raftioLegacyUpgrade did. */

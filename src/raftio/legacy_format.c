@@ -240,8 +240,8 @@ static int legacyLz4(const uint8_t *p, size_t n, struct buf *out)
         }
         size_t dst_len = out->cap - out->len;
         size_t src_len = n - in_off;
-        hint = LZ4F_decompress(dctx, out->data + out->len, &dst_len,
-                               p + in_off, &src_len, NULL);
+        hint = LZ4F_decompress(dctx, out->data + out->len, &dst_len, p + in_off,
+                               &src_len, NULL);
         if (LZ4F_isError(hint) || (dst_len == 0 && src_len == 0)) {
             rv = ERR_MALFORMED;
             break;
@@ -309,7 +309,8 @@ static int legacyBatch(const uint8_t *file, size_t n, size_t off,
             return rv;
         }
     }
-    if (legacyCrc32(file + data_off, data_len, 0) != byteGet32(file + off + 4)) {
+    if (legacyCrc32(file + data_off, data_len, 0) !=
+        byteGet32(file + off + 4)) {
         return ERR_MALFORMED;
     }
     *end = data_off + data_len;

@@ -99,8 +99,8 @@ static bool legacyPageSizeValid(uint32_t ps)
 
 /* The FRAMES body after the filename, into our FRAMES command. */
 static int legacyFrames(struct repl_legacy *l, const char *name,
-                        const uint8_t *p, size_t n, struct buf *out,
-                        char *why, size_t why_len)
+                        const uint8_t *p, size_t n, struct buf *out, char *why,
+                        size_t why_len)
 {
     if (n < 24) {
         return legacyWhy(ERR_MALFORMED, why, why_len, "short FRAMES");
@@ -115,8 +115,8 @@ static int legacyFrames(struct repl_legacy *l, const char *name,
         !legacyPageSizeValid(page_size) ||
         (uint64_t)n_pages * (8 + page_size) > n - 24) {
         return legacyWhy(ERR_MALFORMED, why, why_len,
-                         "FRAMES of %u pages of %u bytes in %zu bytes",
-                         n_pages, page_size, n);
+                         "FRAMES of %u pages of %u bytes in %zu bytes", n_pages,
+                         page_size, n);
     }
     struct repl_legacy_db *db = legacyDb(l, name);
     struct vfs_txn txn = {page_size, n_pages, 0, NULL, NULL};

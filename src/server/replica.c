@@ -226,8 +226,8 @@ int replicaOpen(struct replica *r, const struct replica_options *o,
     queueInit(&r->sql_conns);
     queueInit(&r->transfers);
     const char *step = "data directory";
-    int rv = serverUpgradeDir(o->data_dir, replicaLogUpgrade, r, errmsg,
-                              errmsg_len);
+    int rv =
+        serverUpgradeDir(o->data_dir, replicaLogUpgrade, r, errmsg, errmsg_len);
     if (rv != 0) {
         replicaLogf(r, REPLICA_LOG_ERROR, "%s", errmsg);
         replicaDiskFree(&d);

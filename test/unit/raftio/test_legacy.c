@@ -164,8 +164,8 @@ Test(legacy, closed_segment)
     cr_assert_eq(legacySegmentDecode(p, len + 64, true, &e, &n, &bad),
                  ERR_MALFORMED);
     bytePut64(p, 2);
-    cr_assert_eq(legacySegmentDecode(p, len, true, &e, &n, &bad),
-                 ERR_MALFORMED, "format 2 is not format 1");
+    cr_assert_eq(legacySegmentDecode(p, len, true, &e, &n, &bad), ERR_MALFORMED,
+                 "format 2 is not format 1");
 }
 
 Test(legacy, open_segment_tail_dropped)

@@ -45,8 +45,8 @@ static void translate(struct repl_legacy *l, const struct buf *in,
     char why[128];
     bool noop;
     bufInit(out);
-    int rv = replLegacyCommand(l, in->data, in->len, out, &noop, why,
-                               sizeof why);
+    int rv =
+        replLegacyCommand(l, in->data, in->len, out, &noop, why, sizeof why);
     cr_assert_eq(rv, 0, "%s", why);
     cr_assert(!noop);
     cr_assert_eq(replDecode(out->data, out->len, cmd), 0);
@@ -89,26 +89,26 @@ Test(repl_legacy, refused)
     replLegacyInit(&l);
     bufInit(&out);
     frames11(&in, pgnos, 1, 0);
-    cr_assert_eq(replLegacyCommand(&l, in.data, in.len, &out, &noop, why,
-                                   sizeof why),
-                 ERR_UNSUPPORTED, "uncommitted frames (pre-1.0 form)");
+    cr_assert_eq(
+        replLegacyCommand(&l, in.data, in.len, &out, &noop, why, sizeof why),
+        ERR_UNSUPPORTED, "uncommitted frames (pre-1.0 form)");
     bufFree(&in);
     frames11(&in, pgnos, 1, 1);
     for (size_t cut = 0; cut < in.len; cut++) {
-        cr_assert_neq(replLegacyCommand(&l, in.data, cut, &out, &noop, why,
-                                        sizeof why),
-                      0, "cut at %zu", cut);
+        cr_assert_neq(
+            replLegacyCommand(&l, in.data, cut, &out, &noop, why, sizeof why),
+            0, "cut at %zu", cut);
         cr_assert_gt(strlen(why), 0);
     }
     in.data[0] = 2; /* format */
-    cr_assert_eq(replLegacyCommand(&l, in.data, in.len, &out, &noop, why,
-                                   sizeof why),
-                 ERR_MALFORMED);
+    cr_assert_eq(
+        replLegacyCommand(&l, in.data, in.len, &out, &noop, why, sizeof why),
+        ERR_MALFORMED);
     in.data[0] = 1;
     bytePut64(in.data + 40, 0); /* page number 0 */
-    cr_assert_eq(replLegacyCommand(&l, in.data, in.len, &out, &noop, why,
-                                   sizeof why),
-                 ERR_MALFORMED);
+    cr_assert_eq(
+        replLegacyCommand(&l, in.data, in.len, &out, &noop, why, sizeof why),
+        ERR_MALFORMED);
     bufFree(&in);
     bufFree(&out);
     replLegacyClose(&l);
@@ -125,14 +125,14 @@ Test(repl_legacy, open_undo_checkpoint)
     uint8_t ckpt[16] = {1, 4, 0, 0, 0, 0, 0, 0, 't', '.', 'd', 'b', 0};
     replLegacyInit(&l);
     bufInit(&out);
-    cr_assert_eq(
-        replLegacyCommand(&l, open, 16, &out, &noop, why, sizeof why), 0);
+    cr_assert_eq(replLegacyCommand(&l, open, 16, &out, &noop, why, sizeof why),
+                 0);
     cr_assert(noop && out.len == 0, "1.11 applies nothing for OPEN");
-    cr_assert_eq(
-        replLegacyCommand(&l, undo, 16, &out, &noop, why, sizeof why), 0);
+    cr_assert_eq(replLegacyCommand(&l, undo, 16, &out, &noop, why, sizeof why),
+                 0);
     cr_assert(noop && out.len == 0);
-    cr_assert_eq(
-        replLegacyCommand(&l, ckpt, 16, &out, &noop, why, sizeof why), 0);
+    cr_assert_eq(replLegacyCommand(&l, ckpt, 16, &out, &noop, why, sizeof why),
+                 0);
     struct repl_command cmd;
     cr_assert_eq(replDecode(out.data, out.len, &cmd), 0);
     cr_assert(cmd.type == REPL_CHECKPOINT && strcmp(cmd.name, "t.db") == 0);

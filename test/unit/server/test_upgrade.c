@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dqlite.h"
 #include "lib/alloc.h"
 #include "lib/err.h"
 #include "raft/raft.h"
@@ -25,6 +24,7 @@
 #include "repl/repl.h"
 #include "server/replica_internal.h"
 #include "vfs/vfs.h"
+#include <dqlite.h>
 
 static char tmp[64];
 
@@ -119,12 +119,12 @@ static void countRows(struct vfs *v, struct replayed *out)
 {
     sqlite3 *db;
     sqlite3_stmt *stmt;
-    cr_assert_eq(sqlite3_open_v2("demo", &db, SQLITE_OPEN_READWRITE,
-                                 vfsName(v)),
-                 SQLITE_OK);
-    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT key, value FROM model", -1,
-                                    &stmt, NULL),
-                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    cr_assert_eq(
+        sqlite3_open_v2("demo", &db, SQLITE_OPEN_READWRITE, vfsName(v)),
+        SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_prepare_v2(db, "SELECT key, value FROM model", -1, &stmt, NULL),
+        SQLITE_OK, "%s", sqlite3_errmsg(db));
     while (sqlite3_step(stmt) == SQLITE_ROW) {
         const char *k = (const char *)sqlite3_column_text(stmt, 0);
         const char *val = (const char *)sqlite3_column_text(stmt, 1);
@@ -186,7 +186,8 @@ static int addrs(const char *name, char out[3][64])
     fclose(f);
     line[strcspn(line, "\n")] = '\0';
     int n = 0;
-    for (char *s = strtok(line, ","); s != NULL && n < 3; s = strtok(NULL, ",")) {
+    for (char *s = strtok(line, ","); s != NULL && n < 3;
+         s = strtok(NULL, ",")) {
         snprintf(out[n++], 64, "%s", s);
     }
     return n;
@@ -376,8 +377,7 @@ Test(upgrade, interrupted_before_the_mark_restarts)
     int keys = unpack("one-open");
     nodeDir(dir, sizeof dir, "one-open", 1);
     run("mkdir %s/%s", dir, LEGACY_STAGING_DIR);
-    run("echo junk > %s/%s/seg-00000000000000000007", dir,
-        LEGACY_STAGING_DIR);
+    run("echo junk > %s/%s/seg-00000000000000000007", dir, LEGACY_STAGING_DIR);
     cr_assert_eq(convert(dir, errmsg, sizeof errmsg), 0, "%s", errmsg);
     assertConverted(dir);
     replay(dir, &r);
@@ -399,8 +399,8 @@ Test(upgrade, interrupted_after_the_mark_finishes)
     replay(a, &ra);
     run("mkdir %s/%s", b, LEGACY_DONE_DIR);
     run("cd %s && cp -a metadata seg-* snap-* %s/" LEGACY_DONE_DIR, a, b);
-    run("cd %s && mkdir " LEGACY_BACKUP_DIR " && mv metadata1 %s",
-        b, LEGACY_BACKUP_DIR "/");
+    run("cd %s && mkdir " LEGACY_BACKUP_DIR " && mv metadata1 %s", b,
+        LEGACY_BACKUP_DIR "/");
     run("mv %s/" LEGACY_DONE_DIR "/metadata %s/", b, b);
     char path[600];
     snprintf(path, sizeof path, "%s/%s", b, LEGACY_DONE_DIR);
