@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lib/alloc.h"
+#include "lib/byte.h"
 #include "lib/err.h"
 #include "raft/raft.h"
 #include "raftio/legacy.h"
@@ -442,4 +443,59 @@ Test(upgrade, recover_converts_first)
     cr_assert(after.conf.n == 1 && after.conf.servers[0].id == 7);
     raftConfClose(&before.conf);
     raftConfClose(&after.conf);
+}
+
+/* Rewrites the page size of the `which`-th FRAMES command of segment
+ * `file` to 512 and fixes its batch's checksum: the command still decodes,
+ * but its pages do not fit the database. */
+static void patchFramesPageSize(const char *dir, const char *file, int which)
+{
+    char path[512];
+    uint8_t *p;
+    size_t n;
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    n = (size_t)ftell(f);
+    p = malloc(n);
+    fseek(f, 0, SEEK_SET);
+    cr_assert_eq(fread(p, 1, n, f), n);
+    size_t off = 8;
+    int seen = 0;
+    while (off + 16 <= n && seen <= which) {
+        uint64_t count = byteGet64(p + off + 8);
+        if (count == 0) {
+            break;
+        }
+        size_t data = off + 16 + 16 * count, cur = data, end = data;
+        for (uint64_t i = 0; i < count; i++) {
+            end += byteGet32(p + off + 16 + 16 * i + 12);
+        }
+        for (uint64_t i = 0; i < count; i++) {
+            uint8_t type = p[off + 16 + 16 * i + 8];
+            uint8_t *cmd = p + cur;
+            if (type == RAFT_COMMAND && cmd[1] == 2 && seen++ == which) {
+                size_t name = bytePad8(strlen((char *)cmd + 8) + 1);
+                bytePut16(cmd + 8 + name + 20, 512);
+            }
+            cur += byteGet32(p + off + 16 + 16 * i + 12);
+        }
+        bytePut32(p + off + 4, legacyCrc32(p + data, end - data, 0));
+        off = end;
+    }
+    cr_assert_gt(seen, which, "no FRAMES %d in %s", which, file);
+    fseek(f, 0, SEEK_SET);
+    cr_assert_eq(fwrite(p, 1, n, f), n);
+    fclose(f);
+    free(p);
+}
+
+Test(upgrade, command_that_does_not_apply_refused)
+{
+    char dir[256];
+    unpack("one-open");
+    nodeDir(dir, sizeof dir, "one-open", 1);
+    patchFramesPageSize(dir, "open-1", 1);
+    assertRefused(dir, "open-1");
 }
