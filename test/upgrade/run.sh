@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The upgrade tier (tier.mk): a user replaces Debian's libdqlite.so.0 with
-# ours under a program that has data. For each case, go-dqlite's app
+# ours under a program that has data. First Debian's dqlite-demo itself
+# (keys stored over HTTP, restarted on our library, read back). Then, for
+# each case, go-dqlite's app
 # (test/upgrade/node) writes keys on the reference library 1.11.1, then runs
 # again on the same directories with LD_LIBRARY_PATH=BUILD_DIR and must read
 # every key back (on 3 nodes: through each node as leader in turn) and
@@ -86,6 +88,70 @@ case_refused() {
     result refused "$st" "$tmp/refused.log"
 }
 
+# HTTP/1.0 over bash's /dev/tcp: METHOD PORT PATH [BODY]; prints the body.
+http() {
+    local body=${4:-} reply
+    exec 3<>"/dev/tcp/127.0.0.1/$2" || return 1
+    printf '%s %s HTTP/1.0\r\nContent-Length: %d\r\n\r\n%s' "$1" "$3" \
+        "${#body}" "$body" >&3
+    reply=$(timeout 10 cat <&3) || { exec 3<&-; return 1; }
+    exec 3<&-
+    printf '%s' "${reply#*$'\r\n\r\n'}"
+}
+
+# dqlite-demo (Debian's go-dqlite) on DIR with the library of $1 ("ref" or
+# a directory for LD_LIBRARY_PATH); sets demo_pid once its API answers.
+demo_start() {
+    if [ "$1" = ref ]; then
+        env -u LD_LIBRARY_PATH dqlite-demo -a "127.0.0.1:$api" -d "127.0.0.1:$db" \
+            -D "$tmp/demo" >>"$tmp/demo.log" 2>&1 &
+    else
+        LD_LIBRARY_PATH=$1 dqlite-demo -a "127.0.0.1:$api" -d "127.0.0.1:$db" \
+            -D "$tmp/demo" >>"$tmp/demo.log" 2>&1 &
+    fi
+    demo_pid=$!
+    local i
+    for i in $(seq 100); do
+        http GET "$api" /k0 >/dev/null 2>&1 && return 0
+        kill -0 "$demo_pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+demo_stop() {
+    kill -TERM "$demo_pid" 2>/dev/null || true
+    timeout 20 tail --pid="$demo_pid" -f /dev/null || kill -KILL "$demo_pid" 2>/dev/null || true
+    wait "$demo_pid" 2>/dev/null || true
+}
+
+# The issue's own case: dqlite-demo stores keys on 1.11.1, is restarted on
+# our library (same directory) and must still serve them.
+case_demo() {
+    local st=0 i got
+    command -v dqlite-demo >/dev/null || { echo "dqlite-demo missing" >"$tmp/demo.log"; result dqlite-demo 1 "$tmp/demo.log"; return; }
+    api=$(free_port) db=$(free_port)
+    if demo_start ref; then
+        for i in 1 2 3 4 5; do http PUT "$api" "/k$i" "v$i" >/dev/null || st=1; done
+    else
+        st=1
+    fi
+    demo_stop
+    if [ "$st" = 0 ] && demo_start "$build"; then
+        for i in 1 2 3 4 5; do
+            got=$(http GET "$api" "/k$i") || got=
+            [ "$got" = "v$i" ] || { st=1; echo "k$i: got '$got'" >>"$tmp/demo.log"; }
+        done
+    else
+        st=1
+    fi
+    demo_stop
+    [ -e "$tmp/demo/127.0.0.1:$db/dqlite-1.11-backup/metadata1" ] ||
+        { st=1; echo "no backup" >>"$tmp/demo.log"; }
+    result dqlite-demo "$st" "$tmp/demo.log"
+}
+
+case_demo
 case_ok one-closed 1 10 stop
 case_ok one-open 1 20 crash
 case_ok one-snapshots 1 60 crash 16,32
