@@ -7,11 +7,14 @@
  * conversion with its name and nothing changed; a conversion interrupted
  * before or after its completion mark restarts or finishes. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/alloc.h"
@@ -498,4 +501,57 @@ Test(upgrade, command_that_does_not_apply_refused)
     nodeDir(dir, sizeof dir, "one-open", 1);
     patchFramesPageSize(dir, "open-1", 1);
     assertRefused(dir, "open-1");
+}
+
+/* SIGKILL at 24 points spread over a conversion (before, around and after
+ * the mark): the next start always ends converted with every row. */
+Test(upgrade, killed_anywhere_then_restarted)
+{
+    char dir[256], work[300], errmsg[512];
+    struct replayed r;
+    int keys = unpack("one-snap");
+    nodeDir(dir, sizeof dir, "one-snap", 1);
+    snprintf(work, sizeof work, "%s/work", tmp);
+    struct timespec t0, t1;
+    run("cp -a %s %s", dir, work);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(convert(work, errmsg, sizeof errmsg), 0, "%s", errmsg);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long total_us = (t1.tv_sec - t0.tv_sec) * 1000000L +
+                    (t1.tv_nsec - t0.tv_nsec) / 1000 + 1;
+    int n_killed = 0;
+    int n_cut = 0; /* + 1 per cut before the mark, + 100 per cut after */
+    for (int i = 0; i < 24; i++) {
+        run("rm -rf %s%s", work, "");
+        run("cp -a %s %s", dir, work);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+            char child_err[512];
+            _exit(serverUpgradeDir(work, NULL, NULL, child_err,
+                                   sizeof child_err) == 0
+                      ? 0
+                      : 1);
+        }
+        usleep((useconds_t)(total_us * i / 20));
+        n_killed += kill(pid, SIGKILL) == 0;
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFSIGNALED(status) || WEXITSTATUS(status) == 0);
+        if (WIFSIGNALED(status)) {
+            n_cut += exists(work, LEGACY_STAGING_DIR) ? 1 : 0;
+            n_cut += exists(work, LEGACY_DONE_DIR) ? 100 : 0;
+        }
+        cr_assert_eq(convert(work, errmsg, sizeof errmsg), 0, "%d: %s", i,
+                     errmsg);
+        assertConverted(work);
+        replay(work, &r);
+        cr_assert_eq(r.rows, keys, "killed at %d/20: %d rows", i, r.rows);
+        raftConfClose(&r.conf);
+    }
+    cr_assert_gt(n_killed, 0);
+    fprintf(stderr,
+            "[upgrade] conversion %ld us; SIGKILLs that cut it: %d before the "
+            "mark, %d after\n",
+            total_us, n_cut % 100, n_cut / 100);
 }
