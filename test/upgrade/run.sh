@@ -80,10 +80,12 @@ case_refused() {
     reference refused 1 10 stop || { result refused 1 "$tmp/refused.ref.log"; return; }
     seg=$(cd "$tmp/refused/n1" && ls -S [0-9]*-[0-9]* | head -1)
     printf '\xff\xff\xff\xff' | dd of="$tmp/refused/n1/$seg" bs=1 seek=200 conv=notrunc status=none
-    before=$(cd "$tmp/refused/n1" && find . -type f | sort | xargs md5sum)
+    # node.lock is the library's data directory lock (docs/abi.md), made
+    # before the conversion looks at the 1.11 files: it is not one of them.
+    before=$(cd "$tmp/refused/n1" && find . -type f ! -name node.lock | sort | xargs md5sum)
     if ours refused 10; then st=1; echo "started on a damaged directory" >>"$tmp/refused.log"; fi
     grep -q "$seg" "$tmp/refused.log" || { st=1; echo "no mention of $seg" >>"$tmp/refused.log"; }
-    after=$(cd "$tmp/refused/n1" && find . -type f | sort | xargs md5sum)
+    after=$(cd "$tmp/refused/n1" && find . -type f ! -name node.lock | sort | xargs md5sum)
     [ "$before" = "$after" ] || { st=1; echo "files changed" >>"$tmp/refused.log"; }
     result refused "$st" "$tmp/refused.log"
 }
