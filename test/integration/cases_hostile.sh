@@ -39,7 +39,7 @@ h_refused() {
 
 # h_elections: how many role changes the nodes have logged so far.
 h_elections() {
-    grep -h "node: state" "$TMP"/node[123].log | wc -l
+    cat "$TMP"/node[123].log | grep -c "node: state"
 }
 
 t_h_start() {
@@ -99,10 +99,10 @@ t_h_attach_vacuum_into() {
 
 # Finding 6: a process-wide heap limit from a client.
 t_h_heap_limit() {
-    local i sql=""
+    local sql=""
     h_refused "PRAGMA hard_heap_limit=300000" hard_heap_limit || return 1
     h_refused "PRAGMA soft_heap_limit=300000" soft_heap_limit || return 1
-    for i in $(seq 50); do sql+="INSERT INTO t VALUES (length(randomblob(100000)));"; done
+    for _ in $(seq 50); do sql+="INSERT INTO t VALUES (length(randomblob(100000)));"; done
     hsh_ "$sql" || { echo "writes failed after the refused pragma"; return 1; }
     expect_eq 51 "$(hsh_ "SELECT count(*) FROM t")" || return 1
     h_alive
@@ -123,13 +123,13 @@ t_h_utf16() {
 # Finding 9: one huge value fails at once instead of holding the loop;
 # four at once cause no election.
 t_h_huge_values() {
-    local before out i
+    local before out
     before=$(h_elections)
     out=$(hsh_ "SELECT length(randomblob(1000000000))" 2>&1) &&
         { echo "a 1 GB value was made: $out"; return 1; }
     case $out in *"too big"*) ;; *) echo "$out"; return 1 ;; esac
     local jobs=()
-    for i in 1 2 3 4; do
+    for _ in 1 2 3 4; do
         hsh_ "SELECT randomblob(300000000)" >/dev/null 2>&1 &
         jobs+=($!)
     done
