@@ -244,13 +244,15 @@ static bool policyVacuumRunning(sqlite3 *db)
 
 static int policyAttach(struct policy *p, const char *file)
 {
+    char what[128];
     if (file != NULL && file[0] == '\0' && policyVacuumRunning(p->db)) {
         return SQLITE_OK; /* VACUUM's own temporary copy */
     }
-    return policyRefuse(
-        p, "ATTACH (or VACUUM INTO) ", file != NULL ? file : "",
-        "a database outside the replicated one is neither replicated nor "
-        "confined to the node's data");
+    snprintf(what, sizeof what, "ATTACH (or VACUUM INTO) '%.80s'",
+             file != NULL ? file : "");
+    return policyRefuse(p, what, NULL,
+                        "a database outside the replicated one is neither "
+                        "replicated nor confined to the node's data");
 }
 
 static int policyFunction(struct policy *p, const char *name)
