@@ -166,8 +166,8 @@ static int policyRefuse(struct policy *p, const char *what, const char *arg,
                         const char *why)
 {
     snprintf(p->message, sizeof p->message,
-             "not authorized: %s%s refused by the SQL policy: %s", what,
-             arg != NULL ? arg : "", why);
+             "not authorized: %.128s%.64s refused by the SQL policy: %.200s",
+             what, arg != NULL ? arg : "", why);
     return SQLITE_DENY;
 }
 

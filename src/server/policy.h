@@ -43,7 +43,7 @@
  * runs again from its start on the db thread under the full limits. */
 #define POLICY_LOOP_LENGTH 1048576
 
-#define POLICY_MESSAGE_MAX 256
+#define POLICY_MESSAGE_MAX 512
 
 struct policy {
     sqlite3 *db;
