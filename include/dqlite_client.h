@@ -296,11 +296,12 @@ struct dqlite_conn;
 struct dqlite_stmt;
 struct dqlite_rows;
 
-/* Connects to the leader and opens database `name` (a file name: no '/',
- * no "mode=memory"): finds the leader through the store (LEADER requests,
- * following one redirect, retrying all servers with exponential backoff
- * until the connect timeout), handshakes (protocol 1), registers (CLIENT),
- * refreshes the store (CLUSTER), then sends OPEN.
+/* Connects to the leader and opens database `name` (1 to 255 bytes of
+ * [A-Za-z0-9._-], not ending in -wal, -shm or -journal: no path, URI or
+ * ":memory:"; docs/sql-policy.md): finds the leader through the store (LEADER
+ * requests, following one redirect, retrying all servers with exponential
+ * backoff until the connect timeout), handshakes (protocol 1), registers
+ * (CLIENT), refreshes the store (CLUSTER), then sends OPEN.
  *
  * *conn is set even on failure (except NOMEM, when it is NULL), so that
  * dqlite_conn_errmsg() can explain; the caller always closes it. A failed

@@ -28,6 +28,7 @@
 #include "lib/alloc.h"
 #include "lib/assert.h"
 #include "lib/err.h"
+#include "proto/dbname.h"
 
 /* Server code of "no database opened" after a leadership loss. */
 #define CONN_CODE_NOTFOUND 12
@@ -56,14 +57,6 @@ int clientConnBroken(struct dqlite_conn *c, int rv)
              "roll back and retry",
              why);
     return ERR_CLIENT_TXCUT;
-}
-
-/* A database name is a file name: no directory, not in memory. */
-static bool connNameValid(const char *name)
-{
-    return name != NULL && name[0] != '\0' && strchr(name, '/') == NULL &&
-           strstr(name, "mode=memory") == NULL &&
-           strlen(name) < CLIENT_ADDRESS_MAX;
 }
 
 /* Opens the database on a registered socket. */
@@ -102,10 +95,11 @@ static int connConnect(struct dqlite_conn *c)
     int64_t deadline_ms = clientDeadline(d->opts.connect_timeout_ms);
     int rv;
     PRE(!clientSockOpen(&c->sock) && !c->db_open);
-    if (!connNameValid(c->name)) {
-        return clientErrSet(&c->err, ERR_MISUSE,
-                            "database name must be a file name without "
-                            "directory and not mode=memory");
+    const char *why =
+        protoDbNameCheck(c->name, c->name != NULL ? strlen(c->name) : 0);
+    if (why != NULL) {
+        return clientErrSet(&c->err, ERR_MISUSE, "invalid database name: %s",
+                            why);
     }
     rv = clientDiscoverCancel(d, deadline_ms, c->cancel, &c->sock, &c->err);
     if (rv != 0) {

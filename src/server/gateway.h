@@ -25,6 +25,7 @@
 #include "proto/params.h"
 #include "proto/reader.h"
 #include "proto/request.h"
+#include "server/policy.h"
 #include "server/replica.h"
 #include "server/worker.h"
 
@@ -66,6 +67,7 @@ struct gateway {
     char *db_name; /* NULL until OPEN */
     sqlite3 *db;
     struct replica_sqlconn sqlconn; /* registered while db is open */
+    struct policy policy;           /* the SQL policy of db (policy.h) */
     sqlite3_stmt *stmts[GATEWAY_MAX_STMTS];
 
     /* Execution state of EXEC / QUERY / EXEC_SQL / QUERY_SQL. */

@@ -21,6 +21,7 @@
 #include "server/conn.h"
 #include "server/gateway_internal.h"
 #include "server/node.h"
+#include "server/policy.h"
 #include "server/sql.h"
 
 static void execStep(struct gateway *g);
@@ -94,6 +95,9 @@ static void execRunStatement(struct gateway *g)
         g->rc = SQLITE_DONE;
         g->last_insert_id = sqlite3_last_insert_rowid(g->db);
         g->changes = sqlite3_changes64(g->db);
+        /* VACUUM commits without calling the commit hook: its frames
+         * would stay held, and the database locked, for good. */
+        g->committed = g->committed || policyIsVacuum(g->stmt);
     } else {
         gatewaySaveError(g, rc);
     }

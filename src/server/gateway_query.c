@@ -157,6 +157,7 @@ static void queryStartHere(struct worker_job *job)
 {
     struct gateway *g = GATEWAY_OF(job, job);
     struct proto_params_iter params = g->params;
+    sqlite3_stmt *stmt = g->stmt; /* QUERY: the prepared one, reset on error */
     struct sql_budget budget;
     int rc = SQLITE_OK;
     g->here_deferred = QUERY_HERE_DONE;
@@ -164,7 +165,8 @@ static void queryStartHere(struct worker_job *job)
     if (!queryStartStatement(g)) {
         sqlBudgetStop(g->db);
         if (sqlBudgetInterrupted(&budget, g->rc)) {
-            g->params = params; /* nothing was prepared */
+            g->params = params; /* nothing was run */
+            g->stmt = g->owns_stmt ? NULL : stmt;
             g->here_deferred = QUERY_HERE_START;
         }
         return;

@@ -14,15 +14,18 @@
  * gateway's SQLite state and the fields they fill; everything else happens
  * in the loop-side steps.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/alloc.h"
 #include "lib/assert.h"
 #include "lib/err.h"
+#include "proto/dbname.h"
 #include "repl/repl.h"
 #include "server/conn.h"
 #include "server/gateway_internal.h"
 #include "server/node.h"
+#include "server/policy.h"
 #include "server/sql.h"
 #include "vfs/vfs.h"
 
@@ -80,9 +83,19 @@ void gatewaySaveError(struct gateway *g, int rc)
                 g->rc = rc;
             }
         }
-        g->errmsg = libStrdup(g->db != NULL ? sqlite3_errmsg(g->db)
-                                            : sqlite3_errstr(rc));
+        const char *msg =
+            g->db != NULL ? sqlite3_errmsg(g->db) : sqlite3_errstr(rc);
+        const char *refusal = policyMessage(&g->policy);
+        if (refusal != NULL && ((rc & 0xff) == SQLITE_AUTH ||
+                                strncmp(msg, "not authorized", 14) == 0)) {
+            /* SQLite says "not authorized" (to use function: ...): say
+             * what the policy refused and why, as SQLITE_AUTH. */
+            g->rc = SQLITE_AUTH;
+            msg = refusal;
+        }
+        g->errmsg = libStrdup(msg);
     }
+    policyForget(&g->policy);
 }
 
 void gatewaySetError(struct gateway *g, int rc, const char *message)
@@ -255,6 +268,8 @@ static void openWork(struct worker_job *job)
         gatewaySetError(g, SQLITE_CANTOPEN, errString(rv));
         return;
     }
+    /* The node's VFS, never a URI's: the name grammar admits no "file:"
+     * or ":memory:" and SQLITE_OPEN_URI is not asked for. */
     int rc = sqlite3_open_v2(g->db_name, &g->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                              replicaVfsName(r));
@@ -262,6 +277,9 @@ static void openWork(struct worker_job *job)
         sqlite3_extended_result_codes(g->db, 1);
         sqlite3_wal_autocheckpoint(g->db, 0);
         rc = sqlite3_exec(g->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        rc = policyApply(&g->policy, g->db);
     }
     gatewaySaveError(g, rc);
     if (rc != SQLITE_OK) {
@@ -290,12 +308,6 @@ static void openDone(struct worker_job *job)
     gatewayRespond(g, &resp);
 }
 
-static bool sqlNameValid(struct proto_text name)
-{
-    return name.len > 0 && name.len <= VFS_MAX_NAME &&
-           memchr(name.data, '/', name.len) == NULL;
-}
-
 static void sqlOpen(struct gateway *g)
 {
     if (g->db_name != NULL) {
@@ -303,8 +315,12 @@ static void sqlOpen(struct gateway *g)
                        "a database for this connection is already open");
         return;
     }
-    if (!sqlNameValid(g->req.open.name)) {
-        gatewayFailure(g, SQLITE_CANTOPEN, "invalid database name");
+    const char *why =
+        protoDbNameCheck(g->req.open.name.data, g->req.open.name.len);
+    if (why != NULL) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "invalid database name: %s", why);
+        gatewayFailure(g, SQLITE_CANTOPEN, msg);
         return;
     }
     g->db_name = libStrdup(g->req.open.name.data);

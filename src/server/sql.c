@@ -16,6 +16,7 @@
 #include "lib/assert.h"
 #include "lib/err.h"
 #include "proto/rows.h"
+#include "server/policy.h"
 
 /* Most columns a row may have (SQLite's own hard limit). */
 #define SQL_COLUMNS_MAX 32767
@@ -231,14 +232,16 @@ void sqlBudgetStart(sqlite3 *db, struct sql_budget *b, unsigned budget_us)
     b->deadline_us = sqlClockUs() + budget_us;
     b->over = false;
     sqlite3_progress_handler(db, SQL_BUDGET_CHECK_OPS, sqlOverBudget, b);
+    policyLoopLimits(db, true); /* one step cannot make a huge value here */
 }
 
 void sqlBudgetStop(sqlite3 *db)
 {
     sqlite3_progress_handler(db, 0, NULL, NULL);
+    policyLoopLimits(db, false);
 }
 
 bool sqlBudgetInterrupted(const struct sql_budget *b, int rc)
 {
-    return b->over && rc == SQLITE_INTERRUPT;
+    return (b->over && rc == SQLITE_INTERRUPT) || policyLoopTooBig(rc);
 }

@@ -43,7 +43,14 @@ struct sql_budget {
 void sqlBudgetStart(sqlite3 *db, struct sql_budget *b, unsigned budget_us);
 void sqlBudgetStop(sqlite3 *db);
 
-/* Whether a statement that ended with `rc` was stopped by the budget. */
+/* While the budget runs, values and SQL texts are limited to
+ * POLICY_LOOP_LENGTH (policy.h): a single VDBE step making a larger value
+ * fails SQLITE_TOOBIG instead of holding the loop, and counts as
+ * interrupted (an error in autocommit mode rolls back the implicit
+ * transaction whole, as an interruption does).
+ *
+ * Whether a statement that ended with `rc` was stopped by the budget (or
+ * by the loop's length limit): it is to run again on the db thread. */
 bool sqlBudgetInterrupted(const struct sql_budget *b, int rc);
 
 #endif /* SERVER_SQL_H */

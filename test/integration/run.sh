@@ -134,6 +134,8 @@ wait_leader() {
 . "$(dirname "$0")/cases_datadir.sh"
 # shellcheck source=test/integration/cases_errors.sh
 . "$(dirname "$0")/cases_errors.sh"
+# shellcheck source=test/integration/cases_hostile.sh
+. "$(dirname "$0")/cases_hostile.sh"
 
 run_cases
 run_member_cases
@@ -141,6 +143,7 @@ run_snapshot_cases
 run_disk_cases
 run_datadir_cases
 run_error_cases
+run_hostile_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
 echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"
