@@ -26,6 +26,7 @@
 #include "proto/reader.h"
 #include "proto/request.h"
 #include "server/replica.h"
+#include "server/sql.h"
 #include "server/worker.h"
 
 struct conn;
@@ -93,7 +94,9 @@ struct gateway {
     uint64_t busy_deadline_ms;
 
     struct worker_job job;
-    worker_fn job_next; /* loop step to run once `job` is done */
+    worker_fn job_work;     /* db-thread body of `job` (gatewayRun) */
+    worker_fn job_next;     /* loop step to run once `job` is done */
+    struct sql_guard guard; /* stops a runaway statement (sql.h) */
     struct replica_wait wait;
     bool wait_out;
     struct queue busy_link; /* in the node's parked writers */
@@ -112,6 +115,11 @@ void gatewayClose(struct gateway *g);
 
 /* Whether nothing refers to the gateway any more (it may be freed). */
 bool gatewayClosed(const struct gateway *g);
+
+/* New input arrived while a request is in progress: an INTERRUPT already
+ * buffered in `reader` stops the statement running (it is answered, with
+ * EMPTY, after the request it interrupted). */
+void gatewayOnInput(struct gateway *g, const struct proto_reader *reader);
 
 /* Consumes an INTERRUPT request buffered in `reader`, if the next complete
  * frame is one. */

@@ -37,6 +37,10 @@
 
 /* Peer addresses remembered from handshakes (oldest replaced first). */
 #define NODE_MAX_LEARNED 64
+/* Default bound on one stretch of a statement's work on the db thread
+ * (dqlite_node_set_statement_timeout; docs/server.md "Runaway
+ * statements"). */
+#define NODE_STATEMENT_TIMEOUT_MS 10000
 
 enum node_state { NODE_CREATED, NODE_RUNNING, NODE_STOPPED };
 
@@ -91,9 +95,10 @@ struct dqlite_node {
     void *watch_arg;
     int last_state;
     bool snapshot_compression;
-    unsigned busy_timeout_ms; /* how long writers queue for a lock */
-    bool linearizable_reads;  /* read-index before every query */
-    struct queue parked;      /* gateways waiting for a write lock */
+    unsigned busy_timeout_ms;      /* how long writers queue for a lock */
+    unsigned statement_timeout_ms; /* bound on one SQL job (0: none) */
+    bool linearizable_reads;       /* read-index before every query */
+    struct queue parked;           /* gateways waiting for a write lock */
     /* Addresses peers gave in their handshakes, for replying to a leader
      * before this node has a configuration naming it. */
     struct node_peer_addr {
