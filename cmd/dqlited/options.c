@@ -44,7 +44,9 @@ static const char usage_text[] =
     "        listening on BIND-ADDRESS (node ID)\n"
     "    Logs go to stderr. SIGTERM or SIGINT stops the node gracefully: it\n"
     "    hands leadership over when it can, closes its connections and files,\n"
-    "    and exits 0 (a stop that takes over 30 s is ended by SIGALRM).\n"
+    "    and exits 0. A statement running at that moment is interrupted. A\n"
+    "    stop that takes over 30 s is ended: one ERROR line is logged and the\n"
+    "    process exits 6.\n"
     "    --log-level filters dqlited's lines and the node's own.\n"
     "\n"
     "    The first start writes DIR/node-id with the node's id. A later start\n"
@@ -92,6 +94,10 @@ static const char usage_text[] =
     "        --voters N           automatic roles: keep N voters (odd), as\n"
     "                             this node leads (docs/roles.md; off)\n"
     "        --standbys N         automatic roles: keep N stand-bys (0)\n"
+    "        --statement-timeout MS  interrupt a statement running longer\n"
+    "                             than MS milliseconds; its client gets\n"
+    "                             \"statement timed out after MS ms\"\n"
+    "                             (default 10000; 0: no bound)\n"
     "        --snapshot-threshold N  snapshot every N applied entries (1024)\n"
     "        --snapshot-trailing N   entries kept in the log after (8192)\n"
     "        --recover LIST       rewrite the configuration and exit (above)\n"
@@ -107,6 +113,7 @@ static const char usage_text[] =
     "       --recover also an empty one)\n"
     "    4  could not join the cluster within --join-timeout\n"
     "    5  the node failed to stop cleanly\n"
+    "    6  the stop did not finish within 30 s: forced exit (logged)\n"
     "\n"
     "EXAMPLES\n"
     "    dqlited --id 1 --address 127.0.0.1:9001 --dir data/1\n"
@@ -123,6 +130,7 @@ enum {
     OPT_RECOVER,
     OPT_VOTERS,
     OPT_STANDBYS,
+    OPT_STATEMENT_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -141,6 +149,7 @@ static const struct option long_options[] = {
     {"recover", required_argument, NULL, OPT_RECOVER},
     {"voters", required_argument, NULL, OPT_VOTERS},
     {"standbys", required_argument, NULL, OPT_STANDBYS},
+    {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -257,6 +266,11 @@ static int optionNumber(int opt, const char *arg, struct config *cfg)
     case OPT_STANDBYS:
         rv = parseNumber("standbys", arg, 0, 99, &v);
         cfg->auto_standbys = (unsigned)v;
+        break;
+    case OPT_STATEMENT_TIMEOUT:
+        rv = parseNumber("statement-timeout", arg, 0, 86400000, &v);
+        cfg->statement_timeout_ms = (unsigned)v;
+        cfg->statement_timeout_set = true;
         break;
     }
     return rv;

@@ -88,6 +88,7 @@ struct gateway {
     void (*after_propose)(struct gateway *g, int rv);
     int propose_rv;
     bool stream_done; /* the last batch ended with DONE */
+    bool streaming;   /* a ROWS batch of this query went out */
     bool interrupted;
     int here_deferred; /* what a start on the loop left to the db thread
                           (gateway_query.c, gateway_exec.c); 0: nothing */

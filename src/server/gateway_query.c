@@ -236,6 +236,7 @@ static void queryOnWritten(struct conn *c, int status)
 
 static void queryWriteBatch(struct gateway *g)
 {
+    g->streaming = true;
     gatewayWrite(g, queryOnWritten);
 }
 
@@ -248,10 +249,21 @@ static void queryOnProposed(struct gateway *g, int rv)
     queryWriteBatch(g);
 }
 
+/* A batch after the first one stopped by the client's INTERRUPT: the
+ * stream ends as one stopped between batches does, with EMPTY and no
+ * FAILURE (protocol.md §6.4); the statement was already ended. */
+static bool queryStreamInterrupted(struct gateway *g)
+{
+    return g->streaming && (g->rc & 0xff) == SQLITE_INTERRUPT &&
+           connPeekInterrupt(g->conn);
+}
+
 static void queryBatchDone(struct worker_job *job)
 {
     struct gateway *g = GATEWAY_OF(job, job);
-    if (gatewayIsError(g)) {
+    if (gatewayIsError(g) && queryStreamInterrupted(g)) {
+        gatewayEmpty(g); /* the answer to the INTERRUPT */
+    } else if (gatewayIsError(g)) {
         gatewayFailSaved(g);
     } else if (g->has_frames) {
         gatewayPropose(g, queryOnProposed);
@@ -283,6 +295,7 @@ void gatewayQuery(struct gateway *g)
     if (!gatewayCheckLeader(g) || !gatewaySelectStatement(g)) {
         return;
     }
+    g->streaming = false;
     gatewayAwait(g, queryOnRead,
                  gatewayNode(g)->linearizable_reads ? replicaRead
                                                     : replicaBarrier);

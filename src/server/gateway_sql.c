@@ -43,6 +43,8 @@ static void sqlExplainStop(struct gateway *g)
         gatewaySetError(g, SQLITE_INTERRUPT, msg);
     } else if (g->guard.fired == SQL_STOP_INTERRUPT) {
         gatewaySetError(g, SQLITE_INTERRUPT, "interrupted by the client");
+    } else if (g->guard.fired == SQL_STOP_CLOSED) {
+        gatewaySetError(g, SQLITE_INTERRUPT, "interrupted: the node stops");
     }
 }
 
