@@ -55,6 +55,15 @@ static void startNode(unsigned timeout_ms)
     wireOpenDb(&w, "test");
 }
 
+static int removeEntry(const char *path, const struct stat *st, int flag,
+                       struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
 static void stopNode(void)
 {
     wireClose(&w);
@@ -164,6 +173,26 @@ Test(runaway, closing_the_connection_stops_its_statement,
             (unsigned long long)stop_ms);
     cr_assert_lt(stop_ms, RUNAWAY_STOP_MAX_MS);
     wireClose(&other);
+}
+
+/* dqlite_node_stop with a runaway running and its client still there: the
+ * statement is interrupted and the stop returns. */
+Test(runaway, stopping_the_node_interrupts_a_running_statement,
+     .init = setupUnbounded)
+{
+    sendSql(&w, PROTO_REQ_QUERY_SQL, RUNAWAY_SQL);
+    usleep(RUNAWAY_RUNNING_MS * 1000);
+    uint64_t stop_start_ms = nowMs();
+    cr_assert_eq(dqlite_node_stop(node.node), 0);
+    uint64_t stop_ms = nowMs() - stop_start_ms;
+    fprintf(stderr, "runaway: the node stopped in %llu ms\n",
+            (unsigned long long)stop_ms);
+    cr_assert_lt(stop_ms, RUNAWAY_STOP_MAX_MS);
+    /* For the teardown: a node to stop again. */
+    wireClose(&w);
+    dqlite_node_destroy(node.node);
+    nftw(node.dir, removeEntry, 8, FTW_DEPTH | FTW_PHYS);
+    startNode(0);
 }
 
 /* Nobody interrupts: the statement timeout stops it, with a FAILURE that
