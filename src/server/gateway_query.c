@@ -6,7 +6,11 @@
  * are produced one at a time on the db thread and written before the next
  * one is made, so a large result never sits in memory whole. Between two
  * batches an INTERRUPT already received stops the stream: the statement is
- * reset and the INTERRUPT answered with EMPTY (protocol.md §6.4).
+ * reset and the INTERRUPT answered with EMPTY (protocol.md §6.4). One
+ * that arrives while a batch is being made stops the statement itself
+ * (the connection's guard, sql.h): the first batch then fails with
+ * SQLITE_INTERRUPT before the INTERRUPT gets its EMPTY; a later one ends
+ * the stream with EMPTY alone, as between batches.
  *
  * A zero-column statement is refused (go-dqlite 1.11 would loop forever on
  * a zero-column ROWS message). A query that writes (RETURNING) has its
