@@ -68,8 +68,9 @@ struct sql_guard {
 };
 
 void sqlGuardInit(struct sql_guard *g);
-/* Any thread: ask the statement running (or the next one armed before
- * sqlGuardClear) to stop. A CLOSED request is never lowered. */
+/* Loop thread (the only writer of `stop`; the db thread reads it): ask
+ * the statement running (or the next one armed before sqlGuardClear) to
+ * stop. A CLOSED request is never lowered. */
 void sqlGuardRequest(struct sql_guard *g, enum sql_stop why);
 /* Loop thread, nothing running: a new request starts unstopped (unless
  * the connection is closed). */
