@@ -286,6 +286,16 @@ DQLITE_API int dqlite_node_set_watch_func(dqlite_node *n, dqlite_watch_func f,
 DQLITE_API int dqlite_node_set_busy_timeout(dqlite_node *n,
                                             unsigned milliseconds);
 
+/* Extension of the 1.11 API: the longest a statement may run on the node
+ * before it is interrupted and its request fails with SQLITE_INTERRUPT,
+ * "statement timed out after N ms" (default 10000 ms; 0: no bound). The
+ * bound applies to each uninterrupted stretch of SQL work: one statement
+ * of an EXEC or EXEC_SQL, the first rows of a QUERY and each further
+ * batch of rows. A statement also stops within 100 ms when its client
+ * sends INTERRUPT or closes the connection. Before start. */
+DQLITE_API int dqlite_node_set_statement_timeout(dqlite_node *n,
+                                                 unsigned milliseconds);
+
 /* Whether queries first confirm leadership with a quorum (read-index), so
  * they never return stale data from a deposed leader (default on). */
 DQLITE_API int dqlite_node_set_linearizable_reads(dqlite_node *n, int enabled);

@@ -13,15 +13,15 @@
 #include <stdint.h>
 
 /* Exit codes (also in the --help text). */
-#define DQLITED_EXIT_OK 0      /* stopped by SIGTERM/SIGINT, cleanly */
-#define DQLITED_EXIT_FAIL 1    /* the node failed (create, bind, start) */
-#define DQLITED_EXIT_USAGE 2   /* bad command line */
-#define DQLITED_EXIT_DATADIR 3 /* data directory refused */
-#define DQLITED_EXIT_JOIN 4    /* could not join the cluster */
-#define DQLITED_EXIT_STOP 5    /* stopping the node failed */
-/* Chosen apart from 6..10, where other exit codes may be added. */
-#define DQLITED_EXIT_INUSE 12   /* another node holds the data directory */
-#define DQLITED_EXIT_REMOVED 13 /* this node was removed from the cluster */
+#define DQLITED_EXIT_OK 0           /* stopped by SIGTERM/SIGINT, cleanly */
+#define DQLITED_EXIT_FAIL 1         /* the node failed (create, bind, start) */
+#define DQLITED_EXIT_USAGE 2        /* bad command line */
+#define DQLITED_EXIT_DATADIR 3      /* data directory refused */
+#define DQLITED_EXIT_JOIN 4         /* could not join the cluster */
+#define DQLITED_EXIT_STOP 5         /* stopping the node failed */
+#define DQLITED_EXIT_STOP_TIMEOUT 6 /* the stop overran: forced exit */
+#define DQLITED_EXIT_INUSE 12       /* another node holds the data directory */
+#define DQLITED_EXIT_REMOVED 13     /* this node was removed from the cluster */
 
 /* Log levels, lowest first. */
 enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -41,9 +41,11 @@ struct config {
     unsigned snapshot_trailing;  /* 0 = the library's default */
     unsigned
         join_timeout_s; /* how long to keep trying to join (0: until stopped) */
-    const char *recover;    /* --recover LIST, or NULL */
-    unsigned auto_voters;   /* --voters: automatic roles, 0 = off */
-    unsigned auto_standbys; /* --standbys */
+    const char *recover;           /* --recover LIST, or NULL */
+    unsigned auto_voters;          /* --voters: automatic roles, 0 = off */
+    unsigned auto_standbys;        /* --standbys */
+    unsigned statement_timeout_ms; /* --statement-timeout */
+    bool statement_timeout_set;
 };
 
 /* Parses argv into *cfg. Returns -1 to continue, or an exit code (0 after

@@ -20,7 +20,8 @@
 
 #include "dqlited.h"
 
-/* Seconds a graceful stop may take before SIGALRM ends the process. */
+/* Seconds a graceful stop may take before the process is ended (exit
+ * DQLITED_EXIT_STOP_TIMEOUT, with a log line). */
 #define STOP_TIMEOUT_S 30
 
 static sigset_t stop_signals;
@@ -98,6 +99,9 @@ static int nodeConfigure(dqlite_node *node, const struct config *cfg)
         rv = dqlite_node_set_auto_roles(node, cfg->auto_voters,
                                         cfg->auto_standbys);
     }
+    if (rv == 0 && cfg->statement_timeout_set) {
+        rv = dqlite_node_set_statement_timeout(node, cfg->statement_timeout_ms);
+    }
     if (rv == 0 && cfg->bind != NULL) {
         rv = dqlite_node_set_bind_address(node, cfg->bind);
     }
@@ -163,10 +167,27 @@ static int nodeAnnounce(dqlite_node *node, const struct config *cfg, bool fresh,
     return rv == 1 ? 0 : rv;
 }
 
+/* Ends a stop that overran its bound: a node whose stop hangs (a peer or a
+ * disk that never answers) must still leave, and say why. */
+static void *stopWatchdog(void *arg)
+{
+    (void)arg;
+    sleep(STOP_TIMEOUT_S);
+    logMsg(LOG_ERROR, "the stop did not finish within %d s: forced exit %d",
+           STOP_TIMEOUT_S, DQLITED_EXIT_STOP_TIMEOUT);
+    _exit(DQLITED_EXIT_STOP_TIMEOUT);
+    return NULL;
+}
+
 static int nodeShutdown(dqlite_node *node, int exit_code)
 {
+    pthread_t watchdog;
     logMsg(LOG_INFO, "stopping");
-    alarm(STOP_TIMEOUT_S);
+    if (pthread_create(&watchdog, NULL, stopWatchdog, NULL) == 0) {
+        pthread_detach(watchdog);
+    } else {
+        alarm(STOP_TIMEOUT_S); /* no thread: SIGALRM ends it, unlogged */
+    }
     if (dqlite_node_stop(node) != 0) {
         logMsg(LOG_ERROR, "stop: %s", dqlite_node_errmsg(node));
         exit_code = exit_code != 0 ? exit_code : DQLITED_EXIT_STOP;

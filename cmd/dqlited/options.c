@@ -44,10 +44,12 @@ static const char usage_text[] =
     "        listening on BIND-ADDRESS (node ID)\n"
     "    Logs go to stderr. SIGTERM or SIGINT stops the node gracefully: it\n"
     "    hands leadership over when it can, closes its connections and files,\n"
-    "    and exits 0 (a stop that takes over 30 s is ended by SIGALRM).\n"
-    "    SIGHUP is logged and ignored (there is nothing to reload). A node\n"
-    "    removed from the cluster while it runs notices (within a few\n"
-    "    election timeouts without a leader), logs it, stops and exits 13.\n"
+    "    and exits 0. A statement running at that moment is interrupted. A\n"
+    "    stop that takes over 30 s is ended: one ERROR line is logged and the\n"
+    "    process exits 6. SIGHUP is logged and ignored (there is nothing to\n"
+    "    reload). A node removed from the cluster while it runs notices\n"
+    "    (within a few election timeouts without a leader), logs it, stops\n"
+    "    and exits 13.\n"
     "    --log-level filters dqlited's lines and the node's own.\n"
     "\n"
     "    The node locks DIR while it runs (DIR/node.lock): a second node on\n"
@@ -100,6 +102,10 @@ static const char usage_text[] =
     "        --voters N           automatic roles: keep N voters (odd), as\n"
     "                             this node leads (docs/roles.md; off)\n"
     "        --standbys N         automatic roles: keep N stand-bys (0)\n"
+    "        --statement-timeout MS  interrupt a statement running longer\n"
+    "                             than MS milliseconds; its client gets\n"
+    "                             \"statement timed out after MS ms\"\n"
+    "                             (default 10000; 0: no bound)\n"
     "        --snapshot-threshold N  snapshot every N applied entries (1024)\n"
     "        --snapshot-trailing N   entries kept in the log after (8192)\n"
     "        --recover LIST       rewrite the configuration and exit (above)\n"
@@ -115,6 +121,7 @@ static const char usage_text[] =
     "       --recover also an empty one)\n"
     "    4  could not join the cluster within --join-timeout\n"
     "    5  the node failed to stop cleanly\n"
+    "    6  the stop did not finish within 30 s: forced exit (logged)\n"
     "    12 the data directory is in use by another running node\n"
     "    13 the node was removed from the cluster while it ran\n"
     "\n"
@@ -133,6 +140,7 @@ enum {
     OPT_RECOVER,
     OPT_VOTERS,
     OPT_STANDBYS,
+    OPT_STATEMENT_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -151,6 +159,7 @@ static const struct option long_options[] = {
     {"recover", required_argument, NULL, OPT_RECOVER},
     {"voters", required_argument, NULL, OPT_VOTERS},
     {"standbys", required_argument, NULL, OPT_STANDBYS},
+    {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -267,6 +276,11 @@ static int optionNumber(int opt, const char *arg, struct config *cfg)
     case OPT_STANDBYS:
         rv = parseNumber("standbys", arg, 0, 99, &v);
         cfg->auto_standbys = (unsigned)v;
+        break;
+    case OPT_STATEMENT_TIMEOUT:
+        rv = parseNumber("statement-timeout", arg, 0, 86400000, &v);
+        cfg->statement_timeout_ms = (unsigned)v;
+        cfg->statement_timeout_set = true;
         break;
     }
     return rv;

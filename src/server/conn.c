@@ -197,6 +197,7 @@ static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     protoReaderCommit(&c->reader, (size_t)nread);
+    gatewayOnInput(&c->gateway, &c->reader); /* INTERRUPT while running */
     if (protoReaderBuffered(&c->reader) >= CONN_MAX_BUFFERED) {
         uv_read_stop(stream);
         c->reading = false;

@@ -31,6 +31,7 @@ void gatewayInit(struct gateway *g, struct conn *conn)
     bufInit(&g->frames);
     queueInit(&g->busy_link);
     queueInit(&g->wait.link);
+    sqlGuardInit(&g->guard);
 }
 
 struct dqlite_node *gatewayNode(const struct gateway *g)
@@ -276,6 +277,7 @@ void gatewayHandle(struct gateway *g, const struct proto_frame *frame)
         return;
     }
     g->stage = GATEWAY_RUNNING; /* until a response is queued */
+    sqlGuardClear(&g->guard);   /* an INTERRUPT stopped the previous one */
     int rv =
         protoRequestDecode(&frame->header, g->body.data, g->body.len, &g->req);
     if (rv == ERR_PROTO_TYPE || frame->header.type == PROTO_REQ_HEARTBEAT) {
@@ -292,18 +294,47 @@ void gatewayHandle(struct gateway *g, const struct proto_frame *frame)
     }
 }
 
-bool gatewayPeekInterrupt(struct gateway *g, struct proto_reader *reader)
+/* Whether the next complete frame buffered in `reader` is an INTERRUPT. */
+static bool gatewayInterruptBuffered(const struct proto_reader *reader)
 {
     struct proto_header h;
     size_t start = reader->pos + reader->pending;
-    (void)g;
     if (reader->rv != 0 || reader->buf.len < start + PROTO_HEADER_SIZE) {
         return false;
     }
     protoHeaderGet(reader->buf.data + start, &h);
-    if (h.type != PROTO_REQ_INTERRUPT || h.words == 0 ||
-        reader->buf.len - start - PROTO_HEADER_SIZE <
-            (uint64_t)h.words * PROTO_WORD) {
+    return h.type == PROTO_REQ_INTERRUPT && h.words != 0 &&
+           reader->buf.len - start - PROTO_HEADER_SIZE >=
+               (uint64_t)h.words * PROTO_WORD;
+}
+
+/* Whether the request in progress runs statements INTERRUPT may stop. */
+static bool gatewayRunsStatements(const struct gateway *g)
+{
+    switch (g->req.type) {
+    case PROTO_REQ_EXEC:
+    case PROTO_REQ_EXEC_SQL:
+    case PROTO_REQ_QUERY:
+    case PROTO_REQ_QUERY_SQL:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void gatewayOnInput(struct gateway *g, const struct proto_reader *reader)
+{
+    if (g->stage == GATEWAY_IDLE || g->closing || !gatewayRunsStatements(g) ||
+        !gatewayInterruptBuffered(reader)) {
+        return;
+    }
+    sqlGuardRequest(&g->guard, SQL_STOP_INTERRUPT);
+}
+
+bool gatewayPeekInterrupt(struct gateway *g, struct proto_reader *reader)
+{
+    (void)g;
+    if (!gatewayInterruptBuffered(reader)) {
         return false;
     }
     struct proto_frame f;
@@ -320,6 +351,7 @@ void gatewayClose(struct gateway *g)
         return;
     }
     g->closing = true;
+    sqlGuardRequest(&g->guard, SQL_STOP_CLOSED); /* nobody awaits it */
     queueRemove(&g->busy_link);
     gatewaySqlClose(g);
 }

@@ -27,6 +27,7 @@
 #include "proto/request.h"
 #include "server/policy.h"
 #include "server/replica.h"
+#include "server/sql.h"
 #include "server/worker.h"
 
 struct conn;
@@ -89,13 +90,16 @@ struct gateway {
     void (*after_propose)(struct gateway *g, int rv);
     int propose_rv;
     bool stream_done; /* the last batch ended with DONE */
+    bool streaming;   /* a ROWS batch of this query went out */
     bool interrupted;
     int here_deferred; /* what a start on the loop left to the db thread
                           (gateway_query.c, gateway_exec.c); 0: nothing */
     uint64_t busy_deadline_ms;
 
     struct worker_job job;
-    worker_fn job_next; /* loop step to run once `job` is done */
+    worker_fn job_work;     /* db-thread body of `job` (gatewayRun) */
+    worker_fn job_next;     /* loop step to run once `job` is done */
+    struct sql_guard guard; /* stops a runaway statement (sql.h) */
     struct replica_wait wait;
     bool wait_out;
     struct queue busy_link; /* in the node's parked writers */
@@ -114,6 +118,11 @@ void gatewayClose(struct gateway *g);
 
 /* Whether nothing refers to the gateway any more (it may be freed). */
 bool gatewayClosed(const struct gateway *g);
+
+/* New input arrived while a request is in progress: an INTERRUPT already
+ * buffered in `reader` stops the statement running (it is answered, with
+ * EMPTY, after the request it interrupted). */
+void gatewayOnInput(struct gateway *g, const struct proto_reader *reader);
 
 /* Consumes an INTERRUPT request buffered in `reader`, if the next complete
  * frame is one. */

@@ -6,7 +6,11 @@
  * are produced one at a time on the db thread and written before the next
  * one is made, so a large result never sits in memory whole. Between two
  * batches an INTERRUPT already received stops the stream: the statement is
- * reset and the INTERRUPT answered with EMPTY (protocol.md §6.4).
+ * reset and the INTERRUPT answered with EMPTY (protocol.md §6.4). One
+ * that arrives while a batch is being made stops the statement itself
+ * (the connection's guard, sql.h): the first batch then fails with
+ * SQLITE_INTERRUPT before the INTERRUPT gets its EMPTY; a later one ends
+ * the stream with EMPTY alone, as between batches.
  *
  * A zero-column statement is refused (go-dqlite 1.11 would loop forever on
  * a zero-column ROWS message). A query that writes (RETURNING) has its
@@ -238,6 +242,7 @@ static void queryOnWritten(struct conn *c, int status)
 
 static void queryWriteBatch(struct gateway *g)
 {
+    g->streaming = true;
     gatewayWrite(g, queryOnWritten);
 }
 
@@ -250,10 +255,21 @@ static void queryOnProposed(struct gateway *g, int rv)
     queryWriteBatch(g);
 }
 
+/* A batch after the first one stopped by the client's INTERRUPT: the
+ * stream ends as one stopped between batches does, with EMPTY and no
+ * FAILURE (protocol.md §6.4); the statement was already ended. */
+static bool queryStreamInterrupted(struct gateway *g)
+{
+    return g->streaming && (g->rc & 0xff) == SQLITE_INTERRUPT &&
+           connPeekInterrupt(g->conn);
+}
+
 static void queryBatchDone(struct worker_job *job)
 {
     struct gateway *g = GATEWAY_OF(job, job);
-    if (gatewayIsError(g)) {
+    if (gatewayIsError(g) && queryStreamInterrupted(g)) {
+        gatewayEmpty(g); /* the answer to the INTERRUPT */
+    } else if (gatewayIsError(g)) {
         gatewayFailSaved(g);
     } else if (g->has_frames) {
         gatewayPropose(g, queryOnProposed);
@@ -285,6 +301,7 @@ void gatewayQuery(struct gateway *g)
     if (!gatewayCheckLeader(g) || !gatewaySelectStatement(g)) {
         return;
     }
+    g->streaming = false;
     gatewayAwait(g, queryOnRead,
                  gatewayNode(g)->linearizable_reads ? replicaRead
                                                     : replicaBarrier);

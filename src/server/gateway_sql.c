@@ -31,12 +31,48 @@
 
 static void sqlJobDone(struct worker_job *job);
 
+/* Db thread (or the loop, for work run here): why a statement the guard
+ * stopped failed, in words the client can act on. */
+static void sqlExplainStop(struct gateway *g)
+{
+    if (!g->has_error || (g->rc & 0xff) != SQLITE_INTERRUPT) {
+        return;
+    }
+    if (g->guard.fired == SQL_STOP_DEADLINE) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "statement timed out after %u ms",
+                 gatewayNode(g)->statement_timeout_ms);
+        gatewaySetError(g, SQLITE_INTERRUPT, msg);
+    } else if (g->guard.fired == SQL_STOP_INTERRUPT) {
+        gatewaySetError(g, SQLITE_INTERRUPT, "interrupted by the client");
+    } else if (g->guard.fired == SQL_STOP_CLOSED) {
+        gatewaySetError(g, SQLITE_INTERRUPT, "interrupted: the node stops");
+    }
+}
+
+/* Every SQL job runs under the connection's guard (sql.h): INTERRUPT, a
+ * close or the statement timeout stop it. Work run on the loop replaces
+ * the handler with its own budget (sqlBudgetStart). */
+static void sqlJobWork(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    if (g->db != NULL) {
+        sqlGuardArm(g->db, &g->guard, gatewayNode(g)->statement_timeout_ms);
+    }
+    g->job_work(job);
+    if (g->db != NULL) {
+        sqlGuardDisarm(g->db);
+        sqlExplainStop(g);
+    }
+}
+
 static void sqlJobSet(struct gateway *g, worker_fn work, worker_fn next)
 {
     g->stage = GATEWAY_RUNNING;
     g->has_error = false;
-    g->job.work = work;
+    g->job.work = sqlJobWork;
     g->job.done = sqlJobDone;
+    g->job_work = work;
     g->job_next = next;
 }
 

@@ -106,6 +106,7 @@ static void loopShutdown(struct dqlite_node *n)
     uv_close((uv_handle_t *)loopListener(n), NULL);
     uv_close((uv_handle_t *)&n->parked_timer, NULL);
     uv_close((uv_handle_t *)&n->handover_timer, NULL);
+    nodeWatchdogClose(n);
     rolesClose(n);
     membershipClose(n);
     replicaClose(&n->replica, loopOnReplicaClosed);
@@ -156,7 +157,7 @@ static void loopOnHandoverTick(uv_timer_t *timer)
 
 /* The most up-to-date voter we are connected to right now, or 0: a peer
  * whose stream is down (stopped, crashed, unreachable) is not waited for. */
-static uint64_t loopHandOverTarget(struct dqlite_node *n)
+uint64_t nodeHandOverTarget(struct dqlite_node *n)
 {
     const struct raft_configuration *conf = raftConfiguration(n->replica.raft);
     uint64_t ids[LOOP_HANDOVER_MAX_PEERS];
@@ -180,7 +181,7 @@ static bool loopHandOver(struct dqlite_node *n)
     /* With fewer than 3 voters the rest cannot elect anyone without us: a
      * hand-over would leave a leader without a quorum. */
     if (!replicaIsLeader(r) || raftConfVoters(raftConfiguration(r->raft)) < 3 ||
-        (target = loopHandOverTarget(n)) == 0 ||
+        (target = nodeHandOverTarget(n)) == 0 ||
         raftTransfer(r->raft, target) != 0) {
         return false;
     }
@@ -202,10 +203,24 @@ static bool loopHandOver(struct dqlite_node *n)
 /* A stopping node only uses the streams that are up: peers that stopped
  * before it are not dialled again (an embedder's connect function may
  * not expect calls for a peer it closed). */
+/* A stopping node runs no statement to its end: each running one is
+ * interrupted at once, not when its connection closes after the
+ * hand-over. */
+static void loopInterruptStatements(struct dqlite_node *n)
+{
+    struct queue *q;
+    QUEUE_FOREACH(q, &n->conns)
+    {
+        struct conn *c = QUEUE_DATA(q, struct conn, link);
+        sqlGuardRequest(&c->gateway.guard, SQL_STOP_CLOSED);
+    }
+}
+
 static void loopOnStop(uv_async_t *async)
 {
     struct dqlite_node *n = async->data;
     raftioTransportStopDialling(&n->transport);
+    loopInterruptStatements(n);
     if (!loopHandOver(n)) {
         loopStopAfterHandOver(n);
     }
@@ -336,6 +351,7 @@ static int loopStartServices(struct dqlite_node *n)
     n->parked_timer.data = n;
     uv_timer_init(&n->loop, &n->handover_timer);
     n->handover_timer.data = n;
+    nodeWatchdogStart(n);
     rolesStart(n);
     membershipStart(n);
     return rv;

@@ -41,6 +41,7 @@ static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
     n->snapshot_threshold = 1024;
     n->snapshot_trailing = 8192;
     n->busy_timeout_ms = 5000;
+    n->statement_timeout_ms = NODE_STATEMENT_TIMEOUT_MS;
     n->linearizable_reads = true;
     n->snapshot_compression = true;
     n->log_level = DQLITE_LOG_WARN;
@@ -374,6 +375,16 @@ int dqlite_node_set_busy_timeout(dqlite_node *n, unsigned milliseconds)
         return rv;
     }
     n->busy_timeout_ms = milliseconds;
+    return 0;
+}
+
+int dqlite_node_set_statement_timeout(dqlite_node *n, unsigned milliseconds)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    n->statement_timeout_ms = milliseconds;
     return 0;
 }
 

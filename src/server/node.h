@@ -38,6 +38,14 @@
 
 /* Peer addresses remembered from handshakes (oldest replaced first). */
 #define NODE_MAX_LEARNED 64
+/* Default bound on one stretch of a statement's work on the db thread
+ * (dqlite_node_set_statement_timeout; docs/server.md "Runaway
+ * statements"). */
+#define NODE_STATEMENT_TIMEOUT_MS 10000
+/* A leader whose db thread runs one job longer than the statement timeout
+ * (the default one when unbounded) plus this hands leadership over
+ * (watchdog.c). */
+#define NODE_STUCK_GRACE_MS 5000
 
 enum node_state { NODE_CREATED, NODE_RUNNING, NODE_STOPPED };
 
@@ -94,9 +102,10 @@ struct dqlite_node {
     void *watch_arg;
     int last_state;
     bool snapshot_compression;
-    unsigned busy_timeout_ms; /* how long writers queue for a lock */
-    bool linearizable_reads;  /* read-index before every query */
-    struct queue parked;      /* gateways waiting for a write lock */
+    unsigned busy_timeout_ms;      /* how long writers queue for a lock */
+    unsigned statement_timeout_ms; /* bound on one SQL job (0: none) */
+    bool linearizable_reads;       /* read-index before every query */
+    struct queue parked;           /* gateways waiting for a write lock */
     /* Addresses peers gave in their handshakes, for replying to a leader
      * before this node has a configuration naming it. */
     struct node_peer_addr {
@@ -111,6 +120,8 @@ struct dqlite_node {
     uint64_t handover_deadline_ms; /* ...for two election timeouts */
     struct roles roles;            /* automatic roles (roles.c), opt-in */
     struct membership membership;  /* removed-node check (membership.c) */
+    uv_timer_t stuck_timer;        /* the db-thread watchdog (watchdog.c) */
+    uint64_t stuck_next_ms;        /* ...no new hand-over before this */
 };
 
 /* Log a line through the node's log function (node thread or host). */
@@ -129,6 +140,16 @@ void nodeParkedChanged(struct dqlite_node *n);
 
 /* Proposes a checkpoint of database `name` (fire and forget). */
 void nodeProposeCheckpoint(struct dqlite_node *n, const char *name);
+
+/* watchdog.c: a leader whose db thread is stuck hands leadership over. */
+void nodeWatchdogStart(struct dqlite_node *n);
+void nodeWatchdogClose(struct dqlite_node *n);
+/* How long one db-thread job may run before the node counts as stuck. */
+unsigned nodeStuckBoundMs(const struct dqlite_node *n);
+
+/* The most up-to-date voter this node is connected to right now, or 0
+ * (loop.c): where a leader hands leadership over. */
+uint64_t nodeHandOverTarget(struct dqlite_node *n);
 
 /* Heartbeat and election timeouts from the configured network latency. */
 void nodeTimeouts(const struct dqlite_node *n, unsigned *heartbeat_ms,

@@ -245,3 +245,55 @@ bool sqlBudgetInterrupted(const struct sql_budget *b, int rc)
 {
     return (b->over && rc == SQLITE_INTERRUPT) || policyLoopTooBig(rc);
 }
+
+/* ------------------------------------------------------------ guard */
+
+#define SQL_GUARD_CHECK_OPS 1000 /* VDBE ops between two checks */
+
+void sqlGuardInit(struct sql_guard *g)
+{
+    atomic_init(&g->stop, SQL_STOP_NONE);
+    g->deadline_us = 0;
+    g->fired = SQL_STOP_NONE;
+}
+
+void sqlGuardRequest(struct sql_guard *g, enum sql_stop why)
+{
+    PRE(why != SQL_STOP_NONE);
+    int was = atomic_load(&g->stop);
+    if (was != SQL_STOP_CLOSED) {
+        atomic_store(&g->stop, (int)why);
+    }
+}
+
+void sqlGuardClear(struct sql_guard *g)
+{
+    int was = SQL_STOP_INTERRUPT;
+    atomic_compare_exchange_strong(&g->stop, &was, SQL_STOP_NONE);
+}
+
+static int sqlGuardCheck(void *arg)
+{
+    struct sql_guard *g = arg;
+    int stop = atomic_load_explicit(&g->stop, memory_order_relaxed);
+    if (stop == SQL_STOP_NONE && g->deadline_us != 0 &&
+        sqlClockUs() >= g->deadline_us) {
+        stop = SQL_STOP_DEADLINE;
+    }
+    g->fired = stop;
+    return stop != SQL_STOP_NONE; /* non-zero interrupts the statement */
+}
+
+void sqlGuardArm(sqlite3 *db, struct sql_guard *g, unsigned timeout_ms)
+{
+    PRE(db != NULL);
+    g->fired = SQL_STOP_NONE;
+    g->deadline_us =
+        timeout_ms != 0 ? sqlClockUs() + (uint64_t)timeout_ms * 1000u : 0;
+    sqlite3_progress_handler(db, SQL_GUARD_CHECK_OPS, sqlGuardCheck, g);
+}
+
+void sqlGuardDisarm(sqlite3 *db)
+{
+    sqlite3_progress_handler(db, 0, NULL, NULL);
+}

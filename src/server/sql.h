@@ -9,6 +9,7 @@
 #define SERVER_SQL_H
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -52,5 +53,38 @@ void sqlBudgetStop(sqlite3 *db);
  * Whether a statement that ended with `rc` was stopped by the budget (or
  * by the loop's length limit): it is to run again on the db thread. */
 bool sqlBudgetInterrupted(const struct sql_budget *b, int rc);
+
+/* A guard on the statements of one connection run on the db thread
+ * (docs/server.md, "Runaway statements"): the loop asks the running
+ * statement to stop (the client sent INTERRUPT, went away, or the node
+ * stops) by setting `stop`; the deadline is the node's statement timeout.
+ * A progress handler checks both every SQL_GUARD_CHECK_OPS virtual machine
+ * operations (a few microseconds of work), so a statement stops well
+ * within 100 ms of either. */
+enum sql_stop {
+    SQL_STOP_NONE = 0,
+    SQL_STOP_INTERRUPT, /* the client sent INTERRUPT */
+    SQL_STOP_CLOSED,    /* the connection closed, or the node stops */
+    SQL_STOP_DEADLINE   /* the statement timeout passed */
+};
+
+struct sql_guard {
+    atomic_int stop;      /* enum sql_stop, set by the loop */
+    uint64_t deadline_us; /* db thread; 0: no timeout */
+    int fired;            /* db thread: why the handler interrupted */
+};
+
+void sqlGuardInit(struct sql_guard *g);
+/* Loop thread (the only writer of `stop`; the db thread reads it): ask
+ * the statement running (or the next one armed before sqlGuardClear) to
+ * stop. A CLOSED request is never lowered. */
+void sqlGuardRequest(struct sql_guard *g, enum sql_stop why);
+/* Loop thread, nothing running: a new request starts unstopped (unless
+ * the connection is closed). */
+void sqlGuardClear(struct sql_guard *g);
+/* Db thread (SQLite lock held): install the handler for the work that
+ * follows, with a deadline `timeout_ms` from now (0: none). */
+void sqlGuardArm(sqlite3 *db, struct sql_guard *g, unsigned timeout_ms);
+void sqlGuardDisarm(sqlite3 *db);
 
 #endif /* SERVER_SQL_H */

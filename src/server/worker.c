@@ -6,10 +6,19 @@
  */
 #include "server/worker.h"
 
+#include <time.h>
+
 #include "lib/assert.h"
 #include "lib/err.h"
 
 static pthread_mutex_t sqlite_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t workerClockMs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 void workerSqliteLock(void)
 {
@@ -36,6 +45,7 @@ static struct worker_job *workerNext(struct worker *w)
         queueRemove(head);
         job = QUEUE_DATA(head, struct worker_job, link);
         w->running = true;
+        w->started_ms = workerClockMs();
     }
     pthread_mutex_unlock(&w->mutex);
     return job;
@@ -128,6 +138,7 @@ int workerStart(struct worker *w, uv_loop_t *loop)
     queueInit(&w->finished);
     w->stopping = false;
     w->running = false;
+    w->started_ms = 0;
     int rv = uv_async_init(loop, &w->async, workerOnAsync);
     if (rv != 0) {
         goto err_after_sync;
@@ -183,6 +194,18 @@ bool workerRunHere(struct worker *w, struct worker_job *job)
     uv_idle_start(&w->here_idle, workerOnHereIdle);
     uv_check_start(&w->here_check, workerOnHereCheck);
     return true;
+}
+
+uint64_t workerBusyMs(struct worker *w)
+{
+    uint64_t busy_ms = 0;
+    pthread_mutex_lock(&w->mutex);
+    if (w->running) {
+        uint64_t now_ms = workerClockMs();
+        busy_ms = now_ms > w->started_ms ? now_ms - w->started_ms : 0;
+    }
+    pthread_mutex_unlock(&w->mutex);
+    return busy_ms;
 }
 
 /* Loop thread: waits until the worker has nothing pending or running. */

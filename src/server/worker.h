@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "lib/queue.h"
@@ -35,6 +36,7 @@ struct worker {
     struct queue finished; /* run, `done` not called yet; under mutex */
     bool stopping;
     bool running;          /* a job's `work` is executing; under mutex */
+    uint64_t started_ms;   /* when it started (monotonic); under mutex */
     uv_async_t async;      /* wakes the loop for finished jobs */
     uv_idle_t here_idle;   /* call the `done` of jobs run here (RunHere) */
     uv_check_t here_check; /* ... whichever comes first */
@@ -53,6 +55,12 @@ void workerSubmit(struct worker *w, struct worker_job *job);
  * for a submitted job. Returns false, having run nothing, otherwise. Work
  * run here holds the loop up: only short work whose caller bounds it. */
 bool workerRunHere(struct worker *w, struct worker_job *job);
+
+/* Any thread: how long the job the db thread runs now has been running,
+ * in milliseconds (0 when idle): a job that runs far past the statement
+ * timeout means the node's SQL cannot make progress (docs/server.md,
+ * "Runaway statements"). */
+uint64_t workerBusyMs(struct worker *w);
 
 /* Loop thread: run every job still pending (and the jobs their `done`
  * callbacks submit) to completion, then join the thread and close the

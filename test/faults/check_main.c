@@ -2,7 +2,7 @@
  * faults-check: runs one checker over a history file and exits 0 when it
  * holds no anomaly, 1 when it does, 2 when it cannot decide; the harness
  * (run.sh) calls it once per workload.
- *   faults-check register|bank|set|append HISTORY [BANK_TOTAL]
+ *   faults-check register|bank|set|append|runaway HISTORY [BANK_TOTAL]
  * DQF_MAX_STATES bounds the register search per key (default 2,000,000:
  * a few seconds and a few hundred MB at most); past it the key, and the
  * run, is undecided.
@@ -28,6 +28,9 @@ static int checkOne(const char *workload, const struct faults_history *h,
     }
     if (strcmp(workload, "append") == 0) {
         return checkAppend(h, stdout);
+    }
+    if (strcmp(workload, "runaway") == 0) {
+        return checkRunaway(h, stdout);
     }
     return -1;
 }

@@ -34,6 +34,10 @@ int checkSet(const struct faults_history *h, FILE *report);
  * append, and that the ww/wr/rw dependency graph has no cycle. */
 int checkAppend(const struct faults_history *h, FILE *report);
 
+/* Runaway (ops_runaway.c): f = cte, sort (never ok), stream, close, and
+ * probe (key: the number asked for, value: the one answered; equal). */
+int checkRunaway(const struct faults_history *h, FILE *report);
+
 /* Splits "A,B,C" into at most `max` integers; returns the count or -1. */
 int parseInts(const char *s, long long *out, int max);
 

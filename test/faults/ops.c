@@ -289,16 +289,19 @@ static const char *schema_set =
     "CREATE TABLE IF NOT EXISTS elems (v INTEGER PRIMARY KEY)";
 static const char *schema_append =
     "CREATE TABLE IF NOT EXISTS lists (k INTEGER PRIMARY KEY, v TEXT)";
+static const char *schema_runaway =
+    "CREATE TABLE IF NOT EXISTS runaway (n INTEGER)";
 static const char *schema_bank =
     "CREATE TABLE IF NOT EXISTS accounts (id INTEGER PRIMARY KEY, "
     "balance INTEGER NOT NULL)";
 
 int setupSchema(struct dqlite_conn *conn, const char *workload)
 {
-    const char *sql = strcmp(workload, "register") == 0 ? schema_register
-                      : strcmp(workload, "set") == 0    ? schema_set
-                      : strcmp(workload, "append") == 0 ? schema_append
-                                                        : schema_bank;
+    const char *sql = strcmp(workload, "register") == 0  ? schema_register
+                      : strcmp(workload, "set") == 0     ? schema_set
+                      : strcmp(workload, "append") == 0  ? schema_append
+                      : strcmp(workload, "runaway") == 0 ? schema_runaway
+                                                         : schema_bank;
     int rc = dqlite_conn_exec(conn, sql, NULL, 0, NULL);
     for (int i = 0;
          rc == DQLITE_CLIENT_OK && sql == schema_bank && i < BANK_ACCOUNTS;

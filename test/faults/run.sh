@@ -8,7 +8,8 @@
 #
 #   test/faults/run.sh BUILD_DIR
 # Environment (defaults): SEED (random) DURATION=30 NODES=3 CLIENTS=4
-#   WORKLOADS="register bank set append" FAULTS="kill pause partition stop
+#   WORKLOADS="register bank set append runaway" (runaway: RUNAWAY_CLIENTS=1
+#   hostile clients abandoning endless statements) FAULTS="kill pause partition stop
 #   diskfull member delay torn" NODE_PROG=dqlited|faults-node DQF_BUG= KEEP=0
 #   PARTITIONS="isolated-leader majority-minority bridge" (the partition
 #   kinds the partition fault draws from) CALL_TIMEOUT_MS=2000 (clients)
@@ -21,7 +22,8 @@ SEED=${SEED:-$(( (RANDOM << 15 | RANDOM) ))}
 DURATION=${DURATION:-30}
 NODES=${NODES:-3}
 CLIENTS=${CLIENTS:-4}
-WORKLOADS=${WORKLOADS-register bank set append}
+WORKLOADS=${WORKLOADS-register bank set append runaway}
+RUNAWAY_CLIENTS=${RUNAWAY_CLIENTS:-1}
 FAULTS=${FAULTS-kill pause partition stop diskfull member delay torn}
 PARTITIONS=${PARTITIONS:-isolated-leader majority-minority bridge}
 HOLD_MIN=${HOLD_MIN:-3} HOLD_MAX=${HOLD_MAX:-6}
@@ -406,7 +408,8 @@ main() {
     WPIDS=""
     for w in $WORKLOADS; do
         DQF_CALL_TIMEOUT_MS=${CALL_TIMEOUT_MS:-} \
-            timeout -k 5 $(( DURATION + 120 )) "$WL" "$w" "$(addrs)" "$DURATION" "$CLIENTS" "$SEED" \
+            timeout -k 5 $(( DURATION + 120 )) "$WL" "$w" "$(addrs)" "$DURATION" \
+            "$([ "$w" = runaway ] && echo "$RUNAWAY_CLIENTS" || echo "$CLIENTS")" "$SEED" \
             "$RUN/$w.hist" 8 >"$RUN/$w.out" 2>"$RUN/$w.err" &
         WPIDS="$WPIDS $!"
     done

@@ -248,3 +248,30 @@ Test(append, lost_duplicate_divergent_invented)
                   2) > 0);
     cr_assert_eq(run("5 0 invoke final 0 -\n6 0 ok final 0 r:1:3\n", 2), 1);
 }
+
+static int runaway(const char *text)
+{
+    struct faults_history h = load(text);
+    FILE *null = fopen("/dev/null", "w");
+    int rv = checkRunaway(&h, null);
+    fclose(null);
+    historyFree(&h);
+    return rv;
+}
+
+Test(runaway, abandoned_statements_and_right_probes_are_valid)
+{
+    cr_assert_eq(runaway("1 0 invoke cte 0 -\n2 0 fail cte 0 -\n"
+                         "3 0 invoke probe 7 -\n4 0 ok probe 7 7\n"
+                         "5 0 invoke stream 0 -\n6 0 ok stream 0 -\n"
+                         "7 0 invoke close 0 -\n8 0 fail close 0 sent\n"
+                         "9 0 invoke probe 8 -\n10 0 fail probe 8 -\n"),
+                 0);
+}
+
+Test(runaway, finished_runaway_and_leaked_answer_are_caught)
+{
+    cr_assert_eq(runaway("1 0 invoke sort 0 -\n2 0 ok sort 0 -\n"
+                         "3 0 invoke probe 7 -\n4 0 ok probe 7 6\n"),
+                 2);
+}

@@ -5,7 +5,8 @@
 #   make check            runs the checker tests and a short smoke run
 #   make faults           runs a longer battery (SEEDS=, DURATION=, NODES=)
 FAULTS_SRC := test/faults/history.c test/faults/check_register.c \
-	test/faults/check_simple.c test/faults/check_append.c
+	test/faults/check_simple.c test/faults/check_append.c \
+	test/faults/check_runaway.c
 FAULTS_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(FAULTS_SRC))
 FAULTS_CFLAGS := $(CFLAGS_COMMON) -Iinclude -Itest/faults -MMD -MP
 
@@ -31,7 +32,7 @@ check-faults-checkers: $(B)/test/faults-checkers
 -include $(B)/obj/test/faults/*.d
 
 FAULTS_WL_OBJ := $(B)/obj/test/faults/workload.o $(B)/obj/test/faults/ops.o \
-	$(B)/obj/test/faults/history.o
+	$(B)/obj/test/faults/ops_runaway.o $(B)/obj/test/faults/history.o
 $(B)/test/faults-workload: $(FAULTS_WL_OBJ) $(call link_archives_of,client)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $(FAULTS_WL_OBJ) $(call link_archives_of,client) \

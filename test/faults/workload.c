@@ -96,7 +96,7 @@ static void *workerMain(void *arg)
 {
     struct run *r = arg;
     static atomic_int next_process;
-    struct worker w = {NULL, atomic_fetch_add(&next_process, 1), 0, 0};
+    struct worker w = {NULL, atomic_fetch_add(&next_process, 1), 0, 0, NULL};
     struct dqlite_server_store *store = NULL;
     struct dqlite_driver *driver = NULL;
     w.seed = r->seed * 7919u + (unsigned)w.process;
@@ -104,6 +104,7 @@ static void *workerMain(void *arg)
         fprintf(stderr, "faults-workload: client %d: no driver\n", w.process);
         return NULL;
     }
+    w.driver = driver;
     dqlite_driver_connect(driver, r->workload, &w.conn);
     while (nowNs() < r->deadline_ns) {
         dqlite_conn_set_timeout(w.conn, call_timeout_ms);
@@ -182,7 +183,8 @@ static int withRetry(struct run *r, int secs, char *out, size_t size)
 static int finalPhase(struct run *r, int delay_s)
 {
     static char out[8 << 20];
-    if (strcmp(r->workload, "register") == 0) {
+    if (strcmp(r->workload, "register") == 0 ||
+        strcmp(r->workload, "runaway") == 0) {
         return 0;
     }
     sleep((unsigned)delay_s);
@@ -217,11 +219,12 @@ static int runWorkload(struct run *r, int seconds, int final_delay_s)
 
 static enum faults_type (*opOf(const char *w))(struct worker *)
 {
-    return strcmp(w, "register") == 0 ? opRegister
-           : strcmp(w, "bank") == 0   ? opBank
-           : strcmp(w, "set") == 0    ? opSet
-           : strcmp(w, "append") == 0 ? opAppend
-                                      : NULL;
+    return strcmp(w, "register") == 0  ? opRegister
+           : strcmp(w, "bank") == 0    ? opBank
+           : strcmp(w, "set") == 0     ? opSet
+           : strcmp(w, "append") == 0  ? opAppend
+           : strcmp(w, "runaway") == 0 ? opRunaway
+                                       : NULL;
 }
 
 static int member(char **argv)

@@ -19,6 +19,7 @@ struct worker {
     int process;
     unsigned seed;
     int64_t n_ops;
+    struct dqlite_driver *driver; /* the thread's own (runaway: the leader) */
 };
 
 /* Records one event (thread-safe; time taken under the lock). */
@@ -37,6 +38,7 @@ enum faults_type opRegister(struct worker *w);
 enum faults_type opBank(struct worker *w);
 enum faults_type opSet(struct worker *w);
 enum faults_type opAppend(struct worker *w);
+enum faults_type opRunaway(struct worker *w); /* ops_runaway.c */
 
 /* Creates the schema (and bank accounts); 0 or the client's code. */
 int setupSchema(struct dqlite_conn *conn, const char *workload);

@@ -136,6 +136,8 @@ wait_leader() {
 . "$(dirname "$0")/cases_errors.sh"
 # shellcheck source=test/integration/cases_hostile.sh
 . "$(dirname "$0")/cases_hostile.sh"
+# shellcheck source=test/integration/cases_runaway.sh
+. "$(dirname "$0")/cases_runaway.sh"
 
 run_cases
 run_member_cases
@@ -144,6 +146,7 @@ run_disk_cases
 run_datadir_cases
 run_error_cases
 run_hostile_cases
+run_runaway_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
 echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"
