@@ -138,6 +138,12 @@ static int replicaLoad(struct replica *r, struct replica_disk *d)
     if (rv != 0) {
         return rv;
     }
+    unsigned stale = raftioSnapshotRemoveTemps(&r->fs, UINT64_MAX);
+    if (stale > 0) {
+        replicaLogf(r, REPLICA_LOG_INFO,
+                    "removed %u unfinished snapshot file(s) (snap-*.tmp)",
+                    stale);
+    }
     rv = raftioSnapshotLoad(&r->fs, &d->snap, &d->snap_data, &d->snap_len);
     if (rv == 0) {
         d->has_snap = true;
