@@ -19,6 +19,7 @@
 #define DQLITED_EXIT_DATADIR 3 /* data directory refused */
 #define DQLITED_EXIT_JOIN 4    /* could not join the cluster */
 #define DQLITED_EXIT_STOP 5    /* stopping the node failed */
+#define DQLITED_EXIT_BROKEN 15 /* the node stopped serving (disk, state) */
 
 /* Log levels, lowest first. */
 enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +24,8 @@
 #define STOP_TIMEOUT_S 30
 
 static sigset_t stop_signals;
+/* Set by nodeFatal (node thread) before it raises SIGTERM. */
+static atomic_bool node_broken;
 
 int signalWait(int timeout_ms)
 {
@@ -42,10 +45,23 @@ static void nodeLog(void *arg, int level, const char *message)
     logMsg(level, "node: %s", message);
 }
 
+/* The node stopped serving for good (its log line says why): stop it and
+ * exit DQLITED_EXIT_BROKEN rather than stay a silent member. */
+static void nodeFatal(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* logged by the node already */
+    atomic_store(&node_broken, true);
+    kill(getpid(), SIGTERM); /* taken by main's signalWait */
+}
+
 /* Applies the tuning options to a created node. */
 static int nodeConfigure(dqlite_node *node, const struct config *cfg)
 {
     int rv = dqlite_node_set_log_func(node, nodeLog, NULL, cfg->log_level);
+    if (rv == 0) {
+        rv = dqlite_node_set_fatal_func(node, nodeFatal, NULL);
+    }
     if (rv == 0 && cfg->latency_ms != 0) {
         rv = dqlite_node_set_network_latency_ms(node, cfg->latency_ms);
     }
@@ -172,7 +188,16 @@ int main(int argc, char *argv[])
     rv = nodeAnnounce(node, &cfg, fresh, &stop);
     if (rv == 0 && !stop) {
         int sig = signalWait(-1);
-        logMsg(LOG_INFO, "received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        if (atomic_load(&node_broken)) {
+            logMsg(LOG_ERROR,
+                   "the node stopped serving; exiting with "
+                   "status %d",
+                   DQLITED_EXIT_BROKEN);
+            rv = DQLITED_EXIT_BROKEN;
+        } else {
+            logMsg(LOG_INFO, "received %s",
+                   sig == SIGINT ? "SIGINT" : "SIGTERM");
+        }
     }
     return nodeShutdown(node, rv);
 }

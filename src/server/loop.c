@@ -361,6 +361,14 @@ static void loopLog(void *arg, int level, const char *message)
     nodeLogf(arg, level, "%s", message);
 }
 
+static void loopOnFail(void *arg, const char *message)
+{
+    struct dqlite_node *n = arg;
+    if (n->fatal_fn != NULL) {
+        n->fatal_fn(n->fatal_arg, message);
+    }
+}
+
 static int loopOpenReplica(struct dqlite_node *n)
 {
     struct replica_options o = {0};
@@ -374,6 +382,7 @@ static int loopOpenReplica(struct dqlite_node *n)
     o.compress_snapshots = n->snapshot_compression;
     o.log = loopLog;
     o.log_arg = n;
+    o.on_fail = loopOnFail;
     /* go-dqlite may have put SQLite in single-thread mode: make sure it is
      * initialised, under our lock like every other call. */
     workerSqliteLock();

@@ -89,6 +89,8 @@ struct dqlite_node {
     int log_level;
     dqlite_watch_func watch_fn;
     void *watch_arg;
+    dqlite_fatal_func fatal_fn; /* the node stopped serving for good */
+    void *fatal_arg;
     int last_state;
     bool snapshot_compression;
     unsigned busy_timeout_ms; /* how long writers queue for a lock */

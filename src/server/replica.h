@@ -81,6 +81,10 @@ struct replica_options {
     /* Log lines (DQLITE_LOG_* levels); may be called from any thread. */
     void (*log)(void *arg, int level, const char *message);
     void *log_arg;
+    /* Optional: called once (loop thread, with log_arg) when the replica
+     * stops serving for good; `message` says what failed, on which file,
+     * and the system's reason. */
+    void (*on_fail)(void *arg, const char *message);
 };
 
 struct replica {
@@ -116,6 +120,8 @@ struct replica {
     bool snapshot_running;   /* a snapshot job is out */
     unsigned jobs_out;       /* worker jobs not finished */
     bool failed;             /* a fatal error: stop serving */
+    char fail_reason[768];   /* what failed, said again every minute */
+    uint64_t fail_said_ms;   /* when it was last said */
     bool waiting_for_space;  /* the log writer waits for disk space */
     int last_state;
     uint64_t last_leader;

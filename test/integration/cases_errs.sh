@@ -46,6 +46,58 @@ t_e_stale_snapshot_tmp() {
     esh_ "INSERT INTO s VALUES (1)"
 }
 
+# e_wait_exit ID: waits (10 s) for node ID to exit by itself; sets
+# EXIT_STATUS (or fails if it is still running).
+e_wait_exit() {
+    local pid=${PIDS[$1]}
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "node $1 is still running"
+        tail -3 "$TMP/node$1.log"
+        return 1
+    fi
+    EXIT_STATUS=0
+    { wait "$pid" || EXIT_STATUS=$?; } 2>/dev/null
+    unset "PIDS[$1]"
+}
+
+# A data directory that cannot be written (immutable: even root cannot
+# create files in it) fails the node's first durable write: the log names
+# the file and the system's error, and dqlited exits 15 instead of staying
+# up as a silent member that refuses to serve.
+t_e_unwritable_dir_exits() {
+    local rv=0
+    start_node 1 || return 1
+    esh_ "CREATE TABLE r (n INT)" || return 1
+    stop_node 1 TERM
+    chattr +i "$TMP/node1" || return 1
+    start_node 1 && e_wait_exit 1 || rv=1
+    chattr -i "$TMP/node1"
+    [ "$rv" = 0 ] || return 1
+    expect_eq 15 "$EXIT_STATUS" || return 1
+    grep -E "refusing to serve" "$TMP/node1.log" |
+        grep -q "(open $TMP/node1/metadata.tmp: Operation not permitted)" ||
+        { tail -3 "$TMP/node1.log"; return 1; }
+}
+
+# A data directory on a read-only mount refuses the start, naming the file
+# and the system's error.
+t_e_readonly_mount_refused() {
+    local out status=0
+    start_node 1 || return 1
+    esh_ "CREATE TABLE r (n INT)" || return 1
+    stop_node 1 TERM
+    out=$(timeout 20 unshare -m sh -c 'mount --bind "$1" "$1" &&
+        mount -o remount,bind,ro "$1" && shift && exec "$@"' sh \
+        "$TMP/node1" "$B/dqlited" --id 1 --address "${ADDRS[1]}" \
+        --dir "$TMP/node1" 2>&1) || status=$?
+    expect_eq 1 "$status" || { echo "$out"; return 1; }
+    case $out in
+    *"$TMP/node1/"*": Read-only file system"*) ;;
+    *) echo "$out"; return 1 ;;
+    esac
+}
+
 run_errs_cases() {
     m_reset
     check "errs: a transaction over 64 MiB fails naming the limit" \
@@ -53,5 +105,21 @@ run_errs_cases() {
     m_reset
     check "errs: a stale snap-*.tmp is removed at start-up" \
         t_e_stale_snapshot_tmp
+    m_reset
+    local name="errs: unwritable data dir: file and errno logged, exit 15"
+    if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/probe" &&
+        chattr +i "$TMP/probe" 2>/dev/null; then
+        chattr -i "$TMP/probe"
+        check "$name" t_e_unwritable_dir_exits
+    else
+        skip "$name" "chattr +i does not work here (needs root, ext4/xfs)"
+    fi
+    m_reset
+    name="errs: read-only data dir at start: file and errno named"
+    if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+        check "$name" t_e_readonly_mount_refused
+    else
+        skip "$name" "no private mount namespace (needs root)"
+    fi
     m_reset
 }
