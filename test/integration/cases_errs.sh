@@ -7,6 +7,12 @@
 EDB=errs
 esh_() { sh_ "$EDB" "$@"; }
 
+# e_reset: no node running, fresh directories and logs.
+e_reset() {
+    m_reset
+    rm -f "$TMP"/node*.log "$TMP"/node*.out
+}
+
 # A transaction larger than one raft entry fails at its commit with the
 # same clear error whatever its size (a 150 MB one used to fail "out of
 # memory", a 100 MB one "limit exceeded"), and leaves nothing locked.
@@ -98,14 +104,46 @@ t_e_readonly_mount_refused() {
     esac
 }
 
+# A node under RLIMIT_NOFILE 128 flooded with 150 idle connections: it
+# refuses what its descriptors cannot hold, says so (one line per 10 s,
+# with a count), and still serves once the flood is gone; nothing in the
+# node itself (its raft log) ran out of descriptors.
+t_e_fd_limit() {
+    local fd i fds=() port
+    ADDRS[1]=127.0.0.1:$(free_port)
+    port=${ADDRS[1]##*:}
+    bash -c 'ulimit -n 128 && exec "$@"' sh "$B/dqlited" --id 1 \
+        --address "${ADDRS[1]}" --dir "$TMP/node1" --log-level debug \
+        >"$TMP/node1.out" 2>>"$TMP/node1.log" &
+    PIDS[1]=$!
+    for _ in $(seq 200); do
+        grep -q '^listening on' "$TMP/node1.out" && break
+        sleep 0.05
+    done
+    esh_ "CREATE TABLE f (n INT)" || return 1
+    for i in $(seq 150); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$port" && fds+=("$fd")
+    done
+    sleep 1
+    for fd in "${fds[@]}"; do exec {fd}>&-; done
+    grep "refused" "$TMP/node1.log" | grep -q "client connection" ||
+        { echo "no log line about refused connections"; return 1; }
+    expect_eq 1 "$(grep -c "refused .* client connection" "$TMP/node1.log")" ||
+        return 1
+    sleep 0.5
+    esh_ "INSERT INTO f VALUES (1)" || return 1
+    expect_eq 1 "$(esh_ "SELECT count(*) FROM f")" || return 1
+    ! grep "refusing to serve" "$TMP/node1.log"
+}
+
 run_errs_cases() {
-    m_reset
+    e_reset
     check "errs: a transaction over 64 MiB fails naming the limit" \
         t_e_txn_too_large
-    m_reset
+    e_reset
     check "errs: a stale snap-*.tmp is removed at start-up" \
         t_e_stale_snapshot_tmp
-    m_reset
+    e_reset
     local name="errs: unwritable data dir: file and errno logged, exit 15"
     if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/probe" &&
         chattr +i "$TMP/probe" 2>/dev/null; then
@@ -114,12 +152,15 @@ run_errs_cases() {
     else
         skip "$name" "chattr +i does not work here (needs root, ext4/xfs)"
     fi
-    m_reset
+    e_reset
+    check "errs: at the fd limit: logged (rate-limited), node still serves" \
+        t_e_fd_limit
+    e_reset
     name="errs: read-only data dir at start: file and errno named"
     if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
         check "$name" t_e_readonly_mount_refused
     else
         skip "$name" "no private mount namespace (needs root)"
     fi
-    m_reset
+    e_reset
 }
