@@ -141,6 +141,13 @@ void gatewayFailErr(struct gateway *g, int rv)
     case ERR_CONFIG_BUSY:
         gatewayFailure(g, SQLITE_BUSY, errString(rv));
         break;
+    case ERR_NOSPACE:
+        gatewayFailure(g, SQLITE_FULL,
+                       "disk full on the leader: its raft log cannot be "
+                       "made durable, so nothing is acknowledged (a write "
+                       "already sent to the other nodes may still be "
+                       "applied)");
+        break;
     default:
         gatewayFailure(g, SQLITE_ERROR, errString(rv));
         break;

@@ -33,6 +33,8 @@
 #define REPLICA_TICK_MS 10
 /* How often a replica that stopped serving says so again. */
 #define REPLICA_FAIL_REMIND_MS 60000
+/* How long waits may go unanswered while the log waits for disk space. */
+#define REPLICA_NOSPACE_ANSWER_MS 1000
 /* First wait before a write that found the disk full is tried again; the
  * wait doubles up to ten times this. */
 #define REPLICA_NOSPACE_RETRY_MS 100
@@ -301,7 +303,14 @@ static void replicaReportSpace(struct replica *r)
         replicaLogf(r, REPLICA_LOG_INFO,
                     "disk space is back: the raft log is durable again");
     }
+    if (waiting && !r->waiting_for_space) {
+        r->nospace_since_ms = replicaNowMs(r);
+    }
     r->waiting_for_space = waiting;
+    if (waiting &&
+        replicaNowMs(r) - r->nospace_since_ms >= REPLICA_NOSPACE_ANSWER_MS) {
+        replicaFailNoSpace(r);
+    }
 }
 
 static void replicaRemindFailure(struct replica *r);

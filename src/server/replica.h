@@ -114,15 +114,20 @@ struct replica {
     int persist_status;       /* first failure among them */
 
     /* Applying committed entries on the db thread, in order. */
-    uint64_t applied;        /* loop's view: applied by the worker */
-    uint64_t apply_queued;   /* last index handed to the worker */
-    uint64_t snapshot_index; /* last snapshot taken or installed */
-    bool snapshot_running;   /* a snapshot job is out */
-    unsigned jobs_out;       /* worker jobs not finished */
-    bool failed;             /* a fatal error: stop serving */
-    char fail_reason[768];   /* what failed, said again every minute */
-    uint64_t fail_said_ms;   /* when it was last said */
-    bool waiting_for_space;  /* the log writer waits for disk space */
+    uint64_t applied;          /* loop's view: applied by the worker */
+    uint64_t apply_queued;     /* last index handed to the worker */
+    uint64_t snapshot_index;   /* last snapshot taken or installed */
+    bool snapshot_running;     /* a snapshot job is out */
+    unsigned jobs_out;         /* worker jobs not finished */
+    bool failed;               /* a fatal error: stop serving */
+    char fail_reason[768];     /* what failed, said again every minute */
+    uint64_t fail_said_ms;     /* when it was last said */
+    bool waiting_for_space;    /* the log writer waits for disk space */
+    uint64_t nospace_since_ms; /* ...since then */
+    /* Waits were answered ERR_NOSPACE while entries up to this index were
+     * in the log and not applied: they may still commit, so no write may
+     * run before they are applied (replicaBarrier waits for them). */
+    uint64_t nospace_fence;
     int last_state;
     uint64_t last_leader;
     uint64_t next_read_ctx;
@@ -154,7 +159,13 @@ void replicaReceive(struct replica *r, const struct raft_message *m);
 const char *replicaVfsName(const struct replica *r);
 
 /* Leader only. Proposes `data` (a raft payload block whose reference the
- * replica takes over). The wait's callback: 0 once applied here. */
+ * replica takes over). The wait's callback: 0 once applied here.
+ *
+ * A full disk: while the log writer waits for space, proposals, barriers
+ * and reads are refused with ERR_NOSPACE, and those already waiting end
+ * with ERR_NOSPACE REPLICA_NOSPACE_ANSWER_MS after the disk was found full
+ * (an entry already in the log may still commit later: the next barrier
+ * waits until it is applied or lost). */
 int replicaPropose(struct replica *r, uint8_t *data, size_t len,
                    struct replica_wait *w);
 int replicaBarrier(struct replica *r, struct replica_wait *w);

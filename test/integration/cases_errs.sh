@@ -136,7 +136,41 @@ t_e_fd_limit() {
     ! grep "refusing to serve" "$TMP/node1.log"
 }
 
+# The leader's disk fills: a write sent to it is answered within the
+# client's 5 s (here: "disk full on the leader", SQLITE_FULL) instead of
+# hanging; once space is back the cluster takes writes again. Node 1's data
+# directory is a 16 MiB tmpfs (mounted by run_errs_cases).
+t_e_leader_disk_full() {
+    local out i status=0
+    start_node 1 || return 1
+    start_node 2 --join "${ADDRS[1]}" || return 1
+    start_node 3 --join "${ADDRS[1]}" || return 1
+    esh_ "CREATE TABLE d (n INT, b BLOB)" || return 1
+    expect_eq "${ADDRS[1]}" "$(esh_ .leader)" || return 1
+    dd if=/dev/zero of="$TMP/node1/filler" bs=64k 2>/dev/null
+    for i in 1 2; do
+        status=0
+        out=$(timeout 30 "$B/dqlite" -s "${ADDRS[1]}" "$EDB" \
+            "INSERT INTO d VALUES ($i, randomblob(4096))" 2>&1) || status=$?
+        case $out in
+        *"disk full on the leader"*) echo "write $i: $out" ;;
+        *"not leader"* | *"leadership lost"*) [ "$i" = 2 ] || {
+            echo "write $i: $out"; return 1; } ;;
+        *) echo "write $i (status $status): $out"; return 1 ;;
+        esac
+    done
+    grep -q "disk full: the raft log waits for space" "$TMP/node1.log" ||
+        { echo "node 1 never found its disk full"; return 1; }
+    rm -f "$TMP/node1/filler"
+    for _ in $(seq 40); do
+        esh_ "INSERT INTO d VALUES (10, x'00')" >/dev/null 2>&1 && break
+        sleep 0.25
+    done
+    expect_eq 1 "$(esh_ "SELECT count(*) FROM d WHERE n = 10")"
+}
+
 run_errs_cases() {
+    local id
     e_reset
     check "errs: a transaction over 64 MiB fails naming the limit" \
         t_e_txn_too_large
@@ -155,6 +189,16 @@ run_errs_cases() {
     e_reset
     check "errs: at the fd limit: logged (rate-limited), node still serves" \
         t_e_fd_limit
+    e_reset
+    name="errs: the leader's disk fills: writes answered 'disk full'"
+    if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/node1" &&
+        mount -t tmpfs -o size=16m tmpfs "$TMP/node1" 2>/dev/null; then
+        check "$name" t_e_leader_disk_full
+        for id in "${!PIDS[@]}"; do stop_node "$id" TERM; done
+        umount "$TMP/node1"
+    else
+        skip "$name" "cannot mount a tmpfs here (needs root)"
+    fi
     e_reset
     name="errs: read-only data dir at start: file and errno named"
     if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
