@@ -163,9 +163,10 @@ const char *replicaVfsName(const struct replica *r);
  *
  * A full disk: while the log writer waits for space, proposals, barriers
  * and reads are refused with ERR_NOSPACE, and those already waiting end
- * with ERR_NOSPACE REPLICA_NOSPACE_ANSWER_MS after the disk was found full
- * (an entry already in the log may still commit later: the next barrier
- * waits until it is applied or lost). */
+ * REPLICA_NOSPACE_ANSWER_MS after the disk was found full: barriers and
+ * reads with ERR_NOSPACE, proposals with ERR_NOSPACE_UNKNOWN (their entry
+ * is in the log and may still commit: the next barrier waits until it is
+ * applied or lost). */
 int replicaPropose(struct replica *r, uint8_t *data, size_t len,
                    struct replica_wait *w);
 int replicaBarrier(struct replica *r, struct replica_wait *w);

@@ -317,7 +317,8 @@ void replicaFailNoSpace(struct replica *r)
     if (last > r->nospace_fence) {
         r->nospace_fence = last;
     }
-    replicaCompleteQueue(&r->proposals, ERR_NOSPACE);
+    /* A proposal's entry is in the log and was sent: outcome unknown. */
+    replicaCompleteQueue(&r->proposals, ERR_NOSPACE_UNKNOWN);
     replicaCompleteQueue(&r->barriers, ERR_NOSPACE);
     replicaCompleteQueue(&r->reads, ERR_NOSPACE);
 }
