@@ -99,7 +99,7 @@ t_e_readonly_mount_refused() {
         --dir "$TMP/node1" 2>&1) || status=$?
     expect_eq 1 "$status" || { echo "$out"; return 1; }
     case $out in
-    *"$TMP/node1/"*": Read-only file system"*) ;;
+    *"$TMP/node1"*": Read-only file system"*) ;;
     *) echo "$out"; return 1 ;;
     esac
 }

@@ -130,6 +130,10 @@ wait_leader() {
 . "$(dirname "$0")/cases_snapshot.sh"
 # shellcheck source=test/integration/cases_disk.sh
 . "$(dirname "$0")/cases_disk.sh"
+# shellcheck source=test/integration/cases_datadir.sh
+. "$(dirname "$0")/cases_datadir.sh"
+# shellcheck source=test/integration/cases_errors.sh
+. "$(dirname "$0")/cases_errors.sh"
 # shellcheck source=test/integration/cases_errs.sh
 . "$(dirname "$0")/cases_errs.sh"
 
@@ -137,6 +141,8 @@ run_cases
 run_member_cases
 run_snapshot_cases
 run_disk_cases
+run_datadir_cases
+run_error_cases
 run_errs_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
