@@ -281,6 +281,18 @@ typedef void (*dqlite_watch_func)(void *arg, int old_state, int new_state,
 DQLITE_API int dqlite_node_set_watch_func(dqlite_node *n, dqlite_watch_func f,
                                           void *arg);
 
+/* Called once, on the node's thread, when the node stops serving for good
+ * because its data directory cannot be written (a read-only or failing
+ * disk) or its state cannot be applied: `message` names what failed, the
+ * file and the system's reason, e.g. "making the raft log durable failed:
+ * I/O error (open /data/metadata.tmp: Read-only file system)". The node
+ * then stays up as a member that acknowledges nothing, logs the message
+ * again every minute, and should be stopped (dqlited exits with status
+ * 15). Same rules as the log function. Before start; NULL removes it. */
+typedef void (*dqlite_fatal_func)(void *arg, const char *message);
+DQLITE_API int dqlite_node_set_fatal_func(dqlite_node *n, dqlite_fatal_func f,
+                                          void *arg);
+
 /* How long a write waits for another connection's write lock on the same
  * database before failing with SQLITE_BUSY (default 5000 ms). */
 DQLITE_API int dqlite_node_set_busy_timeout(dqlite_node *n,

@@ -28,11 +28,14 @@ static sigset_t stop_signals;
 /* Set by the node's thread when the cluster removed the node; it then
  * sends SIGUSR1, which ends the wait for a signal. */
 static volatile sig_atomic_t node_removed;
+/* Set by the node's thread when the node stopped serving for good (its
+ * data directory cannot be written...); SIGUSR1 follows, as above. */
+static volatile sig_atomic_t node_broken;
 
 /* SIGHUP (and a SIGUSR1 that is not the node's): logged, not a stop. */
 static bool signalIgnored(int sig)
 {
-    if (sig != SIGHUP && (sig != SIGUSR1 || node_removed)) {
+    if (sig != SIGHUP && (sig != SIGUSR1 || node_removed || node_broken)) {
         return false;
     }
     /* Nothing to reload (the options are the command line's); a hang-up
@@ -60,6 +63,16 @@ static void nodeLog(void *arg, int level, const char *message)
     logMsg(level, "node: %s", message);
 }
 
+/* The node stopped serving for good (its log line says why): stop it and
+ * exit DQLITED_EXIT_BROKEN rather than stay a silent member. */
+static void nodeFatal(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* logged by the node already */
+    node_broken = 1;
+    kill(getpid(), SIGUSR1); /* taken by main's signalWait */
+}
+
 /* The node's state changes (its thread): a removal ends dqlited. */
 static void nodeWatch(void *arg, int old_state, int new_state,
                       dqlite_node_id leader)
@@ -79,6 +92,9 @@ static int nodeConfigure(dqlite_node *node, const struct config *cfg)
     int rv = dqlite_node_set_log_func(node, nodeLog, NULL, cfg->log_level);
     if (rv == 0) {
         rv = dqlite_node_set_watch_func(node, nodeWatch, NULL);
+    }
+    if (rv == 0) {
+        rv = dqlite_node_set_fatal_func(node, nodeFatal, NULL);
     }
     if (rv == 0 && cfg->latency_ms != 0) {
         rv = dqlite_node_set_network_latency_ms(node, cfg->latency_ms);
@@ -228,7 +244,11 @@ int main(int argc, char *argv[])
     rv = nodeAnnounce(node, &cfg, fresh, &stop);
     if (rv == 0 && !stop) {
         int sig = signalWait(-1);
-        if (sig == SIGUSR1) {
+        if (sig == SIGUSR1 && node_broken) {
+            logMsg(LOG_ERROR, "the node stopped serving: stopping (exit %d)",
+                   DQLITED_EXIT_BROKEN);
+            rv = DQLITED_EXIT_BROKEN;
+        } else if (sig == SIGUSR1) {
             logMsg(LOG_ERROR,
                    "node %" PRIu64 " was removed from the cluster: "
                    "stopping (exit %d)",

@@ -25,6 +25,7 @@
     X(ERR_SHUTDOWN, 15, "shutting down")                                     \
     X(ERR_NOCONN, 16, "no connection")                                       \
     X(ERR_UNSUPPORTED, 17, "unsupported")                                    \
+    X(ERR_NOSPACE_UNKNOWN, 500, "disk full with the entry in flight")        \
     X(ERR_CLIENT_FAILURE, 600, "the server answered with a failure")         \
     X(ERR_CLIENT_NOTLEADER, 601, "server is not the leader")                 \
     X(ERR_CLIENT_NOLEADER, 602, "no leader available")                       \

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,9 +18,45 @@
 #include "lib/assert.h"
 #include "lib/err.h"
 
+static int fsErr(int e);
+
 struct fs_posix {
     int dir_fd;
+    char dir[256];        /* the root, for messages */
+    pthread_mutex_t mu;   /* guards last_error (several threads) */
+    char last_error[512]; /* "<op> <path>: <strerror>" */
 };
+
+/* Records what failed (the operation, the file's path, the system's text)
+ * for raftioFsLastError, and maps errno. A missing file is an answer, not
+ * a failure: it is not recorded. */
+static int fsFail(struct raftio_fs *fs, const char *op, const char *name,
+                  int fd)
+{
+    int e = errno;
+    struct fs_posix *p = fs->data;
+    char path[300];
+    if (name != NULL) {
+        snprintf(path, sizeof path, "%s/%s", p->dir, name);
+    } else {
+        char link[64];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, path, sizeof path - 1);
+        if (n > 0) {
+            path[n] = '\0';
+        } else {
+            snprintf(path, sizeof path, "%s (fd %d)", p->dir, fd);
+        }
+    }
+    if (e != ENOENT) {
+        pthread_mutex_lock(&p->mu);
+        snprintf(p->last_error, sizeof p->last_error, "%s %s: %s", op, path,
+                 strerror(e));
+        pthread_mutex_unlock(&p->mu);
+    }
+    errno = e;
+    return fsErr(e);
+}
 
 static int fsErr(int e)
 {
@@ -52,7 +89,7 @@ static int posixOpen(struct raftio_fs *fs, const char *name, int flags, int *fd)
     oflags |= (flags & RAFTIO_FS_TRUNC) ? O_TRUNC : 0;
     int rv = openat(dirFd(fs), name, oflags, 0600);
     if (rv < 0) {
-        return fsErr(errno);
+        return fsFail(fs, "open", name, -1);
     }
     *fd = rv;
     return 0;
@@ -67,7 +104,6 @@ static void posixClose(struct raftio_fs *fs, int fd)
 static int posixPwrite(struct raftio_fs *fs, int fd, const void *buf, size_t n,
                        uint64_t offset)
 {
-    (void)fs;
     const uint8_t *p = buf;
     while (n > 0) {
         ssize_t rv = pwrite(fd, p, n, (off_t)offset);
@@ -75,7 +111,7 @@ static int posixPwrite(struct raftio_fs *fs, int fd, const void *buf, size_t n,
             continue;
         }
         if (rv <= 0) {
-            return rv < 0 ? fsErr(errno) : ERR_IO;
+            return rv < 0 ? fsFail(fs, "write", NULL, fd) : ERR_IO;
         }
         p += rv;
         n -= (size_t)rv;
@@ -87,7 +123,6 @@ static int posixPwrite(struct raftio_fs *fs, int fd, const void *buf, size_t n,
 static int posixPread(struct raftio_fs *fs, int fd, void *buf, size_t n,
                       uint64_t offset, size_t *got)
 {
-    (void)fs;
     uint8_t *p = buf;
     *got = 0;
     while (*got < n) {
@@ -96,7 +131,7 @@ static int posixPread(struct raftio_fs *fs, int fd, void *buf, size_t n,
             continue;
         }
         if (rv < 0) {
-            return fsErr(errno);
+            return fsFail(fs, "read", NULL, fd);
         }
         if (rv == 0) {
             break;
@@ -108,10 +143,9 @@ static int posixPread(struct raftio_fs *fs, int fd, void *buf, size_t n,
 
 static int posixSize(struct raftio_fs *fs, int fd, uint64_t *size_bytes)
 {
-    (void)fs;
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        return fsErr(errno);
+        return fsFail(fs, "stat", NULL, fd);
     }
     *size_bytes = (uint64_t)st.st_size;
     return 0;
@@ -119,30 +153,39 @@ static int posixSize(struct raftio_fs *fs, int fd, uint64_t *size_bytes)
 
 static int posixTruncate(struct raftio_fs *fs, int fd, uint64_t size_bytes)
 {
-    (void)fs;
-    return ftruncate(fd, (off_t)size_bytes) == 0 ? 0 : fsErr(errno);
+    return ftruncate(fd, (off_t)size_bytes) == 0
+               ? 0
+               : fsFail(fs, "truncate", NULL, fd);
 }
 
 static int posixSync(struct raftio_fs *fs, int fd)
 {
-    (void)fs;
-    return fdatasync(fd) == 0 ? 0 : fsErr(errno);
+    return fdatasync(fd) == 0 ? 0 : fsFail(fs, "sync", NULL, fd);
 }
 
 static int posixRename(struct raftio_fs *fs, const char *from, const char *to)
 {
     int d = dirFd(fs);
-    return renameat(d, from, d, to) == 0 ? 0 : fsErr(errno);
+    return renameat(d, from, d, to) == 0 ? 0 : fsFail(fs, "rename", from, -1);
 }
 
 static int posixUnlink(struct raftio_fs *fs, const char *name)
 {
-    return unlinkat(dirFd(fs), name, 0) == 0 ? 0 : fsErr(errno);
+    return unlinkat(dirFd(fs), name, 0) == 0 ? 0
+                                             : fsFail(fs, "unlink", name, -1);
 }
 
 static int posixSyncDir(struct raftio_fs *fs)
 {
-    return fsync(dirFd(fs)) == 0 ? 0 : fsErr(errno);
+    return fsync(dirFd(fs)) == 0 ? 0 : fsFail(fs, "sync", ".", -1);
+}
+
+static void posixLastError(struct raftio_fs *fs, char *out, size_t len)
+{
+    struct fs_posix *p = fs->data;
+    pthread_mutex_lock(&p->mu);
+    snprintf(out, len, "%s", p->last_error);
+    pthread_mutex_unlock(&p->mu);
 }
 
 static int listAdd(char ***names, size_t *n, size_t *cap, const char *name)
@@ -168,12 +211,12 @@ static int posixList(struct raftio_fs *fs, char ***names, size_t *n)
 {
     int fd = openat(dirFd(fs), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        return fsErr(errno);
+        return fsFail(fs, "list", ".", -1);
     }
     DIR *d = fdopendir(fd);
     if (d == NULL) {
         close(fd);
-        return fsErr(errno);
+        return fsFail(fs, "list", ".", -1);
     }
     size_t cap = 0;
     int rv = 0;
@@ -194,7 +237,9 @@ static int posixList(struct raftio_fs *fs, char ***names, size_t *n)
 
 static void posixDestroy(struct raftio_fs *fs)
 {
-    close(dirFd(fs));
+    struct fs_posix *p = fs->data;
+    close(p->dir_fd);
+    pthread_mutex_destroy(&p->mu);
     libFree(fs->data);
     fs->data = NULL;
 }
@@ -236,12 +281,33 @@ int raftioFsPosixInit(struct raftio_fs *fs, const char *dir)
         libFree(p);
         return fsErr(errno);
     }
-    *fs =
-        (struct raftio_fs){p,           posixOpen,   posixClose,    posixPwrite,
-                           posixPread,  posixSize,   posixTruncate, posixSync,
-                           posixRename, posixUnlink, posixSyncDir,  posixList,
-                           posixDestroy};
+    snprintf(p->dir, sizeof p->dir, "%s", dir);
+    p->last_error[0] = '\0';
+    pthread_mutex_init(&p->mu, NULL);
+    *fs = (struct raftio_fs){p,
+                             posixOpen,
+                             posixClose,
+                             posixPwrite,
+                             posixPread,
+                             posixSize,
+                             posixTruncate,
+                             posixSync,
+                             posixRename,
+                             posixUnlink,
+                             posixSyncDir,
+                             posixList,
+                             posixDestroy,
+                             posixLastError};
     return 0;
+}
+
+void raftioFsLastError(struct raftio_fs *fs, char *out, size_t len)
+{
+    PRE(len > 0);
+    out[0] = '\0';
+    if (fs->lastError != NULL) {
+        fs->lastError(fs, out, len);
+    }
 }
 
 void raftioFsFreeList(char **names, size_t n)

@@ -53,12 +53,20 @@ struct raftio_fs {
      * strings the caller frees with raftioFsFreeList. */
     int (*list)(struct raftio_fs *fs, char ***names, size_t *n);
     void (*destroy)(struct raftio_fs *fs);
+    /* Optional (NULL: none kept): the last failure as "<operation>
+     * <path>: <system error text>", for messages an operator acts on. */
+    void (*lastError)(struct raftio_fs *fs, char *out, size_t len);
 };
 
 /* A POSIX fs rooted at `dir` (created if missing, mode 0700). */
 int raftioFsPosixInit(struct raftio_fs *fs, const char *dir);
 
 void raftioFsFreeList(char **names, size_t n);
+
+/* The last failure `fs` recorded ("" when none or not kept): which call on
+ * which file failed, and the system's reason, e.g. "open
+ * /var/lib/dqlite/metadata.tmp: Read-only file system". */
+void raftioFsLastError(struct raftio_fs *fs, char *out, size_t len);
 
 /* Reads a whole file into a libMalloc'd buffer the caller owns; files over
  * `limit_bytes` give ERR_TOOBIG. */

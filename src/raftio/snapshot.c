@@ -162,6 +162,30 @@ static void snapCleanup(struct raftio_fs *fs, uint64_t newest,
 static int snapNewestIndex(struct raftio_fs *fs, uint64_t *newest,
                            uint64_t *previous);
 
+unsigned raftioSnapshotRemoveTemps(struct raftio_fs *fs, uint64_t below)
+{
+    char **names;
+    size_t n;
+    unsigned removed = 0;
+    if (fs->list(fs, &names, &n) != 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t index;
+        char tail[8];
+        if (sscanf(names[i], "snap-%20" SCNu64 "%7s", &index, tail) == 2 &&
+            strcmp(tail, ".tmp") == 0 && index < below &&
+            fs->unlink(fs, names[i]) == 0) {
+            removed++;
+        }
+    }
+    raftioFsFreeList(names, n);
+    if (removed > 0) {
+        fs->syncDir(fs);
+    }
+    return removed;
+}
+
 int raftioSnapshotWriterOpen(struct raftio_snapshot_writer *w,
                              struct raftio_fs *fs,
                              const struct raft_snapshot_meta *meta,
@@ -594,6 +618,9 @@ int raftioSnapshotWriteChunk(struct raftio_fs *fs,
     bool published = false;
     int fd;
     snapName(tmp, chunk->index, ".tmp");
+    if (chunk->offset == 0) {
+        (void)raftioSnapshotRemoveTemps(fs, chunk->index); /* superseded */
+    }
     int flags = chunk->offset == 0 ? RAFTIO_FS_CREATE | RAFTIO_FS_TRUNC : 0;
     int rv = fs->open(fs, tmp, flags, &fd);
     if (rv != 0) {
@@ -615,5 +642,8 @@ int raftioSnapshotWriteChunk(struct raftio_fs *fs,
         rv = undo == 0 ? rv : undo;
     }
     fs->close(fs, fd);
+    if (rv != 0 && rv != ERR_NOSPACE && rv != ERR_INVALID && !published) {
+        fs->unlink(fs, tmp); /* the install starts again from offset 0 */
+    }
     return rv;
 }

@@ -117,6 +117,14 @@ int raftioSnapshotReadChunk(struct raftio_fs *fs, uint64_t index,
 int raftioSnapshotWriteChunk(struct raftio_fs *fs,
                              const struct raft_snapshot_write *chunk);
 
+/* Removes the temporary files of unfinished snapshots (`snap-<index>.tmp`)
+ * whose index is below `below` (UINT64_MAX: all of them, at start-up when
+ * nothing is being written); returns how many it removed. A received
+ * snapshot's first chunk removes those below its own index, and a chunk
+ * that fails for any reason but want of space removes its own file: an
+ * interrupted install leaves nothing behind. */
+unsigned raftioSnapshotRemoveTemps(struct raftio_fs *fs, uint64_t below);
+
 /* Pure decoder of a whole snapshot file image (used by Load, fuzzed).
  * On success *conf and *data are libMalloc'd and owned by the caller
  * (h->conf points at *conf). ERR_SNAPSHOT_CORRUPT, ERR_DISK_VERSION,

@@ -57,6 +57,13 @@ static int replEncodeFramesHead(struct buf *out, const struct vfs_txn *txn)
     return rv == 0 ? bufAppend32(out, REPL_FLAG_COMMIT) : rv;
 }
 
+uint64_t replFramesSize(const char *name, const struct vfs_txn *txn)
+{
+    uint64_t n = txn->n_frames;
+    return 8 + bytePad8(strlen(name)) + 16 + bytePad8(4 * n) +
+           n * txn->page_size;
+}
+
 int replEncodeFrames(struct buf *out, const char *name,
                      const struct vfs_txn *txn)
 {
@@ -64,9 +71,12 @@ int replEncodeFrames(struct buf *out, const char *name,
         !vfsPageSizeValid(txn->page_size) || txn->db_size == 0) {
         return txn->n_frames > REPL_MAX_FRAMES ? ERR_TOOBIG : ERR_INVALID;
     }
+    uint64_t size = replFramesSize(name, txn);
+    if (size > REPL_MAX_TXN_BYTES) {
+        return ERR_TOOBIG; /* before the buffer grows to its size */
+    }
     size_t start = out->len;
-    int rv = bufReserve(out, 64 + REPL_MAX_NAME +
-                                 (size_t)txn->n_frames * (4 + txn->page_size));
+    int rv = bufReserve(out, (size_t)size + 24); /* + padding of `start` */
     if (rv == 0) {
         rv = replEncodeHeader(out, REPL_FRAMES, name);
     }
@@ -85,6 +95,7 @@ int replEncodeFrames(struct buf *out, const char *name,
     if (rv != 0) {
         out->len = start;
     }
+    POST(rv != 0 || start % 8 != 0 || out->len - start == size);
     return rv;
 }
 

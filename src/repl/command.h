@@ -16,12 +16,16 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "raft/raft.h"
 #include "vfs/vfs.h"
 
 #define REPL_COMMAND_VERSION 1
 #define REPL_MAX_NAME VFS_MAX_NAME
 #define REPL_MAX_FRAMES VFS_MAX_TXN_FRAMES
 #define REPL_FLAG_COMMIT 1u
+/* Largest encoded FRAMES command: one raft entry. A transaction whose
+ * pages do not fit is refused before anything of its size is allocated. */
+#define REPL_MAX_TXN_BYTES RAFT_ENTRY_MAX_BYTES
 
 enum repl_command_type {
     REPL_OPEN = 1,       /* create a database (page size) */
@@ -48,14 +52,18 @@ struct repl_command {
 
 /* Encoders append one command to `out`. ERR_INVALID for a name that is
  * empty or longer than REPL_MAX_NAME, or a bad page size; ERR_TOOBIG for a
- * transaction above REPL_MAX_FRAMES frames or the buffer's limit (the
- * transaction cannot be replicated: abort it). `out` is unchanged on error
- * except for FRAMES, which restores its length. */
+ * transaction above REPL_MAX_FRAMES frames, whose encoding would exceed
+ * REPL_MAX_TXN_BYTES, or the buffer's limit (the transaction cannot be
+ * replicated: abort it); that check comes before any allocation. `out` is
+ * unchanged on error except for FRAMES, which restores its length. */
 int replEncodeOpen(struct buf *out, const char *name, uint32_t page_size);
 int replEncodeFrames(struct buf *out, const char *name,
                      const struct vfs_txn *txn);
 int replEncodeUndo(struct buf *out, const char *name);
 int replEncodeCheckpoint(struct buf *out, const char *name);
+
+/* Bytes replEncodeFrames appends for `txn` of database `name`. */
+uint64_t replFramesSize(const char *name, const struct vfs_txn *txn);
 
 /* Decode one command (the whole of `data`). */
 int replDecode(const uint8_t *data, size_t len, struct repl_command *out);

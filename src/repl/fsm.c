@@ -94,6 +94,9 @@ int replLeaderPoll(struct vfs *v, const char *name, struct buf *out, bool *has)
     rv = replEncodeFrames(out, name, &txn);
     vfsTxnFree(&txn);
     *has = rv == 0;
+    if (rv != 0) {
+        (void)vfsAbort(v, name); /* never replicated: leave no lock held */
+    }
     return rv;
 }
 

@@ -54,7 +54,9 @@ void replInit(struct repl *r, struct vfs *vfs);
 int replApply(struct repl *r, uint64_t index, const uint8_t *data, size_t len);
 
 /* Encode the frames held for database `name` into `out` (appended);
- * *has says whether there were any (a read-only step holds none). */
+ * *has says whether there were any (a read-only step holds none). On
+ * error (ERR_TOOBIG: the transaction exceeds REPL_MAX_TXN_BYTES) the held
+ * frames are dropped, as by replLeaderAbort, and *has is false. */
 int replLeaderPoll(struct vfs *v, const char *name, struct buf *out, bool *has);
 
 /* Drop the held frames of `name` (replication failed or leadership lost). */

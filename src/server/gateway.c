@@ -142,6 +142,18 @@ void gatewayFailErr(struct gateway *g, int rv)
     case ERR_CONFIG_BUSY:
         gatewayFailure(g, SQLITE_BUSY, errString(rv));
         break;
+    case ERR_NOSPACE: /* refused before anything was proposed */
+        gatewayFailure(g, SQLITE_FULL,
+                       "disk full on the leader: request refused, nothing "
+                       "was applied");
+        break;
+    case ERR_NOSPACE_UNKNOWN:
+        gatewayFailure(g, SQLITE_FULL,
+                       "disk full on the leader: its raft log cannot be "
+                       "made durable, so this write is not acknowledged; "
+                       "it was sent to the other nodes and may still be "
+                       "applied");
+        break;
     default:
         gatewayFailure(g, SQLITE_ERROR, errString(rv));
         break;

@@ -103,12 +103,7 @@ static void execRunStatement(struct gateway *g)
     }
     sqlite3_reset(g->stmt); /* may commit: an autocommit statement's rows */
     if (g->committed) {
-        struct replica *r = &gatewayNode(g)->replica;
-        bufReset(&g->frames);
-        int rv = replLeaderPoll(r->vfs, g->db_name, &g->frames, &g->has_frames);
-        if (rv != 0) {
-            gatewaySetError(g, SQLITE_IOERR, errString(rv));
-        }
+        gatewayPollCommit(g);
     }
 }
 

@@ -48,6 +48,11 @@ bool gatewayRunHere(struct gateway *g, worker_fn work, worker_fn next);
 /* Records SQLite's code and message (db thread) / a chosen one. */
 void gatewaySaveError(struct gateway *g, int rc);
 void gatewaySetError(struct gateway *g, int rc, const char *message);
+/* Db thread, after a commit: encodes its held frames into g->frames
+ * (g->has_frames); a transaction too large to replicate records
+ * SQLITE_TOOBIG with a message naming the limit (its frames are dropped),
+ * any other failure SQLITE_IOERR. */
+void gatewayPollCommit(struct gateway *g);
 /* Answers FAILURE with what was recorded. */
 void gatewayFailSaved(struct gateway *g);
 bool gatewayIsError(const struct gateway *g);

@@ -89,12 +89,7 @@ static void queryBatchEnd(struct gateway *g, enum sql_batch_end end, int rc)
         queryEndStatement(g);
     }
     if (end == SQL_BATCH_DONE && g->committed) {
-        struct replica *r = &gatewayNode(g)->replica;
-        bufReset(&g->frames);
-        if (replLeaderPoll(r->vfs, g->db_name, &g->frames, &g->has_frames) !=
-            0) {
-            gatewaySetError(g, SQLITE_IOERR, "cannot collect frames");
-        }
+        gatewayPollCommit(g);
     }
 }
 

@@ -21,6 +21,7 @@
 #include "lib/assert.h"
 #include "lib/err.h"
 #include "proto/dbname.h"
+#include "repl/command.h"
 #include "repl/repl.h"
 #include "server/conn.h"
 #include "server/gateway_internal.h"
@@ -140,6 +141,24 @@ void gatewaySetError(struct gateway *g, int rc, const char *message)
     g->has_error = true;
     libFree(g->errmsg);
     g->errmsg = libStrdup(message);
+}
+
+void gatewayPollCommit(struct gateway *g)
+{
+    struct replica *r = &gatewayNode(g)->replica;
+    bufReset(&g->frames);
+    int rv = replLeaderPoll(r->vfs, g->db_name, &g->frames, &g->has_frames);
+    if (rv == ERR_TOOBIG) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "transaction too large: its pages exceed the %u MiB limit "
+                 "of one replicated transaction; split it",
+                 (unsigned)(REPL_MAX_TXN_BYTES >> 20));
+        gatewaySetError(g, SQLITE_TOOBIG, msg);
+    } else if (rv != 0) {
+        gatewaySetError(g, SQLITE_IOERR, errString(rv));
+    }
+    POST(rv == 0 || !g->has_frames);
 }
 
 void gatewayFailSaved(struct gateway *g)

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -47,11 +48,50 @@ static void loopFreeHandle(uv_handle_t *handle)
     libFree(handle);
 }
 
+/* Client connections RLIMIT_NOFILE leaves room for, NODE_FD_RESERVE
+ * descriptors kept for the node itself. */
+static unsigned loopFdBudget(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+        return NODE_MAX_CONNS;
+    }
+    uint64_t cur = rl.rlim_cur;
+    uint64_t budget =
+        cur > 2 * NODE_FD_RESERVE ? cur - NODE_FD_RESERVE : cur / 2;
+    return budget < NODE_MAX_CONNS ? (unsigned)budget : NODE_MAX_CONNS;
+}
+
+/* A client connection could not be served (`why`); said at once, then at
+ * most once per NODE_REFUSED_LOG_MS with the number refused meanwhile. */
+static void loopRefused(struct dqlite_node *n, const char *why)
+{
+    uint64_t now_ms = uv_now(&n->loop);
+    n->refused_unsaid++;
+    if (n->refused_said && now_ms - n->refused_said_ms < NODE_REFUSED_LOG_MS) {
+        return;
+    }
+    struct rlimit rl = {0, 0};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    nodeLogf(n, DQLITE_LOG_WARN,
+             "refused %u client connection(s) since the last report: %s "
+             "(%u client connections open, at most %u with RLIMIT_NOFILE "
+             "%llu; reported at most every %d s)",
+             n->refused_unsaid, why, n->n_conns, n->fd_budget,
+             (unsigned long long)rl.rlim_cur, NODE_REFUSED_LOG_MS / 1000);
+    n->refused_said = true;
+    n->refused_said_ms = now_ms;
+    n->refused_unsaid = 0;
+}
+
 static void loopOnConnection(uv_stream_t *listener, int status)
 {
     struct dqlite_node *n = listener->data;
     uv_stream_t *client;
     if (status != 0) {
+        /* EMFILE/ENFILE: libuv accepted and closed what was pending with
+         * its spare descriptor, so the listener does not spin. */
+        loopRefused(n, uv_strerror(status));
         return;
     }
     client = libMalloc(listener->type == UV_TCP ? sizeof(uv_tcp_t)
@@ -66,6 +106,11 @@ static void loopOnConnection(uv_stream_t *listener, int status)
         uv_pipe_init(&n->loop, (uv_pipe_t *)client, 0);
     }
     if (uv_accept(listener, client) != 0 || !loopPeerAllowed(client)) {
+        uv_close((uv_handle_t *)client, loopFreeHandle);
+        return;
+    }
+    if (n->n_conns >= n->fd_budget) {
+        loopRefused(n, "no file descriptor left for another connection");
         uv_close((uv_handle_t *)client, loopFreeHandle);
         return;
     }
@@ -238,6 +283,13 @@ static int loopOpenListener(struct dqlite_node *n)
         rv = uv_pipe_open(&n->listener.pipe, n->listen_fd);
     }
     loopListener(n)->data = n;
+    n->fd_budget = loopFdBudget();
+    if (n->fd_budget < NODE_MAX_CONNS) {
+        nodeLogf(n, DQLITE_LOG_INFO,
+                 "RLIMIT_NOFILE allows %u client connections (%d "
+                 "descriptors kept for the node)",
+                 n->fd_budget, NODE_FD_RESERVE);
+    }
     if (rv == 0) {
         n->listen_fd = -1; /* the handle owns the descriptor now */
         rv = uv_listen(loopListener(n), 128, loopOnConnection);
@@ -380,6 +432,14 @@ static void loopLog(void *arg, int level, const char *message)
     nodeLogf(arg, level, "%s", message);
 }
 
+static void loopOnFail(void *arg, const char *message)
+{
+    struct dqlite_node *n = arg;
+    if (n->fatal_fn != NULL) {
+        n->fatal_fn(n->fatal_arg, message);
+    }
+}
+
 static int loopOpenReplica(struct dqlite_node *n)
 {
     struct replica_options o = {0};
@@ -393,6 +453,7 @@ static int loopOpenReplica(struct dqlite_node *n)
     o.compress_snapshots = n->snapshot_compression;
     o.log = loopLog;
     o.log_arg = n;
+    o.on_fail = loopOnFail;
     /* go-dqlite may have put SQLite in single-thread mode: make sure it is
      * initialised, under our lock like every other call. */
     workerSqliteLock();

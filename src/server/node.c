@@ -368,6 +368,17 @@ int dqlite_node_set_watch_func(dqlite_node *n, dqlite_watch_func f, void *arg)
     return 0;
 }
 
+int dqlite_node_set_fatal_func(dqlite_node *n, dqlite_fatal_func f, void *arg)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    n->fatal_fn = f;
+    n->fatal_arg = arg;
+    return 0;
+}
+
 int dqlite_node_set_busy_timeout(dqlite_node *n, unsigned milliseconds)
 {
     int rv = nodeCheckNotStarted(n);

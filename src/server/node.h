@@ -36,6 +36,15 @@
  * FAILURE "too many connections" and closed. */
 #define NODE_MAX_CONNS 1024
 
+/* File descriptors kept for the node's own files, peers and libuv: client
+ * connections beyond RLIMIT_NOFILE minus this are refused at accept
+ * (loop.c), so a flood of clients cannot starve the raft log of the
+ * descriptor it needs for its next segment. */
+#define NODE_FD_RESERVE 64
+
+/* Refused connections are logged at most once per this period. */
+#define NODE_REFUSED_LOG_MS 10000
+
 /* Peer addresses remembered from handshakes (oldest replaced first). */
 #define NODE_MAX_LEARNED 64
 /* Default bound on one stretch of a statement's work on the db thread
@@ -85,8 +94,12 @@ struct dqlite_node {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
     } listener;
-    struct queue conns; /* struct conn, owned by the loop */
-    unsigned n_conns;   /* client connections open */
+    struct queue conns;       /* struct conn, owned by the loop */
+    unsigned n_conns;         /* client connections open */
+    unsigned fd_budget;       /* n_conns allowed by RLIMIT_NOFILE (loop.c) */
+    uint64_t refused_said_ms; /* last log line about refused accepts */
+    unsigned refused_unsaid;  /* refusals since that line */
+    bool refused_said;        /* a line was ever logged */
 
     /* Replication, storage and the db thread (opened by start). */
     struct replica replica;
@@ -100,6 +113,8 @@ struct dqlite_node {
     int log_level;
     dqlite_watch_func watch_fn;
     void *watch_arg;
+    dqlite_fatal_func fatal_fn; /* the node stopped serving for good */
+    void *fatal_arg;
     int last_state;
     bool snapshot_compression;
     unsigned busy_timeout_ms;      /* how long writers queue for a lock */

@@ -31,6 +31,10 @@
 
 /* Period of raft's clock. */
 #define REPLICA_TICK_MS 10
+/* How often a replica that stopped serving says so again. */
+#define REPLICA_FAIL_REMIND_MS 60000
+/* How long waits may go unanswered while the log waits for disk space. */
+#define REPLICA_NOSPACE_ANSWER_MS 1000
 /* First wait before a write that found the disk full is tried again; the
  * wait doubles up to ten times this. */
 #define REPLICA_NOSPACE_RETRY_MS 100
@@ -143,6 +147,12 @@ static int replicaLoad(struct replica *r, struct replica_disk *d)
     if (rv != 0) {
         return rv;
     }
+    unsigned stale = raftioSnapshotRemoveTemps(&r->fs, UINT64_MAX);
+    if (stale > 0) {
+        replicaLogf(r, REPLICA_LOG_INFO,
+                    "removed %u unfinished snapshot file(s) (snap-*.tmp)",
+                    stale);
+    }
     rv = raftioSnapshotLoad(&r->fs, &d->snap, &d->snap_data, &d->snap_len);
     if (rv == 0) {
         d->has_snap = true;
@@ -212,6 +222,19 @@ static int replicaRestoreState(struct replica *r, struct replica_disk *d)
     return rv;
 }
 
+/* " (<what the fs says failed>)" for an I/O failure, else "". */
+static void replicaFsCause(struct replica *r, int rv, char *out, size_t len)
+{
+    char last[500];
+    out[0] = '\0';
+    if (rv == ERR_IO || rv == ERR_NOSPACE) {
+        raftioFsLastError(&r->fs, last, sizeof last);
+        if (last[0] != '\0') {
+            snprintf(out, len, " (%s)", last);
+        }
+    }
+}
+
 int replicaOpen(struct replica *r, const struct replica_options *o,
                 char *errmsg, size_t errmsg_len)
 {
@@ -226,6 +249,7 @@ int replicaOpen(struct replica *r, const struct replica_options *o,
     queueInit(&r->sql_conns);
     queueInit(&r->transfers);
     const char *step = "data directory";
+    char cause[520] = "";
     int rv =
         serverUpgradeDir(o->data_dir, replicaLogUpgrade, r, errmsg, errmsg_len);
     if (rv != 0) {
@@ -259,9 +283,10 @@ err_after_vfs:
 err_after_log:
     raftioLogClose(&r->log);
 err_after_fs:
+    replicaFsCause(r, rv, cause, sizeof cause);
     r->fs.destroy(&r->fs);
 err:
-    snprintf(errmsg, errmsg_len, "%s: %s", step, errString(rv));
+    snprintf(errmsg, errmsg_len, "%s: %s%s", step, errString(rv), cause);
     replicaDiskFree(&d);
     return rv;
 }
@@ -290,13 +315,23 @@ static void replicaReportSpace(struct replica *r)
         replicaLogf(r, REPLICA_LOG_INFO,
                     "disk space is back: the raft log is durable again");
     }
+    if (waiting && !r->waiting_for_space) {
+        r->nospace_since_ms = replicaNowMs(r);
+    }
     r->waiting_for_space = waiting;
+    if (waiting &&
+        replicaNowMs(r) - r->nospace_since_ms >= REPLICA_NOSPACE_ANSWER_MS) {
+        replicaFailNoSpace(r);
+    }
 }
+
+static void replicaRemindFailure(struct replica *r);
 
 static void replicaOnTick(uv_timer_t *timer)
 {
     struct replica *r = timer->data;
     replicaReportSpace(r);
+    replicaRemindFailure(r);
     raftTick(r->raft, replicaNowMs(r));
     replicaProcess(r);
     replicaCheckRoles(r);
@@ -346,11 +381,34 @@ static void replicaSendAll(struct replica *r, const struct raft_send *sends,
 void replicaFail(struct replica *r, const char *what, int rv)
 {
     if (!r->failed) {
-        replicaLogf(r, REPLICA_LOG_ERROR, "%s failed: %s; refusing to serve",
-                    what, errString(rv));
+        char cause[520];
+        replicaFsCause(r, rv, cause, sizeof cause);
+        snprintf(r->fail_reason, sizeof r->fail_reason, "%s failed: %s%s", what,
+                 errString(rv), cause);
+        replicaLogf(r, REPLICA_LOG_ERROR, "%s; refusing to serve",
+                    r->fail_reason);
+        r->fail_said_ms = replicaNowMs(r);
+        r->failed = true;
+        if (r->o.on_fail != NULL) {
+            r->o.on_fail(r->o.log_arg, r->fail_reason);
+        }
     }
     r->failed = true;
     replicaFailWaits(r, ERR_IO);
+}
+
+/* A replica that stopped serving stays a silent member of the cluster
+ * unless its owner stops it (dqlited does): it says why every minute. */
+static void replicaRemindFailure(struct replica *r)
+{
+    uint64_t now_ms = replicaNowMs(r);
+    if (r->failed && now_ms - r->fail_said_ms >= REPLICA_FAIL_REMIND_MS) {
+        r->fail_said_ms = now_ms;
+        replicaLogf(r, REPLICA_LOG_ERROR,
+                    "still refusing to serve: %s (restart the node once "
+                    "the cause is fixed)",
+                    r->fail_reason);
+    }
 }
 
 void replicaPersistDone(struct replica *r, int status)

@@ -81,6 +81,10 @@ struct replica_options {
     /* Log lines (DQLITE_LOG_* levels); may be called from any thread. */
     void (*log)(void *arg, int level, const char *message);
     void *log_arg;
+    /* Optional: called once (loop thread, with log_arg) when the replica
+     * stops serving for good; `message` says what failed, on which file,
+     * and the system's reason. */
+    void (*on_fail)(void *arg, const char *message);
 };
 
 struct replica {
@@ -110,13 +114,20 @@ struct replica {
     int persist_status;       /* first failure among them */
 
     /* Applying committed entries on the db thread, in order. */
-    uint64_t applied;        /* loop's view: applied by the worker */
-    uint64_t apply_queued;   /* last index handed to the worker */
-    uint64_t snapshot_index; /* last snapshot taken or installed */
-    bool snapshot_running;   /* a snapshot job is out */
-    unsigned jobs_out;       /* worker jobs not finished */
-    bool failed;             /* a fatal error: stop serving */
-    bool waiting_for_space;  /* the log writer waits for disk space */
+    uint64_t applied;          /* loop's view: applied by the worker */
+    uint64_t apply_queued;     /* last index handed to the worker */
+    uint64_t snapshot_index;   /* last snapshot taken or installed */
+    bool snapshot_running;     /* a snapshot job is out */
+    unsigned jobs_out;         /* worker jobs not finished */
+    bool failed;               /* a fatal error: stop serving */
+    char fail_reason[768];     /* what failed, said again every minute */
+    uint64_t fail_said_ms;     /* when it was last said */
+    bool waiting_for_space;    /* the log writer waits for disk space */
+    uint64_t nospace_since_ms; /* ...since then */
+    /* Waits were answered ERR_NOSPACE while entries up to this index were
+     * in the log and not applied: they may still commit, so no write may
+     * run before they are applied (replicaBarrier waits for them). */
+    uint64_t nospace_fence;
     int last_state;
     uint64_t last_leader;
     uint64_t next_read_ctx;
@@ -148,7 +159,14 @@ void replicaReceive(struct replica *r, const struct raft_message *m);
 const char *replicaVfsName(const struct replica *r);
 
 /* Leader only. Proposes `data` (a raft payload block whose reference the
- * replica takes over). The wait's callback: 0 once applied here. */
+ * replica takes over). The wait's callback: 0 once applied here.
+ *
+ * A full disk: while the log writer waits for space, proposals, barriers
+ * and reads are refused with ERR_NOSPACE, and those already waiting end
+ * REPLICA_NOSPACE_ANSWER_MS after the disk was found full: barriers and
+ * reads with ERR_NOSPACE, proposals with ERR_NOSPACE_UNKNOWN (their entry
+ * is in the log and may still commit: the next barrier waits until it is
+ * applied or lost). */
 int replicaPropose(struct replica *r, uint8_t *data, size_t len,
                    struct replica_wait *w);
 int replicaBarrier(struct replica *r, struct replica_wait *w);

@@ -223,6 +223,19 @@ static void replicaTakeWaits(struct queue *from, struct queue *out,
     }
 }
 
+/* The entry a statement must see applied before it runs, beyond what
+ * raft asks: the last of those whose writers were answered "disk full"
+ * (they may still commit; a write run before they are applied would be
+ * computed on a state they then change). 0 when there is none. */
+static uint64_t replicaFence(const struct replica *r)
+{
+    uint64_t last = raftLastIndex(r->raft);
+    if (r->nospace_fence <= r->applied) {
+        return 0;
+    }
+    return r->nospace_fence < last ? r->nospace_fence : last;
+}
+
 static bool replicaBarrierMet(const struct replica *r,
                               const struct replica_wait *w)
 {
@@ -263,7 +276,8 @@ void replicaReadsReady(struct replica *r, const struct raft_read_state *reads,
         {
             struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
             if (w->ctx == reads[i].ctx) {
-                w->index = reads[i].index;
+                uint64_t fence = replicaFence(r);
+                w->index = reads[i].index > fence ? reads[i].index : fence;
                 w->read_confirmed = true;
                 break;
             }
@@ -297,6 +311,18 @@ void replicaFailWaits(struct replica *r, int status)
         &r->reads, status == ERR_LEADERSHIP_LOST ? ERR_NOTLEADER : status);
 }
 
+void replicaFailNoSpace(struct replica *r)
+{
+    uint64_t last = raftLastIndex(r->raft);
+    if (last > r->nospace_fence) {
+        r->nospace_fence = last;
+    }
+    /* A proposal's entry is in the log and was sent: outcome unknown. */
+    replicaCompleteQueue(&r->proposals, ERR_NOSPACE_UNKNOWN);
+    replicaCompleteQueue(&r->barriers, ERR_NOSPACE);
+    replicaCompleteQueue(&r->reads, ERR_NOSPACE);
+}
+
 static int replicaCheckLeader(struct replica *r)
 {
     if (r->closing) {
@@ -305,10 +331,17 @@ static int replicaCheckLeader(struct replica *r)
     return replicaIsLeader(r) ? 0 : ERR_NOTLEADER;
 }
 
+/* Leaders only: new work is refused while the log waits for space. */
+static int replicaCheckWritable(struct replica *r)
+{
+    int rv = replicaCheckLeader(r);
+    return rv != 0 ? rv : r->waiting_for_space ? ERR_NOSPACE : 0;
+}
+
 int replicaPropose(struct replica *r, uint8_t *data, size_t len,
                    struct replica_wait *w)
 {
-    int rv = replicaCheckLeader(r);
+    int rv = replicaCheckWritable(r);
     if (rv == 0) {
         rv = raftPropose(r->raft, data, len, &w->index, &w->term);
     }
@@ -323,7 +356,7 @@ int replicaPropose(struct replica *r, uint8_t *data, size_t len,
 
 int replicaBarrier(struct replica *r, struct replica_wait *w)
 {
-    int rv = replicaCheckLeader(r);
+    int rv = replicaCheckWritable(r);
     if (rv != 0) {
         return rv;
     }
@@ -333,6 +366,8 @@ int replicaBarrier(struct replica *r, struct replica_wait *w)
     w->index = raftTermAt(r->raft, commit) == raftTerm(r->raft)
                    ? commit
                    : raftLastIndex(r->raft);
+    uint64_t fence = replicaFence(r);
+    w->index = fence > w->index ? fence : w->index;
     if (w->index <= r->applied) {
         queueInit(&w->link);
         w->cb(w, 0);
@@ -344,7 +379,7 @@ int replicaBarrier(struct replica *r, struct replica_wait *w)
 
 int replicaRead(struct replica *r, struct replica_wait *w)
 {
-    int rv = replicaCheckLeader(r);
+    int rv = replicaCheckWritable(r);
     if (rv != 0) {
         return rv;
     }

@@ -45,6 +45,9 @@ void replicaApplyCommitted(struct replica *r, const struct raft_entry *entries,
 void replicaReadsReady(struct replica *r, const struct raft_read_state *reads,
                        unsigned n);
 void replicaFailWaits(struct replica *r, int status);
+/* The log has waited for disk space too long: ends proposals, barriers
+ * and reads with ERR_NOSPACE and fences later writes (nospace_fence). */
+void replicaFailNoSpace(struct replica *r);
 /* Ends the transfer waits with `status`. */
 void replicaTransferDone(struct replica *r, int status);
 /* Resolves role waits that are reached or past their deadline. */

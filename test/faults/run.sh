@@ -170,7 +170,12 @@ fault_pause() {
 
 fault_diskfull() {
     [ "$DISK" = 1 ] || { say "diskfull skipped (no tmpfs)"; return; }
-    say "disk full on node $NODES"; count diskfull
+    # Every other time the full disk is the leader's: its writers must be
+    # answered ("disk full on the leader") and nothing acknowledged lost.
+    if [ $((RANDOM % 2)) = 0 ] && [ "$(leader)" != "$NODES" ]; then
+        member transfer "$NODES" x && say "leadership moved to node $NODES"
+    fi
+    say "disk full on node $NODES (leader: node $(leader))"; count diskfull
     dd if=/dev/zero of="$RUN/n$NODES/filler" bs=1M count=100 2>/dev/null
     hold; rm -f "$RUN/n$NODES/filler"; say "disk freed"
 }

@@ -6,7 +6,8 @@
  *   faults-workload WORKLOAD ADDR[,ADDR] SECONDS CLIENTS SEED HISTORY
  *                   [FINAL_DELAY]
  * Also the membership helper of the harness:
- *   faults-workload member add|remove|assign|leader ID ADDR ADDR[,ADDR]
+ *   faults-workload member add|remove|assign|transfer|leader ID ADDR
+ *                   ADDR[,ADDR]
  * (leader prints the leader's id; ID and ADDR are then ignored)
  * DQF_CALL_TIMEOUT_MS sets the clients' call timeout (2000 ms).
  */
@@ -79,6 +80,10 @@ enum faults_type writeOutcome(struct dqlite_conn *conn, int rc)
     if (rc == DQLITE_CLIENT_ERROR &&
         (code & 0xff) == DQLITE_CLIENT_SQLITE_BUSY) {
         return FAULTS_FAIL;
+    }
+    if (rc == DQLITE_CLIENT_ERROR && (code & 0xff) == 13 /* SQLITE_FULL */ &&
+        strstr(dqlite_conn_errmsg(conn), "nothing was applied") != NULL) {
+        return FAULTS_FAIL; /* a full leader refused it before proposing */
     }
     return FAULTS_INFO;
 }
@@ -247,7 +252,8 @@ static int member(char **argv)
                  ? dqlite_client_add(c, id, argv[2], DQLITE_SPARE)
              : strcmp(argv[0], "assign") == 0
                  ? dqlite_client_assign(c, id, DQLITE_VOTER)
-                 : dqlite_client_remove(c, id);
+             : strcmp(argv[0], "transfer") == 0 ? dqlite_client_transfer(c, id)
+                                                : dqlite_client_remove(c, id);
     }
     if (rc != 0) {
         fprintf(stderr, "member %s %s: %s\n", argv[0], argv[1],

@@ -138,6 +138,8 @@ wait_leader() {
 . "$(dirname "$0")/cases_hostile.sh"
 # shellcheck source=test/integration/cases_runaway.sh
 . "$(dirname "$0")/cases_runaway.sh"
+# shellcheck source=test/integration/cases_errs.sh
+. "$(dirname "$0")/cases_errs.sh"
 
 run_cases
 run_member_cases
@@ -147,6 +149,7 @@ run_datadir_cases
 run_error_cases
 run_hostile_cases
 run_runaway_cases
+run_errs_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
 echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"

@@ -443,9 +443,9 @@ struct raftio_fs *memfsCreate(void)
         m->fds[i] = -1;
     }
     m->stop_after = -1;
-    *fs = (struct raftio_fs){m,        mOpen,     mClose,  mPwrite, mPread,
-                             mSize,    mTruncate, mSync,   mRename, mUnlink,
-                             mSyncDir, mList,     mDestroy};
+    *fs = (struct raftio_fs){m,        mOpen,     mClose,   mPwrite, mPread,
+                             mSize,    mTruncate, mSync,    mRename, mUnlink,
+                             mSyncDir, mList,     mDestroy, NULL};
     return fs;
 }
 

@@ -236,6 +236,62 @@ Test(snapshot, a_chunk_refused_for_space_can_be_written_again)
     memfsDestroy(follower);
 }
 
+/* An install that a disk-full interrupted, then superseded by a newer
+ * snapshot, leaves no snap-*.tmp behind: the newer snapshot's first chunk
+ * removes the older unfinished file; one that fails otherwise (here EIO)
+ * removes its own; start-up removes any that is left. */
+Test(snapshot, unfinished_received_snapshots_leave_no_tmp_file)
+{
+    struct raftio_fs *leader = memfsCreate();
+    struct raftio_fs *follower = memfsCreate();
+    const char *tmp12 = "snap-00000000000000000012.tmp";
+    const char *tmp14 = "snap-00000000000000000014.tmp";
+    uint8_t buf[7000];
+    uint64_t size;
+    size_t got;
+    bool last;
+    writeSnap(leader, 12, 100000, false, 0);
+    writeSnap(leader, 14, 100000, false, 0);
+    cr_assert_eq(
+        raftioSnapshotReadChunk(leader, 12, 0, buf, sizeof buf, &got, &last),
+        0);
+    struct raft_snapshot_write w12 = {12, 3, 0, buf, got, false};
+    cr_assert_eq(raftioSnapshotWriteChunk(follower, &w12), 0);
+    memfsSetSpace(follower, got + 10); /* the disk fills */
+    w12.offset = got;
+    cr_assert_eq(raftioSnapshotWriteChunk(follower, &w12), ERR_NOSPACE);
+    memfsSetSpace(follower, 0);
+    cr_assert_eq(memfsFileSize(follower, tmp12, &size), 0);
+    /* the leader moved on to a newer snapshot */
+    cr_assert_eq(transfer(leader, follower, 14, 7000, -1), 0);
+    checkSnap(follower, 14, 100000);
+    cr_assert_eq(memfsFileSize(follower, tmp12, &size), ERR_NOTFOUND,
+                 "the superseded snap-*.tmp is still there");
+    /* a chunk failing with EIO drops its file */
+    writeSnap(leader, 16, 100000, false, 0);
+    cr_assert_eq(
+        raftioSnapshotReadChunk(leader, 16, 0, buf, sizeof buf, &got, &last),
+        0);
+    struct raft_snapshot_write w16 = {16, 3, 0, buf, got, false};
+    cr_assert_eq(raftioSnapshotWriteChunk(follower, &w16), 0);
+    memfsFailNext(follower, MEMFS_WRITE, ERR_IO);
+    w16.offset = got;
+    cr_assert_eq(raftioSnapshotWriteChunk(follower, &w16), ERR_IO);
+    cr_assert_eq(
+        memfsFileSize(follower, "snap-00000000000000000016.tmp", &size),
+        ERR_NOTFOUND);
+    /* start-up: whatever is left goes */
+    struct raft_snapshot_write w18 = {18, 3, 0, buf, 100, false};
+    cr_assert_eq(raftioSnapshotWriteChunk(follower, &w18), 0);
+    cr_assert_eq(raftioSnapshotRemoveTemps(follower, UINT64_MAX), 1);
+    cr_assert_eq(
+        memfsFileSize(follower, "snap-00000000000000000018.tmp", &size),
+        ERR_NOTFOUND);
+    cr_assert_eq(memfsFileSize(follower, tmp14, &size), ERR_NOTFOUND);
+    memfsDestroy(leader);
+    memfsDestroy(follower);
+}
+
 /* The streaming writer: pieces of any size make the same file; a short or
  * an aborted stream publishes nothing. */
 Test(snapshot, streaming_writer_in_uneven_pieces)

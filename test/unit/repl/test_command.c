@@ -154,6 +154,37 @@ Test(command, encoders_refuse_what_cannot_be_encoded)
     bufFree(&b);
 }
 
+/* A transaction whose encoding would exceed one raft entry is refused by
+ * its size alone, before the buffer grows to hold it (a 500 MB commit used
+ * to allocate its copy, then fail "out of memory" further on). */
+Test(command, frames_over_the_entry_limit_are_refused_before_allocating)
+{
+    uint32_t page_size = 65536;
+    uint32_t n = (uint32_t)(REPL_MAX_TXN_BYTES / page_size) + 1;
+    uint8_t *page = calloc(1, page_size);
+    uint32_t *pgnos = calloc(n, sizeof *pgnos);
+    const uint8_t **pages = calloc(n, sizeof *pages);
+    for (uint32_t i = 0; i < n; i++) {
+        pgnos[i] = i + 1;
+        pages[i] = page;
+    }
+    struct vfs_txn txn = {page_size, n, n, pgnos, pages};
+    cr_assert_gt(replFramesSize("x", &txn), REPL_MAX_TXN_BYTES);
+    struct buf b;
+    bufInit(&b);
+    cr_assert_eq(replEncodeFrames(&b, "x", &txn), ERR_TOOBIG);
+    cr_assert_eq(b.len, 0);
+    cr_assert_lt(b.cap, 4096, "%zu bytes allocated for a refused txn", b.cap);
+    /* one frame fewer fits, and its size is the one announced */
+    txn.n_frames = n - 2;
+    cr_assert_eq(replEncodeFrames(&b, "x", &txn), 0);
+    cr_assert_eq(b.len, replFramesSize("x", &txn));
+    bufFree(&b);
+    free(pages);
+    free(pgnos);
+    free(page);
+}
+
 /* The type is read from the header alone; what is not a header of this
  * version gives 0. */
 Test(command, peek_reads_the_type_from_the_header)

@@ -2,6 +2,7 @@
  * keep their databases identical; checkpoints; snapshots and restores. */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -45,6 +46,33 @@ Test(fsm, replicated_writes_reach_the_follower)
     hExecOk(w, "SELECT * FROM t");
     cr_assert(!clusterReplicate(&c, "a.db"));
     sqlite3_close(r);
+    sqlite3_close(w);
+}
+
+/* A commit too large for one entry is refused at the poll, and its frames
+ * are dropped: the database is not left locked for the next writer. */
+Test(fsm, a_transaction_over_the_limit_is_refused_and_dropped)
+{
+    struct cluster c = {&l, &f, 0};
+    clusterOpen(&c, "a.db", 65536);
+    sqlite3 *w = hOpen(l.vfs, "a.db");
+    hExecOk(w, "CREATE TABLE t(b)");
+    cr_assert(clusterReplicate(&c, "a.db"));
+    char sql[96];
+    snprintf(sql, sizeof sql, "INSERT INTO t VALUES(zeroblob(%u))",
+             (unsigned)REPL_MAX_TXN_BYTES + 1);
+    hExecOk(w, sql);
+    struct buf cmd;
+    bool has = true;
+    bufInit(&cmd);
+    cr_assert_eq(replLeaderPoll(l.vfs, "a.db", &cmd, &has), ERR_TOOBIG);
+    cr_assert(!has);
+    cr_assert_lt(cmd.cap, 4096);
+    bufFree(&cmd);
+    cr_assert_eq(hInt(w, "SELECT count(*) FROM t"), 0);
+    hExecOk(w, "INSERT INTO t VALUES(1)"); /* not locked */
+    cr_assert(clusterReplicate(&c, "a.db"));
+    cr_assert_eq(hInt(w, "SELECT count(*) FROM t"), 1);
     sqlite3_close(w);
 }
 
