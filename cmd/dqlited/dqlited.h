@@ -22,7 +22,7 @@
 #define DQLITED_EXIT_STOP_TIMEOUT 6 /* the stop overran: forced exit */
 #define DQLITED_EXIT_INUSE 12       /* another node holds the data directory */
 #define DQLITED_EXIT_REMOVED 13     /* this node was removed from the cluster */
-#define DQLITED_EXIT_BROKEN 15     /* the node stopped serving (disk, state) */
+#define DQLITED_EXIT_BROKEN 15      /* the node stopped serving (disk, state) */
 
 /* Log levels, lowest first. */
 enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
