@@ -15,7 +15,10 @@
 #include "lib/err.h"
 #include <sqlite3.h>
 
+#include <stdio.h>
+
 #include "proto/request.h"
+#include "server/gateway_internal.h"
 #include "server/node.h"
 #include "server/peer.h"
 
@@ -23,6 +26,7 @@ struct conn_write {
     uv_write_t req;
     struct conn *c;
     uint8_t *data; /* owned */
+    size_t len;
     conn_written_cb cb;
 };
 
@@ -39,6 +43,17 @@ static void connOnClosed(uv_handle_t *handle)
     connMaybeFree(c);
 }
 
+/* Charges what the connection holds now to the node's budget. */
+static void connAccount(struct conn *c)
+{
+    size_t now = c->reader.buf.cap + c->gateway.body.cap;
+    if (now < c->reserved_bytes) {
+        now = c->reserved_bytes; /* a frame admitted, still arriving */
+    }
+    now += c->gateway.out.cap + c->out_bytes;
+    budgetCharge(&c->node->budget, &c->held_bytes, now);
+}
+
 /* Frees the connection once the stream is closed and the gateway idle. */
 static void connMaybeFree(struct conn *c)
 {
@@ -46,6 +61,7 @@ static void connMaybeFree(struct conn *c)
         return;
     }
     protoReaderClose(&c->reader);
+    budgetCharge(&c->node->budget, &c->held_bytes, 0);
     libFree(c);
 }
 
@@ -76,7 +92,10 @@ static void connOnWritten(uv_write_t *req, int status)
     struct conn_write *w = req->data;
     struct conn *c = w->c;
     libFree(w->data);
+    ASSERT(c->out_bytes >= w->len);
+    c->out_bytes -= w->len;
     c->writes_out--;
+    connAccount(c);
     if (w->cb != NULL && !c->closing) {
         w->cb(c, status);
     }
@@ -100,6 +119,7 @@ int connWrite(struct conn *c, struct buf *msg, conn_written_cb on_written)
     w->c = c;
     w->cb = on_written;
     w->data = bufDetach(msg, &len);
+    w->len = len;
     w->req.data = w;
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
     int rv = uv_write(&w->req, c->stream, &b, 1, connOnWritten);
@@ -109,6 +129,8 @@ int connWrite(struct conn *c, struct buf *msg, conn_written_cb on_written)
         return ERR_IO;
     }
     c->writes_out++;
+    c->out_bytes += len;
+    connAccount(c);
     return 0;
 }
 
@@ -117,6 +139,7 @@ int connWrite(struct conn *c, struct buf *msg, conn_written_cb on_written)
 static void connBecomePeer(struct conn *c, const struct proto_frame *f)
 {
     uv_stream_t *stream = c->stream;
+    budgetCharge(&c->node->budget, &c->held_bytes, 0); /* peers are not */
     c->closing = true;
     queueRemove(&c->link);
     c->node->n_conns--;
@@ -133,41 +156,146 @@ static bool connFirstIsConnect(struct conn *c, const struct proto_frame *f)
     return first && f->header.type == PROTO_REQ_CONNECT;
 }
 
+/* Answers with a FAILURE and closes: the stream is not read any more. */
+static void connRefuse(struct conn *c, uint64_t code, const char *message)
+{
+    c->refused = true;
+    gatewayRefuse(&c->gateway, code, message);
+}
+
+/* Bytes the buffers will hold to receive and serve a frame of `size`
+ * bytes: the input buffer and the gateway's copy each grow by doubling. */
+static uint64_t connFrameCost(uint64_t size)
+{
+    uint64_t cap = CONN_READ_CHUNK;
+    while (cap < size + CONN_READ_CHUNK) {
+        cap *= 2;
+    }
+    return 2 * cap;
+}
+
+/* With the gateway idle and the next frame still arriving: whether the
+ * node can afford to receive it (else it is refused, unread). Frames over
+ * the request limit are left to the reader, which refuses them. */
+static bool connAdmit(struct conn *c)
+{
+    bool complete;
+    uint64_t size = protoReaderPeekSize(&c->reader, &complete);
+    if (complete || size <= BUDGET_FREE_BYTES ||
+        size > PROTO_HEADER_SIZE + c->reader.max_body) {
+        return true;
+    }
+    uint64_t cost = connFrameCost(size);
+    uint64_t held = c->reader.buf.cap + c->gateway.body.cap;
+    if (c->reserved_bytes >= cost) {
+        return true; /* admitted already */
+    }
+    if (held < c->reserved_bytes) {
+        held = c->reserved_bytes;
+    }
+    if (cost <= held || budgetFits(&c->node->budget, (size_t)(cost - held))) {
+        c->reserved_bytes = (size_t)cost; /* charged by connAccount */
+        return true;
+    }
+    char msg[160];
+    struct budget *b = &c->node->budget;
+    b->refused++;
+    snprintf(msg, sizeof msg,
+             "request of %llu bytes refused: the node's memory budget for "
+             "connections is exhausted (%zu of %zu bytes held)",
+             (unsigned long long)size, b->used_bytes, b->limit_bytes);
+    nodeLogf(c->node, DQLITE_LOG_WARN, "%s", msg);
+    connRefuse(c, SQLITE_NOMEM, msg);
+    return false;
+}
+
+/* A complete request while the node holds more than its budget: answered
+ * with a FAILURE, the connection kept. */
+static void connShed(struct conn *c)
+{
+    struct gateway *g = &c->gateway;
+    c->node->budget.refused++;
+    g->version = c->reader.version;
+    g->stage = GATEWAY_RUNNING;
+    gatewayFailure(g, SQLITE_NOMEM,
+                   "request refused: the node's memory budget for "
+                   "connections is exhausted, try again later");
+}
+
+/* After a request: buffers grown for a large one go back. */
+static void connTrim(struct conn *c)
+{
+    if (!gatewayIdle(&c->gateway)) {
+        return;
+    }
+    if (c->gateway.body.cap > CONN_KEEP_BYTES) {
+        bufFree(&c->gateway.body);
+    }
+    if (c->reader.buf.cap > CONN_KEEP_BYTES &&
+        protoReaderBuffered(&c->reader) == 0) {
+        protoReaderTrim(&c->reader);
+    }
+}
+
+/* Reading runs unless the stream is done, or a request is being served
+ * and more than CONN_MAX_BUFFERED bytes wait behind it. */
+static void connUpdateReading(struct conn *c)
+{
+    bool busy = !gatewayIdle(&c->gateway);
+    bool want = !c->closing && !c->refused &&
+                !(busy && protoReaderBuffered(&c->reader) >= CONN_MAX_BUFFERED);
+    if (want && !c->reading) {
+        c->reading = uv_read_start(c->stream, connOnAlloc, connOnRead) == 0;
+    } else if (!want && c->reading && !c->closing) {
+        uv_read_stop(c->stream);
+        c->reading = false;
+    }
+}
+
 /* Takes frames while the gateway is idle. */
 static void connPump(struct conn *c)
 {
     struct proto_frame f;
-    while (!c->closing && gatewayIdle(&c->gateway)) {
+    while (!c->closing && !c->refused && gatewayIdle(&c->gateway)) {
         int rv = protoReaderNext(&c->reader, &f);
         if (rv == ERR_AGAIN) {
+            connTrim(c);
+            connAdmit(c);
             break;
         }
         if (rv == ERR_PROTO_TOOBIG) {
-            gatewayRefuse(&c->gateway, SQLITE_TOOBIG, "message too large");
-            return;
+            connRefuse(c, SQLITE_TOOBIG, "message too large");
+            break;
         }
         if (rv != 0) {
             connClose(c);
             return;
         }
+        c->reserved_bytes = 0; /* the frame is here: its buffers count */
         if (connFirstIsConnect(c, &f)) {
             connBecomePeer(c, &f);
             return;
         }
         if (c->node->n_conns > NODE_MAX_CONNS) {
-            gatewayRefuse(&c->gateway, SQLITE_BUSY, "too many connections");
-            return;
+            connRefuse(c, SQLITE_BUSY, "too many connections");
+            break;
         }
-        gatewayHandle(&c->gateway, &f);
+        c->active_ms = uv_now(&c->node->loop);
+        if (budgetOver(&c->node->budget)) {
+            connShed(c);
+        } else {
+            gatewayHandle(&c->gateway, &f);
+        }
     }
-    if (!c->closing && !c->reading &&
-        protoReaderBuffered(&c->reader) < CONN_MAX_BUFFERED) {
-        c->reading = uv_read_start(c->stream, connOnAlloc, connOnRead) == 0;
+    if (!c->closing) {
+        connAccount(c);
+        connUpdateReading(c);
     }
 }
 
 void connRequestDone(struct conn *c)
 {
+    c->active_ms = uv_now(&c->node->loop);
     connPump(c);
 }
 
@@ -197,10 +325,6 @@ static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     protoReaderCommit(&c->reader, (size_t)nread);
-    if (protoReaderBuffered(&c->reader) >= CONN_MAX_BUFFERED) {
-        uv_read_stop(stream);
-        c->reading = false;
-    }
     connPump(c);
 }
 
@@ -218,8 +342,46 @@ void connStart(struct dqlite_node *node, uv_stream_t *stream)
     gatewayInit(&c->gateway, c);
     queueInsertTail(&node->conns, &c->link);
     node->n_conns++;
+    c->active_ms = uv_now(&node->loop);
     c->reading = true;
     if (uv_read_start(stream, connOnAlloc, connOnRead) != 0) {
         connClose(c);
     }
+}
+
+/* ------------------------------------------------------------ idle sweep */
+
+static void connOnSweep(uv_timer_t *timer)
+{
+    struct dqlite_node *n = timer->data;
+    uint64_t now_ms = uv_now(&n->loop);
+    uint64_t timeout_ms = n->conn_idle_timeout_ms;
+    struct queue *q = n->conns.next;
+    while (timeout_ms > 0 && q != &n->conns) {
+        struct conn *c = QUEUE_DATA(q, struct conn, link);
+        q = q->next; /* connClose takes c off the list */
+        if (gatewayIdle(&c->gateway) && c->writes_out == 0 &&
+            now_ms - c->active_ms >= timeout_ms) {
+            nodeLogf(n, DQLITE_LOG_DEBUG,
+                     "closing a client connection idle for %llu ms",
+                     (unsigned long long)(now_ms - c->active_ms));
+            connClose(c);
+        }
+    }
+}
+
+void connSweepStart(struct dqlite_node *n)
+{
+    uint64_t period_ms = n->conn_idle_timeout_ms / 2;
+    if (period_ms == 0 || period_ms > CONN_SWEEP_MS) {
+        period_ms = CONN_SWEEP_MS;
+    }
+    uv_timer_init(&n->loop, &n->conn_sweep_timer);
+    n->conn_sweep_timer.data = n;
+    uv_timer_start(&n->conn_sweep_timer, connOnSweep, period_ms, period_ms);
+}
+
+void connSweepClose(struct dqlite_node *n)
+{
+    uv_close((uv_handle_t *)&n->conn_sweep_timer, NULL);
 }

@@ -105,6 +105,7 @@ static void loopShutdown(struct dqlite_node *n)
     uv_close((uv_handle_t *)loopListener(n), NULL);
     uv_close((uv_handle_t *)&n->parked_timer, NULL);
     uv_close((uv_handle_t *)&n->handover_timer, NULL);
+    connSweepClose(n);
     rolesClose(n);
     replicaClose(&n->replica, loopOnReplicaClosed);
 }
@@ -334,6 +335,7 @@ static int loopStartServices(struct dqlite_node *n)
     n->parked_timer.data = n;
     uv_timer_init(&n->loop, &n->handover_timer);
     n->handover_timer.data = n;
+    connSweepStart(n);
     rolesStart(n);
     return rv;
 }

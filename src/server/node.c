@@ -3,6 +3,7 @@
  * errmsg, generate_node_id. The loop itself lives in loop.c.
  */
 #include "server/node.h"
+#include "server/conn.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -47,6 +48,8 @@ static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
     pthread_cond_init(&n->cond, NULL);
     queueInit(&n->conns);
     queueInit(&n->parked);
+    budgetInit(&n->budget, BUDGET_CONN_BYTES_DEFAULT);
+    n->conn_idle_timeout_ms = CONN_IDLE_TIMEOUT_MS_DEFAULT;
 }
 
 int dqlite_node_create(dqlite_node_id id, const char *address,

@@ -22,6 +22,7 @@
 #include "lib/queue.h"
 #include "raftio/transport.h"
 #include "server/addr.h"
+#include "server/budget.h"
 #include "server/replica.h"
 #include "server/roles.h"
 #include "server/worker.h"
@@ -74,8 +75,11 @@ struct dqlite_node {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
     } listener;
-    struct queue conns; /* struct conn, owned by the loop */
-    unsigned n_conns;   /* client connections open */
+    struct queue conns;            /* struct conn, owned by the loop */
+    unsigned n_conns;              /* client connections open */
+    struct budget budget;          /* bytes client connections hold */
+    unsigned conn_idle_timeout_ms; /* 0: idle connections stay */
+    uv_timer_t conn_sweep_timer;   /* closes idle connections */
 
     /* Replication, storage and the db thread (opened by start). */
     struct replica replica;

@@ -1,0 +1,259 @@
+/* Client connections as a client and an operator see them (conn.c,
+ * budget.c; issue 15, findings 5 and 10): requests larger than the old
+ * 8 MiB read pause are received whole, requests over the limit are refused
+ * without being read, a client that goes away mid-request leaves nothing
+ * behind, the node's memory budget refuses what it cannot hold, and idle
+ * connections are closed. */
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/byte.h"
+#include "proto/rows.h"
+#include "server/conn.h"
+#include "server/node.h"
+#include "wire.h"
+
+#define MIB ((size_t)1 << 20)
+#define SEND_TIMEOUT_MS 10000
+
+static struct wire_node node;
+
+static void fini(void)
+{
+    wireNodeStop(&node);
+}
+
+static void startPlain(void)
+{
+    alarm(120); /* a hung test dies instead of stalling the suite */
+    wireNodeStart(&node);
+}
+
+TestSuite(conn, .fini = fini);
+
+/* Writes all of `data`, failing the test if the server stops taking bytes
+ * for SEND_TIMEOUT_MS (a blocking write would hang instead). */
+static bool sendAll(struct wire *w, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        struct pollfd pfd = {w->fd, POLLOUT, 0};
+        if (poll(&pfd, 1, SEND_TIMEOUT_MS) != 1) {
+            return false;
+        }
+        ssize_t n = send(w->fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            return false;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* The bytes of "INSERT INTO t VALUES (?)" with a blob of `len` bytes. */
+static void encodeInsert(struct buf *out, const uint8_t *blob, size_t len)
+{
+    struct proto_request req;
+    struct proto_value v = {.type = PROTO_BLOB};
+    v.blob.data = blob;
+    v.blob.len = len;
+    protoRequestInit(&req, PROTO_REQ_EXEC_SQL);
+    req.exec_sql.sql = protoText("INSERT INTO t VALUES (?)");
+    protoParamsSet(&req.exec_sql.params, &v, 1);
+    bufInit(out);
+    cr_assert_eq(protoRequestEncode(&req, out), 0);
+}
+
+static uint8_t *randomBlob(size_t len)
+{
+    uint8_t *blob = malloc(len);
+    cr_assert_not_null(blob);
+    for (size_t i = 0; i < len; i++) {
+        blob[i] = (uint8_t)(i * 2654435761u >> 13);
+    }
+    return blob;
+}
+
+/* Inserts a blob of `len` bytes and reads it back whole. */
+static void insertAndReadBack(struct wire *w, size_t len, int64_t rowid)
+{
+    uint8_t *blob = randomBlob(len);
+    struct buf out;
+    encodeInsert(&out, blob, len);
+    cr_assert_gt(out.len, CONN_MAX_BUFFERED);
+    cr_assert(sendAll(w, out.data, out.len),
+              "the node stopped reading a %zu "
+              "byte request",
+              out.len);
+    bufFree(&out);
+    cr_assert(wireRecv(w), "no answer to a %zu byte request", len);
+    cr_assert_eq(w->resp.type, PROTO_RESP_RESULT, "%s",
+                 w->resp.type == PROTO_RESP_FAILURE
+                     ? w->resp.failure.message.data
+                     : "-");
+
+    struct proto_request req;
+    struct proto_value arg = {.type = PROTO_INTEGER, .integer = rowid};
+    protoRequestInit(&req, PROTO_REQ_QUERY_SQL);
+    req.query_sql.sql = protoText("SELECT b FROM t WHERE rowid = ?");
+    protoParamsSet(&req.query_sql.params, &arg, 1);
+    wireSend(w, &req);
+    cr_assert(wireRecv(w));
+    cr_assert_eq(w->resp.type, PROTO_RESP_ROWS);
+    struct proto_rows_iter it;
+    struct proto_value row[1];
+    protoRowsIterInit(&it, &w->resp.rows);
+    cr_assert(protoRowsIterNext(&it, row));
+    cr_assert_eq(row[0].type, PROTO_BLOB);
+    cr_assert_eq(row[0].blob.len, len);
+    cr_assert(memcmp(row[0].blob.data, blob, len) == 0);
+    free(blob);
+    while (!w->resp.rows.done) {
+        cr_assert(wireRecv(w));
+    }
+}
+
+Test(conn, requests_above_the_read_pause_are_served_whole, .init = startPlain)
+{
+    struct wire w;
+    wireOpen(&w, node.address, PROTO_VERSION);
+    wireOpenDb(&w, "test");
+    wireExecSql(&w, "CREATE TABLE t (b BLOB)", NULL, NULL);
+    insertAndReadBack(&w, 9000000, 1);
+    insertAndReadBack(&w, 20000000, 2);
+    /* The buffers grown for them went back once they were answered. */
+    size_t used = node.node->budget.used_bytes;
+    cr_assert_lt(used, 4 * MIB, "%zu bytes still held", used);
+    wireClose(&w);
+}
+
+/* A header declaring `body_bytes`, sent alone. */
+static void sendHeader(struct wire *w, uint64_t body_bytes)
+{
+    uint8_t header[PROTO_HEADER_SIZE] = {0};
+    bytePut32(header, (uint32_t)(body_bytes / PROTO_WORD));
+    header[4] = PROTO_REQ_EXEC_SQL;
+    cr_assert(sendAll(w, header, sizeof header));
+}
+
+Test(conn, a_request_over_the_limit_is_refused_unread, .init = startPlain)
+{
+    struct wire w;
+    wireOpen(&w, node.address, PROTO_VERSION);
+    sendHeader(&w, PROTO_REQUEST_BODY_MAX + PROTO_WORD);
+    cr_assert_eq(wireExpectFailure(&w), 18 /* SQLITE_TOOBIG */);
+    cr_assert(wireClosed(&w));
+    wireClose(&w);
+}
+
+/* Waits (5 s at most) for the node to hold no client connection. */
+static bool connsGone(void)
+{
+    for (int i = 0; i < 500; i++) {
+        if (__atomic_load_n(&node.node->n_conns, __ATOMIC_RELAXED) == 0 &&
+            __atomic_load_n(&node.node->budget.used_bytes, __ATOMIC_RELAXED) ==
+                0) {
+            return true;
+        }
+        usleep(10000);
+    }
+    return false;
+}
+
+Test(conn, a_client_gone_mid_request_leaves_nothing_behind, .init = startPlain)
+{
+    for (int i = 0; i < 3; i++) {
+        struct wire w;
+        wireOpen(&w, node.address, PROTO_VERSION);
+        sendHeader(&w, 20 * MIB);
+        uint8_t *junk = calloc(1, 12 * MIB);
+        cr_assert(sendAll(&w, junk, 12 * MIB), "the node stopped reading");
+        free(junk);
+        wireClose(&w);
+    }
+    cr_assert(connsGone(), "%u connections, %zu bytes still held",
+              node.node->n_conns, node.node->budget.used_bytes);
+}
+
+static void smallBudget(dqlite_node *n)
+{
+    budgetInit(&n->budget, 48 * MIB);
+}
+
+static void startSmallBudget(void)
+{
+    alarm(120);
+    wireNodeStartWith(&node, smallBudget);
+}
+
+Test(conn, a_request_the_budget_cannot_hold_is_refused,
+     .init = startSmallBudget)
+{
+    struct wire a, b;
+    uint8_t *blob = randomBlob(12 * MIB);
+    struct buf out;
+    wireOpen(&a, node.address, PROTO_VERSION);
+    wireOpen(&b, node.address, PROTO_VERSION);
+    wireOpenDb(&a, "test");
+    wireExecSql(&a, "CREATE TABLE t (b BLOB)", NULL, NULL);
+
+    /* a's request is half sent: the node holds its buffers. */
+    encodeInsert(&out, blob, 12 * MIB);
+    cr_assert(sendAll(&a, out.data, out.len / 2));
+    /* b asks for as much: over the budget, refused before its body. */
+    sendHeader(&b, 12 * MIB);
+    cr_assert_eq(wireExpectFailure(&b), 7 /* SQLITE_NOMEM */);
+    cr_assert(strstr(b.resp.failure.message.data, "memory budget") != NULL,
+              "%s", b.resp.failure.message.data);
+    cr_assert(wireClosed(&b));
+    wireClose(&b);
+    /* a is served. */
+    cr_assert(sendAll(&a, out.data + out.len / 2, out.len - out.len / 2));
+    cr_assert(wireRecv(&a));
+    cr_assert_eq(a.resp.type, PROTO_RESP_RESULT);
+    bufFree(&out);
+    free(blob);
+    wireClose(&a);
+}
+
+static void shortIdle(dqlite_node *n)
+{
+    n->conn_idle_timeout_ms = 300;
+}
+
+static void startShortIdle(void)
+{
+    alarm(60);
+    wireNodeStartWith(&node, shortIdle);
+}
+
+Test(conn, idle_connections_are_closed, .init = startShortIdle)
+{
+    struct wire busy, idle, partial;
+    wireOpen(&busy, node.address, PROTO_VERSION);
+    wireOpen(&idle, node.address, PROTO_VERSION);
+    wireOpen(&partial, node.address, PROTO_VERSION);
+    wireOpenDb(&idle, "test");
+    sendHeader(&partial, 4096); /* a request that never completes */
+    /* A connection with requests every 100 ms stays open. */
+    for (int i = 0; i < 10; i++) {
+        if (i == 0) {
+            wireOpenDb(&busy, "test");
+            wireExecSql(&busy, "CREATE TABLE t (n INT)", NULL, NULL);
+        } else {
+            wireExecSql(&busy, "INSERT INTO t VALUES (1)", NULL, NULL);
+        }
+        usleep(100 * 1000);
+    }
+    cr_assert(wireClosed(&idle));
+    cr_assert(wireClosed(&partial));
+    wireExecSql(&busy, "INSERT INTO t VALUES (1)", NULL, NULL);
+    wireClose(&busy);
+    wireClose(&idle);
+    wireClose(&partial);
+}
