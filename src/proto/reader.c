@@ -152,7 +152,8 @@ uint64_t protoReaderPeekSize(const struct proto_reader *r, bool *complete)
     struct proto_header h;
     size_t start = r->pos + r->pending;
     *complete = false;
-    if (r->rv != 0 || (r->side == PROTO_SIDE_SERVER && r->version == 0) ||
+    if ((r->rv != 0 && r->rv != ERR_PROTO_TOOBIG) ||
+        (r->side == PROTO_SIDE_SERVER && r->version == 0) ||
         r->buf.len - start < PROTO_HEADER_SIZE) {
         return 0;
     }

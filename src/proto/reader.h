@@ -89,7 +89,8 @@ void protoReaderTrim(struct proto_reader *r);
 
 /* What the buffered bytes say of the next frame (the one after the frame
  * returned last): 0 while its header has not arrived (or the handshake is
- * not done, or framing failed); otherwise its whole size in bytes, header
+ * not done, or framing failed other than by ERR_PROTO_TOOBIG, whose frame
+ * this still describes); otherwise its whole size in bytes, header
  * included, as the header declares it (possibly above the limit), and
  * *complete tells whether all of it is buffered. Consumes nothing. */
 uint64_t protoReaderPeekSize(const struct proto_reader *r, bool *complete);

@@ -163,6 +163,41 @@ static void connRefuse(struct conn *c, uint64_t code, const char *message)
     gatewayRefuse(&c->gateway, code, message);
 }
 
+/* Refuses the frame whose header the reader holds (`size` bytes declared,
+ * header included): the FAILURE is written at once, the rest of the frame
+ * is read and dropped (connOnRead) and the connection closed after both
+ * (connDrainCheck). */
+static void connRefuseFrame(struct conn *c, uint64_t size, uint64_t code,
+                            const char *message)
+{
+    struct gateway *g = &c->gateway;
+    size_t buffered = c->reader.buf.len - c->reader.pos;
+    c->refused = true;
+    c->draining = true;
+    c->drain_bytes = size > buffered ? size - buffered : 0;
+    c->drain_end_ms = uv_now(&c->node->loop) + CONN_DRAIN_MS;
+    protoReaderClose(&c->reader); /* nothing more is kept */
+    g->version = c->reader.version;
+    g->stage = GATEWAY_RUNNING;
+    gatewayFailure(g, code, message); /* back to idle once written */
+}
+
+/* A refused frame is over once dropped whole (or for too long) and its
+ * FAILURE written: close. */
+static void connDrainCheck(struct conn *c)
+{
+    if (c->closing || !c->draining) {
+        return;
+    }
+    if (c->drain_bytes > 0 && uv_now(&c->node->loop) < c->drain_end_ms) {
+        return;
+    }
+    c->draining = false;
+    if (gatewayIdle(&c->gateway)) {
+        connClose(c);
+    }
+}
+
 /* Bytes the buffers will hold to receive and serve a frame of `size`
  * bytes: the input buffer and the gateway's copy each grow by doubling. */
 static uint64_t connFrameCost(uint64_t size)
@@ -205,7 +240,7 @@ static bool connAdmit(struct conn *c)
              "connections is exhausted (%zu of %zu bytes held)",
              (unsigned long long)size, b->used_bytes, b->limit_bytes);
     nodeLogf(c->node, DQLITE_LOG_WARN, "%s", msg);
-    connRefuse(c, SQLITE_NOMEM, msg);
+    connRefuseFrame(c, size, SQLITE_NOMEM, msg);
     return false;
 }
 
@@ -242,7 +277,7 @@ static void connTrim(struct conn *c)
 static void connUpdateReading(struct conn *c)
 {
     bool busy = !gatewayIdle(&c->gateway);
-    bool want = !c->closing && !c->refused &&
+    bool want = !c->closing && (!c->refused || c->draining) &&
                 !(busy && protoReaderBuffered(&c->reader) >= CONN_MAX_BUFFERED);
     if (want && !c->reading) {
         c->reading = uv_read_start(c->stream, connOnAlloc, connOnRead) == 0;
@@ -264,7 +299,9 @@ static void connPump(struct conn *c)
             break;
         }
         if (rv == ERR_PROTO_TOOBIG) {
-            connRefuse(c, SQLITE_TOOBIG, "message too large");
+            bool complete;
+            uint64_t size = protoReaderPeekSize(&c->reader, &complete);
+            connRefuseFrame(c, size, SQLITE_TOOBIG, "message too large");
             break;
         }
         if (rv != 0) {
@@ -287,6 +324,9 @@ static void connPump(struct conn *c)
             gatewayHandle(&c->gateway, &f);
         }
     }
+    if (c->refused && !c->draining && gatewayIdle(&c->gateway)) {
+        connClose(c); /* a refused frame's FAILURE is written */
+    }
     if (!c->closing) {
         connAccount(c);
         connUpdateReading(c);
@@ -306,11 +346,16 @@ bool connPeekInterrupt(struct conn *c)
 
 static void connOnAlloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out)
 {
+    static _Thread_local uint8_t dropped[CONN_READ_CHUNK];
     struct conn *c = handle->data;
     uint8_t *p;
     size_t avail;
     (void)suggested;
     *out = uv_buf_init(NULL, 0);
+    if (c->draining) {
+        *out = uv_buf_init((char *)dropped, sizeof dropped);
+        return;
+    }
     if (protoReaderReserve(&c->reader, CONN_READ_CHUNK, &p, &avail) == 0) {
         *out = uv_buf_init((char *)p, (unsigned)avail);
     }
@@ -322,6 +367,12 @@ static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     (void)buf;
     if (nread < 0 || (nread == 0 && buf->base == NULL)) {
         connClose(c);
+        return;
+    }
+    if (c->draining) {
+        uint64_t n = (uint64_t)nread;
+        c->drain_bytes = n < c->drain_bytes ? c->drain_bytes - n : 0;
+        connDrainCheck(c);
         return;
     }
     protoReaderCommit(&c->reader, (size_t)nread);
@@ -357,10 +408,14 @@ static void connOnSweep(uv_timer_t *timer)
     uint64_t now_ms = uv_now(&n->loop);
     uint64_t timeout_ms = n->conn_idle_timeout_ms;
     struct queue *q = n->conns.next;
-    while (timeout_ms > 0 && q != &n->conns) {
+    while (q != &n->conns) {
         struct conn *c = QUEUE_DATA(q, struct conn, link);
         q = q->next; /* connClose takes c off the list */
-        if (gatewayIdle(&c->gateway) && c->writes_out == 0 &&
+        connDrainCheck(c);
+        if (c->closing) {
+            continue;
+        }
+        if (timeout_ms > 0 && gatewayIdle(&c->gateway) && c->writes_out == 0 &&
             now_ms - c->active_ms >= timeout_ms) {
             nodeLogf(n, DQLITE_LOG_DEBUG,
                      "closing a client connection idle for %llu ms",

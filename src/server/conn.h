@@ -9,7 +9,9 @@
  * Reading: while the gateway is idle the connection always reads, so a
  * frame of any size up to the request limit (PROTO_REQUEST_BODY_MAX) is
  * received whole and EOF is noticed; a frame declaring more is refused as
- * soon as its header arrives (FAILURE, then close, its body never read).
+ * soon as its header arrives: FAILURE, then its body is read and thrown
+ * away (never held) for at most CONN_DRAIN_MS, so a client blocked
+ * writing it gets to read the FAILURE, and the connection is closed.
  * The only pause is back-pressure on a pipelining client: while a request
  * is being served and more than CONN_MAX_BUFFERED bytes wait behind it;
  * reading resumes when that request is answered.
@@ -53,6 +55,8 @@ struct dqlite_node;
 /* Default for closing idle client connections (dqlite_node's
  * conn_idle_timeout_ms; 0 turns it off). */
 #define CONN_IDLE_TIMEOUT_MS_DEFAULT (300u * 1000u)
+/* Longest time the body of a refused request is read and dropped. */
+#define CONN_DRAIN_MS 5000u
 /* Longest period of the idle sweep. */
 #define CONN_SWEEP_MS 1000u
 
@@ -69,7 +73,10 @@ struct conn {
     uint64_t active_ms;    /* loop time a request last started or ended */
     bool reading;
     bool closing;
-    bool refused; /* a refusal closes the stream: read no more */
+    bool refused;  /* a refusal closes the stream: take no more requests */
+    bool draining; /* ...dropping the refused request's body */
+    uint64_t drain_bytes;  /* ...still to come */
+    uint64_t drain_end_ms; /* ...until then at most */
     bool first_request_seen;
 };
 
