@@ -95,6 +95,7 @@ static void connOnWritten(uv_write_t *req, int status)
     ASSERT(c->out_bytes >= w->len);
     c->out_bytes -= w->len;
     c->writes_out--;
+    c->write_progress_ms = uv_now(&c->node->loop);
     connAccount(c);
     if (w->cb != NULL && !c->closing) {
         w->cb(c, status);
@@ -128,6 +129,10 @@ int connWrite(struct conn *c, struct buf *msg, conn_written_cb on_written)
         libFree(w);
         return ERR_IO;
     }
+    if (c->writes_out == 0) {
+        c->write_progress_ms = uv_now(&c->node->loop);
+    }
+    c->write_queue_seen = c->stream->write_queue_size;
     c->writes_out++;
     c->out_bytes += len;
     connAccount(c);
@@ -402,11 +407,33 @@ void connStart(struct dqlite_node *node, uv_stream_t *stream)
 
 /* ------------------------------------------------------------ idle sweep */
 
+/* Whether the client has taken no byte of a pending response for the
+ * node's conn_stall_timeout_ms. */
+static bool connStalled(struct conn *c, uint64_t now_ms)
+{
+    uint64_t timeout_ms = c->node->conn_stall_timeout_ms;
+    size_t queued = c->stream->write_queue_size;
+    if (c->writes_out == 0) {
+        return false;
+    }
+    if (queued < c->write_queue_seen) {
+        c->write_progress_ms = now_ms; /* the kernel took some */
+    }
+    c->write_queue_seen = queued;
+    return timeout_ms > 0 && now_ms - c->write_progress_ms >= timeout_ms;
+}
+
+static bool connIdle(struct conn *c, uint64_t now_ms)
+{
+    uint64_t timeout_ms = c->node->conn_idle_timeout_ms;
+    return timeout_ms > 0 && gatewayIdle(&c->gateway) && c->writes_out == 0 &&
+           now_ms - c->active_ms >= timeout_ms;
+}
+
 static void connOnSweep(uv_timer_t *timer)
 {
     struct dqlite_node *n = timer->data;
     uint64_t now_ms = uv_now(&n->loop);
-    uint64_t timeout_ms = n->conn_idle_timeout_ms;
     struct queue *q = n->conns.next;
     while (q != &n->conns) {
         struct conn *c = QUEUE_DATA(q, struct conn, link);
@@ -415,11 +442,17 @@ static void connOnSweep(uv_timer_t *timer)
         if (c->closing) {
             continue;
         }
-        if (timeout_ms > 0 && gatewayIdle(&c->gateway) && c->writes_out == 0 &&
-            now_ms - c->active_ms >= timeout_ms) {
+        if (connIdle(c, now_ms)) {
             nodeLogf(n, DQLITE_LOG_DEBUG,
                      "closing a client connection idle for %llu ms",
                      (unsigned long long)(now_ms - c->active_ms));
+            connClose(c);
+        } else if (connStalled(c, now_ms)) {
+            nodeLogf(n, DQLITE_LOG_WARN,
+                     "closing a client connection that read nothing of its "
+                     "response for %llu ms (%zu bytes pending)",
+                     (unsigned long long)(now_ms - c->write_progress_ms),
+                     c->out_bytes);
             connClose(c);
         }
     }
@@ -427,9 +460,17 @@ static void connOnSweep(uv_timer_t *timer)
 
 void connSweepStart(struct dqlite_node *n)
 {
-    uint64_t period_ms = n->conn_idle_timeout_ms / 2;
-    if (period_ms == 0 || period_ms > CONN_SWEEP_MS) {
-        period_ms = CONN_SWEEP_MS;
+    uint64_t period_ms = CONN_SWEEP_MS;
+    if (n->conn_idle_timeout_ms > 0 &&
+        n->conn_idle_timeout_ms / 2 < period_ms) {
+        period_ms = n->conn_idle_timeout_ms / 2;
+    }
+    if (n->conn_stall_timeout_ms > 0 &&
+        n->conn_stall_timeout_ms / 2 < period_ms) {
+        period_ms = n->conn_stall_timeout_ms / 2;
+    }
+    if (period_ms == 0) {
+        period_ms = 1;
     }
     uv_timer_init(&n->loop, &n->conn_sweep_timer);
     n->conn_sweep_timer.data = n;

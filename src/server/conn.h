@@ -24,7 +24,10 @@
  *
  * Idle connections (no request started or answered for the node's
  * conn_idle_timeout_ms, a partial request counting as idle) are closed by a
- * sweep timer.
+ * sweep timer, and so are connections whose client takes no byte of a
+ * pending response for conn_stall_timeout_ms: a query whose rows are not
+ * read would otherwise keep its read transaction, pinning the WAL, and its
+ * batch in memory, for ever (closing ends the statement).
  *
  * A connection whose first request is CONNECT (11) belongs to a peer: it is
  * handed to the raft transport and leaves the client machinery.
@@ -55,6 +58,9 @@ struct dqlite_node;
 /* Default for closing idle client connections (dqlite_node's
  * conn_idle_timeout_ms; 0 turns it off). */
 #define CONN_IDLE_TIMEOUT_MS_DEFAULT (300u * 1000u)
+/* Default for closing a connection whose client does not read a pending
+ * response (dqlite_node's conn_stall_timeout_ms; 0 turns it off). */
+#define CONN_STALL_TIMEOUT_MS_DEFAULT (30u * 1000u)
 /* Longest time the body of a refused request is read and dropped. */
 #define CONN_DRAIN_MS 5000u
 /* Longest period of the idle sweep. */
@@ -66,11 +72,13 @@ struct conn {
     struct queue link;   /* in node->conns */
     struct proto_reader reader;
     struct gateway gateway;
-    unsigned writes_out;   /* uv_write requests in flight */
-    size_t out_bytes;      /* ...and their bytes */
-    size_t held_bytes;     /* charged to the node's budget */
-    size_t reserved_bytes; /* ...at least, for a frame admitted */
-    uint64_t active_ms;    /* loop time a request last started or ended */
+    unsigned writes_out;        /* uv_write requests in flight */
+    size_t out_bytes;           /* ...and their bytes */
+    size_t held_bytes;          /* charged to the node's budget */
+    size_t reserved_bytes;      /* ...at least, for a frame admitted */
+    uint64_t active_ms;         /* loop time a request last started or ended */
+    uint64_t write_progress_ms; /* loop time writes last moved */
+    size_t write_queue_seen;    /* libuv's write queue size then */
     bool reading;
     bool closing;
     bool refused;  /* a refusal closes the stream: take no more requests */

@@ -75,11 +75,12 @@ struct dqlite_node {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
     } listener;
-    struct queue conns;            /* struct conn, owned by the loop */
-    unsigned n_conns;              /* client connections open */
-    struct budget budget;          /* bytes client connections hold */
-    unsigned conn_idle_timeout_ms; /* 0: idle connections stay */
-    uv_timer_t conn_sweep_timer;   /* closes idle connections */
+    struct queue conns;             /* struct conn, owned by the loop */
+    unsigned n_conns;               /* client connections open */
+    struct budget budget;           /* bytes client connections hold */
+    unsigned conn_idle_timeout_ms;  /* 0: idle connections stay */
+    unsigned conn_stall_timeout_ms; /* 0: unread responses wait */
+    uv_timer_t conn_sweep_timer;    /* closes idle connections */
 
     /* Replication, storage and the db thread (opened by start). */
     struct replica replica;

@@ -273,3 +273,46 @@ Test(conn, idle_connections_are_closed, .init = startShortIdle)
     wireClose(&idle);
     wireClose(&partial);
 }
+
+static void shortStall(dqlite_node *n)
+{
+    n->conn_stall_timeout_ms = 300;
+}
+
+static void startShortStall(void)
+{
+    alarm(60);
+    wireNodeStartWith(&node, shortStall);
+}
+
+/* A client that starts a query and reads none of its rows does not keep
+ * the statement (and its read transaction) for ever: past the stall
+ * timeout its connection is closed, so what it reads later ends in EOF,
+ * not in the last batch. */
+Test(conn, a_query_whose_rows_are_not_read_is_ended, .init = startShortStall)
+{
+    struct wire w;
+    wireOpen(&w, node.address, PROTO_VERSION);
+    wireOpenDb(&w, "test");
+    wireExecSql(&w,
+                "CREATE TABLE t (b BLOB); WITH RECURSIVE c(x) AS (SELECT 0 "
+                "UNION ALL SELECT x + 1 FROM c WHERE x < 199) INSERT INTO t "
+                "SELECT randomblob(65536) FROM c",
+                NULL, NULL);
+    struct proto_request req;
+    protoRequestInit(&req, PROTO_REQ_QUERY_SQL);
+    req.query_sql.sql = protoText("SELECT b FROM t");
+    wireSend(&w, &req);
+    sleep(2); /* read nothing */
+    bool done = false;
+    while (wireRecv(&w)) {
+        cr_assert_eq(w.resp.type, PROTO_RESP_ROWS);
+        if (w.resp.rows.done) {
+            done = true;
+            break;
+        }
+    }
+    cr_assert(!done, "the whole result was kept for a client not reading");
+    wireClose(&w);
+    cr_assert(connsGone());
+}
