@@ -380,6 +380,9 @@ static int loopOpenReplica(struct dqlite_node *n)
      * initialised, under our lock like every other call. */
     workerSqliteLock();
     sqlite3_initialize();
+    if (sqlite3_soft_heap_limit64(-1) == 0) {
+        sqlite3_soft_heap_limit64(NODE_SQLITE_SOFT_HEAP_BYTES);
+    }
     workerSqliteUnlock();
     int rv = replicaOpen(&n->replica, &o, n->errmsg, sizeof n->errmsg);
     if (rv != 0) {

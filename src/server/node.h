@@ -36,6 +36,11 @@
  * FAILURE "too many connections" and closed. */
 #define NODE_MAX_CONNS 1024
 
+/* SQLite's soft heap limit, set by a starting node unless the process
+ * already has one (sqlite3_soft_heap_limit64): past it SQLite recycles
+ * page-cache memory instead of growing. Process-wide. */
+#define NODE_SQLITE_SOFT_HEAP_BYTES ((int64_t)256 << 20)
+
 /* Peer addresses remembered from handshakes (oldest replaced first). */
 #define NODE_MAX_LEARNED 64
 
@@ -80,6 +85,7 @@ struct dqlite_node {
     struct budget budget;           /* bytes client connections hold */
     unsigned conn_idle_timeout_ms;  /* 0: idle connections stay */
     unsigned conn_stall_timeout_ms; /* 0: unread responses wait */
+    uint64_t stmt_bytes_max;        /* per connection's prepared statements */
     uv_timer_t conn_sweep_timer;    /* closes idle connections */
 
     /* Replication, storage and the db thread (opened by start). */

@@ -6,6 +6,7 @@
  * connections are closed. */
 #include <criterion/criterion.h>
 #include <poll.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -315,4 +316,65 @@ Test(conn, a_query_whose_rows_are_not_read_is_ended, .init = startShortStall)
     cr_assert(!done, "the whole result was kept for a client not reading");
     wireClose(&w);
     cr_assert(connsGone());
+}
+
+Test(conn, the_node_sets_sqlites_soft_heap_limit, .init = startPlain)
+{
+    cr_assert_eq(sqlite3_soft_heap_limit64(-1), NODE_SQLITE_SOFT_HEAP_BYTES);
+}
+
+static void smallStmtBytes(dqlite_node *n)
+{
+    n->stmt_bytes_max = 16 * MIB;
+}
+
+static void startSmallStmtBytes(void)
+{
+    alarm(60);
+    wireNodeStartWith(&node, smallStmtBytes);
+}
+
+/* One connection's prepared statements cannot take the node's memory:
+ * past the bound a PREPARE fails clearly, and finalizing makes room. */
+Test(conn, prepared_statements_memory_is_bounded, .init = startSmallStmtBytes)
+{
+    struct wire w;
+    size_t hex_len = 1 << 20; /* a 512 KiB blob constant */
+    char *sql = malloc(hex_len + 32);
+    cr_assert_not_null(sql);
+    strcpy(sql, "SELECT x'");
+    memset(sql + strlen(sql), 'a', hex_len);
+    strcpy(sql + strlen("SELECT x'") + hex_len, "'");
+    wireOpen(&w, node.address, PROTO_VERSION);
+    wireOpenDb(&w, "test");
+    struct proto_request req;
+    protoRequestInit(&req, PROTO_REQ_PREPARE);
+    req.prepare.sql = protoText(sql);
+    unsigned prepared = 0;
+    for (; prepared < 32; prepared++) {
+        wireSend(&w, &req);
+        cr_assert(wireRecv(&w));
+        if (w.resp.type == PROTO_RESP_FAILURE) {
+            break;
+        }
+        cr_assert_eq(w.resp.type, PROTO_RESP_STMT);
+    }
+    cr_assert_lt(prepared, 32, "32 statements of 512 KiB kept");
+    cr_assert_geq(prepared, 4, "%u: %s", prepared, w.resp.failure.message.data);
+    cr_assert_eq(w.resp.failure.code, 1);
+    cr_assert(strstr(w.resp.failure.message.data, "prepared statements") !=
+                  NULL,
+              "%s", w.resp.failure.message.data);
+    /* Finalizing one makes room for one more. */
+    struct proto_request fin;
+    protoRequestInit(&fin, PROTO_REQ_FINALIZE);
+    fin.finalize.stmt_id = 0;
+    wireSend(&w, &fin);
+    cr_assert(wireRecv(&w));
+    cr_assert_eq(w.resp.type, PROTO_RESP_EMPTY);
+    wireSend(&w, &req);
+    cr_assert(wireRecv(&w));
+    cr_assert_eq(w.resp.type, PROTO_RESP_STMT);
+    free(sql);
+    wireClose(&w);
 }
