@@ -292,6 +292,36 @@ static void connUpdateReading(struct conn *c)
     }
 }
 
+/* At the connection cap: closes the connection idle longest, if it has
+ * been idle for CONN_EVICT_IDLE_MS, to make room for `c`. */
+static bool connEvictIdle(struct conn *c)
+{
+    struct dqlite_node *n = c->node;
+    uint64_t now_ms = uv_now(&n->loop);
+    struct conn *oldest = NULL;
+    struct queue *q;
+    QUEUE_FOREACH(q, &n->conns)
+    {
+        struct conn *o = QUEUE_DATA(q, struct conn, link);
+        if (o == c || !gatewayIdle(&o->gateway) || o->writes_out > 0 ||
+            now_ms - o->active_ms < CONN_EVICT_IDLE_MS) {
+            continue;
+        }
+        if (oldest == NULL || o->active_ms < oldest->active_ms) {
+            oldest = o;
+        }
+    }
+    if (oldest == NULL) {
+        return false;
+    }
+    nodeLogf(n, DQLITE_LOG_INFO,
+             "at the connection cap (%u): closing the connection idle "
+             "longest (%llu ms) for a new one",
+             n->max_conns, (unsigned long long)(now_ms - oldest->active_ms));
+    connClose(oldest);
+    return true;
+}
+
 /* Takes frames while the gateway is idle. */
 static void connPump(struct conn *c)
 {
@@ -318,7 +348,7 @@ static void connPump(struct conn *c)
             connBecomePeer(c, &f);
             return;
         }
-        if (c->node->n_conns > NODE_MAX_CONNS) {
+        if (c->node->n_conns > c->node->max_conns && !connEvictIdle(c)) {
             connRefuse(c, SQLITE_BUSY, "too many connections");
             break;
         }

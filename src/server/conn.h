@@ -63,6 +63,9 @@ struct dqlite_node;
 #define CONN_STALL_TIMEOUT_MS_DEFAULT (30u * 1000u)
 /* Longest time the body of a refused request is read and dropped. */
 #define CONN_DRAIN_MS 5000u
+/* At the connection cap, a new client's first request closes the
+ * connection idle longest if it has been idle this long. */
+#define CONN_EVICT_IDLE_MS 5000u
 /* Longest period of the idle sweep. */
 #define CONN_SWEEP_MS 1000u
 

@@ -49,6 +49,7 @@ static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
     queueInit(&n->conns);
     queueInit(&n->parked);
     budgetInit(&n->budget, BUDGET_CONN_BYTES_DEFAULT);
+    n->max_conns = NODE_MAX_CONNS;
     n->conn_idle_timeout_ms = CONN_IDLE_TIMEOUT_MS_DEFAULT;
     n->conn_stall_timeout_ms = CONN_STALL_TIMEOUT_MS_DEFAULT;
     n->stmt_bytes_max = GATEWAY_MAX_STMT_BYTES_DEFAULT;

@@ -32,8 +32,10 @@
 /* go-dqlite's id for the node that bootstraps a cluster in its `app`. */
 #define NODE_BOOTSTRAP_ID 0x2dc171858c3155beULL
 
-/* Client connections a node serves at once; more are answered with a
- * FAILURE "too many connections" and closed. */
+/* Client connections a node serves at once (default of max_conns); past
+ * it a new client's first request closes the connection idle longest (at
+ * least CONN_EVICT_IDLE_MS), or, when none is, is answered with a FAILURE
+ * "too many connections" and closed. */
 #define NODE_MAX_CONNS 1024
 
 /* SQLite's soft heap limit, set by a starting node unless the process
@@ -82,6 +84,7 @@ struct dqlite_node {
     } listener;
     struct queue conns;             /* struct conn, owned by the loop */
     unsigned n_conns;               /* client connections open */
+    unsigned max_conns;             /* NODE_MAX_CONNS unless a test lowers it */
     struct budget budget;           /* bytes client connections hold */
     unsigned conn_idle_timeout_ms;  /* 0: idle connections stay */
     unsigned conn_stall_timeout_ms; /* 0: unread responses wait */

@@ -378,3 +378,57 @@ Test(conn, prepared_statements_memory_is_bounded, .init = startSmallStmtBytes)
     free(sql);
     wireClose(&w);
 }
+
+static void threeConns(dqlite_node *n)
+{
+    n->max_conns = 3;
+}
+
+static void startThreeConns(void)
+{
+    alarm(60);
+    wireNodeStartWith(&node, threeConns);
+}
+
+static void askLeader(struct wire *w)
+{
+    struct proto_request req;
+    protoRequestInit(&req, PROTO_REQ_LEADER);
+    wireSend(w, &req);
+    cr_assert(wireRecv(w));
+}
+
+/* Idle connections cannot lock new clients out: at the cap, a new
+ * client's first request closes the connection idle longest (at least
+ * CONN_EVICT_IDLE_MS); busy ones are never closed for it. */
+Test(conn, at_the_cap_the_longest_idle_connection_makes_room,
+     .init = startThreeConns)
+{
+    struct wire w[5];
+    for (int i = 0; i < 3; i++) {
+        wireOpen(&w[i], node.address, PROTO_VERSION);
+        askLeader(&w[i]);
+        cr_assert_eq(w[i].resp.type, PROTO_RESP_SERVER);
+    }
+    /* Nobody idle long enough yet: refused. */
+    wireOpen(&w[3], node.address, PROTO_VERSION);
+    askLeader(&w[3]);
+    cr_assert_eq(w[3].resp.type, PROTO_RESP_FAILURE);
+    cr_assert(wireClosed(&w[3]));
+    wireClose(&w[3]);
+    usleep((CONN_EVICT_IDLE_MS + 300) * 1000);
+    askLeader(&w[1]); /* busy again */
+    askLeader(&w[2]);
+    wireOpen(&w[4], node.address, PROTO_VERSION);
+    askLeader(&w[4]);
+    cr_assert_eq(w[4].resp.type, PROTO_RESP_SERVER,
+                 "a new client locked out by an idle one");
+    cr_assert(wireClosed(&w[0]), "the idle connection made room");
+    askLeader(&w[1]);
+    cr_assert_eq(w[1].resp.type, PROTO_RESP_SERVER);
+    for (int i = 0; i < 5; i++) {
+        if (i != 3) {
+            wireClose(&w[i]);
+        }
+    }
+}
