@@ -278,6 +278,20 @@ DQLITE_API int dqlite_node_set_linearizable_reads(dqlite_node *n, int enabled);
 DQLITE_API int dqlite_node_set_snapshot_compression(dqlite_node *n,
                                                     int enabled);
 
+/* Bounds on what clients make the node hold (docs/server.md, "Limits").
+ * Before start. `idle_timeout_ms`: a client connection with no request
+ * started or answered for that long is closed (default 300000; 0: never).
+ * `stall_timeout_ms`: a connection whose client reads nothing of a pending
+ * response (the rows of a query it started, a DUMP) for that long is
+ * closed, ending its statement (default 30000; 0: never). `memory_bytes`:
+ * the bytes all client connections may hold in requests and unread
+ * responses; a request that does not fit is refused with a FAILURE
+ * (default 1 GiB; 0: no bound). */
+DQLITE_API int dqlite_node_set_client_limits(dqlite_node *n,
+                                             unsigned idle_timeout_ms,
+                                             unsigned stall_timeout_ms,
+                                             uint64_t memory_bytes);
+
 /* Automatic role management, server-side (what go-dqlite's `app` package
  * does client-side). Off by default (0 and 0); set it on every node, before
  * start. While this node is leader it checks every member once a second

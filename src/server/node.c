@@ -206,6 +206,22 @@ int dqlite_node_set_snapshot_params(dqlite_node *n, unsigned threshold,
     return 0;
 }
 
+int dqlite_node_set_client_limits(dqlite_node *n, unsigned idle_timeout_ms,
+                                  unsigned stall_timeout_ms,
+                                  uint64_t memory_bytes)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    n->conn_idle_timeout_ms = idle_timeout_ms;
+    n->conn_stall_timeout_ms = stall_timeout_ms;
+    budgetInit(&n->budget, memory_bytes == 0 || memory_bytes > SIZE_MAX
+                               ? SIZE_MAX
+                               : (size_t)memory_bytes);
+    return 0;
+}
+
 const char *dqlite_node_errmsg(dqlite_node *n)
 {
     if (n == NULL) {

@@ -29,7 +29,7 @@ l_blob_round_trip() {
 }
 
 t_l_start() {
-    start_node 1 || return 1
+    start_node 1 --idle-timeout 1 || return 1
     start_node 2 --join "${ADDRS[1]}" || return 1
     start_node 3 --join "${ADDRS[1]}" || return 1
     lsh_ "CREATE TABLE l (n INT PRIMARY KEY, b BLOB)"
@@ -81,6 +81,17 @@ t_l_gone_mid_request() {
     expect_eq "2" "$(lsh_ "SELECT count(*) FROM l")"
 }
 
+# Node 1 runs with --idle-timeout 1: a client that only says hello is
+# closed within about a second (cat sees EOF; 124 if it never comes).
+t_l_idle_timeout() {
+    local port=${ADDRS[1]##*:} start=$SECONDS
+    timeout 10 bash -c '
+        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+        printf "\x01\x00\x00\x00\x00\x00\x00\x00" >&3
+        cat <&3 >/dev/null' _ "$port" || { echo "not closed (status $?)"; return 1; }
+    [ $((SECONDS - start)) -le 5 ] || { echo "closed after $((SECONDS - start)) s"; return 1; }
+}
+
 run_limits_cases() {
     m_reset
     check "limits: 3-node cluster of its own" t_l_start || return
@@ -88,5 +99,6 @@ run_limits_cases() {
     check "limits: 20 MB blob INSERT answered, read back" t_l_20mb
     check "limits: 134 MB request refused: message too large" t_l_67mb_refused
     check "limits: clients gone mid-request leave no socket" t_l_gone_mid_request
+    check "limits: dqlited --idle-timeout closes an idle client" t_l_idle_timeout
     m_reset
 }

@@ -198,7 +198,7 @@ Test(conn, a_client_gone_mid_request_leaves_nothing_behind, .init = startPlain)
 
 static void smallBudget(dqlite_node *n)
 {
-    budgetInit(&n->budget, 48 * MIB);
+    cr_assert_eq(dqlite_node_set_client_limits(n, 300000, 30000, 48 * MIB), 0);
 }
 
 static void startSmallBudget(void)
@@ -240,7 +240,7 @@ Test(conn, a_request_the_budget_cannot_hold_is_refused,
 
 static void shortIdle(dqlite_node *n)
 {
-    n->conn_idle_timeout_ms = 300;
+    cr_assert_eq(dqlite_node_set_client_limits(n, 300, 30000, 1 << 30), 0);
 }
 
 static void startShortIdle(void)
@@ -270,6 +270,8 @@ Test(conn, idle_connections_are_closed, .init = startShortIdle)
     cr_assert(wireClosed(&idle));
     cr_assert(wireClosed(&partial));
     wireExecSql(&busy, "INSERT INTO t VALUES (1)", NULL, NULL);
+    cr_assert_eq(dqlite_node_set_client_limits(node.node, 0, 0, 0),
+                 DQLITE_MISUSE, "only before start");
     wireClose(&busy);
     wireClose(&idle);
     wireClose(&partial);
@@ -277,7 +279,7 @@ Test(conn, idle_connections_are_closed, .init = startShortIdle)
 
 static void shortStall(dqlite_node *n)
 {
-    n->conn_stall_timeout_ms = 300;
+    cr_assert_eq(dqlite_node_set_client_limits(n, 300000, 300, 1 << 30), 0);
 }
 
 static void startShortStall(void)
