@@ -434,3 +434,31 @@ Test(conn, at_the_cap_the_longest_idle_connection_makes_room,
         }
     }
 }
+
+/* A 67 MB blob bound as a parameter fits the 64 MiB request limit
+ * (67,000,064 bytes), but its transaction does not fit one raft entry: a
+ * clear FAILURE 18 (it was 'limit exceeded', code 1), and the connection
+ * goes on. */
+Test(conn, a_transaction_over_the_entry_limit_fails_clearly, .init = startPlain)
+{
+    struct wire w;
+    size_t len = 67000000;
+    wireOpen(&w, node.address, PROTO_VERSION);
+    wireOpenDb(&w, "test");
+    wireExecSql(&w, "CREATE TABLE t (b BLOB)", NULL, NULL);
+    uint8_t *blob = randomBlob(len);
+    struct buf out;
+    encodeInsert(&out, blob, len);
+    cr_assert_leq(out.len, PROTO_HEADER_SIZE + PROTO_REQUEST_BODY_MAX);
+    cr_assert(sendAll(&w, out.data, out.len));
+    bufFree(&out);
+    free(blob);
+    cr_assert_eq(wireExpectFailure(&w), 18 /* SQLITE_TOOBIG */);
+    /* (Or SQLite's own refusal, once SQLITE_LIMIT_LENGTH is set below.) */
+    cr_assert(strstr(w.resp.failure.message.data, "too large to replicate") !=
+                      NULL ||
+                  strstr(w.resp.failure.message.data, "too big") != NULL,
+              "%s", w.resp.failure.message.data);
+    wireExecSql(&w, "INSERT INTO t VALUES (x'01')", NULL, NULL);
+    wireClose(&w);
+}
