@@ -34,6 +34,7 @@ static void connMaybeFree(struct conn *c);
 
 static void connOnAlloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out);
 static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void connUpdateReading(struct conn *c);
 
 static void connOnClosed(uv_handle_t *handle)
 {
@@ -200,6 +201,8 @@ static void connDrainCheck(struct conn *c)
     c->draining = false;
     if (gatewayIdle(&c->gateway)) {
         connClose(c);
+    } else {
+        connUpdateReading(c); /* stops: connPump closes once written */
     }
 }
 

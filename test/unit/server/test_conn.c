@@ -462,3 +462,29 @@ Test(conn, a_transaction_over_the_entry_limit_fails_clearly, .init = startPlain)
     wireExecSql(&w, "INSERT INTO t VALUES (x'01')", NULL, NULL);
     wireClose(&w);
 }
+
+/* A pipelining client: 15 MB of requests sent before any answer is read.
+ * Reading pauses while more than CONN_MAX_BUFFERED bytes wait behind the
+ * request being served, and resumes as they are answered, in order. */
+Test(conn, pipelined_large_requests_are_answered_in_order, .init = startPlain)
+{
+    struct wire w;
+    size_t len = 3000000;
+    uint8_t *blob = randomBlob(len);
+    struct buf out;
+    wireOpen(&w, node.address, PROTO_VERSION);
+    wireOpenDb(&w, "test");
+    wireExecSql(&w, "CREATE TABLE t (b BLOB)", NULL, NULL);
+    encodeInsert(&out, blob, len);
+    for (int i = 0; i < 5; i++) {
+        cr_assert(sendAll(&w, out.data, out.len), "request %d not taken", i);
+    }
+    for (uint64_t i = 1; i <= 5; i++) {
+        cr_assert(wireRecv(&w));
+        cr_assert_eq(w.resp.type, PROTO_RESP_RESULT);
+        cr_assert_eq(w.resp.result.last_insert_id, i);
+    }
+    bufFree(&out);
+    free(blob);
+    wireClose(&w);
+}
