@@ -414,6 +414,11 @@ static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     protoReaderCommit(&c->reader, (size_t)nread);
+    c->arrived_bytes += (size_t)nread;
+    if (c->arrived_bytes >= CONN_READ_CHUNK) {
+        c->active_ms = uv_now(&c->node->loop); /* a request arriving */
+        c->arrived_bytes = 0;
+    }
     connPump(c);
 }
 

@@ -22,9 +22,10 @@
  * body is received; while the node is over budget, new requests get a
  * FAILURE. Buffers grown for a large request are released after it.
  *
- * Idle connections (no request started or answered for the node's
- * conn_idle_timeout_ms, a partial request counting as idle) are closed by a
- * sweep timer, and so are connections whose client takes no byte of a
+ * Idle connections (no request started or answered, and less than
+ * CONN_READ_CHUNK bytes of one received, for the node's
+ * conn_idle_timeout_ms: a request trickling in counts as idle) are closed
+ * by a sweep timer, and so are connections whose client takes no byte of a
  * pending response for conn_stall_timeout_ms: a query whose rows are not
  * read would otherwise keep its read transaction, pinning the WAL, and its
  * batch in memory, for ever (closing ends the statement).
@@ -79,7 +80,9 @@ struct conn {
     size_t out_bytes;           /* ...and their bytes */
     size_t held_bytes;          /* charged to the node's budget */
     size_t reserved_bytes;      /* ...at least, for a frame admitted */
-    uint64_t active_ms;         /* loop time a request last started or ended */
+    uint64_t active_ms;         /* loop time a request last started or ended, or
+                                   CONN_READ_CHUNK more bytes of one arrived */
+    size_t arrived_bytes;       /* ...bytes since then */
     uint64_t write_progress_ms; /* loop time writes last moved */
     size_t write_queue_seen;    /* libuv's write queue size then */
     bool reading;

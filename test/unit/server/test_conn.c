@@ -488,3 +488,28 @@ Test(conn, pipelined_large_requests_are_answered_in_order, .init = startPlain)
     free(blob);
     wireClose(&w);
 }
+
+/* A large request arriving slowly (128 KiB every 150 ms, 1.2 s in all,
+ * with a 300 ms idle timeout) is activity, not idleness. */
+Test(conn, a_slow_upload_is_not_idle, .init = startShortIdle)
+{
+    struct wire w;
+    size_t len = 1 << 20;
+    uint8_t *blob = randomBlob(len);
+    struct buf out;
+    wireOpen(&w, node.address, PROTO_VERSION);
+    wireOpenDb(&w, "test");
+    wireExecSql(&w, "CREATE TABLE t (b BLOB)", NULL, NULL);
+    encodeInsert(&out, blob, len);
+    for (size_t sent = 0; sent < out.len;) {
+        size_t n = out.len - sent < (128u << 10) ? out.len - sent : 128u << 10;
+        cr_assert(sendAll(&w, out.data + sent, n));
+        sent += n;
+        usleep(150 * 1000);
+    }
+    cr_assert(wireRecv(&w), "closed while uploading");
+    cr_assert_eq(w.resp.type, PROTO_RESP_RESULT);
+    bufFree(&out);
+    free(blob);
+    wireClose(&w);
+}
