@@ -513,3 +513,61 @@ Test(conn, a_slow_upload_is_not_idle, .init = startShortIdle)
     free(blob);
     wireClose(&w);
 }
+
+static void tinyBudget(dqlite_node *n)
+{
+    cr_assert_eq(dqlite_node_set_client_limits(n, 300000, 30000, 8 * MIB), 0);
+}
+
+static void startTinyBudget(void)
+{
+    alarm(60);
+    wireNodeStartWith(&node, tinyBudget);
+}
+
+/* An unread 10 MB DUMP holds more than the node's 8 MiB budget: while it
+ * does, other clients' requests get a clear FAILURE (the connection
+ * stays); once it is read, they are served again. */
+Test(conn, over_the_budget_new_requests_fail_until_it_drains,
+     .init = startTinyBudget)
+{
+    struct wire a, b;
+    struct proto_request req;
+    wireOpen(&a, node.address, PROTO_VERSION);
+    wireOpen(&b, node.address, PROTO_VERSION);
+    wireOpenDb(&a, "test");
+    wireExecSql(&a,
+                "CREATE TABLE t (b BLOB); WITH RECURSIVE c(x) AS (SELECT 0 "
+                "UNION ALL SELECT x + 1 FROM c WHERE x < 9) INSERT INTO t "
+                "SELECT randomblob(1000000) FROM c",
+                NULL, NULL);
+    protoRequestInit(&req, PROTO_REQ_DUMP);
+    req.dump.name = protoText("test");
+    wireSend(&a, &req); /* and read nothing yet */
+    /* Once the DUMP is built (polled: the db thread may be slow). */
+    bool refused = false;
+    for (int i = 0; i < 100 && !refused; i++) {
+        askLeader(&b);
+        refused = b.resp.type == PROTO_RESP_FAILURE;
+        if (!refused) {
+            usleep(50 * 1000);
+        }
+    }
+    cr_assert(refused, "served while an unread DUMP holds over the budget");
+    cr_assert_eq(b.resp.failure.code, 7 /* SQLITE_NOMEM */);
+    cr_assert(strstr(b.resp.failure.message.data, "memory budget") != NULL,
+              "%s", b.resp.failure.message.data);
+    cr_assert(wireRecv(&a));
+    cr_assert_eq(a.resp.type, PROTO_RESP_FILES);
+    /* Once the node has seen the write done, b is served again. */
+    for (int i = 0; i < 100; i++) {
+        askLeader(&b);
+        if (b.resp.type == PROTO_RESP_SERVER) {
+            break;
+        }
+        usleep(50 * 1000);
+    }
+    cr_assert_eq(b.resp.type, PROTO_RESP_SERVER);
+    wireClose(&a);
+    wireClose(&b);
+}
