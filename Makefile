@@ -10,7 +10,7 @@
 #   make                 build everything (after installing missing packages)
 #   make check           build and run every test tier
 #   make check SAN=1     the same, built with ASan+UBSan (in build/asan)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (and make uninstall PREFIX=...)
 #   make demo            the local 3-node demo cluster
 
 SHELL := /bin/bash
@@ -214,8 +214,8 @@ CHECK_TARGETS += $(foreach f,$(FUZZ_NAMES),check-replay-$(f))
 fuzz: $(foreach f,$(FUZZ_NAMES),fuzz-$(f))
 
 # ---------------------------------------------------------------- targets
-.PHONY: all deps check lint format format-check include-check install demo \
-	clean fuzz
+.PHONY: all deps check lint format format-check include-check install \
+	uninstall demo clean fuzz
 
 deps:
 	@scripts/deps.sh
@@ -252,6 +252,15 @@ MODULE ?= raft
 coverage:
 	@scripts/coverage.sh $(MODULE)
 
+# The installed dqlite.pc is generated for the PREFIX of this install (the
+# one in $(B) was made for the PREFIX of the build). uninstall removes the
+# files install wrote, and the directories it made if they end up empty.
+PC_SED = sed -e 's|@PREFIX@|$(1)|' -e 's|@VERSION@|$(VERSION)|' dqlite.pc.in
+INSTALLED_HEADERS := $(notdir $(wildcard include/*.h))
+INSTALLED_FILES := $(addprefix include/,$(INSTALLED_HEADERS)) \
+	lib/libdqlite.so.$(SONAME_MAJOR) lib/libdqlite.so lib/libdqlite.a \
+	lib/pkgconfig/dqlite.pc $(addprefix bin/,$(notdir $(PROGRAMS)))
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
 		$(DESTDIR)$(PREFIX)/bin
@@ -259,8 +268,14 @@ install: all
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libdqlite.so.$(SONAME_MAJOR) $(DESTDIR)$(PREFIX)/lib/libdqlite.so
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(B)/dqlite.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	$(call PC_SED,$(PREFIX)) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dqlite.pc
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/dqlite.pc
 	$(if $(PROGRAMS),install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED_FILES))
+	-rmdir $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin 2>/dev/null
 
 demo:
 	@scripts/demo.sh

@@ -38,6 +38,13 @@ DQLITE_API int dqlite_version_number(void);
 #define DQLITE_ERROR 1  /* generic failure */
 #define DQLITE_MISUSE 2 /* the library was used wrongly */
 #define DQLITE_NOMEM 3  /* out of memory */
+/* dqlite_node_start: the data directory belongs to another node id (its
+ * node-id file says which); older dqlite's value, which go-dqlite maps to
+ * ErrServerCantBootstrap. */
+#define DQLITE_CANTBOOTSTRAP 11
+/* dqlite_node_start (or a bind on the address of a running node): another
+ * node, in this process or another, holds the data directory's lock. */
+#define DQLITE_LOCKED 12
 
 /* Roles of a node in the cluster configuration. */
 #define DQLITE_VOTER 0   /* replicates the log and votes */
@@ -107,7 +114,11 @@ DQLITE_API int dqlite_node_set_snapshot_params(dqlite_node *n,
 
 /* Start the node's thread and return once it accepts connections. A node
  * with id 1 (or go-dqlite's bootstrap id) and no prior state bootstraps a
- * one-voter cluster; any other waits to be added. */
+ * one-voter cluster; any other waits to be added. The node locks its data
+ * directory until dqlite_node_destroy (DQLITE_LOCKED if another node holds
+ * it) and, once started, records its id in the directory's node-id file;
+ * a directory whose node-id names another node is refused with
+ * DQLITE_CANTBOOTSTRAP. A failed start leaves neither behind. */
 DQLITE_API int dqlite_node_start(dqlite_node *n);
 
 /* Hand leadership over if possible, close every connection and the
@@ -255,6 +266,11 @@ DQLITE_API int dqlite_node_set_log_func(dqlite_node *n, dqlite_log_func f,
 #define DQLITE_FOLLOWER 1
 #define DQLITE_CANDIDATE 2
 #define DQLITE_LEADER 3
+/* new_state: the node learned that the cluster removed it (it had no
+ * leader, and the leader's configuration no longer names it); it stops
+ * campaigning until a leader contacts it again (added back: new_state
+ * DQLITE_FOLLOWER), or until it is stopped. */
+#define DQLITE_REMOVED 4
 
 /* Called on the node's thread whenever its raft state or the leader it
  * knows changes (`leader` 0: none known). Same rules as the log function. */
@@ -291,6 +307,19 @@ DQLITE_API int dqlite_node_set_client_limits(dqlite_node *n,
                                              unsigned idle_timeout_ms,
                                              unsigned stall_timeout_ms,
                                              uint64_t memory_bytes);
+
+/* Serve on a socket the embedder created (go-dqlite's Server.Start on an
+ * existing listener; e.g. one inherited from systemd's socket activation
+ * or bound with privileges the node does not have): `fd` is a bound,
+ * listening stream socket, TCP (IPv4 or IPv6) or an abstract Unix socket.
+ * Instead of dqlite_node_set_bind_address(), before start; the two are
+ * exclusive (DQLITE_MISUSE for the second). On success the node owns the
+ * descriptor (it makes it non-blocking and close-on-exec, and closes it at
+ * stop, or at destroy if never started) and dqlite_node_get_bind_address()
+ * gives its address. DQLITE_MISUSE, the descriptor left untouched and the
+ * caller's, for anything else (not a socket, not listening, a datagram or
+ * a pathname Unix socket); DQLITE_ERROR if the system refuses. */
+DQLITE_API int dqlite_node_set_bind_fd(dqlite_node *n, int fd);
 
 /* Automatic role management, server-side (what go-dqlite's `app` package
  * does client-side). Off by default (0 and 0); set it on every node, before

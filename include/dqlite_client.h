@@ -19,7 +19,9 @@
  *     client are used by one thread at a time; different connections may be
  *     used by different threads at once.
  *   - Nothing here retains a pointer the caller passed, except the store
- *     given to dqlite_driver_create() and the `arg` of callbacks.
+ *     given to dqlite_driver_create(), the handle given to
+ *     dqlite_conn_set_cancel(), the SQLite handle given to
+ *     dqlite_server_store_open_db() and the `arg` of callbacks.
  */
 #ifndef DQLITE_CLIENT_H
 #define DQLITE_CLIENT_H
@@ -66,6 +68,9 @@ extern "C" {
 #define DQLITE_CLIENT_TXCUT 9
 /* The server store failed (e.g. its SQLite file cannot be written). */
 #define DQLITE_CLIENT_STORE 10
+/* The call was cancelled through the connection's dqlite_cancel handle
+ * (dqlite_conn_set_cancel()); for SQL in flight an INTERRUPT was sent. */
+#define DQLITE_CLIENT_CANCELLED 11
 /* dqlite_rows_next(): a row is available / the result set is finished. */
 #define DQLITE_CLIENT_ROW 100
 #define DQLITE_CLIENT_DONE 101
@@ -169,6 +174,51 @@ DQLITE_API int dqlite_server_store_create(struct dqlite_server_store **store);
 DQLITE_API int dqlite_server_store_open(const char *path,
                                         struct dqlite_server_store **store);
 
+/* A SQLite handle (sqlite3.h need not be included to use this header). */
+struct sqlite3;
+
+/* A store in a table of the caller's choosing (go-dqlite's NewNodeStore(db,
+ * schema, table, column)): `schema`.`table` with one TEXT column `column`
+ * (UNIQUE), created if missing, in the caller's open SQLite handle `db`,
+ * which is borrowed: it must outlive the store, and is never closed by it.
+ * Names are quoted as identifiers (any name of 1 to 128 bytes works, e.g.
+ * "main", "temp" or an attached database's name). Only addresses are
+ * kept: every server read back has id 1 and role voter. Writes run in a
+ * savepoint, so they nest in a transaction the caller has open on `db`.
+ * Any thread (the store has its own lock; other users of `db` must respect
+ * SQLite's threading mode of the handle). */
+DQLITE_API int dqlite_server_store_open_db(struct sqlite3 *db,
+                                           const char *schema,
+                                           const char *table,
+                                           const char *column,
+                                           struct dqlite_server_store **store);
+
+/* A store implemented by the caller (go-dqlite's NodeStore interface).
+ * The library calls these with the store's lock held, so an implementation
+ * is never called twice at once, from whichever thread uses the store (the
+ * driver's connecting threads among them). Each returns 0, or non-zero on
+ * failure (the call then fails with DQLITE_CLIENT_STORE). */
+struct dqlite_server_store_methods {
+    /* The current list: *servers (an array of *n entries, every address a
+     * non-empty string) stays the implementation's; the library copies it
+     * and then calls `release` (when set) with the same array. */
+    int (*get)(void *arg, struct dqlite_server_info **servers, unsigned *n);
+    /* Replaces the content with `n` servers, valid during the call only. */
+    int (*set)(void *arg, const struct dqlite_server_info *servers, unsigned n);
+    /* Optional: frees what `get` returned. */
+    void (*release)(void *arg, struct dqlite_server_info *servers, unsigned n);
+    /* Optional: called once by dqlite_server_store_close(). */
+    void (*close)(void *arg);
+};
+
+/* Builds a store on the caller's methods (copied; `get` and `set` are
+ * required) and `arg` (passed to each). A list that `get` returns is checked
+ * as dqlite_server_store_set() checks its argument (an invalid one fails
+ * with DQLITE_CLIENT_STORE). Every driver accepts such a store. Any thread. */
+DQLITE_API int
+dqlite_server_store_custom(const struct dqlite_server_store_methods *methods,
+                           void *arg, struct dqlite_server_store **store);
+
 /* Frees the store. No driver may be using it any more. NULL is accepted. Any
  * thread, once no driver or thread uses the store. */
 DQLITE_API void dqlite_server_store_close(struct dqlite_server_store *store);
@@ -260,6 +310,18 @@ DQLITE_API int dqlite_driver_connect(struct dqlite_driver *driver,
                                      const char *name,
                                      struct dqlite_conn **conn);
 
+/* dqlite_driver_connect() with a cancellation handle (go-dqlite's
+ * Connector.Connect(ctx)): the search for the leader ends with
+ * DQLITE_CLIENT_CANCELLED when `cancel` is fired (looked at before each
+ * server probed and during the backoff sleeps; a fired handle fails at
+ * once), and the connection keeps the handle as if given to
+ * dqlite_conn_set_cancel(). `cancel` may be NULL. Any thread. */
+struct dqlite_cancel;
+DQLITE_API int dqlite_driver_connect_cancel(struct dqlite_driver *driver,
+                                            const char *name,
+                                            struct dqlite_cancel *cancel,
+                                            struct dqlite_conn **conn);
+
 /* Closes the connection: finalizes nothing server side (the server frees
  * the connection's statements and rolls back its transaction). Its
  * statements and rows must be closed first. NULL is accepted. Thread: the one
@@ -284,15 +346,58 @@ DQLITE_API uint64_t dqlite_conn_errcode(struct dqlite_conn *conn);
 DQLITE_API void dqlite_conn_set_timeout(struct dqlite_conn *conn,
                                         unsigned timeout_ms);
 
+/* ------------------------------------------------------- cancellation */
+
+/* A cancellation handle (go-dqlite's context cancellation: WithCancel,
+ * WithContext): another thread fires it to end the calls of the connections
+ * it is set on. Once fired it stays fired, like a cancelled context, until
+ * dqlite_cancel_reset(): every call on such a connection fails at once with
+ * DQLITE_CLIENT_CANCELLED. */
+struct dqlite_cancel;
+
+/* Any thread. */
+DQLITE_API int dqlite_cancel_create(struct dqlite_cancel **cancel);
+/* No connection may use it any more. NULL is accepted. */
+DQLITE_API void dqlite_cancel_destroy(struct dqlite_cancel *cancel);
+/* Fires the handle. Any thread, and async-signal-safe (an atomic flag and
+ * one write(2)); firing a fired handle does nothing. NULL is accepted. */
+DQLITE_API void dqlite_cancel_fire(struct dqlite_cancel *cancel);
+/* Whether the handle is fired. Any thread. */
+DQLITE_API bool dqlite_cancel_fired(struct dqlite_cancel *cancel);
+/* Makes the handle usable again (not fired). Thread: call it when no call
+ * that should still see the cancellation is running. */
+DQLITE_API void dqlite_cancel_reset(struct dqlite_cancel *cancel);
+
+/* Sets the cancellation handle of the connection's later calls (NULL
+ * removes it); the handle is borrowed and must outlive its use. When it is
+ * fired while a call waits for the server's answer (exec, query, prepare,
+ * a further batch of rows, commit...), the call returns at once with
+ * DQLITE_CLIENT_CANCELLED: the connection sends INTERRUPT, so the server
+ * stops the statement, and the answers still owed (up to the EMPTY that
+ * acknowledges the INTERRUPT) are read and discarded by the next call on the
+ * connection, within that call's timeout (if they do not come, the
+ * connection is closed and, in a transaction, the transaction is cut). As
+ * with a timeout, a cancelled write may or may not have been applied. A
+ * call started while the handle is fired fails at once without sending
+ * anything; while connecting, the handle is looked at before each server
+ * probed and during the backoff sleeps. Thread: the one using the
+ * connection (dqlite_cancel_fire() from any). */
+DQLITE_API void dqlite_conn_set_cancel(struct dqlite_conn *conn,
+                                       struct dqlite_cancel *cancel);
+
 /* Whether a transaction begun with dqlite_conn_begin() is open. Thread: the one
  * using the connection. */
 DQLITE_API bool dqlite_conn_in_tx(struct dqlite_conn *conn);
 
 /* Runs `sql` (one or more statements) with `n` parameters bound by
  * position (a named placeholder gets the value at its index). `result` may
- * be NULL. At most 255 parameters. A first keyword BEGIN, COMMIT/END or
- * ROLLBACK opens or ends a transaction as dqlite_conn_begin() and friends
- * do. Thread: the one using the connection. */
+ * be NULL. Up to 255 parameters travel in the protocol's 1-byte-count tuple
+ * (schema 0), more (up to 250000; the server's SQLite allows 32766 by
+ * default) in its 4-byte-count tuple (schema 1), which libdqlite 1.11.1
+ * does not know (it ignores the schema byte and misreads the tuple): send
+ * more than 255 only to our server or a newer reference. A first keyword BEGIN,
+ * COMMIT/END or ROLLBACK opens or ends a transaction as dqlite_conn_begin() and
+ * friends do. Thread: the one using the connection. */
 DQLITE_API int dqlite_conn_exec(struct dqlite_conn *conn, const char *sql,
                                 const struct dqlite_value *params, unsigned n,
                                 struct dqlite_result *result);
@@ -339,8 +444,9 @@ DQLITE_API int dqlite_conn_rollback(struct dqlite_conn *conn);
  * the one using the connection. */
 DQLITE_API unsigned dqlite_stmt_num_input(struct dqlite_stmt *stmt);
 
-/* Executes the statement with `n` parameters (at most 255) bound by
- * position; `result` may be NULL. Thread: the one using the connection. */
+/* Executes the statement with `n` parameters (more than 255 as for
+ * dqlite_conn_exec()) bound by position; `result` may be NULL. Thread: the one
+ * using the connection. */
 DQLITE_API int dqlite_stmt_exec(struct dqlite_stmt *stmt,
                                 const struct dqlite_value *params, unsigned n,
                                 struct dqlite_result *result);

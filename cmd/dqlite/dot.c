@@ -8,9 +8,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "shell.h"
 
@@ -33,6 +36,8 @@ static const char help_text[] =
     ".dump <address> [<db> [<dir>]]  write a node's copy of database <db>\n"
     "                             (default db.bin) and its WAL (not merged)\n"
     "                             into <dir> (default: the current directory)\n"
+    ".dump <file>                 write the leader's copy of this shell's\n"
+    "                             database into <file> (WAL: <file>-wal)\n"
     ".help                        this text\n";
 
 /* Splits a line into words (in place); returns their number. */
@@ -224,6 +229,72 @@ static int dotDump(struct shell *sh, const char *address, const char *db,
     return 0;
 }
 
+/* Whether a .dump argument names a node (HOST:PORT, [V6]:PORT, @NAME)
+ * rather than a file. */
+static bool dotIsAddress(const char *arg)
+{
+    return arg[0] == '@' || strchr(arg, ':') != NULL;
+}
+
+/* Writes `size` bytes to `path` whole: a temporary file, then rename. */
+static int dotWriteFile(const char *path, const void *data, size_t size)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        return shellError("file name too long: %s", path);
+    }
+    FILE *f = fopen(tmp, "wb");
+    if (f == NULL || fwrite(data, 1, size, f) != size || fflush(f) != 0 ||
+        fsync(fileno(f)) != 0) {
+        int e = errno;
+        if (f != NULL) {
+            fclose(f);
+            unlink(tmp);
+        }
+        return shellError("cannot write %s: %s", path, strerror(e));
+    }
+    fclose(f);
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return shellError("cannot write %s: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+/* .dump FILE: the shell's database, from the leader, into FILE (and its
+ * WAL, as the node holds it, into FILE-wal). */
+static int dotDumpFile(struct shell *sh, const char *path)
+{
+    struct dqlite_file *files = NULL;
+    unsigned n = 0;
+    char wal[4096];
+    int rv = 0;
+    struct dqlite_client *cli = dotClient(sh, NULL);
+    if (cli == NULL) {
+        return -1;
+    }
+    if (dqlite_client_dump(cli, sh->database, &files, &n) != 0) {
+        return dotFail(cli, "dump failed");
+    }
+    dqlite_client_close(cli);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    for (unsigned i = 0; i < n && rv == 0; i++) {
+        size_t len = strlen(files[i].name);
+        bool is_wal = len > 4 && strcmp(files[i].name + len - 4, "-wal") == 0;
+        if (is_wal && files[i].size == 0) {
+            unlink(wal); /* no stale WAL beside the new file */
+            continue;
+        }
+        rv = dotWriteFile(is_wal ? wal : path, files[i].data, files[i].size);
+    }
+    dqlite_file_free(files, n);
+    if (rv == 0) {
+        fputs("OK\n", sh->out);
+    }
+    return rv;
+}
+
 /* Runs a membership command (member.c); -2 when none fits. */
 static int dotDispatchMember(struct shell *sh, int argc, char *argv[])
 {
@@ -252,6 +323,9 @@ static int dotDispatch(struct shell *sh, int argc, char *argv[])
         return dotDescribe(sh, argv[1]);
     } else if (strcasecmp(cmd, ".weight") == 0 && argc == 3) {
         return dotWeight(sh, argv[1], argv[2]);
+    } else if (strcasecmp(cmd, ".dump") == 0 && argc == 2 &&
+               !dotIsAddress(argv[1])) {
+        return dotDumpFile(sh, argv[1]);
     } else if (strcasecmp(cmd, ".dump") == 0 && argc >= 2 && argc <= 4) {
         return dotDump(sh, argv[1], argc >= 3 ? argv[2] : NULL,
                        argc == 4 ? argv[3] : NULL);

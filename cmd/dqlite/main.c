@@ -61,6 +61,8 @@ static const char usage_text[] =
     "                                db.bin) and its WAL (as the node holds\n"
     "                                it, not merged) into DIR (default: the\n"
     "                                current directory), then print OK\n"
+    "    .dump FILE                  write the leader's copy of the shell's\n"
+    "                                DB into FILE (its WAL into FILE-wal)\n"
     "    Node ids are in hex, as .cluster prints them.\n"
     "    .help                       list the dot-commands\n"
     "\n"

@@ -1,13 +1,14 @@
 /*
  * Who owns a data directory. The node's own files (metadata, seg-*, snap-*)
  * do not say which node wrote them, and starting node 2 on node 1's log
- * would corrupt the cluster, so dqlited keeps a file of its own, `node-id`
- * (the id in decimal and a newline), written atomically at first start and
- * checked at every start. Other files in the directory are ignored.
+ * would corrupt the cluster, so the library keeps `node-id` (the id in
+ * decimal and a newline), written once the node has started and checked at
+ * every start (src/server/datadir.c). dqlited reads it here to learn its
+ * id, and is stricter than the library: a directory with node state but no
+ * node-id is refused. Other files in the directory are ignored.
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,49 +95,13 @@ static int readNodeId(const char *path, uint64_t *id)
     return 1;
 }
 
-/* Writes the node-id file atomically: temporary file, fsync, rename, fsync
- * of the directory. */
-static int writeNodeId(const char *dir, const char *path, uint64_t id)
+/* The directory has a node-id file saying `owner`: that is the id, unless
+ * --id says otherwise (then dqlite_node_start refuses the directory). */
+static int claimOwned(struct config *cfg, uint64_t owner)
 {
-    char tmp[PATH_BYTES + 8];
-    char text[32];
-    int len = snprintf(text, sizeof text, "%" PRIu64 "\n", id);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        goto err;
+    if (cfg->id == 0) {
+        cfg->id = owner;
     }
-    if (write(fd, text, (size_t)len) != len || fsync(fd) != 0) {
-        close(fd);
-        goto err;
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        goto err;
-    }
-    fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    return 0;
-err:
-    logMsg(LOG_ERROR, "cannot write %s: %s", path, strerror(errno));
-    unlink(tmp);
-    return -1;
-}
-
-/* The directory has a node-id file saying `owner`. */
-static int claimOwned(struct config *cfg, const char *path, uint64_t owner)
-{
-    if (cfg->id != 0 && cfg->id != owner) {
-        logMsg(LOG_ERROR,
-               "refusing data directory %s: it belongs to node %" PRIu64
-               " (see %s), not to node %" PRIu64,
-               cfg->dir, owner, path, cfg->id);
-        return DQLITED_EXIT_DATADIR;
-    }
-    cfg->id = owner;
     return 0;
 }
 
@@ -160,12 +125,7 @@ static int claimNew(struct config *cfg, const char *path, int state)
     if (cfg->id == 0) {
         cfg->id = cfg->join == NULL ? 1 : dqlite_generate_node_id(cfg->address);
     }
-    if (writeNodeId(cfg->dir, path, cfg->id) != 0) {
-        return DQLITED_EXIT_DATADIR;
-    }
-    logMsg(LOG_INFO, "data directory %s now belongs to node %" PRIu64, cfg->dir,
-           cfg->id);
-    return 0;
+    return 0; /* dqlite_node_start writes node-id once the node runs */
 }
 
 int datadirClaim(struct config *cfg, bool *fresh)
@@ -199,5 +159,17 @@ int datadirClaim(struct config *cfg, bool *fresh)
                cfg->dir);
         return DQLITED_EXIT_DATADIR;
     }
-    return found ? claimOwned(cfg, path, owner) : claimNew(cfg, path, state);
+    return found ? claimOwned(cfg, owner) : claimNew(cfg, path, state);
+}
+
+int datadirExitCode(int rv, int otherwise)
+{
+    switch (rv) {
+    case DQLITE_CANTBOOTSTRAP:
+        return DQLITED_EXIT_DATADIR;
+    case DQLITE_LOCKED:
+        return DQLITED_EXIT_INUSE;
+    default:
+        return otherwise;
+    }
 }

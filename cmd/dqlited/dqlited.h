@@ -19,6 +19,9 @@
 #define DQLITED_EXIT_DATADIR 3 /* data directory refused */
 #define DQLITED_EXIT_JOIN 4    /* could not join the cluster */
 #define DQLITED_EXIT_STOP 5    /* stopping the node failed */
+/* Chosen apart from 6..10, where other exit codes may be added. */
+#define DQLITED_EXIT_INUSE 12   /* another node holds the data directory */
+#define DQLITED_EXIT_REMOVED 13 /* this node was removed from the cluster */
 
 /* Log levels, lowest first. */
 enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -59,11 +62,18 @@ void logMsg(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Checks that cfg->dir may be used by this node and settles cfg->id: reads
- * the directory's node-id file (or writes it at first start, after picking
- * an id if none was given). Sets *fresh when the directory holds no node
- * state yet. Returns 0, or DQLITED_EXIT_DATADIR (or DQLITED_EXIT_USAGE for
- * --id 1 with --join on an empty directory) after logging why. */
+ * the directory's node-id file (or picks an id at first start if none was
+ * given; the library writes the file once the node has started, and
+ * refuses a directory whose file names another node). Sets *fresh when
+ * the directory holds no node state yet. Returns 0, or DQLITED_EXIT_DATADIR
+ * (or DQLITED_EXIT_USAGE for --id 1 with --join on an empty directory)
+ * after logging why. */
 int datadirClaim(struct config *cfg, bool *fresh);
+
+/* The exit code for a failed dqlite_node_* call's return value:
+ * DQLITED_EXIT_DATADIR for another node's directory, DQLITED_EXIT_INUSE
+ * for a locked one, else `otherwise`. */
+int datadirExitCode(int rv, int otherwise);
 
 /* Asks the cluster reached through cfg->join to add this node with
  * cfg->role, retrying until cfg->join_timeout_s; a node already in the

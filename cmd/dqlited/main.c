@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +24,22 @@
 #define STOP_TIMEOUT_S 30
 
 static sigset_t stop_signals;
+/* Set by the node's thread when the cluster removed the node; it then
+ * sends SIGUSR1, which ends the wait for a signal. */
+static volatile sig_atomic_t node_removed;
+
+/* SIGHUP (and a SIGUSR1 that is not the node's): logged, not a stop. */
+static bool signalIgnored(int sig)
+{
+    if (sig != SIGHUP && (sig != SIGUSR1 || node_removed)) {
+        return false;
+    }
+    /* Nothing to reload (the options are the command line's); a hang-up
+     * must not end the node without a graceful stop. */
+    logMsg(LOG_INFO, "%s ignored (stop with SIGTERM or SIGINT)",
+           sig == SIGHUP ? "SIGHUP" : "SIGUSR1");
+    return true;
+}
 
 int signalWait(int timeout_ms)
 {
@@ -31,7 +48,7 @@ int signalWait(int timeout_ms)
     int sig;
     do {
         sig = sigtimedwait(&stop_signals, NULL, timeout_ms < 0 ? NULL : &ts);
-    } while (sig < 0 && errno == EINTR);
+    } while ((sig < 0 && errno == EINTR) || signalIgnored(sig));
     return sig < 0 ? 0 : sig;
 }
 
@@ -42,10 +59,26 @@ static void nodeLog(void *arg, int level, const char *message)
     logMsg(level, "node: %s", message);
 }
 
+/* The node's state changes (its thread): a removal ends dqlited. */
+static void nodeWatch(void *arg, int old_state, int new_state,
+                      dqlite_node_id leader)
+{
+    (void)arg;
+    (void)old_state;
+    (void)leader;
+    if (new_state == DQLITE_REMOVED) {
+        node_removed = 1;
+        kill(getpid(), SIGUSR1);
+    }
+}
+
 /* Applies the tuning options to a created node. */
 static int nodeConfigure(dqlite_node *node, const struct config *cfg)
 {
     int rv = dqlite_node_set_log_func(node, nodeLog, NULL, cfg->log_level);
+    if (rv == 0) {
+        rv = dqlite_node_set_watch_func(node, nodeWatch, NULL);
+    }
     if (rv == 0 && cfg->latency_ms != 0) {
         rv = dqlite_node_set_network_latency_ms(node, cfg->latency_ms);
     }
@@ -89,7 +122,7 @@ static int nodeRun(const struct config *cfg, dqlite_node **node)
     if (rv != 0) {
         logMsg(LOG_ERROR, "node %" PRIu64 ": %s", cfg->id,
                dqlite_node_errmsg(*node));
-        return DQLITED_EXIT_FAIL;
+        return datadirExitCode(rv, DQLITED_EXIT_FAIL);
     }
     return 0;
 }
@@ -163,6 +196,8 @@ int main(int argc, char *argv[])
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);  /* taken and ignored by signalWait */
+    sigaddset(&stop_signals, SIGUSR1); /* the node was removed */
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
     rv = datadirClaim(&cfg, &fresh);
@@ -177,7 +212,16 @@ int main(int argc, char *argv[])
     rv = nodeAnnounce(node, &cfg, fresh, &stop);
     if (rv == 0 && !stop) {
         int sig = signalWait(-1);
-        logMsg(LOG_INFO, "received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        if (sig == SIGUSR1) {
+            logMsg(LOG_ERROR,
+                   "node %" PRIu64 " was removed from the cluster: "
+                   "stopping (exit %d)",
+                   cfg.id, DQLITED_EXIT_REMOVED);
+            rv = DQLITED_EXIT_REMOVED;
+        } else {
+            logMsg(LOG_INFO, "received %s",
+                   sig == SIGINT ? "SIGINT" : "SIGTERM");
+        }
     }
     return nodeShutdown(node, rv);
 }

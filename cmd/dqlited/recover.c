@@ -157,7 +157,7 @@ int recoverRun(const struct config *cfg)
         logMsg(LOG_ERROR, "recover node %" PRIu64 ": %s", cfg->id,
                node != NULL ? dqlite_node_errmsg(node) : "cannot create");
         dqlite_node_destroy(node);
-        return DQLITED_EXIT_FAIL;
+        return datadirExitCode(rv, DQLITED_EXIT_FAIL);
     }
     dqlite_node_destroy(node);
     recoverReport(cfg, &list);

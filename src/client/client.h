@@ -4,6 +4,7 @@
  *
  * Layering inside the module:
  *   time.c, dial.c   clock, deadlines, dialling a socket
+ *   cancel.c         cancellation handles (an eventfd the waits poll)
  *   sock.c           one connection to one node: framed messages in and
  *                    out with deadlines, INTERRUPT and draining
  *   codec.c          the adapter to src/proto: requests and responses
@@ -33,11 +34,11 @@
 
 /* Bounds of what the client accepts or sends. */
 #define CLIENT_ERRMSG_SIZE 512
-#define CLIENT_PARAMS_MAX 255         /* schema 0 parameter tuples */
-#define CLIENT_ADDRESS_MAX 1024       /* one server address */
-#define CLIENT_STORE_MAX 4096         /* servers in a store */
-#define CLIENT_BACKOFF_SHIFT_MAX 30   /* 2^n overflows past this */
-#define CLIENT_MESSAGE_SMALL_MAX 4096 /* bodies of fixed-size answers */
+#define CLIENT_PARAMS_MAX PROTO_PARAMS_MAX /* schema 1 above 255 */
+#define CLIENT_ADDRESS_MAX 1024            /* one server address */
+#define CLIENT_STORE_MAX 4096              /* servers in a store */
+#define CLIENT_BACKOFF_SHIFT_MAX 30        /* 2^n overflows past this */
+#define CLIENT_MESSAGE_SMALL_MAX 4096      /* bodies of fixed-size answers */
 
 /* ------------------------------------------------------------ errors */
 
@@ -74,6 +75,14 @@ void clientSleepMs(unsigned ms);
  * capped at `cap_ms`. */
 unsigned clientBackoffMs(unsigned factor_ms, unsigned cap_ms, unsigned attempt);
 
+/* ------------------------------------------------------------ cancel */
+
+/* The descriptor that is readable while `cancel` is fired; -1 for NULL. */
+int clientCancelFd(const struct dqlite_cancel *cancel);
+bool clientCancelled(const struct dqlite_cancel *cancel);
+/* Sleeps `ms` milliseconds or until `cancel` (may be NULL) is fired. */
+void clientCancelSleepMs(const struct dqlite_cancel *cancel, unsigned ms);
+
 /* ------------------------------------------------------------ dial */
 
 /* The default dial function: TCP to "host:port" / "[v6]:port", or an
@@ -86,7 +95,8 @@ int clientDialDefault(void *arg, const char *address, int timeout_ms, int *fd);
  * framing reader and the last response, decoded. Owns its fd and buffers;
  * `frame` and `resp` view the reader's buffer until the next receive. */
 struct client_sock {
-    int fd; /* -1 when closed */
+    int fd;        /* -1 when closed */
+    int cancel_fd; /* readable when the wait for an answer must end, -1 */
     uint64_t version;
     struct buf out; /* the request(s) to send */
     struct proto_reader reader;
@@ -107,9 +117,11 @@ int clientSockEncode(struct client_sock *s, const struct proto_request *req);
  * ERR_IO (the socket is then closed). */
 int clientSockFlush(struct client_sock *s, int64_t deadline_ms);
 /* Reads and decodes one message into `frame`/`resp`. ERR_TIMEOUT with no
- * byte of the message read leaves the socket usable; any other failure
- * (ERR_IO, ERR_CLIENT_EOF, a proto error, a timeout mid-message) closes
- * it. */
+ * byte of the message read leaves the socket usable; so does
+ * ERR_CLIENT_CANCELLED (`cancel_fd` readable), with or without bytes read:
+ * the reader keeps them and the next call goes on with the message. Any
+ * other failure (ERR_IO, ERR_CLIENT_EOF, a proto error, a timeout
+ * mid-message) closes it. Writes never look at `cancel_fd`. */
 int clientSockRecv(struct client_sock *s, int64_t deadline_ms);
 /* Whether the server closed an idle connection (checked without
  * blocking before a request is sent). */
@@ -135,6 +147,11 @@ void clientLog(const struct dqlite_driver *d, int level, const char *fmt, ...)
  * (or within the retry limit); `e` explains. */
 int clientDiscover(struct dqlite_driver *d, int64_t deadline_ms,
                    struct client_sock *s, struct client_err *e);
+/* The same, ending with ERR_CLIENT_CANCELLED when `cancel` (may be NULL)
+ * is fired: checked before each server probed and during the backoff. */
+int clientDiscoverCancel(struct dqlite_driver *d, int64_t deadline_ms,
+                         const struct dqlite_cancel *cancel,
+                         struct client_sock *s, struct client_err *e);
 /* Dials `address` and sends the handshake. */
 int clientDialNode(struct dqlite_driver *d, const char *address,
                    uint64_t version, int64_t deadline_ms, struct client_sock *s,
@@ -148,11 +165,20 @@ void clientRefreshStore(struct dqlite_driver *d, struct client_sock *s,
 
 /* ------------------------------------------------------------ stores */
 
+/* One store of three kinds: in memory (`servers`), in a SQLite table
+ * (`db`), or the caller's own (`custom`, a copy of its methods). */
 struct dqlite_server_store {
     pthread_mutex_t mutex;
     struct dqlite_server_info *servers; /* memory store content */
     unsigned n;
-    void *db; /* sqlite3 * of a file store, NULL for memory */
+    void *db;         /* sqlite3 * of a table store, NULL otherwise */
+    bool own_db;      /* opened (and closed) by the store */
+    char *sql_select; /* statements of a table store (sqlite3_mprintf) */
+    char *sql_delete;
+    char *sql_insert;
+    bool custom; /* `methods` are the caller's */
+    struct dqlite_server_store_methods methods;
+    void *methods_arg;
 };
 
 /* Deep copies / frees of server arrays. */
@@ -160,8 +186,12 @@ int clientInfosCopy(const struct dqlite_server_info *src, unsigned n,
                     struct dqlite_server_info **dst);
 void clientInfosFree(struct dqlite_server_info *infos, unsigned n);
 
-/* The file store's halves (store_file.c), called with the mutex held. */
+/* The table store's halves (store_file.c), called with the mutex held.
+ * Open creates the table if missing; a borrowed `db` is not closed. */
 int clientStoreFileOpen(struct dqlite_server_store *st, const char *path);
+int clientStoreTableOpen(struct dqlite_server_store *st, void *db, bool own_db,
+                         const char *schema, const char *table,
+                         const char *column);
 void clientStoreFileClose(struct dqlite_server_store *st);
 int clientStoreFileGet(struct dqlite_server_store *st,
                        struct dqlite_server_info **servers, unsigned *n);
@@ -181,8 +211,11 @@ struct dqlite_conn {
     uint64_t generation; /* bumped by every (re)connection */
     unsigned timeout_ms;
     enum client_tx tx;
-    struct dqlite_rows *rows; /* the open result set, NULL */
-    unsigned n_stmts;         /* statements not closed yet */
+    struct dqlite_rows *rows;     /* the open result set, NULL */
+    unsigned n_stmts;             /* statements not closed yet */
+    struct dqlite_cancel *cancel; /* borrowed, NULL */
+    bool drain; /* a cancelled call's INTERRUPT was sent: every answer up to
+                   its EMPTY is still to be read and discarded */
     struct client_err err;
 };
 
@@ -244,6 +277,13 @@ int clientConnRun(struct dqlite_conn *c, client_conn_op fn, void *arg,
                   bool idempotent);
 /* Sends INTERRUPT and discards every answer up to its EMPTY. */
 int clientConnInterrupt(struct dqlite_conn *c);
+/* Reads the answers a cancelled call left owed (c->drain), if any; on
+ * failure the connection is broken (its code, TXCUT in a transaction). */
+int clientConnDrainOwed(struct dqlite_conn *c);
+/* A cancelled call: sends INTERRUPT and leaves the drain for the next call
+ * (c->drain). Returns ERR_CLIENT_CANCELLED (or the failure, the connection
+ * then broken). */
+int clientConnCancelled(struct dqlite_conn *c);
 
 /* Runs SQL text (stmt NULL) or a statement: exec when `rows` is NULL,
  * query otherwise. Returns a DQLITE_CLIENT_* code. */

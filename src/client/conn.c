@@ -15,6 +15,11 @@
  * while the server is working the connection sends INTERRUPT and drains the
  * answers up to EMPTY, within the same timeout again, so the connection
  * stays usable.
+ *
+ * A call can also be cancelled from another thread (a dqlite_cancel set on
+ * the connection): the wait for the answer ends at once, INTERRUPT is
+ * sent, and the answers still owed (up to the INTERRUPT's EMPTY) are read
+ * and discarded by the next call, so the cancelled one returns at once.
  */
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +44,7 @@ int clientConnBroken(struct dqlite_conn *c, int rv)
     clientSockClose(&c->sock);
     clientSockInit(&c->sock);
     c->db_open = false;
+    c->drain = false;
     if (c->tx != CLIENT_TX_OPEN) {
         return rv;
     }
@@ -71,6 +77,13 @@ static int connOpenDb(struct dqlite_conn *c, int64_t deadline_ms)
     req.open.vfs = protoText("volatile");
     rv = clientSockEncode(&c->sock, &req);
     rv = rv != 0 ? rv : clientSockCall(&c->sock, deadline_ms);
+    if (rv == ERR_TIMEOUT) {
+        /* The leader answered LEADER and CLIENT, so it is up: it is slow. */
+        return clientErrSet(&c->err, rv,
+                            "open %s: the node is busy: no answer within the "
+                            "connect timeout (%u ms); retry, or raise it",
+                            c->name, c->driver->opts.connect_timeout_ms);
+    }
     if (rv != 0) {
         return clientErrSet(&c->err, rv, "open %s: %s", c->name, errString(rv));
     }
@@ -94,7 +107,7 @@ static int connConnect(struct dqlite_conn *c)
                             "database name must be a file name without "
                             "directory and not mode=memory");
     }
-    rv = clientDiscover(d, deadline_ms, &c->sock, &c->err);
+    rv = clientDiscoverCancel(d, deadline_ms, c->cancel, &c->sock, &c->err);
     if (rv != 0) {
         return rv;
     }
@@ -117,6 +130,27 @@ static int connConnect(struct dqlite_conn *c)
     return 0;
 }
 
+static int connDrain(struct dqlite_conn *c, int64_t deadline_ms);
+
+int clientConnDrainOwed(struct dqlite_conn *c)
+{
+    int rv;
+    if (!c->drain) {
+        return 0;
+    }
+    ASSERT(clientSockOpen(&c->sock));
+    rv = connDrain(c, clientConnDeadline(c));
+    if (rv == 0) {
+        c->drain = false;
+        return 0;
+    }
+    clientErrSet(&c->err, rv,
+                 "the server did not acknowledge the interrupt of a cancelled "
+                 "call: %s",
+                 errString(rv));
+    return clientConnBroken(c, rv);
+}
+
 int clientConnReady(struct dqlite_conn *c)
 {
     clientErrClear(&c->err);
@@ -128,6 +162,13 @@ int clientConnReady(struct dqlite_conn *c)
         return clientErrSet(&c->err, ERR_CLIENT_TXCUT,
                             "transaction cut by a leader change or lost "
                             "connection: roll back and retry");
+    }
+    if (clientCancelled(c->cancel)) {
+        return clientErrSet(&c->err, ERR_CLIENT_CANCELLED,
+                            "cancelled before the call started");
+    }
+    if (clientConnDrainOwed(c) == ERR_CLIENT_TXCUT) {
+        return ERR_CLIENT_TXCUT;
     }
     if (clientSockOpen(&c->sock) && c->db_open) {
         if (!clientSockHungUp(&c->sock)) {
@@ -152,24 +193,54 @@ int clientConnReady(struct dqlite_conn *c)
     return connConnect(c);
 }
 
-/* Sends INTERRUPT and reads up to its EMPTY answer. */
-int clientConnInterrupt(struct dqlite_conn *c)
+/* Sends INTERRUPT. */
+static int connSendInterrupt(struct dqlite_conn *c, int64_t deadline_ms)
 {
-    struct client_sock *s = &c->sock;
-    int64_t deadline_ms = clientConnDeadline(c);
     struct proto_request req;
     int rv;
     protoRequestInit(&req, PROTO_REQ_INTERRUPT);
     req.interrupt.db_id = c->db_id;
-    rv = clientSockEncode(s, &req);
-    rv = rv != 0 ? rv : clientSockFlush(s, deadline_ms);
-    while (rv == 0) {
+    rv = clientSockEncode(&c->sock, &req);
+    return rv != 0 ? rv : clientSockFlush(&c->sock, deadline_ms);
+}
+
+/* Reads and discards every answer up to the INTERRUPT's EMPTY. */
+static int connDrain(struct dqlite_conn *c, int64_t deadline_ms)
+{
+    struct client_sock *s = &c->sock;
+    int rv;
+    PRE(s->cancel_fd < 0);
+    do {
         rv = clientSockRecv(s, deadline_ms);
         if (rv == 0 && s->resp.type == PROTO_RESP_EMPTY) {
             return 0;
         }
-    }
+    } while (rv == 0);
     return rv;
+}
+
+int clientConnInterrupt(struct dqlite_conn *c)
+{
+    int64_t deadline_ms = clientConnDeadline(c);
+    int rv = connSendInterrupt(c, deadline_ms);
+    return rv != 0 ? rv : connDrain(c, deadline_ms);
+}
+
+int clientConnCancelled(struct dqlite_conn *c)
+{
+    int rv;
+    clientLog(c->driver, DQLITE_CLIENT_LOG_DEBUG,
+              "call cancelled: sending interrupt");
+    rv = connSendInterrupt(c, clientConnDeadline(c));
+    if (rv != 0) {
+        clientErrSet(&c->err, ERR_CLIENT_CANCELLED,
+                     "cancelled (interrupt not sent: %s, connection closed)",
+                     errString(rv));
+        return clientConnBroken(c, ERR_CLIENT_CANCELLED);
+    }
+    c->drain = true;
+    return clientErrSet(&c->err, ERR_CLIENT_CANCELLED,
+                        "cancelled (interrupt sent)");
 }
 
 /* The deadline passed with nothing read: interrupt the server. */
@@ -193,22 +264,35 @@ static int connFailed(struct dqlite_conn *c, int rv)
     if (rv == ERR_TIMEOUT && clientSockOpen(&c->sock)) {
         return connTimedOut(c);
     }
+    if (rv == ERR_CLIENT_CANCELLED) {
+        return clientConnCancelled(c);
+    }
     clientErrSet(&c->err, rv, "connection failed: %s", errString(rv));
     return clientConnBroken(c, rv);
+}
+
+/* Waits for the answer, cancellable by the connection's handle. */
+static int connRecv(struct dqlite_conn *c, int64_t deadline_ms)
+{
+    int rv;
+    c->sock.cancel_fd = clientCancelFd(c->cancel);
+    rv = clientSockRecv(&c->sock, deadline_ms);
+    c->sock.cancel_fd = -1;
+    return rv;
 }
 
 int clientConnCall(struct dqlite_conn *c, int64_t deadline_ms)
 {
     int rv = clientSockFlush(&c->sock, deadline_ms);
     if (rv == 0) {
-        rv = clientSockRecv(&c->sock, deadline_ms);
+        rv = connRecv(c, deadline_ms);
     }
     return rv != 0 ? connFailed(c, rv) : 0;
 }
 
 int clientConnMore(struct dqlite_conn *c, int64_t deadline_ms)
 {
-    int rv = clientSockRecv(&c->sock, deadline_ms);
+    int rv = connRecv(c, deadline_ms);
     return rv != 0 ? connFailed(c, rv) : 0;
 }
 
@@ -264,6 +348,14 @@ DQLITE_API void dqlite_conn_set_timeout(struct dqlite_conn *conn,
     }
 }
 
+DQLITE_API void dqlite_conn_set_cancel(struct dqlite_conn *conn,
+                                       struct dqlite_cancel *cancel)
+{
+    if (conn != NULL) {
+        conn->cancel = cancel;
+    }
+}
+
 DQLITE_API bool dqlite_conn_in_tx(struct dqlite_conn *conn)
 {
     return conn != NULL && conn->tx != CLIENT_TX_NONE;
@@ -288,9 +380,10 @@ static struct dqlite_conn *connAlloc(struct dqlite_driver *d, const char *name)
     return c;
 }
 
-DQLITE_API int dqlite_driver_connect(struct dqlite_driver *driver,
-                                     const char *name,
-                                     struct dqlite_conn **conn)
+DQLITE_API int dqlite_driver_connect_cancel(struct dqlite_driver *driver,
+                                            const char *name,
+                                            struct dqlite_cancel *cancel,
+                                            struct dqlite_conn **conn)
 {
     struct dqlite_conn *c;
     if (driver == NULL || conn == NULL) {
@@ -301,5 +394,17 @@ DQLITE_API int dqlite_driver_connect(struct dqlite_driver *driver,
     if (c == NULL) {
         return DQLITE_CLIENT_NOMEM;
     }
+    c->cancel = cancel;
+    if (clientCancelled(cancel)) {
+        return clientErrPublic(clientErrSet(&c->err, ERR_CLIENT_CANCELLED,
+                                            "cancelled before connecting"));
+    }
     return clientErrPublic(connConnect(c));
+}
+
+DQLITE_API int dqlite_driver_connect(struct dqlite_driver *driver,
+                                     const char *name,
+                                     struct dqlite_conn **conn)
+{
+    return dqlite_driver_connect_cancel(driver, name, NULL, conn);
 }

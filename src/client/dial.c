@@ -33,8 +33,11 @@ static int dialWait(int fd, int timeout_ms)
     if (rv == 0) {
         return ERR_TIMEOUT;
     }
-    if (rv < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0 ||
-        so_error != 0) {
+    if (rv < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) {
+        return ERR_IO;
+    }
+    if (so_error != 0) {
+        errno = so_error; /* e.g. ECONNREFUSED, for the caller's message */
         return ERR_IO;
     }
     return 0;
@@ -45,6 +48,7 @@ static int dialOne(int family, const struct sockaddr *sa, socklen_t len,
                    int timeout_ms, int *fd)
 {
     int rv;
+    int rv_errno;
     int s = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s < 0) {
         return ERR_IO;
@@ -62,7 +66,9 @@ static int dialOne(int family, const struct sockaddr *sa, socklen_t len,
     *fd = s;
     return 0;
 err_after_socket:
+    rv_errno = errno;
     close(s);
+    errno = rv_errno;
     return rv;
 }
 
@@ -121,7 +127,7 @@ static int dialTcp(const char *address, int timeout_ms, int *fd)
         return rv;
     }
     if (getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &list) != 0) {
-        return ERR_IO;
+        return ERR_NOTFOUND; /* the host name does not resolve */
     }
     rv = ERR_IO;
     for (ai = list; ai != NULL && rv != 0; ai = ai->ai_next) {

@@ -9,6 +9,7 @@
  * finds nobody the next one starts after an exponential backoff (factor *
  * 2^n, capped), until the deadline or the retry limit.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,29 @@
 #include "lib/alloc.h"
 #include "lib/assert.h"
 #include "lib/err.h"
+
+/* Says why a dial failed: refused, unreachable, unresolved or timed out
+ * (errno as the dial function left it). */
+static int clientDialFailed(const char *address, int rv, int dial_errno,
+                            int timeout_ms, struct client_err *e)
+{
+    if (rv == ERR_TIMEOUT) {
+        return clientErrSet(e, ERR_TIMEOUT, "dial %s: timed out after %d ms",
+                            address, timeout_ms);
+    }
+    if (rv == ERR_NOTFOUND) {
+        return clientErrSet(e, ERR_IO, "dial %s: cannot resolve the host",
+                            address);
+    }
+    if (rv == ERR_INVALID) {
+        return clientErrSet(e, ERR_IO, "dial %s: invalid address", address);
+    }
+    if (dial_errno != 0) {
+        return clientErrSet(e, ERR_IO, "dial %s: %s", address,
+                            strerror(dial_errno));
+    }
+    return clientErrSet(e, ERR_IO, "dial %s: failed", address);
+}
 
 int clientDialNode(struct dqlite_driver *d, const char *address,
                    uint64_t version, int64_t deadline_ms, struct client_sock *s,
@@ -31,9 +55,10 @@ int clientDialNode(struct dqlite_driver *d, const char *address,
     if (timeout_ms == 0) {
         return clientErrSet(e, ERR_TIMEOUT, "dial %s: timed out", address);
     }
+    errno = 0;
     rv = d->opts.dial(d->opts.dial_arg, address, timeout_ms, &fd);
     if (rv != 0 || fd < 0) {
-        return clientErrSet(e, ERR_IO, "dial %s: failed", address);
+        return clientDialFailed(address, rv, errno, timeout_ms, e);
     }
     rv = clientSockAttach(s, fd, version);
     if (rv != 0) {
@@ -156,7 +181,8 @@ static int discoverServer(struct dqlite_driver *d, const char *address,
     if (leader[0] == '\0') {
         clientLog(d, DQLITE_CLIENT_LOG_DEBUG, "server %s: no known leader",
                   address);
-        return clientErrSet(e, ERR_CLIENT_NOLEADER, "no known leader");
+        return clientErrSet(e, ERR_CLIENT_NOLEADER,
+                            "%s is up but knows no leader", address);
     }
     clientLog(d, DQLITE_CLIENT_LOG_DEBUG, "server %s: leader is %s", address,
               leader);
@@ -188,6 +214,7 @@ static void sortByRole(struct dqlite_server_info *servers, unsigned n)
 
 /* One round over the store. */
 static int discoverRound(struct dqlite_driver *d, int64_t deadline_ms,
+                         const struct dqlite_cancel *cancel,
                          struct client_sock *s, struct client_err *e)
 {
     struct dqlite_server_info *servers;
@@ -200,6 +227,13 @@ static int discoverRound(struct dqlite_driver *d, int64_t deadline_ms,
     sortByRole(servers, n);
     rv = clientErrSet(e, ERR_CLIENT_NOLEADER, "server store is empty");
     for (i = 0; i < n && !clientSockOpen(s); i++) {
+        if (clientCancelled(cancel)) {
+            rv = clientErrSet(e, ERR_CLIENT_CANCELLED, "cancelled");
+            break;
+        }
+        if (i > 0 && clientRemainingMs(deadline_ms) == 0) {
+            break; /* keep the last server's own reason, not "timed out" */
+        }
         rv = discoverServer(d, servers[i].address, deadline_ms, s, e);
         if (rv != 0) {
             clientLog(d, DQLITE_CLIENT_LOG_WARN, "server %s: %s",
@@ -213,8 +247,16 @@ static int discoverRound(struct dqlite_driver *d, int64_t deadline_ms,
 int clientDiscover(struct dqlite_driver *d, int64_t deadline_ms,
                    struct client_sock *s, struct client_err *e)
 {
+    return clientDiscoverCancel(d, deadline_ms, NULL, s, e);
+}
+
+int clientDiscoverCancel(struct dqlite_driver *d, int64_t deadline_ms,
+                         const struct dqlite_cancel *cancel,
+                         struct client_sock *s, struct client_err *e)
+{
     char last[CLIENT_ERRMSG_SIZE];
     unsigned attempt;
+    int rv;
     PRE(d != NULL && s != NULL && !clientSockOpen(s));
     for (attempt = 0;; attempt++) {
         if (attempt > 0) {
@@ -225,12 +267,22 @@ int clientDiscover(struct dqlite_driver *d, int64_t deadline_ms,
                 (d->opts.retry_limit != 0 && attempt > d->opts.retry_limit)) {
                 break;
             }
-            clientSleepMs(sleep_ms < (unsigned)left_ms ? sleep_ms
-                                                       : (unsigned)left_ms);
+            clientCancelSleepMs(cancel, sleep_ms < (unsigned)left_ms
+                                            ? sleep_ms
+                                            : (unsigned)left_ms);
+            if (clientRemainingMs(deadline_ms) == 0) {
+                break; /* no round with no time: keep the last reason */
+            }
         }
-        if (discoverRound(d, deadline_ms, s, e) == 0) {
+        rv = discoverRound(d, deadline_ms, cancel, s, e);
+        if (rv == 0) {
             clientErrClear(e);
             return 0;
+        }
+        if (rv == ERR_CLIENT_CANCELLED || clientCancelled(cancel)) {
+            POST(!clientSockOpen(s));
+            return clientErrSet(e, ERR_CLIENT_CANCELLED,
+                                "cancelled while looking for the leader");
         }
         if (clientRemainingMs(deadline_ms) == 0) {
             break;

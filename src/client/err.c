@@ -75,6 +75,8 @@ int clientErrPublic(int rv)
         return DQLITE_CLIENT_TXCUT;
     case ERR_CLIENT_STORE:
         return DQLITE_CLIENT_STORE;
+    case ERR_CLIENT_CANCELLED:
+        return DQLITE_CLIENT_CANCELLED;
     default:
         /* Everything the codec rejects, and unexpected answers. */
         return DQLITE_CLIENT_PROTO;

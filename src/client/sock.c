@@ -26,6 +26,7 @@ void clientSockInit(struct client_sock *s)
 {
     PRE(s != NULL);
     s->fd = -1;
+    s->cancel_fd = -1;
     s->version = PROTO_VERSION;
     bufInit(&s->out);
     protoReaderInit(&s->reader, PROTO_SIDE_CLIENT);
@@ -80,18 +81,24 @@ int clientSockEncode(struct client_sock *s, const struct proto_request *req)
     return protoRequestEncode(req, &s->out);
 }
 
-/* Waits until the socket is ready for `events`. */
+/* Waits until the socket is ready for `events`, or (reads only) the
+ * cancellation descriptor is readable. */
 static int sockWait(struct client_sock *s, short events, int64_t deadline_ms)
 {
-    struct pollfd p = {.fd = s->fd, .events = events};
+    struct pollfd p[2] = {{.fd = s->fd, .events = events},
+                          {.fd = s->cancel_fd, .events = POLLIN}};
+    nfds_t n = events == POLLIN && s->cancel_fd >= 0 ? 2 : 1;
     int rv;
     do {
-        rv = poll(&p, 1, clientRemainingMs(deadline_ms));
+        rv = poll(p, n, clientRemainingMs(deadline_ms));
     } while (rv < 0 && errno == EINTR);
     if (rv == 0) {
         return ERR_TIMEOUT;
     }
-    return rv < 0 ? ERR_IO : 0;
+    if (rv < 0) {
+        return ERR_IO;
+    }
+    return n == 2 && p[1].revents != 0 ? ERR_CLIENT_CANCELLED : 0;
 }
 
 /* One write: send() without SIGPIPE, write() for descriptors a custom
@@ -185,6 +192,9 @@ int clientSockRecv(struct client_sock *s, int64_t deadline_ms)
         rv = sockFill(s, deadline_ms);
         if (rv == ERR_TIMEOUT && !clientSockPartial(s)) {
             return rv; /* nothing of the next message read: in step */
+        }
+        if (rv == ERR_CLIENT_CANCELLED) {
+            return rv; /* the reader keeps what it has: still in step */
         }
         if (rv != 0) {
             goto err_after_open;

@@ -6,7 +6,9 @@
  * once on the new leader when it provably did not run (FAILURE "not
  * leader") or cannot have changed anything (a query or prepare whose
  * connection failed). Parameters are converted to proto values and encoded
- * by proto; at most 255 travel (schema 0, as go-dqlite 1.11 sends).
+ * by proto: up to 255 in a schema 0 tuple (a 1-byte count, what go-dqlite
+ * 1.11 sends), more in a schema 1 tuple (a 4-byte count, which our server
+ * and the reference 1.11 accept).
  */
 #include <ctype.h>
 #include <string.h>
@@ -154,6 +156,7 @@ static int sqlSend(struct dqlite_conn *c, struct sql_call *a, bool query)
         req.exec.stmt_id = a->stmt->id;
         protoParamsSet(&req.exec.params, values, a->n);
     }
+    req.schema = a->n > PROTO_PARAMS_MAX_SCHEMA0 ? 1 : 0;
     rv = clientSockEncode(&c->sock, &req);
     libFree(values);
     if (rv != 0) {

@@ -105,10 +105,13 @@ DQLITE_API int dqlite_stmt_query(struct dqlite_stmt *stmt,
     return clientSqlRun(stmt->conn, stmt, NULL, params, n, NULL, rows);
 }
 
-/* FINALIZE, when the statement lives on the current connection. */
+/* FINALIZE, when the statement lives on the current connection, after the
+ * answers a cancelled call left owed; not cancellable (like go-dqlite's
+ * Stmt.Close, which takes no context). */
 static int stmtFinalize(struct dqlite_stmt *st)
 {
     struct dqlite_conn *c = st->conn;
+    struct dqlite_cancel *cancel = c->cancel;
     struct proto_request req;
     int rv;
     if (st->generation != c->generation || !clientSockOpen(&c->sock) ||
@@ -116,11 +119,17 @@ static int stmtFinalize(struct dqlite_stmt *st)
         return 0; /* gone with its connection (or closed with it later) */
     }
     clientErrClear(&c->err);
+    rv = clientConnDrainOwed(c);
+    if (rv != 0) {
+        return clientErrPublic(rv); /* the connection is gone */
+    }
     protoRequestInit(&req, PROTO_REQ_FINALIZE);
     req.finalize.db_id = c->db_id;
     req.finalize.stmt_id = st->id;
     rv = clientSockEncode(&c->sock, &req);
+    c->cancel = NULL;
     rv = rv != 0 ? rv : clientConnCall(c, clientConnDeadline(c));
+    c->cancel = cancel;
     rv = rv != 0 ? rv : clientConnExpect(c, PROTO_RESP_EMPTY);
     return clientErrPublic(rv);
 }

@@ -1,9 +1,11 @@
 /*
  * Server stores: where a driver finds the cluster's nodes (go-dqlite's
- * NodeStore). The in-memory store keeps a copy of the list; the file store
- * (store_file.c) keeps it in a SQLite table. Both sit behind one mutex, so
- * any number of drivers and threads may share a store; every list handed
- * out is a deep copy the caller owns.
+ * NodeStore). The in-memory store keeps a copy of the list; the table
+ * stores (store_file.c) keep it in a SQLite table; a custom store calls the
+ * caller's get/set (go-dqlite's NodeStore interface). All sit behind one
+ * mutex, so any number of drivers and threads may share a store and a
+ * custom implementation is never called twice at once; every list handed
+ * out is a deep copy the caller owns, checked like a list given to set.
  */
 #include <string.h>
 
@@ -91,6 +93,51 @@ DQLITE_API int dqlite_server_store_open(const char *path,
     return 0;
 }
 
+DQLITE_API int dqlite_server_store_open_db(struct sqlite3 *db,
+                                           const char *schema,
+                                           const char *table,
+                                           const char *column,
+                                           struct dqlite_server_store **store)
+{
+    struct dqlite_server_store *st;
+    int rv;
+    if (db == NULL || store == NULL) {
+        return DQLITE_CLIENT_MISUSE;
+    }
+    rv = storeAlloc(&st);
+    if (rv != 0) {
+        return clientErrPublic(rv);
+    }
+    rv = clientStoreTableOpen(st, db, false, schema, table, column);
+    if (rv != 0) {
+        dqlite_server_store_close(st);
+        return clientErrPublic(rv);
+    }
+    *store = st;
+    return 0;
+}
+
+DQLITE_API int
+dqlite_server_store_custom(const struct dqlite_server_store_methods *methods,
+                           void *arg, struct dqlite_server_store **store)
+{
+    struct dqlite_server_store *st;
+    int rv;
+    if (methods == NULL || methods->get == NULL || methods->set == NULL ||
+        store == NULL) {
+        return DQLITE_CLIENT_MISUSE;
+    }
+    rv = storeAlloc(&st);
+    if (rv != 0) {
+        return clientErrPublic(rv);
+    }
+    st->custom = true;
+    st->methods = *methods;
+    st->methods_arg = arg;
+    *store = st;
+    return 0;
+}
+
 DQLITE_API void dqlite_server_store_close(struct dqlite_server_store *store)
 {
     if (store == NULL) {
@@ -98,6 +145,9 @@ DQLITE_API void dqlite_server_store_close(struct dqlite_server_store *store)
     }
     if (store->db != NULL) {
         clientStoreFileClose(store);
+    }
+    if (store->custom && store->methods.close != NULL) {
+        store->methods.close(store->methods_arg);
     }
     clientInfosFree(store->servers, store->n);
     pthread_mutex_destroy(&store->mutex);
@@ -120,11 +170,37 @@ static bool storeValid(const struct dqlite_server_info *servers, unsigned n)
     return true;
 }
 
+/* A custom store's get: its list is checked and copied, then released. */
+static int storeCustomGet(struct dqlite_server_store *st,
+                          struct dqlite_server_info **servers, unsigned *n)
+{
+    struct dqlite_server_info *list = NULL;
+    unsigned count = 0;
+    int rv;
+    if (st->methods.get(st->methods_arg, &list, &count) != 0) {
+        return ERR_CLIENT_STORE;
+    }
+    rv = storeValid(list, count) ? clientInfosCopy(list, count, servers)
+                                 : ERR_CLIENT_STORE;
+    if (st->methods.release != NULL) {
+        st->methods.release(st->methods_arg, list, count);
+    }
+    if (rv == 0) {
+        *n = count;
+    }
+    return rv;
+}
+
 static int storeSetLocked(struct dqlite_server_store *st,
                           const struct dqlite_server_info *servers, unsigned n)
 {
     struct dqlite_server_info *copy;
     int rv;
+    if (st->custom) {
+        return st->methods.set(st->methods_arg, servers, n) == 0
+                   ? 0
+                   : ERR_CLIENT_STORE;
+    }
     if (st->db != NULL) {
         return clientStoreFileSet(st, servers, n);
     }
@@ -142,6 +218,9 @@ static int storeGetLocked(struct dqlite_server_store *st,
                           struct dqlite_server_info **servers, unsigned *n)
 {
     int rv;
+    if (st->custom) {
+        return storeCustomGet(st, servers, n);
+    }
     if (st->db != NULL) {
         return clientStoreFileGet(st, servers, n);
     }

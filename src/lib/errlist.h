@@ -32,6 +32,7 @@
     X(ERR_CLIENT_PROTO, 604, "unexpected answer from the server")            \
     X(ERR_CLIENT_STORE, 605, "server store failure")                         \
     X(ERR_CLIENT_EOF, 606, "connection closed by the server")                \
+    X(ERR_CLIENT_CANCELLED, 607, "cancelled")                                \
     X(ERR_PROTO_VERSION, 300, "unsupported protocol version")                \
     X(ERR_PROTO_EMPTY, 301, "empty message body")                            \
     X(ERR_PROTO_TOOBIG, 302, "message larger than the limit")                \

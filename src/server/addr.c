@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,46 @@ static int addrParseInet(const char *text, struct addr *out)
     return 0;
 }
 
+/* "HOST:PORT" with a host name: its first IPv4 address, else its first.
+ * Blocks (DNS): never
+ * called on the loop thread (bind runs on the host's thread, before
+ * start). ERR_INVALID if the form is wrong, ERR_NOTFOUND if the name does
+ * not resolve. */
+static int addrResolve(const char *text, struct addr *out)
+{
+    char host[ADDR_MAX_LEN];
+    const char *colon = strrchr(text, ':');
+    uint16_t port;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *list;
+    if (colon == NULL || colon == text || text[0] == '[' ||
+        (size_t)(colon - text) >= sizeof host ||
+        addrParsePort(colon + 1, &port) != 0) {
+        return ERR_INVALID;
+    }
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    if (getaddrinfo(host, colon + 1, &hints, &list) != 0) {
+        return ERR_NOTFOUND;
+    }
+    /* IPv4 first, where there is one ("localhost" may list ::1 first on a
+     * host without IPv6); dialers try every address of the name. */
+    const struct addrinfo *pick = list;
+    for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            pick = ai;
+            break;
+        }
+    }
+    ASSERT(pick->ai_addrlen <= sizeof out->sa);
+    memcpy(&out->sa, pick->ai_addr, pick->ai_addrlen);
+    out->len = pick->ai_addrlen;
+    out->family = pick->ai_family;
+    freeaddrinfo(list);
+    return 0;
+}
+
 int addrParse(const char *text, struct addr *out)
 {
     PRE(text != NULL && out != NULL);
@@ -146,6 +188,9 @@ int addrListen(const char *address, int *fd, char *bound)
     struct sockaddr_storage got;
     socklen_t got_len = sizeof got;
     int rv = addrParse(address, &a);
+    if (rv == ERR_INVALID && address[0] != '@') {
+        rv = addrResolve(address, &a); /* "localhost:9001" */
+    }
     if (rv != 0) {
         return rv;
     }
@@ -170,6 +215,54 @@ err_after_socket : {
     errno = saved;
 }
     return rv;
+}
+
+/* Whether a bound Unix address is abstract (a name starting with NUL). */
+static bool addrUnixAbstract(const struct sockaddr_storage *sa, socklen_t len)
+{
+    const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    return len > off + 1 && un->sun_path[0] == '\0';
+}
+
+int addrAdopt(int fd, char *bound)
+{
+    struct sockaddr_storage got;
+    socklen_t got_len = sizeof got;
+    int value = 0;
+    socklen_t value_len = sizeof value;
+    int flags;
+    if (fd < 0) {
+        return ERR_INVALID;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &value_len) != 0) {
+        return errno == ENOTSOCK ? ERR_INVALID : ERR_IO;
+    }
+    if (value != SOCK_STREAM) {
+        return ERR_INVALID;
+    }
+    value_len = sizeof value;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &value_len) != 0) {
+        return ERR_IO;
+    }
+    if (value == 0) {
+        return ERR_INVALID; /* not listening */
+    }
+    if (getsockname(fd, (struct sockaddr *)&got, &got_len) != 0) {
+        return ERR_IO;
+    }
+    if (got.ss_family == AF_UNIX && !addrUnixAbstract(&got, got_len)) {
+        return ERR_INVALID;
+    }
+    if (addrFormat((struct sockaddr *)&got, got_len, bound) != 0) {
+        return ERR_INVALID;
+    }
+    flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+        return ERR_IO;
+    }
+    return 0;
 }
 
 int addrConnect(const char *address, int *fd)

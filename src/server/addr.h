@@ -31,10 +31,21 @@ int addrParse(const char *text, struct addr *out);
 int addrFormat(const struct sockaddr *sa, socklen_t len, char *buf);
 
 /* Create a non-blocking, close-on-exec socket bound to `address` and
- * listening. On success *fd is owned by the caller and `bound` receives the
- * address actually bound (ADDR_MAX_LEN bytes). ERR_INVALID for a bad
- * address, ERR_IO (with errno kept) when the system refuses. */
+ * listening. A host name ("localhost:9001") is resolved (this blocks: not
+ * on the loop thread) and its first IPv4 address (else its first) bound. On
+ * success *fd is owned by the caller and `bound` receives the address actually
+ * bound (ADDR_MAX_LEN bytes). ERR_INVALID for a bad address, ERR_NOTFOUND for a
+ * name that does not resolve, ERR_IO (with errno kept) when the system
+ * refuses. */
 int addrListen(const char *address, int *fd, char *bound);
+
+/* Adopt a descriptor the embedder bound and made listen: checks that it is
+ * a listening stream socket of a family we serve (TCP over IPv4 or IPv6,
+ * or an abstract Unix socket), makes it non-blocking and close-on-exec and
+ * renders its address into `bound` (ADDR_MAX_LEN bytes). ERR_INVALID when
+ * it is not such a socket (a pathname Unix socket included), ERR_IO (errno
+ * kept) when the system refuses. The descriptor is not closed either way. */
+int addrAdopt(int fd, char *bound);
 
 /* Connect (blocking) to `address`; on success *fd is owned by the caller. */
 int addrConnect(const char *address, int *fd);

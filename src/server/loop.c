@@ -16,6 +16,7 @@
 #include "lib/assert.h"
 #include "lib/err.h"
 #include "server/conn.h"
+#include "server/datadir.h"
 #include "server/gateway_internal.h"
 #include "server/node.h"
 #include "server/peer.h"
@@ -107,6 +108,7 @@ static void loopShutdown(struct dqlite_node *n)
     uv_close((uv_handle_t *)&n->handover_timer, NULL);
     connSweepClose(n);
     rolesClose(n);
+    membershipClose(n);
     replicaClose(&n->replica, loopOnReplicaClosed);
 }
 
@@ -337,6 +339,7 @@ static int loopStartServices(struct dqlite_node *n)
     n->handover_timer.data = n;
     connSweepStart(n);
     rolesStart(n);
+    membershipStart(n);
     return rv;
 }
 
@@ -404,8 +407,12 @@ int dqlite_node_start(dqlite_node *n)
             return rv;
         }
     }
-    rv = loopOpenReplica(n);
+    rv = nodeDirAcquire(n);
+    if (rv == 0) {
+        rv = loopOpenReplica(n);
+    }
     if (rv != 0) {
+        nodeDirRelease(n);
         return rv;
     }
     rv = uv_loop_init(&n->loop);
@@ -425,11 +432,12 @@ int dqlite_node_start(dqlite_node *n)
     }
     pthread_mutex_unlock(&n->lock);
     n->state = NODE_RUNNING;
-    if (n->start_rv != 0) {
+    rv = n->start_rv != 0 ? n->start_rv : nodeDirClaim(n);
+    if (rv != 0) {
         dqlite_node_stop(n);
-        return n->start_rv;
+        nodeDirRelease(n);
     }
-    return 0;
+    return rv;
 }
 
 int dqlite_node_stop(dqlite_node *n)

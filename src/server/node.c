@@ -18,6 +18,7 @@
 #include "lib/assert.h"
 #include "lib/err.h"
 #include "repl/command.h"
+#include "server/datadir.h"
 
 /* Latency bounds of dqlite_node_set_network_latency (1.11's lower bound). */
 #define NODE_MIN_LATENCY_NS 500000ULL
@@ -36,6 +37,7 @@ static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
     memset(n, 0, sizeof *n);
     n->id = id;
     n->listen_fd = -1;
+    n->dir_lock_fd = -1;
     n->state = NODE_CREATED;
     n->snapshot_threshold = 1024;
     n->snapshot_trailing = 8192;
@@ -97,6 +99,7 @@ void dqlite_node_destroy(dqlite_node *n)
     if (n->replica_open) {
         replicaFree(&n->replica);
     }
+    nodeDirRelease(n);
     pthread_cond_destroy(&n->cond);
     pthread_mutex_destroy(&n->lock);
     libFree(n->address);
@@ -128,16 +131,55 @@ int dqlite_node_set_bind_address(dqlite_node *n, const char *address)
         return DQLITE_MISUSE;
     }
     rv = addrListen(address, &n->listen_fd, n->bind_address);
-    if (rv == ERR_INVALID) {
-        nodeErrorf(n, "invalid bind address: %s", address);
+    if (rv == ERR_INVALID || rv == ERR_NOTFOUND) {
+        nodeErrorf(n, "invalid bind address: %s%s", address,
+                   rv == ERR_NOTFOUND ? " (the host name does not resolve)"
+                                      : "");
         return DQLITE_MISUSE;
     }
+    long pid = 0;
+    int bind_errno = errno;
+    if (rv != 0 && errno == EADDRINUSE && nodeDirInUse(n->data_dir, &pid)) {
+        /* Most likely this node already runs: say so, not "in use". */
+        nodeErrorf(n, "data directory %s is in use by another node (pid %ld)",
+                   n->data_dir, pid);
+        n->listen_fd = -1;
+        n->bind_address[0] = '\0';
+        return DQLITE_LOCKED;
+    }
     if (rv != 0) {
-        nodeErrorf(n, "bind %s: %s", address, strerror(errno));
+        nodeErrorf(n, "bind %s: %s", address, strerror(bind_errno));
         n->listen_fd = -1;
         n->bind_address[0] = '\0';
         return DQLITE_ERROR;
     }
+    return 0;
+}
+
+int dqlite_node_set_bind_fd(dqlite_node *n, int fd)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    if (n->bind_address[0] != '\0') {
+        nodeErrorf(n, "bind address already set");
+        return DQLITE_MISUSE;
+    }
+    rv = addrAdopt(fd, n->bind_address);
+    if (rv == ERR_INVALID) {
+        nodeErrorf(n,
+                   "descriptor %d is not a listening TCP or abstract Unix "
+                   "stream socket",
+                   fd);
+    } else if (rv != 0) {
+        nodeErrorf(n, "descriptor %d: %s", fd, strerror(errno));
+    }
+    if (rv != 0) {
+        n->bind_address[0] = '\0';
+        return rv == ERR_INVALID ? DQLITE_MISUSE : DQLITE_ERROR;
+    }
+    n->listen_fd = fd; /* the node's now: closed at stop or destroy */
     return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "raftio/transport.h"
 #include "server/addr.h"
 #include "server/budget.h"
+#include "server/membership.h"
 #include "server/replica.h"
 #include "server/roles.h"
 #include "server/worker.h"
@@ -52,8 +53,10 @@ typedef int (*node_connect_fn)(void *arg, const char *address, int *fd);
 
 struct dqlite_node {
     dqlite_node_id id;
-    char *address;  /* advertised to peers and clients; owned */
-    char *data_dir; /* owned */
+    char *address;   /* advertised to peers and clients; owned */
+    char *data_dir;  /* owned */
+    int dir_lock_fd; /* flock on data_dir/node.lock, -1 if not held */
+    bool dir_owned;  /* data_dir's node-id names this node */
     char errmsg[NODE_ERRMSG_LEN];
     enum node_state state;
 
@@ -121,6 +124,7 @@ struct dqlite_node {
     uint64_t handover_target;      /* ...while the stream to it is up, */
     uint64_t handover_deadline_ms; /* ...for two election timeouts */
     struct roles roles;            /* automatic roles (roles.c), opt-in */
+    struct membership membership;  /* removed-node check (membership.c) */
 };
 
 /* Log a line through the node's log function (node thread or host). */

@@ -19,7 +19,9 @@
 #include "raftio/log.h"
 #include "raftio/meta.h"
 #include "raftio/snapshot.h"
+#include "server/datadir.h"
 #include "server/node.h"
+#include "server/replica_internal.h"
 
 /* The last index and the highest term the node's disk knows. */
 static int recoverTail(struct raftio_fs *fs, struct raftio_log *log,
@@ -80,7 +82,14 @@ static int recoverWrite(struct dqlite_node *n,
     struct raftio_log log;
     uint64_t last_index;
     uint64_t term;
-    int rv = raftioFsPosixInit(&fs, n->data_dir);
+    char errmsg[512];
+    /* a dqlite 1.11 directory is converted first, as at start */
+    int rv = serverUpgradeDir(n->data_dir, NULL, NULL, errmsg, sizeof errmsg);
+    if (rv != 0) {
+        nodeErrorf(n, "recover: %s", errmsg);
+        return rv;
+    }
+    rv = raftioFsPosixInit(&fs, n->data_dir);
     if (rv != 0) {
         return rv;
     }
@@ -101,6 +110,7 @@ int dqlite_node_recover_ext(dqlite_node *n, dqlite_node_info_ext infos[],
     if (n == NULL || n->state != NODE_CREATED || n_info <= 0) {
         return DQLITE_MISUSE;
     }
+    n->errmsg[0] = '\0';
     raftConfInit(&conf);
     for (int i = 0; i < n_info && rv == 0; i++) {
         if (infos[i].size < DQLITE_NODE_INFO_EXT_SZ_ORIG ||
@@ -116,11 +126,20 @@ int dqlite_node_recover_ext(dqlite_node *n, dqlite_node_info_ext infos[],
         rv = ERR_INVALID;
     }
     if (rv == 0) {
+        /* Not on a directory another node runs on, nor on another's. */
+        int lock_rv = nodeDirAcquire(n);
+        if (lock_rv != 0) {
+            raftConfClose(&conf);
+            return lock_rv;
+        }
         rv = recoverWrite(n, &conf);
+        nodeDirRelease(n);
     }
     raftConfClose(&conf);
-    if (rv != 0) {
+    if (rv != 0 && n->errmsg[0] == '\0') {
         nodeErrorf(n, "recover: %s", errString(rv));
+    }
+    if (rv != 0) {
         return rv == ERR_INVALID ? DQLITE_MISUSE : DQLITE_ERROR;
     }
     return 0;

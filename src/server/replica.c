@@ -131,6 +131,11 @@ static int replicaDropCoveredLog(struct replica *r, struct replica_disk *d)
     return raftioLogReset(&r->log);
 }
 
+static void replicaLogUpgrade(void *arg, int level, const char *msg)
+{
+    replicaLogf(arg, level, "%s", msg);
+}
+
 static int replicaLoad(struct replica *r, struct replica_disk *d)
 {
     struct raftio_log_options log_opts = {0, replicaLogNote, r};
@@ -221,7 +226,14 @@ int replicaOpen(struct replica *r, const struct replica_options *o,
     queueInit(&r->sql_conns);
     queueInit(&r->transfers);
     const char *step = "data directory";
-    int rv = raftioFsPosixInit(&r->fs, o->data_dir);
+    int rv =
+        serverUpgradeDir(o->data_dir, replicaLogUpgrade, r, errmsg, errmsg_len);
+    if (rv != 0) {
+        replicaLogf(r, REPLICA_LOG_ERROR, "%s", errmsg);
+        replicaDiskFree(&d);
+        return rv;
+    }
+    rv = raftioFsPosixInit(&r->fs, o->data_dir);
     if (rv != 0) {
         goto err;
     }

@@ -17,6 +17,12 @@ uint64_t replicaNowMs(const struct replica *r);
 
 /* Log levels (the values of dqlite.h's DQLITE_LOG_*). */
 enum { REPLICA_LOG_INFO = 1, REPLICA_LOG_WARN = 2, REPLICA_LOG_ERROR = 3 };
+/* Converts a dqlite 1.11 data directory in place, once (replica_upgrade.c,
+ * docs/disk-format.md §5); nothing to do on any other directory. On error
+ * `errmsg` names the file that stopped it and the 1.11 files are intact. */
+int serverUpgradeDir(const char *dir, raftio_logger_fn logger, void *arg,
+                     char *errmsg, size_t errmsg_len);
+
 void replicaLogf(const struct replica *r, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -120,6 +120,9 @@ int liveWaitLeader(const struct live_node *except, unsigned timeout_ms,
 int liveLearnIds(void);
 void liveKill(struct live_node *node);
 int liveFreePort(char *address);
+/* A listening 127.0.0.1 socket on a free port (its address in `address`),
+ * owned by the caller; -1 on failure. */
+int liveListenSocket(char *address);
 int liveBlackhole(char *address);
 
 /* proxy.c */
@@ -141,5 +144,6 @@ void liveMemberTests(void);
 void liveLeaderChangeTests(void);
 void liveClusterTests(void);
 void liveFailoverTests(void);
+void liveApiTests(void);
 
 #endif /* CLIENTLIVE_LIVE_H */

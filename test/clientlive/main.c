@@ -134,6 +134,7 @@ int main(int argc, char **argv)
         liveSqlTests();
         liveRowsTests();
         liveClusterTests();
+        liveApiTests();
         liveFailoverTests();
     }
     liveDriverFree(lv.store, lv.driver);

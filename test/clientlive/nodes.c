@@ -179,6 +179,11 @@ static int boundSocket(bool listening, char *address)
     return fd;
 }
 
+int liveListenSocket(char *address)
+{
+    return boundSocket(true, address);
+}
+
 /* A loopback address where nothing listens: a port bound without listen()
  * and released (connections to it are refused). */
 int liveFreePort(char *address)

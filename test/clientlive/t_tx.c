@@ -173,18 +173,22 @@ out:
     dqlite_conn_close(conn);
 }
 
+/* One more parameter than the wire's 4-byte-count tuple carries. */
+#define TOO_MANY_PARAMS 250001
+
 static void testClientRefusals(void)
 {
-    static struct dqlite_value many[256];
+    static struct dqlite_value many[TOO_MANY_PARAMS];
     struct dqlite_conn *conn = NULL;
     struct dqlite_rows *rows = NULL;
     struct dqlite_value bad = {.type = 42};
     unsigned i;
-    for (i = 0; i < 256; i++) {
+    for (i = 0; i < TOO_MANY_PARAMS; i++) {
         many[i].type = DQLITE_CLIENT_NULL;
     }
     CHECK_RC(conn, dqlite_driver_connect(ctx->driver, DB, &conn), 0);
-    CHECK_RC(conn, dqlite_conn_exec(conn, "SELECT ?", many, 256, NULL),
+    CHECK_RC(conn,
+             dqlite_conn_exec(conn, "SELECT ?", many, TOO_MANY_PARAMS, NULL),
              DQLITE_CLIENT_MISUSE);
     CHECK(strstr(dqlite_conn_errmsg(conn), "too many") != NULL, "message: %s",
           dqlite_conn_errmsg(conn));

@@ -213,10 +213,11 @@ t_remove() {
 
 t_foreign_data_dir() {
     local status=0
-    timeout 20 "$B/dqlited" --id 9 --address 127.0.0.1:1 --dir "$TMP/node1" \
-        >/dev/null 2>"$TMP/foreign.log" || status=$?
+    # A stopped node's directory (a running one's is refused as in use).
+    timeout 20 "$B/dqlited" --id 9 --address 127.0.0.1:$(free_port) \
+        --dir "$TMP/node$STOPPED" >/dev/null 2>"$TMP/foreign.log" || status=$?
     expect_eq 3 "$status" || return 1
-    grep -q "belongs to node 1" "$TMP/foreign.log" ||
+    grep -q "belongs to node $STOPPED" "$TMP/foreign.log" ||
         { cat "$TMP/foreign.log"; return 1; }
 }
 

@@ -132,12 +132,18 @@ wait_leader() {
 . "$(dirname "$0")/cases_disk.sh"
 # shellcheck source=test/integration/cases_limits.sh
 . "$(dirname "$0")/cases_limits.sh"
+# shellcheck source=test/integration/cases_datadir.sh
+. "$(dirname "$0")/cases_datadir.sh"
+# shellcheck source=test/integration/cases_errors.sh
+. "$(dirname "$0")/cases_errors.sh"
 
 run_cases
 run_member_cases
 run_snapshot_cases
 run_disk_cases
 run_limits_cases
+run_datadir_cases
+run_error_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
 echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"

@@ -3,10 +3,12 @@
  * timeouts with INTERRUPT, prepared statements. */
 #include <criterion/criterion.h>
 #include <dqlite_client.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client/client.h"
 #include "proto/params.h"
+#include "proto/wire.h"
 #include "tcluster.h"
 
 TestSuite(sql, .init = fakeWatchdog);
@@ -88,19 +90,74 @@ Test(sql, exec_sends_every_parameter_type)
 
 Test(sql, refuses_bad_parameters_without_sending)
 {
-    struct dqlite_value p[256];
-    memset(p, 0, sizeof p);
-    for (int i = 0; i < 256; i++) {
+    unsigned n = PROTO_PARAMS_MAX + 1;
+    struct dqlite_value *p = calloc(n, sizeof *p);
+    cr_assert_not_null(p);
+    for (unsigned i = 0; i < n; i++) {
         p[i].type = DQLITE_CLIENT_NULL;
     }
     start(1, NULL);
-    cr_assert_eq(dqlite_conn_exec(conn, "SELECT 1", p, 256, NULL),
+    cr_assert_eq(dqlite_conn_exec(conn, "SELECT 1", p, n, NULL),
                  DQLITE_CLIENT_MISUSE);
     cr_assert(strstr(dqlite_conn_errmsg(conn), "too many") != NULL);
     p[0].type = DQLITE_CLIENT_UNIXTIME;
     cr_assert_eq(dqlite_conn_exec(conn, "SELECT 1", p, 1, NULL),
                  DQLITE_CLIENT_MISUSE);
     cr_assert_eq(tclusterCount(tc, 0, PROTO_REQ_EXEC_SQL), 0);
+    stop();
+    free(p);
+}
+
+/* Answers an EXEC_SQL or EXEC with changes = the number of parameters when
+ * they are 0, 1, 2, ... in order, in a tuple of the schema their count
+ * needs (1 above 255), and 0 otherwise. */
+static bool checkManyParams(struct fake_conn *fc, struct tnode *node)
+{
+    const struct proto_params *params;
+    struct proto_params_iter it;
+    struct proto_value v;
+    uint32_t i = 0;
+    bool ok;
+    (void)node;
+    if (fc->req.type == PROTO_REQ_EXEC_SQL) {
+        params = &fc->req.exec_sql.params;
+    } else if (fc->req.type == PROTO_REQ_EXEC) {
+        params = &fc->req.exec.params;
+    } else {
+        return false;
+    }
+    ok = fc->req.schema == (params->count > 255 ? 1 : 0);
+    protoParamsIterInit(&it, params);
+    while (protoParamsIterNext(&it, &v)) {
+        ok = ok && v.type == PROTO_INTEGER && v.integer == (int64_t)i;
+        i++;
+    }
+    fakeSendResult(fc, 1, ok && i == params->count ? i : 0);
+    return true;
+}
+
+Test(sql, more_than_255_parameters_travel_in_a_wide_tuple)
+{
+    static const unsigned counts[] = {255, 256, 300, 5000};
+    struct dqlite_value p[5000];
+    struct dqlite_result res;
+    struct dqlite_stmt *stmt;
+    for (unsigned i = 0; i < 5000; i++) {
+        p[i].type = DQLITE_CLIENT_INTEGER;
+        p[i].integer = i;
+    }
+    start(1, checkManyParams);
+    for (unsigned k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+        res.rows_affected = -1;
+        cr_assert_eq(dqlite_conn_exec(conn, "INSERT", p, counts[k], &res), 0,
+                     "%u parameters: %s", counts[k], dqlite_conn_errmsg(conn));
+        cr_assert_eq(res.rows_affected, counts[k]);
+    }
+    cr_assert_eq(dqlite_conn_prepare(conn, "INSERT", &stmt), 0);
+    cr_assert_eq(dqlite_stmt_exec(stmt, p, 300, &res), 0, "%s",
+                 dqlite_conn_errmsg(conn));
+    cr_assert_eq(res.rows_affected, 300);
+    cr_assert_eq(dqlite_stmt_close(stmt), 0);
     stop();
 }
 

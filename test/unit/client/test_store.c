@@ -10,6 +10,7 @@
 
 #include "fake.h"
 #include "lib/alloc.h"
+#include "tcluster.h"
 
 static char dir[] = "/tmp/dqlite-client-store-XXXXXX";
 static char path[128];
@@ -183,4 +184,216 @@ Test(store, out_of_memory_unwinds)
         }
     }
     fakeLeakCheck();
+}
+
+/* ------------------------------------------------------ custom stores */
+
+/* A store implemented by the test: a fixed list it hands out, what it was
+ * last given, and counts of every call. */
+struct mine {
+    struct dqlite_server_info list[4];
+    unsigned n;
+    bool fail_get;
+    bool fail_set;
+    unsigned gets, sets, releases, closes;
+    unsigned set_n;
+    char set_addr[4][64];
+    uint64_t set_id[4];
+    int set_role[4];
+};
+
+static int mineGet(void *arg, struct dqlite_server_info **servers, unsigned *n)
+{
+    struct mine *m = arg;
+    m->gets++;
+    if (m->fail_get) {
+        return -1;
+    }
+    *servers = m->list;
+    *n = m->n;
+    return 0;
+}
+
+static int mineSet(void *arg, const struct dqlite_server_info *servers,
+                   unsigned n)
+{
+    struct mine *m = arg;
+    m->sets++;
+    if (m->fail_set) {
+        return -1;
+    }
+    m->set_n = n;
+    for (unsigned i = 0; i < n && i < 4; i++) {
+        snprintf(m->set_addr[i], sizeof m->set_addr[i], "%s",
+                 servers[i].address);
+        m->set_id[i] = servers[i].id;
+        m->set_role[i] = servers[i].role;
+    }
+    return 0;
+}
+
+static void mineRelease(void *arg, struct dqlite_server_info *servers,
+                        unsigned n)
+{
+    struct mine *m = arg;
+    cr_assert_eq(servers, m->list);
+    cr_assert_eq(n, m->n);
+    m->releases++;
+}
+
+static void mineClose(void *arg)
+{
+    ((struct mine *)arg)->closes++;
+}
+
+static const struct dqlite_server_store_methods mine_methods = {
+    .get = mineGet, .set = mineSet, .release = mineRelease, .close = mineClose};
+
+Test(store, custom_store_is_called_through_its_methods)
+{
+    struct mine m = {.list = {{5, "127.0.0.1:9005", DQLITE_STANDBY},
+                              {6, "127.0.0.1:9006", DQLITE_VOTER}},
+                     .n = 2};
+    struct dqlite_server_info in[1] = {{9, "127.0.0.1:9009", DQLITE_SPARE}};
+    struct dqlite_server_store *st;
+    struct dqlite_server_info *out;
+    unsigned n;
+    cr_assert_eq(dqlite_server_store_custom(&mine_methods, &m, &st), 0);
+    cr_assert_eq(dqlite_server_store_get(st, &out, &n), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_neq(out, m.list); /* a copy the caller owns */
+    cr_assert_eq(out[0].id, 5);
+    cr_assert_eq(out[0].role, DQLITE_STANDBY);
+    cr_assert_str_eq(out[1].address, "127.0.0.1:9006");
+    dqlite_server_info_free(out, n);
+    cr_assert_eq(m.releases, 1);
+    cr_assert_eq(dqlite_server_store_set(st, in, 1), 0);
+    cr_assert_eq(m.set_n, 1);
+    cr_assert_str_eq(m.set_addr[0], "127.0.0.1:9009");
+    cr_assert_eq(m.set_id[0], 9);
+    cr_assert_eq(m.set_role[0], DQLITE_SPARE);
+    /* add = get, then set of the longer list */
+    cr_assert_eq(dqlite_server_store_add(st, 7, "127.0.0.1:9007", DQLITE_VOTER),
+                 0);
+    cr_assert_eq(m.set_n, 3);
+    cr_assert_str_eq(m.set_addr[2], "127.0.0.1:9007");
+    cr_assert_eq(m.gets, 2);
+    cr_assert_eq(m.releases, 2);
+    dqlite_server_store_close(st);
+    cr_assert_eq(m.closes, 1);
+}
+
+Test(store, custom_store_failures_are_store_errors)
+{
+    struct mine m = {.list = {{5, NULL, DQLITE_VOTER}}, .n = 1};
+    struct dqlite_server_info in[1] = {{9, "127.0.0.1:9009", DQLITE_SPARE}};
+    struct dqlite_server_store_methods no_set = {.get = mineGet};
+    struct dqlite_server_store *st;
+    struct dqlite_server_info *out = NULL;
+    unsigned n = 0;
+    cr_assert_eq(dqlite_server_store_custom(&no_set, &m, &st),
+                 DQLITE_CLIENT_MISUSE);
+    cr_assert_eq(dqlite_server_store_custom(NULL, &m, &st),
+                 DQLITE_CLIENT_MISUSE);
+    cr_assert_eq(dqlite_server_store_custom(&mine_methods, &m, &st), 0);
+    /* A list with a NULL address is refused, and still released. */
+    cr_assert_eq(dqlite_server_store_get(st, &out, &n), DQLITE_CLIENT_STORE);
+    cr_assert_eq(m.releases, 1);
+    m.list[0].address = "127.0.0.1:1";
+    m.fail_get = true;
+    cr_assert_eq(dqlite_server_store_get(st, &out, &n), DQLITE_CLIENT_STORE);
+    m.fail_set = true;
+    cr_assert_eq(dqlite_server_store_set(st, in, 1), DQLITE_CLIENT_STORE);
+    dqlite_server_store_close(st);
+}
+
+/* The driver reads a custom store to find the leader and writes the
+ * leader's CLUSTER answer back through it. */
+Test(store, driver_connects_through_a_custom_store)
+{
+    struct tcluster *tc = tclusterStart(3, NULL);
+    struct mine m = {.n = 1};
+    struct dqlite_server_store *st;
+    struct dqlite_driver *driver;
+    struct dqlite_conn *conn;
+    m.list[0].id = 1;
+    m.list[0].role = DQLITE_VOTER;
+    m.list[0].address = (char *)tclusterAddress(tc, 1); /* a follower */
+    cr_assert_eq(dqlite_server_store_custom(&mine_methods, &m, &st), 0);
+    cr_assert_eq(dqlite_driver_create(st, NULL, &driver), 0);
+    cr_assert_eq(dqlite_driver_connect(driver, "test", &conn), 0, "%s",
+                 dqlite_conn_errmsg(conn));
+    cr_assert_eq(
+        dqlite_conn_exec(conn, "CREATE TABLE t (n INT)", NULL, 0, NULL), 0);
+    cr_assert_geq(m.gets, 1);
+    cr_assert_eq(m.releases, m.gets);
+    cr_assert_eq(m.sets, 1);
+    cr_assert_eq(m.set_n, 3);
+    for (unsigned i = 0; i < 3; i++) {
+        cr_assert_str_eq(m.set_addr[i], tclusterAddress(tc, (int)i));
+        cr_assert_eq(m.set_id[i], i + 1);
+    }
+    dqlite_conn_close(conn);
+    dqlite_driver_destroy(driver);
+    dqlite_server_store_close(st);
+    tclusterStop(tc);
+}
+
+/* ------------------------------------------------- a table of one's own */
+
+static int countRows(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt;
+    int n = -1;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(db));
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        n = sqlite3_column_int(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+    return n;
+}
+
+Test(store, db_store_uses_the_table_and_column_given)
+{
+    struct dqlite_server_info in[2] = {{3, "127.0.0.1:9003", DQLITE_VOTER},
+                                       {4, "127.0.0.1:9004", DQLITE_SPARE}};
+    struct dqlite_server_store *st;
+    struct dqlite_server_info *out;
+    unsigned n;
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "ATTACH ':memory:' AS aux", NULL, NULL, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(
+        dqlite_server_store_open_db(db, "aux", "my \"nodes\"", "where", &st),
+        0);
+    cr_assert_eq(dqlite_server_store_set(st, in, 2), 0);
+    cr_assert_eq(countRows(db, "SELECT count(*) FROM aux.\"my \"\"nodes\"\"\" "
+                               "WHERE \"where\" LIKE '127.0.0.1:900_'"),
+                 2);
+    cr_assert_eq(countRows(db, "SELECT count(*) FROM sqlite_master WHERE "
+                               "name = 'servers'"),
+                 0);
+    cr_assert_eq(dqlite_server_store_get(st, &out, &n), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(out[1].address, "127.0.0.1:9004");
+    cr_assert_eq(out[1].role, DQLITE_VOTER); /* only addresses are kept */
+    dqlite_server_info_free(out, n);
+    /* Inside the caller's transaction, a write is the caller's to undo. */
+    cr_assert_eq(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(dqlite_server_store_set(st, in, 1), 0);
+    cr_assert_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(dqlite_server_store_get(st, &out, &n), 0);
+    cr_assert_eq(n, 2);
+    dqlite_server_info_free(out, n);
+    dqlite_server_store_close(st);
+    /* The handle was borrowed: still open. */
+    cr_assert_eq(countRows(db, "SELECT count(*) FROM aux.\"my \"\"nodes\"\"\""),
+                 2);
+    cr_assert_eq(dqlite_server_store_open_db(db, "nope", "t", "c", &st),
+                 DQLITE_CLIENT_STORE);
+    cr_assert_eq(dqlite_server_store_open_db(db, "main", "", "c", &st),
+                 DQLITE_CLIENT_MISUSE);
+    sqlite3_close(db);
 }

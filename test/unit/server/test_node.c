@@ -1,16 +1,23 @@
 /* The node life cycle of dqlite.h as go-dqlite uses it: create without
  * side effects, bind before start, start/stop/destroy, rebinding a freed
- * address at once, and the handshake's refusal of unknown versions. */
+ * address at once, the handshake's refusal of unknown versions, and a
+ * node serving on a listening socket the embedder hands it. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <dqlite.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "server/addr.h"
+#include "wire.h"
 
 static char dir[] = "/tmp/dqlite-test-node-XXXXXX";
 
@@ -74,11 +81,26 @@ Test(node, bad_bind_addresses_are_misuse)
 {
     dqlite_node *n;
     cr_assert_eq(dqlite_node_create(1, "x", dir, &n), 0);
-    cr_assert_eq(dqlite_node_set_bind_address(n, "localhost:9000"),
-                 DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_set_bind_address(n, "localhost"), DQLITE_MISUSE);
     cr_assert_eq(dqlite_node_set_bind_address(n, "127.0.0.1"), DQLITE_MISUSE);
     cr_assert_eq(dqlite_node_set_bind_address(n, "127.0.0.1:99999"),
                  DQLITE_MISUSE);
+    dqlite_node_destroy(n);
+}
+
+/* Host names are resolved for listening, as clients and peers resolve
+ * them for dialling. */
+Test(node, host_name_bind_address_is_resolved)
+{
+    dqlite_node *n;
+    cr_assert_eq(dqlite_node_create(1, "localhost:0", dir, &n), 0);
+    cr_assert_eq(dqlite_node_set_bind_address(n, "localhost:0"), 0, "%s",
+                 dqlite_node_errmsg(n));
+    const char *bound = dqlite_node_get_bind_address(n);
+    cr_assert(strncmp(bound, "127.0.0.1:", 10) == 0 ||
+                  strncmp(bound, "[::1]:", 6) == 0,
+              "%s", bound);
+    cr_assert_str_neq(bound, "127.0.0.1:0");
     dqlite_node_destroy(n);
 }
 
@@ -194,4 +216,114 @@ Test(node, watch_and_log_functions_see_leadership)
     cr_assert_eq(dqlite_node_set_watch_func(n, NULL, NULL), DQLITE_MISUSE,
                  "only before start");
     dqlite_node_destroy(n);
+}
+
+/* ------------------------------------------------------------ bind fd */
+
+/* A listening socket made by the "embedder": TCP on 127.0.0.1 with a
+ * kernel-chosen port, or an abstract Unix name. */
+static int listenerTcp(char *address, size_t size)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t len = sizeof sin;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    cr_assert_eq(listen(fd, 8), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    snprintf(address, size, "127.0.0.1:%u", (unsigned)ntohs(sin.sin_port));
+    return fd;
+}
+
+Test(node, serves_on_a_listening_socket_it_was_given)
+{
+    char address[64];
+    struct wire w;
+    dqlite_node *n;
+    uint64_t last_id = 0;
+    uint64_t changes = 0;
+    int fd = listenerTcp(address, sizeof address);
+    cr_assert_eq(dqlite_node_create(1, address, dir, &n), 0);
+    cr_assert_eq(dqlite_node_set_bind_fd(n, fd), 0, "%s",
+                 dqlite_node_errmsg(n));
+    cr_assert_str_eq(dqlite_node_get_bind_address(n), address);
+    /* Exclusive with a bind address, either way round. */
+    cr_assert_eq(dqlite_node_set_bind_address(n, "127.0.0.1:0"), DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_set_bind_fd(n, fd), DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_start(n), 0, "%s", dqlite_node_errmsg(n));
+    cr_assert_eq(dqlite_node_set_bind_fd(n, fd), DQLITE_MISUSE);
+    wireOpen(&w, address, 1);
+    wireOpenDb(&w, "test");
+    wireExecSql(&w, "CREATE TABLE t (n INT)", NULL, NULL);
+    wireExecSql(&w, "INSERT INTO t VALUES (1), (2)", &last_id, &changes);
+    cr_assert_eq(last_id, 2);
+    cr_assert_eq(changes, 2);
+    wireClose(&w);
+    cr_assert_eq(dqlite_node_stop(n), 0);
+    dqlite_node_destroy(n);
+    /* The node closed the descriptor: the port is free again. */
+    int again = socket(AF_INET, SOCK_STREAM, 0);
+    struct addr a;
+    cr_assert_eq(addrParse(address, &a), 0);
+    cr_assert_eq(bind(again, (struct sockaddr *)&a.sa, a.len), 0,
+                 "port still held after stop");
+    close(again);
+}
+
+Test(node, abstract_listening_socket_is_accepted_and_closed_by_destroy)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    const char name[] = "dqlite-test-bind-fd";
+    socklen_t len =
+        (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+    dqlite_node *n;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    memcpy(sun.sun_path + 1, name, strlen(name));
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sun, len), 0);
+    cr_assert_eq(listen(fd, 8), 0);
+    cr_assert_eq(dqlite_node_create(1, "@dqlite-test-bind-fd", dir, &n), 0);
+    cr_assert_eq(dqlite_node_set_bind_fd(n, fd), 0, "%s",
+                 dqlite_node_errmsg(n));
+    cr_assert_str_eq(dqlite_node_get_bind_address(n), "@dqlite-test-bind-fd");
+    dqlite_node_destroy(n); /* never started: the descriptor is closed */
+    cr_assert_eq(fcntl(fd, F_GETFD), -1);
+}
+
+Test(node, bind_fd_refuses_what_is_not_a_listening_stream_socket)
+{
+    char address[64];
+    dqlite_node *n;
+    int pipe_fds[2];
+    int udp = socket(AF_INET, SOCK_DGRAM, 0);
+    int idle = socket(AF_INET, SOCK_STREAM, 0);
+    int path_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    cr_assert_eq(pipe(pipe_fds), 0);
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s/sock", dir);
+    cr_assert_eq(bind(path_fd, (struct sockaddr *)&sun, sizeof sun), 0);
+    cr_assert_eq(listen(path_fd, 8), 0);
+    cr_assert_eq(dqlite_node_create(1, "127.0.0.1:9001", dir, &n), 0);
+    cr_assert_eq(dqlite_node_set_bind_fd(n, -1), DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_set_bind_fd(n, pipe_fds[0]), DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_set_bind_fd(n, udp), DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_set_bind_fd(n, idle), DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_set_bind_fd(n, path_fd), DQLITE_MISUSE);
+    cr_assert(strstr(dqlite_node_errmsg(n), "not a listening") != NULL, "%s",
+              dqlite_node_errmsg(n));
+    cr_assert_null(dqlite_node_get_bind_address(n));
+    /* A refused descriptor stays the caller's, open. */
+    cr_assert_neq(fcntl(udp, F_GETFD), -1);
+    cr_assert_neq(fcntl(path_fd, F_GETFD), -1);
+    /* The node can still be given a good one. */
+    int fd = listenerTcp(address, sizeof address);
+    cr_assert_eq(dqlite_node_set_bind_fd(n, fd), 0, "%s",
+                 dqlite_node_errmsg(n));
+    dqlite_node_destroy(n);
+    close(udp);
+    close(idle);
+    close(path_fd);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    unlink(sun.sun_path);
 }
