@@ -316,6 +316,20 @@ DQLITE_API int dqlite_node_set_linearizable_reads(dqlite_node *n, int enabled);
 DQLITE_API int dqlite_node_set_snapshot_compression(dqlite_node *n,
                                                     int enabled);
 
+/* Bounds on what clients make the node hold (docs/server.md, "Limits").
+ * Before start. `idle_timeout_ms`: a client connection with no request
+ * started or answered for that long is closed (default 300000; 0: never).
+ * `stall_timeout_ms`: a connection whose client reads nothing of a pending
+ * response (the rows of a query it started, a DUMP) for that long is
+ * closed, ending its statement (default 30000; 0: never). `memory_bytes`:
+ * the bytes all client connections may hold in requests and unread
+ * responses; a request that does not fit is refused with a FAILURE
+ * (default 1 GiB; 0: no bound). */
+DQLITE_API int dqlite_node_set_client_limits(dqlite_node *n,
+                                             unsigned idle_timeout_ms,
+                                             unsigned stall_timeout_ms,
+                                             uint64_t memory_bytes);
+
 /* Serve on a socket the embedder created (go-dqlite's Server.Start on an
  * existing listener; e.g. one inherited from systemd's socket activation
  * or bound with privileges the node does not have): `fd` is a bound,

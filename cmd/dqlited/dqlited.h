@@ -47,6 +47,12 @@ struct config {
     unsigned auto_standbys;        /* --standbys */
     unsigned statement_timeout_ms; /* --statement-timeout */
     bool statement_timeout_set;
+    /* --idle-timeout, --stall-timeout, --client-memory (dqlite.h's
+     * dqlite_node_set_client_limits; its defaults until one is given). */
+    bool client_limits_set;
+    unsigned idle_timeout_s;
+    unsigned stall_timeout_s;
+    uint64_t client_memory_mib;
 };
 
 /* Parses argv into *cfg. Returns -1 to continue, or an exit code (0 after

@@ -111,6 +111,11 @@ static int nodeConfigure(dqlite_node *node, const struct config *cfg)
         rv = dqlite_node_set_snapshot_params(
             node, threshold, threshold > trailing ? threshold : trailing);
     }
+    if (rv == 0 && cfg->client_limits_set) {
+        rv = dqlite_node_set_client_limits(node, cfg->idle_timeout_s * 1000u,
+                                           cfg->stall_timeout_s * 1000u,
+                                           cfg->client_memory_mib << 20);
+    }
     if (rv == 0 && cfg->auto_voters != 0) {
         rv = dqlite_node_set_auto_roles(node, cfg->auto_voters,
                                         cfg->auto_standbys);

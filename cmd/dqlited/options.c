@@ -108,6 +108,15 @@ static const char usage_text[] =
     "                             (default 10000; 0: no bound)\n"
     "        --snapshot-threshold N  snapshot every N applied entries (1024)\n"
     "        --snapshot-trailing N   entries kept in the log after (8192)\n"
+    "        --idle-timeout SEC   close a client connection idle for SEC\n"
+    "                             seconds (300; 0: never)\n"
+    "        --stall-timeout SEC  close a client connection that reads "
+    "nothing\n"
+    "                             of a pending response (the rows of its\n"
+    "                             query) for SEC seconds (30; 0: never)\n"
+    "        --client-memory MIB  bytes all client connections may hold, in\n"
+    "                             MiB; a request past it is refused (1024;\n"
+    "                             0: no bound)\n"
     "        --recover LIST       rewrite the configuration and exit (above)\n"
     "    -h, --help               this text\n"
     "    -V, --version            the library version\n"
@@ -144,6 +153,9 @@ enum {
     OPT_VOTERS,
     OPT_STANDBYS,
     OPT_STATEMENT_TIMEOUT,
+    OPT_IDLE_TIMEOUT,
+    OPT_STALL_TIMEOUT,
+    OPT_CLIENT_MEMORY,
 };
 
 static const struct option long_options[] = {
@@ -163,6 +175,9 @@ static const struct option long_options[] = {
     {"voters", required_argument, NULL, OPT_VOTERS},
     {"standbys", required_argument, NULL, OPT_STANDBYS},
     {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
+    {"client-memory", required_argument, NULL, OPT_CLIENT_MEMORY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -244,6 +259,29 @@ static int parseLevel(const char *text, int *level)
     return -1;
 }
 
+/* Applies one of the client limits; -1 on a bad value. */
+static int optionClientLimit(int opt, const char *arg, struct config *cfg)
+{
+    uint64_t v = 0;
+    int rv = -1;
+    cfg->client_limits_set = true;
+    switch (opt) {
+    case OPT_IDLE_TIMEOUT:
+        rv = parseNumber("idle-timeout", arg, 0, 86400, &v);
+        cfg->idle_timeout_s = (unsigned)v;
+        break;
+    case OPT_STALL_TIMEOUT:
+        rv = parseNumber("stall-timeout", arg, 0, 86400, &v);
+        cfg->stall_timeout_s = (unsigned)v;
+        break;
+    case OPT_CLIENT_MEMORY:
+        rv = parseNumber("client-memory", arg, 0, (uint64_t)1 << 30,
+                         &cfg->client_memory_mib);
+        break;
+    }
+    return rv;
+}
+
 /* Applies one numeric option; -1 on a bad value (already reported). */
 static int optionNumber(int opt, const char *arg, struct config *cfg)
 {
@@ -284,6 +322,11 @@ static int optionNumber(int opt, const char *arg, struct config *cfg)
         rv = parseNumber("statement-timeout", arg, 0, 86400000, &v);
         cfg->statement_timeout_ms = (unsigned)v;
         cfg->statement_timeout_set = true;
+        break;
+    case OPT_IDLE_TIMEOUT:
+    case OPT_STALL_TIMEOUT:
+    case OPT_CLIENT_MEMORY:
+        rv = optionClientLimit(opt, arg, cfg);
         break;
     }
     return rv;
@@ -343,7 +386,10 @@ int optionsParse(int argc, char *argv[], struct config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->role = DQLITE_VOTER;
     cfg->log_level = LOG_INFO;
-    cfg->join_timeout_s = 0; /* a daemon keeps trying until stopped */
+    cfg->join_timeout_s = 0;   /* a daemon keeps trying until stopped */
+    cfg->idle_timeout_s = 300; /* the library's defaults */
+    cfg->stall_timeout_s = 30;
+    cfg->client_memory_mib = 1024;
     while ((opt = getopt_long(argc, argv, "i:a:b:d:j:r:l:hV", long_options,
                               NULL)) != -1) {
         if (opt == 'h') {

@@ -146,3 +146,30 @@ int protoReaderNext(struct proto_reader *r, struct proto_frame *frame)
     POST(r->pos + r->pending <= r->buf.len);
     return 0;
 }
+
+uint64_t protoReaderPeekSize(const struct proto_reader *r, bool *complete)
+{
+    struct proto_header h;
+    size_t start = r->pos + r->pending;
+    *complete = false;
+    if ((r->rv != 0 && r->rv != ERR_PROTO_TOOBIG) ||
+        (r->side == PROTO_SIDE_SERVER && r->version == 0) ||
+        r->buf.len - start < PROTO_HEADER_SIZE) {
+        return 0;
+    }
+    protoHeaderGet(r->buf.data + start, &h);
+    uint64_t size = PROTO_HEADER_SIZE + (uint64_t)h.words * PROTO_WORD;
+    *complete = r->buf.len - start >= size;
+    return size;
+}
+
+void protoReaderTrim(struct proto_reader *r)
+{
+    if (r->buf.len == r->pos + r->pending) {
+        size_t limit = r->buf.limit;
+        bufFree(&r->buf);
+        r->buf.limit = limit;
+        r->pos = 0;
+        r->pending = 0;
+    }
+}

@@ -82,4 +82,17 @@ int protoReaderNext(struct proto_reader *r, struct proto_frame *frame);
 /* Bytes received but not yet returned as part of a frame. */
 size_t protoReaderBuffered(const struct proto_reader *r);
 
+/* Releases the buffer's memory when it holds nothing unconsumed (no frame
+ * returned and not yet consumed either: call it after protoReaderNext gave
+ * ERR_AGAIN on an empty reader). */
+void protoReaderTrim(struct proto_reader *r);
+
+/* What the buffered bytes say of the next frame (the one after the frame
+ * returned last): 0 while its header has not arrived (or the handshake is
+ * not done, or framing failed other than by ERR_PROTO_TOOBIG, whose frame
+ * this still describes); otherwise its whole size in bytes, header
+ * included, as the header declares it (possibly above the limit), and
+ * *complete tells whether all of it is buffered. Consumes nothing. */
+uint64_t protoReaderPeekSize(const struct proto_reader *r, bool *complete);
+
 #endif /* PROTO_READER_H */

@@ -15,7 +15,10 @@
 #include "lib/err.h"
 #include <sqlite3.h>
 
+#include <stdio.h>
+
 #include "proto/request.h"
+#include "server/gateway_internal.h"
 #include "server/node.h"
 #include "server/peer.h"
 
@@ -23,6 +26,7 @@ struct conn_write {
     uv_write_t req;
     struct conn *c;
     uint8_t *data; /* owned */
+    size_t len;
     conn_written_cb cb;
 };
 
@@ -30,6 +34,7 @@ static void connMaybeFree(struct conn *c);
 
 static void connOnAlloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out);
 static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void connUpdateReading(struct conn *c);
 
 static void connOnClosed(uv_handle_t *handle)
 {
@@ -39,6 +44,17 @@ static void connOnClosed(uv_handle_t *handle)
     connMaybeFree(c);
 }
 
+/* Charges what the connection holds now to the node's budget. */
+static void connAccount(struct conn *c)
+{
+    size_t now = c->reader.buf.cap + c->gateway.body.cap;
+    if (now < c->reserved_bytes) {
+        now = c->reserved_bytes; /* a frame admitted, still arriving */
+    }
+    now += c->gateway.out.cap + c->out_bytes;
+    budgetCharge(&c->node->budget, &c->held_bytes, now);
+}
+
 /* Frees the connection once the stream is closed and the gateway idle. */
 static void connMaybeFree(struct conn *c)
 {
@@ -46,6 +62,7 @@ static void connMaybeFree(struct conn *c)
         return;
     }
     protoReaderClose(&c->reader);
+    budgetCharge(&c->node->budget, &c->held_bytes, 0);
     libFree(c);
 }
 
@@ -76,7 +93,11 @@ static void connOnWritten(uv_write_t *req, int status)
     struct conn_write *w = req->data;
     struct conn *c = w->c;
     libFree(w->data);
+    ASSERT(c->out_bytes >= w->len);
+    c->out_bytes -= w->len;
     c->writes_out--;
+    c->write_progress_ms = uv_now(&c->node->loop);
+    connAccount(c);
     if (w->cb != NULL && !c->closing) {
         w->cb(c, status);
     }
@@ -100,6 +121,7 @@ int connWrite(struct conn *c, struct buf *msg, conn_written_cb on_written)
     w->c = c;
     w->cb = on_written;
     w->data = bufDetach(msg, &len);
+    w->len = len;
     w->req.data = w;
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
     int rv = uv_write(&w->req, c->stream, &b, 1, connOnWritten);
@@ -108,7 +130,13 @@ int connWrite(struct conn *c, struct buf *msg, conn_written_cb on_written)
         libFree(w);
         return ERR_IO;
     }
+    if (c->writes_out == 0) {
+        c->write_progress_ms = uv_now(&c->node->loop);
+    }
+    c->write_queue_seen = c->stream->write_queue_size;
     c->writes_out++;
+    c->out_bytes += len;
+    connAccount(c);
     return 0;
 }
 
@@ -117,6 +145,7 @@ int connWrite(struct conn *c, struct buf *msg, conn_written_cb on_written)
 static void connBecomePeer(struct conn *c, const struct proto_frame *f)
 {
     uv_stream_t *stream = c->stream;
+    budgetCharge(&c->node->budget, &c->held_bytes, 0); /* peers are not */
     c->closing = true;
     queueRemove(&c->link);
     c->node->n_conns--;
@@ -133,41 +162,218 @@ static bool connFirstIsConnect(struct conn *c, const struct proto_frame *f)
     return first && f->header.type == PROTO_REQ_CONNECT;
 }
 
+/* Answers with a FAILURE and closes: the stream is not read any more. */
+static void connRefuse(struct conn *c, uint64_t code, const char *message)
+{
+    c->refused = true;
+    gatewayRefuse(&c->gateway, code, message);
+}
+
+/* Refuses the frame whose header the reader holds (`size` bytes declared,
+ * header included): the FAILURE is written at once, the rest of the frame
+ * is read and dropped (connOnRead) and the connection closed after both
+ * (connDrainCheck). */
+static void connRefuseFrame(struct conn *c, uint64_t size, uint64_t code,
+                            const char *message)
+{
+    struct gateway *g = &c->gateway;
+    size_t buffered = c->reader.buf.len - c->reader.pos;
+    c->refused = true;
+    c->draining = true;
+    c->drain_bytes = size > buffered ? size - buffered : 0;
+    c->drain_end_ms = uv_now(&c->node->loop) + CONN_DRAIN_MS;
+    protoReaderClose(&c->reader); /* nothing more is kept */
+    g->version = c->reader.version;
+    g->stage = GATEWAY_RUNNING;
+    gatewayFailure(g, code, message); /* back to idle once written */
+}
+
+/* A refused frame is over once dropped whole (or for too long) and its
+ * FAILURE written: close. */
+static void connDrainCheck(struct conn *c)
+{
+    if (c->closing || !c->draining) {
+        return;
+    }
+    if (c->drain_bytes > 0 && uv_now(&c->node->loop) < c->drain_end_ms) {
+        return;
+    }
+    c->draining = false;
+    if (gatewayIdle(&c->gateway)) {
+        connClose(c);
+    } else {
+        connUpdateReading(c); /* stops: connPump closes once written */
+    }
+}
+
+/* Bytes the buffers will hold to receive and serve a frame of `size`
+ * bytes: the input buffer and the gateway's copy each grow by doubling. */
+static uint64_t connFrameCost(uint64_t size)
+{
+    uint64_t cap = CONN_READ_CHUNK;
+    while (cap < size + CONN_READ_CHUNK) {
+        cap *= 2;
+    }
+    return 2 * cap;
+}
+
+/* With the gateway idle and the next frame still arriving: whether the
+ * node can afford to receive it (else it is refused, unread). Frames over
+ * the request limit are left to the reader, which refuses them. */
+static bool connAdmit(struct conn *c)
+{
+    bool complete;
+    uint64_t size = protoReaderPeekSize(&c->reader, &complete);
+    if (complete || size <= BUDGET_FREE_BYTES ||
+        size > PROTO_HEADER_SIZE + c->reader.max_body) {
+        return true;
+    }
+    uint64_t cost = connFrameCost(size);
+    uint64_t held = c->reader.buf.cap + c->gateway.body.cap;
+    if (c->reserved_bytes >= cost) {
+        return true; /* admitted already */
+    }
+    if (held < c->reserved_bytes) {
+        held = c->reserved_bytes;
+    }
+    if (cost <= held || budgetFits(&c->node->budget, (size_t)(cost - held))) {
+        c->reserved_bytes = (size_t)cost; /* charged by connAccount */
+        return true;
+    }
+    char msg[160];
+    struct budget *b = &c->node->budget;
+    b->refused++;
+    snprintf(msg, sizeof msg,
+             "request of %llu bytes refused: the node's memory budget for "
+             "connections is exhausted (%zu of %zu bytes held)",
+             (unsigned long long)size, b->used_bytes, b->limit_bytes);
+    nodeLogf(c->node, DQLITE_LOG_WARN, "%s", msg);
+    connRefuseFrame(c, size, SQLITE_NOMEM, msg);
+    return false;
+}
+
+/* A complete request while the node holds more than its budget: answered
+ * with a FAILURE, the connection kept. */
+static void connShed(struct conn *c)
+{
+    struct gateway *g = &c->gateway;
+    c->node->budget.refused++;
+    g->version = c->reader.version;
+    g->stage = GATEWAY_RUNNING;
+    gatewayFailure(g, SQLITE_NOMEM,
+                   "request refused: the node's memory budget for "
+                   "connections is exhausted, try again later");
+}
+
+/* After a request: buffers grown for a large one go back. */
+static void connTrim(struct conn *c)
+{
+    if (!gatewayIdle(&c->gateway)) {
+        return;
+    }
+    if (c->gateway.body.cap > CONN_KEEP_BYTES) {
+        bufFree(&c->gateway.body);
+    }
+    if (c->reader.buf.cap > CONN_KEEP_BYTES &&
+        protoReaderBuffered(&c->reader) == 0) {
+        protoReaderTrim(&c->reader);
+    }
+}
+
+/* Reading runs unless the stream is done, or a request is being served
+ * and more than CONN_MAX_BUFFERED bytes wait behind it. */
+static void connUpdateReading(struct conn *c)
+{
+    bool busy = !gatewayIdle(&c->gateway);
+    bool want = !c->closing && (!c->refused || c->draining) &&
+                !(busy && protoReaderBuffered(&c->reader) >= CONN_MAX_BUFFERED);
+    if (want && !c->reading) {
+        c->reading = uv_read_start(c->stream, connOnAlloc, connOnRead) == 0;
+    } else if (!want && c->reading && !c->closing) {
+        uv_read_stop(c->stream);
+        c->reading = false;
+    }
+}
+
+/* At the connection cap: closes the connection idle longest, if it has
+ * been idle for CONN_EVICT_IDLE_MS, to make room for `c`. */
+static bool connEvictIdle(struct conn *c)
+{
+    struct dqlite_node *n = c->node;
+    uint64_t now_ms = uv_now(&n->loop);
+    struct conn *oldest = NULL;
+    struct queue *q;
+    QUEUE_FOREACH(q, &n->conns)
+    {
+        struct conn *o = QUEUE_DATA(q, struct conn, link);
+        if (o == c || !gatewayIdle(&o->gateway) || o->writes_out > 0 ||
+            now_ms - o->active_ms < CONN_EVICT_IDLE_MS) {
+            continue;
+        }
+        if (oldest == NULL || o->active_ms < oldest->active_ms) {
+            oldest = o;
+        }
+    }
+    if (oldest == NULL) {
+        return false;
+    }
+    nodeLogf(n, DQLITE_LOG_INFO,
+             "at the connection cap (%u): closing the connection idle "
+             "longest (%llu ms) for a new one",
+             n->max_conns, (unsigned long long)(now_ms - oldest->active_ms));
+    connClose(oldest);
+    return true;
+}
+
 /* Takes frames while the gateway is idle. */
 static void connPump(struct conn *c)
 {
     struct proto_frame f;
-    while (!c->closing && gatewayIdle(&c->gateway)) {
+    while (!c->closing && !c->refused && gatewayIdle(&c->gateway)) {
         int rv = protoReaderNext(&c->reader, &f);
         if (rv == ERR_AGAIN) {
+            connTrim(c);
+            connAdmit(c);
             break;
         }
         if (rv == ERR_PROTO_TOOBIG) {
-            gatewayRefuse(&c->gateway, SQLITE_TOOBIG, "message too large");
-            return;
+            bool complete;
+            uint64_t size = protoReaderPeekSize(&c->reader, &complete);
+            connRefuseFrame(c, size, SQLITE_TOOBIG, "message too large");
+            break;
         }
         if (rv != 0) {
             connClose(c);
             return;
         }
+        c->reserved_bytes = 0; /* the frame is here: its buffers count */
         if (connFirstIsConnect(c, &f)) {
             connBecomePeer(c, &f);
             return;
         }
-        if (c->node->n_conns > NODE_MAX_CONNS) {
-            gatewayRefuse(&c->gateway, SQLITE_BUSY, "too many connections");
-            return;
+        if (c->node->n_conns > c->node->max_conns && !connEvictIdle(c)) {
+            connRefuse(c, SQLITE_BUSY, "too many connections");
+            break;
         }
-        gatewayHandle(&c->gateway, &f);
+        c->active_ms = uv_now(&c->node->loop);
+        if (budgetOver(&c->node->budget)) {
+            connShed(c);
+        } else {
+            gatewayHandle(&c->gateway, &f);
+        }
     }
-    if (!c->closing && !c->reading &&
-        protoReaderBuffered(&c->reader) < CONN_MAX_BUFFERED) {
-        c->reading = uv_read_start(c->stream, connOnAlloc, connOnRead) == 0;
+    if (c->refused && !c->draining && gatewayIdle(&c->gateway)) {
+        connClose(c); /* a refused frame's FAILURE is written */
+    }
+    if (!c->closing) {
+        connAccount(c);
+        connUpdateReading(c);
     }
 }
 
 void connRequestDone(struct conn *c)
 {
+    c->active_ms = uv_now(&c->node->loop);
     connPump(c);
 }
 
@@ -178,11 +384,16 @@ bool connPeekInterrupt(struct conn *c)
 
 static void connOnAlloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out)
 {
+    static _Thread_local uint8_t dropped[CONN_READ_CHUNK];
     struct conn *c = handle->data;
     uint8_t *p;
     size_t avail;
     (void)suggested;
     *out = uv_buf_init(NULL, 0);
+    if (c->draining) {
+        *out = uv_buf_init((char *)dropped, sizeof dropped);
+        return;
+    }
     if (protoReaderReserve(&c->reader, CONN_READ_CHUNK, &p, &avail) == 0) {
         *out = uv_buf_init((char *)p, (unsigned)avail);
     }
@@ -196,11 +407,18 @@ static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         connClose(c);
         return;
     }
+    if (c->draining) {
+        uint64_t n = (uint64_t)nread;
+        c->drain_bytes = n < c->drain_bytes ? c->drain_bytes - n : 0;
+        connDrainCheck(c);
+        return;
+    }
     protoReaderCommit(&c->reader, (size_t)nread);
     gatewayOnInput(&c->gateway, &c->reader); /* INTERRUPT while running */
-    if (protoReaderBuffered(&c->reader) >= CONN_MAX_BUFFERED) {
-        uv_read_stop(stream);
-        c->reading = false;
+    c->arrived_bytes += (size_t)nread;
+    if (c->arrived_bytes >= CONN_READ_CHUNK) {
+        c->active_ms = uv_now(&c->node->loop); /* a request arriving */
+        c->arrived_bytes = 0;
     }
     connPump(c);
 }
@@ -219,8 +437,86 @@ void connStart(struct dqlite_node *node, uv_stream_t *stream)
     gatewayInit(&c->gateway, c);
     queueInsertTail(&node->conns, &c->link);
     node->n_conns++;
+    c->active_ms = uv_now(&node->loop);
     c->reading = true;
     if (uv_read_start(stream, connOnAlloc, connOnRead) != 0) {
         connClose(c);
     }
+}
+
+/* ------------------------------------------------------------ idle sweep */
+
+/* Whether the client has taken no byte of a pending response for the
+ * node's conn_stall_timeout_ms. */
+static bool connStalled(struct conn *c, uint64_t now_ms)
+{
+    uint64_t timeout_ms = c->node->conn_stall_timeout_ms;
+    size_t queued = c->stream->write_queue_size;
+    if (c->writes_out == 0) {
+        return false;
+    }
+    if (queued < c->write_queue_seen) {
+        c->write_progress_ms = now_ms; /* the kernel took some */
+    }
+    c->write_queue_seen = queued;
+    return timeout_ms > 0 && now_ms - c->write_progress_ms >= timeout_ms;
+}
+
+static bool connIdle(struct conn *c, uint64_t now_ms)
+{
+    uint64_t timeout_ms = c->node->conn_idle_timeout_ms;
+    return timeout_ms > 0 && gatewayIdle(&c->gateway) && c->writes_out == 0 &&
+           now_ms - c->active_ms >= timeout_ms;
+}
+
+static void connOnSweep(uv_timer_t *timer)
+{
+    struct dqlite_node *n = timer->data;
+    uint64_t now_ms = uv_now(&n->loop);
+    struct queue *q = n->conns.next;
+    while (q != &n->conns) {
+        struct conn *c = QUEUE_DATA(q, struct conn, link);
+        q = q->next; /* connClose takes c off the list */
+        connDrainCheck(c);
+        if (c->closing) {
+            continue;
+        }
+        if (connIdle(c, now_ms)) {
+            nodeLogf(n, DQLITE_LOG_DEBUG,
+                     "closing a client connection idle for %llu ms",
+                     (unsigned long long)(now_ms - c->active_ms));
+            connClose(c);
+        } else if (connStalled(c, now_ms)) {
+            nodeLogf(n, DQLITE_LOG_WARN,
+                     "closing a client connection that read nothing of its "
+                     "response for %llu ms (%zu bytes pending)",
+                     (unsigned long long)(now_ms - c->write_progress_ms),
+                     c->out_bytes);
+            connClose(c);
+        }
+    }
+}
+
+void connSweepStart(struct dqlite_node *n)
+{
+    uint64_t period_ms = CONN_SWEEP_MS;
+    if (n->conn_idle_timeout_ms > 0 &&
+        n->conn_idle_timeout_ms / 2 < period_ms) {
+        period_ms = n->conn_idle_timeout_ms / 2;
+    }
+    if (n->conn_stall_timeout_ms > 0 &&
+        n->conn_stall_timeout_ms / 2 < period_ms) {
+        period_ms = n->conn_stall_timeout_ms / 2;
+    }
+    if (period_ms == 0) {
+        period_ms = 1;
+    }
+    uv_timer_init(&n->loop, &n->conn_sweep_timer);
+    n->conn_sweep_timer.data = n;
+    uv_timer_start(&n->conn_sweep_timer, connOnSweep, period_ms, period_ms);
+}
+
+void connSweepClose(struct dqlite_node *n)
+{
+    uv_close((uv_handle_t *)&n->conn_sweep_timer, NULL);
 }

@@ -4,8 +4,31 @@
  *
  * Requests are taken one at a time: the next frame is pulled from the
  * reader only when the gateway has finished the previous request, so a
- * pipelining client is answered strictly in order. Reading pauses while the
- * reader holds more than CONN_MAX_BUFFERED unconsumed bytes.
+ * pipelining client is answered strictly in order.
+ *
+ * Reading: while the gateway is idle the connection always reads, so a
+ * frame of any size up to the request limit (PROTO_REQUEST_BODY_MAX) is
+ * received whole and EOF is noticed; a frame declaring more is refused as
+ * soon as its header arrives: FAILURE, then its body is read and thrown
+ * away (never held) for at most CONN_DRAIN_MS, so a client blocked
+ * writing it gets to read the FAILURE, and the connection is closed.
+ * The only pause is back-pressure on a pipelining client: while a request
+ * is being served and more than CONN_MAX_BUFFERED bytes wait behind it;
+ * reading resumes when that request is answered.
+ *
+ * Memory: what a connection holds (input buffer, the gateway's copy of the
+ * request, responses not yet taken by the kernel) is charged to the node's
+ * budget (budget.h). A request that would not fit is refused before its
+ * body is received; while the node is over budget, new requests get a
+ * FAILURE. Buffers grown for a large request are released after it.
+ *
+ * Idle connections (no request started or answered, and less than
+ * CONN_READ_CHUNK bytes of one received, for the node's
+ * conn_idle_timeout_ms: a request trickling in counts as idle) are closed
+ * by a sweep timer, and so are connections whose client takes no byte of a
+ * pending response for conn_stall_timeout_ms: a query whose rows are not
+ * read would otherwise keep its read transaction, pinning the WAL, and its
+ * batch in memory, for ever (closing ends the statement).
  *
  * A connection whose first request is CONNECT (11) belongs to a peer: it is
  * handed to the raft transport and leaves the client machinery.
@@ -26,10 +49,26 @@
 
 struct dqlite_node;
 
-/* Unconsumed input above which reading pauses. */
+/* Input buffered behind the request being served above which reading
+ * pauses (until that request is answered). */
 #define CONN_MAX_BUFFERED (8u << 20)
 /* Bytes asked of the kernel per read. */
 #define CONN_READ_CHUNK 65536
+/* Buffers larger than this are released once the request is answered. */
+#define CONN_KEEP_BYTES ((size_t)1 << 20)
+/* Default for closing idle client connections (dqlite_node's
+ * conn_idle_timeout_ms; 0 turns it off). */
+#define CONN_IDLE_TIMEOUT_MS_DEFAULT (300u * 1000u)
+/* Default for closing a connection whose client does not read a pending
+ * response (dqlite_node's conn_stall_timeout_ms; 0 turns it off). */
+#define CONN_STALL_TIMEOUT_MS_DEFAULT (30u * 1000u)
+/* Longest time the body of a refused request is read and dropped. */
+#define CONN_DRAIN_MS 5000u
+/* At the connection cap, a new client's first request closes the
+ * connection idle longest if it has been idle this long. */
+#define CONN_EVICT_IDLE_MS 5000u
+/* Longest period of the idle sweep. */
+#define CONN_SWEEP_MS 1000u
 
 struct conn {
     struct dqlite_node *node;
@@ -37,9 +76,21 @@ struct conn {
     struct queue link;   /* in node->conns */
     struct proto_reader reader;
     struct gateway gateway;
-    unsigned writes_out; /* uv_write requests in flight */
+    unsigned writes_out;        /* uv_write requests in flight */
+    size_t out_bytes;           /* ...and their bytes */
+    size_t held_bytes;          /* charged to the node's budget */
+    size_t reserved_bytes;      /* ...at least, for a frame admitted */
+    uint64_t active_ms;         /* loop time a request last started or ended, or
+                                   CONN_READ_CHUNK more bytes of one arrived */
+    size_t arrived_bytes;       /* ...bytes since then */
+    uint64_t write_progress_ms; /* loop time writes last moved */
+    size_t write_queue_seen;    /* libuv's write queue size then */
     bool reading;
     bool closing;
+    bool refused;  /* a refusal closes the stream: take no more requests */
+    bool draining; /* ...dropping the refused request's body */
+    uint64_t drain_bytes;  /* ...still to come */
+    uint64_t drain_end_ms; /* ...until then at most */
     bool first_request_seen;
 };
 
@@ -66,5 +117,10 @@ void connRequestDone(struct conn *c);
 /* A frame already buffered, not yet taken (NULL if none complete): lets a
  * streaming query notice an INTERRUPT between batches. */
 bool connPeekInterrupt(struct conn *c);
+
+/* The node's idle sweep: started with the loop's services, closed with
+ * them. */
+void connSweepStart(struct dqlite_node *node);
+void connSweepClose(struct dqlite_node *node);
 
 #endif /* SERVER_CONN_H */

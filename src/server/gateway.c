@@ -128,6 +128,9 @@ void gatewayRefuse(struct gateway *g, uint64_t code, const char *message)
     gatewayWrite(g, gatewayOnRefused);
 }
 
+_Static_assert(RAFT_ENTRY_MAX_BYTES == (64u << 20),
+               "gatewayFailErr's message names the entry limit");
+
 /* Failures for the internal codes the replica and raft give. */
 void gatewayFailErr(struct gateway *g, int rv)
 {
@@ -153,6 +156,18 @@ void gatewayFailErr(struct gateway *g, int rv)
                        "made durable, so this write is not acknowledged; "
                        "it was sent to the other nodes and may still be "
                        "applied");
+        break;
+    case ERR_TOOBIG:
+        if (g->req.type != PROTO_REQ_EXEC &&
+            g->req.type != PROTO_REQ_EXEC_SQL &&
+            g->req.type != PROTO_REQ_QUERY &&
+            g->req.type != PROTO_REQ_QUERY_SQL) {
+            gatewayFailure(g, SQLITE_ERROR, errString(rv));
+            break;
+        }
+        gatewayFailure(g, SQLITE_TOOBIG,
+                       "transaction too large to replicate: its pages "
+                       "exceed the largest raft entry (64 MiB)");
         break;
     default:
         gatewayFailure(g, SQLITE_ERROR, errString(rv));

@@ -34,6 +34,10 @@ struct conn;
 
 /* Prepared statements one connection may hold. */
 #define GATEWAY_MAX_STMTS 1024
+/* Default bound on the heap memory of one connection's prepared statements
+ * (SQLITE_STMTSTATUS_MEMUSED: program, constants, bound values); a PREPARE
+ * past it fails (dqlite_node's stmt_bytes_max; 0: no bound). */
+#define GATEWAY_MAX_STMT_BYTES_DEFAULT ((uint64_t)64 << 20)
 /* Size at which a ROWS batch is closed. The reference closes batches at
  * its 4 KiB page size; each batch costs a db-thread job, a hand-off and a
  * socket write, so larger batches make scans several times cheaper. A

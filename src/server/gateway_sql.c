@@ -405,6 +405,40 @@ bool gatewayTailHasStatement(sqlite3 *db, const char *tail)
     return false;
 }
 
+/* Db thread: heap bytes the connection's prepared statements hold (their
+ * program, constants and bound values), `extra` included. */
+static uint64_t prepareStmtBytes(const struct gateway *g, sqlite3_stmt *extra)
+{
+    uint64_t n =
+        (uint64_t)sqlite3_stmt_status(extra, SQLITE_STMTSTATUS_MEMUSED, 0);
+    for (unsigned i = 0; i < GATEWAY_MAX_STMTS; i++) {
+        if (g->stmts[i] != NULL) {
+            n += (uint64_t)sqlite3_stmt_status(g->stmts[i],
+                                               SQLITE_STMTSTATUS_MEMUSED, 0);
+        }
+    }
+    return n;
+}
+
+/* Db thread: refuses (finalizes) the new statement past the node's
+ * per-connection bound on prepared statements' memory. */
+static void prepareCheckBytes(struct gateway *g)
+{
+    uint64_t limit = gatewayNode(g)->stmt_bytes_max;
+    uint64_t bytes = prepareStmtBytes(g, g->stmt);
+    if (limit == 0 || bytes <= limit) {
+        return;
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "too much memory in prepared statements: %llu bytes, limit %llu "
+             "per connection (finalize some)",
+             (unsigned long long)bytes, (unsigned long long)limit);
+    sqlite3_finalize(g->stmt);
+    g->stmt = NULL;
+    gatewaySetError(g, SQLITE_ERROR, msg);
+}
+
 static void prepareWork(struct worker_job *job)
 {
     struct gateway *g = GATEWAY_OF(job, job);
@@ -426,7 +460,9 @@ static void prepareWork(struct worker_job *job)
         sqlite3_finalize(g->stmt);
         g->stmt = NULL;
         gatewaySetError(g, SQLITE_ERROR, "nonempty statement tail");
+        return;
     }
+    prepareCheckBytes(g);
 }
 
 static void prepareDone(struct worker_job *job)

@@ -152,6 +152,7 @@ static void loopShutdown(struct dqlite_node *n)
     uv_close((uv_handle_t *)&n->parked_timer, NULL);
     uv_close((uv_handle_t *)&n->handover_timer, NULL);
     nodeWatchdogClose(n);
+    connSweepClose(n);
     rolesClose(n);
     membershipClose(n);
     replicaClose(&n->replica, loopOnReplicaClosed);
@@ -404,6 +405,7 @@ static int loopStartServices(struct dqlite_node *n)
     uv_timer_init(&n->loop, &n->handover_timer);
     n->handover_timer.data = n;
     nodeWatchdogStart(n);
+    connSweepStart(n);
     rolesStart(n);
     membershipStart(n);
     return rv;
@@ -458,6 +460,9 @@ static int loopOpenReplica(struct dqlite_node *n)
      * initialised, under our lock like every other call. */
     workerSqliteLock();
     sqlite3_initialize();
+    if (sqlite3_soft_heap_limit64(-1) == 0) {
+        sqlite3_soft_heap_limit64(NODE_SQLITE_SOFT_HEAP_BYTES);
+    }
     workerSqliteUnlock();
     int rv = replicaOpen(&n->replica, &o, n->errmsg, sizeof n->errmsg);
     if (rv != 0) {

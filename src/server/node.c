@@ -3,6 +3,7 @@
  * errmsg, generate_node_id. The loop itself lives in loop.c.
  */
 #include "server/node.h"
+#include "server/conn.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -50,6 +51,11 @@ static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
     pthread_cond_init(&n->cond, NULL);
     queueInit(&n->conns);
     queueInit(&n->parked);
+    budgetInit(&n->budget, BUDGET_CONN_BYTES_DEFAULT);
+    n->max_conns = NODE_MAX_CONNS;
+    n->conn_idle_timeout_ms = CONN_IDLE_TIMEOUT_MS_DEFAULT;
+    n->conn_stall_timeout_ms = CONN_STALL_TIMEOUT_MS_DEFAULT;
+    n->stmt_bytes_max = GATEWAY_MAX_STMT_BYTES_DEFAULT;
 }
 
 int dqlite_node_create(dqlite_node_id id, const char *address,
@@ -240,6 +246,22 @@ int dqlite_node_set_snapshot_params(dqlite_node *n, unsigned threshold,
     }
     n->snapshot_threshold = threshold;
     n->snapshot_trailing = trailing;
+    return 0;
+}
+
+int dqlite_node_set_client_limits(dqlite_node *n, unsigned idle_timeout_ms,
+                                  unsigned stall_timeout_ms,
+                                  uint64_t memory_bytes)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    n->conn_idle_timeout_ms = idle_timeout_ms;
+    n->conn_stall_timeout_ms = stall_timeout_ms;
+    budgetInit(&n->budget, memory_bytes == 0 || memory_bytes > SIZE_MAX
+                               ? SIZE_MAX
+                               : (size_t)memory_bytes);
     return 0;
 }
 

@@ -22,6 +22,7 @@
 #include "lib/queue.h"
 #include "raftio/transport.h"
 #include "server/addr.h"
+#include "server/budget.h"
 #include "server/membership.h"
 #include "server/replica.h"
 #include "server/roles.h"
@@ -32,8 +33,10 @@
 /* go-dqlite's id for the node that bootstraps a cluster in its `app`. */
 #define NODE_BOOTSTRAP_ID 0x2dc171858c3155beULL
 
-/* Client connections a node serves at once; more are answered with a
- * FAILURE "too many connections" and closed. */
+/* Client connections a node serves at once (default of max_conns); past
+ * it a new client's first request closes the connection idle longest (at
+ * least CONN_EVICT_IDLE_MS), or, when none is, is answered with a FAILURE
+ * "too many connections" and closed. */
 #define NODE_MAX_CONNS 1024
 
 /* File descriptors kept for the node's own files, peers and libuv: client
@@ -44,6 +47,10 @@
 
 /* Refused connections are logged at most once per this period. */
 #define NODE_REFUSED_LOG_MS 10000
+/* SQLite's soft heap limit, set by a starting node unless the process
+ * already has one (sqlite3_soft_heap_limit64): past it SQLite recycles
+ * page-cache memory instead of growing. Process-wide. */
+#define NODE_SQLITE_SOFT_HEAP_BYTES ((int64_t)256 << 20)
 
 /* Peer addresses remembered from handshakes (oldest replaced first). */
 #define NODE_MAX_LEARNED 64
@@ -100,6 +107,12 @@ struct dqlite_node {
     uint64_t refused_said_ms; /* last log line about refused accepts */
     unsigned refused_unsaid;  /* refusals since that line */
     bool refused_said;        /* a line was ever logged */
+    unsigned max_conns;       /* NODE_MAX_CONNS unless a test lowers it */
+    struct budget budget;     /* bytes client connections hold */
+    unsigned conn_idle_timeout_ms;  /* 0: idle connections stay */
+    unsigned conn_stall_timeout_ms; /* 0: unread responses wait */
+    uint64_t stmt_bytes_max;        /* per connection's prepared statements */
+    uv_timer_t conn_sweep_timer;    /* closes idle connections */
 
     /* Replication, storage and the db thread (opened by start). */
     struct replica replica;

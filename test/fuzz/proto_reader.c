@@ -4,7 +4,10 @@
  * (0 server: handshake then requests; 1 client: responses), the other
  * bits seed the chunk sizes; byte 1 picks the body limit (small limits
  * exercise the size check). The rest is the byte stream, fed in chunks of
- * 1 to 64 bytes, each frame checked against the stream position.
+ * 1 to 64 bytes, each frame checked against the stream position. While
+ * a frame is incomplete, protoReaderPeekSize must agree with what the
+ * reader does with it; an empty reader is trimmed (its memory released)
+ * and must go on reading.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +30,23 @@ static void decodeFrame(enum proto_side side, const struct proto_frame *f)
         fuzzRequest(&f->header, f->body, f->len);
     } else {
         fuzzResponse(&f->header, f->body, f->len, &expect);
+    }
+}
+
+/* What protoReaderPeekSize says must match protoReaderNext's `rv`. */
+static void checkPeek(struct proto_reader *r, int rv, size_t max_body)
+{
+    bool complete;
+    uint64_t size = protoReaderPeekSize(r, &complete);
+    if (rv == ERR_PROTO_TOOBIG) {
+        FUZZ_CHECK(size > PROTO_HEADER_SIZE + max_body);
+        return;
+    }
+    FUZZ_CHECK(!complete);
+    FUZZ_CHECK(size == 0 || (size > PROTO_HEADER_SIZE &&
+                             size <= PROTO_HEADER_SIZE + max_body));
+    if (protoReaderBuffered(r) == 0) {
+        protoReaderTrim(r);
     }
 }
 
@@ -60,6 +80,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         rv = protoReaderNext(&r, &f);
+        if (rv == ERR_AGAIN || rv == ERR_PROTO_TOOBIG) {
+            checkPeek(&r, rv, max_body);
+        }
     }
     FUZZ_CHECK(rv == ERR_AGAIN || rv == ERR_PROTO_VERSION ||
                rv == ERR_PROTO_EMPTY || rv == ERR_PROTO_TOOBIG);

@@ -130,6 +130,8 @@ wait_leader() {
 . "$(dirname "$0")/cases_snapshot.sh"
 # shellcheck source=test/integration/cases_disk.sh
 . "$(dirname "$0")/cases_disk.sh"
+# shellcheck source=test/integration/cases_limits.sh
+. "$(dirname "$0")/cases_limits.sh"
 # shellcheck source=test/integration/cases_datadir.sh
 . "$(dirname "$0")/cases_datadir.sh"
 # shellcheck source=test/integration/cases_errors.sh
@@ -145,6 +147,7 @@ run_cases
 run_member_cases
 run_snapshot_cases
 run_disk_cases
+run_limits_cases
 run_datadir_cases
 run_error_cases
 run_hostile_cases

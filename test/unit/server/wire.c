@@ -145,10 +145,18 @@ static int wireRemove(const char *path, const struct stat *st, int flag,
 
 void wireNodeStart(struct wire_node *n)
 {
+    wireNodeStartWith(n, NULL);
+}
+
+void wireNodeStartWith(struct wire_node *n, void (*setup)(dqlite_node *node))
+{
     snprintf(n->dir, sizeof n->dir, "/tmp/dqlite-gw-XXXXXX");
     cr_assert_not_null(mkdtemp(n->dir));
     snprintf(n->address, sizeof n->address, "@dqlite-gw-%d", getpid());
     cr_assert_eq(dqlite_node_create(1, n->address, n->dir, &n->node), 0);
+    if (setup != NULL) {
+        setup(n->node);
+    }
     cr_assert_eq(dqlite_node_start(n->node), 0, "%s",
                  dqlite_node_errmsg(n->node));
 }

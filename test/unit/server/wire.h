@@ -51,6 +51,8 @@ struct wire_node {
     char address[64];
 };
 void wireNodeStart(struct wire_node *n);
+/* The same, with `setup` run on the node between create and start. */
+void wireNodeStartWith(struct wire_node *n, void (*setup)(dqlite_node *node));
 void wireNodeStop(struct wire_node *n);
 
 #endif /* TEST_SERVER_WIRE_H */
