@@ -6,4 +6,4 @@ CHECK_TARGETS += check-integration
 
 .PHONY: check-integration
 check-integration: $(B)/dqlited $(B)/dqlite
-	timeout -k 5 300 test/integration/run.sh $(B)
+	timeout -k 5 900 test/integration/run.sh $(B)
