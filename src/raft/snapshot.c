@@ -59,6 +59,44 @@ int raftSnapshotMetaAt(const struct raft *r, uint64_t index,
     return raftConfAt(r, index, &meta->conf, &meta->conf_index);
 }
 
+/* Records `meta` as the newest snapshot; the one it replaces stays known
+ * as the previous one (see core.h). Takes over what `meta` owns. */
+static void raftSnapshotPush(struct raft *r, struct raft_snapshot_meta *meta)
+{
+    raftSnapshotMetaClose(&r->prev_snap);
+    r->prev_snap = r->snap;
+    r->has_prev_snap = r->has_snap;
+    r->snap = *meta;
+    r->has_snap = true;
+    raftConfInit(&meta->conf);
+}
+
+/* Where compaction behind a snapshot at `index` may go: index -
+ * snapshot_trailing, but not past the index a follower is being sent a
+ * snapshot at or is catching up from after one (it needs the entries
+ * after it next: without them it would be sent a newer snapshot, and
+ * chase snapshots for as long as a transfer outlasts the trailing window),
+ * and never keeping more than snapshot_hold_max entries for it. */
+uint64_t raftCompactionBound(const struct raft *r, uint64_t index)
+{
+    uint64_t upto = index > r->o.snapshot_trailing
+                        ? index - r->o.snapshot_trailing
+                        : 0;
+    uint64_t floor = upto > r->o.snapshot_hold_max
+                         ? upto - r->o.snapshot_hold_max
+                         : 0;
+    if (r->state != RAFT_LEADER) {
+        return upto;
+    }
+    for (unsigned i = 0; i < r->n_prs; i++) {
+        uint64_t hold = r->prs[i].hold_index;
+        if (hold != 0 && hold < upto) {
+            upto = hold > floor ? hold : floor;
+        }
+    }
+    return upto;
+}
+
 int raftSnapshotTaken(struct raft *r, uint64_t index)
 {
     struct raft_snapshot_meta meta;
@@ -69,12 +107,10 @@ int raftSnapshotTaken(struct raft *r, uint64_t index)
     if (rv != 0) {
         return rv;
     }
-    raftSnapshotMetaClose(&r->snap);
-    r->snap = meta;
-    r->has_snap = true;
-    if (index > r->o.snapshot_trailing &&
-        index - r->o.snapshot_trailing > r->log.offset) {
-        logCompact(&r->log, index - r->o.snapshot_trailing);
+    raftSnapshotPush(r, &meta);
+    uint64_t upto = raftCompactionBound(r, index);
+    if (upto > r->log.offset) {
+        logCompact(&r->log, upto);
     }
     return 0;
 }
@@ -117,7 +153,24 @@ int raftSendSnapshot(struct raft *r, struct raft_progress *pr)
     pr->snap_index = r->snap.index;
     pr->snap_term = r->snap.term;
     pr->snap_offset = 0;
+    pr->hold_index = r->snap.index;
     return raftRequestChunk(r, pr);
+}
+
+/* The metadata of the snapshot at `index` if it is still readable (one of
+ * the two newest), else NULL. */
+static const struct raft_snapshot_meta *raftSnapshotFind(const struct raft *r,
+                                                         uint64_t index,
+                                                         uint64_t term)
+{
+    if (r->has_snap && r->snap.index == index && r->snap.term == term) {
+        return &r->snap;
+    }
+    if (r->has_prev_snap && r->prev_snap.index == index &&
+        r->prev_snap.term == term) {
+        return &r->prev_snap;
+    }
+    return NULL;
 }
 
 static void raftSnapshotAbort(struct raft_progress *pr)
@@ -139,16 +192,21 @@ int raftSnapshotChunk(struct raft *r, uint64_t to, uint64_t index,
         index != pr->snap_index || offset != pr->snap_offset) {
         return 0; /* stale */
     }
-    if (r->snap.index != index || len > RAFT_CHUNK_MAX_BYTES) {
-        raftSnapshotAbort(pr); /* superseded: start over with the new one */
+    /* A snapshot superseded by a newer one goes on while it can be read:
+     * starting over would let a transfer that outlasts the snapshot
+     * interval never end. */
+    const struct raft_snapshot_meta *meta =
+        raftSnapshotFind(r, index, pr->snap_term);
+    if (meta == NULL || len > RAFT_CHUNK_MAX_BYTES) {
+        raftSnapshotAbort(pr); /* start over with the newest one */
         return 0;
     }
     m.type = RAFT_MSG_SNAPSHOT;
     m.to = to;
     m.term = r->term;
     m.snapshot.index = index;
-    m.snapshot.term = r->snap.term;
-    m.snapshot.conf_index = r->snap.conf_index;
+    m.snapshot.term = meta->term;
+    m.snapshot.conf_index = meta->conf_index;
     m.snapshot.offset = offset;
     m.snapshot.last = last;
     m.snapshot.len = len;
@@ -158,7 +216,7 @@ int raftSnapshotChunk(struct raft *r, uint64_t to, uint64_t index,
     if (len > 0) {
         memcpy(m.snapshot.data, data, len);
     }
-    int rv = raftConfCopy(&r->snap.conf, &m.snapshot.conf);
+    int rv = raftConfCopy(&meta->conf, &m.snapshot.conf);
     if (rv != 0) {
         raftPayloadUnref(m.snapshot.data);
         return rv;
@@ -204,7 +262,7 @@ int raftSnapshotTick(struct raft *r)
             r->now_ms - pr->snap_sent_ms < r->o.election_timeout_ms) {
             continue;
         }
-        if (pr->snap_index != r->snap.index) {
+        if (raftSnapshotFind(r, pr->snap_index, pr->snap_term) == NULL) {
             raftSnapshotAbort(pr);
             continue;
         }
@@ -275,9 +333,7 @@ static int raftInstall(struct raft *r, const struct raft_snapshot_chunk_msg *s)
             r->stable = s->index;
         }
     }
-    raftSnapshotMetaClose(&r->snap);
-    r->snap = meta;
-    r->has_snap = true;
+    raftSnapshotPush(r, &meta);
     r->commit = r->commit > s->index ? r->commit : s->index;
     r->applied = s->index;
     return raftConfRebuild(r);
