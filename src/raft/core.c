@@ -172,6 +172,7 @@ void raftDestroy(struct raft *r)
     raftConfClose(&r->batch_conf);
     raftSnapshotMetaClose(&r->snap);
     raftSnapshotMetaClose(&r->prev_snap);
+    raftSnapshotMetaClose(&r->pin_snap);
     raftSnapshotMetaClose(&r->install);
     raftPayloadUnref(r->chunk.data);
     outboxClose(&r->out_now);

@@ -55,10 +55,17 @@ struct raft_progress {
     bool snap_sending;    /* a chunk is out, waiting for its answer */
     bool transfer_sent;   /* TimeoutNow went out to this follower */
     uint64_t snap_sent_ms;
+    unsigned snap_failures; /* reads or sends failed in a row */
     /* Compaction stops here (0: no hold): a snapshot is in flight to this
      * follower, or it installed one and is catching up on the entries
      * after it. */
     uint64_t hold_index;
+    /* An answer said the follower lacks entries up to its match: when the
+     * first one came (a late answer to something sent before the match
+     * was learnt says the same once; a follower that lost data says it
+     * again to every heartbeat). */
+    bool regress_seen;
+    uint64_t regress_ms;
 };
 
 struct raft_pending_read {
@@ -101,6 +108,10 @@ struct raft {
      * transfer of the previous one may go on when a newer one is taken. */
     bool has_prev_snap;
     struct raft_snapshot_meta prev_snap;
+    /* An older one still being sent to a follower (raftSnapshotPinned):
+     * the I/O layer keeps it readable until the transfer ends. */
+    bool has_pin_snap;
+    struct raft_snapshot_meta pin_snap;
 
     /* Role. */
     int state;

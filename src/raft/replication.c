@@ -25,6 +25,7 @@ void raftProgressReset(struct raft *r, struct raft_progress *pr)
     pr->read_ack = 0;
     pr->snap_reading = pr->snap_sending = false;
     pr->hold_index = 0;
+    pr->regress_seen = false;
     pr->last_send_ms = r->now_ms;
 }
 
@@ -415,15 +416,29 @@ static bool raftRejectRegressed(const struct raft *r,
             res->hint_term != raftTermAt(r, res->index));
 }
 
-/* The follower holds less than its match: forget the match (counting it
- * towards commitment would be wrong now) and probe from what it has. */
-static void raftOnRegressed(struct raft *r, struct raft_progress *pr,
+/* An answer says the follower holds less than its match. A single one
+ * may be a late answer to something sent before the match was learnt (the
+ * network reorders): only one repeated a heartbeat interval later, with no
+ * acknowledgement in between, is believed. Then forget the match (counting
+ * it towards commitment would be wrong now) and probe from what it has.
+ * Returns true when believed. */
+static bool raftOnRegressed(struct raft *r, struct raft_progress *pr,
                             const struct raft_message *m, uint64_t last)
 {
+    if (!pr->regress_seen) {
+        pr->regress_seen = true;
+        pr->regress_ms = r->now_ms;
+        return false;
+    }
+    if (r->now_ms - pr->regress_ms < r->o.heartbeat_timeout_ms) {
+        return false;
+    }
     raftNotice(r, RAFT_NOTICE_REGRESSED, m, pr->match, last);
     pr->match = 0;
     pr->hb_match = 0;
     pr->hold_index = 0;
+    pr->regress_seen = false;
+    return true;
 }
 
 static int raftOnReject(struct raft *r, struct raft_progress *pr,
@@ -434,7 +449,9 @@ static int raftOnReject(struct raft *r, struct raft_progress *pr,
         return 0; /* the snapshot will settle it */
     }
     if (raftRejectRegressed(r, pr, res)) {
-        raftOnRegressed(r, pr, m, res->last_index);
+        if (!raftOnRegressed(r, pr, m, res->last_index)) {
+            return 0;
+        }
     } else if (res->index <= pr->match ||
                (pr->mode == PROGRESS_PROBE && res->index != pr->next - 1)) {
         return 0; /* stale */
@@ -479,8 +496,10 @@ static int raftOnAccept(struct raft *r, struct raft_progress *pr,
     if (advanced) {
         pr->match = res->index;
     }
-    if (pr->hold_index != 0) {
-        /* caught up after a snapshot: compaction may go on */
+    if (pr->hold_index != 0 && pr->mode != PROGRESS_SNAPSHOT &&
+        pr->match >= pr->hold_index) {
+        /* catching up after a snapshot: the hold follows the match until
+         * the follower has everything, then compaction may go on */
         pr->hold_index = pr->match >= logLastIndex(&r->log) ? 0 : pr->match;
     }
     raftOnAcceptMode(r, pr, res);
@@ -526,9 +545,12 @@ int raftStepAppendResult(struct raft *r, const struct raft_message *m)
         pr->mode != PROGRESS_SNAPSHOT) {
         /* An answer to a heartbeat at 0 (our entry at its match is
          * compacted) from a follower whose log ends before its match. */
-        raftOnRegressed(r, pr, m, res->last_index);
+        if (!raftOnRegressed(r, pr, m, res->last_index)) {
+            return 0;
+        }
         raftBecomeProbe(pr, res->last_index + 1);
         return raftSendAppend(r, pr, false);
     }
+    pr->regress_seen = false;
     return raftOnAccept(r, pr, res);
 }

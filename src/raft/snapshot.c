@@ -19,6 +19,9 @@
 #include "lib/err.h"
 #include "raft/core.h"
 
+/* Failed reads or sends in a row before a transfer starts over. */
+#define SNAPSHOT_MAX_FAILURES 5
+
 void raftSnapshotMetaClose(struct raft_snapshot_meta *meta)
 {
     raftConfClose(&meta->conf);
@@ -59,11 +62,43 @@ int raftSnapshotMetaAt(const struct raft *r, uint64_t index,
     return raftConfAt(r, index, &meta->conf, &meta->conf_index);
 }
 
+/* A transfer to some follower reads the snapshot at `index`. */
+static bool raftSnapshotInFlight(const struct raft *r, uint64_t index)
+{
+    if (r->state != RAFT_LEADER) {
+        return false;
+    }
+    for (unsigned i = 0; i < r->n_prs; i++) {
+        if (r->prs[i].mode == PROGRESS_SNAPSHOT &&
+            r->prs[i].snap_index == index) {
+            return true;
+        }
+    }
+    return false;
+}
+
+uint64_t raftSnapshotPinned(const struct raft *r)
+{
+    if (!r->has_pin_snap || !raftSnapshotInFlight(r, r->pin_snap.index)) {
+        return 0;
+    }
+    return r->pin_snap.index;
+}
+
 /* Records `meta` as the newest snapshot; the one it replaces stays known
- * as the previous one (see core.h). Takes over what `meta` owns. */
+ * as the previous one (see core.h), and the previous one becomes the
+ * pinned one when a transfer still reads it (the oldest transfer wins:
+ * one pinned at most). Takes over what `meta` owns. */
 static void raftSnapshotPush(struct raft *r, struct raft_snapshot_meta *meta)
 {
-    raftSnapshotMetaClose(&r->prev_snap);
+    if (r->has_prev_snap && raftSnapshotPinned(r) == 0 &&
+        raftSnapshotInFlight(r, r->prev_snap.index)) {
+        raftSnapshotMetaClose(&r->pin_snap);
+        r->pin_snap = r->prev_snap;
+        r->has_pin_snap = true;
+    } else {
+        raftSnapshotMetaClose(&r->prev_snap);
+    }
     r->prev_snap = r->snap;
     r->has_prev_snap = r->has_snap;
     r->snap = *meta;
@@ -142,23 +177,45 @@ static int raftRequestChunk(struct raft *r, struct raft_progress *pr)
     return 0;
 }
 
+/* An older snapshot already being sent to another follower, when it
+ * serves this one too (newer than what it holds, and the log still holds
+ * the entries after it): concurrent transfers converge on one snapshot, so
+ * one pinned snapshot and one held log window are enough. */
+static const struct raft_snapshot_meta *raftSnapshotShared(
+    const struct raft *r, const struct raft_progress *pr)
+{
+    const struct raft_snapshot_meta *older[2] = {
+        r->has_pin_snap ? &r->pin_snap : NULL,
+        r->has_prev_snap ? &r->prev_snap : NULL};
+    for (unsigned k = 0; k < 2; k++) {
+        const struct raft_snapshot_meta *s = older[k];
+        if (s != NULL && s->index > pr->match && s->index >= r->log.offset &&
+            raftSnapshotInFlight(r, s->index)) {
+            return s;
+        }
+    }
+    return &r->snap;
+}
+
 int raftSendSnapshot(struct raft *r, struct raft_progress *pr)
 {
     if (!r->has_snap) {
         return 0; /* cannot happen: only snapshots compact the log */
     }
+    const struct raft_snapshot_meta *s = raftSnapshotShared(r, pr);
     pr->mode = PROGRESS_SNAPSHOT;
     pr->in_head = pr->in_count = 0;
     pr->in_bytes = 0;
-    pr->snap_index = r->snap.index;
-    pr->snap_term = r->snap.term;
+    pr->snap_index = s->index;
+    pr->snap_term = s->term;
     pr->snap_offset = 0;
-    pr->hold_index = r->snap.index;
+    pr->snap_failures = 0;
+    pr->hold_index = s->index;
     return raftRequestChunk(r, pr);
 }
 
 /* The metadata of the snapshot at `index` if it is still readable (one of
- * the two newest), else NULL. */
+ * the two newest or the pinned one), else NULL. */
 static const struct raft_snapshot_meta *raftSnapshotFind(const struct raft *r,
                                                          uint64_t index,
                                                          uint64_t term)
@@ -169,6 +226,10 @@ static const struct raft_snapshot_meta *raftSnapshotFind(const struct raft *r,
     if (r->has_prev_snap && r->prev_snap.index == index &&
         r->prev_snap.term == term) {
         return &r->prev_snap;
+    }
+    if (r->has_pin_snap && r->pin_snap.index == index &&
+        r->pin_snap.term == term) {
+        return &r->pin_snap;
     }
     return NULL;
 }
@@ -251,6 +312,7 @@ int raftStepSnapshotResult(struct raft *r, const struct raft_message *m)
         return raftSendAppend(r, pr, false);
     }
     pr->snap_offset = res->offset;
+    pr->snap_failures = 0;
     return raftRequestChunk(r, pr);
 }
 
@@ -258,8 +320,14 @@ int raftSnapshotTick(struct raft *r)
 {
     for (unsigned i = 0; i < r->n_prs; i++) {
         struct raft_progress *pr = &r->prs[i];
+        /* Nothing out (a failed read or send): retry after a heartbeat
+         * interval; a chunk or read unanswered for an election timeout
+         * was lost. */
+        bool idle = !pr->snap_reading && !pr->snap_sending;
+        uint64_t wait_ms = idle ? r->o.heartbeat_timeout_ms
+                                : r->o.election_timeout_ms;
         if (pr->mode != PROGRESS_SNAPSHOT ||
-            r->now_ms - pr->snap_sent_ms < r->o.election_timeout_ms) {
+            r->now_ms - pr->snap_sent_ms < wait_ms) {
             continue;
         }
         if (raftSnapshotFind(r, pr->snap_index, pr->snap_term) == NULL) {
@@ -274,6 +342,9 @@ int raftSnapshotTick(struct raft *r)
     return 0;
 }
 
+/* A failed read or send is retried from the same offset at the next
+ * heartbeat; starting over (with a newer snapshot) is for a snapshot that
+ * can no longer be read or a transfer failing again and again. */
 void raftReportSnapshot(struct raft *r, uint64_t id, bool ok)
 {
     struct raft_progress *pr = raftProgress(r, id);
@@ -281,7 +352,13 @@ void raftReportSnapshot(struct raft *r, uint64_t id, bool ok)
         pr->mode != PROGRESS_SNAPSHOT || ok) {
         return;
     }
-    raftSnapshotAbort(pr);
+    if (++pr->snap_failures >= SNAPSHOT_MAX_FAILURES ||
+        raftSnapshotFind(r, pr->snap_index, pr->snap_term) == NULL) {
+        raftSnapshotAbort(pr);
+        return;
+    }
+    pr->snap_reading = pr->snap_sending = false;
+    pr->snap_sent_ms = r->now_ms; /* raftSnapshotTick retries */
 }
 
 void raftReportUnreachable(struct raft *r, uint64_t id)
