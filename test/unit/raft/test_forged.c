@@ -235,9 +235,9 @@ Test(forged, follower_that_lost_its_tail_catches_up)
                "stabilize\n"
                "tick 20\n"
                "stabilize\n"
-               "expect notices 1 4 1\n"
                "expect last 3 12\n"
-               "expect applied 3 12\n");
+               "expect applied 3 12\n"
+               "expect notices 1 4 1\n");
 }
 
 /* ... and one whose data directory was wiped (term and vote kept), after
