@@ -392,14 +392,28 @@ void raftNotice(struct raft *r, int kind, const struct raft_message *m,
  * that removes itself leads until the change commits). A node that is not
  * in its own configuration (a new one being caught up, whose log may still
  * end before the entry adding it and the current leader, or a removed one)
- * has no way to judge and accepts the sender. */
+ * has no way to judge and accepts the sender. So does a follower that has
+ * not heard from a leader for an election timeout: its log may end before
+ * the entry adding the current leader (it was cut off while that server
+ * joined and won an election); refusing it would leave this node behind
+ * for as long as it leads. Outside that window, and always on a leader, a
+ * stranger cannot depose a leader, bump a term or write an entry. */
+bool raftAcceptsStrangers(const struct raft *r)
+{
+    if (raftConfGet(&r->conf, r->id) == NULL) {
+        return true;
+    }
+    return r->state != RAFT_LEADER &&
+           (!r->leader_contacted ||
+            r->now_ms - r->leader_contact_ms >= r->o.election_timeout_ms);
+}
+
 static bool raftSenderKnown(const struct raft *r, uint64_t from)
 {
     struct raft_configuration prev;
     uint64_t prev_index;
     bool known;
-    if (raftConfGet(&r->conf, from) != NULL ||
-        raftConfGet(&r->conf, r->id) == NULL) {
+    if (raftConfGet(&r->conf, from) != NULL || raftAcceptsStrangers(r)) {
         return true;
     }
     if (r->conf_index <= r->commit || r->conf_index <= r->log.offset ||

@@ -547,6 +547,12 @@ uint64_t raftLastIndex(const struct raft *r);
 uint64_t raftLastApplied(const struct raft *r);
 /* The configuration in effect (latest appended); borrowed. */
 const struct raft_configuration *raftConfiguration(const struct raft *r);
+/* Whether a message from a server outside the configuration would be
+ * taken now: on a node outside its own configuration (new or removed), and
+ * on a follower or candidate that has not heard from a leader for an
+ * election timeout (its log may lack the entry adding the current leader);
+ * never on a leader. docs/raft.md, "Refused messages". */
+bool raftAcceptsStrangers(const struct raft *r);
 /* Notices of `kind` since the node was created. */
 uint64_t raftNoticeCount(const struct raft *r, int kind);
 /* Term of the entry at `index` if the core knows it, else 0. */

@@ -14,7 +14,9 @@
  * watching the logs. Forgeries the core cannot tell from the real thing
  * (a member's id with a consistent log: that needs authentication) are not
  * sent. Nodes outside their own configuration (new, removed) cannot judge
- * a sender and are not targeted.
+ * a sender and are not targeted, nor are strangers sent to a node that
+ * accepts them for now (raftAcceptsStrangers: no leader heard from for an
+ * election timeout).
  *
  * A shorter log: a node is crashed and restarted with the tail of its
  * durable log cut (lost segments, a torn tail, an older copy of its data)
@@ -151,6 +153,9 @@ void simForge(void)
     }
     struct sim_node *n = &W->nodes[i];
     struct raft *r = n->r;
+    if (kind <= 1 && raftAcceptsStrangers(r)) {
+        return; /* not yet in touch with a leader: cannot judge */
+    }
     if (!simForgeMessage(kind, r, &m)) {
         raftMessageClose(&m);
         return;

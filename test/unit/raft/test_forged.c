@@ -315,3 +315,36 @@ Test(forged, slow_snapshot_transfer_is_not_chased)
                "expect installs 3 1\n"
                "expect applied 3 18\n");
 }
+
+/* A member whose log ends before the entry that added the current leader
+ * (it was cut off while that server joined and won an election) refuses
+ * it at first, then, with no leader heard from for an election timeout,
+ * takes its messages and learns the configuration from them. */
+Test(forged, a_member_behind_accepts_a_new_leader_after_a_timeout)
+{
+    struct raft *r = committedFollower(); /* conf {1, 2, 3}, at 0 ms */
+    struct raft_configuration c;
+    struct raft_entry add;
+    raftConfInit(&c);
+    for (uint64_t id = 1; id <= 4; id++) {
+        cr_assert_eq(raftConfAdd(&c, id, "addr", RAFT_VOTER), 0);
+    }
+    add = (struct raft_entry){3, RAFT_CHANGE, NULL, 0};
+    cr_assert_eq(raftConfEncodePayload(&c, &add.data, &add.len), 0);
+    raftConfClose(&c);
+    struct raft_message m = {
+        .type = RAFT_MSG_APPEND, .from = 4, .to = 2, .term = 3};
+    m.append = (struct raft_append){4, 2, 5, 0, &add, 1};
+    cr_assert_not(raftAcceptsStrangers(r));
+    cr_assert_eq(raftStep(r, &m), 0);
+    cr_assert_eq(raftLastIndex(r), 4, "a stranger was taken at once");
+    raftTick(r, 150); /* no leader heard from: an election timeout */
+    cr_assert(raftAcceptsStrangers(r));
+    cr_assert_eq(raftStep(r, &m), 0);
+    cr_assert_eq(raftLastIndex(r), 5);
+    cr_assert_eq(raftLeader(r), 4);
+    cr_assert_not_null(raftConfGet(raftConfiguration(r), 4));
+    cr_assert_not(raftAcceptsStrangers(r)); /* in touch with a leader */
+    raftPayloadUnref(add.data);
+    raftDestroy(r);
+}
