@@ -506,11 +506,12 @@ int raftSnapshotMetaAt(const struct raft *r, uint64_t index,
 void raftSnapshotMetaClose(struct raft_snapshot_meta *meta);
 int raftSnapshotTaken(struct raft *r, uint64_t index);
 
-/* Leader: the index of a snapshot older than the two newest that a
- * transfer to a follower still reads (0: none). The I/O layer keeps the two
- * newest snapshots and this one: deleting it would restart the transfer
- * with a newer snapshot, and a follower whose transfer outlasts two
- * snapshot intervals would chase snapshots forever. */
+/* Leader: the oldest snapshot a transfer to a follower still reads, when
+ * it is not the newest one (0: none). Besides the two newest snapshots,
+ * the I/O layer keeps this one when it cleans up: deleting it would
+ * restart the transfer with a newer snapshot, and a follower whose
+ * transfer outlasts two snapshot intervals would chase snapshots forever.
+ * (Transfers share the oldest snapshot in flight, so there is one.) */
 uint64_t raftSnapshotPinned(const struct raft *r);
 
 /* Leader: bytes asked for by a raft_snapshot_read. `data` is borrowed;

@@ -79,10 +79,18 @@ static bool raftSnapshotInFlight(const struct raft *r, uint64_t index)
 
 uint64_t raftSnapshotPinned(const struct raft *r)
 {
-    if (!r->has_pin_snap || !raftSnapshotInFlight(r, r->pin_snap.index)) {
+    uint64_t oldest = 0;
+    if (r->state != RAFT_LEADER || !r->has_snap) {
         return 0;
     }
-    return r->pin_snap.index;
+    for (unsigned i = 0; i < r->n_prs; i++) {
+        const struct raft_progress *pr = &r->prs[i];
+        if (pr->mode == PROGRESS_SNAPSHOT && pr->snap_index < r->snap.index &&
+            (oldest == 0 || pr->snap_index < oldest)) {
+            oldest = pr->snap_index;
+        }
+    }
+    return oldest;
 }
 
 /* Records `meta` as the newest snapshot; the one it replaces stays known
@@ -91,7 +99,9 @@ uint64_t raftSnapshotPinned(const struct raft *r)
  * one pinned at most). Takes over what `meta` owns. */
 static void raftSnapshotPush(struct raft *r, struct raft_snapshot_meta *meta)
 {
-    if (r->has_prev_snap && raftSnapshotPinned(r) == 0 &&
+    bool pin_in_use =
+        r->has_pin_snap && raftSnapshotInFlight(r, r->pin_snap.index);
+    if (r->has_prev_snap && !pin_in_use &&
         raftSnapshotInFlight(r, r->prev_snap.index)) {
         raftSnapshotMetaClose(&r->pin_snap);
         r->pin_snap = r->prev_snap;
