@@ -383,8 +383,8 @@ void raftNotice(struct raft *r, int kind, const struct raft_message *m,
     if (r->n_notices++ > 0) {
         return; /* the batch reports the first one and a count */
     }
-    r->notice = (struct raft_notice){kind, m->type, m->from, m->to, m->term,
-                                     index, last};
+    r->notice = (struct raft_notice){kind,    m->type, m->from, m->to,
+                                     m->term, index,   last};
 }
 
 /* A member of the configuration this node acts on: the one in effect or,

@@ -344,16 +344,16 @@ struct raft_read_state {
 /* Something the I/O side should log: the core has no I/O of its own. */
 enum raft_notice_kind {
     RAFT_NOTICE_NONE = 0,
-    RAFT_NOTICE_NOT_MEMBER = 1,     /* refused: the sender is not a member of
-                                       the configuration */
-    RAFT_NOTICE_WRONG_TO = 2,       /* refused: addressed to another node */
-    RAFT_NOTICE_COMMITTED = 3,      /* refused: an AppendEntries contradicts
-                                       the committed log (corruption or an
-                                       attack); `index` is the entry */
-    RAFT_NOTICE_REGRESSED = 4,      /* a follower holds less than it had
-                                       acknowledged (lost or restored data):
-                                       `index` was its match, `last` its
-                                       last index; probing again */
+    RAFT_NOTICE_NOT_MEMBER = 1, /* refused: the sender is not a member of
+                                   the configuration */
+    RAFT_NOTICE_WRONG_TO = 2,   /* refused: addressed to another node */
+    RAFT_NOTICE_COMMITTED = 3,  /* refused: an AppendEntries contradicts
+                                   the committed log (corruption or an
+                                   attack); `index` is the entry */
+    RAFT_NOTICE_REGRESSED = 4,  /* a follower holds less than it had
+                                   acknowledged (lost or restored data):
+                                   `index` was its match, `last` its
+                                   last index; probing again */
     RAFT_NOTICE_KINDS = 5,
 };
 

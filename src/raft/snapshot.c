@@ -124,12 +124,10 @@ static void raftSnapshotPush(struct raft *r, struct raft_snapshot_meta *meta)
  * and never keeping more than snapshot_hold_max entries for it. */
 uint64_t raftCompactionBound(const struct raft *r, uint64_t index)
 {
-    uint64_t upto = index > r->o.snapshot_trailing
-                        ? index - r->o.snapshot_trailing
-                        : 0;
-    uint64_t floor = upto > r->o.snapshot_hold_max
-                         ? upto - r->o.snapshot_hold_max
-                         : 0;
+    uint64_t upto =
+        index > r->o.snapshot_trailing ? index - r->o.snapshot_trailing : 0;
+    uint64_t floor =
+        upto > r->o.snapshot_hold_max ? upto - r->o.snapshot_hold_max : 0;
     if (r->state != RAFT_LEADER) {
         return upto;
     }
@@ -191,8 +189,8 @@ static int raftRequestChunk(struct raft *r, struct raft_progress *pr)
  * serves this one too (newer than what it holds, and the log still holds
  * the entries after it): concurrent transfers converge on one snapshot, so
  * one pinned snapshot and one held log window are enough. */
-static const struct raft_snapshot_meta *raftSnapshotShared(
-    const struct raft *r, const struct raft_progress *pr)
+static const struct raft_snapshot_meta *
+raftSnapshotShared(const struct raft *r, const struct raft_progress *pr)
 {
     const struct raft_snapshot_meta *older[2] = {
         r->has_pin_snap ? &r->pin_snap : NULL,
@@ -226,9 +224,8 @@ int raftSendSnapshot(struct raft *r, struct raft_progress *pr)
 
 /* The metadata of the snapshot at `index` if it is still readable (one of
  * the two newest or the pinned one), else NULL. */
-static const struct raft_snapshot_meta *raftSnapshotFind(const struct raft *r,
-                                                         uint64_t index,
-                                                         uint64_t term)
+static const struct raft_snapshot_meta *
+raftSnapshotFind(const struct raft *r, uint64_t index, uint64_t term)
 {
     if (r->has_snap && r->snap.index == index && r->snap.term == term) {
         return &r->snap;
@@ -334,8 +331,8 @@ int raftSnapshotTick(struct raft *r)
          * interval; a chunk or read unanswered for an election timeout
          * was lost. */
         bool idle = !pr->snap_reading && !pr->snap_sending;
-        uint64_t wait_ms = idle ? r->o.heartbeat_timeout_ms
-                                : r->o.election_timeout_ms;
+        uint64_t wait_ms =
+            idle ? r->o.heartbeat_timeout_ms : r->o.election_timeout_ms;
         if (pr->mode != PROGRESS_SNAPSHOT ||
             r->now_ms - pr->snap_sent_ms < wait_ms) {
             continue;

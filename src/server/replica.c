@@ -427,17 +427,18 @@ static void replicaLogNotice(struct replica *r, const struct raft_ready *rd)
     const struct raft_notice *n = &rd->notice;
     uint64_t now_ms = uv_now(r->loop);
     r->notices_held += rd->n_notices;
-    if (r->notice_log_ms != 0 && now_ms - r->notice_log_ms < REPLICA_NOTICE_LOG_MS) {
+    if (r->notice_log_ms != 0 &&
+        now_ms - r->notice_log_ms < REPLICA_NOTICE_LOG_MS) {
         return;
     }
-    replicaLogf(r, REPLICA_LOG_WARN,
-                "raft: %s: type %u from %llu to %llu, term %llu, index %llu, "
-                "last %llu (%llu such notices since the last line)",
-                n->kind > 0 && n->kind < RAFT_NOTICE_KINDS ? what[n->kind] : "?",
-                n->msg_type, (unsigned long long)n->from,
-                (unsigned long long)n->to, (unsigned long long)n->term,
-                (unsigned long long)n->index, (unsigned long long)n->last,
-                (unsigned long long)r->notices_held);
+    replicaLogf(
+        r, REPLICA_LOG_WARN,
+        "raft: %s: type %u from %llu to %llu, term %llu, index %llu, "
+        "last %llu (%llu such notices since the last line)",
+        n->kind > 0 && n->kind < RAFT_NOTICE_KINDS ? what[n->kind] : "?",
+        n->msg_type, (unsigned long long)n->from, (unsigned long long)n->to,
+        (unsigned long long)n->term, (unsigned long long)n->index,
+        (unsigned long long)n->last, (unsigned long long)r->notices_held);
     r->notice_log_ms = now_ms != 0 ? now_ms : 1;
     r->notices_held = 0;
 }

@@ -98,7 +98,8 @@ static bool fuzzRefused(const struct raft_message *m)
     }
     for (unsigned i = 0; i < a->n_entries; i++) {
         uint64_t index = a->prev_index + 1 + i;
-        if (index >= 1 && index <= 4 && a->entries[i].term != fuzz_terms[index]) {
+        if (index >= 1 && index <= 4 &&
+            a->entries[i].term != fuzz_terms[index]) {
             return true;
         }
     }
@@ -114,8 +115,8 @@ static void fuzzStep(const struct raft_message *m)
     if (raftStep(r, m) == 0 && raftHasReady(r) && raftReady(r, &rd) == 0) {
         raftAdvance(r, &rd);
     }
-    if (refused && (raftTerm(r) != 2 || raftLastIndex(r) != 4 ||
-                    raftLeader(r) != 1)) {
+    if (refused &&
+        (raftTerm(r) != 2 || raftLastIndex(r) != 4 || raftLeader(r) != 1)) {
         abort(); /* a forged message was acted upon */
     }
     if (raftCommitIndex(r) < 4) {

@@ -131,8 +131,8 @@ static bool simForgeMessage(int kind, const struct raft *r,
          * (higher: terms may not decrease within a message). */
         simForgeEntries(m, raftTermAt(r, index) + 1, 1);
         m->append.commit = index;
-        m->term = m->append.entries[0].term > term ? m->append.entries[0].term
-                                                   : term;
+        m->term =
+            m->append.entries[0].term > term ? m->append.entries[0].term : term;
         return true;
     default: /* a member's id, addressed to another node */
         if ((m->from = simForgeMember(r)) == 0) {
@@ -160,8 +160,7 @@ void simForge(void)
         raftMessageClose(&m);
         return;
     }
-    static const int expect[] = {RAFT_NOTICE_NOT_MEMBER,
-                                 RAFT_NOTICE_NOT_MEMBER,
+    static const int expect[] = {RAFT_NOTICE_NOT_MEMBER, RAFT_NOTICE_NOT_MEMBER,
                                  RAFT_NOTICE_COMMITTED, RAFT_NOTICE_WRONG_TO};
     uint64_t before = raftNoticeCount(r, expect[kind]);
     uint64_t term = raftTerm(r), commit = raftCommitIndex(r),

@@ -64,8 +64,7 @@ static struct raft *committedFollower(void)
 
 /* The entries of the attack: barriers, then a configuration adding a voter
  * 666; entries[n - 1].data must be released by the caller. */
-static void forgedEntries(struct raft_entry *entries, unsigned n,
-                          uint64_t term)
+static void forgedEntries(struct raft_entry *entries, unsigned n, uint64_t term)
 {
     struct raft_configuration c;
     raftConfInit(&c);
@@ -74,9 +73,9 @@ static void forgedEntries(struct raft_entry *entries, unsigned n,
         entries[i] = (struct raft_entry){term, RAFT_BARRIER, NULL, 0};
     }
     entries[n - 1] = (struct raft_entry){term, RAFT_CHANGE, NULL, 0};
-    cr_assert_eq(raftConfEncodePayload(&c, &entries[n - 1].data,
-                                       &entries[n - 1].len),
-                 0);
+    cr_assert_eq(
+        raftConfEncodePayload(&c, &entries[n - 1].data, &entries[n - 1].len),
+        0);
     raftConfClose(&c);
 }
 
