@@ -130,11 +130,14 @@ wait_leader() {
 . "$(dirname "$0")/cases_snapshot.sh"
 # shellcheck source=test/integration/cases_disk.sh
 . "$(dirname "$0")/cases_disk.sh"
+# shellcheck source=test/integration/cases_attack.sh
+. "$(dirname "$0")/cases_attack.sh"
 
 run_cases
 run_member_cases
 run_snapshot_cases
 run_disk_cases
+run_attack_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
 echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"
