@@ -92,8 +92,7 @@ int main(int argc, char **argv)
 {
     struct raftio_handshake hs = {0};
     struct buf out;
-    if (argc != 6 || atoi(argv[5]) < 0 ||
-        atoi(argv[5]) > ATTACK_MAX_ENTRIES) {
+    if (argc != 6 || atoi(argv[5]) < 0 || atoi(argv[5]) > ATTACK_MAX_ENTRIES) {
         fprintf(stderr, "usage: raft-attack HOST:PORT CLAIMED_ID TO_ID TERM "
                         "N_ENTRIES (<= 64)\n");
         return 1;
