@@ -3,7 +3,7 @@
 # other cases: a stranger on the node port CONNECTs claiming the leader's id
 # and sends a follower one AppendEntries at a much higher term, prev_index
 # 0, whose entries contradict the committed log (barriers and a
-# configuration adding voter 666); another CONNECTs as id 666 and sends the
+# configuration adding voter 666, past the end of its log); another CONNECTs as id 666 and sends the
 # leader an empty AppendEntries at a higher term. The follower must refuse
 # and log it, keep its own copy of the database identical to the others,
 # and the configuration must not change; the leader must keep leading.
@@ -46,8 +46,8 @@ t_a_forged_append() {
     l=$(msh .leader) || return 1
     lid=$(m_id_of "$l") || return 1
     for f in 1 2 3; do [ "$f" != "$lid" ] && break; done
-    "$B/test/raft-attack" "${ADDRS[$f]}" "$lid" "$f" 1000 6 || return 1
-    a_log_has "$f" "contradicting the committed log" || return 1
+    "$B/test/raft-attack" "${ADDRS[$f]}" "$lid" "$f" 1000 64 || return 1
+    sleep 1
     a_rows 5 || return 1
     m_count_on "$f" m "$M_ROWS" || return 1
     expect_eq "$l" "$(msh .leader)" || { echo "(leader changed)"; return 1; }
@@ -56,6 +56,7 @@ t_a_forged_append() {
         msh .cluster
         return 1
     fi
+    a_log_has "$f" "contradicting the committed log"
 }
 
 # A stranger's empty AppendEntries at a higher term to the leader.
@@ -64,9 +65,10 @@ t_a_stranger_heartbeat() {
     l=$(msh .leader) || return 1
     lid=$(m_id_of "$l") || return 1
     "$B/test/raft-attack" "$l" 666 "$lid" 2000 0 || return 1
-    a_log_has "$lid" "outside the configuration" || return 1
+    sleep 1
     expect_eq "$l" "$(msh .leader)" || { echo "(leader deposed)"; return 1; }
-    a_rows 1
+    a_rows 1 || return 1
+    a_log_has "$lid" "outside the configuration"
 }
 
 run_attack_cases() {
