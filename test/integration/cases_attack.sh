@@ -8,6 +8,7 @@
 # and log it, keep its own copy of the database identical to the others,
 # and the configuration must not change; the leader must keep leading.
 # The attacker is test/integration/raft_attack.c (build/*/test/raft-attack).
+# Then a follower restarted with a wiped data directory (finding 8).
 # Runs on a 3-node cluster of its own; run.sh provides start_node,
 # stop_node, sh_, check and expect_eq; cases_member.sh provides m_reset,
 # m_id_of and m_count_on (with MDB).
@@ -71,11 +72,32 @@ t_a_stranger_heartbeat() {
     a_log_has "$lid" "outside the configuration"
 }
 
+# Issue 15, finding 8: the repair docs/server.md recommends for a damaged
+# data directory (wipe it, restart with the same id) while the same node
+# leads: the leader notices the follower lost what it had acknowledged and
+# sends everything again. Before, it stayed empty for as long as that node
+# led.
+t_a_wiped_follower() {
+    local l lid f
+    l=$(msh .leader) || return 1
+    lid=$(m_id_of "$l") || return 1
+    for f in 3 2 1; do [ "$f" != "$lid" ] && break; done
+    stop_node "$f" TERM
+    rm -rf "$TMP/node$f"
+    start_node "$f" --join "$l" || return 1
+    a_rows 2 || return 1
+    m_count_on "$f" m "$M_ROWS" 15 || return 1
+    expect_eq "$l" "$(msh .leader)" || { echo "(leader changed)"; return 1; }
+    a_log_has "$lid" "holds less than it had acknowledged"
+}
+
 run_attack_cases() {
     check "attack: 3-node cluster of its own" t_a_start || return
     check "attack: forged AppendEntries below the commit is refused" \
         t_a_forged_append
     check "attack: a stranger's heartbeat does not depose the leader" \
         t_a_stranger_heartbeat
+    check "lost data: a wiped follower is caught up by the same leader" \
+        t_a_wiped_follower
     m_reset
 }
