@@ -438,8 +438,13 @@ int raftStep(struct raft *r, const struct raft_message *m)
         raftNotice(r, RAFT_NOTICE_NOT_MEMBER, m, 0, 0);
         return 0;
     }
-    /* Checked before the term is looked at: such a message must not even
+    /* Checked before the term is looked at: such messages must not even
      * depose a leader or bump our term. */
+    if (m->term > RAFT_INDEX_MAX ||
+        (m->type == RAFT_MSG_APPEND && !raftAppendSane(m)) ||
+        (m->type == RAFT_MSG_SNAPSHOT && !raftSnapshotSane(m))) {
+        return 0; /* malformed: a broken peer */
+    }
     uint64_t conflict =
         m->type == RAFT_MSG_APPEND ? raftAppendCommitted(r, &m->append) : 0;
     if (conflict != 0) {

@@ -18,6 +18,10 @@
 #include "raft/log.h"
 #include "raft/raft.h"
 
+/* Largest index or term a message may carry: far beyond any real log, and
+ * far enough from UINT64_MAX that index + 1 and term + 1 cannot wrap. */
+#define RAFT_INDEX_MAX (UINT64_MAX >> 2)
+
 enum raft_progress_mode {
     PROGRESS_PROBE = 0,    /* one append at a time until a match is found */
     PROGRESS_PIPELINE = 1, /* optimistic, bounded by the in-flight window */
@@ -210,6 +214,7 @@ int raftBroadcastAppend(struct raft *r, bool heartbeat);
 int raftHeartbeat(struct raft *r);
 int raftStepAppend(struct raft *r, const struct raft_message *m);
 uint64_t raftAppendCommitted(const struct raft *r, const struct raft_append *a);
+bool raftAppendSane(const struct raft_message *m);
 int raftStepAppendResult(struct raft *r, const struct raft_message *m);
 int raftMaybeCommit(struct raft *r);
 void raftProgressReset(struct raft *r, struct raft_progress *pr);
@@ -222,6 +227,7 @@ int raftSendSnapshot(struct raft *r, struct raft_progress *pr);
 int raftStepSnapshot(struct raft *r, const struct raft_message *m);
 int raftStepSnapshotResult(struct raft *r, const struct raft_message *m);
 int raftSnapshotTick(struct raft *r);
+bool raftSnapshotSane(const struct raft_message *m);
 uint64_t raftCompactionBound(const struct raft *r, uint64_t upto);
 
 /* member.c */

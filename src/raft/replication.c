@@ -332,11 +332,11 @@ static void raftNoteLeader(struct raft *r, uint64_t leader)
 /* A well-formed append: entry terms never decrease, never exceed the
  * message's term, and configurations decode. Anything else comes from a
  * broken peer and is ignored rather than trusted. */
-static bool raftAppendSane(const struct raft_message *m)
+bool raftAppendSane(const struct raft_message *m)
 {
     const struct raft_append *a = &m->append;
     uint64_t term = a->prev_term;
-    if (a->prev_index + a->n_entries < a->prev_index ||
+    if (a->prev_index > RAFT_INDEX_MAX - a->n_entries ||
         (a->prev_index == 0 && a->prev_term != 0)) {
         return false;
     }
@@ -363,8 +363,8 @@ int raftStepAppend(struct raft *r, const struct raft_message *m)
     struct raft_message reply = {0};
     int rv = 0;
     ASSERT(m->term == r->term);
-    if (r->state == RAFT_LEADER || !raftAppendSane(m)) {
-        return 0; /* one leader per term; a broken peer */
+    if (r->state == RAFT_LEADER) {
+        return 0; /* one leader per term (raftStep checked the rest) */
     }
     if (r->state == RAFT_CANDIDATE) {
         raftBecomeFollower(r, r->term, m->from);

@@ -401,7 +401,8 @@ static int raftInstall(struct raft *r, const struct raft_snapshot_chunk_msg *s)
     r->install.term = s->term;
     r->install.conf_index = s->conf_index;
     r->has_install = true;
-    if (logTermAt(&r->log, s->index) == s->term) {
+    if (s->index <= logLastIndex(&r->log) &&
+        logTermAt(&r->log, s->index) == s->term) {
         logCompact(&r->log, s->index); /* keep the matching suffix */
         if (r->persist_from <= s->index) {
             r->persist_from = s->index + 1; /* the snapshot covers them */
@@ -440,13 +441,26 @@ static int raftAcceptChunk(struct raft *r,
     return 0;
 }
 
+/* A well-formed chunk: a snapshot of a real entry (index and term > 0, no
+ * newer than the message), whose configuration is not empty and came from
+ * an entry it covers. Anything else comes from a broken or forged peer and
+ * is ignored (a term-0 snapshot used to match any index past the log and
+ * trip an assertion). */
+bool raftSnapshotSane(const struct raft_message *m)
+{
+    const struct raft_snapshot_chunk_msg *s = &m->snapshot;
+    return s->index > 0 && s->index <= RAFT_INDEX_MAX && s->term > 0 &&
+           s->term <= m->term && s->conf_index <= s->index && s->conf.n > 0 &&
+           s->offset <= UINT64_MAX - s->len;
+}
+
 int raftStepSnapshot(struct raft *r, const struct raft_message *m)
 {
     const struct raft_snapshot_chunk_msg *s = &m->snapshot;
     struct raft_message reply = {0};
     int rv = 0;
     if (r->state == RAFT_LEADER) {
-        return 0;
+        return 0; /* raftStep checked raftSnapshotSane */
     }
     if (r->state == RAFT_CANDIDATE) {
         raftBecomeFollower(r, r->term, m->from);
