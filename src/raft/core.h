@@ -213,6 +213,7 @@ int raftSendAppend(struct raft *r, struct raft_progress *pr, bool heartbeat);
 int raftBroadcastAppend(struct raft *r, bool heartbeat);
 int raftHeartbeat(struct raft *r);
 int raftStepAppend(struct raft *r, const struct raft_message *m);
+void raftNoteLeader(struct raft *r, uint64_t leader);
 uint64_t raftAppendCommitted(const struct raft *r, const struct raft_append *a);
 bool raftAppendSane(const struct raft_message *m);
 int raftStepAppendResult(struct raft *r, const struct raft_message *m);

@@ -321,11 +321,17 @@ static void raftRejectHint(struct raft *r, const struct raft_append *a,
     res->hint_term = raftTermAt(r, k);
 }
 
-static void raftNoteLeader(struct raft *r, uint64_t leader)
+/* A leader was heard from. Only one of our configuration counts as
+ * contact (the lease, and the end of raftAcceptsStrangers' window): a
+ * follower taken in by a leader it does not know yet keeps listening to it
+ * until it learns the configuration that adds it. */
+void raftNoteLeader(struct raft *r, uint64_t leader)
 {
     r->leader_id = leader;
-    r->leader_contacted = true;
-    r->leader_contact_ms = r->now_ms;
+    if (raftConfGet(&r->conf, leader) != NULL) {
+        r->leader_contacted = true;
+        r->leader_contact_ms = r->now_ms;
+    }
     raftResetElectionTimer(r);
 }
 

@@ -465,10 +465,7 @@ int raftStepSnapshot(struct raft *r, const struct raft_message *m)
     if (r->state == RAFT_CANDIDATE) {
         raftBecomeFollower(r, r->term, m->from);
     }
-    r->leader_id = m->from;
-    r->leader_contacted = true;
-    r->leader_contact_ms = r->now_ms;
-    raftResetElectionTimer(r);
+    raftNoteLeader(r, m->from);
     reply.type = RAFT_MSG_SNAPSHOT_RESULT;
     reply.to = m->from;
     reply.term = r->term;

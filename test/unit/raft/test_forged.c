@@ -343,7 +343,12 @@ Test(forged, a_member_behind_accepts_a_new_leader_after_a_timeout)
     cr_assert_eq(raftLastIndex(r), 5);
     cr_assert_eq(raftLeader(r), 4);
     cr_assert_not_null(raftConfGet(raftConfiguration(r), 4));
-    cr_assert_not(raftAcceptsStrangers(r)); /* in touch with a leader */
+    /* Only a leader of its configuration ends the window: the next
+     * message from 4, now a member, does. */
+    cr_assert(raftAcceptsStrangers(r));
+    m.append = (struct raft_append){5, 3, 5, 0, NULL, 0};
+    cr_assert_eq(raftStep(r, &m), 0);
+    cr_assert_not(raftAcceptsStrangers(r));
     raftPayloadUnref(add.data);
     raftDestroy(r);
 }
