@@ -445,8 +445,11 @@ int raftStep(struct raft *r, const struct raft_message *m)
         (m->type == RAFT_MSG_SNAPSHOT && !raftSnapshotSane(m))) {
         return 0; /* malformed: a broken peer */
     }
-    uint64_t conflict =
-        m->type == RAFT_MSG_APPEND ? raftAppendCommitted(r, &m->append) : 0;
+    /* (A leader of an older term may hold entries the newer ones
+     * replaced: it gets the stale answer below, which deposes it.) */
+    uint64_t conflict = m->type == RAFT_MSG_APPEND && m->term >= r->term
+                            ? raftAppendCommitted(r, &m->append)
+                            : 0;
     if (conflict != 0) {
         raftNotice(r, RAFT_NOTICE_COMMITTED, m, conflict, r->commit);
         return 0;

@@ -352,3 +352,25 @@ Test(forged, a_member_behind_accepts_a_new_leader_after_a_timeout)
     raftPayloadUnref(add.data);
     raftDestroy(r);
 }
+
+/* A leader of an older term may still hold entries a newer leader replaced
+ * and committed: that is no attack. It gets the stale answer (our term),
+ * which deposes it, and no notice. */
+Test(forged, a_stale_leader_is_answered_not_reported)
+{
+    struct raft *r = committedFollower(); /* term 2, 1..4 committed */
+    struct raft_ready rd;
+    struct raft_entry old = {1, RAFT_COMMAND, NULL, 0};
+    struct raft_message m = {
+        .type = RAFT_MSG_APPEND, .from = 3, .to = 2, .term = 1};
+    m.append = (struct raft_append){1, 1, 1, 0, &old, 1}; /* index 2 */
+    cr_assert_eq(raftStep(r, &m), 0);
+    assertUntouched(r);
+    cr_assert_eq(raftNoticeCount(r, RAFT_NOTICE_COMMITTED), 0);
+    cr_assert_eq(raftReady(r, &rd), 0);
+    cr_assert_eq(rd.n_messages_after_persist, 1);
+    cr_assert_eq(rd.messages_after_persist[0].message.term, 2);
+    cr_assert_eq(rd.messages_after_persist[0].to, 3);
+    raftAdvance(r, &rd);
+    raftDestroy(r);
+}
