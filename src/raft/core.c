@@ -24,6 +24,7 @@ void raftOptionsDefault(struct raft_options *o)
     o->snapshot_hold_max = 8192;
     o->snapshot_chunk_bytes = 1u << 20;
     o->entry_cache_bytes = RAFT_ENTRY_CACHE_BYTES_DEFAULT;
+    o->snapshot_hold_bytes = RAFT_ENTRY_CACHE_BYTES_DEFAULT;
     o->pre_vote = true;
     o->check_quorum = true;
 }

@@ -302,19 +302,20 @@ struct raft_options {
     size_t snapshot_chunk_bytes; /* InstallSnapshot chunk size */
     /* Entry payload bytes the log keeps in memory (0: no bound). Beyond
      * it, entries a snapshot covers are dropped, oldest first, whatever
-     * snapshot_trailing and a snapshot in flight (snapshot_hold_max)
-     * would keep. Entries no snapshot covers yet stay: the embedder takes
-     * a snapshot once those pass half the bound (raftLogBytes).
-     * docs/raft.md, "Memory". */
+     * snapshot_trailing would keep; a snapshot in flight keeps at most
+     * snapshot_hold_bytes more (and snapshot_hold_max entries). Entries
+     * no snapshot covers yet stay: the embedder takes a snapshot once
+     * those pass half the bound (raftLogBytes). docs/raft.md, "Memory". */
     size_t entry_cache_bytes;
+    size_t snapshot_hold_bytes;
     bool pre_vote;
     bool check_quorum;
 };
 
 /* Defaults: election 1000 ms, heartbeat 100 ms, 64 msgs / 8 MiB in flight,
  * 256 entries / 1 MiB per append, 128 trailing, 8192 held for a snapshot in
- * flight, 1 MiB chunks, a 64 MiB entry cache, pre-vote and check-quorum
- * on. */
+ * flight, 1 MiB chunks, a 64 MiB entry cache and 64 MiB more held for a
+ * snapshot in flight, pre-vote and check-quorum on. */
 void raftOptionsDefault(struct raft_options *o);
 
 /* ------------------------------------------------------------ ready batch */

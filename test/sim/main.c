@@ -82,6 +82,7 @@ static void simDrawConfig(struct sim_config *c)
         /* A few entries' worth of entry cache: followers behind it are
          * sent snapshots (issue 15, finding 10). */
         c->opts.entry_cache_bytes = simRange(1024, 16384);
+        c->opts.snapshot_hold_bytes = simRange(0, 8 * 16384);
     }
     c->fault_until_ms = simRange(1500, 4000);
     c->deadline_ms = c->fault_until_ms + 15000;

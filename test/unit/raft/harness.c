@@ -561,6 +561,8 @@ static void hOption(const char *name, const char *value)
         H.opts.max_inflight_msgs = (unsigned)v;
     } else if (strcmp(name, "cache") == 0) {
         H.opts.entry_cache_bytes = v;
+    } else if (strcmp(name, "holdbytes") == 0) {
+        H.opts.snapshot_hold_bytes = v;
     } else if (strcmp(name, "autosnap") == 0) {
         H.autosnap = v != 0;
     } else {
