@@ -9,12 +9,12 @@
 #include "harness.h"
 
 /* 16 MiB bound, 1 MiB entries: the bound plus one entry. */
-#define CACHE_SCRIPT_HEAD           \
-    "option cache 16777216\n"       \
-    "option autosnap 1\n"           \
-    "option trailing 8192\n"        \
-    "cluster 3\n"                   \
-    "campaign 1\n"                  \
+#define CACHE_SCRIPT_HEAD     \
+    "option cache 16777216\n" \
+    "option autosnap 1\n"     \
+    "option trailing 8192\n"  \
+    "cluster 3\n"             \
+    "campaign 1\n"            \
     "stabilize\n"
 
 Test(cache, large_entries_stay_under_the_bound_running_and_after_restart)
@@ -50,8 +50,7 @@ Test(cache, large_entries_stay_under_the_bound_running_and_after_restart)
  * snapshot it sends node 3: 16 + 8 + 1 MiB. */
 Test(cache, follower_behind_the_dropped_entries_catches_up)
 {
-    harnessRun("option holdbytes 8388608\n" CACHE_SCRIPT_HEAD
-               "isolate 3\n"
+    harnessRun("option holdbytes 8388608\n" CACHE_SCRIPT_HEAD "isolate 3\n"
                "proposebig 1 60 1048576\n"
                "expect applied 1 62\n"
                "expect logbytes-under 1 26214400\n"

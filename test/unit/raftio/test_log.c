@@ -346,8 +346,7 @@ Test(log, loader_keeps_only_the_bound_of_entries_a_snapshot_covers)
     uint64_t bytes = 0;
     for (size_t i = 0; i < l.n_entries; i++) {
         cr_assert_eq(l.entries[i].len, LEN);
-        cr_assert_eq(l.entries[i].data[LEN - 1],
-                     (uint8_t)(l.first_index + i));
+        cr_assert_eq(l.entries[i].data[LEN - 1], (uint8_t)(l.first_index + i));
         bytes += l.entries[i].len;
     }
     cr_assert_leq(bytes, (1 << 20) + (uint64_t)(N - SNAP) * LEN);
