@@ -5,5 +5,5 @@
 CHECK_TARGETS += check-integration
 
 .PHONY: check-integration
-check-integration: $(B)/dqlited $(B)/dqlite
+check-integration: $(B)/dqlited $(B)/dqlite $(B)/test/interop-ctl
 	timeout -k 5 300 test/integration/run.sh $(B)
