@@ -11,9 +11,10 @@
 TLSD=$TMP/tls
 TLSDB=tlsdb
 CTL=$B/test/interop-ctl
-PROBE="python3 $(dirname "${BASH_SOURCE[0]}")/tls_probe.py"
+PROBE=(python3 "$(dirname "${BASH_SOURCE[0]}")/tls_probe.py")
 
-tls_args() { echo --tls-cert "$TLSD/$1.crt" --tls-key "$TLSD/$1.key" --tls-ca "$TLSD/$2.crt"; }
+# tls_args CERT CA: dqlited's TLS options for those files, in TLS_ARGS.
+tls_args() { TLS_ARGS=(--tls-cert "$TLSD/$1.crt" --tls-key "$TLSD/$1.key" --tls-ca "$TLSD/$2.crt"); }
 # tsh_ CERT-NAME ADDRESSES SQL...: go-dqlite's shell with that certificate.
 tsh_() {
     local name=$1 addrs=$2
@@ -50,7 +51,7 @@ t_tls_certs() {
     # The other cluster's client, with our CA in its pool so that it gets
     # as far as presenting its certificate.
     cat other.crt cluster.crt >stranger.crt && cp other.key stranger.key
-    cd - >/dev/null
+    cd - >/dev/null || return 1
 }
 
 # A 3-node cluster over TLS: nodes 2 and 3 are added through go-dqlite's
@@ -58,9 +59,10 @@ t_tls_certs() {
 # written through go-dqlite's shell; then the leader stops and the rows are
 # read through the survivors: they came over the TLS peer streams.
 t_tls_cluster() {
-    start_node 1 $(tls_args cluster cluster) || return 1
-    start_node 2 $(tls_args cluster cluster) || return 1
-    start_node 3 $(tls_args cluster cluster) || return 1
+    tls_args cluster cluster
+    start_node 1 "${TLS_ARGS[@]}" || return 1
+    start_node 2 "${TLS_ARGS[@]}" || return 1
+    start_node 3 "${TLS_ARGS[@]}" || return 1
     local id ctl=("$CTL" -cert "$TLSD/cluster.crt" -key "$TLSD/cluster.key"
         -cluster "${ADDRS[1]}" -timeout 20s)
     for id in 2 3; do timeout 30 "${ctl[@]}" join $id "${ADDRS[$id]}" || return 1; done
@@ -73,14 +75,14 @@ t_tls_cluster() {
 }
 
 # fds NODE: descriptors the node holds now.
-tls_fds() { ls "/proc/${PIDS[$1]}/fd" | wc -l; }
+tls_fds() { find "/proc/${PIDS[$1]}/fd" -mindepth 1 | wc -l; }
 
 # Plaintext to a TLS node: closed without a byte, logged once for the
 # address however many come, the node up, no descriptor left behind.
 t_tls_plaintext() {
-    local before i out
+    local before out
     before=$(tls_fds 2)
-    for i in 1 2 3 4 5; do
+    for _ in 1 2 3 4 5; do
         out=$(timeout 5 bash -c "exec 3<>/dev/tcp/${ADDRS[2]%:*}/${ADDRS[2]##*:} &&
             printf '\x01\0\0\0\0\0\0\0' >&3 && cat <&3 | wc -c") || return 1
         expect_eq 0 "$out" || return 1
@@ -95,14 +97,14 @@ t_tls_plaintext() {
 # connection closes), and node 2 logs the handshake's failure with WHY.
 tls_refused() {
     local out
-    out=$($PROBE "${ADDRS[2]}" "$TLSD/$1.crt" "$TLSD/$1.key" "$TLSD/cluster.crt" handshake)
+    out=$("${PROBE[@]}" "${ADDRS[2]}" "$TLSD/$1.crt" "$TLSD/$1.key" "$TLSD/cluster.crt" handshake)
     case $out in closed | "handshake failed"*) ;; *) echo "$1: $out"; return 1 ;; esac
     grep "handshake with 127.0.0.1 failed" "$TMP/node2.log" | grep -q "$2" ||
         { echo "no log line with: $2"; tail -3 "$TMP/node2.log"; return 1; }
 }
 
 t_tls_bad_certs() {
-    expect_eq 1 "$($PROBE "${ADDRS[2]}" "$TLSD/client.crt" "$TLSD/client.key" \
+    expect_eq 1 "$("${PROBE[@]}" "${ADDRS[2]}" "$TLSD/client.crt" "$TLSD/client.key" \
         "$TLSD/cluster.crt" handshake)" || return 1
     tls_refused stranger "unable to get local issuer certificate\|self-signed\|verify failed" || return 1
     tls_refused expired "certificate has expired" || return 1
@@ -129,13 +131,16 @@ t_tls_stall() {
         printf '\x16\x03\x01' >&3 && cat <&3 >/dev/null" || return 1
     end=$(date +%s%N)
     local ms=$(((end - start) / 1000000))
-    [ "$ms" -ge 1400 ] && [ "$ms" -lt 8000 ] || { echo "closed after $ms ms"; return 1; }
+    if [ "$ms" -lt 1400 ] || [ "$ms" -ge 8000 ]; then
+        echo "closed after $ms ms"
+        return 1
+    fi
     grep -q "handshake with 127.0.0.1 not done after 1500 ms" "$TMP/node1.log"
 }
 
 # Bytes that are no TLS record after a good handshake: closed, logged.
 t_tls_garbage() {
-    expect_eq closed "$($PROBE "${ADDRS[1]}" "$TLSD/cluster.crt" \
+    expect_eq closed "$("${PROBE[@]}" "${ADDRS[1]}" "$TLSD/cluster.crt" \
         "$TLSD/cluster.key" "$TLSD/cluster.crt" garbage)" || return 1
     grep -q "bad record from 127.0.0.1 after the handshake" "$TMP/node1.log" || return 1
     kill -0 "${PIDS[1]}"
@@ -146,7 +151,7 @@ t_tls_garbage() {
 # peer; the node's own certificate is a peer (no answer: the transport
 # took the stream).
 t_tls_admin() {
-    local probe=($PROBE "${ADDRS[1]}")
+    local probe=("${PROBE[@]}" "${ADDRS[1]}")
     local ca=$TLSD/cluster.crt
     expect_eq "0 a peer stream (CONNECT) needs a node certificate" \
         "$("${probe[@]}" "$TLSD/client.crt" "$TLSD/client.key" "$ca" connect)" || return 1
@@ -170,7 +175,7 @@ t_tls_rotate() {
     for _ in $(seq 50); do grep -q "reloaded" "$TMP/node1.log" && break; sleep 0.1; done
     expect_eq 1 "$(tsh_ rotated "${ADDRS[1]}" "SELECT 1" 2>&1)" || return 1
     # The old certificate no longer verifies the node.
-    case $($PROBE "${ADDRS[1]}" "$TLSD/cluster.crt" "$TLSD/cluster.key" \
+    case $("${PROBE[@]}" "${ADDRS[1]}" "$TLSD/cluster.crt" "$TLSD/cluster.key" \
         "$TLSD/cluster.crt" handshake) in
         "handshake failed"*) ;;
         *) echo "the old certificate still gets in"; return 1 ;;
@@ -194,8 +199,9 @@ run_tls_cases() {
     cp "$TLSD/cluster.crt" "$TLSD/live.crt" && cp "$TLSD/cluster.key" "$TLSD/live.key"
     # shellcheck disable=SC2046
     rm -f "$TMP/node1.log" "$TMP/node1.out"
+    tls_args live live
     check "tls: a node with --tls-admin-auth on" start_node 1 \
-        $(tls_args live live) --tls-admin-auth on --tls-handshake-timeout 1500 || return
+        "${TLS_ARGS[@]}" --tls-admin-auth on --tls-handshake-timeout 1500 || return
     check "tls: a handshake stalled half-way is closed at the timeout" t_tls_stall
     check "tls: garbage after a good handshake is closed" t_tls_garbage
     check "tls: admin auth: peer streams and DUMP need the mark" t_tls_admin
