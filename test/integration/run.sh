@@ -142,6 +142,8 @@ wait_leader() {
 . "$(dirname "$0")/cases_runaway.sh"
 # shellcheck source=test/integration/cases_errs.sh
 . "$(dirname "$0")/cases_errs.sh"
+# shellcheck source=test/integration/cases_attack.sh
+. "$(dirname "$0")/cases_attack.sh"
 # shellcheck source=test/integration/cases_tls.sh
 . "$(dirname "$0")/cases_tls.sh"
 
@@ -163,6 +165,7 @@ run_error_cases
 run_hostile_cases
 run_runaway_cases
 run_errs_cases
+run_attack_cases
 run_tls_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
