@@ -56,8 +56,7 @@ t_tls_certs() {
 
 # A 3-node cluster over TLS: nodes 2 and 3 are added through go-dqlite's
 # client over TLS (dqlited's own --join speaks plaintext for now), rows
-# written through go-dqlite's shell; then the leader stops and the rows are
-# read through the survivors: they came over the TLS peer streams.
+# written through go-dqlite's shell.
 t_tls_cluster() {
     tls_args cluster cluster
     start_node 1 "${TLS_ARGS[@]}" || return 1
@@ -69,7 +68,31 @@ t_tls_cluster() {
     tsh_ cluster "${ADDRS[1]}" "CREATE TABLE t (x); INSERT INTO t VALUES (42)" || return 1
     expect_eq "$(m_cluster "1:voter 2:voter 3:voter")" \
         "$(tsh_ cluster "${ADDRS[1]}" .cluster | sort)" || return 1
-    grep -q "TLS: connected TLSv1.3" "$TMP/node2.log" || return 1
+    grep -q "TLS: connected TLSv1.3" "$TMP/node2.log"
+}
+
+# The node's own client-protocol checks go over TLS too: node 4 joins, is
+# removed while it runs, finds out by asking its peers (membership.c, with
+# the node's certificate) and exits 13. In plaintext its questions would be
+# refused and it would keep running.
+t_tls_removed() {
+    start_node 4 "${TLS_ARGS[@]}" || return 1
+    local ctl=("$CTL" -cert "$TLSD/cluster.crt" -key "$TLSD/cluster.key"
+        -cluster "${ADDRS[1]},${ADDRS[2]}" -timeout 20s)
+    timeout 30 "${ctl[@]}" join 4 "${ADDRS[4]}" || return 1
+    timeout 30 "${ctl[@]}" remove 4 || return 1
+    for _ in $(seq 200); do kill -0 "${PIDS[4]}" 2>/dev/null || break; sleep 0.1; done
+    stop_node 4 KILL # reaps it; a KILL only if it still ran
+    expect_eq 13 "$STOP_STATUS" || { tail -5 "$TMP/node4.log"; return 1; }
+    if grep -q "does not start a TLS handshake" "$TMP"/node[123].log; then
+        echo "a node spoke plaintext to a TLS peer"
+        return 1
+    fi
+}
+
+# Rows written through node 1 are read through nodes 2 and 3 once node 1
+# has stopped: they came over the TLS peer streams.
+t_tls_replicated() {
     stop_node 1 TERM
     expect_eq 42 "$(tsh_ cluster "${ADDRS[2]},${ADDRS[3]}" "SELECT x FROM t")"
 }
@@ -191,7 +214,9 @@ run_tls_cases() {
     local id
     m_reset
     check "tls: certificates made with openssl" t_tls_certs || return
-    check "tls: a 3-node cluster forms over TLS and replicates" t_tls_cluster || return
+    check "tls: a 3-node cluster forms over TLS" t_tls_cluster || return
+    check "tls: a node removed while running learns it over TLS (exit 13)" t_tls_removed
+    check "tls: rows replicate over the TLS peer streams" t_tls_replicated || return
     check "tls: plaintext is refused, logged once per address, nothing held" t_tls_plaintext
     check "tls: another CA's and an expired certificate are refused" t_tls_bad_certs
     check "tls: a key that is not the certificate's: dqlited exits 1" t_tls_wrong_key
