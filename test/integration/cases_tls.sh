@@ -131,6 +131,11 @@ t_tls_bad_certs() {
         "$TLSD/cluster.crt" handshake)" || return 1
     tls_refused stranger "unable to get local issuer certificate\|self-signed\|verify failed" || return 1
     tls_refused expired "certificate has expired" || return 1
+    case $("${PROBE[@]}" "${ADDRS[2]}" - - "$TLSD/cluster.crt" handshake) in
+        closed | "handshake failed"*) ;;
+        *) echo "a client without a certificate got in"; return 1 ;;
+    esac
+    grep -q "peer did not return a certificate" "$TMP/node2.log" || return 1
     kill -0 "${PIDS[2]}"
 }
 
@@ -186,6 +191,10 @@ t_tls_admin() {
         "$("${probe[@]}" "$TLSD/admin.crt" "$TLSD/admin.key" "$ca" connect)" || return 1
     expect_eq "no answer" \
         "$("${probe[@]}" "$TLSD/cluster.crt" "$TLSD/cluster.key" "$ca" connect)" || return 1
+    # --tls-client-auth optional: no certificate, no admin request.
+    expect_eq 1 "$("${probe[@]}" - - "$ca" handshake)" || return 1
+    expect_eq "0 not authorized: this request needs an admin certificate (OU=dqlite-admin) or a node's" \
+        "$("${probe[@]}" - - "$ca" dump)" || return 1
     # Ordinary SQL with the plain client certificate works.
     expect_eq 1 "$(tsh_ client "${ADDRS[1]}" "SELECT 1" 2>&1)"
 }
@@ -218,15 +227,16 @@ run_tls_cases() {
     check "tls: a node removed while running learns it over TLS (exit 13)" t_tls_removed
     check "tls: rows replicate over the TLS peer streams" t_tls_replicated || return
     check "tls: plaintext is refused, logged once per address, nothing held" t_tls_plaintext
-    check "tls: another CA's and an expired certificate are refused" t_tls_bad_certs
+    check "tls: another CA's, an expired and no certificate are refused" t_tls_bad_certs
     check "tls: a key that is not the certificate's: dqlited exits 1" t_tls_wrong_key
     m_reset
     cp "$TLSD/cluster.crt" "$TLSD/live.crt" && cp "$TLSD/cluster.key" "$TLSD/live.key"
     # shellcheck disable=SC2046
     rm -f "$TMP/node1.log" "$TMP/node1.out"
     tls_args live live
-    check "tls: a node with --tls-admin-auth on" start_node 1 \
-        "${TLS_ARGS[@]}" --tls-admin-auth on --tls-handshake-timeout 1500 || return
+    check "tls: a node with --tls-admin-auth on, client auth optional" \
+        start_node 1 "${TLS_ARGS[@]}" --tls-admin-auth on \
+        --tls-client-auth optional --tls-handshake-timeout 1500 || return
     check "tls: a handshake stalled half-way is closed at the timeout" t_tls_stall
     check "tls: garbage after a good handshake is closed" t_tls_garbage
     check "tls: admin auth: peer streams and DUMP need the mark" t_tls_admin

@@ -3,7 +3,8 @@
 
     tls_probe.py ADDR CERT KEY CA MODE
 
-Does a TLS handshake with ADDR (host:port) presenting CERT/KEY and
+Does a TLS handshake with ADDR (host:port) presenting CERT/KEY (none if
+CERT is "-") and
 verifying the node against CA (no host name check), then, by MODE:
 
   handshake  send the protocol word and a LEADER request; print the
@@ -34,7 +35,8 @@ def connect(addr, cert, key, ca):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.load_verify_locations(ca)
-    ctx.load_cert_chain(cert, key)
+    if cert != "-":
+        ctx.load_cert_chain(cert, key)
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = ctx.wrap_bio(incoming, outgoing)
     while True:
