@@ -41,6 +41,7 @@ struct tls_dialled {
 
 struct tls_refused {
     char address[128];
+    char what[96]; /* the kind of refusal */
     uint64_t said_ms;
     unsigned unsaid;
 };
@@ -436,16 +437,19 @@ static void tlsOnAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
     *out = uv_buf_init(chunk, sizeof chunk);
 }
 
-/* Logs a refused plaintext stream, once per address per
- * TLS_REFUSED_LOG_MS (with how many were refused meanwhile). */
-static void tlsLogPlaintext(struct tls_link *l)
+/* Whether a refusal of kind `what` from the link's address is to be
+ * logged now: once per address and kind per TLS_REFUSED_LOG_MS, with in
+ * *unsaid how many were refused meanwhile, so a stranger retrying cannot
+ * flood the log. */
+static bool tlsLogDue(struct tls_link *l, const char *what, unsigned *unsaid)
 {
     struct tls_state *t = tlsOf(l->node);
     uint64_t now_ms = uv_now(&l->node->loop);
     struct tls_refused *slot = NULL, *oldest = &t->refused[0];
     for (unsigned i = 0; i < TLS_REFUSED_SLOTS; i++) {
         struct tls_refused *r = &t->refused[i];
-        if (strcmp(r->address, l->peer) == 0) {
+        if (strcmp(r->address, l->peer) == 0 &&
+            strncmp(r->what, what, sizeof r->what - 1) == 0) {
             slot = r;
             break;
         }
@@ -456,20 +460,29 @@ static void tlsLogPlaintext(struct tls_link *l)
     if (slot != NULL && slot->said_ms != 0 &&
         now_ms - slot->said_ms < TLS_REFUSED_LOG_MS) {
         slot->unsaid++;
-        return;
+        return false;
     }
-    unsigned unsaid = slot != NULL ? slot->unsaid : 0;
+    *unsaid = slot != NULL ? slot->unsaid : 0;
     if (slot == NULL) {
         slot = oldest;
         snprintf(slot->address, sizeof slot->address, "%s", l->peer);
+        snprintf(slot->what, sizeof slot->what, "%s", what);
     }
-    nodeLogf(l->node, DQLITE_LOG_WARN,
-             "TLS: refused a connection from %s that does not start a TLS "
-             "handshake (plaintext to a TLS node?), %u more since the last "
-             "report; reported at most every %u s per address",
-             l->peer, unsaid, TLS_REFUSED_LOG_MS / 1000);
     slot->said_ms = now_ms == 0 ? 1 : now_ms;
     slot->unsaid = 0;
+    return true;
+}
+
+static void tlsLogPlaintext(struct tls_link *l)
+{
+    unsigned unsaid;
+    if (tlsLogDue(l, "plaintext", &unsaid)) {
+        nodeLogf(l->node, DQLITE_LOG_WARN,
+                 "TLS: refused a connection from %s that does not start a "
+                 "TLS handshake (plaintext to a TLS node?), %u more since the "
+                 "last report; reported at most every %u s per address",
+                 l->peer, unsaid, TLS_REFUSED_LOG_MS / 1000);
+    }
 }
 
 /* Whether the bytes seen so far can open a TLS record (0x16 0x03). */
@@ -597,11 +610,17 @@ static void tlsRelay(struct tls_link *l)
             tlsHandshakeDone(l);
         } else if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
             long v = SSL_get_verify_result(l->ssl);
-            nodeLogf(l->node, DQLITE_LOG_WARN,
-                     "TLS: handshake with %s failed: %s%s%s", l->peer,
-                     tlsError(err, sizeof err),
+            char why[400];
+            unsigned unsaid;
+            snprintf(why, sizeof why, "%s%s%s", tlsError(err, sizeof err),
                      v != X509_V_OK ? ": certificate: " : "",
                      v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+            if (tlsLogDue(l, why, &unsaid)) {
+                nodeLogf(l->node, DQLITE_LOG_WARN,
+                         "TLS: handshake with %s failed: %s (%u more like it "
+                         "since the last report)",
+                         l->peer, why, unsaid);
+            }
             tlsEnd(l);
             return;
         }
@@ -713,9 +732,13 @@ static void tlsUpdateReading(struct tls_link *l)
 static void tlsOnHandshakeTimeout(uv_timer_t *timer)
 {
     struct tls_link *l = timer->data;
-    nodeLogf(l->node, DQLITE_LOG_WARN,
-             "TLS: handshake with %s not done after %u ms: closed", l->peer,
-             l->node->tls_handshake_timeout_ms);
+    unsigned unsaid;
+    if (tlsLogDue(l, "stalled", &unsaid)) {
+        nodeLogf(l->node, DQLITE_LOG_WARN,
+                 "TLS: handshake with %s not done after %u ms: closed (%u "
+                 "more since the last report)",
+                 l->peer, l->node->tls_handshake_timeout_ms, unsaid);
+    }
     tlsClose(l);
 }
 
