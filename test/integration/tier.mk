@@ -21,5 +21,6 @@ $(B)/obj/test/integration/%.o: test/integration/%.c \
 TEST_BINS += $(RAFT_ATTACK_BIN)
 
 .PHONY: check-integration
-check-integration: $(B)/dqlited $(B)/dqlite $(RAFT_ATTACK_BIN)
+check-integration: $(B)/dqlited $(B)/dqlite $(RAFT_ATTACK_BIN) \
+		$(B)/test/interop-ctl
 	timeout -k 5 900 test/integration/run.sh $(B)
