@@ -248,7 +248,10 @@ int raftSendSnapshot(struct raft *r, struct raft_progress *pr)
     pr->snap_term = s->term;
     pr->snap_offset = 0;
     pr->snap_failures = 0;
-    pr->hold_index = s->index;
+    /* No hold yet: the follower's first answer takes it (below). A
+     * follower that is down answers nothing, and must not keep every
+     * entry after the snapshot (up to snapshot_hold_max) on the leader. */
+    pr->hold_index = 0;
     return raftRequestChunk(r, pr);
 }
 
@@ -337,6 +340,9 @@ int raftStepSnapshotResult(struct raft *r, const struct raft_message *m)
         res->index != pr->snap_index || res->offset > RAFT_MSG_MAX_BYTES) {
         return 0;
     }
+    /* The follower is receiving: compaction holds at the snapshot from
+     * now on (the entries after it are what it needs next). */
+    pr->hold_index = pr->snap_index;
     if (res->done) {
         if (res->index > pr->match) {
             pr->match = res->index;
