@@ -107,6 +107,9 @@ static void tlsReason(char *out, size_t size)
 {
     unsigned long code = ERR_get_error();
     const char *reason = code != 0 ? ERR_reason_error_string(code) : NULL;
+    if (reason == NULL && code != 0 && ERR_SYSTEM_ERROR(code)) {
+        reason = strerror(ERR_GET_REASON(code)); /* e.g. a missing file */
+    }
     snprintf(out, size, "%s", reason != NULL ? reason : "unknown error");
     ERR_clear_error();
 }
