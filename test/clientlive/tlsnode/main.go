@@ -4,7 +4,10 @@
 // cluster, that certificate its own CA. The reference our TLS client is
 // checked against (test/clientlive/tls.sh).
 //
-//	tlsnode -dir DIR -addr HOST:PORT [-join HOST:PORT] -cert FILE -key FILE
+//	tlsnode -dir DIR -addr HOST:PORT [-join HOST:PORT] [-cert FILE -key FILE]
+//
+// Without -cert the node speaks plaintext (the baseline of
+// scripts/bench-tls.sh).
 //
 // Prints "ready" once the node is part of a cluster with a leader and runs
 // until SIGTERM or SIGINT. Built in GOPATH mode from Debian's
@@ -32,6 +35,24 @@ func die(format string, args ...interface{}) {
 	os.Exit(1)
 }
 
+// loadTLS loads the cluster key pair and makes the certificate the pool's
+// one CA, as go-dqlite's documentation of SimpleTLSConfig does.
+func loadTLS(crt, key string) (tls.Certificate, *x509.CertPool) {
+	cert, err := tls.LoadX509KeyPair(crt, key)
+	if err != nil {
+		die("load key pair: %v", err)
+	}
+	data, err := ioutil.ReadFile(crt)
+	if err != nil {
+		die("read certificate: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		die("bad certificate")
+	}
+	return cert, pool
+}
+
 func main() {
 	dir := flag.String("dir", "", "data directory")
 	addr := flag.String("addr", "", "node address")
@@ -43,20 +64,10 @@ func main() {
 	// its TLS proxy: without a seed every process picks the same name and
 	// a second concurrent run (another test) fails to bind.
 	rand.Seed(time.Now().UnixNano() ^ int64(os.Getpid())<<32)
-	cert, err := tls.LoadX509KeyPair(*crt, *key)
-	if err != nil {
-		die("load key pair: %v", err)
+	opts := []app.Option{app.WithAddress(*addr)}
+	if *crt != "" {
+		opts = append(opts, app.WithTLS(app.SimpleTLSConfig(loadTLS(*crt, *key))))
 	}
-	data, err := ioutil.ReadFile(*crt)
-	if err != nil {
-		die("read certificate: %v", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		die("bad certificate")
-	}
-	opts := []app.Option{app.WithAddress(*addr),
-		app.WithTLS(app.SimpleTLSConfig(cert, pool))}
 	if *join != "" {
 		opts = append(opts, app.WithCluster([]string{*join}))
 	}
