@@ -201,6 +201,10 @@ static SSL_CTX *tlsContext(const struct dqlite_driver_options *o, char *msg,
     SSL_CTX_set1_groups_list(ctx, "P-256:X25519:P-384:P-521");
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* One read() for a record's header and body (and whatever follows):
+     * sock.c always asks the session before it polls the socket, so bytes
+     * held here are never waited for. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (tlsLoad(ctx, o, msg, size) != 0) {
         SSL_CTX_free(ctx);
         return NULL;

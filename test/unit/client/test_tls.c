@@ -300,6 +300,7 @@ Test(tls, handshake_and_round_trips_with_the_cluster_certificate)
     dqlite_conn_close(conn);
     setupStop(&s);
     certsTeardown();
+    fakeLeakCheck();
 }
 
 /* The default policy checks the dialled host (127.0.0.1, an IP name of the
@@ -325,6 +326,7 @@ Test(tls, verify_host_tls13_and_the_cluster_client)
     cr_assert_eq(__atomic_load_n(&s.front->handshakes, __ATOMIC_SEQ_CST), 1);
     setupStop(&s);
     certsTeardown();
+    fakeLeakCheck();
 }
 
 Test(tls, a_server_from_another_ca_is_refused_with_the_reason)
@@ -349,6 +351,7 @@ Test(tls, a_server_from_another_ca_is_refused_with_the_reason)
     dqlite_conn_close(conn);
     setupStop(&s);
     certsTeardown();
+    fakeLeakCheck();
 }
 
 Test(tls, a_server_with_another_name_is_refused)
@@ -368,6 +371,7 @@ Test(tls, a_server_with_another_name_is_refused)
     dqlite_conn_close(conn);
     setupStop(&s);
     certsTeardown();
+    fakeLeakCheck();
 }
 
 /* The front requires a client certificate: without one the server's alert
@@ -392,6 +396,7 @@ Test(tls, a_server_refusing_our_missing_certificate_says_so)
     dqlite_conn_close(conn);
     setupStop(&s);
     certsTeardown();
+    fakeLeakCheck();
 }
 
 Test(tls, unusable_files_fail_the_driver_with_the_reason)
@@ -416,6 +421,7 @@ Test(tls, unusable_files_fail_the_driver_with_the_reason)
     cr_assert_eq(dqlite_driver_create(store, &o, &driver), DQLITE_CLIENT_TLS);
     dqlite_server_store_close(store);
     certsTeardown();
+    fakeLeakCheck();
 }
 
 /* A listener that never accepts: the kernel completes the TCP handshake,
@@ -480,6 +486,7 @@ Test(tls, a_stalled_handshake_is_bounded_by_the_timeout)
     dqlite_client_close(cl);
     stallStop(&st);
     certsTeardown();
+    fakeLeakCheck();
 }
 
 static void *fireLater(void *arg)
@@ -511,4 +518,5 @@ Test(tls, cancelling_ends_a_handshake_in_progress)
     dqlite_cancel_destroy(cancel);
     stallStop(&st);
     certsTeardown();
+    fakeLeakCheck();
 }
