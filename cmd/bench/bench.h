@@ -102,6 +102,7 @@ struct bench_sample {
     double hwm_mb;       /* the largest VmHWM (peak since start) */
     double rss_total_mb; /* VmRSS summed */
     bool ok;
+    uint64_t client_cpu_us; /* this process: user + system */
 };
 void benchSample(const struct bench_options *o, struct bench_sample *s);
 
