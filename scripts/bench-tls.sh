@@ -67,7 +67,7 @@ start() { # NAME [tls]
     PIDS+=($!)
     PID[$name]=$!
     for _ in $(seq 600); do
-        grep -q "$ready" "$TMP/$name.out" && return 0
+        grep -qs "$ready" "$TMP/$name.out" && return 0
         sleep 0.1
     done
     echo "bench-tls: node $name did not start" >&2
