@@ -34,8 +34,9 @@ sys/un.h sys/uio.h sys/mman.h sys/time.h sys/file.h sys/random.h sys/wait.h
 sys/resource.h sys/syscall.h sys/statvfs.h sys/eventfd.h netinet/in.h
 netinet/tcp.h arpa/inet.h linux/falloc.h linux/fs.h"
 public="dqlite.h raft.h dqlite_client.h"
-# OpenSSL 3 (libssl-dev): the client's TLS (src/client/tls.c).
-openssl="openssl/ssl.h openssl/err.h openssl/x509v3.h"
+# OpenSSL 3 (libssl-dev): the client's TLS (src/client/tls.c) and the
+# node's (src/server/tls.c).
+openssl="openssl/err.h openssl/ssl.h openssl/x509.h openssl/x509v3.h"
 declare -A system=(
     [lib]="$pure stdio.h stdatomic.h nmmintrin.h cpuid.h"
     [raft]="$pure"
@@ -44,7 +45,7 @@ declare -A system=(
     [raftio]="$pure $posix uv.h lz4.h lz4frame.h"
     [repl]="$pure $posix sqlite3.h"
     [client]="$pure $posix sqlite3.h $public $openssl"
-    [server]="$pure $posix sqlite3.h uv.h lz4.h lz4frame.h $public"
+    [server]="$pure $posix sqlite3.h uv.h lz4.h lz4frame.h $public $openssl"
 )
 
 violations=0

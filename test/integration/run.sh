@@ -142,6 +142,18 @@ wait_leader() {
 . "$(dirname "$0")/cases_runaway.sh"
 # shellcheck source=test/integration/cases_errs.sh
 . "$(dirname "$0")/cases_errs.sh"
+# shellcheck source=test/integration/cases_attack.sh
+. "$(dirname "$0")/cases_attack.sh"
+# shellcheck source=test/integration/cases_tls.sh
+. "$(dirname "$0")/cases_tls.sh"
+
+# INTEGRATION_ONLY="tls errs": only those groups (run_<name>_cases).
+if [ -n "${INTEGRATION_ONLY:-}" ]; then
+    for g in $INTEGRATION_ONLY; do "run_${g}_cases"; done
+    echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed"
+    [ "$failed" -eq 0 ]
+    exit
+fi
 
 run_cases
 run_member_cases
@@ -153,6 +165,8 @@ run_error_cases
 run_hostile_cases
 run_runaway_cases
 run_errs_cases
+run_attack_cases
+run_tls_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
 echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"
