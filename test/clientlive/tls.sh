@@ -185,6 +185,11 @@ half() {
         result "$HALF::cluster-start" 1
     fi
     stop_all
+    if [ "$HALF" = ours ]; then # no sanitizer report nor failed assertion
+        ! grep -l -E "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|Assertion .* failed" \
+            "$TMP/$HALF"/n*.log >"$TMP/logs" 2>&1
+        result "$HALF::node-logs-clean" $? "$TMP/logs"
+    fi
 }
 
 if [ -x "$BIN/dqlited" ] && "$BIN/dqlited" --help 2>&1 | grep -q -- --tls-cert; then
