@@ -420,11 +420,11 @@ Test(scenario, standby_replicates_but_does_not_vote)
 }
 
 /* A follower that is down holds nothing back: the leader starts a
- * snapshot transfer to it (its match is compacted) that no answer ever
- * acknowledges, and goes on compacting behind its newer snapshots
- * instead of keeping every entry after the first one for it (it did, up
- * to snapshot_hold_max: a dead follower pinned the leader's log). Back,
- * the follower installs a snapshot and appends. */
+ * snapshot transfer to it (its match is compacted) that no answer
+ * acknowledges for an election timeout, then goes on compacting behind
+ * its newer snapshots instead of keeping every entry after the first one
+ * for it (it did, up to snapshot_hold_max: a dead follower pinned the
+ * leader's log). Back, the follower installs a snapshot and appends. */
 Test(scenario, down_follower_holds_no_compaction)
 {
     harnessRun("option trailing 2\n"
@@ -438,6 +438,8 @@ Test(scenario, down_follower_holds_no_compaction)
                "tick 20             # a transfer to node 3 starts\n"
                "stabilize\n"
                "tick 60\n"
+               "stabilize\n"
+               "tick 200            # unanswered: the hold is released\n"
                "stabilize\n"
                "propose 1 40\n"
                "stabilize\n"
