@@ -61,7 +61,7 @@ EXT_vfs := -lsqlite3
 EXT_raftio := -luv -llz4
 EXT_repl := -lsqlite3
 EXT_client := -lsqlite3
-EXT_server := -lsqlite3 -luv -llz4
+EXT_server := -lsqlite3 -luv -llz4 -lssl -lcrypto
 
 # Modules that exist (have sources) so far.
 MODULES := $(foreach m,$(ALL_MODULES),$(if $(wildcard src/$(m)/*.c),$(m)))
@@ -98,7 +98,7 @@ $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 ARCHIVES := $(foreach m,$(MODULES),$(call archive_of,$(m)))
 
 # ---------------------------------------------------------------- library
-ALL_EXT_LIBS := -lsqlite3 -luv -llz4
+ALL_EXT_LIBS := -lsqlite3 -luv -llz4 -lssl -lcrypto
 LIB_SO := $(B)/libdqlite.so.$(SONAME_MAJOR)
 LIB_A := $(B)/libdqlite.a
 

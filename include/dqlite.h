@@ -330,6 +330,41 @@ DQLITE_API int dqlite_node_set_client_limits(dqlite_node *n,
                                              unsigned stall_timeout_ms,
                                              uint64_t memory_bytes);
 
+/* Extension of the 1.11 API: TLS on the node's port, for clients and
+ * peers (docs/server.md, "TLS"). Before start. `cert_path` (PEM, the chain
+ * may follow), `key_path` (PEM) and `ca_path` (PEM, the cluster's CA; for
+ * go-dqlite's convention of one self-signed certificate for the whole
+ * cluster, the certificate itself). The node then speaks TLS 1.3 only (1.2
+ * too with DQLITE_TLS_ALLOW_TLS12) on the same port, refuses plaintext,
+ * and dials its peers over TLS with this certificate as client
+ * certificate. Every client and peer must present a certificate the CA
+ * signed (mutual TLS) unless DQLITE_TLS_CLIENT_AUTH_OPTIONAL (clients
+ * without one are then let in; a certificate presented is still
+ * verified). With DQLITE_TLS_ADMIN_AUTH, peer streams need a node
+ * certificate (the node's own one, or one whose subject has
+ * OU=dqlite-node) and admin requests (ADD, ASSIGN, REMOVE, TRANSFER, DUMP,
+ * WEIGHT) a node or admin certificate (OU=dqlite-admin); others get a
+ * FAILURE. DQLITE_ERROR (message in dqlite_node_errmsg) when a file
+ * cannot be loaded or the key does not match the certificate. */
+#define DQLITE_TLS_CLIENT_AUTH_OPTIONAL 0x1u
+#define DQLITE_TLS_ADMIN_AUTH 0x2u
+#define DQLITE_TLS_ALLOW_TLS12 0x4u
+DQLITE_API int dqlite_node_set_tls(dqlite_node *n, const char *cert_path,
+                                   const char *key_path, const char *ca_path,
+                                   unsigned flags);
+
+/* Extension: how long a TLS handshake may take, from the first byte to the
+ * verified certificate, before the connection is closed (default 10000
+ * ms). Before start. */
+DQLITE_API int dqlite_node_set_tls_handshake_timeout(dqlite_node *n,
+                                                     unsigned timeout_ms);
+
+/* Extension: loads the certificate, key and CA given to
+ * dqlite_node_set_tls again, from any thread, running or not: connections
+ * made afterwards use them, open ones keep theirs. On failure (logged,
+ * DQLITE_ERROR) the previous ones stay in use. DQLITE_MISUSE without TLS. */
+DQLITE_API int dqlite_node_reload_tls(dqlite_node *n);
+
 /* Serve on a socket the embedder created (go-dqlite's Server.Start on an
  * existing listener; e.g. one inherited from systemd's socket activation
  * or bound with privileges the node does not have): `fd` is a bound,

@@ -53,6 +53,14 @@ struct config {
     unsigned idle_timeout_s;
     unsigned stall_timeout_s;
     uint64_t client_memory_mib;
+    /* --tls-cert, --tls-key, --tls-ca (all or none), --tls-client-auth,
+     * --tls-admin-auth, --tls12, --tls-handshake-timeout (dqlite.h's
+     * dqlite_node_set_tls). */
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_ca;
+    unsigned tls_flags;                /* DQLITE_TLS_* */
+    unsigned tls_handshake_timeout_ms; /* 0: the library's default */
 };
 
 /* Parses argv into *cfg. Returns -1 to continue, or an exit code (0 after

@@ -32,14 +32,24 @@ static volatile sig_atomic_t node_removed;
  * data directory cannot be written...); SIGUSR1 follows, as above. */
 static volatile sig_atomic_t node_broken;
 
-/* SIGHUP (and a SIGUSR1 that is not the node's): logged, not a stop. */
+/* The running node with TLS on: SIGHUP reloads its certificates. */
+static dqlite_node *tls_node;
+
+/* SIGHUP (and a SIGUSR1 that is not the node's): not a stop. SIGHUP
+ * reloads the TLS certificate, key and CA when TLS is on (a failed reload
+ * keeps the old ones; the node logs why); otherwise it is logged. */
 static bool signalIgnored(int sig)
 {
     if (sig != SIGHUP && (sig != SIGUSR1 || node_removed || node_broken)) {
         return false;
     }
-    /* Nothing to reload (the options are the command line's); a hang-up
-     * must not end the node without a graceful stop. */
+    if (sig == SIGHUP && tls_node != NULL) {
+        int rv = dqlite_node_reload_tls(tls_node);
+        logMsg(rv == 0 ? LOG_INFO : LOG_ERROR, "SIGHUP: TLS reload %s",
+               rv == 0 ? "done" : "failed, the previous files stay in use");
+        return true;
+    }
+    /* A hang-up must not end the node without a graceful stop. */
     logMsg(LOG_INFO, "%s ignored (stop with SIGTERM or SIGINT)",
            sig == SIGHUP ? "SIGHUP" : "SIGUSR1");
     return true;
@@ -125,6 +135,15 @@ static int nodeConfigure(dqlite_node *node, const struct config *cfg)
     }
     if (rv == 0 && cfg->bind != NULL) {
         rv = dqlite_node_set_bind_address(node, cfg->bind);
+    }
+    if (rv == 0 && cfg->tls_cert != NULL) {
+        rv = dqlite_node_set_tls(node, cfg->tls_cert, cfg->tls_key, cfg->tls_ca,
+                                 cfg->tls_flags);
+        if (rv == 0 && cfg->tls_handshake_timeout_ms != 0) {
+            rv = dqlite_node_set_tls_handshake_timeout(
+                node, cfg->tls_handshake_timeout_ms);
+        }
+        tls_node = rv == 0 ? node : NULL;
     }
     return rv;
 }
@@ -213,6 +232,7 @@ static int nodeShutdown(dqlite_node *node, int exit_code)
         logMsg(LOG_ERROR, "stop: %s", dqlite_node_errmsg(node));
         exit_code = exit_code != 0 ? exit_code : DQLITED_EXIT_STOP;
     }
+    tls_node = NULL;
     dqlite_node_destroy(node);
     logMsg(LOG_INFO, "stopped");
     return exit_code;

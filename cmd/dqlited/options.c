@@ -46,8 +46,9 @@ static const char usage_text[] =
     "    hands leadership over when it can, closes its connections and files,\n"
     "    and exits 0. A statement running at that moment is interrupted. A\n"
     "    stop that takes over 30 s is ended: one ERROR line is logged and the\n"
-    "    process exits 6. SIGHUP is logged and ignored (there is nothing to\n"
-    "    reload). A node removed from the cluster while it runs notices\n"
+    "    process exits 6. SIGHUP reloads the --tls-* files (a failed reload\n"
+    "    keeps the previous ones, logged); without TLS it is logged and\n"
+    "    ignored. A node removed from the cluster while it runs notices\n"
     "    (within a few election timeouts without a leader), logs it, stops\n"
     "    and exits 13.\n"
     "    --log-level filters dqlited's lines and the node's own.\n"
@@ -117,6 +118,28 @@ static const char usage_text[] =
     "        --client-memory MIB  bytes all client connections may hold, in\n"
     "                             MiB; a request past it is refused (1024;\n"
     "                             0: no bound)\n"
+    "        --tls-cert FILE      serve TLS on the port (clients and peers), "
+    "with\n"
+    "                             this certificate (PEM), also the client\n"
+    "                             certificate when dialling peers\n"
+    "        --tls-key FILE       its private key (PEM)\n"
+    "        --tls-ca FILE        the cluster's CA (PEM); every client and "
+    "peer\n"
+    "                             must present a certificate it signed. For\n"
+    "                             go-dqlite's one self-signed certificate per\n"
+    "                             cluster, the certificate itself. SIGHUP\n"
+    "                             reloads the three files\n"
+    "        --tls-client-auth required|optional  whether clients need a\n"
+    "                             certificate (required; peers always do)\n"
+    "        --tls-admin-auth off|on  on: peer streams need a node "
+    "certificate\n"
+    "                             (this node's own, or OU=dqlite-node), and\n"
+    "                             membership, roles, DUMP and WEIGHT a node "
+    "or\n"
+    "                             admin one (OU=dqlite-admin) (off)\n"
+    "        --tls12              accept TLS 1.2 too (1.3 only otherwise)\n"
+    "        --tls-handshake-timeout MS  close a connection whose TLS\n"
+    "                             handshake takes longer (10000)\n"
     "        --recover LIST       rewrite the configuration and exit (above)\n"
     "    -h, --help               this text\n"
     "    -V, --version            the library version\n"
@@ -156,6 +179,13 @@ enum {
     OPT_IDLE_TIMEOUT,
     OPT_STALL_TIMEOUT,
     OPT_CLIENT_MEMORY,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CA,
+    OPT_TLS_CLIENT_AUTH,
+    OPT_TLS_ADMIN_AUTH,
+    OPT_TLS12,
+    OPT_TLS_HANDSHAKE_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -178,6 +208,14 @@ static const struct option long_options[] = {
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
     {"client-memory", required_argument, NULL, OPT_CLIENT_MEMORY},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-client-auth", required_argument, NULL, OPT_TLS_CLIENT_AUTH},
+    {"tls-admin-auth", required_argument, NULL, OPT_TLS_ADMIN_AUTH},
+    {"tls12", no_argument, NULL, OPT_TLS12},
+    {"tls-handshake-timeout", required_argument, NULL,
+     OPT_TLS_HANDSHAKE_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -332,6 +370,57 @@ static int optionNumber(int opt, const char *arg, struct config *cfg)
     return rv;
 }
 
+/* One of two words: `flag` set in cfg->tls_flags for the second. */
+static int parseSwitch(const char *name, const char *text, const char *off,
+                       const char *on, unsigned flag, struct config *cfg)
+{
+    if (strcmp(text, off) == 0) {
+        cfg->tls_flags &= ~flag;
+        return 0;
+    }
+    if (strcmp(text, on) == 0) {
+        cfg->tls_flags |= flag;
+        return 0;
+    }
+    fprintf(stderr, "dqlited: --%s: expected %s or %s, got \"%s\"\n", name, off,
+            on, text);
+    return -1;
+}
+
+/* Applies one TLS option; -1 on a bad value (already reported). */
+static int optionTls(int opt, const char *arg, struct config *cfg)
+{
+    uint64_t v = 0;
+    int rv = 0;
+    switch (opt) {
+    case OPT_TLS_CERT:
+        cfg->tls_cert = arg;
+        break;
+    case OPT_TLS_KEY:
+        cfg->tls_key = arg;
+        break;
+    case OPT_TLS_CA:
+        cfg->tls_ca = arg;
+        break;
+    case OPT_TLS_CLIENT_AUTH:
+        rv = parseSwitch("tls-client-auth", arg, "required", "optional",
+                         DQLITE_TLS_CLIENT_AUTH_OPTIONAL, cfg);
+        break;
+    case OPT_TLS_ADMIN_AUTH:
+        rv = parseSwitch("tls-admin-auth", arg, "off", "on",
+                         DQLITE_TLS_ADMIN_AUTH, cfg);
+        break;
+    case OPT_TLS12:
+        cfg->tls_flags |= DQLITE_TLS_ALLOW_TLS12;
+        break;
+    case OPT_TLS_HANDSHAKE_TIMEOUT:
+        rv = parseNumber("tls-handshake-timeout", arg, 1, 3600000, &v);
+        cfg->tls_handshake_timeout_ms = (unsigned)v;
+        break;
+    }
+    return rv;
+}
+
 /* Applies one option; -1 on a bad value (already reported). */
 static int optionApply(int opt, const char *arg, struct config *cfg)
 {
@@ -355,6 +444,14 @@ static int optionApply(int opt, const char *arg, struct config *cfg)
         return parseRole(arg, &cfg->role);
     case 'l':
         return parseLevel(arg, &cfg->log_level);
+    case OPT_TLS_CERT:
+    case OPT_TLS_KEY:
+    case OPT_TLS_CA:
+    case OPT_TLS_CLIENT_AUTH:
+    case OPT_TLS_ADMIN_AUTH:
+    case OPT_TLS12:
+    case OPT_TLS_HANDSHAKE_TIMEOUT:
+        return optionTls(opt, arg, cfg);
     default:
         return optionNumber(opt, arg, cfg);
     }
@@ -369,6 +466,15 @@ static int optionsCheck(const struct config *cfg)
     }
     if (cfg->recover != NULL && cfg->join != NULL) {
         fprintf(stderr, "dqlited: --recover and --join exclude each other\n");
+        return -1;
+    }
+    bool tls_any =
+        cfg->tls_cert != NULL || cfg->tls_key != NULL || cfg->tls_ca != NULL;
+    bool tls_all =
+        cfg->tls_cert != NULL && cfg->tls_key != NULL && cfg->tls_ca != NULL;
+    if (tls_any && !tls_all) {
+        fprintf(stderr, "dqlited: --tls-cert, --tls-key and --tls-ca go "
+                        "together\n");
         return -1;
     }
     if (cfg->snapshot_threshold != 0 && cfg->snapshot_trailing != 0 &&

@@ -21,6 +21,7 @@ void raftOptionsDefault(struct raft_options *o)
     o->max_append_entries = 256;
     o->max_append_bytes = 1u << 20;
     o->snapshot_trailing = 128;
+    o->snapshot_hold_max = 8192;
     o->snapshot_chunk_bytes = 1u << 20;
     o->pre_vote = true;
     o->check_quorum = true;
@@ -170,6 +171,8 @@ void raftDestroy(struct raft *r)
     raftConfClose(&r->conf);
     raftConfClose(&r->batch_conf);
     raftSnapshotMetaClose(&r->snap);
+    raftSnapshotMetaClose(&r->prev_snap);
+    raftSnapshotMetaClose(&r->pin_snap);
     raftSnapshotMetaClose(&r->install);
     raftPayloadUnref(r->chunk.data);
     outboxClose(&r->out_now);
@@ -372,9 +375,83 @@ static bool raftStepNewer(struct raft *r, const struct raft_message *m)
     return true;
 }
 
+void raftNotice(struct raft *r, int kind, const struct raft_message *m,
+                uint64_t index, uint64_t last)
+{
+    PRE(kind > RAFT_NOTICE_NONE && kind < RAFT_NOTICE_KINDS);
+    r->notice_counts[kind]++;
+    if (r->n_notices++ > 0) {
+        return; /* the batch reports the first one and a count */
+    }
+    r->notice = (struct raft_notice){kind,    m->type, m->from, m->to,
+                                     m->term, index,   last};
+}
+
+/* A member of the configuration this node acts on: the one in effect or,
+ * while that one is not known to be committed, the one before it (a leader
+ * that removes itself leads until the change commits). A node that is not
+ * in its own configuration (a new one being caught up, whose log may still
+ * end before the entry adding it and the current leader, or a removed one)
+ * has no way to judge and accepts the sender. So does a follower that has
+ * not heard from a leader for an election timeout: its log may end before
+ * the entry adding the current leader (it was cut off while that server
+ * joined and won an election); refusing it would leave this node behind
+ * for as long as it leads. Outside that window, and always on a leader, a
+ * stranger cannot depose a leader, bump a term or write an entry. */
+bool raftAcceptsStrangers(const struct raft *r)
+{
+    if (raftConfGet(&r->conf, r->id) == NULL) {
+        return true;
+    }
+    return r->state != RAFT_LEADER &&
+           (!r->leader_contacted ||
+            r->now_ms - r->leader_contact_ms >= r->o.election_timeout_ms);
+}
+
+static bool raftSenderKnown(const struct raft *r, uint64_t from)
+{
+    struct raft_configuration prev;
+    uint64_t prev_index;
+    bool known;
+    if (raftConfGet(&r->conf, from) != NULL || raftAcceptsStrangers(r)) {
+        return true;
+    }
+    if (r->conf_index <= r->commit || r->conf_index <= r->log.offset ||
+        raftConfAt(r, r->conf_index - 1, &prev, &prev_index) != 0) {
+        return false;
+    }
+    known = raftConfGet(&prev, from) != NULL;
+    raftConfClose(&prev);
+    return known;
+}
+
 int raftStep(struct raft *r, const struct raft_message *m)
 {
-    if (m->from == r->id || m->from == 0 || (m->to != 0 && m->to != r->id)) {
+    if (m->from == r->id || m->from == 0) {
+        return 0;
+    }
+    if (m->to != r->id) {
+        raftNotice(r, RAFT_NOTICE_WRONG_TO, m, 0, 0);
+        return 0;
+    }
+    if (!raftSenderKnown(r, m->from)) {
+        raftNotice(r, RAFT_NOTICE_NOT_MEMBER, m, 0, 0);
+        return 0;
+    }
+    /* Checked before the term is looked at: such messages must not even
+     * depose a leader or bump our term. */
+    if (m->term > RAFT_INDEX_MAX ||
+        (m->type == RAFT_MSG_APPEND && !raftAppendSane(m)) ||
+        (m->type == RAFT_MSG_SNAPSHOT && !raftSnapshotSane(m))) {
+        return 0; /* malformed: a broken peer */
+    }
+    /* (A leader of an older term may hold entries the newer ones
+     * replaced: it gets the stale answer below, which deposes it.) */
+    uint64_t conflict = m->type == RAFT_MSG_APPEND && m->term >= r->term
+                            ? raftAppendCommitted(r, &m->append)
+                            : 0;
+    if (conflict != 0) {
+        raftNotice(r, RAFT_NOTICE_COMMITTED, m, conflict, r->commit);
         return 0;
     }
     if (m->term < r->term) {
@@ -493,6 +570,13 @@ uint64_t raftLastApplied(const struct raft *r)
 const struct raft_configuration *raftConfiguration(const struct raft *r)
 {
     return &r->conf;
+}
+
+uint64_t raftNoticeCount(const struct raft *r, int kind)
+{
+    return kind > RAFT_NOTICE_NONE && kind < RAFT_NOTICE_KINDS
+               ? r->notice_counts[kind]
+               : 0;
 }
 
 uint64_t raftTermAt(const struct raft *r, uint64_t index)

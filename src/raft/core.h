@@ -18,6 +18,10 @@
 #include "raft/log.h"
 #include "raft/raft.h"
 
+/* Largest index or term a message may carry: far beyond any real log, and
+ * far enough from UINT64_MAX that index + 1 and term + 1 cannot wrap. */
+#define RAFT_INDEX_MAX (UINT64_MAX >> 2)
+
 enum raft_progress_mode {
     PROGRESS_PROBE = 0,    /* one append at a time until a match is found */
     PROGRESS_PIPELINE = 1, /* optimistic, bounded by the in-flight window */
@@ -55,6 +59,17 @@ struct raft_progress {
     bool snap_sending;    /* a chunk is out, waiting for its answer */
     bool transfer_sent;   /* TimeoutNow went out to this follower */
     uint64_t snap_sent_ms;
+    unsigned snap_failures; /* reads or sends failed in a row */
+    /* Compaction stops here (0: no hold): a snapshot is in flight to this
+     * follower, or it installed one and is catching up on the entries
+     * after it. */
+    uint64_t hold_index;
+    /* An answer said the follower lacks entries up to its match: when the
+     * first one came (a late answer to something sent before the match
+     * was learnt says the same once; a follower that lost data says it
+     * again to every heartbeat). */
+    bool regress_seen;
+    uint64_t regress_ms;
 };
 
 struct raft_pending_read {
@@ -93,6 +108,14 @@ struct raft {
     uint64_t conf_index;
     bool has_snap;
     struct raft_snapshot_meta snap;
+    /* The one before: the I/O layer keeps the two newest snapshots, so a
+     * transfer of the previous one may go on when a newer one is taken. */
+    bool has_prev_snap;
+    struct raft_snapshot_meta prev_snap;
+    /* An older one still being sent to a follower (raftSnapshotPinned):
+     * the I/O layer keeps it readable until the transfer ends. */
+    bool has_pin_snap;
+    struct raft_snapshot_meta pin_snap;
 
     /* Role. */
     int state;
@@ -147,6 +170,11 @@ struct raft {
     uint64_t rep_conf_index;
     bool rep_conf_committed;
 
+    /* Notices for the next batch, and counts since creation. */
+    unsigned n_notices;
+    struct raft_notice notice;
+    uint64_t notice_counts[RAFT_NOTICE_KINDS];
+
     bool batch_out;                       /* a ready batch is outstanding */
     struct raft_configuration batch_conf; /* addresses of the batch */
 };
@@ -161,6 +189,8 @@ bool raftMayCampaign(const struct raft *r);
 unsigned raftQuorum(const struct raft *r);
 struct raft_progress *raftProgress(struct raft *r, uint64_t id);
 int raftAppendLocal(struct raft *r, uint8_t type, uint8_t *data, size_t len);
+void raftNotice(struct raft *r, int kind, const struct raft_message *m,
+                uint64_t index, uint64_t last);
 
 /* outbox.c */
 void outboxClose(struct raft_outbox *o);
@@ -183,6 +213,9 @@ int raftSendAppend(struct raft *r, struct raft_progress *pr, bool heartbeat);
 int raftBroadcastAppend(struct raft *r, bool heartbeat);
 int raftHeartbeat(struct raft *r);
 int raftStepAppend(struct raft *r, const struct raft_message *m);
+void raftNoteLeader(struct raft *r, uint64_t leader);
+uint64_t raftAppendCommitted(const struct raft *r, const struct raft_append *a);
+bool raftAppendSane(const struct raft_message *m);
 int raftStepAppendResult(struct raft *r, const struct raft_message *m);
 int raftMaybeCommit(struct raft *r);
 void raftProgressReset(struct raft *r, struct raft_progress *pr);
@@ -195,6 +228,8 @@ int raftSendSnapshot(struct raft *r, struct raft_progress *pr);
 int raftStepSnapshot(struct raft *r, const struct raft_message *m);
 int raftStepSnapshotResult(struct raft *r, const struct raft_message *m);
 int raftSnapshotTick(struct raft *r);
+bool raftSnapshotSane(const struct raft_message *m);
+uint64_t raftCompactionBound(const struct raft *r, uint64_t upto);
 
 /* member.c */
 int raftConfRebuild(struct raft *r);

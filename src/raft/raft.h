@@ -293,14 +293,17 @@ struct raft_options {
     unsigned max_append_entries; /* entries per AppendEntries */
     size_t max_append_bytes;     /* payload bytes per AppendEntries */
     unsigned snapshot_trailing;  /* entries kept behind a snapshot */
+    unsigned snapshot_hold_max;  /* leader: entries kept behind a snapshot
+                                    in flight to a follower, beyond
+                                    snapshot_trailing (0: none kept) */
     size_t snapshot_chunk_bytes; /* InstallSnapshot chunk size */
     bool pre_vote;
     bool check_quorum;
 };
 
 /* Defaults: election 1000 ms, heartbeat 100 ms, 64 msgs / 8 MiB in flight,
- * 256 entries / 1 MiB per append, 128 trailing, 1 MiB chunks, pre-vote and
- * check-quorum on. */
+ * 256 entries / 1 MiB per append, 128 trailing, 8192 held for a snapshot in
+ * flight, 1 MiB chunks, pre-vote and check-quorum on. */
 void raftOptionsDefault(struct raft_options *o);
 
 /* ------------------------------------------------------------ ready batch */
@@ -336,6 +339,32 @@ struct raft_snapshot_write {
 struct raft_read_state {
     uint64_t ctx;   /* the caller's raftReadIndex context */
     uint64_t index; /* serve the read once this index is applied */
+};
+
+/* Something the I/O side should log: the core has no I/O of its own. */
+enum raft_notice_kind {
+    RAFT_NOTICE_NONE = 0,
+    RAFT_NOTICE_NOT_MEMBER = 1, /* refused: the sender is not a member of
+                                   the configuration */
+    RAFT_NOTICE_WRONG_TO = 2,   /* refused: addressed to another node */
+    RAFT_NOTICE_COMMITTED = 3,  /* refused: an AppendEntries contradicts
+                                   the committed log (corruption or an
+                                   attack); `index` is the entry */
+    RAFT_NOTICE_REGRESSED = 4,  /* a follower holds less than it had
+                                   acknowledged (lost or restored data):
+                                   `index` was its match, `last` its
+                                   last index; probing again */
+    RAFT_NOTICE_KINDS = 5,
+};
+
+struct raft_notice {
+    int kind; /* enum raft_notice_kind */
+    uint8_t msg_type;
+    uint64_t from;
+    uint64_t to;
+    uint64_t term;
+    uint64_t index;
+    uint64_t last;
 };
 
 struct raft_ready {
@@ -380,6 +409,11 @@ struct raft_ready {
     bool conf_committed;   /* ...and it is committed */
     bool conf_rolled_back; /* an uncommitted configuration was dropped */
     bool transfer_failed;  /* a raftTransfer gave up */
+
+    /* Notices since the previous batch: how many, and the first one (log
+     * it; rate-limiting is the I/O side's business). */
+    unsigned n_notices;
+    struct raft_notice notice;
 };
 
 /* ------------------------------------------------------------ the core */
@@ -411,8 +445,11 @@ void raftDestroy(struct raft *r);
 void raftTick(struct raft *r, uint64_t now_ms);
 
 /* A message arrived; `m` is borrowed (the core takes references to what it
- * keeps). Messages for another node, from ourselves or inconsistent ones
- * (a broken peer) are ignored. Returns ERR_NOMEM only.
+ * keeps). Messages for another node, from ourselves, from a server that is
+ * not a member of the configuration (once this node is a member of one),
+ * appends that contradict the committed log, and inconsistent ones (a
+ * broken peer) are refused; refusals of the first, third and fourth kind
+ * are reported as notices (ready.notice). Returns ERR_NOMEM only.
  *
  * Out of memory, here and in every other input: the call's effect is lost
  * as if the message (or request) had been, which raft tolerates; the one
@@ -469,6 +506,14 @@ int raftSnapshotMetaAt(const struct raft *r, uint64_t index,
 void raftSnapshotMetaClose(struct raft_snapshot_meta *meta);
 int raftSnapshotTaken(struct raft *r, uint64_t index);
 
+/* Leader: the oldest snapshot a transfer to a follower still reads, when
+ * it is not the newest one (0: none). Besides the two newest snapshots,
+ * the I/O layer keeps this one when it cleans up: deleting it would
+ * restart the transfer with a newer snapshot, and a follower whose
+ * transfer outlasts two snapshot intervals would chase snapshots forever.
+ * (Transfers share the oldest snapshot in flight, so there is one.) */
+uint64_t raftSnapshotPinned(const struct raft *r);
+
 /* Leader: bytes asked for by a raft_snapshot_read. `data` is borrowed;
  * `last` when they end the file. Stale answers are ignored. */
 int raftSnapshotChunk(struct raft *r, uint64_t to, uint64_t index,
@@ -503,6 +548,14 @@ uint64_t raftLastIndex(const struct raft *r);
 uint64_t raftLastApplied(const struct raft *r);
 /* The configuration in effect (latest appended); borrowed. */
 const struct raft_configuration *raftConfiguration(const struct raft *r);
+/* Whether a message from a server outside the configuration would be
+ * taken now: on a node outside its own configuration (new or removed), and
+ * on a follower or candidate that has not heard from a leader for an
+ * election timeout (its log may lack the entry adding the current leader);
+ * never on a leader. docs/raft.md, "Refused messages". */
+bool raftAcceptsStrangers(const struct raft *r);
+/* Notices of `kind` since the node was created. */
+uint64_t raftNoticeCount(const struct raft *r, int kind);
 /* Term of the entry at `index` if the core knows it, else 0. */
 uint64_t raftTermAt(const struct raft *r, uint64_t index);
 

@@ -30,7 +30,8 @@ bool raftHasReady(const struct raft *r)
     return r->out_now.n > 0 || r->out_after.n > 0 || r->hs_dirty ||
            r->truncate_from != 0 || r->persist_from <= logLastIndex(&r->log) ||
            r->has_chunk || r->applied < r->commit || r->n_reads > 0 ||
-           r->n_snap_reads > 0 || raftNotificationsPending(r);
+           r->n_snap_reads > 0 || r->n_notices > 0 ||
+           raftNotificationsPending(r);
 }
 
 /* Copies entries [from, to] with a payload reference each. */
@@ -90,6 +91,10 @@ static void raftReadyNotify(struct raft *r, struct raft_ready *rd)
     r->rep_conf_committed = committed;
     r->conf_rolled_back = false;
     r->transfer_failed = false;
+    rd->n_notices = r->n_notices;
+    rd->notice = r->notice;
+    r->n_notices = 0;
+    memset(&r->notice, 0, sizeof r->notice);
 }
 
 /* Writes: truncation, new entries, hard state, snapshot chunk. */

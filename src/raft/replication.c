@@ -24,6 +24,8 @@ void raftProgressReset(struct raft *r, struct raft_progress *pr)
     pr->in_bytes = 0;
     pr->read_ack = 0;
     pr->snap_reading = pr->snap_sending = false;
+    pr->hold_index = 0;
+    pr->regress_seen = false;
     pr->last_send_ms = r->now_ms;
 }
 
@@ -246,7 +248,8 @@ void raftTruncateLog(struct raft *r, uint64_t from)
     }
 }
 
-/* Appends the entries of `m` that the log does not already hold. */
+/* Appends the entries of `m` that the log does not already hold. The
+ * caller checked them against the committed log (raftAppendCommitted). */
 static int raftAppendEntries(struct raft *r, const struct raft_append *a)
 {
     for (unsigned i = 0; i < a->n_entries; i++) {
@@ -254,13 +257,15 @@ static int raftAppendEntries(struct raft *r, const struct raft_append *a)
         uint64_t index = a->prev_index + 1 + i;
         int rv;
         if (index <= r->commit || index <= r->log.offset) {
-            continue; /* committed: identical by leader completeness */
+            /* Committed (its term matched or is compacted away): §5.4.1
+             * Leader Completeness makes it the very entry we hold. */
+            continue;
         }
         if (index <= logLastIndex(&r->log)) {
             if (logTermAt(&r->log, index) == e->term) {
-                continue;
+                continue; /* §5.3 Log Matching: same index and term */
             }
-            raftTruncateLog(r, index);
+            raftTruncateLog(r, index); /* §5.3: a conflict after commit */
         }
         rv = logAppend(&r->log, e);
         if (rv == 0 && e->type == RAFT_CHANGE) {
@@ -268,6 +273,34 @@ static int raftAppendEntries(struct raft *r, const struct raft_append *a)
         }
         if (rv != 0) {
             return rv;
+        }
+    }
+    return 0;
+}
+
+/* §5.4 Safety: an entry at or below our commit index is in the log of
+ * every later leader, at the same index with the same term (§5.4.1
+ * Leader Completeness, §5.3 Log Matching). An AppendEntries whose
+ * previous entry or entries say otherwise about an index we know the term
+ * of comes from corruption or a forger: returns that index (0 when the
+ * message agrees with everything committed we know). Indexes compacted
+ * away without a known term cannot be checked (the snapshot covers them). */
+uint64_t raftAppendCommitted(const struct raft *r, const struct raft_append *a)
+{
+    if (a->prev_index > 0 && a->prev_index <= r->commit) {
+        uint64_t term = raftTermAt(r, a->prev_index);
+        if (term != 0 && term != a->prev_term) {
+            return a->prev_index;
+        }
+    }
+    for (unsigned i = 0; i < a->n_entries; i++) {
+        uint64_t index = a->prev_index + 1 + i;
+        if (index > r->commit) {
+            break;
+        }
+        uint64_t term = raftTermAt(r, index);
+        if (term != 0 && term != a->entries[i].term) {
+            return index;
         }
     }
     return 0;
@@ -288,22 +321,28 @@ static void raftRejectHint(struct raft *r, const struct raft_append *a,
     res->hint_term = raftTermAt(r, k);
 }
 
-static void raftNoteLeader(struct raft *r, uint64_t leader)
+/* A leader was heard from. Only one of our configuration counts as
+ * contact (the lease, and the end of raftAcceptsStrangers' window): a
+ * follower taken in by a leader it does not know yet keeps listening to it
+ * until it learns the configuration that adds it. */
+void raftNoteLeader(struct raft *r, uint64_t leader)
 {
     r->leader_id = leader;
-    r->leader_contacted = true;
-    r->leader_contact_ms = r->now_ms;
+    if (raftConfGet(&r->conf, leader) != NULL) {
+        r->leader_contacted = true;
+        r->leader_contact_ms = r->now_ms;
+    }
     raftResetElectionTimer(r);
 }
 
 /* A well-formed append: entry terms never decrease, never exceed the
  * message's term, and configurations decode. Anything else comes from a
  * broken peer and is ignored rather than trusted. */
-static bool raftAppendSane(const struct raft_message *m)
+bool raftAppendSane(const struct raft_message *m)
 {
     const struct raft_append *a = &m->append;
     uint64_t term = a->prev_term;
-    if (a->prev_index + a->n_entries < a->prev_index ||
+    if (a->prev_index > RAFT_INDEX_MAX - a->n_entries ||
         (a->prev_index == 0 && a->prev_term != 0)) {
         return false;
     }
@@ -330,8 +369,8 @@ int raftStepAppend(struct raft *r, const struct raft_message *m)
     struct raft_message reply = {0};
     int rv = 0;
     ASSERT(m->term == r->term);
-    if (r->state == RAFT_LEADER || !raftAppendSane(m)) {
-        return 0; /* one leader per term; a broken peer */
+    if (r->state == RAFT_LEADER) {
+        return 0; /* one leader per term (raftStep checked the rest) */
     }
     if (r->state == RAFT_CANDIDATE) {
         raftBecomeFollower(r, r->term, m->from);
@@ -342,6 +381,8 @@ int raftStepAppend(struct raft *r, const struct raft_message *m)
     reply.term = r->term;
     reply.append_result.read_seq = a->read_seq;
     reply.append_result.index = a->prev_index;
+    /* §5.3 consistency check: our entry at prev_index must have prev_term
+     * (at or below the commit index raftStep already checked it). */
     if (a->prev_index > logLastIndex(&r->log) ||
         (a->prev_index > r->commit &&
          raftTermAt(r, a->prev_index) != a->prev_term)) {
@@ -367,13 +408,62 @@ int raftStepAppend(struct raft *r, const struct raft_message *m)
 
 /* ------------------------------------------------------------ leader recv */
 
-static int raftOnReject(struct raft *r, struct raft_progress *pr,
-                        const struct raft_append_result *res)
+/* A reject answering a heartbeat or probe at the follower's current match
+ * that says it does not hold that entry (its log ends before it, or holds
+ * another term there): the follower lost data it had acknowledged (a wiped
+ * or restored data directory, lost segments, a torn tail). A reject for an
+ * older index answers something sent before the match was learnt: stale. */
+static bool raftRejectRegressed(const struct raft *r,
+                                const struct raft_progress *pr,
+                                const struct raft_append_result *res)
 {
-    if (res->index <= pr->match || pr->mode == PROGRESS_SNAPSHOT ||
-        (pr->mode == PROGRESS_PROBE && res->index != pr->next - 1)) {
+    return res->index == pr->match && pr->match > 0 &&
+           (res->last_index < res->index ||
+            res->hint_term != raftTermAt(r, res->index));
+}
+
+/* An answer says the follower holds less than its match. A single one
+ * may be a late answer to something sent before the match was learnt (the
+ * network reorders): only one repeated a heartbeat interval later, with no
+ * acknowledgement in between, is believed. Then forget the match (counting
+ * it towards commitment would be wrong now) and probe from what it has.
+ * Returns true when believed. */
+static bool raftOnRegressed(struct raft *r, struct raft_progress *pr,
+                            const struct raft_message *m, uint64_t last)
+{
+    if (!pr->regress_seen) {
+        pr->regress_seen = true;
+        pr->regress_ms = r->now_ms;
+        return false;
+    }
+    if (r->now_ms - pr->regress_ms < r->o.heartbeat_timeout_ms) {
+        return false;
+    }
+    raftNotice(r, RAFT_NOTICE_REGRESSED, m, pr->match, last);
+    pr->match = 0;
+    pr->hb_match = 0;
+    pr->hold_index = 0;
+    pr->regress_seen = false;
+    return true;
+}
+
+static int raftOnReject(struct raft *r, struct raft_progress *pr,
+                        const struct raft_message *m)
+{
+    const struct raft_append_result *res = &m->append_result;
+    if (pr->mode == PROGRESS_SNAPSHOT) {
+        return 0; /* the snapshot will settle it */
+    }
+    if (raftRejectRegressed(r, pr, res)) {
+        if (!raftOnRegressed(r, pr, m, res->last_index)) {
+            return 0;
+        }
+    } else if (res->index <= pr->match ||
+               (pr->mode == PROGRESS_PROBE && res->index != pr->next - 1)) {
         return 0; /* stale */
     }
+    /* §5.3: back up to where the logs may match (fast back-tracking by
+     * the follower's term at its hint). */
     uint64_t j = res->last_index < res->index ? res->last_index : res->index;
     while (j > pr->match && raftTermAt(r, j) > res->hint_term) {
         j--;
@@ -412,6 +502,12 @@ static int raftOnAccept(struct raft *r, struct raft_progress *pr,
     if (advanced) {
         pr->match = res->index;
     }
+    if (pr->hold_index != 0 && pr->mode != PROGRESS_SNAPSHOT &&
+        pr->match >= pr->hold_index) {
+        /* catching up after a snapshot: the hold follows the match until
+         * the follower has everything, then compaction may go on */
+        pr->hold_index = pr->match >= logLastIndex(&r->log) ? 0 : pr->match;
+    }
     raftOnAcceptMode(r, pr, res);
     if (advanced) {
         rv = raftMaybeCommit(r);
@@ -449,7 +545,18 @@ int raftStepAppendResult(struct raft *r, const struct raft_message *m)
         }
     }
     if (!res->success) {
-        return raftOnReject(r, pr, res);
+        return raftOnReject(r, pr, m);
     }
+    if (res->index == 0 && res->last_index < pr->match &&
+        pr->mode != PROGRESS_SNAPSHOT) {
+        /* An answer to a heartbeat at 0 (our entry at its match is
+         * compacted) from a follower whose log ends before its match. */
+        if (!raftOnRegressed(r, pr, m, res->last_index)) {
+            return 0;
+        }
+        raftBecomeProbe(pr, res->last_index + 1);
+        return raftSendAppend(r, pr, false);
+    }
+    pr->regress_seen = false;
     return raftOnAccept(r, pr, res);
 }

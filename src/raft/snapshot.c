@@ -19,6 +19,9 @@
 #include "lib/err.h"
 #include "raft/core.h"
 
+/* Failed reads or sends in a row before a transfer starts over. */
+#define SNAPSHOT_MAX_FAILURES 5
+
 void raftSnapshotMetaClose(struct raft_snapshot_meta *meta)
 {
     raftConfClose(&meta->conf);
@@ -59,6 +62,84 @@ int raftSnapshotMetaAt(const struct raft *r, uint64_t index,
     return raftConfAt(r, index, &meta->conf, &meta->conf_index);
 }
 
+/* A transfer to some follower reads the snapshot at `index`. */
+static bool raftSnapshotInFlight(const struct raft *r, uint64_t index)
+{
+    if (r->state != RAFT_LEADER) {
+        return false;
+    }
+    for (unsigned i = 0; i < r->n_prs; i++) {
+        if (r->prs[i].mode == PROGRESS_SNAPSHOT &&
+            r->prs[i].snap_index == index) {
+            return true;
+        }
+    }
+    return false;
+}
+
+uint64_t raftSnapshotPinned(const struct raft *r)
+{
+    uint64_t oldest = 0;
+    if (r->state != RAFT_LEADER || !r->has_snap) {
+        return 0;
+    }
+    for (unsigned i = 0; i < r->n_prs; i++) {
+        const struct raft_progress *pr = &r->prs[i];
+        if (pr->mode == PROGRESS_SNAPSHOT && pr->snap_index < r->snap.index &&
+            (oldest == 0 || pr->snap_index < oldest)) {
+            oldest = pr->snap_index;
+        }
+    }
+    return oldest;
+}
+
+/* Records `meta` as the newest snapshot; the one it replaces stays known
+ * as the previous one (see core.h), and the previous one becomes the
+ * pinned one when a transfer still reads it (the oldest transfer wins:
+ * one pinned at most). Takes over what `meta` owns. */
+static void raftSnapshotPush(struct raft *r, struct raft_snapshot_meta *meta)
+{
+    bool pin_in_use =
+        r->has_pin_snap && raftSnapshotInFlight(r, r->pin_snap.index);
+    if (r->has_prev_snap && !pin_in_use &&
+        raftSnapshotInFlight(r, r->prev_snap.index)) {
+        raftSnapshotMetaClose(&r->pin_snap);
+        r->pin_snap = r->prev_snap;
+        r->has_pin_snap = true;
+    } else {
+        raftSnapshotMetaClose(&r->prev_snap);
+    }
+    r->prev_snap = r->snap;
+    r->has_prev_snap = r->has_snap;
+    r->snap = *meta;
+    r->has_snap = true;
+    raftConfInit(&meta->conf);
+}
+
+/* Where compaction behind a snapshot at `index` may go: index -
+ * snapshot_trailing, but not past the index a follower is being sent a
+ * snapshot at or is catching up from after one (it needs the entries
+ * after it next: without them it would be sent a newer snapshot, and
+ * chase snapshots for as long as a transfer outlasts the trailing window),
+ * and never keeping more than snapshot_hold_max entries for it. */
+uint64_t raftCompactionBound(const struct raft *r, uint64_t index)
+{
+    uint64_t upto =
+        index > r->o.snapshot_trailing ? index - r->o.snapshot_trailing : 0;
+    uint64_t floor =
+        upto > r->o.snapshot_hold_max ? upto - r->o.snapshot_hold_max : 0;
+    if (r->state != RAFT_LEADER) {
+        return upto;
+    }
+    for (unsigned i = 0; i < r->n_prs; i++) {
+        uint64_t hold = r->prs[i].hold_index;
+        if (hold != 0 && hold < upto) {
+            upto = hold > floor ? hold : floor;
+        }
+    }
+    return upto;
+}
+
 int raftSnapshotTaken(struct raft *r, uint64_t index)
 {
     struct raft_snapshot_meta meta;
@@ -69,12 +150,10 @@ int raftSnapshotTaken(struct raft *r, uint64_t index)
     if (rv != 0) {
         return rv;
     }
-    raftSnapshotMetaClose(&r->snap);
-    r->snap = meta;
-    r->has_snap = true;
-    if (index > r->o.snapshot_trailing &&
-        index - r->o.snapshot_trailing > r->log.offset) {
-        logCompact(&r->log, index - r->o.snapshot_trailing);
+    raftSnapshotPush(r, &meta);
+    uint64_t upto = raftCompactionBound(r, index);
+    if (upto > r->log.offset) {
+        logCompact(&r->log, upto);
     }
     return 0;
 }
@@ -106,18 +185,60 @@ static int raftRequestChunk(struct raft *r, struct raft_progress *pr)
     return 0;
 }
 
+/* An older snapshot already being sent to another follower, when it
+ * serves this one too (newer than what it holds, and the log still holds
+ * the entries after it): concurrent transfers converge on one snapshot, so
+ * one pinned snapshot and one held log window are enough. */
+static const struct raft_snapshot_meta *
+raftSnapshotShared(const struct raft *r, const struct raft_progress *pr)
+{
+    const struct raft_snapshot_meta *older[2] = {
+        r->has_pin_snap ? &r->pin_snap : NULL,
+        r->has_prev_snap ? &r->prev_snap : NULL};
+    for (unsigned k = 0; k < 2; k++) {
+        const struct raft_snapshot_meta *s = older[k];
+        if (s != NULL && s->index > pr->match && s->index >= r->log.offset &&
+            raftSnapshotInFlight(r, s->index)) {
+            return s;
+        }
+    }
+    return &r->snap;
+}
+
 int raftSendSnapshot(struct raft *r, struct raft_progress *pr)
 {
     if (!r->has_snap) {
         return 0; /* cannot happen: only snapshots compact the log */
     }
+    const struct raft_snapshot_meta *s = raftSnapshotShared(r, pr);
     pr->mode = PROGRESS_SNAPSHOT;
     pr->in_head = pr->in_count = 0;
     pr->in_bytes = 0;
-    pr->snap_index = r->snap.index;
-    pr->snap_term = r->snap.term;
+    pr->snap_index = s->index;
+    pr->snap_term = s->term;
     pr->snap_offset = 0;
+    pr->snap_failures = 0;
+    pr->hold_index = s->index;
     return raftRequestChunk(r, pr);
+}
+
+/* The metadata of the snapshot at `index` if it is still readable (one of
+ * the two newest or the pinned one), else NULL. */
+static const struct raft_snapshot_meta *
+raftSnapshotFind(const struct raft *r, uint64_t index, uint64_t term)
+{
+    if (r->has_snap && r->snap.index == index && r->snap.term == term) {
+        return &r->snap;
+    }
+    if (r->has_prev_snap && r->prev_snap.index == index &&
+        r->prev_snap.term == term) {
+        return &r->prev_snap;
+    }
+    if (r->has_pin_snap && r->pin_snap.index == index &&
+        r->pin_snap.term == term) {
+        return &r->pin_snap;
+    }
+    return NULL;
 }
 
 static void raftSnapshotAbort(struct raft_progress *pr)
@@ -139,16 +260,21 @@ int raftSnapshotChunk(struct raft *r, uint64_t to, uint64_t index,
         index != pr->snap_index || offset != pr->snap_offset) {
         return 0; /* stale */
     }
-    if (r->snap.index != index || len > RAFT_CHUNK_MAX_BYTES) {
-        raftSnapshotAbort(pr); /* superseded: start over with the new one */
+    /* A snapshot superseded by a newer one goes on while it can be read:
+     * starting over would let a transfer that outlasts the snapshot
+     * interval never end. */
+    const struct raft_snapshot_meta *meta =
+        raftSnapshotFind(r, index, pr->snap_term);
+    if (meta == NULL || len > RAFT_CHUNK_MAX_BYTES) {
+        raftSnapshotAbort(pr); /* start over with the newest one */
         return 0;
     }
     m.type = RAFT_MSG_SNAPSHOT;
     m.to = to;
     m.term = r->term;
     m.snapshot.index = index;
-    m.snapshot.term = r->snap.term;
-    m.snapshot.conf_index = r->snap.conf_index;
+    m.snapshot.term = meta->term;
+    m.snapshot.conf_index = meta->conf_index;
     m.snapshot.offset = offset;
     m.snapshot.last = last;
     m.snapshot.len = len;
@@ -158,7 +284,7 @@ int raftSnapshotChunk(struct raft *r, uint64_t to, uint64_t index,
     if (len > 0) {
         memcpy(m.snapshot.data, data, len);
     }
-    int rv = raftConfCopy(&r->snap.conf, &m.snapshot.conf);
+    int rv = raftConfCopy(&meta->conf, &m.snapshot.conf);
     if (rv != 0) {
         raftPayloadUnref(m.snapshot.data);
         return rv;
@@ -193,6 +319,7 @@ int raftStepSnapshotResult(struct raft *r, const struct raft_message *m)
         return raftSendAppend(r, pr, false);
     }
     pr->snap_offset = res->offset;
+    pr->snap_failures = 0;
     return raftRequestChunk(r, pr);
 }
 
@@ -200,11 +327,17 @@ int raftSnapshotTick(struct raft *r)
 {
     for (unsigned i = 0; i < r->n_prs; i++) {
         struct raft_progress *pr = &r->prs[i];
+        /* Nothing out (a failed read or send): retry after a heartbeat
+         * interval; a chunk or read unanswered for an election timeout
+         * was lost. */
+        bool idle = !pr->snap_reading && !pr->snap_sending;
+        uint64_t wait_ms =
+            idle ? r->o.heartbeat_timeout_ms : r->o.election_timeout_ms;
         if (pr->mode != PROGRESS_SNAPSHOT ||
-            r->now_ms - pr->snap_sent_ms < r->o.election_timeout_ms) {
+            r->now_ms - pr->snap_sent_ms < wait_ms) {
             continue;
         }
-        if (pr->snap_index != r->snap.index) {
+        if (raftSnapshotFind(r, pr->snap_index, pr->snap_term) == NULL) {
             raftSnapshotAbort(pr);
             continue;
         }
@@ -216,6 +349,9 @@ int raftSnapshotTick(struct raft *r)
     return 0;
 }
 
+/* A failed read or send is retried from the same offset at the next
+ * heartbeat; starting over (with a newer snapshot) is for a snapshot that
+ * can no longer be read or a transfer failing again and again. */
 void raftReportSnapshot(struct raft *r, uint64_t id, bool ok)
 {
     struct raft_progress *pr = raftProgress(r, id);
@@ -223,7 +359,13 @@ void raftReportSnapshot(struct raft *r, uint64_t id, bool ok)
         pr->mode != PROGRESS_SNAPSHOT || ok) {
         return;
     }
-    raftSnapshotAbort(pr);
+    if (++pr->snap_failures >= SNAPSHOT_MAX_FAILURES ||
+        raftSnapshotFind(r, pr->snap_index, pr->snap_term) == NULL) {
+        raftSnapshotAbort(pr);
+        return;
+    }
+    pr->snap_reading = pr->snap_sending = false;
+    pr->snap_sent_ms = r->now_ms; /* raftSnapshotTick retries */
 }
 
 void raftReportUnreachable(struct raft *r, uint64_t id)
@@ -259,7 +401,8 @@ static int raftInstall(struct raft *r, const struct raft_snapshot_chunk_msg *s)
     r->install.term = s->term;
     r->install.conf_index = s->conf_index;
     r->has_install = true;
-    if (logTermAt(&r->log, s->index) == s->term) {
+    if (s->index <= logLastIndex(&r->log) &&
+        logTermAt(&r->log, s->index) == s->term) {
         logCompact(&r->log, s->index); /* keep the matching suffix */
         if (r->persist_from <= s->index) {
             r->persist_from = s->index + 1; /* the snapshot covers them */
@@ -275,9 +418,7 @@ static int raftInstall(struct raft *r, const struct raft_snapshot_chunk_msg *s)
             r->stable = s->index;
         }
     }
-    raftSnapshotMetaClose(&r->snap);
-    r->snap = meta;
-    r->has_snap = true;
+    raftSnapshotPush(r, &meta);
     r->commit = r->commit > s->index ? r->commit : s->index;
     r->applied = s->index;
     return raftConfRebuild(r);
@@ -300,21 +441,31 @@ static int raftAcceptChunk(struct raft *r,
     return 0;
 }
 
+/* A well-formed chunk: a snapshot of a real entry (index and term > 0, no
+ * newer than the message), whose configuration is not empty and came from
+ * an entry it covers. Anything else comes from a broken or forged peer and
+ * is ignored (a term-0 snapshot used to match any index past the log and
+ * trip an assertion). */
+bool raftSnapshotSane(const struct raft_message *m)
+{
+    const struct raft_snapshot_chunk_msg *s = &m->snapshot;
+    return s->index > 0 && s->index <= RAFT_INDEX_MAX && s->term > 0 &&
+           s->term <= m->term && s->conf_index <= s->index && s->conf.n > 0 &&
+           s->offset <= UINT64_MAX - s->len;
+}
+
 int raftStepSnapshot(struct raft *r, const struct raft_message *m)
 {
     const struct raft_snapshot_chunk_msg *s = &m->snapshot;
     struct raft_message reply = {0};
     int rv = 0;
     if (r->state == RAFT_LEADER) {
-        return 0;
+        return 0; /* raftStep checked raftSnapshotSane */
     }
     if (r->state == RAFT_CANDIDATE) {
         raftBecomeFollower(r, r->term, m->from);
     }
-    r->leader_id = m->from;
-    r->leader_contacted = true;
-    r->leader_contact_ms = r->now_ms;
-    raftResetElectionTimer(r);
+    raftNoteLeader(r, m->from);
     reply.type = RAFT_MSG_SNAPSHOT_RESULT;
     reply.to = m->from;
     reply.term = r->term;

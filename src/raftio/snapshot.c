@@ -138,9 +138,10 @@ static void snapOutFree(struct snap_out *o)
     libFree(o->stored);
 }
 
-/* Deletes every snapshot older than the two newest. Best effort. */
+/* Deletes every snapshot older than the two newest, but `keep`. Best
+ * effort. */
 static void snapCleanup(struct raftio_fs *fs, uint64_t newest,
-                        uint64_t previous)
+                        uint64_t previous, uint64_t keep)
 {
     char **names;
     size_t n;
@@ -151,7 +152,7 @@ static void snapCleanup(struct raftio_fs *fs, uint64_t newest,
         uint64_t index;
         char tail[2];
         if (sscanf(names[i], "snap-%20" SCNu64 "%1s", &index, tail) == 1 &&
-            index != newest && index != previous) {
+            index != newest && index != previous && index != keep) {
             fs->unlink(fs, names[i]);
         }
     }
@@ -273,7 +274,8 @@ int raftioSnapshotWriterClose(struct raftio_snapshot_writer *w, bool commit)
     if (rv != 0) {
         fs->unlink(fs, tmp);
     } else {
-        snapCleanup(fs, w->index, newest != w->index ? newest : previous);
+        snapCleanup(fs, w->index, newest != w->index ? newest : previous,
+                    w->keep_index);
     }
     snapOutFree(w);
     return commit ? rv : 0;
@@ -605,7 +607,7 @@ static int snapFinishReceived(struct raftio_fs *fs, int fd, uint64_t index,
         rv = fs->syncDir(fs);
     }
     if (rv == 0) {
-        snapCleanup(fs, index, newest != index ? newest : previous);
+        snapCleanup(fs, index, newest != index ? newest : previous, 0);
     }
     return rv;
 }

@@ -57,8 +57,11 @@ struct raftio_snapshot_writer {
     bool compress;
     uint32_t data_crc;
     uint64_t index;
-    uint64_t data_len; /* announced in the header */
-    uint64_t written;  /* appended so far */
+    uint64_t data_len;   /* announced in the header */
+    uint64_t written;    /* appended so far */
+    uint64_t keep_index; /* also spared by the clean-up, 0: none (set after
+                            Open: raftSnapshotPinned, a snapshot a transfer
+                            to a follower still reads) */
 };
 
 /* Starts `snap-<index>.tmp` for exactly `data_len` bytes of state. Then

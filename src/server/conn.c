@@ -162,6 +162,39 @@ static bool connFirstIsConnect(struct conn *c, const struct proto_frame *f)
     return first && f->header.type == PROTO_REQ_CONNECT;
 }
 
+/* Membership, DUMP, roles and weight: what DQLITE_TLS_ADMIN_AUTH keeps to
+ * node and admin certificates. */
+static bool connIsAdmin(const struct proto_frame *f)
+{
+    switch (f->header.type) {
+    case PROTO_REQ_ADD:
+    case PROTO_REQ_ASSIGN:
+    case PROTO_REQ_REMOVE:
+    case PROTO_REQ_DUMP:
+    case PROTO_REQ_TRANSFER:
+    case PROTO_REQ_WEIGHT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A request the client's certificate does not allow: a FAILURE (with
+ * `why`, or the admin message), logged. */
+static void connDenied(struct conn *c, const char *why)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s",
+             why != NULL ? why
+                         : "not authorized: this request needs an admin "
+                           "certificate (OU=dqlite-admin) or a node's");
+    nodeLogf(c->node, DQLITE_LOG_WARN, "TLS: refused a request: %s", msg);
+    c->refused = true;
+    c->gateway.version = c->reader.version;
+    c->gateway.stage = GATEWAY_RUNNING;
+    gatewayFailure(&c->gateway, SQLITE_AUTH, msg);
+}
+
 /* Answers with a FAILURE and closes: the stream is not read any more. */
 static void connRefuse(struct conn *c, uint64_t code, const char *message)
 {
@@ -348,8 +381,18 @@ static void connPump(struct conn *c)
         }
         c->reserved_bytes = 0; /* the frame is here: its buffers count */
         if (connFirstIsConnect(c, &f)) {
+            if (!tlsMayPeer(c->node, c->role)) {
+                connDenied(c, "a peer stream (CONNECT) needs a node "
+                              "certificate");
+                break;
+            }
             connBecomePeer(c, &f);
             return;
+        }
+        if (connIsAdmin(&f) && !tlsMayAdmin(c->node, c->role)) {
+            connDenied(c, NULL);
+            c->refused = false; /* answered: the connection stays */
+            continue;
         }
         if (c->node->n_conns > c->node->max_conns && !connEvictIdle(c)) {
             connRefuse(c, SQLITE_BUSY, "too many connections");
@@ -423,7 +466,8 @@ static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     connPump(c);
 }
 
-void connStart(struct dqlite_node *node, uv_stream_t *stream)
+void connStartAs(struct dqlite_node *node, uv_stream_t *stream,
+                 enum tls_role role)
 {
     struct conn *c = libCalloc(1, sizeof *c);
     if (c == NULL) {
@@ -431,6 +475,7 @@ void connStart(struct dqlite_node *node, uv_stream_t *stream)
         return;
     }
     c->node = node;
+    c->role = role;
     c->stream = stream;
     stream->data = c;
     protoReaderInit(&c->reader, PROTO_SIDE_SERVER);

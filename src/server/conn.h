@@ -31,7 +31,11 @@
  * batch in memory, for ever (closing ends the statement).
  *
  * A connection whose first request is CONNECT (11) belongs to a peer: it is
- * handed to the raft transport and leaves the client machinery.
+ * handed to the raft transport and leaves the client machinery. With TLS
+ * and DQLITE_TLS_ADMIN_AUTH, only a node certificate may do that, and only
+ * a node or admin certificate may send an admin request (ADD, ASSIGN,
+ * REMOVE, DUMP, TRANSFER, WEIGHT): others get a FAILURE (SQLITE_AUTH) and,
+ * for CONNECT, the connection is closed.
  *
  * Owned by the node's loop; closed on error, on EOF, or when the node stops.
  */
@@ -46,6 +50,7 @@
 #include "lib/queue.h"
 #include "proto/reader.h"
 #include "server/gateway.h"
+#include "server/tls.h"
 
 struct dqlite_node;
 
@@ -92,10 +97,13 @@ struct conn {
     uint64_t drain_bytes;  /* ...still to come */
     uint64_t drain_end_ms; /* ...until then at most */
     bool first_request_seen;
+    enum tls_role role; /* what the client's certificate made it (tls.h) */
 };
 
-/* Take ownership of an accepted stream and start reading. */
-void connStart(struct dqlite_node *node, uv_stream_t *stream);
+/* Take ownership of an accepted stream and start reading; `role` is what
+ * the client's TLS certificate made it (TLS_ROLE_NONE without TLS). */
+void connStartAs(struct dqlite_node *node, uv_stream_t *stream,
+                 enum tls_role role);
 
 /* Close the connection; memory is released once libuv and the gateway are
  * done with it. */

@@ -21,6 +21,7 @@
 #include "server/gateway_internal.h"
 #include "server/node.h"
 #include "server/peer.h"
+#include "server/tls.h"
 
 static uv_stream_t *loopListener(struct dqlite_node *n)
 {
@@ -109,12 +110,16 @@ static void loopOnConnection(uv_stream_t *listener, int status)
         uv_close((uv_handle_t *)client, loopFreeHandle);
         return;
     }
-    if (n->n_conns >= n->fd_budget) {
+    if (n->n_conns + 2 * tlsLinks(n) >= n->fd_budget) {
         loopRefused(n, "no file descriptor left for another connection");
         uv_close((uv_handle_t *)client, loopFreeHandle);
         return;
     }
-    connStart(n, client); /* the connection owns `client` from here */
+    if (tlsEnabled(n)) {
+        tlsAccept(n, client); /* the TLS link owns `client` from here */
+        return;
+    }
+    connStartAs(n, client, TLS_ROLE_NONE); /* the connection owns it */
 }
 
 /* connClose takes the connection off the list; closing one may close
@@ -148,6 +153,7 @@ static void loopShutdown(struct dqlite_node *n)
     }
     n->shutting_down = true;
     loopCloseConns(n);
+    tlsLoopClose(n);
     uv_close((uv_handle_t *)loopListener(n), NULL);
     uv_close((uv_handle_t *)&n->parked_timer, NULL);
     uv_close((uv_handle_t *)&n->handover_timer, NULL);
@@ -327,6 +333,10 @@ static int loopOpenTransport(struct dqlite_node *n)
     o.cluster = "";
     o.connect_fn = n->connect_fn;
     o.connect_arg = n->connect_arg;
+    if (tlsEnabled(n)) {
+        o.connect_fn = tlsDial; /* dials with n->connect_fn, adds TLS */
+        o.connect_arg = n;
+    }
     o.recv_cb = loopOnPeerMessage;
     /* Re-dial a lost peer after 500 ms at first: an election takes longer
      * anyway, and a stopping cluster is not hammered with dials. */
@@ -391,7 +401,12 @@ static int loopStartServices(struct dqlite_node *n)
         nodeErrorf(n, "cannot start the db thread");
         return DQLITE_ERROR;
     }
-    rv = loopOpenTransport(n);
+    rv = tlsLoopStart(n);
+    if (rv != 0) {
+        nodeErrorf(n, "TLS: cannot start");
+    } else {
+        rv = loopOpenTransport(n);
+    }
     if (rv == 0) {
         rv = replicaStart(&n->replica, &n->loop, &n->worker, peerSend,
                           loopOnState, n);

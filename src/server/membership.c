@@ -14,6 +14,7 @@
 #include "lib/assert.h"
 #include "server/node.h"
 #include "server/roles.h"
+#include "server/tls.h"
 
 /* How often the loop looks; how many election timeouts without a leader
  * before it asks; how long one check may take in all. */
@@ -194,6 +195,10 @@ static void membershipOnTimer(uv_timer_t *timer)
     c->id = n->id;
     c->dialer.fn = n->connect_fn;
     c->dialer.arg = n->connect_arg;
+    if (tlsEnabled(n)) { /* TLS to the peer, with the node's certificate */
+        c->dialer.fn = tlsDial;
+        c->dialer.arg = n;
+    }
     c->n_peers = membershipPeers(n, c);
     if (c->n_peers == 0 ||
         uv_queue_work(&n->loop, &c->req, membershipWork, membershipDone) != 0) {

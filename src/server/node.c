@@ -4,6 +4,7 @@
  */
 #include "server/node.h"
 #include "server/conn.h"
+#include "server/tls.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -56,6 +57,7 @@ static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
     n->conn_idle_timeout_ms = CONN_IDLE_TIMEOUT_MS_DEFAULT;
     n->conn_stall_timeout_ms = CONN_STALL_TIMEOUT_MS_DEFAULT;
     n->stmt_bytes_max = GATEWAY_MAX_STMT_BYTES_DEFAULT;
+    n->tls_handshake_timeout_ms = TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
 }
 
 int dqlite_node_create(dqlite_node_id id, const char *address,
@@ -101,6 +103,7 @@ void dqlite_node_destroy(dqlite_node *n)
         replicaFree(&n->replica);
     }
     nodeDirRelease(n);
+    tlsDestroy(n);
     pthread_cond_destroy(&n->cond);
     pthread_mutex_destroy(&n->lock);
     libFree(n->address);
@@ -263,6 +266,43 @@ int dqlite_node_set_client_limits(dqlite_node *n, unsigned idle_timeout_ms,
                                ? SIZE_MAX
                                : (size_t)memory_bytes);
     return 0;
+}
+
+int dqlite_node_set_tls(dqlite_node *n, const char *cert_path,
+                        const char *key_path, const char *ca_path,
+                        unsigned flags)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    if (flags & ~(unsigned)(DQLITE_TLS_CLIENT_AUTH_OPTIONAL |
+                            DQLITE_TLS_ADMIN_AUTH | DQLITE_TLS_ALLOW_TLS12)) {
+        nodeErrorf(n, "TLS: unknown flags %#x", flags);
+        return DQLITE_MISUSE;
+    }
+    return tlsConfigure(n, cert_path, key_path, ca_path, flags);
+}
+
+int dqlite_node_set_tls_handshake_timeout(dqlite_node *n, unsigned timeout_ms)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    if (timeout_ms == 0) {
+        return DQLITE_MISUSE;
+    }
+    n->tls_handshake_timeout_ms = timeout_ms;
+    return 0;
+}
+
+int dqlite_node_reload_tls(dqlite_node *n)
+{
+    if (n == NULL || !tlsEnabled(n)) {
+        return DQLITE_MISUSE;
+    }
+    return tlsReload(n);
 }
 
 const char *dqlite_node_errmsg(dqlite_node *n)

@@ -113,6 +113,8 @@ struct dqlite_node {
     unsigned conn_stall_timeout_ms; /* 0: unread responses wait */
     uint64_t stmt_bytes_max;        /* per connection's prepared statements */
     uv_timer_t conn_sweep_timer;    /* closes idle connections */
+    struct tls_state *tls;          /* NULL: plaintext (tls.c) */
+    unsigned tls_handshake_timeout_ms;
 
     /* Replication, storage and the db thread (opened by start). */
     struct replica replica;

@@ -478,9 +478,47 @@ static void replicaPersist(struct replica *r)
     replicaPersistDone(r, rv);
 }
 
+/* What the raft core refused or noticed (docs/raft.md, "Refused
+ * messages"): one line per REPLICA_NOTICE_LOG_MS at most, with the count
+ * of those not logged since. */
+#define REPLICA_NOTICE_LOG_MS 1000
+
+static void replicaLogNotice(struct replica *r, const struct raft_ready *rd)
+{
+    static const char *const what[RAFT_NOTICE_KINDS] = {
+        "",
+        "refused a raft message from a server outside the configuration",
+        "refused a raft message addressed to another node",
+        "refused an AppendEntries contradicting the committed log "
+        "(corruption or an attack)",
+        "a follower holds less than it had acknowledged (lost or restored "
+        "data); sending it again",
+    };
+    const struct raft_notice *n = &rd->notice;
+    uint64_t now_ms = uv_now(r->loop);
+    r->notices_held += rd->n_notices;
+    if (r->notice_log_ms != 0 &&
+        now_ms - r->notice_log_ms < REPLICA_NOTICE_LOG_MS) {
+        return;
+    }
+    replicaLogf(
+        r, REPLICA_LOG_WARN,
+        "raft: %s: type %u from %llu to %llu, term %llu, index %llu, "
+        "last %llu (%llu such notices since the last line)",
+        n->kind > 0 && n->kind < RAFT_NOTICE_KINDS ? what[n->kind] : "?",
+        n->msg_type, (unsigned long long)n->from, (unsigned long long)n->to,
+        (unsigned long long)n->term, (unsigned long long)n->index,
+        (unsigned long long)n->last, (unsigned long long)r->notices_held);
+    r->notice_log_ms = now_ms != 0 ? now_ms : 1;
+    r->notices_held = 0;
+}
+
 static void replicaNotify(struct replica *r)
 {
     const struct raft_ready *rd = &r->rd;
+    if (rd->n_notices > 0) {
+        replicaLogNotice(r, rd);
+    }
     if (rd->transfer_failed) {
         replicaTransferDone(r, ERR_TIMEOUT);
     }

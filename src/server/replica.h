@@ -131,6 +131,8 @@ struct replica {
     int last_state;
     uint64_t last_leader;
     uint64_t next_read_ctx;
+    uint64_t notice_log_ms; /* last raft notice logged (loop clock) */
+    uint64_t notices_held;  /* notices since then, not logged */
 
     struct queue proposals; /* replica_wait, by index */
     struct queue barriers;  /* replica_wait, by index */

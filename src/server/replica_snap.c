@@ -183,6 +183,7 @@ struct snap_job {
     struct replica *r;
     struct raft_snapshot_meta meta;
     struct repl_snapshot snap;
+    uint64_t keep_index; /* raftSnapshotPinned when the job started */
     int rv;
 };
 
@@ -206,6 +207,7 @@ static void snapWriteWork(uv_work_t *req)
                                      replSnapshotSize(&s->snap),
                                      s->r->o.compress_snapshots);
     if (s->rv == 0) {
+        w.keep_index = s->keep_index;
         s->rv = replSnapshotWrite(&s->snap, snapAppend, &w);
         int close_rv = raftioSnapshotWriterClose(&w, s->rv == 0);
         s->rv = s->rv != 0 ? s->rv : close_rv;
@@ -304,6 +306,7 @@ void replicaMaybeSnapshot(struct replica *r)
         return;
     }
     s->r = r;
+    s->keep_index = raftSnapshotPinned(r->raft);
     s->job.work = snapFreezeWork;
     s->job.done = snapFreezeDone;
     r->snapshot_running = true;

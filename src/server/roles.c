@@ -17,6 +17,7 @@
 #include "lib/err.h"
 #include "server/node.h"
 #include "server/roles.h"
+#include "server/tls.h"
 
 #define ROLES_OF(ptr, field) \
     ((struct roles *)(void *)((char *)(ptr)-offsetof(struct roles, field)))
@@ -269,6 +270,10 @@ static void rolesOnTimer(uv_timer_t *timer)
     p->n = n;
     p->dialer.fn = n->connect_fn;
     p->dialer.arg = n->connect_arg;
+    if (tlsEnabled(n)) { /* TLS to the peer, with the node's certificate */
+        p->dialer.fn = tlsDial;
+        p->dialer.arg = n;
+    }
     p->n_peers = rolesPeers(n, p->peers);
     if (uv_queue_work(&n->loop, &p->req, rolesProbeWork, rolesProbeDone) != 0) {
         libFree(p);

@@ -22,6 +22,7 @@
 #include "lib/err.h"
 #include "server/node.h"
 #include "server/roles.h"
+#include "server/tls.h"
 
 #define HANDOFF_OF(ptr)                                     \
     ((struct dqlite_node *)(void *)((char *)(ptr)-offsetof( \
@@ -117,6 +118,10 @@ static bool handoffAsFollower(struct dqlite_node *n)
     j->n = n;
     j->dialer.fn = n->connect_fn;
     j->dialer.arg = n->connect_arg;
+    if (tlsEnabled(n)) { /* TLS to the peer, with the node's certificate */
+        j->dialer.fn = tlsDial;
+        j->dialer.arg = n;
+    }
     j->self = n->id;
     j->voters = n->roles.voters;
     j->deadline_ms = rolesClockMs() + ROLES_HANDOFF_MS;

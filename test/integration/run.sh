@@ -2,7 +2,7 @@
 # Integration tests of dqlited and the dqlite shell:
 #
 #   test/integration/run.sh BUILD_DIR      (make check-integration)
-#   INTEG_ONLY=REGEX test/integration/run.sh BUILD_DIR   (some groups only)
+#   INTEGRATION_ONLY="disk member" test/integration/run.sh BUILD_DIR   (some groups)
 #   INTEG_KEEP=DIR ...   (a failed case's node logs are copied to DIR/N/)
 #
 # Starts real nodes on free 127.0.0.1 ports in a temporary directory, joins
@@ -147,15 +147,31 @@ wait_leader() {
 . "$(dirname "$0")/cases_runaway.sh"
 # shellcheck source=test/integration/cases_errs.sh
 . "$(dirname "$0")/cases_errs.sh"
+# shellcheck source=test/integration/cases_attack.sh
+. "$(dirname "$0")/cases_attack.sh"
+# shellcheck source=test/integration/cases_tls.sh
+. "$(dirname "$0")/cases_tls.sh"
 
-# INTEG_ONLY=REGEX runs only the groups whose name (basic, member,
-# snapshot, disk, limits, datadir, error, hostile, runaway, errs) matches,
-# e.g. INTEG_ONLY='^(member|disk)$' to repeat a flaky case.
-for group in basic member snapshot disk limits datadir error hostile \
-    runaway errs; do
-    [[ $group =~ ${INTEG_ONLY:-.} ]] || continue
-    if [ "$group" = basic ]; then run_cases; else "run_${group}_cases"; fi
-done
+# INTEGRATION_ONLY="tls errs": only those groups (run_<name>_cases).
+if [ -n "${INTEGRATION_ONLY:-}" ]; then
+    for g in $INTEGRATION_ONLY; do "run_${g}_cases"; done
+    echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed"
+    [ "$failed" -eq 0 ]
+    exit
+fi
+
+run_cases
+run_member_cases
+run_snapshot_cases
+run_disk_cases
+run_limits_cases
+run_datadir_cases
+run_error_cases
+run_hostile_cases
+run_runaway_cases
+run_errs_cases
+run_attack_cases
+run_tls_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
 echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"

@@ -4,6 +4,23 @@
 # started.
 CHECK_TARGETS += check-integration
 
+# A hostile raft peer for the attack cases (cases_attack.sh).
+RAFT_ATTACK_BIN := $(B)/test/raft-attack
+$(RAFT_ATTACK_BIN): $(B)/obj/test/integration/raft_attack.o \
+		$(call link_archives_of,raftio)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(call link_archives_of,raftio) $(LDFLAGS_COMMON) \
+		$(call ext_libs_of,raftio)
+
+$(B)/obj/test/integration/%.o: test/integration/%.c \
+		$(call incdir_of,raftio)/.stamp | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -Iinclude -I$(call incdir_of,raftio) -MMD -MP \
+		-c $< -o $@
+
+TEST_BINS += $(RAFT_ATTACK_BIN)
+
 .PHONY: check-integration
-check-integration: $(B)/dqlited $(B)/dqlite
-	timeout -k 5 300 test/integration/run.sh $(B)
+check-integration: $(B)/dqlited $(B)/dqlite $(RAFT_ATTACK_BIN) \
+		$(B)/test/interop-ctl
+	timeout -k 5 900 test/integration/run.sh $(B)

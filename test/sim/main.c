@@ -40,6 +40,7 @@ static void simDrawOptions(struct raft_options *o)
     o->max_append_entries = (unsigned)simRange(1, 32);
     o->max_append_bytes = simRange(64, 16384);
     o->snapshot_trailing = (unsigned)simRange(0, 16);
+    o->snapshot_hold_max = (unsigned)simRange(256, 4096);
     o->snapshot_chunk_bytes = simRange(64, 1024);
     o->pre_vote = simChance(800);
     o->check_quorum = simChance(800);
@@ -68,6 +69,14 @@ static void simDrawConfig(struct sim_config *c)
                             : simChance(700) ? (unsigned)simRange(0, 20)
                                              : (unsigned)simRange(50, 150);
     c->snapshot_every = (unsigned)simRange(5, 60);
+    c->slow_snapshots = simChance(150);
+    if (c->slow_snapshots) {
+        /* A transfer of many small chunks outlasts the snapshot interval
+         * many times over (issue 15, finding 11). */
+        c->snapshot_every = (unsigned)simRange(2, 6);
+        c->opts.snapshot_trailing = (unsigned)simRange(0, 2);
+        c->opts.snapshot_chunk_bytes = simRange(24, 96);
+    }
     c->fault_until_ms = simRange(1500, 4000);
     c->deadline_ms = c->fault_until_ms + 15000;
 }
@@ -115,12 +124,13 @@ static void simSetup(uint64_t seed)
     const struct sim_config *c = &W->cfg;
     simTrace("seed %llu: %u nodes (%u bootstrapped), election %u ms, "
              "pre-vote %d, check-quorum %d, loss %u‰, dup %u‰, delay "
-             "%u-%u ms, disk fail %u‰, faults until %llu ms",
+             "%u-%u ms, disk fail %u‰, faults until %llu ms%s",
              (unsigned long long)seed, c->n_nodes, c->n_initial,
              c->opts.election_timeout_ms, c->opts.pre_vote,
              c->opts.check_quorum, c->loss_permille, c->dup_permille,
              c->delay_min_ms, c->delay_max_ms, c->disk_fail_permille,
-             (unsigned long long)c->fault_until_ms);
+             (unsigned long long)c->fault_until_ms,
+             c->slow_snapshots ? ", slow snapshots" : "");
     for (unsigned i = 0; i < W->cfg.n_nodes; i++) {
         simNodeStart((int)i);
     }
@@ -139,6 +149,8 @@ static void simTeardown(void)
         simLogClose(&n->mirror);
         raftSnapshotMetaClose(&n->disk.meta);
         libFree(n->disk.snap);
+        libFree(n->disk.prev_snap);
+        libFree(n->disk.pin_snap);
         libFree(n->disk.incoming);
     }
     simWorldClose();
@@ -254,7 +266,7 @@ static void simTransferOrRead(void)
 static void simFault(void)
 {
     int victim;
-    switch (simRange(0, 10)) {
+    switch (simRange(0, 12)) {
     case 0:
         simPartition();
         break;
@@ -287,6 +299,12 @@ static void simFault(void)
     case 7:
     case 8:
         simMembership();
+        break;
+    case 11:
+        simForge();
+        break;
+    case 12:
+        simShortenLog();
         break;
     default:
         simTransferOrRead();
@@ -465,7 +483,8 @@ static int simRunSlice(uint64_t first, uint64_t count, unsigned job,
            "%llu elections, %llu crashes (%llu torn writes, %llu failed "
            "writes), %llu snapshots taken, %llu installed, %llu membership "
            "changes, %llu configurations rolled back, %llu transfers, %llu "
-           "reads\n",
+           "reads, %llu forged messages refused, %llu restarts with a "
+           "shorter log, %llu notices\n",
            job, (unsigned long long)s->seeds, (unsigned long long)s->events,
            (unsigned long long)s->committed, (unsigned long long)s->elections,
            (unsigned long long)s->crashes, (unsigned long long)s->torn,
@@ -473,7 +492,8 @@ static int simRunSlice(uint64_t first, uint64_t count, unsigned job,
            (unsigned long long)s->snapshots_taken,
            (unsigned long long)s->installs, (unsigned long long)s->changes,
            (unsigned long long)s->rollbacks, (unsigned long long)s->transfers,
-           (unsigned long long)s->reads);
+           (unsigned long long)s->reads, (unsigned long long)s->forged,
+           (unsigned long long)s->shortened, (unsigned long long)s->notices);
     fflush(stdout);
     return 0;
 }

@@ -88,6 +88,45 @@ static void simSnapRestore(int i)
     }
 }
 
+/* The newest snapshot becomes the previous one; the one before is
+ * deleted unless a transfer still reads it (`pinned`, like raftio keeps
+ * raftSnapshotPinned). */
+static void simNodeKeepPrevious(struct sim_disk *d, uint64_t pinned)
+{
+    if (pinned != 0 && pinned == d->prev_index && d->prev_snap != NULL) {
+        libFree(d->pin_snap);
+        d->pin_snap = d->prev_snap;
+        d->pin_snap_len = d->prev_snap_len;
+        d->pin_index = d->prev_index;
+    } else {
+        libFree(d->prev_snap);
+        if (pinned == 0 || pinned != d->pin_index) {
+            libFree(d->pin_snap);
+            d->pin_snap = NULL;
+            d->pin_snap_len = 0;
+            d->pin_index = 0;
+        }
+    }
+    d->prev_snap = d->has_snap ? d->snap : NULL;
+    d->prev_snap_len = d->has_snap ? d->snap_len : 0;
+    d->prev_index = d->has_snap ? d->meta.index : 0;
+    d->snap = NULL;
+    d->snap_len = 0;
+}
+
+void simNodeDropSnapshots(int i)
+{
+    struct sim_disk *d = &W->nodes[i].disk;
+    raftSnapshotMetaClose(&d->meta);
+    libFree(d->snap);
+    libFree(d->prev_snap);
+    libFree(d->pin_snap);
+    d->snap = d->prev_snap = d->pin_snap = NULL;
+    d->snap_len = d->prev_snap_len = d->pin_snap_len = 0;
+    d->prev_index = d->pin_index = 0;
+    d->has_snap = false;
+}
+
 static void simTakeSnapshot(int i)
 {
     struct sim_node *n = &W->nodes[i];
@@ -96,15 +135,15 @@ static void simTakeSnapshot(int i)
     if (raftSnapshotMetaAt(n->r, index, &meta) != 0) {
         return; /* nothing new to cover */
     }
+    if (raftSnapshotTaken(n->r, index) != 0) {
+        simFail("n%d: snapshot taken refused", i + 1);
+    }
+    simNodeKeepPrevious(&n->disk, raftSnapshotPinned(n->r));
     raftSnapshotMetaClose(&n->disk.meta);
-    libFree(n->disk.snap);
     n->disk.meta = meta;
     n->disk.has_snap = true;
     n->disk.snap =
         simSnapEncode(index, n->app_term, n->app_chain, &n->disk.snap_len);
-    if (raftSnapshotTaken(n->r, index) != 0) {
-        simFail("n%d: snapshot taken refused", i + 1);
-    }
     uint64_t trailing = W->cfg.opts.snapshot_trailing;
     if (index > trailing && index - trailing <= simLogLast(&n->disk.log)) {
         simLogCompact(&n->disk.log, index - trailing);
@@ -175,7 +214,7 @@ static void simDiskChunk(int i, const struct raft_ready *rd)
         return;
     }
     const struct raft_snapshot_meta *m = &rd->snapshot_install;
-    libFree(d->snap);
+    simNodeKeepPrevious(d, 0);
     d->snap = d->incoming;
     d->snap_len = d->incoming_len;
     d->incoming = NULL;
@@ -289,16 +328,27 @@ static void simServeSnapshotReads(int i, const struct raft_ready *rd)
     for (unsigned k = 0; k < rd->n_snapshot_reads; k++) {
         const struct raft_snapshot_read *q = &rd->snapshot_reads[k];
         const struct sim_disk *d = &n->disk;
-        if (!d->has_snap || d->meta.index != q->index ||
-            q->offset > d->snap_len || simChance(10)) {
+        const uint8_t *file = NULL;
+        size_t file_len = 0;
+        if (d->has_snap && d->meta.index == q->index) {
+            file = d->snap;
+            file_len = d->snap_len;
+        } else if (d->prev_snap != NULL && d->prev_index == q->index) {
+            file = d->prev_snap;
+            file_len = d->prev_snap_len;
+        } else if (d->pin_snap != NULL && d->pin_index == q->index) {
+            file = d->pin_snap;
+            file_len = d->pin_snap_len;
+        }
+        if (file == NULL || q->offset > file_len || simChance(10)) {
             raftReportSnapshot(n->r, q->to, false);
             continue;
         }
-        size_t len = d->snap_len - q->offset;
+        size_t len = file_len - q->offset;
         len = len < q->len ? len : q->len;
         ASSERT(raftSnapshotChunk(n->r, q->to, q->index, q->offset,
-                                 d->snap + q->offset, len,
-                                 q->offset + len == d->snap_len) == 0);
+                                 file + q->offset, len,
+                                 q->offset + len == file_len) == 0);
     }
 }
 
@@ -323,6 +373,15 @@ static void simObserve(int i, const struct raft_ready *rd)
     }
     if (rd->transfer_failed) {
         simTrace("n%d: transfer failed", i + 1);
+    }
+    if (rd->n_notices > 0) {
+        simTrace("n%d: %u notice(s), first: kind %d from n%llu index %llu "
+                 "last %llu",
+                 i + 1, rd->n_notices, rd->notice.kind,
+                 (unsigned long long)rd->notice.from,
+                 (unsigned long long)rd->notice.index,
+                 (unsigned long long)rd->notice.last);
+        sim_stats.notices += rd->n_notices;
     }
     for (unsigned k = 0; k < rd->n_reads; k++) {
         simCheckRead(i, rd->reads[k].ctx, rd->reads[k].index);

@@ -73,6 +73,14 @@ struct sim_disk {
     struct raft_snapshot_meta meta;
     uint8_t *snap; /* libMalloc-ed */
     size_t snap_len;
+    /* The previous snapshot, kept readable like raftio keeps the two
+     * newest: a transfer of it may go on. */
+    uint64_t prev_index;
+    uint8_t *prev_snap;
+    size_t prev_snap_len;
+    uint64_t pin_index; /* an older one a transfer still reads */
+    uint8_t *pin_snap;
+    size_t pin_snap_len;
     uint8_t *incoming; /* snapshot file being received */
     size_t incoming_len;
     bool ever; /* holds any state (bootstrapped or contacted) */
@@ -139,6 +147,7 @@ struct sim_config {
     uint64_t deadline_ms;    /* liveness bound after healing */
     bool faults;
     bool membership;
+    bool slow_snapshots; /* transfers outlast the snapshot interval */
 };
 
 struct sim_world {
@@ -160,7 +169,8 @@ struct sim_world {
 /* Counters over all seeds of a run (per job), to show the faults happen. */
 struct sim_stats {
     uint64_t seeds, events, crashes, torn, write_failures, snapshots_taken,
-        installs, elections, transfers, reads, changes, rollbacks, committed;
+        installs, elections, transfers, reads, changes, rollbacks, committed,
+        forged, shortened, notices;
 };
 
 extern struct sim_world *W;
@@ -190,6 +200,11 @@ void simNodeDeliver(int i, const uint8_t *buf, size_t len);
 uint64_t simNodeNow(int i);
 void simNodeClose(int i);
 int simLeader(void);
+void simNodeDropSnapshots(int i);
+
+/* forge.c */
+void simForge(void);
+void simShortenLog(void);
 
 /* check.c */
 void simCheckInit(void);

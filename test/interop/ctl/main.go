@@ -6,11 +6,16 @@
 //	ctl -cluster A,B,C member ...         one client-package call: member.go
 //	ctl replay [flags] FILE...            see replay.go
 //
+// -cert FILE -key FILE: every connection over TLS, as Debian's dqlite shell
+// does (app.SimpleDialTLSConfig, the certificate file as the CA pool).
+//
 // Built in GOPATH mode from Debian's golang-github-canonical-go-dqlite-dev.
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
@@ -24,6 +29,34 @@ import (
 func die(format string, args ...interface{}) {
 	fmt.Fprintf(os.Stderr, "ctl: "+format+"\n", args...)
 	os.Exit(1)
+}
+
+// How every client connects: plain TCP unless -cert/-key (useTLS).
+var dialFunc = client.DefaultDialFunc
+var clientOpts []client.Option
+
+func useTLS(certFile, keyFile string) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		die("tls: %v", err)
+	}
+	data, err := os.ReadFile(certFile)
+	if err != nil {
+		die("tls: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		die("tls: bad certificate %s", certFile)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil || len(leaf.DNSNames) == 0 {
+		die("tls: %s needs a DNS name (as app.SimpleDialTLSConfig)", certFile)
+	}
+	// What app.SimpleDialTLSConfig sets (ctl does not link app's cgo).
+	config := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool,
+		Certificates: []tls.Certificate{cert}, ServerName: leaf.DNSNames[0]}
+	dialFunc = client.DialFuncWithTLS(client.DefaultDialFunc, config)
+	clientOpts = append(clientOpts, client.WithDialFunc(dialFunc))
 }
 
 func store(cluster string) client.NodeStore {
@@ -61,7 +94,12 @@ func main() {
 	}
 	cluster := flag.String("cluster", "127.0.0.1:9001", "comma-separated addresses")
 	timeout := flag.Duration("timeout", 30*time.Second, "give up after")
+	cert := flag.String("cert", "", "TLS certificate (PEM; also the CA pool)")
+	key := flag.String("key", "", "TLS key (PEM)")
 	flag.Parse()
+	if *cert != "" {
+		useTLS(*cert, *key)
+	}
 	args := flag.Args()
 	if len(args) == 0 {
 		die("usage: ctl -cluster A,B join ID ADDRESS | leader | replay ...")
@@ -78,7 +116,7 @@ func main() {
 		}
 		added := false
 		retry(*timeout, "join", func(ctx context.Context) error {
-			cli, err := client.FindLeader(ctx, s)
+			cli, err := client.FindLeader(ctx, s, clientOpts...)
 			if err != nil {
 				return err
 			}
@@ -98,7 +136,7 @@ func main() {
 		fmt.Printf("joined %d %s\n", id, args[2])
 	case "leader":
 		retry(*timeout, "leader", func(ctx context.Context) error {
-			cli, err := client.FindLeader(ctx, s)
+			cli, err := client.FindLeader(ctx, s, clientOpts...)
 			if err != nil {
 				return err
 			}
@@ -119,7 +157,7 @@ func main() {
 			die("id: %v", err)
 		}
 		retry(*timeout, "remove", func(ctx context.Context) error {
-			cli, err := client.FindLeader(ctx, s)
+			cli, err := client.FindLeader(ctx, s, clientOpts...)
 			if err != nil {
 				return err
 			}
@@ -138,7 +176,7 @@ func main() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		cli, err := client.FindLeader(ctx, s)
+		cli, err := client.FindLeader(ctx, s, clientOpts...)
 		if err != nil {
 			die("find leader: %v", err)
 		}
@@ -150,7 +188,7 @@ func main() {
 		fmt.Printf("transfer answered after %v\n", time.Since(start))
 		for _, a := range strings.Split(*cluster, ",") {
 			for {
-				c, err := client.New(ctx, a)
+				c, err := client.New(ctx, a, clientOpts...)
 				if err != nil {
 					die("dial %s: %v", a, err)
 				}

@@ -56,7 +56,7 @@ func parseRole(text string) client.NodeRole {
 
 // onLeader runs f with a client connected to the leader.
 func onLeader(ctx context.Context, s client.NodeStore, what string, f func(*client.Client) error) {
-	cli, err := client.FindLeader(ctx, s)
+	cli, err := client.FindLeader(ctx, s, clientOpts...)
 	if err != nil {
 		die("%s: find leader: %v", what, err)
 	}
@@ -68,7 +68,7 @@ func onLeader(ctx context.Context, s client.NodeStore, what string, f func(*clie
 
 // onNode runs f with a client connected to the node at address.
 func onNode(ctx context.Context, address, what string, f func(*client.Client) error) {
-	cli, err := client.New(ctx, address)
+	cli, err := client.New(ctx, address, clientOpts...)
 	if err != nil {
 		die("%s: %v", what, err)
 	}
@@ -106,7 +106,7 @@ func memberDump(ctx context.Context, cli *client.Client, db, dir string) error {
 
 // memberSQL runs one statement through go-dqlite's database/sql driver.
 func memberSQL(ctx context.Context, s client.NodeStore, query bool, db, stmt string) error {
-	drv, err := driver.New(s, driver.WithConnectionTimeout(5*time.Second))
+	drv, err := driver.New(s, driver.WithConnectionTimeout(5*time.Second), driver.WithDialFunc(dialFunc))
 	if err != nil {
 		return err
 	}

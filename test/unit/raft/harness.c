@@ -24,6 +24,10 @@ struct hdisk {
     bool has_snap;
     struct raft_snapshot_meta meta;
     uint8_t snap[H_SNAP_BYTES];
+    /* Older snapshots kept readable: the previous one and the one a
+     * transfer still reads (raftSnapshotPinned); index 0 = none. */
+    uint64_t prev_index, pin_index;
+    uint8_t prev[H_SNAP_BYTES], pin[H_SNAP_BYTES];
     uint8_t incoming[H_SNAP_BYTES];
     size_t incoming_len;
 };
@@ -112,6 +116,20 @@ static void hDiskDropUpTo(struct hdisk *d, uint64_t index)
     d->first = d->n == 0 ? index + 1 : d->first + drop;
 }
 
+/* The newest snapshot becomes the previous one; the previous one is kept
+ * if a transfer still reads it. */
+static void hDiskKeepPrevious(struct hdisk *d, uint64_t pinned)
+{
+    if (pinned != 0 && pinned == d->prev_index) {
+        memcpy(d->pin, d->prev, H_SNAP_BYTES);
+        d->pin_index = d->prev_index;
+    } else if (pinned != d->pin_index) {
+        d->pin_index = 0;
+    }
+    d->prev_index = d->has_snap ? d->meta.index : 0;
+    memcpy(d->prev, d->snap, H_SNAP_BYTES);
+}
+
 static void hDiskChunk(struct hnode *node, const struct raft_ready *rd)
 {
     const struct raft_snapshot_write *c = &rd->snapshot_chunk;
@@ -128,6 +146,7 @@ static void hDiskChunk(struct hnode *node, const struct raft_ready *rd)
     if (!c->last) {
         return;
     }
+    hDiskKeepPrevious(d, 0);
     memcpy(d->snap, d->incoming, H_SNAP_BYTES);
     raftSnapshotMetaClose(&d->meta);
     d->meta = rd->snapshot_install;
@@ -186,15 +205,31 @@ static void hSend(int from, const struct raft_send *s)
         (struct hmsg){from, (int)s->to, buf, len};
 }
 
+static const uint8_t *hSnapshotFile(const struct hdisk *d, uint64_t index)
+{
+    if (d->has_snap && d->meta.index == index) {
+        return d->snap;
+    }
+    if (d->prev_index == index) {
+        return d->prev;
+    }
+    return d->pin_index == index ? d->pin : NULL;
+}
+
 static void hServeSnapshotReads(int id, const struct raft_ready *rd)
 {
     struct hnode *node = &H.nodes[id];
     for (unsigned k = 0; k < rd->n_snapshot_reads; k++) {
         const struct raft_snapshot_read *q = &rd->snapshot_reads[k];
+        const uint8_t *file = hSnapshotFile(&node->disk, q->index);
         size_t len = H_SNAP_BYTES - q->offset;
         len = len < q->len ? len : q->len;
+        if (file == NULL) {
+            raftReportSnapshot(node->r, q->to, false);
+            continue;
+        }
         hOk(raftSnapshotChunk(node->r, q->to, q->index, q->offset,
-                              node->disk.snap + q->offset, len,
+                              file + q->offset, len,
                               q->offset + len == H_SNAP_BYTES),
             "snapshot chunk");
     }
@@ -340,12 +375,13 @@ static void hTakeSnapshot(int id)
     if (!hOk(raftSnapshotMetaAt(node->r, node->applied, &meta), "meta")) {
         return;
     }
+    hOk(raftSnapshotTaken(node->r, node->applied), "snapshot taken");
+    hDiskKeepPrevious(&node->disk, raftSnapshotPinned(node->r));
     memset(node->disk.snap, 0xab, H_SNAP_BYTES);
     bytePut64(node->disk.snap, node->applied);
     raftSnapshotMetaClose(&node->disk.meta);
     node->disk.meta = meta;
     node->disk.has_snap = true;
-    hOk(raftSnapshotTaken(node->r, node->applied), "snapshot taken");
     if (node->applied > H.opts.snapshot_trailing) {
         hDiskDropUpTo(&node->disk, node->applied - H.opts.snapshot_trailing);
     }
@@ -485,6 +521,8 @@ static void hOption(const char *name, const char *value)
         H.opts.check_quorum = v != 0;
     } else if (strcmp(name, "trailing") == 0) {
         H.opts.snapshot_trailing = (unsigned)v;
+    } else if (strcmp(name, "hold") == 0) {
+        H.opts.snapshot_hold_max = (unsigned)v;
     } else if (strcmp(name, "chunk") == 0) {
         H.opts.snapshot_chunk_bytes = v;
     } else if (strcmp(name, "maxentries") == 0) {
@@ -608,6 +646,11 @@ static bool hCmdWorld(char **a, int n)
         }
     } else if (strcmp(a[0], "crash") == 0) {
         hCrash(hId(a[1]));
+    } else if (strcmp(a[0], "losetail") == 0) {
+        /* a crashed node's disk keeps entries up to a[2] (term and vote
+         * stay): lost segments, a restored older copy */
+        cr_assert(!H.nodes[hId(a[1])].up);
+        hDiskTruncate(&H.nodes[hId(a[1])].disk, strtoull(a[2], NULL, 10) + 1);
     } else if (strcmp(a[0], "restart") == 0) {
         hStart(hId(a[1]));
     } else if (strcmp(a[0], "snapshot") == 0) {
@@ -655,6 +698,8 @@ static uint64_t hExpectValue(char **a, int n, uint64_t *want)
         return H.nodes[hId(a[2])].installs;
     } else if (strcmp(a[1], "leaderid") == 0) {
         return raftLeader(r);
+    } else if (strcmp(a[1], "notices") == 0) {
+        return raftNoticeCount(r, atoi(a[3]));
     } else if (strcmp(a[1], "read") == 0) {
         return hReadAnswered(hId(a[2]), strtoull(a[3], NULL, 10), &x)
                    ? x

@@ -325,3 +325,40 @@ Test(snapshot, streaming_writer_in_uneven_pieces)
     free(d);
     memfsDestroy(fs);
 }
+
+/* A snapshot still being sent to a follower (the core's
+ * raftSnapshotPinned) survives the clean-up after newer ones are written:
+ * deleting it would restart a slow transfer (issue 15, finding 11). */
+Test(snapshot, writer_keeps_the_snapshot_a_transfer_reads)
+{
+    struct raftio_fs *fs = memfsCreate();
+    struct raft_snapshot_meta m = {.index = 30, .term = 3};
+    struct raftio_snapshot_writer w;
+    uint8_t *data;
+    size_t n;
+    struct raft_snapshot_meta got;
+    writeSnap(fs, 10, 4000, false, 0);
+    writeSnap(fs, 20, 4000, false, 0);
+    makeConf(&m);
+    uint8_t *d = makeData(300, 30);
+    cr_assert_eq(raftioSnapshotWriterOpen(&w, fs, &m, 300, false), 0);
+    w.keep_index = 10;
+    cr_assert_eq(raftioSnapshotWriterAppend(&w, d, 300), 0);
+    cr_assert_eq(raftioSnapshotWriterClose(&w, true), 0);
+    cr_assert_eq(raftioSnapshotLoadAt(fs, 10, &got, &data, &n), 0,
+                 "the snapshot in flight was deleted");
+    raftSnapshotMetaClose(&got);
+    free(data);
+    m.index = 40;
+    cr_assert_eq(raftioSnapshotWriterOpen(&w, fs, &m, 300, false), 0);
+    cr_assert_eq(raftioSnapshotWriterAppend(&w, d, 300), 0);
+    cr_assert_eq(raftioSnapshotWriterClose(&w, true), 0); /* no keep */
+    cr_assert_eq(raftioSnapshotLoadAt(fs, 10, &got, &data, &n), ERR_NOTFOUND);
+    cr_assert_eq(raftioSnapshotLoadAt(fs, 20, &got, &data, &n), ERR_NOTFOUND);
+    cr_assert_eq(raftioSnapshotLoadAt(fs, 30, &got, &data, &n), 0);
+    raftSnapshotMetaClose(&got);
+    free(data);
+    raftConfClose(&m.conf);
+    free(d);
+    memfsDestroy(fs);
+}

@@ -325,6 +325,42 @@ Test(transport, adopted_socket_delivers_and_garbage_closes_it)
     closeNode(&b);
 }
 
+/* A peer speaks only for the id it announced at CONNECT: a message whose
+ * `from` is another id (a stranger claiming the leader's id on its own
+ * stream, issue 15) is not delivered, and the stream is closed. */
+Test(transport, a_message_from_another_id_closes_the_stream)
+{
+    static struct node b;
+    int sv[2];
+    nodeInit(&b, 2, "", NULL, 0);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct raftio_handshake hs = {.node_id = 666};
+    strcpy(hs.address, "attacker");
+    struct buf frames;
+    bufInit(&frames);
+    uint64_t froms[2] = {666, 1}; /* its own id, then the leader's */
+    for (unsigned i = 0; i < 2; i++) {
+        struct raft_message m = vote(froms[i], 2, i + 1);
+        uint8_t *body;
+        size_t len;
+        cr_assert_eq(raftMessageEncode(&m, &body, &len), 0);
+        cr_assert_eq(frameEncode(&frames, body, len), 0);
+        free(body);
+    }
+    cr_assert_eq(raftioTransportAdopt(&b.t, sv[0], &hs, NULL, 0), 0);
+    cr_assert_eq(write(sv[1], frames.data, frames.len), (ssize_t)frames.len);
+    runUntil(&b.n_seen, 1);
+    runFor(50);
+    cr_assert_eq(b.n_seen, 1, "a message claiming another id was delivered");
+    struct pollfd pfd = {.fd = sv[1], .events = POLLIN};
+    char c;
+    cr_assert_eq(poll(&pfd, 1, 2000), 1, "stream left open");
+    cr_assert_eq(read(sv[1], &c, 1), 0, "stream left open");
+    close(sv[1]);
+    bufFree(&frames);
+    closeNode(&b);
+}
+
 /* Closing the transport while a write is still pending (the peer accepts
  * nothing and reads nothing, so the socket buffers fill): the write that
  * the close cancels must not close the stream a second time. */

@@ -327,3 +327,62 @@ Test(node, bind_fd_refuses_what_is_not_a_listening_stream_socket)
     close(pipe_fds[1]);
     unlink(sun.sun_path);
 }
+
+/* A self-signed certificate and key in the test's directory (openssl CLI). */
+static void makeCert(char *crt, char *key, size_t size)
+{
+    char cmd[1024];
+    snprintf(crt, size, "%s/node.crt", dir);
+    snprintf(key, size, "%s/node.key", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+             "-nodes -keyout %s -out %s -days 1 -subj /CN=dqlite "
+             "-addext subjectAltName=DNS:dqlite >/dev/null 2>&1",
+             key, crt);
+    cr_assert_eq(system(cmd), 0, "openssl could not make a certificate");
+}
+
+Test(node, tls_options_are_checked)
+{
+    dqlite_node *n;
+    cr_assert_eq(dqlite_node_create(1, "x", dir, &n), 0);
+    cr_assert_eq(dqlite_node_reload_tls(n), DQLITE_MISUSE); /* no TLS */
+    cr_assert_eq(dqlite_node_set_tls(n, NULL, "k", "c", 0), DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_set_tls(n, "c", "k", "a", 0x100), DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_set_tls_handshake_timeout(n, 0), DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_set_tls(n, "/nonexistent.crt", "/nonexistent.key",
+                                     "/nonexistent.crt", 0),
+                 DQLITE_ERROR);
+    cr_assert(strstr(dqlite_node_errmsg(n),
+                     "TLS: cannot load the certificate") != NULL,
+              "%s", dqlite_node_errmsg(n));
+    cr_assert_eq(dqlite_node_reload_tls(n), DQLITE_MISUSE); /* still none */
+    dqlite_node_destroy(n);
+}
+
+/* A node with TLS starts and stops; a reload that fails keeps it serving
+ * and says why. */
+Test(node, tls_start_reload_stop)
+{
+    char crt[256], key[256];
+    dqlite_node *n;
+    makeCert(crt, key, sizeof crt);
+    cr_assert_eq(dqlite_node_create(1, "@", dir, &n), 0);
+    cr_assert_eq(dqlite_node_set_bind_address(n, "@"), 0);
+    cr_assert_eq(
+        dqlite_node_set_tls(n, crt, key, crt,
+                            DQLITE_TLS_ADMIN_AUTH | DQLITE_TLS_ALLOW_TLS12),
+        0, "%s", dqlite_node_errmsg(n));
+    cr_assert_eq(dqlite_node_set_tls_handshake_timeout(n, 500), 0);
+    cr_assert_eq(dqlite_node_start(n), 0, "%s", dqlite_node_errmsg(n));
+    cr_assert_eq(dqlite_node_reload_tls(n), 0, "%s", dqlite_node_errmsg(n));
+    FILE *f = fopen(key, "w");
+    cr_assert_not_null(f);
+    fputs("not a key\n", f);
+    fclose(f);
+    cr_assert_eq(dqlite_node_reload_tls(n), DQLITE_ERROR);
+    cr_assert(strstr(dqlite_node_errmsg(n), "TLS: cannot load the key") != NULL,
+              "%s", dqlite_node_errmsg(n));
+    cr_assert_eq(dqlite_node_stop(n), 0);
+    dqlite_node_destroy(n);
+}

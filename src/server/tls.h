@@ -1,0 +1,87 @@
+/*
+ * TLS on the node's port (dqlite_node_set_tls): the one place that speaks
+ * OpenSSL. Every accepted stream, and every stream the transport dials to
+ * a peer, goes through a TLS link: OpenSSL runs over memory BIOs fed by the
+ * libuv stream, so nothing blocks the loop, handshakes included. Once the
+ * handshake is done the link relays cleartext to a Unix socketpair whose
+ * other end is an ordinary stream for the rest of the node: conn.c (and,
+ * after CONNECT, the raft transport) on an accepted stream; the transport
+ * on a dialled one. Nothing is read from a stranger before its certificate
+ * is verified (mutual TLS); plaintext is told apart by its first two bytes
+ * (a TLS record starts 0x16 0x03) and closed, logged once per address per
+ * TLS_REFUSED_LOG_MS.
+ *
+ * Identity: after the handshake a client's certificate gives the stream a
+ * role (enum tls_role), kept by the connection: the node's own certificate,
+ * or one whose subject has OU=dqlite-node, is a node (peer streams and
+ * admin requests); OU=dqlite-admin is an admin (admin requests); any other
+ * certificate the CA signed is a client. The roles matter only with
+ * DQLITE_TLS_ADMIN_AUTH.
+ *
+ * Threading: tlsConfigure before start; tlsReload from any thread (the
+ * contexts are swapped under a mutex, links made after it use the new
+ * ones); tlsDial on the thread pool (the transport's connect function);
+ * everything else on the loop.
+ */
+#ifndef SERVER_TLS_H
+#define SERVER_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+struct dqlite_node;
+
+/* Default bound on a TLS handshake (first byte to verified certificate);
+ * dqlite_node_set_tls_handshake_timeout changes it. */
+#define TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT 10000u
+/* A refused plaintext peer address is logged at most once per this. */
+#define TLS_REFUSED_LOG_MS 60000u
+/* Cleartext or ciphertext queued for one side above which the other side
+ * stops being read. */
+#define TLS_MAX_QUEUED (4u << 20)
+/* Longest wait for the last bytes to be written once one side closed. */
+#define TLS_LINGER_MS 5000u
+
+enum tls_role {
+    TLS_ROLE_NONE = 0, /* TLS off: plaintext node */
+    TLS_ROLE_ANON,     /* no certificate (client auth optional) */
+    TLS_ROLE_CLIENT,   /* a certificate the CA signed, no mark */
+    TLS_ROLE_ADMIN,    /* ...with OU=dqlite-admin */
+    TLS_ROLE_NODE,     /* the node's own certificate, or OU=dqlite-node */
+};
+
+/* Loads the certificate, key and CA (the public flags DQLITE_TLS_*): an
+ * error is recorded on the node (nodeErrorf). */
+int tlsConfigure(struct dqlite_node *n, const char *cert_path,
+                 const char *key_path, const char *ca_path, unsigned flags);
+
+/* Loads the files again; on failure the old contexts stay and the reason
+ * is logged and recorded. */
+int tlsReload(struct dqlite_node *n);
+
+bool tlsEnabled(const struct dqlite_node *n);
+
+/* With DQLITE_TLS_ADMIN_AUTH: whether `role` may open a peer stream, or
+ * send an admin request (membership, DUMP, roles, WEIGHT). */
+bool tlsMayPeer(const struct dqlite_node *n, enum tls_role role);
+bool tlsMayAdmin(const struct dqlite_node *n, enum tls_role role);
+
+/* Loop: start relaying dialled streams; close every link (at stop). */
+int tlsLoopStart(struct dqlite_node *n);
+void tlsLoopClose(struct dqlite_node *n);
+
+/* Loop: takes an accepted stream (malloc'ed, owned from now on). */
+void tlsAccept(struct dqlite_node *n, uv_stream_t *stream);
+
+/* Thread pool: the transport's connect function while TLS is on (arg is
+ * the node). Dials with the node's connect function (or the built-in one)
+ * and returns one end of a socketpair; the loop runs TLS on the socket. */
+int tlsDial(void *arg, const char *address, int *fd);
+
+/* Links open (handshaking or relaying), for the fd budget. */
+unsigned tlsLinks(const struct dqlite_node *n);
+
+void tlsDestroy(struct dqlite_node *n);
+
+#endif /* SERVER_TLS_H */
