@@ -60,7 +60,7 @@ EXT_proto :=
 EXT_vfs := -lsqlite3
 EXT_raftio := -luv -llz4
 EXT_repl := -lsqlite3
-EXT_client := -lsqlite3
+EXT_client := -lsqlite3 -lssl -lcrypto
 EXT_server := -lsqlite3 -luv -llz4 -lssl -lcrypto
 
 # Modules that exist (have sources) so far.

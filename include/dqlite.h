@@ -330,6 +330,17 @@ DQLITE_API int dqlite_node_set_client_limits(dqlite_node *n,
                                              unsigned stall_timeout_ms,
                                              uint64_t memory_bytes);
 
+/* Extension of the 1.11 API: the raft entry payload bytes the node keeps
+ * in memory (docs/raft.md, "Memory"; default 64 MiB; 0: no bound, the
+ * 1.11 behaviour of keeping snapshot_threshold + snapshot_trailing entries
+ * whatever their size). Beyond it the node drops the oldest entries a
+ * snapshot covers (a leader sending a snapshot keeps up to 64 MiB more
+ * for it), takes a snapshot once the entries after the last one hold half
+ * of it, and loads at start only what it allows; a follower behind the
+ * dropped entries is sent a snapshot. 0 or at least 1 MiB, else
+ * DQLITE_MISUSE. Before start. */
+DQLITE_API int dqlite_node_set_entry_cache(dqlite_node *n, uint64_t bytes);
+
 /* Extension of the 1.11 API: TLS on the node's port, for clients and
  * peers (docs/server.md, "TLS"). Before start. `cert_path` (PEM, the chain
  * may follow), `key_path` (PEM) and `ca_path` (PEM, the cluster's CA; for

@@ -71,6 +71,9 @@ extern "C" {
 /* The call was cancelled through the connection's dqlite_cancel handle
  * (dqlite_conn_set_cancel()); for SQL in flight an INTERRUPT was sent. */
 #define DQLITE_CLIENT_CANCELLED 11
+/* The TLS options cannot be used (dqlite_driver_create(): a certificate, key
+ * or CA file unreadable or invalid; the reason goes to the log function). */
+#define DQLITE_CLIENT_TLS 12
 /* dqlite_rows_next(): a row is available / the result set is finished. */
 #define DQLITE_CLIENT_ROW 100
 #define DQLITE_CLIENT_DONE 101
@@ -272,7 +275,42 @@ struct dqlite_driver_options {
     void *log_arg;
     int log_level;         /* lowest level passed to `log` (default DEBUG) */
     bool no_store_refresh; /* don't rewrite the store from CLUSTER */
+
+    /* TLS (an extension: go-dqlite's client.DialFuncWithTLS). When `tls`
+     * is set every connection the driver makes (discovery, SQL, cluster
+     * clients, the store refresh) runs a TLS handshake after dialling and
+     * before the first byte of the protocol; a handshake that fails or
+     * does not finish by the call's deadline fails like a dial. The files
+     * are read by dqlite_driver_create() (the strings are not kept). */
+    bool tls;
+    const char *tls_cert_file;   /* PEM certificate (chain) shown to the
+                                    server, NULL = none */
+    const char *tls_key_file;    /* its PEM private key */
+    const char *tls_ca_file;     /* PEM certificates the server's must chain
+                                    to; NULL = tls_cert_file (go-dqlite's one
+                                    cluster certificate is its own CA), or
+                                    the system's CAs without a certificate */
+    const char *tls_server_name; /* name the server's certificate must hold
+                                    (and the SNI sent) under VERIFY_HOST,
+                                    NULL = the host part of the address */
+    int tls_verify;              /* DQLITE_CLIENT_TLS_VERIFY_* (0 = HOST) */
+    int tls_min_version; /* DQLITE_CLIENT_TLS_1_2 (0) or DQLITE_CLIENT_TLS_1_3
+                          */
 };
+
+/* How the server's certificate is checked. Every policy requires a chain to
+ * one of the CA certificates (tls_ca_file); they differ on the name. */
+#define DQLITE_CLIENT_TLS_VERIFY_HOST   \
+    0 /* + tls_server_name, or the host \
+         dialled (a DNS name or an IP) */
+#define DQLITE_CLIENT_TLS_VERIFY_CERT_NAME                                                                  \
+    1                                    /* + the first DNS name of our                                     \
+own certificate, as go-dqlite's app.SimpleDialTLSConfig (one certificate \
+for the whole cluster) */
+#define DQLITE_CLIENT_TLS_VERIFY_CHAIN 2 /* the chain only, any name */
+/* Lowest TLS version offered. */
+#define DQLITE_CLIENT_TLS_1_2 12
+#define DQLITE_CLIENT_TLS_1_3 13
 
 /* Fills `options` with the defaults. Any thread. */
 DQLITE_API void
@@ -281,7 +319,11 @@ dqlite_driver_options_init(struct dqlite_driver_options *options);
 struct dqlite_driver;
 
 /* Builds a driver. `store` is borrowed: it must outlive the driver.
- * `options` may be NULL (defaults); it is copied. Any thread. */
+ * `options` may be NULL (defaults); it is copied. With `tls` set, the
+ * certificate, key and CA files are loaded now: a file that cannot be read
+ * or parsed, a key that does not match the certificate, or (VERIFY_CERT_NAME)
+ * a certificate without a DNS name fails with DQLITE_CLIENT_TLS, the reason
+ * passed to the options' `log` at DQLITE_CLIENT_LOG_ERROR. Any thread. */
 DQLITE_API int dqlite_driver_create(struct dqlite_server_store *store,
                                     const struct dqlite_driver_options *options,
                                     struct dqlite_driver **driver);

@@ -34,7 +34,8 @@ sys/un.h sys/uio.h sys/mman.h sys/time.h sys/file.h sys/random.h sys/wait.h
 sys/resource.h sys/syscall.h sys/statvfs.h sys/eventfd.h netinet/in.h
 netinet/tcp.h arpa/inet.h linux/falloc.h linux/fs.h"
 public="dqlite.h raft.h dqlite_client.h"
-# OpenSSL: server only (src/server/tls.c, the one place that speaks it).
+# OpenSSL 3 (libssl-dev): the client's TLS (src/client/tls.c) and the
+# node's (src/server/tls.c).
 openssl="openssl/err.h openssl/ssl.h openssl/x509.h openssl/x509v3.h"
 declare -A system=(
     [lib]="$pure stdio.h stdatomic.h nmmintrin.h cpuid.h"
@@ -43,7 +44,7 @@ declare -A system=(
     [vfs]="$pure $posix sqlite3.h"
     [raftio]="$pure $posix uv.h lz4.h lz4frame.h"
     [repl]="$pure $posix sqlite3.h"
-    [client]="$pure $posix sqlite3.h $public"
+    [client]="$pure $posix sqlite3.h $public $openssl"
     [server]="$pure $posix sqlite3.h uv.h lz4.h lz4frame.h $public $openssl"
 )
 

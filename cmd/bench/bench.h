@@ -33,12 +33,16 @@ struct bench_options {
     const char *workloads;   /* comma list, see main.c's usage */
     const char *label;       /* first column of every result row */
     const char *probe_dir;   /* --probe: measure the machine instead */
-    double duration_s;       /* per workload (0 = only --ops bounds it) */
-    uint64_t max_ops;        /* per workload (0 = only duration bounds) */
-    unsigned read_rows;      /* rows of the point-read table */
-    unsigned scan_rows;      /* rows returned by one scan */
-    int format;              /* enum bench_format */
-    bool no_header;          /* CSV without its header line */
+    bool tls;                /* --tls: TLS to the cluster */
+    const char *tls_cert;    /* --cert, --key, --ca (NULL) */
+    const char *tls_key;
+    const char *tls_ca;
+    double duration_s;  /* per workload (0 = only --ops bounds it) */
+    uint64_t max_ops;   /* per workload (0 = only duration bounds) */
+    unsigned read_rows; /* rows of the point-read table */
+    unsigned scan_rows; /* rows returned by one scan */
+    int format;         /* enum bench_format */
+    bool no_header;     /* CSV without its header line */
     pid_t pids[BENCH_MAX_PIDS];
     unsigned n_pids;
 };
@@ -98,6 +102,7 @@ struct bench_sample {
     double hwm_mb;       /* the largest VmHWM (peak since start) */
     double rss_total_mb; /* VmRSS summed */
     bool ok;
+    uint64_t client_cpu_us; /* this process: user + system */
 };
 void benchSample(const struct bench_options *o, struct bench_sample *s);
 

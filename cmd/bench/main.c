@@ -53,6 +53,15 @@ static const char kUsage[] =
     "    -f, --format F         text (default), csv or json\n"
     "        --no-header        CSV without its header line\n"
     "    -l, --label TEXT       first column of each row (default: target)\n"
+    "        --tls              TLS to the cluster (with --cert and --key;\n"
+    "                           without --ca the certificate is the\n"
+    "                           cluster's CA and the nodes' certificate\n"
+    "                           must hold its first DNS name, go-dqlite's\n"
+    "                           convention; with --ca the nodes' names are\n"
+    "                           checked against the addresses)\n"
+    "        --cert FILE        PEM client certificate\n"
+    "        --key FILE         its PEM private key\n"
+    "        --ca FILE          PEM CA certificates of the nodes\n"
     "        --probe DIR        print the fdatasync rate of 4 KiB appends and\n"
     "                           overwrites in DIR and the loopback TCP round\n"
     "                           trip (median), -t seconds each (default 2)\n"
@@ -62,7 +71,8 @@ static const char kUsage[] =
     "    One row per workload: ops/s, rows/s, latency p50/p95/p99/max in ms,\n"
     "    busy retries, errors, the servers' CPU (percent of one core, and\n"
     "    microseconds per op summed over PIDs), the largest VmRSS and VmHWM\n"
-    "    (MB), and VmRSS summed over the PIDs.\n"
+    "    (MB), and VmRSS summed over the PIDs. JSON adds\n"
+    "    client_cpu_us_per_op: this process's own CPU per op.\n"
     "\n"
     "EXIT STATUS\n"
     "    0 every workload ran, 1 one failed, 2 bad command line\n";
@@ -136,6 +146,18 @@ static int parseOption(struct bench_options *o, int opt, const char *arg)
     case 'P':
         o->probe_dir = arg;
         return 0;
+    case 'T':
+        o->tls = true;
+        return 0;
+    case 'c':
+        o->tls_cert = arg;
+        return 0;
+    case 'k':
+        o->tls_key = arg;
+        return 0;
+    case 'a':
+        o->tls_ca = arg;
+        return 0;
     default:
         return -1;
     }
@@ -151,6 +173,8 @@ static int parseArgs(struct bench_options *o, int argc, char **argv)
         {"pids", 1, NULL, 'p'},      {"format", 1, NULL, 'f'},
         {"no-header", 0, NULL, 'H'}, {"label", 1, NULL, 'l'},
         {"probe", 1, NULL, 'P'},     {"help", 0, NULL, 'h'},
+        {"tls", 0, NULL, 'T'},       {"cert", 1, NULL, 'c'},
+        {"key", 1, NULL, 'k'},       {"ca", 1, NULL, 'a'},
         {NULL, 0, NULL, 0}};
     int opt;
     *o = (struct bench_options){.db_name = "bench",
@@ -172,13 +196,24 @@ static int parseArgs(struct bench_options *o, int argc, char **argv)
         return optind == argc ? 0 : -1;
     }
     if (optind != argc || (o->servers == NULL) == (o->sqlite_path == NULL) ||
-        (o->duration_s <= 0 && o->max_ops == 0) || o->read_rows == 0) {
+        (o->duration_s <= 0 && o->max_ops == 0) || o->read_rows == 0 ||
+        (o->tls_cert == NULL) != (o->tls_key == NULL) ||
+        (!o->tls && (o->tls_cert != NULL || o->tls_ca != NULL))) {
         return -1;
     }
     if (o->label == NULL) {
         o->label = o->servers != NULL ? "dqlite" : "sqlite";
     }
     return 0;
+}
+
+/* Prints the driver's errors (a TLS file it cannot use). */
+static void logError(void *arg, int level, const char *message)
+{
+    (void)arg;
+    if (level >= DQLITE_CLIENT_LOG_ERROR) {
+        fprintf(stderr, "dqlite-bench: %s\n", message);
+    }
 }
 
 static int driverCreate(const struct bench_options *o,
@@ -190,6 +225,16 @@ static int driverCreate(const struct bench_options *o,
     dqlite_driver_options_init(&opts);
     opts.connect_timeout_ms = 20000;
     opts.call_timeout_ms = 60000;
+    opts.log = logError;
+    if (o->tls) {
+        opts.tls = true;
+        opts.tls_cert_file = o->tls_cert;
+        opts.tls_key_file = o->tls_key;
+        opts.tls_ca_file = o->tls_ca;
+        opts.tls_verify = o->tls_ca == NULL && o->tls_cert != NULL
+                              ? DQLITE_CLIENT_TLS_VERIFY_CERT_NAME
+                              : DQLITE_CLIENT_TLS_VERIFY_HOST;
+    }
     if (dqlite_server_store_create(store) != 0) {
         return -1;
     }

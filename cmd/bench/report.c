@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -116,7 +117,14 @@ static bool readProcMem(pid_t pid, double *rss_mb, double *hwm_mb)
 
 void benchSample(const struct bench_options *o, struct bench_sample *s)
 {
+    struct rusage ru;
     *s = (struct bench_sample){.ok = o->n_pids > 0};
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        s->client_cpu_us = (uint64_t)ru.ru_utime.tv_sec * 1000000 +
+                           (uint64_t)ru.ru_utime.tv_usec +
+                           (uint64_t)ru.ru_stime.tv_sec * 1000000 +
+                           (uint64_t)ru.ru_stime.tv_usec;
+    }
     for (unsigned i = 0; i < o->n_pids; i++) {
         uint64_t ticks = 0;
         double rss_mb = 0, hwm_mb = 0;
@@ -135,6 +143,7 @@ void benchSample(const struct bench_options *o, struct bench_sample *s)
 struct report_row {
     double ops_per_s, rows_per_s, p50, p95, p99, max;
     double cpu_pct, cpu_us_per_op, rss_mb, hwm_mb, rss_total_mb;
+    double client_cpu_us_per_op; /* dqlite-bench's own (JSON only) */
 };
 
 static const char *const kFields =
@@ -159,6 +168,11 @@ static void rowDerive(const struct bench_result *r, struct report_row *w)
     w->rss_mb = ok ? r->after.rss_mb : -1;
     w->hwm_mb = ok ? r->after.hwm_mb : -1;
     w->rss_total_mb = ok ? r->after.rss_total_mb : -1;
+    w->client_cpu_us_per_op =
+        r->ops > 0
+            ? (double)(r->after.client_cpu_us - r->before.client_cpu_us) /
+                  (double)r->ops
+            : -1;
 }
 
 static void printText(const struct bench_options *o,
@@ -194,12 +208,13 @@ static void printJson(const struct bench_options *o,
            "\"p95_ms\": %.4f, \"p99_ms\": %.4f, \"max_ms\": %.4f, "
            "\"busy\": %llu, \"errors\": %llu, \"server_cpu_pct\": %.1f, "
            "\"server_cpu_us_per_op\": %.1f, \"rss_mb\": %.1f, "
-           "\"hwm_mb\": %.1f, \"rss_total_mb\": %.1f}",
+           "\"hwm_mb\": %.1f, \"rss_total_mb\": %.1f, "
+           "\"client_cpu_us_per_op\": %.1f}",
            first ? "" : ",", o->label, r->workload, r->clients, r->value_bytes,
            (unsigned long long)r->ops, r->seconds, w->ops_per_s, w->rows_per_s,
            w->p50, w->p95, w->p99, w->max, (unsigned long long)r->busy,
            (unsigned long long)r->errors, w->cpu_pct, w->cpu_us_per_op,
-           w->rss_mb, w->hwm_mb, w->rss_total_mb);
+           w->rss_mb, w->hwm_mb, w->rss_total_mb, w->client_cpu_us_per_op);
     first = false;
 }
 

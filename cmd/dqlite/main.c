@@ -3,11 +3,12 @@
  * command line and the three ways to run (one command given as an
  * argument, statements read from a pipe, an interactive terminal), with the
  * flags of go-dqlite 1.11.5's shell where they overlap (-s/--servers with
- * file:// stores, -f/--format).
+ * file:// stores, -f/--format, -c/--cert and -k/--key for TLS), plus --ca.
  */
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,7 +23,9 @@ static const char usage_text[] =
     "    dqlite - shell for a dqlite cluster\n"
     "\n"
     "SYNOPSIS\n"
-    "    dqlite -s SERVERS [-f tabular|json] DATABASE [COMMAND]\n"
+    "    dqlite -s SERVERS [-f tabular|json] [--cert FILE --key FILE] [--ca "
+    "FILE]\n"
+    "           DATABASE [COMMAND]\n"
     "\n"
     "DESCRIPTION\n"
     "    Connects to the leader of the cluster reached through SERVERS and "
@@ -72,8 +75,14 @@ static const char usage_text[] =
     "                          file://PATH of a go-dqlite server store;\n"
     "                          may be repeated; required\n"
     "    -f, --format FORMAT   tabular (default) or json\n"
-    "    -c, --cert, -k, --key go-dqlite's TLS options: refused, TLS is not\n"
-    "                          supported\n"
+    "    -c, --cert FILE       TLS: the PEM certificate shown to the nodes\n"
+    "    -k, --key FILE        TLS: its PEM private key (both or neither)\n"
+    "    --ca FILE             TLS: PEM CA certificates the nodes' must chain\n"
+    "                          to, the nodes' names checked against the\n"
+    "                          addresses dialled. Without --ca, go-dqlite's\n"
+    "                          convention: the certificate is the cluster's\n"
+    "                          own CA, and the nodes' certificate must hold\n"
+    "                          its first DNS name\n"
     "    -h, --help            this text\n"
     "\n"
     "EXIT STATUS\n"
@@ -92,6 +101,7 @@ static const struct option long_options[] = {
     {"format", required_argument, NULL, 'f'},
     {"cert", required_argument, NULL, 'c'},
     {"key", required_argument, NULL, 'k'},
+    {"ca", required_argument, NULL, 'a'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -102,6 +112,9 @@ struct args {
     bool json;
     const char *database;
     const char *command; /* NULL: read statements */
+    const char *cert;    /* TLS files, NULL */
+    const char *key;
+    const char *ca;
 };
 
 int shellError(const char *fmt, ...)
@@ -147,8 +160,14 @@ static int argsOption(struct args *a, int opt, char *arg)
         a->json = strcmp(arg, "json") == 0;
         return 0;
     case 'c':
+        a->cert = arg;
+        return 0;
     case 'k':
-        return shellError("TLS (--cert, --key) is not supported");
+        a->key = arg;
+        return 0;
+    case 'a':
+        a->ca = arg;
+        return 0;
     default:
         return -1;
     }
@@ -159,7 +178,7 @@ static int argsParse(int argc, char *argv[], struct args *a)
 {
     int opt;
     memset(a, 0, sizeof *a);
-    while ((opt = getopt_long(argc, argv, "s:f:c:k:h", long_options, NULL)) !=
+    while ((opt = getopt_long(argc, argv, "s:f:c:k:a:h", long_options, NULL)) !=
            -1) {
         if (opt == 'h') {
             fputs(usage_text, stdout);
@@ -174,6 +193,9 @@ static int argsParse(int argc, char *argv[], struct args *a)
     }
     if (a->n_servers == 0) {
         return shellError("no servers provided");
+    }
+    if ((a->cert == NULL) != (a->key == NULL)) {
+        return shellError("both TLS certificate and key must be given");
     }
     a->database = argv[optind];
     a->command = argc - optind == 2 ? argv[optind + 1] : NULL;
@@ -203,6 +225,43 @@ static int storeOpen(const struct args *a, struct dqlite_server_store **store)
             0) {
             return shellError("bad server address %s", a->servers[i]);
         }
+    }
+    return 0;
+}
+
+/* The driver's last error message (a TLS file it cannot use). */
+static char driver_error[512];
+
+static void logError(void *arg, int level, const char *message)
+{
+    (void)arg;
+    if (level >= DQLITE_CLIENT_LOG_ERROR) {
+        snprintf(driver_error, sizeof driver_error, "%s", message);
+    }
+}
+
+/* The driver, with TLS when asked. */
+static int driverOpen(const struct args *a, struct shell *sh)
+{
+    struct dqlite_driver_options o;
+    int rv;
+    dqlite_driver_options_init(&o);
+    o.log = logError;
+    o.log_arg = NULL;
+    o.log_level = DQLITE_CLIENT_LOG_ERROR;
+    if (a->cert != NULL || a->ca != NULL) {
+        o.tls = true;
+        o.tls_cert_file = a->cert;
+        o.tls_key_file = a->key;
+        o.tls_ca_file = a->ca;
+        o.tls_verify = a->ca == NULL ? DQLITE_CLIENT_TLS_VERIFY_CERT_NAME
+                                     : DQLITE_CLIENT_TLS_VERIFY_HOST;
+    }
+    rv = dqlite_driver_create(sh->store, &o, &sh->driver);
+    if (rv != 0) {
+        return shellError("%s", driver_error[0] != '\0'
+                                    ? driver_error
+                                    : "cannot create driver");
     }
     return 0;
 }
@@ -239,8 +298,7 @@ int main(int argc, char *argv[])
     sh.database = a.database;
     sh.json = a.json;
     rv = 1;
-    if (storeOpen(&a, &sh.store) == 0 &&
-        dqlite_driver_create(sh.store, NULL, &sh.driver) == 0) {
+    if (storeOpen(&a, &sh.store) == 0 && driverOpen(&a, &sh) == 0) {
         rv = shellRun(&sh, a.command);
     }
     dqlite_conn_close(sh.conn);

@@ -53,6 +53,8 @@ struct config {
     unsigned idle_timeout_s;
     unsigned stall_timeout_s;
     uint64_t client_memory_mib;
+    bool entry_cache_set; /* --entry-cache (dqlite_node_set_entry_cache) */
+    uint64_t entry_cache_mib;
     /* --tls-cert, --tls-key, --tls-ca (all or none), --tls-client-auth,
      * --tls-admin-auth, --tls12, --tls-handshake-timeout (dqlite.h's
      * dqlite_node_set_tls). */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <dqlite.h>
 #include <dqlite_client.h>
 
 #include "dqlited.h"
@@ -129,6 +130,19 @@ int joinCluster(const struct config *cfg, bool *stop)
     options.connect_timeout_ms = JOIN_CONNECT_TIMEOUT_MS;
     options.log = joinLog;
     options.log_level = DQLITE_CLIENT_LOG_DEBUG;
+    if (cfg->tls_cert != NULL) {
+        /* TLS with the node's own certificate (a node's identity), the
+         * cluster's CA verifying the member dialled as peers verify each
+         * other (the chain, no name). */
+        options.tls = true;
+        options.tls_cert_file = cfg->tls_cert;
+        options.tls_key_file = cfg->tls_key;
+        options.tls_ca_file = cfg->tls_ca;
+        options.tls_verify = DQLITE_CLIENT_TLS_VERIFY_CHAIN;
+        options.tls_min_version = (cfg->tls_flags & DQLITE_TLS_ALLOW_TLS12)
+                                      ? DQLITE_CLIENT_TLS_1_2
+                                      : DQLITE_CLIENT_TLS_1_3;
+    }
     if (dqlite_server_store_create(&store) != 0 ||
         joinFillStore(store, cfg->join) != 0 ||
         dqlite_driver_create(store, &options, &driver) != 0) {

@@ -126,6 +126,9 @@ static int nodeConfigure(dqlite_node *node, const struct config *cfg)
                                            cfg->stall_timeout_s * 1000u,
                                            cfg->client_memory_mib << 20);
     }
+    if (rv == 0 && cfg->entry_cache_set) {
+        rv = dqlite_node_set_entry_cache(node, cfg->entry_cache_mib << 20);
+    }
     if (rv == 0 && cfg->auto_voters != 0) {
         rv = dqlite_node_set_auto_roles(node, cfg->auto_voters,
                                         cfg->auto_standbys);

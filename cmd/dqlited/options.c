@@ -118,6 +118,9 @@ static const char usage_text[] =
     "        --client-memory MIB  bytes all client connections may hold, in\n"
     "                             MiB; a request past it is refused (1024;\n"
     "                             0: no bound)\n"
+    "        --entry-cache MIB    raft entry bytes kept in memory, in MiB\n"
+    "                             (64; 0: no bound,\n"
+    "                             docs/raft.md \"Memory\")\n"
     "        --tls-cert FILE      serve TLS on the port (clients and peers), "
     "with\n"
     "                             this certificate (PEM), also the client\n"
@@ -179,6 +182,7 @@ enum {
     OPT_IDLE_TIMEOUT,
     OPT_STALL_TIMEOUT,
     OPT_CLIENT_MEMORY,
+    OPT_ENTRY_CACHE,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_TLS_CA,
@@ -208,6 +212,7 @@ static const struct option long_options[] = {
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
     {"client-memory", required_argument, NULL, OPT_CLIENT_MEMORY},
+    {"entry-cache", required_argument, NULL, OPT_ENTRY_CACHE},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
@@ -355,6 +360,11 @@ static int optionNumber(int opt, const char *arg, struct config *cfg)
     case OPT_STANDBYS:
         rv = parseNumber("standbys", arg, 0, 99, &v);
         cfg->auto_standbys = (unsigned)v;
+        break;
+    case OPT_ENTRY_CACHE:
+        rv = parseNumber("entry-cache", arg, 0, (uint64_t)1 << 30, &v);
+        cfg->entry_cache_mib = v;
+        cfg->entry_cache_set = true;
         break;
     case OPT_STATEMENT_TIMEOUT:
         rv = parseNumber("statement-timeout", arg, 0, 86400000, &v);

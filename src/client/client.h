@@ -95,8 +95,10 @@ int clientDialDefault(void *arg, const char *address, int timeout_ms, int *fd);
  * framing reader and the last response, decoded. Owns its fd and buffers;
  * `frame` and `resp` view the reader's buffer until the next receive. */
 struct client_sock {
-    int fd;        /* -1 when closed */
-    int cancel_fd; /* readable when the wait for an answer must end, -1 */
+    int fd;             /* -1 when closed */
+    struct ssl_st *ssl; /* the TLS session over fd, NULL for plaintext */
+    char tls_err[128];  /* why the TLS session last failed, "" */
+    int cancel_fd;      /* readable when the wait for an answer must end, -1 */
     uint64_t version;
     struct buf out; /* the request(s) to send */
     struct proto_reader reader;
@@ -125,16 +127,49 @@ int clientSockFlush(struct client_sock *s, int64_t deadline_ms);
 int clientSockRecv(struct client_sock *s, int64_t deadline_ms);
 /* Whether the server closed an idle connection (checked without
  * blocking before a request is sent). */
-bool clientSockHungUp(const struct client_sock *s);
+bool clientSockHungUp(struct client_sock *s);
 /* Whether bytes of a message not returned yet were received. */
 bool clientSockPartial(const struct client_sock *s);
 /* Sends `out` and reads the answer. */
 int clientSockCall(struct client_sock *s, int64_t deadline_ms);
+/* ------------------------------------------------------------ tls */
+
+/* The driver's TLS configuration (tls.c): an OpenSSL context with the
+ * certificate, key and CAs loaded, and the server name policy. */
+struct client_tls;
+
+/* Loads the options' TLS files; on failure `msg` says why. */
+int clientTlsCreate(const struct dqlite_driver_options *o,
+                    struct client_tls **tls, char *msg, size_t size);
+void clientTlsDestroy(struct client_tls *tls);
+/* Runs the handshake on the connected, non-blocking s->fd, within the
+ * deadline, ending early with ERR_CLIENT_CANCELLED when `cancel_fd` (-1 for
+ * none) is readable. On success s->ssl is set; on failure `e` says why
+ * (e.g. "TLS handshake with X failed: certificate verify failed (...)") and
+ * the socket is left to the caller to close. */
+int clientTlsHandshake(const struct client_tls *tls, struct client_sock *s,
+                       const char *address, int64_t deadline_ms, int cancel_fd,
+                       struct client_err *e);
+/* Record I/O for sock.c: 0 with *got / *put bytes (at least one),
+ * ERR_AGAIN with the poll() events to wait for, ERR_CLIENT_EOF (reads: the
+ * server's close_notify) or ERR_IO. */
+int clientTlsRead(struct client_sock *s, void *p, size_t n, size_t *got,
+                  short *events);
+int clientTlsWrite(struct client_sock *s, const void *p, size_t n, size_t *put,
+                   short *events);
+/* clientSockHungUp for a readable TLS socket: false when only non-data
+ * records (session tickets) were waiting. */
+bool clientTlsHungUp(struct client_sock *s);
+/* Sends a close_notify if it can and frees the session (s->ssl NULL). */
+void clientTlsClose(struct client_sock *s);
+
 /* ------------------------------------------------------------ log */
 
 struct dqlite_driver {
     struct dqlite_server_store *store; /* borrowed */
-    struct dqlite_driver_options opts; /* defaults applied */
+    struct dqlite_driver_options opts; /* defaults applied; tls_* strings
+                                          cleared (not kept) */
+    struct client_tls *tls;            /* loaded TLS settings, NULL: none */
 };
 
 void clientLog(const struct dqlite_driver *d, int level, const char *fmt, ...)
@@ -152,9 +187,12 @@ int clientDiscover(struct dqlite_driver *d, int64_t deadline_ms,
 int clientDiscoverCancel(struct dqlite_driver *d, int64_t deadline_ms,
                          const struct dqlite_cancel *cancel,
                          struct client_sock *s, struct client_err *e);
-/* Dials `address` and sends the handshake. */
+/* Dials `address`, runs the TLS handshake when the driver has TLS (ended
+ * early when `cancel`, may be NULL, is fired) and queues the protocol
+ * handshake. On failure `s` is closed. */
 int clientDialNode(struct dqlite_driver *d, const char *address,
-                   uint64_t version, int64_t deadline_ms, struct client_sock *s,
+                   uint64_t version, int64_t deadline_ms,
+                   const struct dqlite_cancel *cancel, struct client_sock *s,
                    struct client_err *e);
 /* Copies a decoded SERVERS list into an array the caller owns. */
 int clientServersCopy(const struct proto_servers *servers,

@@ -41,9 +41,10 @@ DQLITE_API int dqlite_client_connect(struct dqlite_driver *driver,
     if (cl == NULL) {
         return DQLITE_CLIENT_NOMEM;
     }
-    return clientErrPublic(clientDialNode(
-        driver, address, PROTO_VERSION,
-        clientDeadline(driver->opts.connect_timeout_ms), &cl->sock, &cl->err));
+    return clientErrPublic(
+        clientDialNode(driver, address, PROTO_VERSION,
+                       clientDeadline(driver->opts.connect_timeout_ms), NULL,
+                       &cl->sock, &cl->err));
 }
 
 DQLITE_API int dqlite_client_connect_leader(struct dqlite_driver *driver,

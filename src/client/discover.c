@@ -42,7 +42,8 @@ static int clientDialFailed(const char *address, int rv, int dial_errno,
 }
 
 int clientDialNode(struct dqlite_driver *d, const char *address,
-                   uint64_t version, int64_t deadline_ms, struct client_sock *s,
+                   uint64_t version, int64_t deadline_ms,
+                   const struct dqlite_cancel *cancel, struct client_sock *s,
                    struct client_err *e)
 {
     int timeout_ms = clientRemainingMs(deadline_ms);
@@ -63,6 +64,17 @@ int clientDialNode(struct dqlite_driver *d, const char *address,
     rv = clientSockAttach(s, fd, version);
     if (rv != 0) {
         return clientErrSet(e, rv, "connect %s: %s", address, errString(rv));
+    }
+    if (d->tls != NULL) {
+        /* Bounded by the caller's deadline (the call's, or the attempt's
+         * during discovery), like the requests that follow. */
+        rv = clientTlsHandshake(d->tls, s, address, deadline_ms,
+                                clientCancelFd(cancel), e);
+        if (rv != 0) {
+            clientSockClose(s);
+            clientSockInit(s);
+            return rv;
+        }
     }
     return 0;
 }
@@ -91,6 +103,10 @@ static int discoverCall(struct client_sock *s, struct proto_request *req,
     if (rv == 0) {
         rv = clientSockCall(s, deadline_ms);
     }
+    if (rv != 0 && s->tls_err[0] != '\0') {
+        return clientErrSet(e, rv, "request %u: TLS: %s", (unsigned)req->type,
+                            s->tls_err);
+    }
     if (rv != 0) {
         return clientErrSet(e, rv, "request %u: %s", (unsigned)req->type,
                             errString(rv));
@@ -113,6 +129,7 @@ static int discoverRegister(struct client_sock *s, int64_t deadline_ms,
  * the handshake. */
 static int discoverAsk(struct dqlite_driver *d, const char *address,
                        uint64_t version, int64_t deadline_ms,
+                       const struct dqlite_cancel *cancel,
                        struct client_sock *s, char *leader,
                        struct client_err *e, bool *bad_version)
 {
@@ -120,14 +137,17 @@ static int discoverAsk(struct dqlite_driver *d, const char *address,
     int rv;
     *bad_version = false;
     leader[0] = '\0';
-    rv = clientDialNode(d, address, version, deadline_ms, s, e);
+    rv = clientDialNode(d, address, version, deadline_ms, cancel, s, e);
     if (rv != 0) {
         return rv;
     }
     protoRequestInit(&req, PROTO_REQ_LEADER);
     rv = discoverCall(s, &req, PROTO_RESP_SERVER, deadline_ms, e);
     if (rv != 0) {
-        *bad_version = rv == ERR_CLIENT_EOF || rv == ERR_IO;
+        /* A TLS failure (e.g. the server's alert refusing our certificate)
+         * is not a server refusing the protocol version. */
+        *bad_version =
+            (rv == ERR_CLIENT_EOF || rv == ERR_IO) && s->tls_err[0] == '\0';
         goto err_after_dial;
     }
     if (strcmp(s->resp.server.address.data, address) != 0) {
@@ -149,32 +169,35 @@ err_after_dial:
 
 /* discoverAsk with go-dqlite's fallback to the legacy handshake. */
 static int discoverProbe(struct dqlite_driver *d, const char *address,
-                         int64_t deadline_ms, struct client_sock *s,
-                         char *leader, struct client_err *e)
+                         int64_t deadline_ms,
+                         const struct dqlite_cancel *cancel,
+                         struct client_sock *s, char *leader,
+                         struct client_err *e)
 {
     bool bad_version;
-    int rv = discoverAsk(d, address, PROTO_VERSION, deadline_ms, s, leader, e,
-                         &bad_version);
+    int rv = discoverAsk(d, address, PROTO_VERSION, deadline_ms, cancel, s,
+                         leader, e, &bad_version);
     if (rv != 0 && bad_version) {
         clientLog(d, DQLITE_CLIENT_LOG_DEBUG,
                   "server %s: retrying with the legacy protocol", address);
-        rv = discoverAsk(d, address, PROTO_VERSION_LEGACY, deadline_ms, s,
-                         leader, e, &bad_version);
+        rv = discoverAsk(d, address, PROTO_VERSION_LEGACY, deadline_ms, cancel,
+                         s, leader, e, &bad_version);
     }
     return rv;
 }
 
 /* Probes one store entry, following one redirect. 0 with `s` open: found. */
 static int discoverServer(struct dqlite_driver *d, const char *address,
-                          int64_t deadline_ms, struct client_sock *s,
-                          struct client_err *e)
+                          int64_t deadline_ms,
+                          const struct dqlite_cancel *cancel,
+                          struct client_sock *s, struct client_err *e)
 {
     char leader[CLIENT_ADDRESS_MAX];
     char ignored[CLIENT_ADDRESS_MAX];
     int64_t attempt_ms = clientDeadline(d->opts.attempt_timeout_ms);
     int rv = discoverProbe(d, address,
                            attempt_ms < deadline_ms ? attempt_ms : deadline_ms,
-                           s, leader, e);
+                           cancel, s, leader, e);
     if (rv != 0 || clientSockOpen(s)) {
         return rv;
     }
@@ -188,8 +211,8 @@ static int discoverServer(struct dqlite_driver *d, const char *address,
               leader);
     attempt_ms = clientDeadline(d->opts.attempt_timeout_ms);
     rv = discoverProbe(d, leader,
-                       attempt_ms < deadline_ms ? attempt_ms : deadline_ms, s,
-                       ignored, e);
+                       attempt_ms < deadline_ms ? attempt_ms : deadline_ms,
+                       cancel, s, ignored, e);
     if (rv == 0 && !clientSockOpen(s)) {
         rv = clientErrSet(e, ERR_CLIENT_NOLEADER,
                           "reported leader %s is not the leader", leader);
@@ -234,7 +257,7 @@ static int discoverRound(struct dqlite_driver *d, int64_t deadline_ms,
         if (i > 0 && clientRemainingMs(deadline_ms) == 0) {
             break; /* keep the last server's own reason, not "timed out" */
         }
-        rv = discoverServer(d, servers[i].address, deadline_ms, s, e);
+        rv = discoverServer(d, servers[i].address, deadline_ms, cancel, s, e);
         if (rv != 0) {
             clientLog(d, DQLITE_CLIENT_LOG_WARN, "server %s: %s",
                       servers[i].address, e->msg);

@@ -45,6 +45,22 @@ static void driverDefaults(struct dqlite_driver_options *o)
     }
 }
 
+/* Loads the TLS files; the reason of a failure goes to the log. The
+ * option strings are the caller's: they are not kept. */
+static int driverTls(struct dqlite_driver *d)
+{
+    char msg[CLIENT_ERRMSG_SIZE];
+    int rv = clientTlsCreate(&d->opts, &d->tls, msg, sizeof msg);
+    d->opts.tls_cert_file = NULL;
+    d->opts.tls_key_file = NULL;
+    d->opts.tls_ca_file = NULL;
+    d->opts.tls_server_name = NULL;
+    if (rv != 0) {
+        clientLog(d, DQLITE_CLIENT_LOG_ERROR, "%s", msg);
+    }
+    return rv;
+}
+
 DQLITE_API int dqlite_driver_create(struct dqlite_server_store *store,
                                     const struct dqlite_driver_options *options,
                                     struct dqlite_driver **driver)
@@ -64,12 +80,20 @@ DQLITE_API int dqlite_driver_create(struct dqlite_server_store *store,
         dqlite_driver_options_init(&d->opts);
     }
     driverDefaults(&d->opts);
+    if (d->opts.tls && driverTls(d) != 0) {
+        libFree(d);
+        return DQLITE_CLIENT_TLS;
+    }
     *driver = d;
     return 0;
 }
 
 DQLITE_API void dqlite_driver_destroy(struct dqlite_driver *driver)
 {
+    if (driver == NULL) {
+        return;
+    }
+    clientTlsDestroy(driver->tls);
     libFree(driver);
 }
 

@@ -8,6 +8,10 @@
  * decoded in place and stays valid until the next receive. Any failure that
  * can leave the stream out of step closes the socket: a closed socket is
  * the one signal the layers above need to reconnect.
+ *
+ * Over TLS (s->ssl, set up by tls.c after the dial) the bytes go through
+ * the TLS session instead of read()/send(); the waits are the same, with
+ * the events the session asks for.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +30,8 @@ void clientSockInit(struct client_sock *s)
 {
     PRE(s != NULL);
     s->fd = -1;
+    s->ssl = NULL;
+    s->tls_err[0] = '\0';
     s->cancel_fd = -1;
     s->version = PROTO_VERSION;
     bufInit(&s->out);
@@ -38,6 +44,7 @@ void clientSockInit(struct client_sock *s)
 /* Closes the fd only: buffers stay for reuse, the reader is reset. */
 static void sockShut(struct client_sock *s)
 {
+    clientTlsClose(s);
     if (s->fd >= 0) {
         close(s->fd);
         s->fd = -1;
@@ -83,11 +90,12 @@ int clientSockEncode(struct client_sock *s, const struct proto_request *req)
 
 /* Waits until the socket is ready for `events`, or (reads only) the
  * cancellation descriptor is readable. */
-static int sockWait(struct client_sock *s, short events, int64_t deadline_ms)
+static int sockWait(struct client_sock *s, short events, bool reading,
+                    int64_t deadline_ms)
 {
     struct pollfd p[2] = {{.fd = s->fd, .events = events},
                           {.fd = s->cancel_fd, .events = POLLIN}};
-    nfds_t n = events == POLLIN && s->cancel_fd >= 0 ? 2 : 1;
+    nfds_t n = reading && s->cancel_fd >= 0 ? 2 : 1;
     int rv;
     do {
         rv = poll(p, n, clientRemainingMs(deadline_ms));
@@ -102,14 +110,46 @@ static int sockWait(struct client_sock *s, short events, int64_t deadline_ms)
 }
 
 /* One write: send() without SIGPIPE, write() for descriptors a custom
- * dial function returned that are not sockets. */
-static ssize_t sockWrite(int fd, const void *p, size_t n)
+ * dial function returned that are not sockets, or a TLS record. 0 with
+ * *put bytes, ERR_AGAIN with the events to wait for, or ERR_IO. */
+static int sockWrite(struct client_sock *s, const void *p, size_t n,
+                     size_t *put, short *events)
 {
-    ssize_t rv = send(fd, p, n, MSG_NOSIGNAL);
-    if (rv < 0 && errno == ENOTSOCK) {
-        rv = write(fd, p, n);
+    ssize_t rv;
+    if (s->ssl != NULL) {
+        return clientTlsWrite(s, p, n, put, events);
     }
-    return rv;
+    rv = send(s->fd, p, n, MSG_NOSIGNAL);
+    if (rv < 0 && errno == ENOTSOCK) {
+        rv = write(s->fd, p, n);
+    }
+    if (rv > 0) {
+        *put = (size_t)rv;
+        return 0;
+    }
+    *events = POLLOUT;
+    return rv < 0 && (errno == EAGAIN || errno == EINTR) ? ERR_AGAIN : ERR_IO;
+}
+
+/* One read, as sockWrite: 0 with *got bytes, ERR_AGAIN, ERR_CLIENT_EOF,
+ * ERR_IO. */
+static int sockRead(struct client_sock *s, void *p, size_t n, size_t *got,
+                    short *events)
+{
+    ssize_t rv;
+    if (s->ssl != NULL) {
+        return clientTlsRead(s, p, n, got, events);
+    }
+    rv = read(s->fd, p, n);
+    if (rv > 0) {
+        *got = (size_t)rv;
+        return 0;
+    }
+    if (rv == 0) {
+        return ERR_CLIENT_EOF;
+    }
+    *events = POLLIN;
+    return errno == EAGAIN || errno == EINTR ? ERR_AGAIN : ERR_IO;
 }
 
 int clientSockFlush(struct client_sock *s, int64_t deadline_ms)
@@ -118,16 +158,17 @@ int clientSockFlush(struct client_sock *s, int64_t deadline_ms)
     int rv;
     PRE(clientSockOpen(s));
     while (done < s->out.len) {
-        ssize_t n = sockWrite(s->fd, s->out.data + done, s->out.len - done);
-        if (n > 0) {
-            done += (size_t)n;
+        size_t put = 0;
+        short events = 0;
+        rv = sockWrite(s, s->out.data + done, s->out.len - done, &put, &events);
+        if (rv == 0) {
+            done += put;
             continue;
         }
-        if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            rv = ERR_IO;
+        if (rv != ERR_AGAIN) {
             goto err_after_open;
         }
-        rv = sockWait(s, POLLOUT, deadline_ms);
+        rv = sockWait(s, events, false, deadline_ms);
         if (rv != 0) {
             goto err_after_open;
         }
@@ -149,18 +190,17 @@ static int sockFill(struct client_sock *s, int64_t deadline_ms)
         return rv;
     }
     for (;;) {
-        ssize_t n = read(s->fd, p, avail);
-        if (n > 0) {
-            protoReaderCommit(&s->reader, (size_t)n);
+        size_t got = 0;
+        short events = 0;
+        rv = sockRead(s, p, avail, &got, &events);
+        if (rv == 0) {
+            protoReaderCommit(&s->reader, got);
             return 0;
         }
-        if (n == 0) {
-            return ERR_CLIENT_EOF;
+        if (rv != ERR_AGAIN) {
+            return rv;
         }
-        if (errno != EAGAIN && errno != EINTR) {
-            return ERR_IO;
-        }
-        rv = sockWait(s, POLLIN, deadline_ms);
+        rv = sockWait(s, events, true, deadline_ms);
         if (rv != 0) {
             return rv;
         }
@@ -210,7 +250,7 @@ err_after_open:
     return rv;
 }
 
-bool clientSockHungUp(const struct client_sock *s)
+bool clientSockHungUp(struct client_sock *s)
 {
     struct pollfd p = {.fd = s->fd, .events = POLLIN | POLLRDHUP};
     PRE(clientSockOpen(s));
@@ -219,7 +259,10 @@ bool clientSockHungUp(const struct client_sock *s)
     if (poll(&p, 1, 0) != 1) {
         return false;
     }
-    return (p.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) != 0;
+    if ((p.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) == 0) {
+        return false;
+    }
+    return s->ssl == NULL || clientTlsHungUp(s);
 }
 
 bool clientSockPartial(const struct client_sock *s)

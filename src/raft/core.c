@@ -23,6 +23,8 @@ void raftOptionsDefault(struct raft_options *o)
     o->snapshot_trailing = 128;
     o->snapshot_hold_max = 8192;
     o->snapshot_chunk_bytes = 1u << 20;
+    o->entry_cache_bytes = RAFT_ENTRY_CACHE_BYTES_DEFAULT;
+    o->snapshot_hold_bytes = RAFT_ENTRY_CACHE_BYTES_DEFAULT;
     o->pre_vote = true;
     o->check_quorum = true;
 }
@@ -145,6 +147,7 @@ int raftCreate(uint64_t id, const struct raft_options *opts,
     if (rv != 0) {
         goto err_after_alloc;
     }
+    raftCacheTrim(r); /* entries a snapshot covers, beyond the bound */
     r->stable = logLastIndex(&r->log);
     r->persist_from = r->stable + 1;
     r->rep_state = RAFT_FOLLOWER;
@@ -289,6 +292,7 @@ int raftAppendLocal(struct raft *r, uint8_t type, uint8_t *data, size_t len)
             return rv;
         }
     }
+    raftCacheTrim(r);
     rv = raftBroadcastAppend(r, false);
     if (rv == 0) {
         rv = raftMaybeCommit(r); /* a lone voter commits on persist */

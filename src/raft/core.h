@@ -230,6 +230,9 @@ int raftStepSnapshotResult(struct raft *r, const struct raft_message *m);
 int raftSnapshotTick(struct raft *r);
 bool raftSnapshotSane(const struct raft_message *m);
 uint64_t raftCompactionBound(const struct raft *r, uint64_t upto);
+/* Drops entries a snapshot covers while the log holds more than
+ * entry_cache_bytes (within raftCompactionBound). */
+void raftCacheTrim(struct raft *r);
 
 /* member.c */
 int raftConfRebuild(struct raft *r);

@@ -81,6 +81,9 @@
 #define RAFT_MSG_MAX_ENTRIES 4096        /* entries in one AppendEntries */
 #define RAFT_MSG_MAX_BYTES (128u << 20)  /* one encoded message */
 #define RAFT_CHUNK_MAX_BYTES (8u << 20)  /* one InstallSnapshot chunk */
+/* Default bound of the entry payload bytes the log holds in memory
+ * (raft_options.entry_cache_bytes, docs/raft.md "Memory"). */
+#define RAFT_ENTRY_CACHE_BYTES_DEFAULT ((size_t)64 << 20)
 
 /* ------------------------------------------------------------ payloads */
 
@@ -297,13 +300,22 @@ struct raft_options {
                                     in flight to a follower, beyond
                                     snapshot_trailing (0: none kept) */
     size_t snapshot_chunk_bytes; /* InstallSnapshot chunk size */
+    /* Entry payload bytes the log keeps in memory (0: no bound). Beyond
+     * it, entries a snapshot covers are dropped, oldest first, whatever
+     * snapshot_trailing would keep; a snapshot in flight keeps at most
+     * snapshot_hold_bytes more (and snapshot_hold_max entries). Entries
+     * no snapshot covers yet stay: the embedder takes a snapshot once
+     * those pass half the bound (raftLogBytes). docs/raft.md, "Memory". */
+    size_t entry_cache_bytes;
+    size_t snapshot_hold_bytes;
     bool pre_vote;
     bool check_quorum;
 };
 
 /* Defaults: election 1000 ms, heartbeat 100 ms, 64 msgs / 8 MiB in flight,
  * 256 entries / 1 MiB per append, 128 trailing, 8192 held for a snapshot in
- * flight, 1 MiB chunks, pre-vote and check-quorum on. */
+ * flight, 1 MiB chunks, a 64 MiB entry cache and 64 MiB more held for a
+ * snapshot in flight, pre-vote and check-quorum on. */
 void raftOptionsDefault(struct raft_options *o);
 
 /* ------------------------------------------------------------ ready batch */
@@ -556,6 +568,9 @@ const struct raft_configuration *raftConfiguration(const struct raft *r);
 bool raftAcceptsStrangers(const struct raft *r);
 /* Notices of `kind` since the node was created. */
 uint64_t raftNoticeCount(const struct raft *r, int kind);
+/* Payload bytes the log holds in memory of the entries with index in
+ * (after, upto]: raftLogBytes(r, 0, UINT64_MAX) is all of them. */
+uint64_t raftLogBytes(const struct raft *r, uint64_t after, uint64_t upto);
 /* Term of the entry at `index` if the core knows it, else 0. */
 uint64_t raftTermAt(const struct raft *r, uint64_t index);
 

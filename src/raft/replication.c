@@ -275,6 +275,7 @@ static int raftAppendEntries(struct raft *r, const struct raft_append *a)
             return rv;
         }
     }
+    raftCacheTrim(r);
     return 0;
 }
 

@@ -121,13 +121,26 @@ static void raftSnapshotPush(struct raft *r, struct raft_snapshot_meta *meta)
  * snapshot at or is catching up from after one (it needs the entries
  * after it next: without them it would be sent a newer snapshot, and
  * chase snapshots for as long as a transfer outlasts the trailing window),
- * and never keeping more than snapshot_hold_max entries for it. */
+ * and never keeping more than snapshot_hold_max entries for it; and in
+ * any case far enough that the log holds at most entry_cache_bytes, or
+ * snapshot_hold_bytes more for a hold (docs/raft.md, "Memory"). */
 uint64_t raftCompactionBound(const struct raft *r, uint64_t index)
 {
+    uint64_t last = logLastIndex(&r->log);
+    index = index < last ? index : last;
     uint64_t upto =
         index > r->o.snapshot_trailing ? index - r->o.snapshot_trailing : 0;
     uint64_t floor =
         upto > r->o.snapshot_hold_max ? upto - r->o.snapshot_hold_max : 0;
+    if (r->o.entry_cache_bytes != 0) {
+        uint64_t cache = r->o.entry_cache_bytes;
+        uint64_t by_bytes = logIndexKeeping(&r->log, cache);
+        by_bytes = by_bytes < index ? by_bytes : index;
+        upto = by_bytes > upto ? by_bytes : upto;
+        by_bytes = logIndexKeeping(&r->log, cache + r->o.snapshot_hold_bytes);
+        by_bytes = by_bytes < upto ? by_bytes : upto;
+        floor = by_bytes > floor ? by_bytes : floor;
+    }
     if (r->state != RAFT_LEADER) {
         return upto;
     }
@@ -138,6 +151,23 @@ uint64_t raftCompactionBound(const struct raft *r, uint64_t index)
         }
     }
     return upto;
+}
+
+void raftCacheTrim(struct raft *r)
+{
+    if (!r->has_snap || r->o.entry_cache_bytes == 0 ||
+        logBytes(&r->log, 0, UINT64_MAX) <= r->o.entry_cache_bytes) {
+        return; /* (within the bound: the next snapshot compacts) */
+    }
+    uint64_t upto = raftCompactionBound(r, r->snap.index);
+    if (upto > r->log.offset) {
+        logCompact(&r->log, upto);
+    }
+}
+
+uint64_t raftLogBytes(const struct raft *r, uint64_t after, uint64_t upto)
+{
+    return logBytes(&r->log, after, upto);
 }
 
 int raftSnapshotTaken(struct raft *r, uint64_t index)

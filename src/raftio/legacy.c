@@ -469,7 +469,8 @@ static int legacyLogOpen(struct legacy_conv *c)
     if (c->log_open) {
         return 0;
     }
-    struct raftio_log_options opts = {0, c->logger, c->logger_arg};
+    struct raftio_log_options opts = {.logger = c->logger,
+                                      .logger_arg = c->logger_arg};
     struct raftio_loaded loaded;
     int rv = raftioLogOpen(&c->log, &c->stage, &opts, &loaded);
     if (rv != 0) {

@@ -167,18 +167,49 @@ static int logDeleteLast(struct raftio_log *log)
 
 /* ------------------------------------------------------------------ load */
 
-static int loadedAdd(struct raftio_loaded *l, size_t *cap,
+/* The loader's state: the array's capacity and the bound of
+ * raftio_log_options (keep_before, keep_bytes). */
+struct load_ctx {
+    size_t cap;
+    uint64_t keep_before;
+    uint64_t keep_bytes;
+    uint64_t kept_bytes; /* payload of the held entries <= keep_before */
+};
+
+/* Drops the oldest held entries the last snapshot covers while they hold
+ * more than keep_bytes, never the newest one. */
+static void loadedTrim(struct raftio_loaded *l, struct load_ctx *ctx)
+{
+    size_t drop = 0;
+    while (drop + 1 < l->n_entries && ctx->kept_bytes > ctx->keep_bytes &&
+           l->first_index + drop <= ctx->keep_before) {
+        ctx->kept_bytes -= l->entries[drop].len;
+        if (l->entries[drop].data != NULL) {
+            raftPayloadUnref(l->entries[drop].data);
+        }
+        drop++;
+    }
+    if (drop > 0) {
+        memmove(l->entries, l->entries + drop,
+                (l->n_entries - drop) * sizeof *l->entries);
+        l->n_entries -= drop;
+        l->first_index += drop;
+        l->dropped += drop;
+    }
+}
+
+static int loadedAdd(struct raftio_loaded *l, struct load_ctx *ctx,
                      const struct segment_record *r)
 {
-    if (l->n_entries == *cap) {
-        size_t new_cap = *cap == 0 ? 64 : *cap * 2;
+    if (l->n_entries == ctx->cap) {
+        size_t new_cap = ctx->cap == 0 ? 64 : ctx->cap * 2;
         struct raft_entry *grown =
             libRealloc(l->entries, new_cap * sizeof *grown);
         if (grown == NULL) {
             return ERR_NOMEM;
         }
         l->entries = grown;
-        *cap = new_cap;
+        ctx->cap = new_cap;
     }
     uint8_t *copy = NULL;
     if (r->len > 0) {
@@ -193,6 +224,10 @@ static int loadedAdd(struct raftio_loaded *l, size_t *cap,
     }
     l->entries[l->n_entries++] = (struct raft_entry){
         .term = r->term, .type = r->type, .data = copy, .len = r->len};
+    if (ctx->keep_before != 0 && r->index <= ctx->keep_before) {
+        ctx->kept_bytes += r->len;
+        loadedTrim(l, ctx);
+    }
     return 0;
 }
 
@@ -274,14 +309,14 @@ static int logCheckScan(struct raftio_log *log, const char *name,
 }
 
 static int logLoadRecords(const uint8_t *file, const struct segment_scan *scan,
-                          struct raftio_loaded *loaded, size_t *cap)
+                          struct raftio_loaded *loaded, struct load_ctx *ctx)
 {
     struct segment_record r;
     for (uint64_t i = 0; i < scan->n_records; i++) {
         uint64_t off = scan->offsets[i];
         int rv = segmentDecodeRecord(file + off, scan->valid_end - off, &r);
         ASSERT(rv == 0);
-        rv = loadedAdd(loaded, cap, &r);
+        rv = loadedAdd(loaded, ctx, &r);
         if (rv != 0) {
             return rv;
         }
@@ -291,7 +326,7 @@ static int logLoadRecords(const uint8_t *file, const struct segment_scan *scan,
 
 static int logLoadSeg(struct raftio_log *log, const char *name,
                       uint64_t name_index, bool is_last,
-                      struct raftio_loaded *loaded, size_t *cap)
+                      struct raftio_loaded *loaded, struct load_ctx *ctx)
 {
     uint8_t *file;
     size_t size;
@@ -316,7 +351,7 @@ static int logLoadSeg(struct raftio_log *log, const char *name,
         rv = logCutTornTail(log, name, &scan, size, loaded);
     }
     if (rv == 0) {
-        rv = logLoadRecords(file, &scan, loaded, cap);
+        rv = logLoadRecords(file, &scan, loaded, ctx);
     }
     if (rv == 0) {
         rv = logPushSeg(log, scan.first_index, scan.offsets, scan.n_records);
@@ -360,10 +395,16 @@ static int logListSegs(char **names, size_t n, struct seg_file **out,
     return 0;
 }
 
-static int logLoadAll(struct raftio_log *log, struct raftio_loaded *loaded)
+static int logLoadAll(struct raftio_log *log, struct raftio_loaded *loaded,
+                      const struct raftio_log_options *opts)
 {
     char **names;
-    size_t n_names, n_segs, cap = 0;
+    size_t n_names, n_segs;
+    struct load_ctx ctx = {0};
+    if (opts != NULL) {
+        ctx.keep_before = opts->keep_before;
+        ctx.keep_bytes = opts->keep_bytes;
+    }
     struct seg_file *segs;
     int rv = log->fs->list(log->fs, &names, &n_names);
     if (rv != 0) {
@@ -372,7 +413,7 @@ static int logLoadAll(struct raftio_log *log, struct raftio_loaded *loaded)
     rv = logListSegs(names, n_names, &segs, &n_segs);
     for (size_t i = 0; rv == 0 && i < n_segs; i++) {
         rv = logLoadSeg(log, segs[i].name, segs[i].first_index, i + 1 == n_segs,
-                        loaded, &cap);
+                        loaded, &ctx);
     }
     libFree(segs);
     raftioFsFreeList(names, n_names);
@@ -391,7 +432,7 @@ int raftioLogOpen(struct raftio_log *log, struct raftio_fs *fs,
     log->logger_arg = opts != NULL ? opts->logger_arg : NULL;
     bufInit(&log->scratch);
     *loaded = (struct raftio_loaded){0};
-    int rv = logLoadAll(log, loaded);
+    int rv = logLoadAll(log, loaded, opts);
     if (rv == 0) {
         rv = logOpenLast(log);
     }

@@ -38,6 +38,12 @@ struct raftio_log_options {
     uint64_t segment_max_bytes; /* roll to a new segment past this; 0 = 8MiB */
     raftio_logger_fn logger;    /* may be NULL */
     void *logger_arg;
+    /* The loader's bound (docs/raft.md, "Memory"): of the entries with
+     * index <= keep_before (those the last snapshot covers) it keeps in
+     * `loaded` only the newest ones holding at most keep_bytes of payload,
+     * and always the newest one. 0: keep everything. */
+    uint64_t keep_before;
+    uint64_t keep_bytes;
 };
 
 /* What the loader found. The struct owns one reference to each entry's
@@ -49,6 +55,7 @@ struct raftio_loaded {
     struct raft_entry *entries;
     size_t n_entries;
     uint64_t torn_bytes; /* bytes of torn tail dropped at load */
+    uint64_t dropped;    /* entries the loader's bound left on disk only */
 };
 
 struct raftio_log_seg {

@@ -466,6 +466,7 @@ static int loopOpenReplica(struct dqlite_node *n)
     nodeTimeouts(n, &o.heartbeat_ms, &o.election_ms);
     o.snapshot_threshold = n->snapshot_threshold;
     o.snapshot_trailing = n->snapshot_trailing;
+    o.entry_cache_bytes = n->entry_cache_bytes;
     o.bootstrap = n->id == 1 || n->id == NODE_BOOTSTRAP_ID;
     o.compress_snapshots = n->snapshot_compression;
     o.log = loopLog;

@@ -42,6 +42,7 @@ static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
     n->state = NODE_CREATED;
     n->snapshot_threshold = 1024;
     n->snapshot_trailing = 8192;
+    n->entry_cache_bytes = NODE_ENTRY_CACHE_BYTES;
     n->busy_timeout_ms = 5000;
     n->statement_timeout_ms = NODE_STATEMENT_TIMEOUT_MS;
     n->linearizable_reads = true;
@@ -249,6 +250,21 @@ int dqlite_node_set_snapshot_params(dqlite_node *n, unsigned threshold,
     }
     n->snapshot_threshold = threshold;
     n->snapshot_trailing = trailing;
+    return 0;
+}
+
+int dqlite_node_set_entry_cache(dqlite_node *n, uint64_t bytes)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    if (bytes != 0 && bytes < NODE_ENTRY_CACHE_MIN_BYTES) {
+        nodeErrorf(n, "entry cache must be 0 or at least %u bytes",
+                   NODE_ENTRY_CACHE_MIN_BYTES);
+        return DQLITE_MISUSE;
+    }
+    n->entry_cache_bytes = bytes;
     return 0;
 }
 

@@ -58,6 +58,10 @@
  * (dqlite_node_set_statement_timeout; docs/server.md "Runaway
  * statements"). */
 #define NODE_STATEMENT_TIMEOUT_MS 10000
+/* Entry payload bytes the raft log keeps in memory (docs/raft.md,
+ * "Memory"; dqlite_node_set_entry_cache, --entry-cache). */
+#define NODE_ENTRY_CACHE_BYTES RAFT_ENTRY_CACHE_BYTES_DEFAULT
+#define NODE_ENTRY_CACHE_MIN_BYTES (1u << 20)
 /* A leader whose db thread runs one job longer than the statement timeout
  * (the default one when unbounded) plus this hands leadership over
  * (watchdog.c). */
@@ -83,6 +87,7 @@ struct dqlite_node {
     uint64_t failure_domain;
     unsigned snapshot_threshold;
     unsigned snapshot_trailing;
+    uint64_t entry_cache_bytes; /* 0: no bound */
 
     /* Listening socket: created by bind (or start), adopted by the loop. */
     int listen_fd; /* -1 until bound */

@@ -142,7 +142,8 @@ static void replicaLogUpgrade(void *arg, int level, const char *msg)
 
 static int replicaLoad(struct replica *r, struct replica_disk *d)
 {
-    struct raftio_log_options log_opts = {0, replicaLogNote, r};
+    struct raftio_log_options log_opts = {.logger = replicaLogNote,
+                                          .logger_arg = r};
     int rv = raftioMetaLoad(&r->fs, &d->hs.term, &d->hs.vote);
     if (rv != 0) {
         return rv;
@@ -159,9 +160,22 @@ static int replicaLoad(struct replica *r, struct replica_disk *d)
     } else if (rv != ERR_NOTFOUND) {
         return rv;
     }
+    if (d->has_snap && r->o.entry_cache_bytes != 0) {
+        /* of the entries the snapshot covers, only what the core keeps */
+        log_opts.keep_before = d->snap.index;
+        log_opts.keep_bytes = r->o.entry_cache_bytes;
+    }
     rv = raftioLogOpen(&r->log, &r->fs, &log_opts, &d->loaded);
     if (rv != 0) {
         return rv;
+    }
+    if (d->loaded.dropped > 0) {
+        replicaLogf(r, REPLICA_LOG_INFO,
+                    "raft log: %llu entries the snapshot at %llu covers left "
+                    "on disk (entry cache bound %llu bytes)",
+                    (unsigned long long)d->loaded.dropped,
+                    (unsigned long long)d->snap.index,
+                    (unsigned long long)r->o.entry_cache_bytes);
     }
     rv = replicaDropCoveredLog(r, d);
     if (rv != 0) {
@@ -185,6 +199,7 @@ static int replicaCreateCore(struct replica *r, struct replica_disk *d)
     ro.heartbeat_timeout_ms = r->o.heartbeat_ms;
     ro.seed = replicaSeed();
     ro.snapshot_trailing = r->o.snapshot_trailing;
+    ro.entry_cache_bytes = (size_t)r->o.entry_cache_bytes;
     if (d->boot.data != NULL) {
         entries = &d->boot;
         n = 1;

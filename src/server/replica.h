@@ -76,6 +76,7 @@ struct replica_options {
     unsigned election_ms;
     unsigned snapshot_threshold; /* entries applied between snapshots */
     unsigned snapshot_trailing;  /* entries kept behind a snapshot */
+    uint64_t entry_cache_bytes;  /* raft_options.entry_cache_bytes */
     bool bootstrap;              /* first start of the cluster's first node */
     bool compress_snapshots;     /* LZ4 snapshot files */
     /* Log lines (DQLITE_LOG_* levels); may be called from any thread. */

@@ -290,11 +290,22 @@ static void snapFreezeDone(struct worker_job *job)
     }
 }
 
+/* Whether the entries applied since the last snapshot hold half the entry
+ * cache: a snapshot then lets the core drop them (docs/raft.md, "Memory"),
+ * at most once per half the bound written. */
+static bool snapCacheFull(const struct replica *r, uint64_t index)
+{
+    uint64_t half = r->o.entry_cache_bytes / 2;
+    return half > 0 && index > r->snapshot_index &&
+           raftLogBytes(r->raft, r->snapshot_index, index) >= half;
+}
+
 void replicaMaybeSnapshot(struct replica *r)
 {
     uint64_t index = r->apply_queued; /* the state once queued jobs ran */
     if (r->snapshot_running || r->closing || r->o.snapshot_threshold == 0 ||
-        index < r->snapshot_index + r->o.snapshot_threshold) {
+        (index < r->snapshot_index + r->o.snapshot_threshold &&
+         !snapCacheFull(r, index))) {
         return;
     }
     struct snap_job *s = libCalloc(1, sizeof *s);

@@ -26,3 +26,24 @@ CHECK_TARGETS += check-clientlive
 .PHONY: check-clientlive
 check-clientlive: $(CLIENTLIVE_BIN) $(B)/dqlited $(B)/dqlite
 	timeout -k 5 300 test/clientlive/run.sh $(B)
+
+# The same tier over TLS (test/clientlive/tls.sh): the shell and
+# dqlite-bench (our client) against go-dqlite's app with WithTLS and
+# SimpleTLSConfig (test/clientlive/tlsnode, built in GOPATH mode from
+# Debian's go-dqlite sources, on Debian's libdqlite). The Go program does
+# not load our library, so the tier runs in every build mode.
+CLIENTLIVE_TLSNODE := $(B)/test/clientlive-tlsnode
+CLIENTLIVE_GOENV := GO111MODULE=off GOPATH=/usr/share/gocode \
+	GOCACHE=$(CURDIR)/build/gocache GOFLAGS= CGO_ENABLED=1 \
+	CGO_LDFLAGS_ALLOW=-Wl,-z,now
+
+$(CLIENTLIVE_TLSNODE): $(wildcard test/clientlive/tlsnode/*.go) | deps
+	@mkdir -p $(@D)
+	cd test/clientlive/tlsnode && $(CLIENTLIVE_GOENV) go build -o $(CURDIR)/$@ .
+
+TEST_BINS += $(CLIENTLIVE_TLSNODE)
+CHECK_TARGETS += check-clientlive-tls
+
+.PHONY: check-clientlive-tls
+check-clientlive-tls: $(CLIENTLIVE_TLSNODE) $(B)/dqlite $(B)/dqlite-bench
+	timeout -k 5 300 test/clientlive/tls.sh $(B)

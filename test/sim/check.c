@@ -167,6 +167,25 @@ uint64_t simCheckCommitted(void)
 
 /* ------------------------------------------------------------ leaders */
 
+/* The entry cache bound (docs/raft.md, "Memory"): past it and what a
+ * snapshot in flight may hold besides, the log holds nothing a snapshot
+ * covers. */
+void simCheckCache(int i)
+{
+    const struct sim_node *n = &W->nodes[i];
+    uint64_t bound = W->cfg.opts.entry_cache_bytes;
+    bound += bound != 0 ? W->cfg.opts.snapshot_hold_bytes : 0;
+    uint64_t held = raftLogBytes(n->r, 0, UINT64_MAX);
+    uint64_t snap = n->disk.has_snap ? n->disk.meta.index : 0;
+    if (bound != 0 && held > bound && raftLogBytes(n->r, 0, snap) > 0) {
+        simFail("n%d: log holds %llu bytes (bound %llu), %llu of them "
+                "covered by the snapshot at %llu",
+                i + 1, (unsigned long long)held, (unsigned long long)bound,
+                (unsigned long long)raftLogBytes(n->r, 0, snap),
+                (unsigned long long)snap);
+    }
+}
+
 void simCheckLeader(int i)
 {
     struct raft *r = W->nodes[i].r;

@@ -77,6 +77,13 @@ static void simDrawConfig(struct sim_config *c)
         c->opts.snapshot_trailing = (unsigned)simRange(0, 2);
         c->opts.snapshot_chunk_bytes = simRange(24, 96);
     }
+    c->small_cache = simChance(250);
+    if (c->small_cache) {
+        /* A few entries' worth of entry cache: followers behind it are
+         * sent snapshots (issue 15, finding 10). */
+        c->opts.entry_cache_bytes = simRange(1024, 16384);
+        c->opts.snapshot_hold_bytes = simRange(0, 8 * 16384);
+    }
     c->fault_until_ms = simRange(1500, 4000);
     c->deadline_ms = c->fault_until_ms + 15000;
 }
@@ -124,13 +131,14 @@ static void simSetup(uint64_t seed)
     const struct sim_config *c = &W->cfg;
     simTrace("seed %llu: %u nodes (%u bootstrapped), election %u ms, "
              "pre-vote %d, check-quorum %d, loss %u‰, dup %u‰, delay "
-             "%u-%u ms, disk fail %u‰, faults until %llu ms%s",
+             "%u-%u ms, disk fail %u‰, faults until %llu ms%s%s",
              (unsigned long long)seed, c->n_nodes, c->n_initial,
              c->opts.election_timeout_ms, c->opts.pre_vote,
              c->opts.check_quorum, c->loss_permille, c->dup_permille,
              c->delay_min_ms, c->delay_max_ms, c->disk_fail_permille,
              (unsigned long long)c->fault_until_ms,
-             c->slow_snapshots ? ", slow snapshots" : "");
+             c->slow_snapshots ? ", slow snapshots" : "",
+             c->small_cache ? ", small entry cache" : "");
     for (unsigned i = 0; i < W->cfg.n_nodes; i++) {
         simNodeStart((int)i);
     }

@@ -459,9 +459,12 @@ void simNodeDiskDone(int i)
     raftAdvance(n->r, rd);
     n->writing = false;
     uint64_t base = n->disk.has_snap ? n->disk.meta.index : 0;
-    if (n->applied >= base + W->cfg.snapshot_every) {
-        simTakeSnapshot(i);
+    uint64_t half = W->cfg.opts.entry_cache_bytes / 2;
+    if (n->applied >= base + W->cfg.snapshot_every ||
+        (n->applied > base && raftLogBytes(n->r, base, n->applied) >= half)) {
+        simTakeSnapshot(i); /* also src/server's entry cache rule */
     }
+    simCheckCache(i);
     simNodePump(i);
 }
 

@@ -148,6 +148,7 @@ struct sim_config {
     bool faults;
     bool membership;
     bool slow_snapshots; /* transfers outlast the snapshot interval */
+    bool small_cache;    /* an entry cache of a few entries (finding 10) */
 };
 
 struct sim_world {
@@ -213,6 +214,7 @@ void simCheckStep(void);
 void simCheckAppend(int i, uint64_t index, uint64_t term, uint64_t chain,
                     bool durable);
 void simCheckApply(int i, uint64_t index, uint64_t term, uint64_t chain);
+void simCheckCache(int i);
 void simCheckLeader(int i);
 void simCheckLeaderMessage(int i, const struct raft_message *m);
 void simCheckReadStart(uint64_t ctx);

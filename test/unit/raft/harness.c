@@ -39,6 +39,7 @@ struct hnode {
     uint64_t now_ms;
     uint64_t applied;
     uint64_t installs;
+    uint64_t peak_log_bytes; /* raftLogBytes since the last start */
     uint64_t reads_ctx[32];
     uint64_t reads_index[32];
     unsigned n_reads;
@@ -58,6 +59,7 @@ static struct {
     struct hmsg *queue;
     size_t q_head, q_len, q_cap;
     bool tolerant;
+    bool autosnap; /* snapshot once half the entry cache is unsnapshotted */
     int failures;
     int line;
     const char *text;
@@ -252,6 +254,29 @@ static void hApply(int id, const struct raft_ready *rd)
     }
 }
 
+static void hTakeSnapshot(int id);
+
+/* The embedder's rule of src/server (replicaMaybeSnapshot): a snapshot once
+ * the applied entries after the last one hold half the entry cache. */
+static void hAutoSnapshot(int id)
+{
+    struct hnode *node = &H.nodes[id];
+    uint64_t since = node->disk.has_snap ? node->disk.meta.index : 0;
+    uint64_t half = H.opts.entry_cache_bytes / 2;
+    if (H.autosnap && half > 0 && node->applied > since &&
+        raftLogBytes(node->r, since, node->applied) >= half) {
+        hTakeSnapshot(id);
+    }
+}
+
+static void hNotePeak(struct hnode *node)
+{
+    uint64_t bytes = raftLogBytes(node->r, 0, UINT64_MAX);
+    if (bytes > node->peak_log_bytes) {
+        node->peak_log_bytes = bytes;
+    }
+}
+
 /* Carries out every ready batch of node `id`. Returns whether any. */
 static bool hProcess(int id)
 {
@@ -273,6 +298,9 @@ static bool hProcess(int id)
         hApply(id, &rd);
         hServeSnapshotReads(id, &rd);
         raftAdvance(node->r, &rd);
+        hNotePeak(node);
+        hAutoSnapshot(id);
+        hNotePeak(node);
     }
     return any;
 }
@@ -328,6 +356,8 @@ static void hStart(int id)
     }
     node->up = true;
     node->applied = d->has_snap ? d->meta.index : 0;
+    node->peak_log_bytes = 0;
+    hNotePeak(node);
 }
 
 static void hCrash(int id)
@@ -529,6 +559,12 @@ static void hOption(const char *name, const char *value)
         H.opts.max_append_entries = (unsigned)v;
     } else if (strcmp(name, "inflight") == 0) {
         H.opts.max_inflight_msgs = (unsigned)v;
+    } else if (strcmp(name, "cache") == 0) {
+        H.opts.entry_cache_bytes = v;
+    } else if (strcmp(name, "holdbytes") == 0) {
+        H.opts.snapshot_hold_bytes = v;
+    } else if (strcmp(name, "autosnap") == 0) {
+        H.autosnap = v != 0;
     } else {
         HFAIL("unknown option %s", name);
     }
@@ -550,6 +586,21 @@ static void hProposeN(struct raft *r, int id, int count, char **args, int n)
         hResult(rv, args, n, 3, "propose");
     }
     hProcess(id);
+}
+
+/* proposebig NODE COUNT BYTES: COUNT entries of BYTES each, one at a
+ * time, the cluster stabilized in between. */
+static void hProposeBig(int id, int count, size_t len)
+{
+    for (int k = 0; k < count; k++) {
+        uint64_t index, term;
+        uint8_t *data = raftPayloadAlloc(len);
+        cr_assert(data != NULL);
+        memset(data, k, len);
+        hOk(raftPropose(H.nodes[id].r, data, len, &index, &term), "propose");
+        raftPayloadUnref(data);
+        hStabilize();
+    }
 }
 
 /* pickfrom NODE WANT ID...: raftTransferPickFrom over the listed ids. */
@@ -594,6 +645,8 @@ static bool hCmdCore(char **a, int n)
         hResult(rv, a, n, 3, "read");
     } else if (strcmp(a[0], "pickfrom") == 0) {
         hPickFrom(a, n);
+    } else if (strcmp(a[0], "proposebig") == 0) {
+        hProposeBig(hId(a[1]), atoi(a[2]), strtoull(a[3], NULL, 10));
     } else {
         return false;
     }
@@ -721,6 +774,14 @@ static void hExpect(char **a, int n)
         int s = raftState(hCore(a[2]));
         if (strcmp(names[s], state) != 0) {
             HFAIL("node %s is %s", a[2], names[s]);
+        }
+        return;
+    }
+    if (strcmp(a[1], "logbytes-under") == 0) {
+        /* the most the node's log held in memory since it started */
+        uint64_t peak = H.nodes[hId(a[2])].peak_log_bytes;
+        if (peak > strtoull(a[3], NULL, 10)) {
+            HFAIL("the log held %llu bytes", (unsigned long long)peak);
         }
         return;
     }

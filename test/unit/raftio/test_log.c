@@ -316,3 +316,51 @@ Test(log, real_tmpfs_disk_full)
     syscall(SYS_umount2, dir, 0);
     rmdir(dir);
 }
+
+/* The loader's bound (docs/raft.md, "Memory"): of 200 entries of 64 KiB,
+ * the 180 a snapshot covers are loaded only as far as 1 MiB of them (16
+ * entries), the 20 after it all; without a bound, all 200 (12.5 MiB). The
+ * bytes loaded stay under the bound plus what follows the snapshot. */
+Test(log, loader_keeps_only_the_bound_of_entries_a_snapshot_covers)
+{
+    enum { N = 200, LEN = 64 << 10, SNAP = 180 };
+    struct raftio_fs *fs = memfsCreate();
+    struct raftio_log log;
+    struct raftio_loaded l;
+    static uint8_t payload[LEN];
+    cr_assert_eq(raftioLogOpen(&log, fs, NULL, &l), 0);
+    for (uint64_t i = 1; i <= N; i++) {
+        memset(payload, (int)i, LEN);
+        struct raft_entry e = {1, RAFT_COMMAND, payload, LEN};
+        cr_assert_eq(raftioLogAppend(&log, i, &e, 1), 0);
+        cr_assert_eq(raftioLogSync(&log), 0);
+    }
+    raftioLogClose(&log);
+    struct raftio_log_options bounded = {.keep_before = SNAP,
+                                         .keep_bytes = 1 << 20};
+    cr_assert_eq(raftioLogOpen(&log, fs, &bounded, &l), 0);
+    cr_assert_eq(l.first_index, SNAP - 16 + 1, "first %llu",
+                 (unsigned long long)l.first_index);
+    cr_assert_eq(l.n_entries, N - SNAP + 16);
+    cr_assert_eq(l.dropped, SNAP - 16);
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < l.n_entries; i++) {
+        cr_assert_eq(l.entries[i].len, LEN);
+        cr_assert_eq(l.entries[i].data[LEN - 1], (uint8_t)(l.first_index + i));
+        bytes += l.entries[i].len;
+    }
+    cr_assert_leq(bytes, (1 << 20) + (uint64_t)(N - SNAP) * LEN);
+    raftioLoadedFree(&l);
+    /* The log on disk is whole: appending goes on after the last entry. */
+    memset(payload, 0, LEN);
+    struct raft_entry e = {2, RAFT_COMMAND, payload, 1};
+    cr_assert_eq(raftioLogAppend(&log, N + 1, &e, 1), 0);
+    cr_assert_eq(raftioLogSync(&log), 0);
+    raftioLogClose(&log);
+    cr_assert_eq(raftioLogOpen(&log, fs, NULL, &l), 0);
+    cr_assert_eq(l.first_index, 1);
+    cr_assert_eq(l.n_entries, N + 1);
+    raftioLoadedFree(&l);
+    raftioLogClose(&log);
+    fs->destroy(fs);
+}

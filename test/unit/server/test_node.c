@@ -114,6 +114,9 @@ Test(node, option_bounds)
     cr_assert_eq(dqlite_node_set_snapshot_params(n, 2048, 1024), DQLITE_MISUSE);
     cr_assert_eq(dqlite_node_set_snapshot_params(n, 0, 0), DQLITE_MISUSE);
     cr_assert_eq(dqlite_node_set_failure_domain(n, 7), 0);
+    cr_assert_eq(dqlite_node_set_entry_cache(n, 1000), DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_set_entry_cache(n, 0), 0);
+    cr_assert_eq(dqlite_node_set_entry_cache(n, 1 << 20), 0);
     dqlite_node_destroy(n);
 }
 
