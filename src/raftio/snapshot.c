@@ -138,21 +138,40 @@ static void snapOutFree(struct snap_out *o)
     libFree(o->stored);
 }
 
-/* Deletes every snapshot older than the two newest, but `keep`. Best
- * effort. */
-static void snapCleanup(struct raftio_fs *fs, uint64_t newest,
-                        uint64_t previous, uint64_t keep)
+/* After publishing the snapshot at `index`: deletes every snapshot older
+ * than the two newest on disk NOW, but `index` and `keep`. Best effort. The
+ * two newest come from this very listing, never from one taken before the
+ * rename: the snapshot worker (own snapshots) and the raftio writer
+ * (received ones) publish concurrently, and a listing taken earlier missed
+ * a snapshot the other published meanwhile, which was then deleted (a
+ * received snapshot gone before its install: "not found"). One published
+ * after this listing is not in it, so it is never deleted. */
+static void snapCleanup(struct raftio_fs *fs, uint64_t index, uint64_t keep)
 {
     char **names;
     size_t n;
+    uint64_t newest = 0, previous = 0;
     if (fs->list(fs, &names, &n) != 0) {
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        uint64_t index;
+        uint64_t at;
         char tail[2];
-        if (sscanf(names[i], "snap-%20" SCNu64 "%1s", &index, tail) == 1 &&
-            index != newest && index != previous && index != keep) {
+        if (sscanf(names[i], "snap-%20" SCNu64 "%1s", &at, tail) != 1) {
+            continue;
+        }
+        if (at > newest) {
+            previous = newest;
+            newest = at;
+        } else if (at > previous && at != newest) {
+            previous = at;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t at;
+        char tail[2];
+        if (sscanf(names[i], "snap-%20" SCNu64 "%1s", &at, tail) == 1 &&
+            at != index && at != newest && at != previous && at != keep) {
             fs->unlink(fs, names[i]);
         }
     }
@@ -260,12 +279,10 @@ static int snapWriterCommit(struct raftio_snapshot_writer *w, const char *tmp,
 int raftioSnapshotWriterClose(struct raftio_snapshot_writer *w, bool commit)
 {
     char tmp[RAFTIO_FS_NAME_MAX], name[RAFTIO_FS_NAME_MAX];
-    uint64_t newest = 0, previous = 0;
     struct raftio_fs *fs = w->fs;
     int rv = ERR_CANCELED;
     snapName(tmp, w->index, ".tmp");
     snapName(name, w->index, "");
-    snapNewestIndex(fs, &newest, &previous);
     if (commit) {
         rv = snapWriterCommit(w, tmp, name);
     } else {
@@ -274,8 +291,7 @@ int raftioSnapshotWriterClose(struct raftio_snapshot_writer *w, bool commit)
     if (rv != 0) {
         fs->unlink(fs, tmp);
     } else {
-        snapCleanup(fs, w->index, newest != w->index ? newest : previous,
-                    w->keep_index);
+        snapCleanup(fs, w->index, w->keep_index);
     }
     snapOutFree(w);
     return commit ? rv : 0;
@@ -586,7 +602,6 @@ static int snapFinishReceived(struct raftio_fs *fs, int fd, uint64_t index,
     struct snapshot_header h;
     uint8_t *conf, *data;
     size_t len;
-    uint64_t newest = 0, previous = 0;
     snapName(tmp, index, ".tmp");
     snapName(name, index, "");
     int rv = fs->sync(fs, fd);
@@ -600,14 +615,13 @@ static int snapFinishReceived(struct raftio_fs *fs, int fd, uint64_t index,
     }
     libFree(conf);
     libFree(data);
-    snapNewestIndex(fs, &newest, &previous);
     rv = fs->rename(fs, tmp, name);
     if (rv == 0) {
         *published = true;
         rv = fs->syncDir(fs);
     }
     if (rv == 0) {
-        snapCleanup(fs, index, newest != index ? newest : previous, 0);
+        snapCleanup(fs, index, 0);
     }
     return rv;
 }

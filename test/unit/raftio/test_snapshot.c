@@ -35,7 +35,8 @@ static void writeSnap(struct raftio_fs *fs, uint64_t index, size_t len,
     makeConf(&m);
     struct raftio_snapshot_buf bufs[2] = {{d, len / 3},
                                           {d + len / 3, len - len / 3}};
-    cr_assert_eq(raftioSnapshotWrite(fs, &m, bufs, 2, compress), expect);
+    int wrv = raftioSnapshotWrite(fs, &m, bufs, 2, compress);
+    cr_assert_eq(wrv, expect, "%s", errString(wrv));
     raftConfClose(&m.conf);
     free(d);
 }
@@ -361,4 +362,110 @@ Test(snapshot, writer_keeps_the_snapshot_a_transfer_reads)
     raftConfClose(&m.conf);
     free(d);
     memfsDestroy(fs);
+}
+
+/* A follower's own snapshot and a received one are written by two threads
+ * (the snapshot worker, the raftio writer). This fs forwards to memfs and,
+ * right after the own snapshot's rename into place (before its clean-up),
+ * publishes the leader's snapshot as the writer thread may do then. */
+struct race_fs {
+    struct raftio_fs fs; /* first: the seam's pointer is this struct's */
+    struct raftio_fs *inner;
+    struct raftio_fs *leader;
+    uint64_t received;
+    bool fired;
+};
+
+static struct raftio_fs *raceInner(struct raftio_fs *fs)
+{
+    return ((struct race_fs *)fs)->inner;
+}
+static int raceOpen(struct raftio_fs *fs, const char *name, int flags, int *fd)
+{
+    return raceInner(fs)->open(raceInner(fs), name, flags, fd);
+}
+static void raceClose(struct raftio_fs *fs, int fd)
+{
+    raceInner(fs)->close(raceInner(fs), fd);
+}
+static int racePwrite(struct raftio_fs *fs, int fd, const void *buf, size_t n,
+                      uint64_t off)
+{
+    return raceInner(fs)->pwrite(raceInner(fs), fd, buf, n, off);
+}
+static int racePread(struct raftio_fs *fs, int fd, void *buf, size_t n,
+                     uint64_t off, size_t *got)
+{
+    return raceInner(fs)->pread(raceInner(fs), fd, buf, n, off, got);
+}
+static int raceSize(struct raftio_fs *fs, int fd, uint64_t *size)
+{
+    return raceInner(fs)->size(raceInner(fs), fd, size);
+}
+static int raceTruncate(struct raftio_fs *fs, int fd, uint64_t size)
+{
+    return raceInner(fs)->truncate(raceInner(fs), fd, size);
+}
+static int raceSync(struct raftio_fs *fs, int fd)
+{
+    return raceInner(fs)->sync(raceInner(fs), fd);
+}
+static int raceRename(struct raftio_fs *fs, const char *from, const char *to)
+{
+    struct race_fs *r = (struct race_fs *)fs;
+    int rv = r->inner->rename(r->inner, from, to);
+    if (rv == 0 && !r->fired) { /* published, not yet cleaned up */
+        r->fired = true;
+        cr_assert_eq(transfer(r->leader, r->inner, r->received, 4096, -1), 0);
+    }
+    return rv;
+}
+static int raceUnlink(struct raftio_fs *fs, const char *name)
+{
+    return raceInner(fs)->unlink(raceInner(fs), name);
+}
+static int raceSyncDir(struct raftio_fs *fs)
+{
+    return raceInner(fs)->syncDir(raceInner(fs));
+}
+static int raceList(struct raftio_fs *fs, char ***names, size_t *n)
+{
+    return raceInner(fs)->list(raceInner(fs), names, n);
+}
+
+Test(snapshot, own_snapshot_spares_one_received_meanwhile)
+{
+    struct raftio_fs *leader = memfsCreate();
+    struct raftio_fs *follower = memfsCreate();
+    writeSnap(leader, 384, 30000, true, 0);
+    writeSnap(follower, 32, 3000, true, 0);
+    struct race_fs race = {
+        .inner = follower, .leader = leader, .received = 384};
+    race.fs = *follower;
+    race.fs.open = raceOpen;
+    race.fs.close = raceClose;
+    race.fs.pwrite = racePwrite;
+    race.fs.pread = racePread;
+    race.fs.size = raceSize;
+    race.fs.truncate = raceTruncate;
+    race.fs.sync = raceSync;
+    race.fs.rename = raceRename;
+    race.fs.unlink = raceUnlink;
+    race.fs.syncDir = raceSyncDir;
+    race.fs.list = raceList;
+    race.fs.destroy = NULL;
+    writeSnap(&race.fs, 64, 3000, true, 0);
+    cr_assert(race.fired);
+    /* The core announced 384 for install: its file must still be there. */
+    struct raft_snapshot_meta m;
+    uint8_t *data;
+    size_t n;
+    int rv = raftioSnapshotLoadAt(follower, 384, &m, &data, &n);
+    cr_assert_eq(rv, 0, "the received snapshot was deleted: %s", errString(rv));
+    cr_assert_eq(n, 30000);
+    raftSnapshotMetaClose(&m);
+    free(data);
+    checkSnap(follower, 384, 30000);
+    memfsDestroy(follower);
+    memfsDestroy(leader);
 }
