@@ -9,6 +9,14 @@
  * pages: one copy of the database, in the output buffer. Any node answers,
  * leader or not. An unknown database is FAILURE 1002, as the newer
  * reference answers.
+ *
+ * On the leader, the snapshot waits for the same gate as a query (a
+ * read-index round, or a barrier without linearizable reads): a leader
+ * just elected may not yet have applied writes its predecessor
+ * acknowledged, and the dump must hold every write acknowledged before it
+ * was asked for. A follower (or a leader that cannot pass the gate: disk
+ * full, leadership lost meanwhile) dumps its own copy as applied so far,
+ * which may lack the latest acknowledged writes (docs/membership.md).
  */
 #include <stdio.h>
 #include <string.h>
@@ -83,12 +91,38 @@ static void dumpDone(struct worker_job *job)
     gatewayFinish(g);
 }
 
+static void dumpOnRead(struct replica_wait *w, int status)
+{
+    struct gateway *g = GATEWAY_OF(w, wait);
+    g->wait_out = false;
+    if (g->closing) {
+        gatewayCloseDb(g);
+    } else if (status == ERR_SHUTDOWN) {
+        gatewayFailErr(g, status);
+    } else {
+        gatewayRun(g, dumpWork, dumpDone); /* status != 0: the local copy */
+    }
+}
+
 void gatewayDump(struct gateway *g)
 {
     const struct proto_text name = g->req.dump.name;
+    struct dqlite_node *n = gatewayNode(g);
     if (name.len == 0 || name.len > VFS_MAX_NAME) {
         gatewayFailure(g, GATEWAY_ERR_NOTFOUND, "database does not exist");
         return;
     }
-    gatewayRun(g, dumpWork, dumpDone);
+    if (!replicaIsLeader(&n->replica)) {
+        gatewayRun(g, dumpWork, dumpDone);
+        return;
+    }
+    g->stage = GATEWAY_WAITING;
+    g->wait.cb = dumpOnRead;
+    g->wait_out = true;
+    int rv = n->linearizable_reads ? replicaRead(&n->replica, &g->wait)
+                                   : replicaBarrier(&n->replica, &g->wait);
+    if (rv != 0) { /* refused at once (disk full...): the local copy */
+        g->wait_out = false;
+        gatewayRun(g, dumpWork, dumpDone);
+    }
 }

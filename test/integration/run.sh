@@ -2,6 +2,8 @@
 # Integration tests of dqlited and the dqlite shell:
 #
 #   test/integration/run.sh BUILD_DIR      (make check-integration)
+#   INTEGRATION_ONLY="disk member" test/integration/run.sh BUILD_DIR   (some groups)
+#   INTEG_KEEP=DIR ...   (a failed case's node logs are copied to DIR/N/)
 #
 # Starts real nodes on free 127.0.0.1 ports in a temporary directory, joins
 # them into a cluster, and checks what a user sees: the shell's tabular and
@@ -48,6 +50,9 @@ check() {
         failed=$((failed + 1))
         echo "[FAIL] $name"
         sed 's/^/       /' "$TMP/check.out"
+        # INTEG_KEEP=DIR keeps the failed case's node logs for a post-mortem.
+        [ -z "${INTEG_KEEP:-}" ] || { mkdir -p "$INTEG_KEEP/$tested" &&
+            cp "$TMP"/node*.log "$INTEG_KEEP/$tested/" 2>/dev/null; }
         return 1
     fi
 }
