@@ -208,27 +208,27 @@ t_tls_admin() {
 # Our own shell (--cert --key --ca) on the --tls-admin-auth node: with the
 # plain client certificate SQL runs but .remove and .dump are refused; with
 # the OU=dqlite-admin one .dump writes the database.
-ssh_() { # CERT-NAME COMMAND
+tlsh_() { # CERT-NAME COMMAND
     timeout 20 "$B/dqlite" -s "${ADDRS[1]}" --cert "$TLSD/$1.crt" \
         --key "$TLSD/$1.key" --ca "$TLSD/cluster.crt" "$TLSDB" "$2" 2>&1
 }
 t_tls_admin_shell() {
     local out no="not authorized: this request needs an admin certificate"
-    out=$(ssh_ client "CREATE TABLE adm (x); INSERT INTO adm VALUES (7)") ||
+    out=$(tlsh_ client "CREATE TABLE adm (x); INSERT INTO adm VALUES (7)") ||
         { echo "SQL with the client certificate: $out"; return 1; }
-    expect_eq 7 "$(ssh_ client "SELECT x FROM adm")" || return 1
+    expect_eq 7 "$(tlsh_ client "SELECT x FROM adm")" || return 1
     rm -f "$TMP/adm.db"
-    out=$(ssh_ client ".remove 2") && { echo ".remove with a client certificate: $out"; return 1; }
+    out=$(tlsh_ client ".remove 2") && { echo ".remove with a client certificate: $out"; return 1; }
     case $out in *"$no"*) ;; *) echo ".remove: $out"; return 1 ;; esac
-    out=$(ssh_ client ".dump $TMP/adm.db") && { echo ".dump with a client certificate: $out"; return 1; }
+    out=$(tlsh_ client ".dump $TMP/adm.db") && { echo ".dump with a client certificate: $out"; return 1; }
     case $out in *"$no"*) ;; *) echo ".dump: $out"; return 1 ;; esac
     [ ! -s "$TMP/adm.db" ] || { echo "a refused .dump wrote the database"; return 1; }
-    out=$(ssh_ admin ".dump $TMP/adm.db") || { echo ".dump with the admin certificate: $out"; return 1; }
+    out=$(tlsh_ admin ".dump $TMP/adm.db") || { echo ".dump with the admin certificate: $out"; return 1; }
     expect_eq OK "$out" || return 1
     expect_eq 7 "$(python3 -c 'import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("SELECT x FROM adm").fetchone()[0])' "$TMP/adm.db")" || return 1
     # The admin's .remove is let through: refused only for the node it names.
-    out=$(ssh_ admin ".remove 2")
+    out=$(tlsh_ admin ".remove 2")
     case $out in *"$no"*) echo ".remove with the admin certificate: $out"; return 1 ;; esac
 }
 
