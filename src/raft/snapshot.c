@@ -248,7 +248,7 @@ int raftSendSnapshot(struct raft *r, struct raft_progress *pr)
     pr->snap_term = s->term;
     pr->snap_offset = 0;
     pr->snap_failures = 0;
-    pr->hold_index = s->index;
+    pr->hold_index = s->index; /* released if the follower never answers */
     return raftRequestChunk(r, pr);
 }
 
@@ -337,6 +337,9 @@ int raftStepSnapshotResult(struct raft *r, const struct raft_message *m)
         res->index != pr->snap_index || res->offset > RAFT_MSG_MAX_BYTES) {
         return 0;
     }
+    /* The follower is receiving: compaction holds at the snapshot (again,
+     * when a silence released it): the entries after it come next. */
+    pr->hold_index = pr->snap_index;
     if (res->done) {
         if (res->index > pr->match) {
             pr->match = res->index;
@@ -370,6 +373,13 @@ int raftSnapshotTick(struct raft *r)
         if (raftSnapshotFind(r, pr->snap_index, pr->snap_term) == NULL) {
             raftSnapshotAbort(pr);
             continue;
+        }
+        if (pr->snap_offset == 0) {
+            /* Not one chunk acknowledged in that time: a follower that is
+             * down holds no compaction (it would pin every entry after
+             * the snapshot, up to snapshot_hold_max); its answer takes
+             * the hold again. */
+            pr->hold_index = 0;
         }
         int rv = raftRequestChunk(r, pr); /* lost chunk or lost read */
         if (rv != 0) {

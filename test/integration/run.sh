@@ -32,6 +32,10 @@ cleanup() {
     # A case's tmpfs left mounted by a failure or an interrupt.
     awk -v t="$TMP/" 'index($2, t) == 1 { print $2 }' /proc/mounts |
         xargs -r umount -l
+    # INTEGRATION_KEEP=DIR: the nodes' logs are copied there first.
+    if [ -n "${INTEGRATION_KEEP:-}" ]; then
+        mkdir -p "$INTEGRATION_KEEP" && cp "$TMP"/*.log "$INTEGRATION_KEEP"/
+    fi
     rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -418,3 +418,44 @@ Test(scenario, standby_replicates_but_does_not_vote)
                "assign 1 9 voter unknownnode\n"
                "add 1 3 duplicate\n");
 }
+
+/* A follower that is down holds nothing back: the leader starts a
+ * snapshot transfer to it (its match is compacted) that no answer
+ * acknowledges for an election timeout, then goes on compacting behind
+ * its newer snapshots instead of keeping every entry after the first one
+ * for it (it did, up to snapshot_hold_max: a dead follower pinned the
+ * leader's log). Back, the follower installs a snapshot and appends. */
+Test(scenario, down_follower_holds_no_compaction)
+{
+    harnessRun("option trailing 2\n"
+               "cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "crash 3\n"
+               "propose 1 10\n"
+               "stabilize\n"
+               "snapshot 1          # at 12: compacts past node 3's match\n"
+               "tick 20             # a transfer to node 3 starts\n"
+               "stabilize\n"
+               "tick 60\n"
+               "stabilize\n"
+               "tick 200            # unanswered: the hold is released\n"
+               "stabilize\n"
+               "propose 1 40\n"
+               "stabilize\n"
+               "snapshot 1          # at 52\n"
+               "expect entry 1 40 0 # compacted to 50: nothing held\n"
+               "restart 3\n"
+               "tick 20\n"
+               "stabilize\n"
+               "tick 60\n"
+               "stabilize\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect applied 3 52\n"
+               "propose 1\n"
+               "stabilize\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect applied 3 53\n");
+}
