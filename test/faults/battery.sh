@@ -6,7 +6,9 @@
 #
 #   test/faults/battery.sh BUILD_DIR RUNS
 # Environment: SEED (from the clock when unset), DURATION=60, NODES=5, and
-# whatever run.sh reads (WORKLOADS, FAULTS, CLIENTS, KEEP, ...).
+# whatever run.sh reads (WORKLOADS, FAULTS, CLIENTS, KEEP, ...). The last
+# run goes over TLS (run.sh's TLS=1) when there are several and TLS is
+# unset; TLS=0 or TLS=1 applies to every run.
 set -u
 BUILD=${1:?usage: battery.sh BUILD_DIR RUNS}
 RUNS=${2:-3}
@@ -18,7 +20,9 @@ trap 'rm -f "$SUM"' EXIT
 fails=0
 for i in $(seq 0 $(( RUNS - 1 ))); do
     s=$(( SEED0 + i ))
-    SEED=$s SUMMARY=$SUM timeout -k 5 $(( DURATION + 300 )) "$here/run.sh" "$BUILD"
+    tls=${TLS:-0}
+    [ -z "${TLS:-}" ] && [ "$RUNS" -gt 1 ] && [ "$i" = $(( RUNS - 1 )) ] && tls=1
+    TLS=$tls SEED=$s SUMMARY=$SUM timeout -k 5 $(( DURATION + 300 )) "$here/run.sh" "$BUILD"
     rc=$?
     if ! grep -q "^run $s " "$SUM"; then
         echo "run $s FAIL (run.sh exit $rc before its summary)" >>"$SUM"

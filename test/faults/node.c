@@ -10,6 +10,8 @@
  * No build users get has this switch: it lives in this test program only.
  * DQF_LATENCY_MS sets the network latency (dqlite_node_set_network_latency_ms,
  * as dqlited's --latency-ms: election timeout 15x, heartbeat 1.5x).
+ * DQF_NODE_TLS_CERT, DQF_NODE_TLS_KEY and DQF_NODE_TLS_CA turn TLS on
+ * (dqlite_node_set_tls; run.sh sets them when TLS=1).
  *   faults-node ID ADDRESS DIR
  */
 #include <dirent.h>
@@ -126,6 +128,14 @@ int main(int argc, char *argv[])
         (rv = dqlite_node_set_network_latency_ms(
              node, (unsigned)strtoul(latency, NULL, 10))) != 0) {
         return fail(node, "latency", rv);
+    }
+    /* TLS=1 runs (run.sh): the node certificate, key and CA it made. */
+    const char *cert = getenv("DQF_NODE_TLS_CERT");
+    if (cert != NULL && cert[0] != '\0' &&
+        (rv = dqlite_node_set_tls(node, cert, getenv("DQF_NODE_TLS_KEY"),
+                                  getenv("DQF_NODE_TLS_CA"), 0)) != 0) {
+        fprintf(stderr, "faults-node: tls: %s\n", dqlite_node_errmsg(node));
+        return fail(node, "tls", rv);
     }
     if ((rv = plantBug(node, argv[3])) != 0 ||
         (rv = dqlite_node_start(node)) != 0) {

@@ -19,10 +19,12 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "workload.h"
@@ -93,24 +95,85 @@ static size_t wireText(uint8_t *p, const char *s)
     return padded;
 }
 
+/* A raw link to a node: the socket, and over TLS (a TLS=1 run: DQF_TLS_*
+ * in the environment) the session on it, made with OpenSSL directly since
+ * the client library has no raw stream to lend. */
+struct wire {
+    int fd;
+    SSL_CTX *ctx;
+    SSL *ssl;
+};
+
+static int wireWrite(struct wire *l, const void *buf, size_t len)
+{
+    if (l->ssl != NULL) {
+        return SSL_write(l->ssl, buf, (int)len) == (int)len ? 0 : -1;
+    }
+    return send(l->fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
 /* One request: header (words, type, schema 0) then `body`. */
-static int wireSend(int fd, uint8_t type, const uint8_t *body, size_t len)
+static int wireSend(struct wire *l, uint8_t type, const uint8_t *body,
+                    size_t len)
 {
     uint8_t header[8] = {0};
     uint32_t words = (uint32_t)(len / 8);
     memcpy(header, &words, 4); /* little-endian hosts only, as the tier */
     header[4] = type;
-    return send(fd, header, 8, MSG_NOSIGNAL) == 8 &&
-                   send(fd, body, len, MSG_NOSIGNAL) == (ssize_t)len
-               ? 0
-               : -1;
+    return wireWrite(l, header, 8) == 0 && wireWrite(l, body, len) == 0 ? 0
+                                                                        : -1;
 }
 
-static int wireConnect(const char *address)
+static void wireClose(struct wire *l)
+{
+    if (l->ssl != NULL) {
+        SSL_free(l->ssl); /* no close_notify: the link is cut under it */
+    }
+    if (l->ctx != NULL) {
+        SSL_CTX_free(l->ctx);
+    }
+    if (l->fd >= 0) {
+        close(l->fd);
+    }
+    l->fd = -1;
+    l->ssl = NULL;
+    l->ctx = NULL;
+}
+
+/* The TLS handshake on l->fd with the harness's client certificate,
+ * verifying the node's by chain (blocking; the socket has a 3 s timeout). */
+static int wireTls(struct wire *l)
+{
+    const char *cert = getenv("DQF_TLS_CERT");
+    if (cert == NULL || cert[0] == '\0') {
+        return 0;
+    }
+    l->ctx = SSL_CTX_new(TLS_client_method());
+    if (l->ctx == NULL ||
+        SSL_CTX_use_certificate_chain_file(l->ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(l->ctx, getenv("DQF_TLS_KEY"),
+                                    SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_load_verify_locations(l->ctx, getenv("DQF_TLS_CA"), NULL) !=
+            1) {
+        return -1;
+    }
+    SSL_CTX_set_verify(l->ctx, SSL_VERIFY_PEER, NULL);
+    l->ssl = SSL_new(l->ctx);
+    if (l->ssl == NULL || SSL_set_fd(l->ssl, l->fd) != 1 ||
+        SSL_connect(l->ssl) != 1) {
+        return -1;
+    }
+    return 0;
+}
+
+/* A link to `address` (IPv4 "HOST:PORT"), over TLS in a TLS=1 run. */
+static int wireConnect(const char *address, struct wire *l)
 {
     char host[64];
     struct sockaddr_in sa = {.sin_family = AF_INET};
+    struct timeval tv = {.tv_sec = 3};
     const char *colon = strrchr(address, ':');
+    *l = (struct wire){.fd = -1};
     if (colon == NULL || (size_t)(colon - address) >= sizeof host) {
         return -1;
     }
@@ -125,12 +188,15 @@ static int wireConnect(const char *address)
         }
         return -1;
     }
-    return fd;
+    l->fd = fd;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    return wireTls(l);
 }
 
-/* OPEN then the runaway on `fd`, without reading the answers: the node
+/* OPEN then the runaway on `l`, without reading the answers: the node
  * answers OPEN at once and runs the statement until the socket closes. */
-static int wireRunaway(int fd, const char *db)
+static int wireRunaway(struct wire *l, const char *db)
 {
     static uint8_t body[512];
     uint64_t version = 1;
@@ -138,14 +204,14 @@ static int wireRunaway(int fd, const char *db)
     memset(body + len, 0, 8); /* flags */
     len += 8;
     len += wireText(body + len, "");
-    if (send(fd, &version, 8, MSG_NOSIGNAL) != 8 ||
-        wireSend(fd, 3 /* OPEN */, body, len) != 0) {
+    if (wireWrite(l, &version, 8) != 0 ||
+        wireSend(l, 3 /* OPEN */, body, len) != 0) {
         return -1;
     }
     memset(body, 0, 8); /* db id */
     len = 8 + wireText(body + 8, RUNAWAY_CTE_SQL);
     memset(body + len, 0, 8); /* no parameters */
-    return wireSend(fd, 9 /* QUERY_SQL */, body, len + 8);
+    return wireSend(l, 9 /* QUERY_SQL */, body, len + 8);
 }
 
 /* The leader's address into `out` (empty when none is known). */
@@ -169,14 +235,14 @@ static enum faults_type runawayClose(struct worker *w)
     char leader[128];
     record(w->process, FAULTS_INVOKE, "close", 0, "-");
     runawayLeader(w, leader, sizeof leader);
-    int fd = leader[0] != '\0' ? wireConnect(leader) : -1;
-    int rv = fd >= 0 ? wireRunaway(fd, "runaway") : -1;
+    struct wire l = {.fd = -1};
+    int rv = leader[0] != '\0' && wireConnect(leader, &l) == 0
+                 ? wireRunaway(&l, "runaway")
+                 : -1;
     if (rv == 0) {
         usleep(RUNAWAY_TIMEOUT_MS * 1000);
     }
-    if (fd >= 0) {
-        close(fd);
-    }
+    wireClose(&l);
     record(w->process, FAULTS_FAIL, "close", 0, rv == 0 ? "sent" : "-");
     return FAULTS_FAIL;
 }

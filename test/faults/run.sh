@@ -16,6 +16,9 @@
 #   LATENCY_MS= (dqlited --latency-ms, faults-node DQF_LATENCY_MS)
 #   HOLD_MIN=3 HOLD_MAX=6 (seconds a fault is held)
 #   SUMMARY= (a file to append this run's figures to, for battery.sh)
+#   TLS=1 (every link over TLS: a CA, a node and a client certificate made
+#   with the openssl CLI in RUN/tls; nodes get the TLS flags, clients the
+#   client certificate)
 set -u
 BUILD=${1:?usage: run.sh BUILD_DIR}
 SEED=${SEED:-$(( (RANDOM << 15 | RANDOM) ))}
@@ -28,6 +31,7 @@ FAULTS=${FAULTS-kill pause partition stop diskfull member delay torn}
 PARTITIONS=${PARTITIONS:-isolated-leader majority-minority bridge}
 HOLD_MIN=${HOLD_MIN:-3} HOLD_MAX=${HOLD_MAX:-6}
 NODE_PROG=${NODE_PROG:-dqlited}
+TLS=${TLS:-0}
 [ -n "${DQF_BUG:-}" ] && NODE_PROG=faults-node
 export DQF_BUG=${DQF_BUG:-}
 RANDOM=$SEED
@@ -75,6 +79,47 @@ net_down() {
     ip link del "dqf${TAG}br" 2>/dev/null
 }
 
+# TLS=1: a CA, one node certificate (OU=dqlite-node; every node address as
+# an IP subjectAltName, so clients verify the node they dialled) and one
+# plain client certificate, made with the openssl CLI; the workloads read
+# the client's from DQF_TLS_*, faults-node the node's from DQF_NODE_TLS_*.
+TLS_ARGS=()
+tls_up() {
+    local d=$RUN/tls i san="DNS:dqlite,IP:127.0.0.1" n subj
+    mkdir -p "$d" || return 1
+    for i in $(seq 1 "$NODES"); do san="$san,IP:${IP[$i]:-127.0.0.1}"; done
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$d/ca.key" -out "$d/ca.crt" -days 2 -subj /CN=dqf-ca \
+        -addext basicConstraints=critical,CA:TRUE 2>>"$d/openssl.log" || return 1
+    for n in "node:/CN=dqf-node/OU=dqlite-node:subjectAltName=$san" \
+        "client:/CN=dqf-client:basicConstraints=CA:FALSE"; do
+        IFS=: read -r i subj san <<<"$n"
+        echo "$san" >"$d/$i.ext"
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -keyout "$d/$i.key" -out "$d/$i.csr" -subj "$subj" 2>>"$d/openssl.log" &&
+            openssl x509 -req -in "$d/$i.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+                -CAcreateserial -out "$d/$i.crt" -days 2 -extfile "$d/$i.ext" \
+                2>>"$d/openssl.log" || return 1
+    done
+    TLS_ARGS=(--tls-cert "$d/node.crt" --tls-key "$d/node.key" --tls-ca "$d/ca.crt")
+    export DQF_NODE_TLS_CERT=$d/node.crt DQF_NODE_TLS_KEY=$d/node.key DQF_NODE_TLS_CA=$d/ca.crt
+    export DQF_TLS_CERT=$d/client.crt DQF_TLS_KEY=$d/client.key DQF_TLS_CA=$d/ca.crt
+}
+
+# TLS=1: node 1 must refuse plaintext (it runs TLS); the refusal is counted
+# so that any later one (a client or peer speaking plaintext) fails the run.
+TLS_REFUSED='does not start a TLS handshake'
+tls_probe() {
+    local host port t
+    IFS=: read -r host port <<<"$(addr 1)"
+    timeout 3 bash -c "printf 'plaintext' >/dev/tcp/$host/$port" 2>/dev/null
+    for t in $(seq 1 30); do
+        grep -q "$TLS_REFUSED" "$RUN/n1.log" && { say "TLS: node 1 refuses plaintext"; return 0; }
+        sleep 0.1
+    done
+    say "TLS: node 1 did not refuse plaintext"; return 1
+}
+
 start_node() { # id [fresh]
     local i=$1 join=()
     mkdir -p "$RUN/n$i"; : >>"$RUN/n$i.log"
@@ -83,7 +128,7 @@ start_node() { # id [fresh]
     [ "$NODE_PROG" = dqlited ] && [ "$i" != 1 ] && join=(--join "$(addrs)")
     if [ "$NODE_PROG" = dqlited ]; then
         nsx "$i" "$B/dqlited" --id "$i" --address "$(addr "$i")" --dir "$RUN/n$i" \
-            "${join[@]}" ${LATENCY_MS:+--latency-ms $LATENCY_MS} >>"$RUN/n$i.log" 2>&1 &
+            "${join[@]}" "${TLS_ARGS[@]}" ${LATENCY_MS:+--latency-ms $LATENCY_MS} >>"$RUN/n$i.log" 2>&1 &
     else
         DQF_LATENCY_MS=${LATENCY_MS:-} \
             nsx "$i" "$B/test/faults-node" "$i" "$(addr "$i")" "$RUN/n$i" >>"$RUN/n$i.log" 2>&1 &
@@ -114,6 +159,7 @@ cluster_up() {
             member add "$i" "$(addr "$i")" && member assign "$i" x || return 1
         fi
     done
+    [ "$TLS" != 1 ] || tls_probe
 }
 
 leader() { timeout 10 "$WL" member leader 0 x "$(addrs)" 2>/dev/null || echo 0; }
@@ -375,6 +421,13 @@ scan_logs() {
         if grep -qE "$pat" "$RUN/n$i.log"; then
             say "node $i log has a failure:"; grep -m3 -E -B2 -A6 "$pat" "$RUN/n$i.log"; FAILED=1
         fi
+        # TLS=1: no plaintext beyond node 1's probe, no certificate refused.
+        [ "$TLS" = 1 ] || continue
+        if [ "$(grep -c "$TLS_REFUSED" "$RUN/n$i.log")" -gt "$([ "$i" = 1 ] && echo 1 || echo 0)" ] ||
+            grep -q 'handshake with .* failed: .*certificate' "$RUN/n$i.log"; then
+            say "node $i: a link was not TLS with the run's certificates:"
+            grep -E -m3 "$TLS_REFUSED|handshake with .* failed" "$RUN/n$i.log"; FAILED=1
+        fi
     done
 }
 
@@ -393,6 +446,11 @@ check_histories() {
         rc=$?
         tail -20 "$RUN/$w.check"
         [ "$rc" = 0 ] || { FAILED=1; say "$w: checker exit $rc (history $RUN/$w.hist)"; }
+        # TLS=1: the clients got through (a client that cannot speak TLS
+        # gets nothing acknowledged, which some checkers would accept).
+        if [ "$TLS" = 1 ] && ! grep -qE "^$w: invoked [0-9]+ ok [1-9]" "$RUN/$w.out"; then
+            FAILED=1; say "$w: nothing acknowledged over TLS"
+        fi
         if [ -n "${SUMMARY:-}" ]; then
             grep -h "^$w: invoked" "$RUN/$w.out" | sed 's/^/ops /' >>"$SUMMARY"
             tail -1 "$RUN/$w.check" | sed 's/^/verdict /' >>"$SUMMARY"
@@ -401,12 +459,15 @@ check_histories() {
 }
 
 main() {
-    say "seed $SEED: $NODES nodes ($NODE_PROG${DQF_BUG:+, bug $DQF_BUG}), ${DURATION}s, workloads [$WORKLOADS], faults [$FAULTS], dir $RUN"
+    say "seed $SEED: $NODES nodes ($NODE_PROG${DQF_BUG:+, bug $DQF_BUG}$([ "$TLS" = 1 ] && echo ", TLS")), ${DURATION}s, workloads [$WORKLOADS], faults [$FAULTS], dir $RUN"
     net_up || { net_down; NETNS=0; say "no network namespaces: loopback, no partitions"; }
     if [[ " $FAULTS " == *" delay "* ]]; then
         delay_probe
         [ -n "$DELAY_BACKEND" ] && say "delay fault: $DELAY_BACKEND" ||
             say "delay fault unavailable: $DELAY_WHY"
+    fi
+    if [ "$TLS" = 1 ]; then
+        tls_up || { say "TLS: could not make the certificates ($RUN/tls/openssl.log)"; FAILED=1; return; }
     fi
     cluster_up || { FAILED=1; return; }
     local w
@@ -431,7 +492,7 @@ main() {
     say "faults:${s:- none}"
     if [ -n "${SUMMARY:-}" ]; then
         for k in "${!COUNT[@]}"; do echo "fault $k ${COUNT[$k]}"; done >>"$SUMMARY"
-        echo "run $SEED $([ "$FAILED" = 0 ] && echo PASS || echo "FAIL $RUN")" >>"$SUMMARY"
+        echo "run $SEED$([ "$TLS" = 1 ] && echo " (tls)") $([ "$FAILED" = 0 ] && echo PASS || echo "FAIL $RUN")" >>"$SUMMARY"
     fi
     # The settings that differ from the defaults, for the reproduction.
     local extra=""
@@ -442,6 +503,7 @@ main() {
     [ -z "${CALL_TIMEOUT_MS:-}" ] || extra="$extra CALL_TIMEOUT_MS=$CALL_TIMEOUT_MS"
     [ "$NODE_PROG" = dqlited ] || [ -n "$DQF_BUG" ] || extra="$extra NODE_PROG=$NODE_PROG"
     [ -z "$DQF_BUG" ] || extra="$extra DQF_BUG=$DQF_BUG"
+    [ "$TLS" != 1 ] || extra="$extra TLS=1"
     [ "$FAILED" = 0 ] && say "seed $SEED: PASS" || say "seed $SEED: FAIL (reproduce: SEED=$SEED NODES=$NODES DURATION=$DURATION WORKLOADS=\"$WORKLOADS\" FAULTS=\"$FAULTS\"$extra test/faults/run.sh $BUILD; files in $RUN)"
 }
 

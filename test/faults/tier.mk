@@ -81,7 +81,8 @@ check-faults-smoke: $(FAULTS_BINS)
 # all faults (delay and torn included) unless WORKLOADS= / FAULTS= say
 # otherwise; every run prints its seed, and the battery ends with the
 # operations invoked and acknowledged, the faults injected by kind and the
-# anomalies found over all runs. Defaults: 3 runs of 60 s, about 4 minutes.
+# anomalies found over all runs. Defaults: 3 runs of 60 s, about 4 minutes;
+# the last run goes over TLS (run.sh TLS=1; TLS=0|1 sets every run).
 # (SEEDS is shared with `make sim`: each tier takes it from the command
 # line only, with its own default.)
 FAULTS_RUNS := $(if $(filter command line,$(origin SEEDS)),$(SEEDS),3)

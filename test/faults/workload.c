@@ -162,6 +162,15 @@ static int driverOpen(const char *addresses, unsigned rotate,
     o.attempt_timeout_ms = 1000;
     o.backoff_cap_ms = 200;
     o.no_store_refresh = true; /* keep the rotated order */
+    /* TLS=1 runs (run.sh): the client certificate the harness made; the
+     * node's certificate is verified by chain and address (its IP SANs). */
+    const char *cert = getenv("DQF_TLS_CERT");
+    if (cert != NULL && cert[0] != '\0') {
+        o.tls = true;
+        o.tls_cert_file = cert;
+        o.tls_key_file = getenv("DQF_TLS_KEY");
+        o.tls_ca_file = getenv("DQF_TLS_CA");
+    }
     return dqlite_driver_create(*s, &o, d);
 }
 

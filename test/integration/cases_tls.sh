@@ -30,7 +30,9 @@ tsh_() {
 # its certificate then the cluster's (go-dqlite's shell takes the file as
 # its CA pool too).
 t_tls_certs() {
-    local n name subj days ext="subjectAltName=DNS:dqlite"
+    # IP:127.0.0.1 besides go-dqlite's DNS name: our shell with --ca checks
+    # the address it dialled.
+    local n name subj days ext="subjectAltName=DNS:dqlite,IP:127.0.0.1"
     mkdir -p "$TLSD" && cd "$TLSD" || return 1
     for n in cluster rotated other; do
         openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
@@ -55,8 +57,9 @@ t_tls_certs() {
 }
 
 # A 3-node cluster over TLS: nodes 2 and 3 are added through go-dqlite's
-# client over TLS (dqlited's own --join speaks plaintext for now), rows
-# written through go-dqlite's shell.
+# client over TLS (the interop tier's ctl; dqlited's own --join goes over
+# TLS too, with the node's certificate: test/clientlive/tls.sh forms
+# clusters that way), rows written through go-dqlite's shell.
 t_tls_cluster() {
     tls_args cluster cluster
     start_node 1 "${TLS_ARGS[@]}" || return 1
@@ -202,6 +205,33 @@ t_tls_admin() {
     expect_eq 1 "$(tsh_ client "${ADDRS[1]}" "SELECT 1" 2>&1)"
 }
 
+# Our own shell (--cert --key --ca) on the --tls-admin-auth node: with the
+# plain client certificate SQL runs but .remove and .dump are refused; with
+# the OU=dqlite-admin one .dump writes the database.
+tlsh_() { # CERT-NAME COMMAND
+    timeout 20 "$B/dqlite" -s "${ADDRS[1]}" --cert "$TLSD/$1.crt" \
+        --key "$TLSD/$1.key" --ca "$TLSD/cluster.crt" "$TLSDB" "$2" 2>&1
+}
+t_tls_admin_shell() {
+    local out no="not authorized: this request needs an admin certificate"
+    out=$(tlsh_ client "CREATE TABLE adm (x); INSERT INTO adm VALUES (7)") ||
+        { echo "SQL with the client certificate: $out"; return 1; }
+    expect_eq 7 "$(tlsh_ client "SELECT x FROM adm")" || return 1
+    rm -f "$TMP/adm.db"
+    out=$(tlsh_ client ".remove 2") && { echo ".remove with a client certificate: $out"; return 1; }
+    case $out in *"$no"*) ;; *) echo ".remove: $out"; return 1 ;; esac
+    out=$(tlsh_ client ".dump $TMP/adm.db") && { echo ".dump with a client certificate: $out"; return 1; }
+    case $out in *"$no"*) ;; *) echo ".dump: $out"; return 1 ;; esac
+    [ ! -s "$TMP/adm.db" ] || { echo "a refused .dump wrote the database"; return 1; }
+    out=$(tlsh_ admin ".dump $TMP/adm.db") || { echo ".dump with the admin certificate: $out"; return 1; }
+    expect_eq OK "$out" || return 1
+    expect_eq 7 "$(python3 -c 'import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT x FROM adm").fetchone()[0])' "$TMP/adm.db")" || return 1
+    # The admin's .remove is let through: refused only for the node it names.
+    out=$(tlsh_ admin ".remove 2")
+    case $out in *"$no"*) echo ".remove with the admin certificate: $out"; return 1 ;; esac
+}
+
 # SIGHUP reloads the files: new connections use the new certificate; a
 # reload that fails keeps the previous one and says why.
 t_tls_rotate() {
@@ -244,6 +274,8 @@ run_tls_cases() {
     check "tls: a handshake stalled half-way is closed at the timeout" t_tls_stall
     check "tls: garbage after a good handshake is closed" t_tls_garbage
     check "tls: admin auth: peer streams and DUMP need the mark" t_tls_admin
+    check "tls: admin auth through our shell: SQL yes, .remove/.dump need the mark" \
+        t_tls_admin_shell
     check "tls: SIGHUP rotates the certificate; a bad reload keeps it" t_tls_rotate
     m_reset
     check "tls: no sanitizer report in the nodes' logs" t_tls_clean_logs
