@@ -114,8 +114,16 @@ t_tls_plaintext() {
         expect_eq 0 "$out" || return 1
     done
     expect_eq 1 "$(grep -c 'does not start a TLS handshake' "$TMP/node2.log")" || return 1
-    sleep 0.2
-    expect_eq "$before" "$(tls_fds 2)" || return 1
+    # No more descriptors than before: fewer is fine (a peer or client
+    # stream of the earlier cases may close meanwhile; seen once: 25 -> 22).
+    local after=""
+    for _ in $(seq 20); do
+        after=$(tls_fds 2)
+        [ "$after" -le "$before" ] && break
+        sleep 0.1
+    done
+    [ "$after" -le "$before" ] ||
+        { echo "node 2 holds $after descriptors, $before before"; return 1; }
     expect_eq 42 "$(tsh_ cluster "${ADDRS[2]},${ADDRS[3]}" "SELECT x FROM t")"
 }
 
