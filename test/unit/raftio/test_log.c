@@ -362,5 +362,5 @@ Test(log, loader_keeps_only_the_bound_of_entries_a_snapshot_covers)
     cr_assert_eq(l.n_entries, N + 1);
     raftioLoadedFree(&l);
     raftioLogClose(&log);
-    fs->destroy(fs);
+    memfsDestroy(fs);
 }
