@@ -104,6 +104,8 @@ for _ in $(seq "$ROUNDS"); do
         done
     done
 done
+echo "---- this machine: $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC')"
+"$B/dqlite-bench" --probe "$TMP" -t 2 | sed 's/^/    /'
 echo "---- medians over $ROUNDS rounds (TLS / plaintext)"
 python3 - "$TMP/all" <<'PY'
 import sys, statistics as st
