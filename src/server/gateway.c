@@ -165,9 +165,9 @@ void gatewayFailErr(struct gateway *g, int rv)
             gatewayFailure(g, SQLITE_ERROR, errString(rv));
             break;
         }
-        gatewayFailure(g, SQLITE_TOOBIG,
-                       "transaction too large to replicate: its pages "
-                       "exceed the largest raft entry (64 MiB)");
+        char msg[GATEWAY_TOOBIG_MESSAGE_SIZE];
+        gatewayTooBigMessage(msg, sizeof msg);
+        gatewayFailure(g, SQLITE_TOOBIG, msg);
         break;
     default:
         gatewayFailure(g, SQLITE_ERROR, errString(rv));

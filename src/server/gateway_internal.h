@@ -53,6 +53,10 @@ void gatewaySetError(struct gateway *g, int rc, const char *message);
  * SQLITE_TOOBIG with a message naming the limit (its frames are dropped),
  * any other failure SQLITE_IOERR. */
 void gatewayPollCommit(struct gateway *g);
+/* The one message for a transaction over REPL_MAX_TXN_BYTES, whether the
+ * commit's poll or the proposal finds it. */
+#define GATEWAY_TOOBIG_MESSAGE_SIZE 160
+void gatewayTooBigMessage(char *buf, size_t size);
 /* Answers FAILURE with what was recorded. */
 void gatewayFailSaved(struct gateway *g);
 bool gatewayIsError(const struct gateway *g);

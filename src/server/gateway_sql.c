@@ -143,17 +143,22 @@ void gatewaySetError(struct gateway *g, int rc, const char *message)
     g->errmsg = libStrdup(message);
 }
 
+void gatewayTooBigMessage(char *buf, size_t size)
+{
+    snprintf(buf, size,
+             "transaction too large: its pages exceed the %u MiB limit "
+             "of one replicated transaction; split it",
+             (unsigned)(REPL_MAX_TXN_BYTES >> 20));
+}
+
 void gatewayPollCommit(struct gateway *g)
 {
     struct replica *r = &gatewayNode(g)->replica;
     bufReset(&g->frames);
     int rv = replLeaderPoll(r->vfs, g->db_name, &g->frames, &g->has_frames);
     if (rv == ERR_TOOBIG) {
-        char msg[160];
-        snprintf(msg, sizeof msg,
-                 "transaction too large: its pages exceed the %u MiB limit "
-                 "of one replicated transaction; split it",
-                 (unsigned)(REPL_MAX_TXN_BYTES >> 20));
+        char msg[GATEWAY_TOOBIG_MESSAGE_SIZE];
+        gatewayTooBigMessage(msg, sizeof msg);
         gatewaySetError(g, SQLITE_TOOBIG, msg);
     } else if (rv != 0) {
         gatewaySetError(g, SQLITE_IOERR, errString(rv));
