@@ -44,7 +44,7 @@ LDFLAGS_COMMON := $(SANFLAGS) -pthread
 # ---------------------------------------------------------------- modules
 # The dependency rules of docs/design.md §4: which modules each module may include.
 # (lib is a leaf; server may use every module.)
-ALL_MODULES := lib raft proto vfs raftio repl client server
+ALL_MODULES := lib raft proto vfs raftio repl client http server
 USES_lib :=
 USES_raft := lib
 USES_proto := lib
@@ -52,7 +52,8 @@ USES_vfs := lib
 USES_raftio := raft lib
 USES_repl := vfs raft lib
 USES_client := proto lib
-USES_server := repl raftio client raft proto vfs lib
+USES_http := client proto lib
+USES_server := repl raftio http client raft proto vfs lib
 # External libraries each module links against (for its unit tests).
 EXT_lib :=
 EXT_raft :=
@@ -61,7 +62,8 @@ EXT_vfs := -lsqlite3
 EXT_raftio := -luv -llz4
 EXT_repl := -lsqlite3
 EXT_client := -lsqlite3 -lssl -lcrypto
-EXT_server := -lsqlite3 -luv -llz4 -lssl -lcrypto
+EXT_http := -lmicrohttpd -ljansson
+EXT_server := -lsqlite3 -luv -llz4 -lssl -lcrypto -lmicrohttpd -ljansson
 
 # Modules that exist (have sources) so far.
 MODULES := $(foreach m,$(ALL_MODULES),$(if $(wildcard src/$(m)/*.c),$(m)))
@@ -98,7 +100,7 @@ $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 ARCHIVES := $(foreach m,$(MODULES),$(call archive_of,$(m)))
 
 # ---------------------------------------------------------------- library
-ALL_EXT_LIBS := -lsqlite3 -luv -llz4 -lssl -lcrypto
+ALL_EXT_LIBS := -lsqlite3 -luv -llz4 -lssl -lcrypto -lmicrohttpd -ljansson
 LIB_SO := $(B)/libdqlite.so.$(SONAME_MAJOR)
 LIB_A := $(B)/libdqlite.a
 

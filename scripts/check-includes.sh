@@ -22,7 +22,8 @@ declare -A uses=(
     [raftio]="raftio raft lib"
     [repl]="repl raft vfs lib"
     [client]="client proto lib"
-    [server]="server raft raftio proto vfs repl client lib"
+    [http]="http client proto lib"
+    [server]="server raft raftio proto vfs repl client http lib"
 )
 # C library headers any module may use.
 pure="assert.h errno.h inttypes.h limits.h stdalign.h stdarg.h stdbool.h
@@ -45,6 +46,7 @@ declare -A system=(
     [raftio]="$pure $posix uv.h lz4.h lz4frame.h"
     [repl]="$pure $posix sqlite3.h"
     [client]="$pure $posix sqlite3.h $public $openssl"
+    [http]="$pure $posix $public $openssl microhttpd.h jansson.h"
     [server]="$pure $posix sqlite3.h uv.h lz4.h lz4frame.h $public $openssl"
 )
 
