@@ -15,6 +15,7 @@
  * cluster) delays only its own connection, never /metrics or /healthz. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -294,6 +295,24 @@ static enum MHD_Result queueHandlerResponse(struct MHD_Connection *conn,
 
 /* ------------------------------------------------------------ the handler */
 
+/* Mutual TLS: libmicrohttpd asks the client for a certificate when given
+ * a CA, but leaves checking it to us. False unless the client presented a
+ * certificate that chains to the CA and is valid now. */
+static bool clientVerified(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    unsigned status = 0;
+    if (info == NULL || info->tls_session == NULL) {
+        return false;
+    }
+    gnutls_session_t session = info->tls_session;
+    if (gnutls_certificate_verify_peers2(session, &status) != 0) {
+        return false; /* no certificate among others */
+    }
+    return status == 0;
+}
+
 /* The first call, with the headers only: chooses the route and refuses
  * what can be refused before the body is read. */
 static int exchangeStart(struct http_server *s, struct http_exchange *x,
@@ -302,6 +321,10 @@ static int exchangeStart(struct http_server *s, struct http_exchange *x,
 {
     unsigned allow = 0;
     uint64_t length = 0;
+    if (s->verify_clients && !clientVerified(conn)) {
+        x->status = 403;
+        return 0;
+    }
     x->route = httpRouteMatch(s->routes, s->n_routes, httpMethodParse(method),
                               url, &allow);
     if (x->route < 0) {
@@ -391,7 +414,7 @@ static enum MHD_Result onRequest(void *cls, struct MHD_Connection *conn,
         *con_cls = x;
         x->route = -1;
         int allow = exchangeStart(s, x, conn, url, method);
-        if (x->status == 404 || x->status == 405 || x->status == 413) {
+        if (x->status != 0) {
             x->started = true;
             return queueText(conn, x->status, statusText(x->status),
                              (unsigned)allow);
