@@ -2,9 +2,11 @@
  * The loop's side of metrics and of the operator's log lines that come
  * from watching state (docs/operations.md, "Logs"): every
  * METRICS_PUBLISH_MS the loop reads the raft state into the metrics
- * snapshot and publishes it, and compares the configuration and the
- * applied index with what it saw last, to log one line per membership
- * change and one when a lagging node has caught up. Role changes are
+ * snapshot and publishes it, and compares the applied index with the
+ * commit index, to log one line when a lagging node has caught up. Each
+ * change of the configuration in effect (the replica's on_conf) is
+ * compared with the previous one: one line per server added, removed or
+ * given another role. Role changes are
  * logged as they happen (nodeLogState, from the replica's callback).
  */
 #include <stdio.h>
@@ -25,11 +27,26 @@ static const char *addressOf(const struct raft_configuration *c, uint64_t id)
     return s != NULL ? s->address : NULL;
 }
 
+/* A joining node hears from its leader before the configuration naming
+ * it arrives: the address the leader gave in its handshake, then. */
+static const char *learnedAddress(const struct dqlite_node *n, uint64_t id)
+{
+    for (unsigned i = 0; i < n->n_learned; i++) {
+        if (n->learned[i].id == id) {
+            return n->learned[i].address;
+        }
+    }
+    return NULL;
+}
+
 /* "leader 127.0.0.1:9001 (node 1)", "no leader known". */
 static void leaderName(struct dqlite_node *n, uint64_t leader, char *buf,
                        size_t len)
 {
     const char *address = addressOf(raftConfiguration(n->replica.raft), leader);
+    if (address == NULL) {
+        address = learnedAddress(n, leader);
+    }
     if (leader == 0) {
         snprintf(buf, len, "no leader known");
     } else {
@@ -101,6 +118,13 @@ static bool confEqual(const struct raft_configuration *a,
         }
     }
     return true;
+}
+
+static void watchMembership(struct dqlite_node *n);
+
+static void onConfChanged(void *arg)
+{
+    watchMembership(arg);
 }
 
 static void watchMembership(struct dqlite_node *n)
@@ -211,6 +235,7 @@ void nodeMetricsStart(struct dqlite_node *n)
     uv_timer_init(&n->loop, &n->metrics_timer);
     n->metrics_timer.data = n;
     n->replica.metrics = &n->metrics;
+    n->replica.on_conf = onConfChanged;
     nodeMetricsPublish(n);
     uv_timer_start(&n->metrics_timer, onMetricsTimer, METRICS_PUBLISH_MS,
                    METRICS_PUBLISH_MS);
@@ -219,5 +244,6 @@ void nodeMetricsStart(struct dqlite_node *n)
 void nodeMetricsClose(struct dqlite_node *n)
 {
     n->replica.metrics = NULL;
+    n->replica.on_conf = NULL;
     uv_close((uv_handle_t *)&n->metrics_timer, NULL);
 }

@@ -137,6 +137,8 @@ struct replica {
     uint64_t notice_log_ms;  /* last raft notice logged (loop clock) */
     uint64_t notices_held;   /* notices since then, not logged */
     struct metrics *metrics; /* the node's (metrics.h); NULL: none */
+    /* Optional, with cb_arg: the configuration in effect changed. */
+    void (*on_conf)(void *arg);
 
     struct queue proposals; /* replica_wait, by index */
     struct queue barriers;  /* replica_wait, by index */
