@@ -113,7 +113,7 @@ static struct metrics_db *dbOf(struct metrics_snapshot *s, const char *name)
             return &s->dbs[i];
         }
     }
-    if (s->n_dbs == METRICS_MAX_DBS - 1 && strcmp(name, METRICS_OTHER_DB)) {
+    if (s->n_dbs >= METRICS_MAX_DBS - 1 && strcmp(name, METRICS_OTHER_DB)) {
         return dbOf(s, METRICS_OTHER_DB); /* the last slot is "(other)" */
     }
     ASSERT(s->n_dbs < METRICS_MAX_DBS);
