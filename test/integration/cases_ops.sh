@@ -152,6 +152,35 @@ t_o_config_file_env_and_sighup() {
     echo "$out" | grep -q "$conf:1: unknown option \"no-such-option\"" || { echo "$out"; return 1; }
 }
 
+# systemd's Type=notify: READY=1 once the node serves, STOPPING=1 at the
+# stop, through $NOTIFY_SOCKET (a datagram socket, read here by python).
+t_o_sd_notify() {
+    m_reset
+    local sock=$TMP/notify.sock
+    python3 - "$sock" >"$TMP/notify.out" 2>&1 <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(20)
+try:
+    while True:
+        msg = s.recv(4096).decode()
+        print(msg.replace("\n", " "), flush=True)
+        if "STOPPING=1" in msg:
+            break
+except socket.timeout:
+    pass
+EOF
+    local listener=$!
+    for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+    NOTIFY_SOCKET=$sock start_node 1 || return 1
+    stop_node 1 TERM
+    wait "$listener"
+    cat "$TMP/notify.out"
+    grep -q "^READY=1 STATUS=serving on ${ADDRS[1]}" "$TMP/notify.out" &&
+        grep -q "^STOPPING=1" "$TMP/notify.out"
+}
+
 t_o_version_is_the_build() {
     local v
     v=$("$B/dqlited" --version) || return 1
@@ -171,5 +200,6 @@ run_ops_cases() {
     check "ops: --log-format json lines parse" t_o_json_logs_parse
     check "ops: config file, DQLITED_* and SIGHUP" t_o_config_file_env_and_sighup
     check "ops: --version prints the build" t_o_version_is_the_build
+    check "ops: sd_notify READY=1 when serving, STOPPING=1 at the stop" t_o_sd_notify
     m_reset
 }
