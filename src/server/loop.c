@@ -526,8 +526,9 @@ int dqlite_node_start(dqlite_node *n)
     }
     pthread_mutex_unlock(&n->lock);
     n->state = NODE_RUNNING;
-    rv = n->start_rv != 0 ? n->start_rv : nodeDirClaim(n);
-    rv = rv != 0 ? rv : nodeHttpStart(n);
+    /* HTTP before the claim: a start that fails leaves DIR unclaimed. */
+    rv = n->start_rv != 0 ? n->start_rv : nodeHttpStart(n);
+    rv = rv != 0 ? rv : nodeDirClaim(n);
     if (rv != 0) {
         dqlite_node_stop(n);
         nodeDirRelease(n);

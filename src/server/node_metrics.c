@@ -236,6 +236,9 @@ void nodeMetricsStart(struct dqlite_node *n)
     n->metrics_timer.data = n;
     n->replica.metrics = &n->metrics;
     n->replica.on_conf = onConfChanged;
+    /* The loop has not run yet: this is the configuration on disk, said
+     * once; from now on each change is said by onConfChanged. */
+    watchMembership(n);
     nodeMetricsPublish(n);
     uv_timer_start(&n->metrics_timer, onMetricsTimer, METRICS_PUBLISH_MS,
                    METRICS_PUBLISH_MS);

@@ -105,7 +105,9 @@ static void applyResolveProposals(struct replica *r, uint64_t index,
             return;
         }
         queueRemove(q);
-        metricsCommitted(w->index == index ? r->metrics : NULL, w->start_us);
+        metricsCommitted(w->index == index && w->term == term ? r->metrics
+                                                              : NULL,
+                         w->start_us);
         w->cb(w,
               w->index == index && w->term == term ? 0 : ERR_LEADERSHIP_LOST);
     }
