@@ -181,6 +181,28 @@ EOF
         grep -q "^STOPPING=1" "$TMP/notify.out"
 }
 
+# With --tls-*, the HTTP listener speaks HTTPS with the node's files and
+# asks for a client certificate from the CA: curl with it gets /metrics,
+# curl without it gets nothing, plain HTTP gets nothing.
+t_o_https_with_the_node_certificate() {
+    m_reset
+    local d=$TMP/ops-tls
+    mkdir -p "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -days 2 -subj /CN=dqlite-ops -addext subjectAltName=IP:127.0.0.1 \
+        -keyout "$d/c.key" -out "$d/c.crt" 2>/dev/null || return 1
+    o_start 1 --tls-cert "$d/c.crt" --tls-key "$d/c.key" --tls-ca "$d/c.crt" || return 1
+    local url=https://${HTTP[1]}/metrics code
+    code=$(curl -s -o "$TMP/tls-metrics.txt" -w '%{http_code}' --max-time 5 \
+        --cacert "$d/c.crt" --cert "$d/c.crt" --key "$d/c.key" "$url")
+    expect_eq 200 "$code" || return 1
+    promtool check metrics <"$TMP/tls-metrics.txt" || return 1
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$d/c.crt" "$url")
+    [ "$code" != 200 ] || { echo "answered without a client certificate"; return 1; }
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://${HTTP[1]}/metrics")
+    [ "$code" != 200 ] || { echo "answered plain HTTP"; return 1; }
+}
+
 t_o_version_is_the_build() {
     local v
     v=$("$B/dqlited" --version) || return 1
@@ -201,5 +223,6 @@ run_ops_cases() {
     check "ops: config file, DQLITED_* and SIGHUP" t_o_config_file_env_and_sighup
     check "ops: --version prints the build" t_o_version_is_the_build
     check "ops: sd_notify READY=1 when serving, STOPPING=1 at the stop" t_o_sd_notify
+    check "ops: HTTPS with the node's certificate, client certificate required"         t_o_https_with_the_node_certificate
     m_reset
 }
