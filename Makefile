@@ -277,6 +277,7 @@ $(B)/man/dqlited.8: $(B)/dqlited scripts/man.sh
 $(B)/man/%.1: $(B)/% scripts/man.sh
 	@mkdir -p $(@D)
 	scripts/man.sh $< 1 $(VERSION) > $@
+# (For check-packaging; install writes the unit for its own PREFIX.)
 $(B)/dqlited.service: packaging/dqlited.service.in
 	sed -e 's|@BINDIR@|$(PREFIX)/bin|' $< > $@
 PACKAGING := $(B)/man/dqlited.8 $(B)/man/dqlite.1 $(B)/man/dqlite-bench.1 \
@@ -298,8 +299,9 @@ install: all $(PACKAGING)
 	install -m 644 $(B)/man/dqlited.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 $(B)/man/dqlite.1 $(B)/man/dqlite-bench.1 \
 		$(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 644 $(B)/dqlited.service \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|' packaging/dqlited.service.in \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/dqlited.service
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/dqlited.service
 	install -m 644 packaging/dqlited.conf $(DESTDIR)$(PREFIX)/share/doc/dqlite/
 	install -m 644 include/*.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
