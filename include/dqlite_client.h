@@ -644,6 +644,21 @@ DQLITE_API void dqlite_file_free(struct dqlite_file *files, unsigned n);
 DQLITE_API int dqlite_client_dump_to_dir(struct dqlite_client *client,
                                          const char *name, const char *dir);
 
+/* Backs database `name` up into `path` as a standalone SQLite file: the
+ * database at one point in time (one commit; writers go on meanwhile),
+ * copied page by page (DUMP: the node's main file and WAL), the WAL then
+ * folded into the file by SQLite (journal mode DELETE, so no -wal file is
+ * needed beside it) and the result checked with PRAGMA integrity_check
+ * before it is renamed to `path` and flushed; `path` is never left half
+ * written. Asked of the leader, the copy holds every write acknowledged
+ * before the call. Memory: the database and its WAL are held whole in the
+ * node's response and in the client while the files are written (see
+ * docs/backup.md). On failure dqlite_client_errmsg() says why
+ * (DQLITE_CLIENT_IOERR: `path` cannot be written, naming it and the
+ * system's reason). Thread: the one using the client. */
+DQLITE_API int dqlite_client_backup(struct dqlite_client *client,
+                                    const char *name, const char *path);
+
 /* Adds a node (as spare), then assigns `role` unless it is spare. Leader
  * only. Thread: the one using the client. */
 DQLITE_API int dqlite_client_add(struct dqlite_client *client, uint64_t id,

@@ -63,7 +63,7 @@ static void splitterRun(struct splitter *s, struct shell *sh, char *stmt)
         end--;
     }
     *end = '\0';
-    if (*stmt == '\0' || (s->bail && s->failures > 0)) {
+    if (*stmt == '\0' || (s->bail && s->failures > 0) || sh->quit) {
         return;
     }
     if (shellProcess(sh, stmt) != 0) {
@@ -213,7 +213,7 @@ int inputStream(struct shell *sh, FILE *in)
     size_t cap = 0;
     ssize_t n;
     splitterInit(&s, false);
-    while ((n = getline(&line, &cap, in)) >= 0) {
+    while (!sh->quit && (n = getline(&line, &cap, in)) >= 0) {
         line[n > 0 && line[n - 1] == '\n' ? n - 1 : n] = '\0';
         if (splitterFeed(&s, line, sh) != 0) {
             shellError("out of memory");
@@ -255,8 +255,9 @@ int inputInteractive(struct shell *sh)
     if (history != NULL) {
         read_history(history);
     }
-    while ((line = readline(splitterPending(&s) ? "   ...> " : "dqlite> ")) !=
-           NULL) {
+    while (!sh->quit &&
+           (line = readline(splitterPending(&s) ? "   ...> " : "dqlite> ")) !=
+               NULL) {
         if (line[strspn(line, " \t")] != '\0') {
             add_history(line);
         }

@@ -14,7 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "shell.h"
+
+#ifndef SHELL_VERSION
+#define SHELL_VERSION "unknown"
+#endif
 
 #define SERVERS_MAX 64
 
@@ -83,6 +89,10 @@ static const char usage_text[] =
     "                          convention: the certificate is the cluster's\n"
     "                          own CA, and the nodes' certificate must hold\n"
     "                          its first DNS name\n"
+    "    -m, --mode MODE       print rows as sqlite3 does in MODE: list,\n"
+    "                          csv, column, json, line or table (.mode)\n"
+    "    --header              column names above rows (.headers on)\n"
+    "    -V, --version         the shell's and SQLite's versions\n"
     "    -h, --help            this text\n"
     "\n"
     "EXIT STATUS\n"
@@ -102,6 +112,9 @@ static const struct option long_options[] = {
     {"cert", required_argument, NULL, 'c'},
     {"key", required_argument, NULL, 'k'},
     {"ca", required_argument, NULL, 'a'},
+    {"mode", required_argument, NULL, 'm'},
+    {"header", no_argument, NULL, 'H'},
+    {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -110,6 +123,8 @@ struct args {
     char *servers[SERVERS_MAX]; /* split from every -s */
     unsigned n_servers;
     bool json;
+    int mode; /* enum shell_mode */
+    bool headers;
     const char *database;
     const char *command; /* NULL: read statements */
     const char *cert;    /* TLS files, NULL */
@@ -158,6 +173,19 @@ static int argsOption(struct args *a, int opt, char *arg)
             return shellError("unknown format %s", arg);
         }
         a->json = strcmp(arg, "json") == 0;
+        a->mode = a->json ? SHELL_MODE_GO_JSON : SHELL_MODE_TABULAR;
+        return 0;
+    case 'm':
+        a->mode = modeParse(arg);
+        if (a->mode < 0) {
+            return shellError("unknown mode %s", arg);
+        }
+        a->json = false;
+        a->headers = a->headers || a->mode == SHELL_MODE_COLUMN ||
+                     a->mode == SHELL_MODE_TABLE;
+        return 0;
+    case 'H':
+        a->headers = true;
         return 0;
     case 'c':
         a->cert = arg;
@@ -178,10 +206,15 @@ static int argsParse(int argc, char *argv[], struct args *a)
 {
     int opt;
     memset(a, 0, sizeof *a);
-    while ((opt = getopt_long(argc, argv, "s:f:c:k:a:h", long_options, NULL)) !=
-           -1) {
+    while ((opt = getopt_long(argc, argv, "s:f:m:c:k:a:hV", long_options,
+                              NULL)) != -1) {
         if (opt == 'h') {
             fputs(usage_text, stdout);
+            return 1;
+        }
+        if (opt == 'V') {
+            printf("dqlite %s (SQLite %s)\n", SHELL_VERSION,
+                   sqlite3_libversion());
             return 1;
         }
         if (argsOption(a, opt, optarg) != 0) {
@@ -297,6 +330,8 @@ int main(int argc, char *argv[])
     signal(SIGPIPE, SIG_IGN);
     sh.database = a.database;
     sh.json = a.json;
+    sh.mode = a.mode;
+    sh.headers = a.headers;
     rv = 1;
     if (storeOpen(&a, &sh.store) == 0 && driverOpen(&a, &sh) == 0) {
         rv = shellRun(&sh, a.command);
