@@ -1,19 +1,23 @@
 /*
  * dqlite_client_backup(): a database of the cluster as a standalone SQLite
- * file. The pages come from DUMP (one VFS snapshot on the node: the main
- * file and the committed WAL frames at one point in time); they are written
- * next to the destination under a temporary name, SQLite folds the WAL in
- * (journal_mode=DELETE) and checks the result (integrity_check), and only
- * then is the file flushed and renamed to the destination. Any failure
- * removes the temporary files; the cluster is only read.
+ * file. The pages come from BACKUP (extension request 64): the node streams
+ * the database's pages at one commit in chunks, each written to a temporary
+ * file beside the destination as it arrives, so memory stays at one chunk
+ * whatever the database's size. A node without BACKUP (go-dqlite's, the
+ * reference's) answers "unrecognized request type"; the pages then come
+ * from DUMP (the main file and its WAL, whole in memory). SQLite then
+ * switches the copy to a rollback journal (folding a dumped WAL in) and
+ * checks it (integrity_check); only then is it flushed and renamed to the
+ * destination. Any failure removes the temporary files; the cluster is
+ * only read.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client/client.h"
@@ -158,7 +162,13 @@ static int backupSync(const char *path)
         close(fd);
     }
     snprintf(dir, sizeof dir, "%s", path);
-    fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        snprintf(dir, sizeof dir, ".");
+    } else {
+        slash[slash == dir ? 1 : 0] = '\0';
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         if (fsync(fd) != 0 && err == 0) {
             err = errno;
@@ -181,6 +191,101 @@ static int backupPaths(struct client_err *e, const char *path,
     return 0;
 }
 
+/* Writes all of `data` at the end of `fd`: 0 or an errno value. */
+static int backupAppend(int fd, const uint8_t *data, size_t size)
+{
+    while (size > 0) {
+        ssize_t n = write(fd, data, size);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return errno;
+        }
+        data += n;
+        size -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Whether a chunk follows the previous ones: same page size and total,
+ * starting where they ended. */
+static bool backupChunkFits(const struct proto_backup *c,
+                            const struct proto_backup *first, uint64_t next)
+{
+    return c->page_size == first->page_size && c->n_pages == first->n_pages &&
+           c->first == next && (c->count > 0 || c->first == c->n_pages);
+}
+
+/* Streams the BACKUP chunks (the first one is in the client's answer)
+ * into the temporary main file. */
+static int backupStream(struct dqlite_client *client, struct client_err *e,
+                        const struct backup_paths *p, const char *path)
+{
+    const struct proto_backup *chunk = &clientClusterResp(client)->backup;
+    struct proto_backup first = *chunk;
+    uint64_t next = 0;
+    int rv = 0;
+    int fd = open(p->main, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return clientErrSet(e, ERR_IO, "cannot write %s: %s", path,
+                            strerror(errno));
+    }
+    for (;;) {
+        if (!backupChunkFits(chunk, &first, next)) {
+            rv = clientErrSet(e, ERR_CLIENT_PROTO, "backup chunk out of order");
+            break;
+        }
+        int err = backupAppend(fd, chunk->data,
+                               (size_t)(chunk->count * chunk->page_size));
+        if (err != 0) {
+            rv = clientErrSet(e, ERR_IO, "cannot write %s: %s", path,
+                              strerror(err));
+            break;
+        }
+        next += chunk->count;
+        if (next == first.n_pages) {
+            break;
+        }
+        rv = clientClusterNext(client, PROTO_RESP_BACKUP);
+        if (rv != 0) {
+            break;
+        }
+        chunk = &clientClusterResp(client)->backup;
+    }
+    if (rv == 0 && fsync(fd) != 0) {
+        rv = clientErrSet(e, ERR_IO, "cannot write %s: %s", path,
+                          strerror(errno));
+    }
+    close(fd);
+    if (rv != 0 && next < first.n_pages) {
+        clientClusterReset(client); /* the rest of the stream is unread */
+    }
+    return rv;
+}
+
+/* Whether the node does not know BACKUP (FAILURE 1005, DQLITE_PARSE). */
+static bool backupUnknown(struct dqlite_client *client)
+{
+    const struct proto_response *r = clientClusterResp(client);
+    return r->type == PROTO_RESP_FAILURE && r->failure.code == 1005;
+}
+
+/* The pages as DUMP gives them: the main file and its WAL. */
+static int backupFromDump(struct dqlite_client *client, struct client_err *e,
+                          const char *name, const struct backup_paths *p,
+                          const char *path)
+{
+    struct proto_request req;
+    protoRequestInit(&req, PROTO_REQ_DUMP);
+    req.dump.name = protoText(name);
+    int rv = clientClusterCall(client, &req, PROTO_RESP_FILES);
+    if (rv != 0) {
+        return rv;
+    }
+    return backupWriteFiles(e, &clientClusterResp(client)->files, p, path);
+}
+
 DQLITE_API int dqlite_client_backup(struct dqlite_client *client,
                                     const char *name, const char *path)
 {
@@ -196,14 +301,22 @@ DQLITE_API int dqlite_client_backup(struct dqlite_client *client,
     if (rv != 0) {
         return clientErrPublic(rv);
     }
-    protoRequestInit(&req, PROTO_REQ_DUMP);
-    req.dump.name = protoText(name);
-    rv = clientClusterCall(client, &req, PROTO_RESP_FILES);
-    if (rv != 0) {
-        return clientErrPublic(rv);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* The copy replaces `path` by a rename: never a device or a
+         * directory. */
+        return clientErrPublic(clientErrSet(
+            e, ERR_IO, "cannot write %s: not a regular file", path));
     }
     backupUnlink(&p); /* leftovers of an interrupted backup */
-    rv = backupWriteFiles(e, &clientClusterResp(client)->files, &p, path);
+    protoRequestInit(&req, PROTO_REQ_BACKUP);
+    req.backup.name = protoText(name);
+    rv = clientClusterCall(client, &req, PROTO_RESP_BACKUP);
+    if (rv == 0) {
+        rv = backupStream(client, e, &p, path);
+    } else if (backupUnknown(client)) {
+        rv = backupFromDump(client, e, name, &p, path);
+    }
     if (rv == 0) {
         rv = backupFinish(e, &p, path);
     }
