@@ -42,17 +42,17 @@ static const char usage_text[] =
     "    exits: it may hold several statements separated by ';' and stops at\n"
     "    the first failure. Without COMMAND, statements are read from the\n"
     "    terminal (line editing, history in ~/.dqlite_history) or from stdin\n"
-    "    when it is not a terminal. A statement ends with ';', or at the\n"
-    "    end of a line where it is whole: no quote, comment, parenthesis\n"
-    "    or trigger body left open, and nothing missing for SQLite's\n"
-    "    parser (\"INSERT INTO t VALUES (1),\" goes on at the next line,\n"
-    "    \"SELECT *\" alone is a statement).\n"
+    "    when it is not a terminal. As in sqlite3, a statement ends with a\n"
+    "    ';' outside quotes, comments and trigger bodies (it may span\n"
+    "    lines); a dot-command is one line.\n"
     "\n"
-    "    A statement starting with SELECT is a query: its rows are printed "
-    "one\n"
-    "    per line, values separated by '|' (NULL as <nil>, blobs as [1 2 3]),\n"
-    "    as go-dqlite's shell prints them; with --format json, as an array of\n"
-    "    objects. Any other statement is executed and prints nothing.\n"
+    "    Every statement is sent as a query: one that returns rows (SELECT,\n"
+    "    PRAGMA, WITH, EXPLAIN, VALUES, RETURNING) prints them, any other is\n"
+    "    executed and prints nothing. By default rows are printed as\n"
+    "    go-dqlite's shell prints them: values separated by '|' (NULL as\n"
+    "    <nil>, blobs as [1 2 3]), or with --format json as an array of\n"
+    "    objects. .mode (or --mode) list, csv, column, json, line or table\n"
+    "    prints them byte for byte as the sqlite3 shell does in that mode.\n"
     "    Statements run in autocommit mode; BEGIN ... COMMIT works.\n"
     "\n"
     "DOT-COMMANDS\n"
@@ -73,6 +73,9 @@ static const char usage_text[] =
     "    .dump FILE                  write the leader's copy of the shell's\n"
     "                                DB into FILE (its WAL into FILE-wal)\n"
     "    Node ids are in hex, as .cluster prints them.\n"
+    "    .tables, .schema, .indexes, .headers, .mode, .read, .timer,\n"
+    "    .databases, .backup FILE, .restore FILE, .quit: as in sqlite3\n"
+    "    (see .help)\n"
     "    .help                       list the dot-commands\n"
     "\n"
     "OPTIONS\n"
@@ -231,6 +234,13 @@ static int argsParse(int argc, char *argv[], struct args *a)
         return shellError("both TLS certificate and key must be given");
     }
     a->database = argv[optind];
+    if (a->database[strcspn(a->database, " \t\n;")] != '\0' ||
+        a->database[0] == '.') {
+        /* "dqlite -s A 'SELECT 1'": the database name was forgotten. */
+        return shellError("\"%s\" is not a database name (expected "
+                          "DATABASE [COMMAND])",
+                          a->database);
+    }
     a->command = argc - optind == 2 ? argv[optind + 1] : NULL;
     return 0;
 }

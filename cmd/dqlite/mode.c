@@ -16,6 +16,10 @@
 
 #include "shell.h"
 
+/* sqlite3's default width limit in its columnar modes (.mode column
+ * --wrap 60). */
+#define DISPLAY_WRAP 60
+
 static const char *const mode_names[] = {
     [SHELL_MODE_TABULAR] = "tabular", [SHELL_MODE_GO_JSON] = "json-go",
     [SHELL_MODE_LIST] = "list",       [SHELL_MODE_CSV] = "csv",
@@ -246,44 +250,57 @@ static int gridAddLine(struct grid *g)
     return 0;
 }
 
-/* The first display line of `z` into a new string (tabs expanded to the
- * next multiple of 8); *tail is what follows the line break (NULL when
- * none): any control character other than a tab ends a line, "\r\n"
- * counting as one. */
-static char *displayLine(const char *z, const char **tail)
+/* The first display line of `z` into a new string, as sqlite3 3.40 cuts
+ * values in its columnar modes: at most DISPLAY_WRAP characters (tabs
+ * expanded to the next multiple of 8), and any control character other
+ * than a tab ends the line ("\r\n" counting as one). *tail is where the
+ * next line starts, NULL when nothing follows. */
+static char *displayLine(const char *text, const char **tail)
 {
-    size_t i = 0, j = 0, n = 0;
-    while ((unsigned char)z[i] >= ' ' || z[i] == '\t') {
-        if (z[i] == '\t') {
+    const unsigned char *z = (const unsigned char *)text;
+    size_t i = 0, j = 0;
+    int n = 0;
+    while (n < DISPLAY_WRAP) {
+        if (z[i] >= ' ') {
+            n++;
+            do {
+                i++, j++;
+            } while ((z[i] & 0xc0) == 0x80);
+        } else if (z[i] == '\t') {
             do {
                 n++, j++;
-            } while ((n & 7) != 0);
+            } while ((n & 7) != 0 && n < DISPLAY_WRAP);
+            i++;
         } else {
-            n += ((unsigned char)z[i] & 0xc0) != 0x80;
-            j++;
+            break;
         }
-        i++;
+    }
+    if (n >= DISPLAY_WRAP && z[i] >= ' ') {
+        *tail = text + i;
+    } else if (z[i] == '\r' && z[i + 1] == '\n') {
+        *tail = z[i + 2] != '\0' ? text + i + 2 : NULL;
+    } else if (z[i] == '\0' || z[i + 1] == '\0') {
+        *tail = NULL;
+    } else {
+        *tail = text + i + 1;
     }
     char *line = malloc(j + 1);
     if (line == NULL) {
         return NULL;
     }
-    for (size_t k = 0, col = 0, o = 0; k < i; k++) {
+    size_t o = 0;
+    n = 0;
+    for (size_t k = 0; k < i; k++) {
         if (z[k] == '\t') {
             do {
-                line[o++] = ' ', col++;
-            } while ((col & 7) != 0);
+                line[o++] = ' ', n++;
+            } while ((n & 7) != 0 && n < DISPLAY_WRAP);
         } else {
-            col += ((unsigned char)z[k] & 0xc0) != 0x80;
-            line[o++] = z[k];
+            n += (z[k] & 0xc0) != 0x80;
+            line[o++] = (char)z[k];
         }
     }
     line[j] = '\0';
-    *tail = NULL;
-    if (z[i] != '\0') {
-        i += z[i] == '\r' && z[i + 1] == '\n' ? 2 : 1;
-        *tail = z[i] != '\0' ? &z[i] : NULL;
-    }
     return line;
 }
 

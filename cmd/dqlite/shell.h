@@ -109,9 +109,8 @@ void formatJsonString(FILE *out, const char *s, size_t len);
 
 /* Input (input.c). A splitter collects text until it holds whole
  * statements: a dot-command is one line (or ends at a ';'); SQL ends at a
- * ';' outside quotes, comments and trigger bodies, or at the end of a line
- * when nothing is left open (a quote, a comment, a parenthesis, a trigger
- * body) and SQLite's parser does not find it cut short. */
+ * ';' outside quotes, comments and trigger bodies (sqlite3_complete()), as
+ * in sqlite3; what is left at the end of the input is run as is. */
 struct splitter {
     char *text;
     size_t len;
