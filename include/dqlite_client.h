@@ -646,8 +646,8 @@ DQLITE_API int dqlite_client_dump_to_dir(struct dqlite_client *client,
 
 /* Backs database `name` up into `path` as a standalone SQLite file: the
  * database at one commit (writers go on meanwhile), copied page by page.
- * The node streams the pages in chunks (BACKUP, docs/protocol.md §8) that
- * are written as they arrive, so memory stays at one chunk (about 1 MiB)
+ * The node streams the pages in chunks (BACKUP, docs/protocol.md, "Extensions")
+ * that are written as they arrive, so memory stays at one chunk (about 1 MiB)
  * on both sides; a node without BACKUP is asked for DUMP instead (whole in
  * memory). The copy is switched to a rollback journal (no -wal file needed
  * beside it) and checked with PRAGMA integrity_check before it is renamed

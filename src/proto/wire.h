@@ -90,7 +90,7 @@ enum proto_request_type {
     PROTO_REQ_DESCRIBE = 18,
     PROTO_REQ_WEIGHT = 19,
     PROTO_REQ_COUNT_ = 20,
-    /* Extensions of this implementation (docs/protocol.md §8). */
+    /* Extensions of this implementation (docs/protocol.md, "Extensions"). */
     PROTO_REQ_BACKUP = 64
 };
 
@@ -107,7 +107,7 @@ enum proto_response_type {
     PROTO_RESP_FILES = 9,
     PROTO_RESP_METADATA = 10,
     PROTO_RESP_COUNT_ = 11,
-    /* Extensions of this implementation (docs/protocol.md §8). */
+    /* Extensions of this implementation (docs/protocol.md, "Extensions"). */
     PROTO_RESP_BACKUP = 64
 };
 

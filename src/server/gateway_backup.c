@@ -2,7 +2,7 @@
  * BACKUP (extension request 64): one database as the pages of a standalone
  * SQLite file, streamed in BACKUP chunks (response 64) of about
  * GATEWAY_BACKUP_CHUNK_BYTES, for online backups of any size with bounded
- * memory (docs/protocol.md §8, docs/backup.md).
+ * memory (docs/protocol.md, "Extensions", docs/backup.md).
  *
  * The database is frozen with a VFS snapshot (a short pause; pages shared
  * copy-on-write, so writers go on and only the pages they change while the

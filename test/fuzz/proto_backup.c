@@ -1,8 +1,8 @@
 /*
  * libFuzzer target: a BACKUP stream as the client reads it (extension
- * response 64, docs/protocol.md §8). The input is a sequence of messages,
- * each a header (its word count taken as given, bounded by what is left)
- * and a body; every one is decoded as a response and, when it is a BACKUP
+ * response 64, docs/protocol.md, "Extensions"). The input is a sequence of
+ * messages, each a header (its word count taken as given, bounded by what is
+ * left) and a body; every one is decoded as a response and, when it is a BACKUP
  * chunk, its documented bounds are checked: a valid page size, the pages
  * inside the database, the data exactly count * page_size bytes inside the
  * body, re-encoding stable. Chunks are followed as dqlite_client_backup
