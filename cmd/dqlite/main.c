@@ -333,11 +333,13 @@ int main(int argc, char *argv[])
 {
     struct args a;
     struct shell sh = {.out = stdout};
+    /* A reader that stops early ("dqlite --help | grep -q X") is no
+     * failure of ours: EPIPE, not a signal. */
+    signal(SIGPIPE, SIG_IGN);
     int rv = argsParse(argc, argv, &a);
     if (rv != 0) {
         return rv > 0 ? 0 : 2;
     }
-    signal(SIGPIPE, SIG_IGN);
     sh.database = a.database;
     sh.json = a.json;
     sh.mode = a.mode;

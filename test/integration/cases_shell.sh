@@ -16,22 +16,22 @@
 #   device: a clear error, exit status 1, nothing left behind, the
 #   cluster's data unchanged and writable.
 
-SDB=shelldb
-SHELL_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/shell" && pwd)
-ssh_() { sh_ "$SDB" "$@"; }
+SHDB=shelldb
+SH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/shell" && pwd)
+shsh_() { sh_ "$SHDB" "$@"; }
 
-t_s_start() {
+t_sh_start() {
     m_reset
     start_node 1 || return 1
-    ssh_ <"$SHELL_DIR/setup.sql" || return 1
-    sqlite3 "$TMP/ref.db" <"$SHELL_DIR/setup.sql"
+    shsh_ <"$SH_DIR/setup.sql" || return 1
+    sqlite3 "$TMP/ref.db" <"$SH_DIR/setup.sql"
 }
 
-t_s_same_as_sqlite3() {
+t_sh_same_as_sqlite3() {
     local status=0
-    sqlite3 "$TMP/ref.db" <"$SHELL_DIR/queries.sql" >"$TMP/theirs.out" ||
+    sqlite3 "$TMP/ref.db" <"$SH_DIR/queries.sql" >"$TMP/theirs.out" ||
         { echo "sqlite3 failed"; return 1; }
-    ssh_ <"$SHELL_DIR/queries.sql" >"$TMP/ours.out" 2>"$TMP/ours.err" ||
+    shsh_ <"$SH_DIR/queries.sql" >"$TMP/ours.out" 2>"$TMP/ours.err" ||
         status=$?
     [ "$status" -eq 0 ] && [ ! -s "$TMP/ours.err" ] ||
         { echo "exit status $status:"; cat "$TMP/ours.err"; return 1; }
@@ -42,23 +42,23 @@ t_s_same_as_sqlite3() {
 
 # Statements that return rows whatever their first word, and those that
 # sqlite3 formats its own way (EXPLAIN): answered with rows, exit 0.
-t_s_statement_shapes() {
+t_sh_statement_shapes() {
     local q out
     for q in "EXPLAIN SELECT 1" "EXPLAIN QUERY PLAN SELECT * FROM v WHERE i = 1" \
         "PRAGMA user_version" "WITH a AS (SELECT 1) SELECT * FROM a" \
         "VALUES (1)" "INSERT INTO e VALUES (8) RETURNING x"; do
-        out=$(ssh_ --mode list "$q;") || { echo "($q)"; return 1; }
+        out=$(shsh_ --mode list "$q;") || { echo "($q)"; return 1; }
         [ -n "$out" ] || { echo "no rows for $q"; return 1; }
     done
-    expect_eq "9" "$(ssh_ "PRAGMA user_version = 9; PRAGMA user_version")"
+    expect_eq "9" "$(shsh_ "PRAGMA user_version = 9; PRAGMA user_version")"
 }
 
-t_s_exit_status() {
+t_sh_exit_status() {
     local s1=0 s2=0 s3=0 s4=0 v
-    printf 'SELECT 1;\nSELECT * FROM nope;\nSELECT 2;\n' | ssh_ >/dev/null 2>&1 ||
+    printf 'SELECT 1;\nSELECT * FROM nope;\nSELECT 2;\n' | shsh_ >/dev/null 2>&1 ||
         s1=$?
-    ssh_ ".mode nosuchmode" 2>/dev/null || s2=$?
-    ssh_ ".nosuchcommand" 2>/dev/null || s3=$?
+    shsh_ ".mode nosuchmode" 2>/dev/null || s2=$?
+    shsh_ ".nosuchcommand" 2>/dev/null || s3=$?
     timeout 30 "$B/dqlite" -s "$(servers)" "SELECT 1" </dev/null 2>/dev/null ||
         s4=$?
     expect_eq "1 1 1 2" "$s1 $s2 $s3 $s4" || return 1
@@ -70,37 +70,37 @@ t_s_exit_status() {
 }
 
 # .read runs a file's statements and commands; .quit stops reading.
-t_s_read_quit() {
+t_sh_read_quit() {
     local out status=0
     printf '.mode csv\nSELECT id,\n  t FROM v\n  WHERE id = 1;\n' >"$TMP/r.sql"
-    out=$(printf '.read %s\n.quit\nSELECT 99;\n' "$TMP/r.sql" | ssh_) ||
+    out=$(printf '.read %s\n.quit\nSELECT 99;\n' "$TMP/r.sql" | shsh_) ||
         return 1
     expect_eq "1,plain"$'\r' "$out" || return 1
-    out=$(ssh_ ".read $TMP/nosuchfile" 2>&1) || status=$?
+    out=$(shsh_ ".read $TMP/nosuchfile" 2>&1) || status=$?
     expect_eq 1 "$status" &&
         expect_eq "Error: cannot open \"$TMP/nosuchfile\": No such file or directory" "$out"
 }
 
-# s_writer N: commits rows 1..N of table w, one statement (one commit)
+# sh_writer N: commits rows 1..N of table w, one statement (one commit)
 # each, through one shell reading a pipe.
-s_writer() {
+sh_writer() {
     local i
     for i in $(seq "$1"); do
         echo "INSERT INTO w VALUES ($i, randomblob(3000));"
-    done | ssh_ >/dev/null 2>"$TMP/writer.err"
+    done | shsh_ >/dev/null 2>"$TMP/writer.err"
 }
 
-t_s_backup_under_writes() {
+t_sh_backup_under_writes() {
     local pid before counts
-    ssh_ "CREATE TABLE w (n INTEGER PRIMARY KEY, b BLOB)" || return 1
-    s_writer 3000 &
+    shsh_ "CREATE TABLE w (n INTEGER PRIMARY KEY, b BLOB)" || return 1
+    sh_writer 3000 &
     pid=$!
     for _ in $(seq 100); do
-        before=$(ssh_ "SELECT count(*) FROM w") || return 1
+        before=$(shsh_ "SELECT count(*) FROM w") || return 1
         [ "$before" -gt 200 ] && break
         sleep 0.1
     done
-    ssh_ ".backup $TMP/backup.db" || { kill "$pid"; return 1; }
+    shsh_ ".backup $TMP/backup.db" || { kill "$pid"; return 1; }
     kill -0 "$pid" 2>/dev/null ||
         echo "note: the writer had finished before the backup ended"
     wait "$pid" || { cat "$TMP/writer.err"; return 1; }
@@ -117,23 +117,23 @@ t_s_backup_under_writes() {
     expect_eq 8 "$(sqlite3 "$TMP/backup.db" "SELECT count(*) FROM v")"
 }
 
-# s_untouched: the cluster still has its data and takes writes.
-s_untouched() {
-    expect_eq 3000 "$(ssh_ "SELECT count(*) FROM w")" &&
-        ssh_ "INSERT INTO e VALUES (100)" &&
-        expect_eq 1 "$(ssh_ "SELECT count(*) FROM e WHERE x = 100")" &&
-        ssh_ "DELETE FROM e WHERE x = 100"
+# sh_untouched: the cluster still has its data and takes writes.
+sh_untouched() {
+    expect_eq 3000 "$(shsh_ "SELECT count(*) FROM w")" &&
+        shsh_ "INSERT INTO e VALUES (100)" &&
+        expect_eq 1 "$(shsh_ "SELECT count(*) FROM e WHERE x = 100")" &&
+        shsh_ "DELETE FROM e WHERE x = 100"
 }
 
-t_s_backup_bad_paths() {
+t_sh_backup_bad_paths() {
     local out status=0
     touch "$TMP/afile"
-    out=$(ssh_ ".backup $TMP/afile/x.db" 2>&1) || status=$?
+    out=$(shsh_ ".backup $TMP/afile/x.db" 2>&1) || status=$?
     expect_eq 1 "$status" &&
         expect_eq "Error: backup failed: cannot write $TMP/afile/x.db: Not a directory" "$out" ||
         return 1
     status=0
-    out=$(ssh_ ".backup /dev/null" 2>&1) || status=$?
+    out=$(shsh_ ".backup /dev/null" 2>&1) || status=$?
     expect_eq 1 "$status" &&
         expect_eq "Error: backup failed: cannot write /dev/null: not a regular file" "$out" ||
         return 1
@@ -142,36 +142,36 @@ t_s_backup_bad_paths() {
     out=$(sh_ nosuchdb ".backup $TMP/none.db" 2>&1) || status=$?
     expect_eq 1 "$status" &&
         expect_eq "Error: backup failed: database does not exist" "$out" &&
-        [ ! -e "$TMP/none.db" ] && s_untouched
+        [ ! -e "$TMP/none.db" ] && sh_untouched
 }
 
 # A backup larger than the file system it goes to (root: a 2 MiB tmpfs).
-t_s_backup_disk_full() {
+t_sh_backup_disk_full() {
     local out status=0 left
-    out=$(ssh_ ".backup $TMP/small/b.db" 2>&1) || status=$?
+    out=$(shsh_ ".backup $TMP/small/b.db" 2>&1) || status=$?
     expect_eq 1 "$status" || { echo "$out"; return 1; }
     case $out in
     "Error: backup failed: cannot write $TMP/small/b.db: No space left on device") ;;
     *) echo "unexpected: $out"; return 1 ;;
     esac
     left=$(ls -A "$TMP/small")
-    expect_eq "" "$left" && s_untouched
+    expect_eq "" "$left" && sh_untouched
 }
 
 run_shell_cases() {
-    check "shell: one node with the test database" t_s_start || return
-    check "shell: same bytes as sqlite3 (every mode, .schema...)" t_s_same_as_sqlite3
-    check "shell: PRAGMA, WITH, EXPLAIN, VALUES, RETURNING answered" t_s_statement_shapes
-    check "shell: exit status on errors, --version" t_s_exit_status
-    check "shell: .read and .quit" t_s_read_quit
-    check "shell: .backup under writes: integrity ok, a prefix" t_s_backup_under_writes
-    check "shell: .backup to a bad path: error, cluster untouched" t_s_backup_bad_paths
+    check "shell: one node with the test database" t_sh_start || return
+    check "shell: same bytes as sqlite3 (every mode, .schema...)" t_sh_same_as_sqlite3
+    check "shell: PRAGMA, WITH, EXPLAIN, VALUES, RETURNING answered" t_sh_statement_shapes
+    check "shell: exit status on errors, --version" t_sh_exit_status
+    check "shell: .read and .quit" t_sh_read_quit
+    check "shell: .backup under writes: integrity ok, a prefix" t_sh_backup_under_writes
+    check "shell: .backup to a bad path: error, cluster untouched" t_sh_backup_bad_paths
     local name="shell: .backup to a full disk: error, cluster untouched"
     if [ "$(id -u)" != 0 ] || ! mkdir -p "$TMP/small" ||
         ! mount -t tmpfs -o size=2m tmpfs "$TMP/small" 2>/dev/null; then
         skip "$name" "cannot mount a tmpfs here (needs root)"
     else
-        check "$name" t_s_backup_disk_full
+        check "$name" t_sh_backup_disk_full
         umount "$TMP/small"
     fi
     m_reset
