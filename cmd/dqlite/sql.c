@@ -3,13 +3,17 @@
  * server prepares it and answers rows for anything that has columns
  * (SELECT, PRAGMA, WITH, EXPLAIN, VALUES, INSERT ... RETURNING), or refuses
  * one without columns ("statement does not return rows") before running
- * it; that one is then executed, printing nothing. Statements run in
+ * it; that one is then executed, printing nothing. Statements that surely
+ * have no columns (INSERT, CREATE... without RETURNING) are executed at
+ * once. Statements run in
  * autocommit mode, so BEGIN ... COMMIT typed by the user works. Rows print
  * in go-dqlite's formats (tabular, json) or in a sqlite3 mode (mode.c), and
  * stream to the output as they arrive, except sqlite3's column and table
  * modes, which need every width first.
  */
+#include <ctype.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "shell.h"
@@ -101,12 +105,53 @@ int sqlQuery(struct shell *sh, const char *stmt)
     return sqlPrint(sh, rows);
 }
 
+/* Whether the statement surely returns no rows: it starts with a keyword
+ * of a statement without result columns and "RETURNING" appears nowhere
+ * in it. Those are executed at once, saving a round trip and the server a
+ * second parse of a large statement; anything else is sent as a query
+ * first. */
+static bool sqlSurelyNoRows(const char *stmt)
+{
+    static const char *const words[] = {
+        "INSERT", "UPDATE", "DELETE",  "REPLACE", "CREATE",    "DROP",
+        "ALTER",  "BEGIN",  "COMMIT",  "END",     "ROLLBACK",  "SAVEPOINT",
+        "RELEASE", "VACUUM", "ANALYZE", "REINDEX", "ATTACH",   "DETACH",
+    };
+    for (;;) {
+        stmt += strspn(stmt, " \t\r\n");
+        if (stmt[0] == '-' && stmt[1] == '-') {
+            stmt += strcspn(stmt, "\n");
+        } else if (stmt[0] == '/' && stmt[1] == '*' &&
+                   strstr(stmt + 2, "*/") != NULL) {
+            stmt = strstr(stmt + 2, "*/") + 2;
+        } else {
+            break;
+        }
+    }
+    size_t len = 0;
+    while (isalpha((unsigned char)stmt[len])) {
+        len++;
+    }
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        if (strlen(words[i]) == len && strncasecmp(stmt, words[i], len) == 0) {
+            return strcasestr(stmt, "RETURNING") == NULL;
+        }
+    }
+    return false;
+}
+
 /* What the server answers a query without columns (gateway_query.c). */
 #define SQL_NO_ROWS "statement does not return rows"
 
 static int sqlQueryOrExec(struct shell *sh, const char *stmt)
 {
     struct dqlite_rows *rows = NULL;
+    if (sqlSurelyNoRows(stmt)) {
+        if (dqlite_conn_exec(sh->conn, stmt, NULL, 0, NULL) != 0) {
+            return shellError("exec: %s", dqlite_conn_errmsg(sh->conn));
+        }
+        return 0;
+    }
     if (dqlite_conn_query(sh->conn, stmt, NULL, 0, &rows) == 0) {
         return sqlPrint(sh, rows);
     }
