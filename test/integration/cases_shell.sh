@@ -11,7 +11,8 @@
 #   .tables, .schema, .indexes.
 # - .backup while a writer commits one row at a time: the copy opens in
 #   sqlite3 with integrity "ok" and holds exactly rows 1..k (a prefix of
-#   the commits) with k at least what was acknowledged before.
+#   the commits) with k at least what was acknowledged before; after a
+#   VACUUM the copy has the node's page count and content.
 # - .backup to a path that cannot be written, to a full file system, to a
 #   device: a clear error, exit status 1, nothing left behind, the
 #   cluster's data unchanged and writable.
@@ -117,9 +118,22 @@ t_sh_backup_under_writes() {
     expect_eq 8 "$(sqlite3 "$TMP/backup.db" "SELECT count(*) FROM v")"
 }
 
+# After deletes and a VACUUM the database shrinks: the copy has the size
+# the last commit recorded and the same content as the node.
+t_sh_backup_after_vacuum() {
+    local q="SELECT count(*), sum(length(b)), sum(n) FROM w"
+    shsh_ "DELETE FROM w WHERE n % 3 = 0; VACUUM" || return 1
+    shsh_ ".backup $TMP/vacuumed.db" || return 1
+    expect_eq ok "$(sqlite3 "$TMP/vacuumed.db" "PRAGMA integrity_check")" &&
+        expect_eq "$(shsh_ --mode list "PRAGMA page_count")" \
+            "$(sqlite3 "$TMP/vacuumed.db" "PRAGMA page_count")" &&
+        expect_eq "$(shsh_ --mode list "$q")" \
+            "$(sqlite3 "$TMP/vacuumed.db" "$q")"
+}
+
 # sh_untouched: the cluster still has its data and takes writes.
 sh_untouched() {
-    expect_eq 3000 "$(shsh_ "SELECT count(*) FROM w")" &&
+    expect_eq 2000 "$(shsh_ "SELECT count(*) FROM w")" &&
         shsh_ "INSERT INTO e VALUES (100)" &&
         expect_eq 1 "$(shsh_ "SELECT count(*) FROM e WHERE x = 100")" &&
         shsh_ "DELETE FROM e WHERE x = 100"
@@ -165,6 +179,7 @@ run_shell_cases() {
     check "shell: exit status on errors, --version" t_sh_exit_status
     check "shell: .read and .quit" t_sh_read_quit
     check "shell: .backup under writes: integrity ok, a prefix" t_sh_backup_under_writes
+    check "shell: .backup after VACUUM: same pages and content" t_sh_backup_after_vacuum
     check "shell: .backup to a bad path: error, cluster untouched" t_sh_backup_bad_paths
     local name="shell: .backup to a full disk: error, cluster untouched"
     if [ "$(id -u)" != 0 ] || ! mkdir -p "$TMP/small" ||
