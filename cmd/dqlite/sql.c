@@ -113,8 +113,8 @@ int sqlQuery(struct shell *sh, const char *stmt)
 static bool sqlSurelyNoRows(const char *stmt)
 {
     static const char *const words[] = {
-        "INSERT", "UPDATE", "DELETE",  "REPLACE", "CREATE",    "DROP",
-        "ALTER",  "BEGIN",  "COMMIT",  "END",     "ROLLBACK",  "SAVEPOINT",
+        "INSERT",  "UPDATE", "DELETE",  "REPLACE", "CREATE",   "DROP",
+        "ALTER",   "BEGIN",  "COMMIT",  "END",     "ROLLBACK", "SAVEPOINT",
         "RELEASE", "VACUUM", "ANALYZE", "REINDEX", "ATTACH",   "DETACH",
     };
     for (;;) {
