@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "shell.h"
@@ -171,17 +172,28 @@ static double sqlNow(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double sqlSeconds(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
 int sqlRun(struct shell *sh, const char *stmt)
 {
     if (sqlConnect(sh) != 0) {
         return -1;
     }
+    struct rusage ru0, ru1;
     double start = sqlNow();
+    getrusage(RUSAGE_SELF, &ru0);
     int rv = sqlQueryOrExec(sh, stmt);
     if (sh->timer) {
-        /* sqlite3 adds user and sys CPU time, which are the node's here
-         * and not known to the shell. */
-        fprintf(sh->out, "Run Time: real %.3f\n", sqlNow() - start);
+        /* sqlite3's line; user and sys are the shell's own CPU time (the
+         * statement's is spent on the node). */
+        getrusage(RUSAGE_SELF, &ru1);
+        fprintf(sh->out, "Run Time: real %.3f user %f sys %f\n",
+                sqlNow() - start,
+                sqlSeconds(ru1.ru_utime) - sqlSeconds(ru0.ru_utime),
+                sqlSeconds(ru1.ru_stime) - sqlSeconds(ru0.ru_stime));
     }
     return rv;
 }

@@ -70,6 +70,20 @@ t_sh_exit_status() {
     esac
 }
 
+# .timer, .databases and .mode without an argument, as sqlite3 prints them.
+t_sh_timer_databases_mode() {
+    local out
+    out=$(printf '.timer on\nSELECT 1;\n.timer off\nSELECT 2;\n' | shsh_) ||
+        return 1
+    printf '%s\n' "$out" | sed -n 2p |
+        grep -Eqx 'Run Time: real [0-9]+\.[0-9]{3} user [0-9]+\.[0-9]{6} sys [0-9]+\.[0-9]{6}' ||
+        { echo "timer: $out"; return 1; }
+    expect_eq 3 "$(printf '%s\n' "$out" | wc -l)" &&
+        expect_eq "main: $SHDB r/w" "$(shsh_ .databases)" &&
+        expect_eq "current output mode: csv" \
+            "$(printf '.mode csv\n.mode\n' | shsh_)"
+}
+
 # .read runs a file's statements and commands; .quit stops reading.
 t_sh_read_quit() {
     local out status=0
@@ -178,6 +192,7 @@ run_shell_cases() {
     check "shell: PRAGMA, WITH, EXPLAIN, VALUES, RETURNING answered" t_sh_statement_shapes
     check "shell: exit status on errors, --version" t_sh_exit_status
     check "shell: .read and .quit" t_sh_read_quit
+    check "shell: .timer, .databases, .mode" t_sh_timer_databases_mode
     check "shell: .backup under writes: integrity ok, a prefix" t_sh_backup_under_writes
     check "shell: .backup after VACUUM: same pages and content" t_sh_backup_after_vacuum
     check "shell: .backup to a bad path: error, cluster untouched" t_sh_backup_bad_paths
