@@ -54,19 +54,32 @@ static const char help_text[] =
     ".quit                        exit (.exit too)\n"
     ".help                        this text\n";
 
-/* Splits a line into words (in place); returns their number. */
+/* Splits a line into words (in place); returns their number. A word in
+ * single or double quotes may hold blanks (".backup 'my file.db'"), as in
+ * sqlite3. */
 static int dotSplit(char *line, char *argv[DOT_MAX_ARGS + 1])
 {
     int argc = 0;
-    char *save = NULL;
-    for (char *w = strtok_r(line, " \t", &save); w != NULL;
-         w = strtok_r(NULL, " \t", &save)) {
-        if (argc == DOT_MAX_ARGS + 1) {
+    char *p = line;
+    for (;;) {
+        p += strspn(p, " \t");
+        if (*p == '\0' || argc == DOT_MAX_ARGS + 1) {
             return argc;
         }
-        argv[argc++] = w;
+        char quote = *p == '\'' || *p == '"' ? *p : 0;
+        char *end;
+        if (quote != 0 && (end = strchr(p + 1, quote)) != NULL) {
+            argv[argc++] = p + 1;
+        } else {
+            argv[argc++] = p;
+            end = p + strcspn(p, " \t");
+        }
+        if (*end == '\0') {
+            return argc;
+        }
+        *end = '\0';
+        p = end + 1;
     }
-    return argc;
 }
 
 /* A cluster client to the leader or to `address`; reports failures. */

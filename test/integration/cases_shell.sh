@@ -137,12 +137,12 @@ t_sh_backup_under_writes() {
 t_sh_backup_after_vacuum() {
     local q="SELECT count(*), sum(length(b)), sum(n) FROM w"
     shsh_ "DELETE FROM w WHERE n % 3 = 0; VACUUM" || return 1
-    shsh_ ".backup $TMP/vacuumed.db" || return 1
-    expect_eq ok "$(sqlite3 "$TMP/vacuumed.db" "PRAGMA integrity_check")" &&
+    shsh_ ".backup '$TMP/vacuumed copy.db'" || return 1
+    expect_eq ok "$(sqlite3 "$TMP/vacuumed copy.db" "PRAGMA integrity_check")" &&
         expect_eq "$(shsh_ --mode list "PRAGMA page_count")" \
-            "$(sqlite3 "$TMP/vacuumed.db" "PRAGMA page_count")" &&
+            "$(sqlite3 "$TMP/vacuumed copy.db" "PRAGMA page_count")" &&
         expect_eq "$(shsh_ --mode list "$q")" \
-            "$(sqlite3 "$TMP/vacuumed.db" "$q")"
+            "$(sqlite3 "$TMP/vacuumed copy.db" "$q")"
 }
 
 # sh_untouched: the cluster still has its data and takes writes.
