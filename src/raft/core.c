@@ -58,8 +58,8 @@ static int raftOptionsCheck(const struct raft_options *o)
         o->max_append_entries > RAFT_MSG_MAX_ENTRIES ||
         o->snapshot_chunk_bytes == 0 ||
         o->snapshot_chunk_bytes > RAFT_CHUNK_MAX_BYTES ||
-        (o->read_lease && (o->lease_drift_permille == 0 ||
-                           o->lease_drift_permille >= 1000))) {
+        (o->read_lease &&
+         (o->lease_drift_permille == 0 || o->lease_drift_permille >= 1000))) {
         return ERR_INVALID;
     }
     return 0;

@@ -83,8 +83,8 @@ bool raftLeaseValid(const struct raft *r, uint64_t now_ms)
     uint64_t starts[RAFT_CONF_MAX_SERVERS];
     unsigned n = 0;
     if (!r->o.read_lease || !r->o.check_quorum || r->state != RAFT_LEADER ||
-        r->lease_ended || r->transfer_target != 0 ||
-        !raftIsVoter(r, r->id) || !raftCommittedInTerm(r)) {
+        r->lease_ended || r->transfer_target != 0 || !raftIsVoter(r, r->id) ||
+        !raftCommittedInTerm(r)) {
         return false;
     }
     starts[n++] = now_ms; /* ourselves */
