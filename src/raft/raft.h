@@ -316,7 +316,9 @@ struct raft_options {
      * answers at once, with no round trip. Needs check_quorum (followers
      * ignore vote requests for an election timeout after hearing from a
      * leader) and assumes the clocks of the nodes advance at rates that
-     * differ by less than the bound. Off by default. */
+     * differ by less than the bound. Every node must then raftTick with
+     * the current time before each raftStep: the time of receipt is when
+     * a follower heard from its leader. Off by default. */
     bool read_lease;
     unsigned lease_drift_permille; /* 1..999 */
 };

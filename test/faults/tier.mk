@@ -95,7 +95,7 @@ faults: $(FAULTS_BINS)
 	DURATION=$(DURATION) NODES=$(NODES) test/faults/battery.sh $(B) $(FAULTS_RUNS)
 
 # The planted bugs (test/faults/planted.sh): passes only when the harness
-# catches each bug of faults-node (amnesia, stale-reads) with anomalies.
+# catches each bug of faults-node (amnesia, stale-reads, lease-drift) with anomalies.
 .PHONY: faults-planted
 faults-planted: $(FAULTS_BINS)
 	test/faults/planted.sh $(B)
