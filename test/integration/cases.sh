@@ -170,6 +170,12 @@ t_failover() {
 
 t_rejoin_after_kill() {
     start_node "$VICTIM" --join "$(servers)" || return 1
+    # A node resuming its state serves first, then checks its membership:
+    # the line may come a little after "listening on".
+    for _ in $(seq 40); do
+        grep -q "already a member" "$TMP/node$VICTIM.log" && break
+        sleep 0.1
+    done
     grep -q "already a member" "$TMP/node$VICTIM.log" ||
         { echo "no 'already a member' log line"; return 1; }
     local out="" dir=$TMP/dump$VICTIM
