@@ -278,6 +278,22 @@ static void simRead(void)
         return;
     }
     int l = leaders[simRange(0, (uint64_t)n - 1)];
+    struct raft *r = W->nodes[l].r;
+    /* What a lease promises (docs/raft.md "Leader leases"): while it
+     * holds, no other node leads, in any term. Checked whether or not a
+     * newer leader has committed anything yet. */
+    if (raftLeaseValid(r, simNodeNow(l))) {
+        for (int k = 0; k < n; k++) {
+            struct raft *o = W->nodes[leaders[k]].r;
+            if (leaders[k] != l && raftTerm(o) > raftTerm(r)) {
+                simFail("LEASE: n%d holds a lease in term %llu while n%d "
+                        "leads term %llu",
+                        l + 1, (unsigned long long)raftTerm(r), leaders[k] + 1,
+                        (unsigned long long)raftTerm(o));
+            }
+        }
+        sim_stats.lease_reads++;
+    }
     uint64_t ctx = ++W->read_ctx;
     simCheckReadStart(ctx);
     int rv = raftReadIndex(W->nodes[l].r, ctx, simNodeNow(l));
@@ -531,8 +547,8 @@ static int simRunSlice(uint64_t first, uint64_t count, unsigned job,
            "%llu elections, %llu crashes (%llu torn writes, %llu failed "
            "writes), %llu snapshots taken, %llu installed, %llu membership "
            "changes, %llu configurations rolled back, %llu transfers, %llu "
-           "reads, %llu forged messages refused, %llu restarts with a "
-           "shorter log, %llu notices\n",
+           "reads (%llu under a lease), %llu forged messages refused, %llu "
+           "restarts with a shorter log, %llu notices\n",
            job, (unsigned long long)s->seeds, (unsigned long long)s->events,
            (unsigned long long)s->committed, (unsigned long long)s->elections,
            (unsigned long long)s->crashes, (unsigned long long)s->torn,
@@ -540,8 +556,9 @@ static int simRunSlice(uint64_t first, uint64_t count, unsigned job,
            (unsigned long long)s->snapshots_taken,
            (unsigned long long)s->installs, (unsigned long long)s->changes,
            (unsigned long long)s->rollbacks, (unsigned long long)s->transfers,
-           (unsigned long long)s->reads, (unsigned long long)s->forged,
-           (unsigned long long)s->shortened, (unsigned long long)s->notices);
+           (unsigned long long)s->reads, (unsigned long long)s->lease_reads,
+           (unsigned long long)s->forged, (unsigned long long)s->shortened,
+           (unsigned long long)s->notices);
     fflush(stdout);
     return 0;
 }
