@@ -389,6 +389,29 @@ Test(scenario, lease_answers_a_read_without_a_round)
                "expect read 1 9 2   # answered by a read-index round\n");
 }
 
+/* Five voters: the lease needs the acknowledgements of two followers (a
+ * quorum of three with the leader), the quorum-th most recent counts. */
+Test(scenario, lease_counts_a_quorum_of_acknowledgements)
+{
+    harnessRun("option lease 1\n"
+               "cluster 5\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "isolate 4\n"
+               "isolate 5\n"
+               "tick 20\n"
+               "stabilize           # 2 and 3 acknowledge the new round\n"
+               "tickone 1 89\n"
+               "read 1 7\n"
+               "expect read 1 7 2\n"
+               "isolate 3\n"
+               "tick 20\n"
+               "stabilize           # only 2 acknowledges: 2 of 3 needed\n"
+               "tickone 1 70\n"
+               "read 1 8\n"
+               "expect noread 1 8   # 90 ms after 3's last acknowledgement\n");
+}
+
 Test(scenario, without_leases_a_read_needs_a_round)
 {
     harnessRun("cluster 3\n"
