@@ -112,6 +112,10 @@ struct gateway {
     bool wait_out;
     struct queue busy_link;        /* in the node's parked writers */
     struct gateway_backup *backup; /* a BACKUP being streamed, NULL */
+    /* Read consistency (gateway_read.c): enum gateway_read_level, and
+     * the bound of GATEWAY_READ_BOUNDED. */
+    int read_level;
+    uint64_t read_bound_ms;
 };
 
 void gatewayInit(struct gateway *g, struct conn *conn);

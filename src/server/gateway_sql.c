@@ -504,7 +504,7 @@ static unsigned sqlStmtCount(const struct gateway *g)
 
 static void sqlPrepare(struct gateway *g)
 {
-    if (!gatewayCheckLeader(g) || !gatewayCheckDb(g, g->req.prepare.db_id)) {
+    if (!gatewayCheckReader(g) || !gatewayCheckDb(g, g->req.prepare.db_id)) {
         return;
     }
     if (sqlStmtCount(g) >= GATEWAY_MAX_STMTS) {
@@ -552,12 +552,17 @@ void gatewaySql(struct gateway *g)
     case PROTO_REQ_FINALIZE:
         sqlFinalize(g);
         break;
-    case PROTO_REQ_EXEC:
     case PROTO_REQ_EXEC_SQL:
+    case PROTO_REQ_QUERY_SQL:
+        if (gatewayReadPragma(g)) {
+            break;
+        }
+        g->req.type == PROTO_REQ_EXEC_SQL ? gatewayExec(g) : gatewayQuery(g);
+        break;
+    case PROTO_REQ_EXEC:
         gatewayExec(g);
         break;
     case PROTO_REQ_QUERY:
-    case PROTO_REQ_QUERY_SQL:
         gatewayQuery(g);
         break;
     case PROTO_REQ_DUMP:
