@@ -68,8 +68,11 @@ t_f_levels_and_writes() {
     out=$(fread "$f" "INSERT INTO f VALUES (101) RETURNING n" 2>&1) &&
         { echo "a write (a query) on a follower went through: $out"; return 1; }
     echo "$out" | grep -q "FAILURE" || { echo "$out"; return 1; }
-    echo "INSERT ... RETURNING on a follower: $(echo "$out" | head -1)"
-    expect_eq 6 "$(fsh "SELECT count(*) FROM f")"
+    expect_eq 6 "$(fsh "SELECT count(*) FROM f")" || return 1
+    # ...nor in the follower's own copy.
+    out=$(fread "$f" "PRAGMA dqlite_consistency = any" "SELECT count(*) FROM f") ||
+        { echo "$out"; return 1; }
+    expect_eq 6 "$(echo "$out" | sed -n 2p)"
 }
 
 # A follower cut off from the leader and the other node (both frozen):
