@@ -83,7 +83,7 @@ struct raft_progress {
 struct raft_pending_read {
     uint64_t ctx;
     uint64_t index;
-    uint64_t seq; /* 0: waiting for an entry of this term to commit */
+    uint64_t seq;  /* 0: waiting for an entry of this term to commit */
     uint64_t from; /* a follower's ReadIndex (answered by message); 0: ours */
 };
 

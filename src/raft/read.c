@@ -155,8 +155,8 @@ int raftReadIndex(struct raft *r, uint64_t ctx, uint64_t now_ms)
 /* Follower: asks the leader for its read index. */
 static int raftReadRemote(struct raft *r, uint64_t ctx)
 {
-    struct raft_remote_read *reads = libRealloc(
-        r->remote_reads, (r->n_remote_reads + 1) * sizeof *reads);
+    struct raft_remote_read *reads =
+        libRealloc(r->remote_reads, (r->n_remote_reads + 1) * sizeof *reads);
     if (reads == NULL) {
         return ERR_NOMEM;
     }
@@ -210,8 +210,8 @@ static int raftRemoteDeliver(struct raft *r, unsigned i, uint64_t index,
         return ERR_NOMEM;
     }
     r->reads = reads;
-    reads[r->n_reads++] = (struct raft_read_state){
-        r->remote_reads[i].ctx, failed ? 0 : index, failed};
+    reads[r->n_reads++] = (struct raft_read_state){r->remote_reads[i].ctx,
+                                                   failed ? 0 : index, failed};
     r->remote_reads[i] = r->remote_reads[--r->n_remote_reads];
     return 0;
 }

@@ -132,9 +132,10 @@ bool gatewayReadPragma(struct gateway *g)
     bool has_value = false;
     int level = GATEWAY_READ_LINEARIZABLE;
     uint64_t bound_ms = 0;
-    PRE(g->req.type == PROTO_REQ_EXEC_SQL || g->req.type == PROTO_REQ_QUERY_SQL);
-    int rv = readParsePragma(&g->req.exec_sql.sql, &has_value, &level,
-                             &bound_ms);
+    PRE(g->req.type == PROTO_REQ_EXEC_SQL ||
+        g->req.type == PROTO_REQ_QUERY_SQL);
+    int rv =
+        readParsePragma(&g->req.exec_sql.sql, &has_value, &level, &bound_ms);
     if (rv == 0) {
         return false;
     }

@@ -91,10 +91,8 @@ Test(codec, small_messages_round_trip)
  * refusal; a body of the wrong size is malformed. */
 Test(codec, read_index_result_bounds)
 {
-    struct raft_message m = {.type = RAFT_MSG_READ_INDEX_RESULT,
-                             .from = 1,
-                             .to = 2,
-                             .term = 3};
+    struct raft_message m = {
+        .type = RAFT_MSG_READ_INDEX_RESULT, .from = 1, .to = 2, .term = 3};
     struct raft_message out;
     uint8_t *buf;
     size_t len;

@@ -44,8 +44,8 @@ static void heartbeat(struct raft *r, uint64_t leader, uint64_t term,
 {
     struct raft_message m = {
         .type = RAFT_MSG_APPEND, .from = leader, .to = 2, .term = term};
-    m.append = (struct raft_append){raftLastIndex(r), raftTermAt(r,
-                                    raftLastIndex(r)), commit, 0, NULL, 0};
+    m.append = (struct raft_append){
+        raftLastIndex(r), raftTermAt(r, raftLastIndex(r)), commit, 0, NULL, 0};
     cr_assert_eq(raftStep(r, &m), 0);
 }
 
@@ -71,8 +71,7 @@ static unsigned ready(struct raft *r, struct raft_read_state *read,
         *read = rd.reads[0];
     }
     *asked_to = 0;
-    for (unsigned i = 0; i < rd.n_messages + rd.n_messages_after_persist;
-         i++) {
+    for (unsigned i = 0; i < rd.n_messages + rd.n_messages_after_persist; i++) {
         const struct raft_send *s =
             i < rd.n_messages ? &rd.messages[i]
                               : &rd.messages_after_persist[i - rd.n_messages];
