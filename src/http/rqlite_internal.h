@@ -128,7 +128,7 @@ json_t *rqValueJson(const struct dqlite_value *v, bool blob_array);
 const char *rqTypeName(const char *client_type_name);
 /* {"error": msg} */
 json_t *rqErrorResult(const char *msg);
-/* {"last_insert_id": .., "rows_affected": ..} (+ "time") */
+/* {"last_insert_id": .., "rows_affected": ..} (+ "time"), zeros left out */
 json_t *rqExecResult(int64_t last_insert_id, int64_t rows_affected,
                      bool timings, double seconds);
 /* Sets the response to the JSON of `root` (stolen), indented if pretty. */

@@ -145,9 +145,16 @@ json_t *rqErrorResult(const char *msg)
 json_t *rqExecResult(int64_t last_insert_id, int64_t rows_affected,
                      bool timings, double seconds)
 {
-    json_t *o =
-        json_pack("{s:I,s:I}", "last_insert_id", (json_int_t)last_insert_id,
-                  "rows_affected", (json_int_t)rows_affected);
+    /* rqlite leaves zero fields out: a CREATE TABLE answers {}. */
+    json_t *o = json_object();
+    if (o != NULL && last_insert_id != 0) {
+        json_object_set_new(o, "last_insert_id",
+                            json_integer((json_int_t)last_insert_id));
+    }
+    if (o != NULL && rows_affected != 0) {
+        json_object_set_new(o, "rows_affected",
+                            json_integer((json_int_t)rows_affected));
+    }
     if (o != NULL && timings) {
         json_object_set_new(o, "time", json_real(seconds));
     }
