@@ -10,6 +10,7 @@
  * flags; a connection is used by the one thread holding its slot. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -210,19 +211,51 @@ static json_t *runExec(struct run *x, const struct rq_stmt *s)
     if (rv != DQLITE_CLIENT_OK) {
         return clientError(x, rv);
     }
+    if (!s->dml) {
+        res.last_insert_id = 0; /* SQLite's counters of an earlier one */
+        res.rows_affected = 0;
+    }
     return rqExecResult(res.last_insert_id, res.rows_affected, x->r->timings,
                         nowSeconds() - t0);
 }
 
 /* One row as an array (or, associative, an object keyed by column). */
+/* The client's type name of a value type (dqlite_rows_column_type_name's
+ * names). */
+static const char *valueTypeName(int type)
+{
+    switch (type) {
+    case DQLITE_CLIENT_INTEGER:
+        return "INTEGER";
+    case DQLITE_CLIENT_FLOAT:
+        return "FLOAT";
+    case DQLITE_CLIENT_TEXT:
+        return "TEXT";
+    case DQLITE_CLIENT_BLOB:
+        return "BLOB";
+    case DQLITE_CLIENT_UNIXTIME:
+    case DQLITE_CLIENT_ISO8601:
+        return "TIME";
+    case DQLITE_CLIENT_BOOLEAN:
+        return "BOOL";
+    default:
+        return NULL;
+    }
+}
+
+/* One row as an array (or, associative, an object keyed by column);
+ * types[c] gets the type of column c's first non-NULL value. */
 static json_t *rowJson(struct run *x, struct dqlite_rows *rows, unsigned n,
-                       json_t *columns, size_t *bytes)
+                       json_t *columns, const char **types, size_t *bytes)
 {
     bool assoc = x->r->associative;
     json_t *row = assoc ? json_object() : json_array();
     for (unsigned c = 0; row != NULL && c < n; c++) {
         struct dqlite_value v;
         dqlite_rows_value(rows, c, &v);
+        if (types[c] == NULL) {
+            types[c] = valueTypeName(v.type);
+        }
         *bytes += 16 + ((v.type == DQLITE_CLIENT_TEXT ||
                          v.type == DQLITE_CLIENT_ISO8601 ||
                          v.type == DQLITE_CLIENT_BLOB)
@@ -242,14 +275,14 @@ static json_t *rowJson(struct run *x, struct dqlite_rows *rows, unsigned n,
 }
 
 static json_t *queryResult(struct run *x, struct dqlite_rows *rows,
-                           json_t *columns, json_t *values, double t0)
+                           json_t *columns, json_t *values,
+                           const char **type_names, double t0)
 {
     unsigned n = dqlite_rows_column_count(rows);
     bool assoc = x->r->associative;
     json_t *types = assoc ? json_object() : json_array();
     for (unsigned c = 0; types != NULL && c < n; c++) {
-        json_t *t =
-            json_string(rqTypeName(dqlite_rows_column_type_name(rows, c)));
+        json_t *t = json_string(rqTypeName(type_names[c]));
         if (assoc) {
             json_object_set_new(types, dqlite_rows_column_name(rows, c), t);
         } else {
@@ -292,14 +325,15 @@ static json_t *runQuery(struct run *x, const struct rq_stmt *s)
     unsigned n = dqlite_rows_column_count(rows);
     json_t *columns = json_array();
     json_t *values = json_array();
+    const char **types = calloc(n + 1, sizeof *types);
     for (unsigned c = 0; columns != NULL && c < n; c++) {
         json_array_append_new(columns,
                               json_string(dqlite_rows_column_name(rows, c)));
     }
     json_t *out = NULL;
-    while (columns != NULL && values != NULL &&
+    while (columns != NULL && values != NULL && types != NULL &&
            (rv = dqlite_rows_next(rows)) == DQLITE_CLIENT_ROW) {
-        json_t *row = rowJson(x, rows, n, columns, &bytes);
+        json_t *row = rowJson(x, rows, n, columns, types, &bytes);
         if (row == NULL || json_array_append_new(values, row) != 0) {
             out = rqErrorResult("out of memory building the result");
             break;
@@ -314,13 +348,17 @@ static json_t *runQuery(struct run *x, const struct rq_stmt *s)
             break;
         }
     }
+    if (out == NULL && types == NULL) {
+        out = rqErrorResult("out of memory building the result");
+    }
     if (out == NULL && rv != DQLITE_CLIENT_DONE) {
         out = clientError(x, rv);
     }
     if (out == NULL) {
-        out = queryResult(x, rows, columns, values, t0);
+        out = queryResult(x, rows, columns, values, types, t0);
         values = NULL;
     }
+    free(types);
     json_decref(values);
     json_decref(columns);
     if (dqlite_rows_close(rows) != DQLITE_CLIENT_OK) {

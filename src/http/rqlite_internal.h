@@ -73,6 +73,7 @@ struct rq_stmt {
     unsigned n_params;
     void *blob; /* owned: the bytes of BLOB parameters given as arrays */
     bool read;  /* first keyword reads (SELECT, WITH, PRAGMA...) */
+    bool dml;   /* first keyword may change rows (rqSqlChangesRows) */
 };
 
 struct rq_request {
@@ -116,6 +117,11 @@ int rqSqlRewriteNamed(const char *sql, char **out, const char **names,
 /* Whether the first keyword of `sql` (after comments and spaces) reads:
  * SELECT, WITH, PRAGMA, EXPLAIN, VALUES. */
 bool rqSqlIsRead(const char *sql);
+
+/* Whether the first keyword may change rows (INSERT, UPDATE, DELETE,
+ * REPLACE, WITH): other statements answer {} as rqlite's do, where SQLite's
+ * counters would still hold the previous statement's figures. */
+bool rqSqlChangesRows(const char *sql);
 
 /* ------------------------------------------------------------ response */
 

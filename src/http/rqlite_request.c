@@ -277,6 +277,7 @@ static int setSql(struct rq_stmt *s, const char *sql, size_t len, char *err,
     memcpy(s->sql, sql, len);
     s->sql[len] = '\0';
     s->read = rqSqlIsRead(s->sql);
+    s->dml = rqSqlChangesRows(s->sql);
     return 0;
 }
 

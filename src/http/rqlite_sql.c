@@ -129,10 +129,9 @@ int rqSqlRewriteNamed(const char *sql, char **out, const char **names,
     return 0;
 }
 
-bool rqSqlIsRead(const char *sql)
+/* The first keyword of `sql` (comments, spaces, ';' and '(' skipped). */
+static const char *firstKeyword(const char *sql)
 {
-    static const char *reads[] = {"SELECT", "WITH", "PRAGMA", "EXPLAIN",
-                                  "VALUES"};
     const char *s = sql;
     for (;;) {
         while (isspace((unsigned char)*s) || *s == ';' || *s == '(') {
@@ -140,15 +139,34 @@ bool rqSqlIsRead(const char *sql)
         }
         size_t q = (s[0] == '-' || s[0] == '/') ? skipQuoted(s) : 0;
         if (q == 0) {
-            break;
+            return s;
         }
         s += q;
     }
-    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
-        size_t n = strlen(reads[i]);
-        if (strncasecmp(s, reads[i], n) == 0 && !isNameChar(s[n])) {
+}
+
+static bool startsWithAny(const char *s, const char *const *words, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(words[i]);
+        if (strncasecmp(s, words[i], len) == 0 && !isNameChar(s[len])) {
             return true;
         }
     }
     return false;
+}
+
+bool rqSqlIsRead(const char *sql)
+{
+    static const char *const reads[] = {"SELECT", "WITH", "PRAGMA", "EXPLAIN",
+                                        "VALUES"};
+    return startsWithAny(firstKeyword(sql), reads,
+                         sizeof reads / sizeof reads[0]);
+}
+
+bool rqSqlChangesRows(const char *sql)
+{
+    static const char *const dml[] = {"INSERT", "UPDATE", "DELETE", "REPLACE",
+                                      "WITH"};
+    return startsWithAny(firstKeyword(sql), dml, sizeof dml / sizeof dml[0]);
 }
