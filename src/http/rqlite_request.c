@@ -79,7 +79,8 @@ static int decodeArgs(struct rq_request *r, const struct http_request *req,
         return fail(err, err_len, 400,
                     "unknown level: use none, weak, linearizable or strong");
     }
-    r->transaction = rqArgFlag(req, "transaction");
+    /* `atomic` is its older name (rqlite-js still sends it). */
+    r->transaction = rqArgFlag(req, "transaction") || rqArgFlag(req, "atomic");
     r->timings = rqArgFlag(req, "timings");
     r->pretty = rqArgFlag(req, "pretty");
     r->associative = rqArgFlag(req, "associative");
