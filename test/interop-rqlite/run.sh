@@ -10,8 +10,11 @@
 #     each on its own database;
 #   - rqlite-gateway check-auth with an auth.json of a writer, a reader
 #     and "*" allowed /readyz;
-#   - with RQLITE_JS=1: rqlite-gateway serve on each node, and rqlite-js
-#     (npm, test/interop-rqlite/rqlite-js.test.js) against the three.
+#   - rqlite-gateway serve on each node (the node's HTTP listener) and
+#     curl: forwarding, GET q=, pretty, 405, 400, a million statements and
+#     a body over the bound refused with 413 and nothing written;
+#   - with RQLITE_JS=1: rqlite-js (npm, test/interop-rqlite/rqlite-js.test.js)
+#     against the three listeners.
 # Everything started here is stopped by PID; the directory is removed on
 # exit (RQLITE_KEEP=1 keeps it). Prints one line per check and a summary.
 set -euo pipefail
@@ -88,23 +91,59 @@ JSON
 rc=0; timeout 120 "$gw" check-auth 1 "${addr[1]}" "$tmp/auth.json" >"$tmp/auth.log" 2>&1 || rc=$?
 result "rqlite-api-auth" $rc "$tmp/auth.log"
 
+# Over HTTP: one listener per node (rqlite-gateway serve).
+declare -a http=()
+for id in 1 2 3; do
+    http[$id]=127.0.0.1:$(free_port)
+    "$gw" serve "$id" "${addr[$id]}" "${http[$id]}" >"$tmp/gw$id.out" 2>"$tmp/gw$id.err" &
+    pids+=($!)
+    wait_line "$tmp/gw$id.out" "^ready" $!
+done
+
+# http_check NAME WANT_STATUS WANT_WORDS curl-args...: status and body.
+http_check() {
+    local name=$1 want=$2 words=$3 got rc=0
+    shift 3
+    got=$(curl -sS -m 60 -o "$tmp/body" -w '%{http_code}' "$@" 2>"$tmp/curl.err") || rc=$?
+    if [ "$rc" = 0 ] && [ "$got" = "$want" ] && grep -qF -- "$words" "$tmp/body"; then
+        echo "ok   $name"
+    else
+        echo "FAIL $name: curl $rc, status $got (want $want), body:"
+        head -c 300 "$tmp/body" 2>/dev/null | sed 's/^/     /'
+        echo
+        failing=$((failing + 1))
+    fi
+}
+h2=http://${http[2]}
+http_check http-execute-via-follower 200 '"rows_affected":1' -XPOST "$h2/db/execute?db=http" \
+    -H 'Content-Type: application/json' \
+    -d '["CREATE TABLE t (x INTEGER, y TEXT)", ["INSERT INTO t VALUES(?, ?)", 1, "one"]]'
+http_check http-query-get 200 '"values":[[1,"one"]]' -G "$h2/db/query" \
+    --data-urlencode 'db=http' --data-urlencode 'q=SELECT x, y FROM t'
+http_check http-pretty 200 '    "results": [' "$h2/db/query?db=http&pretty&q=SELECT%201"
+http_check http-method-405 405 '' "$h2/db/execute"
+http_check http-bad-json-400 400 'invalid JSON' -XPOST "$h2/db/execute" -d '["SELECT 1"'
+awk 'BEGIN { printf "["; for (i = 0; i < 1000000; i++) printf "%s\"\"", (i ? "," : ""); printf "]" }' >"$tmp/million.json"
+http_check http-million-statements-413 413 'at most' -XPOST "$h2/db/execute?db=http" \
+    -H 'Content-Type: application/json' --data-binary @"$tmp/million.json"
+head -c $((17 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$tmp/big.json"
+http_check http-body-over-bound-413 413 '' -XPOST "$h2/db/execute?db=http" \
+    -H 'Content-Type: application/json' --data-binary @"$tmp/big.json"
+http_check http-nothing-written 200 '"values":[[1]]' -G "$h2/db/query" \
+    --data-urlencode 'db=http' --data-urlencode 'q=SELECT COUNT(*) FROM t'
+http_check http-readyz 200 'leader ok' "$h2/readyz"
+http_check http-nodes 200 '"leader":true' "$h2/nodes?ver=2"
+
 if [ "${RQLITE_JS:-0}" = 1 ]; then
     js=$root/test/interop-rqlite
     if [ ! -d "$js/node_modules/rqlite-js" ]; then
         (cd "$js" && timeout 300 npm ci --no-audit --no-fund >"$tmp/npm.log" 2>&1) ||
             { cat "$tmp/npm.log" >&2; exit 1; }
     fi
-    declare -a http=()
-    for id in 1 2 3; do
-        http[$id]=127.0.0.1:$(free_port)
-        "$gw" serve "$id" "${addr[$id]}" "${http[$id]}" >"$tmp/gw$id.out" 2>"$tmp/gw$id.err" &
-        pids+=($!)
-        wait_line "$tmp/gw$id.out" "^ready" $!
-    done
     rc=0
     (cd "$js" && RQLITE_HOSTS="http://${http[1]},http://${http[2]},http://${http[3]}" \
         timeout 180 node rqlite-js.test.js) >"$tmp/js.log" 2>&1 || rc=$?
-    cat "$tmp/js.log" | grep -E '^(ok|FAIL|not ok)' || true
+    grep -E '^(ok|FAIL)' "$tmp/js.log" | sed 's/^/     /' || true
     result "rqlite-js" $rc "$tmp/js.log"
 fi
 echo "rqlite: $failing failing"
