@@ -20,7 +20,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
-dqlited=$build/dqlited
+dqlited=${RQLITE_DQLITED:-$build/dqlited} # override: e.g. a release node with an ASan gateway
 gw=$build/test/rqlite-gateway
 for f in "$dqlited" "$gw"; do
     [ -x "$f" ] || { echo "rqlite: $f missing (run make)" >&2; exit 1; }
