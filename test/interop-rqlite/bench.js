@@ -86,10 +86,11 @@ async function main () {
     for (let k = 0; k < 1000; k++) stmts.push(['INSERT INTO w(v) VALUES(?)', blob()])
     return request(a, 'POST', `/db/execute?${q}&transaction`, stmts)
   }
+  const only = process.env.BENCH_ONLY // one workload: insert, read, batch1000
   for (const c of (process.env.BENCH_CLIENTS || '1,8').split(',').map(Number)) {
-    await run(`insert:${c}`, c, 1, insert)
-    await run(`read:${c}`, c, 1, read)
+    if (!only || only === 'insert') await run(`insert:${c}`, c, 1, insert)
+    if (!only || only === 'read') await run(`read:${c}`, c, 1, read)
   }
-  await run('batch1000', 1, 1000, batch)
+  if (!only || only === 'batch1000') await run('batch1000', 1, 1000, batch)
 }
 main().catch((e) => { console.error(e.stack); process.exit(1) })

@@ -146,5 +146,20 @@ if [ "${RQLITE_JS:-0}" = 1 ]; then
     grep -E '^(ok|FAIL)' "$tmp/js.log" | sed 's/^/     /' || true
     result "rqlite-js" $rc "$tmp/js.log"
 fi
+# RQLITE_BENCH=1: wire (dqlite-bench) and HTTP (bench.js) figures on the
+# same cluster, interleaved workload by workload (make bench-rqlite).
+if [ "${RQLITE_BENCH:-0}" = 1 ]; then
+    secs=${BENCH_SECONDS:-5}
+    wire="$build/dqlite-bench -s ${addr[1]},${addr[2]},${addr[3]} -t $secs --read-rows 10000"
+    echo "rqlite: benchmarks, $secs s per workload (machine shared: compare within this run only)"
+    for w in insert:1 read:1 insert:8 read:8; do
+        timeout 120 $wire -w "$w" --no-header -f csv -l "wire" 2>&1 | tail -1
+        (cd "$root/test/interop-rqlite" && RQLITE_HOSTS="http://${http[1]}" BENCH_SECONDS=$secs \
+            BENCH_CLIENTS=${w#*:} BENCH_ONLY=${w%%:*} timeout 120 node bench.js) 2>&1 | tail -1
+    done
+    timeout 120 $wire -w tx1000 --no-header -f csv -l "wire" 2>&1 | tail -1
+    (cd "$root/test/interop-rqlite" && RQLITE_HOSTS="http://${http[1]}" BENCH_SECONDS=$secs \
+        BENCH_ONLY=batch1000 timeout 120 node bench.js) 2>&1 | tail -1
+fi
 echo "rqlite: $failing failing"
 [ "$failing" = 0 ]

@@ -31,3 +31,9 @@ check-rqlite: $(RQLITE_GW) $(B)/dqlited
 
 check-rqlite-js: $(RQLITE_GW) $(B)/dqlited
 	RQLITE_JS=1 test/interop-rqlite/run.sh $(B)
+
+# Wire protocol (dqlite-bench) and HTTP (bench.js) figures side by side on
+# a 3-node cluster (docs/http-api.md, "Benchmarks"); prints, asserts nothing.
+.PHONY: bench-rqlite
+bench-rqlite: $(RQLITE_GW) $(B)/dqlited $(B)/dqlite-bench
+	RQLITE_BENCH=1 test/interop-rqlite/run.sh $(B)
