@@ -124,10 +124,14 @@ static void serveDb(struct http_rqlite *api, enum rq_kind kind,
         }
     }
     /* A reader without the execute permission must not write through a
-     * statement that only looks like a read (WITH ... INSERT). */
+     * statement that only looks like a read (WITH ... INSERT); nor may
+     * /db/query, which rqlite keeps read-only. */
     r.sandbox = kind != RQ_EXECUTE && api->auth != NULL &&
                 !rqAuthAllowed(api->auth, req->header(req, "Authorization"),
                                RQ_PERM_EXECUTE);
+    for (unsigned i = 0; kind == RQ_QUERY && i < r.n; i++) {
+        r.sandbox |= r.stmts[i].read && r.stmts[i].dml; /* WITH ... */
+    }
     rqExecute(&api->pool, &r, res);
 out:
     rqRequestFree(&r);

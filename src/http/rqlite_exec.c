@@ -396,8 +396,9 @@ static json_t *runStmt(struct run *x, const struct rq_stmt *s, bool *failed)
     return o != NULL ? o : rqErrorResult("out of memory");
 }
 
-/* Runs every statement into `results`; in a transaction (or the
- * sandbox) the first failure stops the run and nothing commits. */
+/* Runs every statement into `results`; in a transaction the first
+ * failure stops the run and nothing commits; in the sandbox every
+ * statement runs and nothing commits. */
 static void runAll(struct run *x, json_t *results)
 {
     const struct rq_request *r = x->r;
@@ -407,7 +408,7 @@ static void runAll(struct run *x, json_t *results)
         json_array_append_new(results, clientError(x, DQLITE_CLIENT_ERROR));
         return;
     }
-    for (unsigned i = 0; i < r->n && !(tx && failed); i++) {
+    for (unsigned i = 0; i < r->n && !(r->transaction && failed); i++) {
         json_array_append_new(results, runStmt(x, &r->stmts[i], &failed));
         if (x->rv == DQLITE_CLIENT_NOLEADER) {
             break;

@@ -222,6 +222,23 @@ static void checkReads(void)
            "]}");
     expect("query-error", HTTP_GET, "/db/query", "q=SELECT * FROM bar", NULL,
            200, "{\"results\":[{\"error\":\"no such table: bar\"}]}");
+    /* A write hidden behind WITH runs in a transaction rolled back (the
+     * node refuses it on the query path unless it returns rows). */
+    expect("query-with-write-rolled-back", HTTP_POST, "/db/query", NULL,
+           "[\"WITH t(v) AS (SELECT 'w') INSERT INTO foo(name) SELECT v "
+           "FROM t RETURNING name\", \"WITH t(v) AS (SELECT 'w') INSERT "
+           "INTO foo(name) SELECT v FROM t\", "
+           "\"SELECT COUNT(*) FROM foo WHERE name = 'w'\"]",
+           200,
+           "{\"results\":[{\"columns\":[\"name\"],\"types\":[\"text\"],"
+           "\"values\":[[\"w\"]]},"
+           "{\"error\":\"statement does not return rows\"},"
+           "{\"columns\":[\"COUNT(*)\"],\"types\":[\"integer\"],"
+           "\"values\":[[1]]}]}");
+    expect("query-with-write-nothing-written", HTTP_GET, "/db/query",
+           "q=SELECT COUNT(*) FROM foo WHERE name = 'w'", NULL, 200,
+           "{\"results\":[{\"columns\":[\"COUNT(*)\"],"
+           "\"types\":[\"integer\"],\"values\":[[0]]}]}");
     expect("query-refuses-write", HTTP_POST, "/db/query", NULL,
            "[\"INSERT INTO foo(name) VALUES('z')\"]", 200,
            "{\"results\":[{\"error\":\"attempt to change database via query "
