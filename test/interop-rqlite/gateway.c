@@ -279,6 +279,12 @@ static void checkUnified(void)
            "{\"columns\":[\"COUNT(*)\"],\"types\":[\"integer\"],"
            "\"values\":[[4]]},"
            "{\"error\":\"near \\\"blah\\\": syntax error\"}]}");
+    /* A result over the bound is that statement's error, never an
+     * out-of-memory. */
+    expectText("result-too-large", HTTP_GET, "/db/query",
+               "q=WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM "
+               "c LIMIT 1000000) SELECT x, zeroblob(1000) FROM c",
+               NULL, NULL, 200, "result larger than");
     expect("database-parameter", HTTP_POST, "/db/request", "db=other",
            "[\"SELECT * FROM foo\"]", 200,
            "{\"results\":[{\"error\":\"no such table: foo\"}]}");
