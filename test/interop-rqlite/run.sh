@@ -161,5 +161,14 @@ if [ "${RQLITE_BENCH:-0}" = 1 ]; then
     (cd "$root/test/interop-rqlite" && RQLITE_HOSTS="http://${http[1]}" BENCH_SECONDS=$secs \
         BENCH_ONLY=batch1000 timeout 120 node bench.js) 2>&1 | tail -1
 fi
+# Last: without a quorum (nodes 2 and 3 stopped) writes get 503 and
+# /readyz says no leader, within the client's connect timeout.
+kill -TERM "${pids[1]}" "${pids[2]}"
+timeout 30 tail --pid="${pids[1]}" -f /dev/null || true
+timeout 30 tail --pid="${pids[2]}" -f /dev/null || true
+sleep 2 # an election timeout or so: node 1 steps down
+http_check no-quorum-execute-503 503 'leader' -XPOST "http://${http[1]}/db/execute?db=http" \
+    -H 'Content-Type: application/json' -d '["INSERT INTO t VALUES(2, \"two\")"]'
+http_check no-quorum-readyz-503 503 'leader not ok' "http://${http[1]}/readyz"
 echo "rqlite: $failing failing"
 [ "$failing" = 0 ]
