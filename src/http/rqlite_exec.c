@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "http/rqlite_internal.h"
+#include "lib/alloc.h"
 #include "lib/assert.h"
 
 int rqPoolInit(struct rq_pool *p, const struct http_rqlite_config *config,
@@ -56,13 +57,61 @@ int rqPoolInit(struct rq_pool *p, const struct http_rqlite_config *config,
     return 0;
 }
 
+/* Closes the slot's statements, then its connection. */
+static void slotDisconnect(struct rq_slot *s)
+{
+    for (unsigned i = 0; i < RQ_STMT_CACHE; i++) {
+        if (s->cache[i].sql != NULL) {
+            dqlite_stmt_close(s->cache[i].stmt);
+            libFree(s->cache[i].sql);
+        }
+    }
+    memset(s->cache, 0, sizeof s->cache);
+    if (s->conn != NULL) {
+        dqlite_conn_close(s->conn);
+        s->conn = NULL;
+    }
+}
+
+struct dqlite_stmt *rqSlotStmt(struct rq_slot *slot, const char *sql, int *rv)
+{
+    struct rq_cached *victim = &slot->cache[0];
+    slot->clock++;
+    for (unsigned i = 0; i < RQ_STMT_CACHE; i++) {
+        struct rq_cached *c = &slot->cache[i];
+        if (c->sql != NULL && strcmp(c->sql, sql) == 0) {
+            c->used = slot->clock;
+            return c->stmt;
+        }
+        if (c->sql == NULL || (victim->sql != NULL && c->used < victim->used)) {
+            victim = c;
+        }
+    }
+    char *copy = libStrdup(sql);
+    if (copy == NULL) {
+        *rv = DQLITE_CLIENT_NOMEM;
+        return NULL;
+    }
+    struct dqlite_stmt *stmt;
+    *rv = dqlite_conn_prepare(slot->conn, sql, &stmt);
+    if (*rv != DQLITE_CLIENT_OK) {
+        libFree(copy);
+        return NULL;
+    }
+    if (victim->sql != NULL) {
+        dqlite_stmt_close(victim->stmt);
+        libFree(victim->sql);
+    }
+    *victim =
+        (struct rq_cached){.sql = copy, .stmt = stmt, .used = slot->clock};
+    return stmt;
+}
+
 void rqPoolClose(struct rq_pool *p)
 {
     for (unsigned i = 0; i < p->n_slots; i++) {
         ASSERT(!p->slots[i].busy);
-        if (p->slots[i].conn != NULL) {
-            dqlite_conn_close(p->slots[i].conn);
-        }
+        slotDisconnect(&p->slots[i]);
     }
     dqlite_driver_destroy(p->driver);
     dqlite_server_store_close(p->store);
@@ -129,8 +178,7 @@ struct rq_slot *rqPoolAcquire(struct rq_pool *p, const char *db, char *err,
         return NULL;
     }
     if (s->conn != NULL && strcmp(s->db, db) != 0) {
-        dqlite_conn_close(s->conn);
-        s->conn = NULL;
+        slotDisconnect(s);
     }
     if (s->conn == NULL) {
         int rv = dqlite_driver_connect(p->driver, db, &s->conn);
@@ -151,9 +199,8 @@ struct rq_slot *rqPoolAcquire(struct rq_pool *p, const char *db, char *err,
 void rqPoolRelease(struct rq_pool *p, struct rq_slot *slot, bool broken)
 {
     PRE(slot->busy);
-    if (broken && slot->conn != NULL) {
-        dqlite_conn_close(slot->conn);
-        slot->conn = NULL;
+    if (broken) {
+        slotDisconnect(slot);
     }
     pthread_mutex_lock(&p->mutex);
     slot->busy = false;
@@ -188,6 +235,7 @@ static void applyLevel(struct dqlite_conn *conn, enum rq_level level)
 }
 
 struct run {
+    struct rq_slot *slot;
     struct dqlite_conn *conn;
     const struct rq_request *r;
     int rv;      /* the last client call's code */
@@ -207,7 +255,15 @@ static json_t *runExec(struct run *x, const struct rq_stmt *s)
 {
     struct dqlite_result res;
     double t0 = nowSeconds();
-    int rv = dqlite_conn_exec(x->conn, s->sql, s->params, s->n_params, &res);
+    int rv;
+    if (s->n_params > 0 && s->single) {
+        struct dqlite_stmt *stmt = rqSlotStmt(x->slot, s->sql, &rv);
+        if (stmt != NULL) {
+            rv = dqlite_stmt_exec(stmt, s->params, s->n_params, &res);
+        }
+    } else {
+        rv = dqlite_conn_exec(x->conn, s->sql, s->params, s->n_params, &res);
+    }
     if (rv != DQLITE_CLIENT_OK) {
         return clientError(x, rv);
     }
@@ -318,7 +374,15 @@ static json_t *runQuery(struct run *x, const struct rq_stmt *s)
     struct dqlite_rows *rows;
     double t0 = nowSeconds();
     size_t bytes = 0;
-    int rv = dqlite_conn_query(x->conn, s->sql, s->params, s->n_params, &rows);
+    int rv;
+    if (s->n_params > 0 && s->single) {
+        struct dqlite_stmt *stmt = rqSlotStmt(x->slot, s->sql, &rv);
+        if (stmt != NULL) {
+            rv = dqlite_stmt_query(stmt, s->params, s->n_params, &rows);
+        }
+    } else {
+        rv = dqlite_conn_query(x->conn, s->sql, s->params, s->n_params, &rows);
+    }
     if (rv != DQLITE_CLIENT_OK) {
         return clientError(x, rv);
     }
@@ -443,7 +507,7 @@ void rqExecute(struct rq_pool *p, const struct rq_request *r,
             rqRespondText(res, 503, err);
             return;
         }
-        struct run x = {.conn = slot->conn, .r = r};
+        struct run x = {.slot = slot, .conn = slot->conn, .r = r};
         applyLevel(slot->conn, r->level);
         runAll(&x, results);
         rqPoolRelease(p, slot, x.broken);

@@ -71,9 +71,10 @@ struct rq_stmt {
     struct dqlite_value *params; /* owned, n_params; texts and blobs point
                                     into the request's JSON or `blobs` */
     unsigned n_params;
-    void *blob; /* owned: the bytes of BLOB parameters given as arrays */
-    bool read;  /* first keyword reads (SELECT, WITH, PRAGMA...) */
-    bool dml;   /* first keyword may change rows (rqSqlChangesRows) */
+    void *blob;  /* owned: the bytes of BLOB parameters given as arrays */
+    bool read;   /* first keyword reads (SELECT, WITH, PRAGMA...) */
+    bool dml;    /* first keyword may change rows (rqSqlChangesRows) */
+    bool single; /* one statement (rqSqlSingle) */
 };
 
 struct rq_request {
@@ -123,6 +124,10 @@ bool rqSqlIsRead(const char *sql);
  * counters would still hold the previous statement's figures. */
 bool rqSqlChangesRows(const char *sql);
 
+/* Whether `sql` holds one statement (nothing but spaces and comments after
+ * its first ';' outside literals): only those are prepared and cached. */
+bool rqSqlSingle(const char *sql);
+
 /* ------------------------------------------------------------ response */
 
 /* A row value as rqlite writes it: numbers, text (invalid UTF-8 replaced
@@ -145,11 +150,28 @@ void rqRespondText(struct http_response *res, int status, const char *msg);
 
 /* ------------------------------------------------------------ exec */
 
+/* Prepared statements kept per connection, for statements with
+ * parameters (a batch of one INSERT repeated prepares it once). */
+#define RQ_STMT_CACHE 16u
+
+struct rq_cached {
+    char *sql; /* libMalloc; NULL: free entry */
+    struct dqlite_stmt *stmt;
+    uint64_t used; /* the slot's clock at last use (least recent goes) */
+};
+
 struct rq_slot {
     struct dqlite_conn *conn; /* NULL until first used */
     char db[RQ_DB_NAME_MAX + 1];
     bool busy;
+    struct rq_cached cache[RQ_STMT_CACHE];
+    uint64_t clock;
 };
+
+/* The slot's prepared statement of `sql` (prepared now if missing; the
+ * least recently used one is closed when the cache is full). NULL with
+ * *rv the client's code when the prepare failed. */
+struct dqlite_stmt *rqSlotStmt(struct rq_slot *slot, const char *sql, int *rv);
 
 struct rq_pool {
     pthread_mutex_t mutex;

@@ -279,6 +279,7 @@ static int setSql(struct rq_stmt *s, const char *sql, size_t len, char *err,
     s->sql[len] = '\0';
     s->read = rqSqlIsRead(s->sql);
     s->dml = rqSqlChangesRows(s->sql);
+    s->single = rqSqlSingle(s->sql);
     return 0;
 }
 

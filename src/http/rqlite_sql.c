@@ -170,3 +170,17 @@ bool rqSqlChangesRows(const char *sql)
                                       "WITH"};
     return startsWithAny(firstKeyword(sql), dml, sizeof dml / sizeof dml[0]);
 }
+
+bool rqSqlSingle(const char *sql)
+{
+    const char *s = sql;
+    while (*s != '\0' && *s != ';') {
+        size_t q = skipQuoted(s);
+        s += q > 0 ? q : 1;
+    }
+    if (*s == '\0') {
+        return true;
+    }
+    /* After the first ';': only spaces, ';' and comments. */
+    return *firstKeyword(s) == '\0';
+}

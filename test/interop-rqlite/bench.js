@@ -3,7 +3,8 @@
 // HTTP/1.1 keep-alive against RQLITE_HOSTS (the first is used), printed in
 // dqlite-bench's text shape: workload, ops/s, rows/s, p50 and p99 latency.
 //   insert:C    one INSERT of a 100-byte random blob per POST /db/execute
-//   read:C      GET /db/query of one row by a random primary key
+//   read:C      POST /db/query of one row by a random primary key (a
+//               parameter, as dqlite-bench's prepared statement)
 //   batch1000   one POST /db/execute of 1000 INSERTs with ?transaction
 // C: concurrent clients (each with its own keep-alive connection).
 // BENCH_SECONDS per workload (default 5). Figures only; nothing asserted.
@@ -79,8 +80,9 @@ async function main () {
   }
   agent.destroy()
   const insert = (a) => request(a, 'POST', `/db/execute?${q}`, [['INSERT INTO w(v) VALUES(?)', blob()]])
-  const read = (a) => request(a, 'GET', `/db/query?${q}&q=${encodeURIComponent(
-    `SELECT v FROM r WHERE id = ${1 + Math.floor(Math.random() * readRows)}`)}`)
+  // Parameterized, as dqlite-bench's read (a prepared statement).
+  const read = (a) => request(a, 'POST', `/db/query?${q}`,
+    [['SELECT v FROM r WHERE id = ?', 1 + Math.floor(Math.random() * readRows)]])
   const batch = (a) => {
     const stmts = []
     for (let k = 0; k < 1000; k++) stmts.push(['INSERT INTO w(v) VALUES(?)', blob()])

@@ -171,6 +171,12 @@ static void checkWrites(void)
     expect("syntax-error", HTTP_POST, "/db/execute", NULL,
            "[\"INSERT blah blah\"]", 200,
            "{\"results\":[{\"error\":\"near \\\"blah\\\": syntax error\"}]}");
+    /* Statements with parameters are prepared (and cached): their
+     * errors read the same. */
+    expect("syntax-error-with-params", HTTP_POST, "/db/execute", NULL,
+           "[[\"INSERT blah ?\", 1], [\"INSERT INTO nope VALUES(?)\", 1]]", 200,
+           "{\"results\":[{\"error\":\"near \\\"blah\\\": syntax error\"},"
+           "{\"error\":\"no such table: nope\"}]}");
     expect("no-such-table", HTTP_POST, "/db/execute", NULL,
            "[\"INSERT INTO bar(name) VALUES('fiona')\"]", 200,
            "{\"results\":[{\"error\":\"no such table: bar\"}]}");

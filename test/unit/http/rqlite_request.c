@@ -248,3 +248,13 @@ Test(rqlite_request, rewrite_bounds)
     cr_assert_eq(n, 0);
     libFree(out);
 }
+
+Test(rqlite_request, single_statement)
+{
+    cr_assert(rqSqlSingle("INSERT INTO t VALUES(?)"));
+    cr_assert(rqSqlSingle("INSERT INTO t VALUES(?);"));
+    cr_assert(rqSqlSingle("INSERT INTO t VALUES(';') ; -- done\n"));
+    cr_assert(rqSqlSingle("SELECT 1; /* c */ ;"));
+    cr_assert(!rqSqlSingle("INSERT INTO t VALUES(1); INSERT INTO t VALUES(2)"));
+    cr_assert(!rqSqlSingle("SELECT 1;SELECT 2"));
+}
