@@ -155,17 +155,47 @@ static void handleRequest(void *data, const struct http_request *req,
     serveDb(data, RQ_REQUEST, req, res);
 }
 
-static void handleUnsupported(void *data, const struct http_request *req,
-                              struct http_response *res)
+/* The database named by ?db= (default RQ_DB_DEFAULT); NULL: too long. */
+static const char *dbArg(const struct http_request *req)
+{
+    const char *db = req->arg(req, "db");
+    if (db == NULL || db[0] == '\0') {
+        return RQ_DB_DEFAULT;
+    }
+    return strlen(db) <= RQ_DB_NAME_MAX ? db : NULL;
+}
+
+static void handleBackup(void *data, const struct http_request *req,
+                         struct http_response *res)
 {
     struct http_rqlite *api = data;
-    unsigned perm =
-        strcmp(req->path, "/db/load") == 0 ? RQ_PERM_LOAD : RQ_PERM_BACKUP;
-    if (allowed(api, req, perm, res)) {
-        rqRespondText(res, 501,
-                      "not implemented on dqlite nodes yet "
-                      "(docs/http-api.md)");
+    const char *fmt = req->arg(req, "fmt");
+    if (!allowed(api, req, RQ_PERM_BACKUP, res)) {
+        return;
     }
+    if (dbArg(req) == NULL) {
+        rqRespondText(res, 400, "database name too long");
+    } else if (fmt == NULL || strcmp(fmt, "sql") != 0) {
+        rqRespondText(res, 501,
+                      "only SQL backups (?fmt=sql) on dqlite nodes "
+                      "(docs/http-api.md)");
+    } else {
+        rqBackupSql(&api->pool, dbArg(req), res);
+    }
+}
+
+static void handleLoad(void *data, const struct http_request *req,
+                       struct http_response *res)
+{
+    struct http_rqlite *api = data;
+    if (!allowed(api, req, RQ_PERM_LOAD, res)) {
+        return;
+    }
+    if (dbArg(req) == NULL) {
+        rqRespondText(res, 400, "database name too long");
+        return;
+    }
+    rqLoadSql(&api->pool, dbArg(req), req->body, res);
 }
 
 /* ------------------------------------------------------------ cluster */
@@ -354,8 +384,8 @@ unsigned httpRqliteRoutes(struct http_rqlite *api, struct http_route *routes,
         {"/db/query", false, HTTP_GET | HTTP_POST, RQ_BODY_MAX, handleQuery,
          api},
         {"/db/request", false, HTTP_POST, RQ_BODY_MAX, handleRequest, api},
-        {"/db/backup", false, HTTP_GET, 0, handleUnsupported, api},
-        {"/db/load", false, HTTP_POST, RQ_BODY_MAX, handleUnsupported, api},
+        {"/db/backup", false, HTTP_GET, 0, handleBackup, api},
+        {"/db/load", false, HTTP_POST, RQ_BODY_MAX, handleLoad, api},
         {"/status", false, HTTP_GET, 0, handleStatus, api},
         {"/nodes", false, HTTP_GET, 0, handleNodes, api},
         {"/readyz", false, HTTP_GET, 0, handleReadyz, api},

@@ -316,8 +316,38 @@ static void checkCluster(void)
                "\"reachable\":true");
     expectText("nodes-v2", HTTP_GET, "/nodes", "ver=2", NULL, NULL, 200,
                "{\"nodes\":[");
-    expectText("backup-not-yet", HTTP_GET, "/db/backup", NULL, NULL, NULL, 501,
-               "not implemented");
+    expectText("backup-binary-not-yet", HTTP_GET, "/db/backup", NULL, NULL,
+               NULL, 501, "only SQL backups");
+}
+
+/* A SQL backup loaded into another database reads back the same. */
+static void checkBackup(void)
+{
+    struct http_response b =
+        call(HTTP_GET, "/db/backup", "fmt=sql", NULL, NULL);
+    bool ok = b.status == 200 && b.body != NULL &&
+              strstr(b.body, "CREATE TABLE v") != NULL &&
+              strstr(b.body, "X'0001FEFF'") != NULL &&
+              strstr(b.body, "9223372036854775807") != NULL;
+    report("backup-sql", ok, &b, "200 and the dump of table v");
+    char query[64];
+    const char *db = getenv("RQLITE_DB");
+    snprintf(query, sizeof query, "db=%s-restored", db != NULL ? db : "db");
+    struct http_response l =
+        call(HTTP_POST, "/db/load", query, b.body != NULL ? b.body : "", NULL);
+    report("load-sql", l.status == 200 && strstr(l.body, "error") == NULL, &l,
+           "200 without error");
+    free(b.body);
+    free(l.body);
+    snprintf(query, sizeof query, "db=%s-restored&q=SELECT * FROM v",
+             db != NULL ? db : "db");
+    expect("load-reads-back", HTTP_GET, "/db/query", query, NULL, 200,
+           "{\"results\":[{\"columns\":[\"i\",\"r\",\"t\",\"b\",\"n\"],"
+           "\"types\":[\"integer\",\"real\",\"text\",\"blob\",\"\"],"
+           "\"values\":[[9223372036854775807,1.5,\"h\\u00e9\",\"AAH+/w==\","
+           "null]]}]}");
+    expectText("load-sqlite-file-not-yet", HTTP_POST, "/db/load", NULL,
+               "SQLite format 3", NULL, 501, "SQL dump");
 }
 
 static int check(struct http_rqlite *api)
@@ -327,6 +357,7 @@ static int check(struct http_rqlite *api)
     checkReads();
     checkValues();
     checkUnified();
+    checkBackup();
     checkCluster();
     printf("%s: %d failure(s)\n", failures == 0 ? "PASS" : "FAIL", failures);
     return failures == 0 ? 0 : 1;

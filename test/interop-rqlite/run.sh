@@ -88,7 +88,7 @@ cat >"$tmp/auth.json" <<'JSON'
  {"username": "reader", "password": "pw2", "perms": ["query"]},
  {"username": "*", "perms": ["ready"]}]
 JSON
-rc=0; timeout 120 "$gw" check-auth 1 "${addr[1]}" "$tmp/auth.json" >"$tmp/auth.log" 2>&1 || rc=$?
+rc=0; timeout 120 env RQLITE_DB=auth "$gw" check-auth 1 "${addr[1]}" "$tmp/auth.json" >"$tmp/auth.log" 2>&1 || rc=$?
 result "rqlite-api-auth" $rc "$tmp/auth.log"
 
 # Over HTTP: one listener per node (rqlite-gateway serve).

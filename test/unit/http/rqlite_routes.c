@@ -139,7 +139,7 @@ Test(rqlite_routes, empty_batch_needs_no_node)
 Test(rqlite_routes, not_built_yet)
 {
     struct http_response res = call(HTTP_GET, "/db/backup", NULL, WRITER);
-    cr_assert_eq(res.status, 501);
+    cr_assert_eq(res.status, 501); /* binary backups: only ?fmt=sql */
     freeRes(&res);
     res = call(HTTP_GET, "/db/backup", NULL, READER);
     cr_assert_eq(res.status, 401);
