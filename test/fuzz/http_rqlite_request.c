@@ -67,6 +67,8 @@ static void fuzzRewrite(const char *sql)
         libFree(out);
     }
     (void)rqSqlIsRead(sql);
+    (void)rqSqlChangesRows(sql);
+    (void)rqSqlSingle(sql);
 }
 
 static void fuzzAuth(const char *text)
