@@ -38,6 +38,7 @@ cleanup() {
     if [ "${RQLITE_KEEP:-0}" = 1 ]; then echo "rqlite: kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
+trap "exit 143" TERM INT # so that timeout(1) still stops every process
 PORTS_DIR=$tmp
 . "$root/test/lib/ports.sh"
 

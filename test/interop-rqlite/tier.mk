@@ -4,7 +4,8 @@
 #   make check-rqlite     rqlite's documented requests and answers, run
 #                         through the API's handlers (rqlite-gateway check),
 #                         against the leader and through a follower, with
-#                         and without auth.json (part of `make check`, ~10 s)
+#                         and without auth.json, then over HTTP with curl,
+#                         then without a quorum (part of `make check`, ~20 s)
 #   make check-rqlite-js  the same cluster served over HTTP, driven by
 #                         rqlite-js from npm (versions pinned by
 #                         test/interop-rqlite/package-lock.json; `npm ci`
@@ -27,13 +28,13 @@ CHECK_TARGETS += check-rqlite
 
 .PHONY: check-rqlite check-rqlite-js
 check-rqlite: $(RQLITE_GW) $(B)/dqlited
-	test/interop-rqlite/run.sh $(B)
+	timeout -k 5 300 test/interop-rqlite/run.sh $(B)
 
 check-rqlite-js: $(RQLITE_GW) $(B)/dqlited
-	RQLITE_JS=1 test/interop-rqlite/run.sh $(B)
+	RQLITE_JS=1 timeout -k 5 600 test/interop-rqlite/run.sh $(B)
 
 # Wire protocol (dqlite-bench) and HTTP (bench.js) figures side by side on
 # a 3-node cluster (docs/http-api.md, "Benchmarks"); prints, asserts nothing.
 .PHONY: bench-rqlite
 bench-rqlite: $(RQLITE_GW) $(B)/dqlited $(B)/dqlite-bench
-	RQLITE_BENCH=1 test/interop-rqlite/run.sh $(B)
+	RQLITE_BENCH=1 timeout -k 5 900 test/interop-rqlite/run.sh $(B)
