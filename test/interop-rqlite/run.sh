@@ -146,6 +146,16 @@ http_check http-body-over-bound-413 413 '' -XPOST "$h2/db/execute?db=http" \
     -H 'Content-Type: application/json' --data-binary @"$tmp/big.json"
 http_check http-nothing-written 200 '"values":[[1]]' -G "$h2/db/query" \
     --data-urlencode 'db=http' --data-urlencode 'q=SELECT COUNT(*) FROM t'
+# 32 requests at once, more than the pool's 8 connections: every one is
+# answered (a request waits for a free connection) and every row is there.
+seq 32 | xargs -P 32 -I{} curl -sS -m 60 -o "$tmp/par{}.out" -XPOST \
+    "$h2/db/execute?db=http" -H 'Content-Type: application/json' \
+    -d '[["INSERT INTO t VALUES(?, ?)", 100, "parallel"]]' 2>>"$tmp/par.err" || true
+n_ok=$(cat "$tmp"/par*.out 2>/dev/null | grep -o '"rows_affected":1' | wc -l)
+if [ "$n_ok" = 32 ]; then echo "ok   http-32-parallel-writes"; else
+    echo "FAIL http-32-parallel-writes: $n_ok of 32"; failing=$((failing + 1)); fi
+http_check http-32-rows-there 200 '"values":[[32]]' -G "$h2/db/query" \
+    --data-urlencode 'db=http' --data-urlencode 'q=SELECT COUNT(*) FROM t WHERE x = 100'
 http_check http-readyz 200 "$ready_ok" "$h2/readyz"
 http_check http-nodes 200 '"leader":true' "$h2/nodes?ver=2"
 
