@@ -119,7 +119,7 @@ static void serveDb(struct http_rqlite *api, enum rq_kind kind,
         for (unsigned i = 0; i < r.n; i++) {
             need |= r.stmts[i].read ? RQ_PERM_QUERY : RQ_PERM_EXECUTE;
         }
-        if (need != 0 && !allowed(api, req, need, res)) {
+        if (!allowed(api, req, need != 0 ? need : RQ_PERM_QUERY, res)) {
             goto out;
         }
     }

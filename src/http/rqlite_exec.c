@@ -38,6 +38,7 @@ int rqPoolInit(struct rq_pool *p, const struct http_rqlite_config *config,
     }
     dqlite_driver_options_init(&o);
     o.connect_timeout_ms = 5000;
+    o.call_timeout_ms = RQ_CALL_TIMEOUT_MS;
     if (config->tls_cert_file != NULL) {
         o.tls = true;
         o.tls_cert_file = config->tls_cert_file;
@@ -509,7 +510,9 @@ void rqExecute(struct rq_pool *p, const struct rq_request *r,
         }
         struct run x = {.slot = slot, .conn = slot->conn, .r = r};
         applyLevel(slot->conn, r->level);
+        dqlite_conn_set_timeout(slot->conn, r->timeout_ms); /* 0: default */
         runAll(&x, results);
+        dqlite_conn_set_timeout(slot->conn, 0);
         rqPoolRelease(p, slot, x.broken);
         if (x.rv == DQLITE_CLIENT_NOLEADER) {
             json_decref(results);

@@ -47,6 +47,10 @@
 #define RQ_POOL_MAX 64u
 /* How long a request waits for a free connection before 503. */
 #define RQ_POOL_WAIT_MS 10000u
+/* Per-call timeout of the pooled connections (the node bounds statements
+ * itself: dqlited --statement-timeout), and the largest `timeout=`. */
+#define RQ_CALL_TIMEOUT_MS 60000u
+#define RQ_TIMEOUT_MAX_MS 3600000u
 /* Users in auth.json. */
 #define RQ_AUTH_USERS_MAX 1024u
 
@@ -90,6 +94,7 @@ struct rq_request {
     bool associative;
     bool blob_array;
     bool redirect;
+    unsigned timeout_ms; /* rqlite's `timeout` (a Go duration); 0: default */
     /* Set by the route, not decoded: the caller may read but not write,
      * so reads run inside BEGIN ... ROLLBACK (nothing they might write
      * can commit). */

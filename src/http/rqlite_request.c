@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -63,6 +64,35 @@ static int decodeLevel(const char *v, enum rq_level *out)
     return -EINVAL;
 }
 
+/* rqlite's `timeout`: a Go duration of one unit ("500ms", "2s", "1m"). */
+static int decodeTimeout(const char *v, unsigned *ms)
+{
+    static const struct {
+        const char *unit;
+        unsigned long long ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    char *end;
+    *ms = 0;
+    if (v == NULL || v[0] == '\0') {
+        return 0;
+    }
+    if (v[0] < '0' || v[0] > '9') {
+        return -EINVAL;
+    }
+    unsigned long long n = strtoull(v, &end, 10);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].unit) == 0 && n <= RQ_TIMEOUT_MAX_MS) {
+            unsigned long long total = n * units[i].ms;
+            if (total == 0 || total > RQ_TIMEOUT_MAX_MS) {
+                return -EINVAL;
+            }
+            *ms = (unsigned)total;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
 static int decodeArgs(struct rq_request *r, const struct http_request *req,
                       char *err, size_t err_len)
 {
@@ -81,6 +111,11 @@ static int decodeArgs(struct rq_request *r, const struct http_request *req,
     }
     /* `atomic` is its older name (rqlite-js still sends it). */
     r->transaction = rqArgFlag(req, "transaction") || rqArgFlag(req, "atomic");
+    if (decodeTimeout(req->arg(req, "timeout"), &r->timeout_ms) != 0) {
+        return fail(err, err_len, 400,
+                    "timeout: want a duration such as 500ms, 2s or 1m, at "
+                    "most 1h");
+    }
     r->timings = rqArgFlag(req, "timings");
     r->pretty = rqArgFlag(req, "pretty");
     r->associative = rqArgFlag(req, "associative");

@@ -291,6 +291,14 @@ static void checkUnified(void)
                "q=WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM "
                "c LIMIT 1000000) SELECT x, zeroblob(1000) FROM c",
                NULL, NULL, 200, "result larger than");
+    /* rqlite's timeout: a statement past it is interrupted, its error
+     * says so, and the next request is served. */
+    expectText("timeout-interrupts", HTTP_GET, "/db/query",
+               "timeout=200ms&q=WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+               "SELECT x+1 FROM c) SELECT COUNT(*) FROM c",
+               NULL, NULL, 200, "timed out");
+    expectText("after-timeout", HTTP_GET, "/db/query", "q=SELECT 7", NULL, NULL,
+               200, "[[7]]");
     expect("database-parameter", HTTP_POST, "/db/request", "db=other",
            "[\"SELECT * FROM foo\"]", 200,
            "{\"results\":[{\"error\":\"no such table: foo\"}]}");

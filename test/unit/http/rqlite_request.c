@@ -258,3 +258,37 @@ Test(rqlite_request, single_statement)
     cr_assert(!rqSqlSingle("INSERT INTO t VALUES(1); INSERT INTO t VALUES(2)"));
     cr_assert(!rqSqlSingle("SELECT 1;SELECT 2"));
 }
+
+Test(rqlite_request, timeout_durations)
+{
+    static const struct {
+        const char *v;
+        int status;
+        unsigned ms;
+    } cases[] = {
+        {"500ms", 0, 500},
+        {"2s", 0, 2000},
+        {"1m", 0, 60000},
+        {"1h", 0, 3600000},
+        {"2h", 400, 0},
+        {"0s", 400, 0},
+        {"-1s", 400, 0},
+        {"10", 400, 0},
+        {"1.5s", 400, 0},
+        {"s", 400, 0},
+        {"99999999999999999999ms", 400, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fake_req f;
+        struct rq_request r;
+        char err[256];
+        fakeInit(&f, HTTP_POST, "/db/query", "[\"SELECT 1\"]");
+        fakeArgSet(&f, "timeout", cases[i].v);
+        cr_assert_eq(decode(&r, RQ_QUERY, &f, err), cases[i].status, "%s",
+                     cases[i].v);
+        if (cases[i].status == 0) {
+            cr_assert_eq(r.timeout_ms, cases[i].ms, "%s", cases[i].v);
+        }
+        rqRequestFree(&r);
+    }
+}
