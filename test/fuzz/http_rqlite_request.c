@@ -5,7 +5,9 @@
  * respect every bound (statements, parameters, BLOB sizes) and name only
  * NUL-terminated SQL; a refused one must give a 4xx/5xx status and a
  * message. The same bytes are also tried as SQL for the named-parameter
- * rewrite and as an Authorization header against a fixed auth.json.
+ * rewrite and as an Authorization header against a fixed auth.json. When
+ * the rest holds a newline, what comes before it is a query string
+ * ("level=strong&timeout=2s&db=x&pretty") whose arguments the decoder sees.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,16 +16,40 @@
 #include "http/rqlite_internal.h"
 #include "lib/alloc.h"
 
+#define FUZZ_ARGS 16
+
 struct fuzz_req {
     struct http_request req;
     const char *content_type;
+    const char *args[FUZZ_ARGS][2];
+    unsigned n_args;
 };
 
-static const char *noArg(const struct http_request *r, const char *name)
+static const char *arg(const struct http_request *r, const char *name)
 {
-    (void)r;
-    (void)name;
+    const struct fuzz_req *f = r->impl;
+    for (unsigned i = 0; i < f->n_args; i++) {
+        if (strcmp(f->args[i][0], name) == 0) {
+            return f->args[i][1];
+        }
+    }
     return NULL;
+}
+
+/* Splits "a=1&b" (modified in place) into f->args. */
+static void parseQuery(struct fuzz_req *f, char *q)
+{
+    char *save = NULL;
+    for (char *kv = strtok_r(q, "&", &save);
+         kv != NULL && f->n_args < FUZZ_ARGS; kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq != NULL) {
+            *eq = '\0';
+        }
+        f->args[f->n_args][0] = kv;
+        f->args[f->n_args][1] = eq != NULL ? eq + 1 : "";
+        f->n_args++;
+    }
 }
 
 static const char *header(const struct http_request *r, const char *name)
@@ -104,11 +130,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(body, data + 1, size - 1);
     body[size - 1] = '\0';
     memset(&f, 0, sizeof f);
-    f.req.method = HTTP_POST;
+    char *query = NULL;
+    char *nl = memchr(body, '\n', size - 1);
+    const char *json = body;
+    if (nl != NULL) {
+        query = strndup(body, (size_t)(nl - body));
+        json = nl + 1;
+        if (query != NULL) {
+            parseQuery(&f, query);
+        }
+    }
+    f.req.method = (data[0] & 8) ? HTTP_GET : HTTP_POST;
     f.req.path = "/db/request";
-    f.req.body = body;
-    f.req.body_len = size - 1;
-    f.req.arg = noArg;
+    f.req.body = json;
+    f.req.body_len = size - 1 - (size_t)(json - body);
+    f.req.arg = arg;
     f.req.header = header;
     f.req.impl = &f;
     f.content_type = (data[0] & 4) ? "text/plain" : "application/json";
@@ -116,10 +152,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rqRequestDecode(&r, kinds[data[0] % 3], &f.req, err, sizeof err);
     if (status == 0) {
         checkRequest(&r);
+        if (r.timeout_ms > RQ_TIMEOUT_MAX_MS || strlen(r.db) > RQ_DB_NAME_MAX) {
+            abort();
+        }
     } else if (status < 400 || status > 599 || err[0] == '\0') {
         abort();
     }
     rqRequestFree(&r);
+    free(query);
     fuzzRewrite(body);
     fuzzAuth(body);
     free(body);

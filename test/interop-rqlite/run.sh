@@ -161,6 +161,10 @@ http_check http-nodes 200 '"leader":true' "$h2/nodes?ver=2"
 
 if [ "${RQLITE_JS:-0}" = 1 ]; then
     js=$root/test/interop-rqlite
+    for tool in node npm; do
+        command -v $tool >/dev/null ||
+            { echo "rqlite: $tool missing (scripts/packages.txt: nodejs, npm)" >&2; exit 1; }
+    done
     if [ ! -d "$js/node_modules/rqlite-js" ]; then
         (cd "$js" && timeout 300 npm ci --no-audit --no-fund >"$tmp/npm.log" 2>&1) ||
             { cat "$tmp/npm.log" >&2; exit 1; }
