@@ -176,9 +176,7 @@ static void handleBackup(void *data, const struct http_request *req,
     if (dbArg(req) == NULL) {
         rqRespondText(res, 400, "database name too long");
     } else if (fmt == NULL || strcmp(fmt, "sql") != 0) {
-        rqRespondText(res, 501,
-                      "only SQL backups (?fmt=sql) on dqlite nodes "
-                      "(docs/http-api.md)");
+        rqBackupFile(&api->pool, dbArg(req), res);
     } else {
         rqBackupSql(&api->pool, dbArg(req), res);
     }

@@ -1,15 +1,19 @@
-/* rqlite's /db/backup and /db/load in their SQL-text form
- * (docs/http-api.md, "Backup and load"): a backup is the database written
- * as SQL (schema, then one INSERT per row, as SQLite's .dump), read in one
- * transaction so it is one point in time; a load runs such a text as one
- * execute. The binary forms (a SQLite file) are not offered: the wire
- * protocol's DUMP gives the file and its WAL apart, and merging them needs
- * SQLite, which this module does not link. */
+/* rqlite's /db/backup and /db/load (docs/http-api.md, "Backup and
+ * load"): a binary backup is the SQLite file the client's
+ * dqlite_client_backup() writes (one commit, integrity-checked), read back
+ * into the response; a SQL backup is the database written as SQL (schema,
+ * then one INSERT per row, as SQLite's .dump), read in one transaction so
+ * it is one point in time; a load runs such a text as one execute. Loading
+ * a SQLite file is not offered. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "http/rqlite_internal.h"
 #include "lib/assert.h"
@@ -236,6 +240,89 @@ void rqBackupSql(struct rq_pool *p, const char *db, struct http_response *res)
     res->content_type = "application/sql";
     res->body = t.p;
     res->body_len = t.len;
+}
+
+/* The whole file at `path` into a malloc()ed buffer, at most `max` bytes:
+ * 0, -E2BIG or -EIO. */
+static int readFile(const char *path, size_t max, char **out, size_t *len)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rv = -EIO;
+    *out = NULL;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        goto out;
+    }
+    if ((size_t)st.st_size > max) {
+        rv = -E2BIG;
+        goto out;
+    }
+    *out = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    while (*out != NULL && got < (size_t)st.st_size) {
+        ssize_t n = read(fd, *out + got, (size_t)st.st_size - got);
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    if (*out != NULL && got == (size_t)st.st_size) {
+        *len = got;
+        rv = 0;
+    } else {
+        free(*out);
+        *out = NULL;
+    }
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rv;
+}
+
+void rqBackupFile(struct rq_pool *p, const char *db, struct http_response *res)
+{
+    char path[512];
+    char err[256];
+    struct dqlite_client *cl = NULL;
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, sizeof path, "%s/dqlite-rqlite-backup-XXXXXX",
+             dir != NULL && dir[0] != '\0' ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        rqRespondText(res, 500, "backup: cannot create a temporary file");
+        return;
+    }
+    close(fd);
+    /* Asked of the leader: every acknowledged write is in the copy. */
+    int rv = dqlite_client_connect_leader(p->driver, &cl);
+    if (rv == DQLITE_CLIENT_OK) {
+        rv = dqlite_client_backup(cl, db, path);
+    }
+    if (rv != DQLITE_CLIENT_OK) {
+        snprintf(err, sizeof err, "backup failed: %s",
+                 cl != NULL ? dqlite_client_errmsg(cl) : "no leader");
+        dqlite_client_close(cl);
+        unlink(path);
+        rqRespondText(res, rv == DQLITE_CLIENT_NOLEADER ? 503 : 500, err);
+        return;
+    }
+    dqlite_client_close(cl);
+    char *body;
+    size_t len;
+    rv = readFile(path, RQ_RESULT_MAX_BYTES, &body, &len);
+    unlink(path);
+    if (rv != 0) {
+        rqRespondText(res, rv == -E2BIG ? 413 : 500,
+                      rv == -E2BIG ? "backup larger than the response bound "
+                                     "(use ?fmt=sql or the node's tools)"
+                                   : "backup: cannot read the copy back");
+        return;
+    }
+    res->status = 200;
+    res->content_type = "application/octet-stream";
+    res->body = body;
+    res->body_len = len;
 }
 
 void rqLoadSql(struct rq_pool *p, const char *db, const char *sql,

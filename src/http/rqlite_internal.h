@@ -205,6 +205,10 @@ void rqExecute(struct rq_pool *p, const struct rq_request *r,
 /* GET /db/backup?fmt=sql: database `db` as SQL text (schema and one
  * INSERT per row), read in one transaction; at most RQ_RESULT_MAX_BYTES. */
 void rqBackupSql(struct rq_pool *p, const char *db, struct http_response *res);
+/* GET /db/backup: database `db` as a SQLite file (the client's
+ * dqlite_client_backup() through a temporary file), at most
+ * RQ_RESULT_MAX_BYTES. */
+void rqBackupFile(struct rq_pool *p, const char *db, struct http_response *res);
 /* POST /db/load: runs a SQL dump (NUL-terminated) as one execute. */
 void rqLoadSql(struct rq_pool *p, const char *db, const char *sql,
                struct http_response *res);

@@ -324,8 +324,8 @@ static void checkCluster(void)
                "\"reachable\":true");
     expectText("nodes-v2", HTTP_GET, "/nodes", "ver=2", NULL, NULL, 200,
                "{\"nodes\":[");
-    expectText("backup-binary-not-yet", HTTP_GET, "/db/backup", NULL, NULL,
-               NULL, 501, "only SQL backups");
+    expectText("backup-binary", HTTP_GET, "/db/backup", NULL, NULL, NULL, 200,
+               "SQLite format 3");
 }
 
 /* A SQL backup loaded into another database reads back the same. */

@@ -132,6 +132,14 @@ async function main () {
     const after = noError(await all.query('SELECT COUNT(*) AS n, SUM(age) AS s FROM foo')).get(0).toObject()
     assert.deepEqual(after, before)
   })
+  await check('backup-binary-sqlite-file', async () => {
+    const res = await new BackupApiClient(hosts).backup()
+    assert.equal(res.statusCode, 200)
+    const chunks = []
+    for await (const c of res) chunks.push(Buffer.from(c))
+    const file = Buffer.concat(chunks)
+    assert.equal(file.subarray(0, 16).toString('latin1'), 'SQLite format 3\0')
+  })
   console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${failures} failure(s)`)
   process.exit(failures === 0 ? 0 : 1)
 }

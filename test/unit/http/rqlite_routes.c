@@ -138,8 +138,9 @@ Test(rqlite_routes, empty_batch_needs_no_node)
 
 Test(rqlite_routes, not_built_yet)
 {
-    struct http_response res = call(HTTP_GET, "/db/backup", NULL, WRITER);
-    cr_assert_eq(res.status, 501); /* binary backups: only ?fmt=sql */
+    struct http_response res =
+        call(HTTP_POST, "/db/load", "SQLite format 3", WRITER);
+    cr_assert_eq(res.status, 501); /* loading a SQLite file */
     freeRes(&res);
     res = call(HTTP_GET, "/db/backup", NULL, READER);
     cr_assert_eq(res.status, 401);
