@@ -274,6 +274,32 @@ void raftMessageClose(struct raft_message *m);
 int raftMessageEncode(const struct raft_message *m, uint8_t **out, size_t *len);
 int raftMessageDecode(const uint8_t *buf, size_t len, struct raft_message *m);
 
+/* The same bytes as raftMessageEncode, without copying large payloads:
+ * `pieces`, written one after the other (a gather write), make the encoded
+ * message. Every entry payload (and snapshot chunk) of RAFT_SHARE_MIN_BYTES
+ * or more is a piece of its own that points into the payload block and holds
+ * a reference to it (raftPayloadRef); all other bytes are copied into
+ * `head`, which the other pieces point into. So a message to each of N
+ * followers costs N small heads and no copy of the entries (issue 17).
+ * Release with raftEncodedClose (on the thread that owns the payloads'
+ * counters: the core's). Errors as raftMessageEncode; on error nothing is
+ * left to release. */
+#define RAFT_SHARE_MIN_BYTES (16u << 10)
+struct raft_piece {
+    const uint8_t *data;
+    size_t len;
+    bool shared; /* a payload block: the encoding holds a reference */
+};
+struct raft_encoded {
+    uint8_t *head;             /* libMalloc'd: the bytes not shared */
+    struct raft_piece *pieces; /* libMalloc'd */
+    unsigned n_pieces;
+    size_t len; /* the whole message: sum of the pieces' lengths */
+};
+int raftMessageEncodeShared(const struct raft_message *m,
+                            struct raft_encoded *out);
+void raftEncodedClose(struct raft_encoded *e);
+
 /* ------------------------------------------------------------ options */
 
 enum raft_state {

@@ -271,12 +271,19 @@ void raftioWriterSubmit(struct raftio_writer *w, struct raftio_req *req)
 {
     PRE(req->kind >= RAFTIO_REQ_APPEND && req->kind <= RAFTIO_REQ_SNAPSHOT);
     PRE(req->kind != RAFTIO_REQ_APPEND || req->n > 0);
+    bool wake;
     pthread_mutex_lock(&w->mu);
     PRE(!w->stopping);
     req->status = 0;
+    wake = queueEmpty(&w->pending);
     queueInsertTail(&w->pending, &req->link);
-    pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->mu);
+    /* Signalled after the unlock: a writer woken while we still held the
+     * mutex would only block on it again (two switches per commit instead
+     * of one). One wake per round: later requests find it awake. */
+    if (wake) {
+        pthread_cond_signal(&w->cond);
+    }
 }
 
 static void writerClosed(uv_handle_t *handle)

@@ -440,17 +440,15 @@ void replicaPersistDone(struct replica *r, int status)
 static void replicaOnPersisted(struct raftio_req *req, int status)
 {
     struct replica *r = req->data;
-    libFree(req);
     replicaPersistDone(r, status);
 }
 
 int replicaSubmit(struct replica *r, enum raftio_req_kind kind, uint64_t index,
                   uint64_t vote)
 {
-    struct raftio_req *req = libCalloc(1, sizeof *req);
-    if (req == NULL) {
-        return ERR_NOMEM;
-    }
+    PRE(r->n_persist_reqs < sizeof r->persist_reqs / sizeof r->persist_reqs[0]);
+    struct raftio_req *req = &r->persist_reqs[r->n_persist_reqs++];
+    *req = (struct raftio_req){0};
     req->kind = kind;
     req->index = index;
     req->vote = vote;
@@ -474,6 +472,7 @@ static void replicaPersist(struct replica *r)
     int rv = 0;
     r->persist_pending = 1; /* held until everything is submitted */
     r->persist_status = 0;
+    r->n_persist_reqs = 0;
     if (rd->truncate_from != 0) {
         rv = replicaSubmit(r, RAFTIO_REQ_TRUNCATE, rd->truncate_from, 0);
     }
