@@ -47,11 +47,14 @@
  *      (it implies raftPersisted for the last entry of the batch and
  *      raftSnapshotPersisted for its chunk) and releases the batch.
  * Only one batch may be outstanding: raftReady must not be called again
- * before raftAdvance. Other inputs (step, tick, propose...) MAY be called
- * while a batch is outstanding; what they produce goes into the next batch.
- * Everything a batch points to (arrays, payloads, addresses, chunk bytes) is
- * owned by the batch and stays valid until raftAdvance (or raftDiscard) for
- * that batch, whatever inputs arrive meanwhile.
+ * before raftAdvance. Meanwhile raftSendNow hands out the messages that
+ * step 1 allows at once (a leader's appends and heartbeats, snapshot
+ * chunks, TimeoutNow) so that replication and heartbeats do not wait for
+ * the outstanding batch's disk write. Other inputs (step, tick, propose...) MAY
+ * be called while a batch is outstanding; what they produce goes into the next
+ * batch. Everything a batch points to (arrays, payloads, addresses, chunk
+ * bytes) is owned by the batch and stays valid until raftAdvance (or
+ * raftDiscard) for that batch, whatever inputs arrive meanwhile.
  *
  * Proposals: raftPropose returns the index the entry will have. It is
  * committed when an entry with that index AND the returned term appears in
@@ -573,6 +576,19 @@ void raftSnapshotPersisted(struct raft *r, uint64_t index, uint64_t term);
  * must then be destroyed (its memory no longer matches the disk). */
 bool raftHasReady(const struct raft *r);
 int raftReady(struct raft *r, struct raft_ready *rd);
+/* While a batch is outstanding (raftReady called, raftAdvance not yet):
+ * passes each message that may leave at once -- ready step 1: AppendEntries
+ * and heartbeats of a leader, snapshot chunks, TimeoutNow; never one that
+ * promises something about the local disk -- to `send`, in the order they
+ * were made, then releases it: the message and its address are valid during
+ * the call only. Raft §10.2.1: the leader replicates entries while it
+ * writes them to its own disk; it counts itself in a quorum only once
+ * raftPersisted (raftAdvance) says they are durable. Nothing is handed out
+ * while a term or vote is not yet durable (the outstanding batch writes
+ * one, or one changed since): those messages wait for the next batch. */
+typedef void (*raft_send_fn)(void *arg, const struct raft_send *s);
+void raftSendNow(struct raft *r, raft_send_fn send, void *arg);
+
 void raftAdvance(struct raft *r, struct raft_ready *rd);
 void raftDiscard(struct raft *r, struct raft_ready *rd);
 

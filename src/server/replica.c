@@ -7,8 +7,10 @@
  * durable send `messages_after_persist`, install a received snapshot, queue
  * the committed entries for the db thread, record read-index results; then
  * raftAdvance and look for the next batch. Proposals made while a sync is
- * in flight accumulate in the core and go out together in the next batch:
- * that is the group commit.
+ * in flight accumulate in the core and are written together in the next
+ * batch: that is the group commit. Their AppendEntries, and heartbeats,
+ * do not wait for the sync: raftSendNow hands them out meanwhile (the
+ * leader replicates while it writes, raft §10.2.1).
  *
  * A failed durable write stops the replica (fail-stop, logged): the core
  * was promised durability it did not get, so continuing could acknowledge
@@ -31,6 +33,10 @@
 
 /* Period of raft's clock. */
 #define REPLICA_TICK_MS 10
+/* A batch appending at most this many payload bytes while the log writer
+ * is idle is written and synced by the loop thread itself (writer.h): a
+ * lone commit then crosses no thread on its way to the disk (issue 17). */
+#define REPLICA_INLINE_SYNC_BYTES ((size_t)64 << 10)
 /* How often a replica that stopped serving says so again. */
 #define REPLICA_FAIL_REMIND_MS 60000
 /* How long waits may go unanswered while the log waits for disk space. */
@@ -365,6 +371,7 @@ int replicaStart(struct replica *r, uv_loop_t *loop, struct worker *worker,
         return rv;
     }
     raftioWriterRetryNoSpace(&r->writer, REPLICA_NOSPACE_RETRY_MS);
+    raftioWriterInlineMax(&r->writer, REPLICA_INLINE_SYNC_BYTES);
     uv_timer_init(loop, &r->tick);
     r->tick.data = r;
     uv_timer_start(&r->tick, replicaOnTick, REPLICA_TICK_MS, REPLICA_TICK_MS);
@@ -577,8 +584,22 @@ void replicaAfterPersist(struct replica *r)
     replicaProcess(r);
 }
 
+static void replicaSendNow(void *arg, const struct raft_send *s)
+{
+    struct replica *r = arg;
+    if (r->send != NULL) {
+        r->send(r->cb_arg, s->to, s->address, &s->message);
+    }
+}
+
 void replicaProcess(struct replica *r)
 {
+    if (r->in_batch && !r->closing && !r->failed) {
+        /* Appends and heartbeats leave while the batch's own write is in
+         * flight (raft §10.2.1, raftSendNow): a slow disk write does not
+         * silence the leader or hold back replication. */
+        raftSendNow(r->raft, replicaSendNow, r);
+    }
     if (r->in_batch || r->closing || r->failed || !raftHasReady(r->raft)) {
         return;
     }
