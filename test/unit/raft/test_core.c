@@ -395,3 +395,54 @@ Test(core, appends_leave_while_the_batch_is_written)
     raftAdvance(r, &rd);
     raftDestroy(r);
 }
+
+static void collectResult(void *arg, const struct raft_send *s)
+{
+    struct raft_append_result *out = arg;
+    cr_assert_eq(s->message.type, RAFT_MSG_APPEND_RESULT);
+    *out = s->message.append_result;
+}
+
+/* A follower writing a batch still answers heartbeats about what is
+ * already durable (the leader keeps its quorum); the acknowledgement of
+ * the new entry waits for the write. */
+Test(core, heartbeats_are_answered_during_a_write)
+{
+    struct raft_options o = options();
+    struct raft_hard_state hs = {1, 1};
+    struct raft_entry e = bootstrap(3);
+    struct raft_ready rd;
+    struct raft *r;
+    struct raft_append_result res = {0};
+    cr_assert_eq(raftCreate(2, &o, &hs, NULL, &e, 1, 1, 0, &r), 0);
+    raftPayloadUnref(e.data);
+    struct raft_entry more = {1, RAFT_COMMAND, NULL, 0};
+    struct raft_message m = {
+        .type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1};
+    m.append = (struct raft_append){1, 1, 1, 0, &more, 1};
+    cr_assert_eq(raftStep(r, &m), 0);
+    cr_assert_eq(raftReady(r, &rd), 0); /* entry 2, being written */
+    cr_assert_eq(rd.n_entries, 1);
+    cr_assert_eq(rd.n_messages_after_persist, 1);
+    m.append = (struct raft_append){1, 1, 1, 7, NULL, 0}; /* heartbeat */
+    cr_assert_eq(raftStep(r, &m), 0);
+    raftSendNow(r, collectResult, &res);
+    cr_assert(res.success);
+    cr_assert_eq(res.index, 1);
+    cr_assert_eq(res.last_index, 1, "claims the entry being written");
+    cr_assert_eq(res.read_seq, 7);
+    /* a heartbeat at the entry being written waits for the write */
+    res = (struct raft_append_result){0};
+    m.append = (struct raft_append){2, 1, 1, 8, NULL, 0};
+    cr_assert_eq(raftStep(r, &m), 0);
+    raftSendNow(r, collectResult, &res);
+    cr_assert_eq(res.read_seq, 0);
+    raftAdvance(r, &rd);
+    cr_assert_eq(raftReady(r, &rd), 0);
+    cr_assert_eq(rd.n_messages_after_persist, 1);
+    cr_assert_eq(rd.messages_after_persist[0].message.append_result.index, 2);
+    cr_assert_eq(rd.messages_after_persist[0].message.append_result.read_seq,
+                 8);
+    raftAdvance(r, &rd);
+    raftDestroy(r);
+}
