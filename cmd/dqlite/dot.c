@@ -38,6 +38,10 @@ static const char help_text[] =
     "                             into <dir> (default: the current directory)\n"
     ".dump <file>                 write the leader's copy of this shell's\n"
     "                             database into <file> (WAL: <file>-wal)\n"
+    ".restore <file> [<db>] [--force]  load a SQLite file into the cluster\n"
+    "                             as <db> (default: this shell's database),\n"
+    "                             in one replicated step; --force replaces\n"
+    "                             an existing database\n"
     ".help                        this text\n";
 
 /* Splits a line into words (in place); returns their number. */
@@ -329,6 +333,8 @@ static int dotDispatch(struct shell *sh, int argc, char *argv[])
     } else if (strcasecmp(cmd, ".dump") == 0 && argc >= 2 && argc <= 4) {
         return dotDump(sh, argv[1], argc >= 3 ? argv[2] : NULL,
                        argc == 4 ? argv[3] : NULL);
+    } else if (strcasecmp(cmd, ".restore") == 0 && argc >= 2 && argc <= 4) {
+        return shellRestore(sh, argc, argv);
     } else if (strcmp(cmd, ".help") == 0 && argc == 1) {
         fputs(help_text, sh->out);
         return 0;

@@ -55,6 +55,10 @@ int memberAssign(struct shell *sh, const char *node, const char *role_text);
 int memberRemove(struct shell *sh, const char *node);
 int memberTransfer(struct shell *sh, const char *node);
 
+/* .restore FILE [DB] [--force] (restore.c): argv[0] is the command.
+ * Returns 0 or -1 (reported). */
+int shellRestore(struct shell *sh, int argc, char *argv[]);
+
 /* Value formatting (format.c). */
 void formatTabularValue(FILE *out, struct dqlite_rows *rows, unsigned i);
 void formatJsonValue(FILE *out, struct dqlite_rows *rows, unsigned i);

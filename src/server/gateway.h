@@ -31,6 +31,7 @@
 #include "server/worker.h"
 
 struct conn;
+struct gateway_load;
 
 /* Prepared statements one connection may hold. */
 #define GATEWAY_MAX_STMTS 1024
@@ -106,7 +107,8 @@ struct gateway {
     struct sql_guard guard; /* stops a runaway statement (sql.h) */
     struct replica_wait wait;
     bool wait_out;
-    struct queue busy_link; /* in the node's parked writers */
+    struct queue busy_link;    /* in the node's parked writers */
+    struct gateway_load *load; /* a load in progress (gateway_load.c) */
 };
 
 void gatewayInit(struct gateway *g, struct conn *conn);
