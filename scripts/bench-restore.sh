@@ -51,5 +51,6 @@ echo "restore: ${secs} s, $(echo "scale=1; $bytes / 1048576 / $secs" | bc) MiB/s
 count=$(timeout 30 "$B/dqlite" -s "$servers" bench "SELECT count(*) FROM t")
 echo "rows after: $count"
 echo "peak RSS after (MiB, nodes 1-3): $(for p in "${PIDS[@]}"; do printf '%s ' "$(hwm "$p")"; done)"
-echo "elections (candidate states, all nodes): $(cat "$TMP"/n*.log | grep -c "state 2,")"
+echo "restore began at $(date -u -d "@$start" +%H:%M:%S.%N | cut -c1-12); role changes of the nodes:"
+for i in 1 2 3; do grep -h "state [0-9]" "$TMP/n$i.log" | sed "s/^/  node $i: /"; done
 echo "machine: $(nproc) cores, shared with other builds (figures are noisy)"
