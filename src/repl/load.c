@@ -68,6 +68,13 @@ void replLoadTerm(struct repl *r, uint64_t term)
     r->n_loads_dropped += n;
 }
 
+bool replLoadTargetExists(struct vfs *v, const char *name)
+{
+    uint32_t page_size;
+    uint32_t n_pages = 0;
+    return vfsDbInfo(v, name, &page_size, &n_pages) == 0 && n_pages > 1;
+}
+
 bool replLoadHeaderValid(const uint8_t *data, size_t len, uint32_t page_size)
 {
     if (len < 100 || memcmp(data, replSqliteMagic, 16) != 0) {
@@ -113,7 +120,8 @@ static int replLoadFinish(struct repl *r, const char *target, const char *stage,
         *outcome = ERR_INVALID;
         return 0;
     }
-    if (vfsDbExists(r->vfs, target) && (p->flags & REPL_LOAD_FORCE) == 0) {
+    if (replLoadTargetExists(r->vfs, target) &&
+        (p->flags & REPL_LOAD_FORCE) == 0) {
         *outcome = ERR_EXISTS;
         return 0;
     }

@@ -94,6 +94,10 @@ void replLoadTerm(struct repl *r, uint64_t term);
  * the last LOAD part applied is another one. Any thread. */
 bool replLoadResult(struct repl *r, uint64_t index, int *rv);
 
+/* Whether database `name` exists with content: an empty database (one
+ * page, as opening a name creates it) does not count. */
+bool replLoadTargetExists(struct vfs *v, const char *name);
+
 /* Whether `data` starts with a SQLite file header of `page_size` pages. */
 bool replLoadHeaderValid(const uint8_t *data, size_t len, uint32_t page_size);
 

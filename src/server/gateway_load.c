@@ -119,7 +119,7 @@ static void loadBegin(struct gateway *g)
         return;
     }
     bool force = (m.flags & PROTO_LOAD_FORCE) != 0;
-    if (!force && vfsDbExists(n->replica.vfs, m.name.data)) {
+    if (!force && replLoadTargetExists(n->replica.vfs, m.name.data)) {
         gatewayFailure(g, SQLITE_ERROR,
                        "the database exists: load it with force to replace "
                        "it; nothing was loaded");

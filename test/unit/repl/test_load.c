@@ -243,3 +243,15 @@ Test(load, the_codec_refuses_parts_out_of_bounds)
     }
     bufFree(&b);
 }
+
+/* Opening a name creates an empty database (one page): it does not count
+ * as existing, so a load needs no FORCE over it. */
+Test(load, an_empty_database_does_not_need_force)
+{
+    struct cluster c = {&l, &f, 0};
+    clusterOpen(&c, "x.db", 4096);
+    cr_assert(!replLoadTargetExists(l.vfs, "x.db"));
+    cr_assert_eq(loadAll(&c, "x.db", 1, 4096 * 8, 0), 0);
+    cr_assert(replLoadTargetExists(l.vfs, "x.db"));
+    cr_assert_eq(countRows(f.vfs, "x.db"), 200);
+}
