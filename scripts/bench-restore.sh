@@ -6,6 +6,7 @@
 # stopped by PID; the temporary directory is removed.
 #
 #   scripts/bench-restore.sh BUILD_DIR SIZE_MB
+#   DQLITED_OPTS="--entry-cache 2048" scripts/bench-restore.sh ...  (node options)
 set -uo pipefail
 B=$(cd "${1:?usage: bench-restore.sh BUILD_DIR SIZE_MB}" && pwd)
 SIZE_MB=${2:?size in MB}
@@ -27,7 +28,7 @@ for i in 1 2 3; do
     join=()
     [ "$i" -gt 1 ] && join=(--join "${addrs[0]}")
     "$B/dqlited" --id "$i" --address "${addrs[$((i - 1))]}" --dir "$TMP/n$i" \
-        "${join[@]}" >"$TMP/n$i.out" 2>"$TMP/n$i.log" &
+        "${join[@]}" ${DQLITED_OPTS:-} >"$TMP/n$i.out" 2>"$TMP/n$i.log" &
     PIDS+=($!)
     sleep 0.5
 done
@@ -44,13 +45,21 @@ for _ in $(seq 40); do
 done
 echo "file: $((bytes / 1048576)) MiB ($rows rows); peak RSS before (MiB): $(for p in "${PIDS[@]}"; do printf '%s ' "$(hwm "$p")"; done)"
 start=$(date +%s.%N)
-timeout 1800 "$B/dqlite" -s "$servers" bench ".restore $TMP/src.db" || { echo "restore failed"; exit 1; }
+roles() {
+    echo "restore began at $(date -u -d "@$start" +%H:%M:%S.%N | cut -c1-12); role changes of the nodes:"
+    for i in 1 2 3; do grep -h "state [0-9]" "$TMP/n$i.log" | sed "s/^/  node $i: /"; done
+}
+if ! timeout 1800 "$B/dqlite" -s "$servers" bench ".restore $TMP/src.db"; then
+    echo "restore failed after $(echo "$(date +%s.%N) - $start" | bc) s"
+    roles
+    [ -z "${BENCH_KEEP:-}" ] || cp "$TMP"/n*.log "$BENCH_KEEP"/
+    exit 1
+fi
 end=$(date +%s.%N)
 secs=$(echo "$end - $start" | bc)
 echo "restore: ${secs} s, $(echo "scale=1; $bytes / 1048576 / $secs" | bc) MiB/s"
 count=$(timeout 30 "$B/dqlite" -s "$servers" bench "SELECT count(*) FROM t")
 echo "rows after: $count"
 echo "peak RSS after (MiB, nodes 1-3): $(for p in "${PIDS[@]}"; do printf '%s ' "$(hwm "$p")"; done)"
-echo "restore began at $(date -u -d "@$start" +%H:%M:%S.%N | cut -c1-12); role changes of the nodes:"
-for i in 1 2 3; do grep -h "state [0-9]" "$TMP/n$i.log" | sed "s/^/  node $i: /"; done
+roles
 echo "machine: $(nproc) cores, shared with other builds (figures are noisy)"
