@@ -113,13 +113,17 @@ int replEncodeCheckpoint(struct buf *out, const char *name)
 static bool replLoadValid(const char *name, const struct repl_load_part *p)
 {
     uint32_t ps = p->page_size;
+    uint32_t known = REPL_LOAD_LAST | REPL_LOAD_FORCE | REPL_LOAD_ABORT;
     if (strlen(name) > REPL_LOAD_MAX_NAME || !vfsPageSizeValid(ps) ||
-        (p->flags & ~(REPL_LOAD_LAST | REPL_LOAD_FORCE)) != 0 ||
-        p->len > REPL_LOAD_PART_MAX || p->total == 0 || p->total % ps != 0 ||
+        (p->flags & ~known) != 0 || p->len > REPL_LOAD_PART_MAX ||
+        p->total == 0 || p->total % ps != 0 ||
         p->total / ps > VFS_STAGE_MAX_PAGES || p->offset % ps != 0 ||
         p->len % ps != 0 || p->offset > p->total ||
         p->len > p->total - p->offset) {
         return false;
+    }
+    if ((p->flags & REPL_LOAD_ABORT) != 0) {
+        return p->flags == REPL_LOAD_ABORT && p->len == 0;
     }
     bool last = (p->flags & REPL_LOAD_LAST) != 0;
     if ((p->flags & REPL_LOAD_FORCE) != 0 && !last) {

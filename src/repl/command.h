@@ -38,6 +38,7 @@ enum repl_command_type {
 /* LOAD: part flags. */
 #define REPL_LOAD_LAST 1u  /* install the staged database with this part */
 #define REPL_LOAD_FORCE 2u /* LAST: replace the database if it exists */
+#define REPL_LOAD_ABORT 4u /* drop the load's stage (alone, no pages) */
 /* Most bytes of pages in one LOAD part (well under the entry limit). */
 #define REPL_LOAD_PART_MAX ((uint32_t)16 << 20)
 /* Longest target name of a LOAD: the stage's name adds a prefix and id. */

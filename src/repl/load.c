@@ -142,6 +142,10 @@ static int replLoadStep(struct repl *r, const char *target,
 {
     char stage[REPL_LOAD_STAGE_NAME_SIZE];
     replLoadStageName(stage, sizeof stage, target, p->id);
+    if ((p->flags & REPL_LOAD_ABORT) != 0) {
+        *outcome = ERR_CANCELED; /* its client went away: drop the stage */
+        return 0;
+    }
     if (p->offset == 0) {
         /* A new load of `target` replaces any other in progress. */
         replLoadDropTarget(r, target);

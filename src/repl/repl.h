@@ -105,7 +105,8 @@ bool replLoadHeaderValid(const uint8_t *data, size_t len, uint32_t page_size);
  * every node, is left in load_rv (0: staged, or installed by the last
  * part; ERR_CORRUPT: not SQLite or integrity_check failed; ERR_EXISTS: the
  * target exists and the part has no FORCE; ERR_INVALID: it does not
- * continue its stage): a refused part drops its stage. Returns an error
+ * continue its stage; ERR_CANCELED: an ABORT part): a refused part drops
+ * its stage. Returns an error
  * only when this node cannot apply it (ERR_NOMEM, ERR_BUSY). */
 struct repl_load_part;
 int replApplyLoad(struct repl *r, uint64_t index, const char *target,

@@ -42,14 +42,72 @@ struct gateway_load {
     uint32_t page_size; /* from the first chunk's header */
     bool force;
     bool committing;
+    bool proposed;    /* a part was proposed */
+    bool settled;     /* the cluster already dropped or installed the stage */
     struct buf entry; /* the part being encoded */
 };
 
+/* Whether the session's leader is still this node in the load's term. */
+static bool loadStillLeader(struct gateway *g)
+{
+    struct replica *r = &gatewayNode(g)->replica;
+    return replicaIsLeader(r) && raftTerm(r->raft) == g->load->id;
+}
+
+/* The wait of an ABORT part, which outlives the connection that left. */
+struct load_abort {
+    struct replica_wait wait;
+};
+
+static void loadAbortDone(struct replica_wait *w, int status)
+{
+    (void)status; /* applied, or lost with its leader: the stage is gone */
+    libFree(w);
+}
+
+/* A session ended by its connection after parts were proposed: an ABORT
+ * part drops its stage on every node (else it would stay until the next
+ * leader change or load of that database). Best effort: a node that is no
+ * longer the leader in the load's term proposes nothing, and a new term
+ * drops the stage anyway. */
+static void loadProposeAbort(struct gateway *g)
+{
+    struct gateway_load *s = g->load;
+    struct replica *r = &gatewayNode(g)->replica;
+    if (!loadStillLeader(g)) {
+        return;
+    }
+    struct repl_load_part part = {.id = s->id,
+                                  .total = s->total,
+                                  .page_size = s->page_size,
+                                  .flags = REPL_LOAD_ABORT};
+    struct load_abort *a = libCalloc(1, sizeof *a);
+    bufReset(&s->entry);
+    uint8_t *payload = NULL;
+    if (a != NULL && replEncodeLoad(&s->entry, s->name, &part) == 0) {
+        payload = raftPayloadAlloc(s->entry.len);
+    }
+    if (payload == NULL) {
+        libFree(a);
+        return;
+    }
+    memcpy(payload, s->entry.data, s->entry.len);
+    a->wait.cb = loadAbortDone;
+    if (replicaPropose(r, payload, s->entry.len, &a->wait) != 0) {
+        libFree(a);
+    }
+}
+
+/* Ends the session; one that staged parts whose fate is not settled
+ * drops them on every node (loadProposeAbort). */
 static void loadEnd(struct gateway *g)
 {
     struct gateway_load *s = g->load;
     if (s == NULL) {
         return;
+    }
+    if (s->proposed && !s->settled) {
+        loadProposeAbort(g);
     }
     struct dqlite_node *n = gatewayNode(g);
     ASSERT(n->replica.repl.load_sessions > 0);
@@ -81,13 +139,6 @@ static void loadProgress(struct gateway *g)
         return;
     }
     gatewayFinish(g);
-}
-
-/* Whether the session's leader is still this node in the load's term. */
-static bool loadStillLeader(struct gateway *g)
-{
-    struct replica *r = &gatewayNode(g)->replica;
-    return replicaIsLeader(r) && raftTerm(r->raft) == g->load->id;
 }
 
 static void loadBegin(struct gateway *g)
@@ -159,6 +210,8 @@ static void loadOnApplied(struct replica_wait *w, int status)
     if (!replLoadResult(&gatewayNode(g)->replica.repl, w->index, &outcome)) {
         outcome = ERR_INVALID; /* another part was applied after ours */
     }
+    /* A refused part dropped the stage everywhere; a LAST one installed. */
+    s->settled = outcome != 0 || s->committing;
     switch (outcome) {
     case 0:
         break;
@@ -207,6 +260,7 @@ static void loadPropose(struct gateway *g, const struct repl_load_part *part)
     }
     memcpy(payload, s->entry.data, s->entry.len);
     s->pending = part->len;
+    s->proposed = true;
     g->stage = GATEWAY_WAITING;
     g->wait.cb = loadOnApplied;
     g->wait_out = true;

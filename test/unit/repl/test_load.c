@@ -255,3 +255,19 @@ Test(load, an_empty_database_does_not_need_force)
     cr_assert(replLoadTargetExists(l.vfs, "x.db"));
     cr_assert_eq(countRows(f.vfs, "x.db"), 200);
 }
+
+/* An ABORT part (its client went away) drops the stage on every node. */
+Test(load, an_abort_part_drops_the_stage)
+{
+    struct cluster c = {&l, &f, 0};
+    cr_assert_eq(applyPart(&c, "x.db", 1, 0, 4096 * 4, 0), 0);
+    char stage[REPL_LOAD_STAGE_NAME_SIZE];
+    uint64_t staged;
+    replLoadStageName(stage, sizeof stage, "x.db", 1);
+    cr_assert_eq(vfsStageSize(f.vfs, stage, &staged), 0);
+    cr_assert_eq(staged, 4096 * 4);
+    cr_assert_eq(applyPart(&c, "x.db", 1, 0, 0, REPL_LOAD_ABORT), ERR_CANCELED);
+    cr_assert_eq(vfsStageSize(l.vfs, stage, &staged), ERR_NOTFOUND);
+    cr_assert_eq(vfsStageSize(f.vfs, stage, &staged), ERR_NOTFOUND);
+    cr_assert(!vfsDbExists(f.vfs, "x.db"));
+}

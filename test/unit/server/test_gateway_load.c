@@ -11,6 +11,7 @@
 
 #include "lib/err.h"
 #include "proto/load.h"
+#include "repl/repl.h"
 #include "server/node.h"
 #include "wire.h"
 
@@ -168,4 +169,31 @@ Test(gateway_load, chunks_out_of_sequence_end_the_session)
     cr_assert_eq(wireExpectFailure(&w), 1005);
     /* a new session works */
     loadImage("x.db", 0);
+}
+
+/* A client that goes away mid-load: the leader proposes an ABORT part and
+ * the stage is gone (no memory held for a load nobody will finish). */
+Test(gateway_load, a_client_leaving_mid_load_drops_the_stage)
+{
+    sendBegin("x.db", (uint64_t)image_len, 0);
+    struct proto_load_progress p = expectProgress();
+    sendChunk(0, image, (size_t)p.chunk_max);
+    expectProgress();
+    char stage[REPL_LOAD_STAGE_NAME_SIZE];
+    uint64_t staged = 0;
+    replLoadStageName(stage, sizeof stage, "x.db",
+                      raftTerm(node.node->replica.raft));
+    cr_assert_eq(vfsStageSize(node.node->replica.vfs, stage, &staged), 0);
+    cr_assert_eq(staged, p.chunk_max);
+    wireClose(&w);
+    int rv = 0;
+    for (int i = 0; i < 200; i++) {
+        rv = vfsStageSize(node.node->replica.vfs, stage, &staged);
+        if (rv == ERR_NOTFOUND) {
+            break;
+        }
+        usleep(10000);
+    }
+    cr_assert_eq(rv, ERR_NOTFOUND, "the stage is still there");
+    wireOpen(&w, node.address, PROTO_VERSION); /* for the teardown */
 }
