@@ -2,7 +2,9 @@
  * libFuzzer target: the load extension's decoders (proto/load.h). The first
  * byte picks the message (BEGIN, CHUNK, COMMIT, PROGRESS), the rest is its
  * body. Any input must decode or fail cleanly, never read past the body;
- * what decodes must re-encode to the very same body bytes.
+ * what decodes must re-encode, and the re-encoding decode to the same
+ * fields (text padding is not read, as in every request, so bytes may
+ * differ there; everywhere else they are the same).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,10 +36,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (data[0] % 4) {
     case 0: {
         struct proto_load_begin m;
+        struct proto_load_begin m2;
         if (protoLoadBeginDecode(body, len, &m) == 0) {
             rv = protoLoadBeginEncode(&out, &m);
-            if (rv == 0) {
-                same(&out, body, len);
+            if (rv != 0 ||
+                protoLoadBeginDecode(out.data + PROTO_HEADER_SIZE,
+                                     out.len - PROTO_HEADER_SIZE, &m2) != 0 ||
+                m2.size != m.size || m2.flags != m.flags ||
+                m2.name.len != m.name.len ||
+                memcmp(m2.name.data, m.name.data, m.name.len) != 0) {
+                abort();
             }
         }
         break;
