@@ -17,6 +17,7 @@
 
 #include <stdio.h>
 
+#include "proto/load.h"
 #include "proto/request.h"
 #include "server/gateway_internal.h"
 #include "server/node.h"
@@ -162,15 +163,19 @@ static bool connFirstIsConnect(struct conn *c, const struct proto_frame *f)
     return first && f->header.type == PROTO_REQ_CONNECT;
 }
 
-/* Membership, DUMP, roles and weight: what DQLITE_TLS_ADMIN_AUTH keeps to
- * node and admin certificates. */
+/* Membership, DUMP, BACKUP, LOAD, roles and weight: what
+ * DQLITE_TLS_ADMIN_AUTH keeps to node and admin certificates. */
 static bool connIsAdmin(const struct proto_frame *f)
 {
+    if (protoLoadIsRequest(f->header.type)) {
+        return true; /* replaces a database wholesale (docs/restore.md) */
+    }
     switch (f->header.type) {
     case PROTO_REQ_ADD:
     case PROTO_REQ_ASSIGN:
     case PROTO_REQ_REMOVE:
     case PROTO_REQ_DUMP:
+    case PROTO_REQ_BACKUP:
     case PROTO_REQ_TRANSFER:
     case PROTO_REQ_WEIGHT:
         return true;
@@ -416,6 +421,8 @@ static void connPump(struct conn *c)
 
 void connRequestDone(struct conn *c)
 {
+    metricsRequestDone(&c->node->metrics, c->gateway.db_name,
+                       c->gateway.req.type);
     c->active_ms = uv_now(&c->node->loop);
     connPump(c);
 }

@@ -43,8 +43,8 @@ t_sql_stdin_tabular() {
 CREATE TABLE t (n INTEGER PRIMARY KEY, f REAL, s TEXT, b BLOB);
 INSERT INTO t VALUES (1, 1000000.0, 'semi;colon', x'0102ff');
 INSERT INTO t VALUES (2, 3.25,
-    'two lines', NULL)
-INSERT INTO t VALUES (3, 1e-5, NULL, x'')
+    'two lines', NULL);
+INSERT INTO t VALUES (3, 1e-5, NULL, x'');
 SELECT * FROM t ORDER BY n;
 select count(*) from t
 SQL
@@ -55,10 +55,12 @@ SQL
 3" "$out"
 }
 
+# As in sqlite3, a statement ends at a ';' (not at the end of a line): a
+# SELECT whose FROM is on the next line is one statement.
 t_sql_continued_lines() {
     local out
     out=$(printf '%s\n' "CREATE TABLE u (n INT);" "INSERT INTO u VALUES (1)," \
-        "(2)" "SELECT sum(n) FROM u WHERE" "n > 0" "-- a comment" \
+        "(2);" "SELECT sum(n)" "FROM u WHERE" "n > 0;" "-- a comment" \
         "SELECT count(*) FROM u" | sh_ "$DB") || return 1
     expect_eq "3
 2" "$out"
@@ -95,7 +97,7 @@ t_sql_error() {
 
 t_stdin_continues_after_error() {
     local out status=0
-    out=$(printf 'SELECT 1\nINSERT INTO nope VALUES (1)\nSELECT 2\n' |
+    out=$(printf 'SELECT 1;\nINSERT INTO nope VALUES (1);\nSELECT 2;\n' |
         sh_ "$DB" 2>/dev/null) || status=$?
     [ "$status" -eq 1 ] || { echo "exit status $status"; return 1; }
     expect_eq "1

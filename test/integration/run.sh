@@ -155,6 +155,11 @@ wait_leader() {
 . "$(dirname "$0")/cases_attack.sh"
 # shellcheck source=test/integration/cases_tls.sh
 . "$(dirname "$0")/cases_tls.sh"
+# shellcheck source=test/integration/cases_ops.sh
+. "$(dirname "$0")/cases_ops.sh"
+# shellcheck source=test/integration/cases_shell.sh
+. "$(dirname "$0")/cases_shell.sh"
+# shellcheck source=test/integration/cases_load.sh
 . "$(dirname "$0")/cases_load.sh"
 
 # INTEGRATION_ONLY="tls errs": only those groups (run_<name>_cases).
@@ -177,6 +182,8 @@ run_runaway_cases
 run_errs_cases
 run_attack_cases
 run_tls_cases
+run_ops_cases
+run_shell_cases
 run_load_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
