@@ -47,7 +47,7 @@ echo "file: $((bytes / 1048576)) MiB ($rows rows); peak RSS before (MiB): $(for 
 start=$(date +%s.%N)
 roles() {
     echo "restore began at $(date -u -d "@$start" +%H:%M:%S.%N | cut -c1-12); role changes of the nodes:"
-    for i in 1 2 3; do grep -h "state [0-9]" "$TMP/n$i.log" | sed "s/^/  node $i: /"; done
+    for i in 1 2 3; do grep -hE "state [0-9]|(leader|follower|candidate)( in term|,)" "$TMP/n$i.log" | sed "s/^/  node $i: /"; done
 }
 if ! timeout 1800 "$B/dqlite" -s "$servers" bench ".restore $TMP/src.db"; then
     echo "restore failed after $(echo "$(date +%s.%N) - $start" | bc) s"
