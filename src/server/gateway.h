@@ -31,6 +31,7 @@
 #include "server/worker.h"
 
 struct conn;
+struct gateway_load;
 
 /* Prepared statements one connection may hold. */
 #define GATEWAY_MAX_STMTS 1024
@@ -112,6 +113,7 @@ struct gateway {
     bool wait_out;
     struct queue busy_link;        /* in the node's parked writers */
     struct gateway_backup *backup; /* a BACKUP being streamed, NULL */
+    struct gateway_load *load;     /* a load in progress (gateway_load.c) */
     /* Read consistency (gateway_read.c): enum gateway_read_level, and
      * the bound of GATEWAY_READ_BOUNDED. */
     int read_level;

@@ -159,6 +159,8 @@ wait_leader() {
 . "$(dirname "$0")/cases_ops.sh"
 # shellcheck source=test/integration/cases_shell.sh
 . "$(dirname "$0")/cases_shell.sh"
+# shellcheck source=test/integration/cases_load.sh
+. "$(dirname "$0")/cases_load.sh"
 # shellcheck source=test/integration/cases_follower.sh
 . "$(dirname "$0")/cases_follower.sh"
 
@@ -184,6 +186,7 @@ run_attack_cases
 run_tls_cases
 run_ops_cases
 run_shell_cases
+run_load_cases
 run_follower_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
