@@ -316,11 +316,13 @@ void raftTick(struct raft *r, uint64_t now_ms)
     if (now_ms > r->now_ms) {
         r->now_ms = now_ms;
     }
+    /* Follower reads past their election timeout, or asked in a term or
+     * of a leader that changed, fail (ERR_NOMEM: checked again later). */
+    raftRemoteReadsCheck(r);
     if (r->state == RAFT_LEADER) {
         raftLeaderTick(r);
         return;
     }
-    raftRemoteReadsCheck(r); /* ERR_NOMEM: checked again next tick */
     /* A lone voter has nobody to wait for: it campaigns at once, so a
      * one-node cluster serves as soon as it starts. */
     bool alone = raftQuorum(r) == 1 && raftIsVoter(r, r->id);
