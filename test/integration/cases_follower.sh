@@ -75,6 +75,35 @@ t_f_levels_and_writes() {
     expect_eq 6 "$(echo "$out" | sed -n 2p)"
 }
 
+# Reads on a follower while the leader writes (frames applied, checkpoints
+# skipped or run beside the follower's readers): every read answers, and
+# with linearizable reads the count never goes back and is at least the
+# number of writes acknowledged before the read was asked.
+t_f_during_writes() {
+    local f out i acked=0 last=0 got wpid
+    f=$(f_follower) || return 1
+    fsh "CREATE TABLE w (n INTEGER PRIMARY KEY, v BLOB)" || return 1
+    ( for i in $(seq 1 300); do
+          fsh "INSERT INTO w VALUES ($i, randomblob(3000))" || exit 1
+          echo "$i" >"$TMP/f_acked"
+      done ) &
+    wpid=$!
+    for i in $(seq 1 60); do
+        acked=$(cat "$TMP/f_acked" 2>/dev/null); acked=${acked:-0}
+        out=$(fread "$f" "SELECT count(*) FROM w" 2>&1) ||
+            { echo "read $i: $out"; kill "$wpid"; wait "$wpid"; return 1; }
+        got=$(echo "$out" | head -1)
+        if [ "$got" -lt "$acked" ] || [ "$got" -lt "$last" ]; then
+            echo "read $i: $got rows, $acked acknowledged before, $last seen"
+            kill "$wpid"; wait "$wpid"; return 1
+        fi
+        last=$got
+    done
+    wait "$wpid" || { echo "a write failed"; return 1; }
+    out=$(fread "$f" "SELECT count(*) FROM w") || { echo "$out"; return 1; }
+    expect_eq 300 "$(echo "$out" | head -1)"
+}
+
 # A follower cut off from the leader and the other node (both frozen):
 # a linearizable read fails within about an election timeout (1 s here),
 # never hangs; bounded fails once the follower is staler than the bound;
@@ -110,6 +139,7 @@ run_follower_cases() {
     check "follower: 3-node cluster" t_f_start || return
     check "follower: linearizable reads see acknowledged writes" t_f_linearizable
     check "follower: bounded, any, bad level, writes refused" t_f_levels_and_writes
+    check "follower: linearizable reads during writes" t_f_during_writes
     check "follower: cut off, linearizable and bounded fail in time" t_f_partitioned
     m_reset
 }
