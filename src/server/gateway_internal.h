@@ -76,9 +76,10 @@ void gatewayAwait(struct gateway *g, replica_wait_cb cb,
                   int (*start)(struct replica *r, struct replica_wait *w));
 /* Read consistency (gateway_read.c, docs/protocol.md). */
 enum gateway_read_level {
-    GATEWAY_READ_LINEARIZABLE = 0, /* the default */
-    GATEWAY_READ_BOUNDED = 1,
-    GATEWAY_READ_ANY = 2,
+    GATEWAY_READ_LEADER = 0, /* until the pragma: followers say "not leader" */
+    GATEWAY_READ_LINEARIZABLE = 1,
+    GATEWAY_READ_BOUNDED = 2,
+    GATEWAY_READ_ANY = 3,
 };
 #define GATEWAY_READ_BOUND_MAX_MS 3600000
 typedef int (*read_start_fn)(struct replica *r, struct replica_wait *w);
@@ -86,7 +87,7 @@ typedef int (*read_start_fn)(struct replica *r, struct replica_wait *w);
  * returns true; false for any other statement. */
 bool gatewayReadPragma(struct gateway *g);
 /* Like gatewayCheckLeader, for reads: a follower that holds a copy (not a
- * spare) passes too. */
+ * spare) passes too once the connection chose a level. */
 bool gatewayCheckReader(struct gateway *g);
 /* The wait a query starts with, for this node's role and the level. */
 read_start_fn gatewayReadGate(struct gateway *g);

@@ -114,6 +114,9 @@ static int readParsePragma(const struct proto_text *sql, bool *has_value,
 static void readLevelName(const struct gateway *g, char *buf, size_t size)
 {
     switch (g->read_level) {
+    case GATEWAY_READ_LEADER:
+        snprintf(buf, size, "leader");
+        break;
     case GATEWAY_READ_ANY:
         snprintf(buf, size, "any");
         break;
@@ -130,7 +133,7 @@ static void readLevelName(const struct gateway *g, char *buf, size_t size)
 bool gatewayReadPragma(struct gateway *g)
 {
     bool has_value = false;
-    int level = GATEWAY_READ_LINEARIZABLE;
+    int level = GATEWAY_READ_LEADER;
     uint64_t bound_ms = 0;
     PRE(g->req.type == PROTO_REQ_EXEC_SQL ||
         g->req.type == PROTO_REQ_QUERY_SQL);
@@ -199,11 +202,13 @@ bool gatewayCheckReader(struct gateway *g)
     if (replicaIsLeader(&n->replica)) {
         return true;
     }
-    /* A follower serves reads from its own copy: spares (and nodes out of
-     * the configuration) hold none. */
+    /* A follower serves reads only to a connection that chose a level
+     * (others keep being sent to the leader), from its own copy: spares
+     * (and nodes out of the configuration) hold none. */
     const struct raft_server *s =
         raftConfGet(raftConfiguration(n->replica.raft), n->id);
-    if (s == NULL || s->role == RAFT_SPARE || n->replica.failed) {
+    if (g->read_level == GATEWAY_READ_LEADER || s == NULL ||
+        s->role == RAFT_SPARE || n->replica.failed) {
         gatewayFailure(g, GATEWAY_ERR_NOT_LEADER, "not leader");
         return false;
     }

@@ -493,6 +493,19 @@ static void prepareDone(struct worker_job *job)
     gatewayRespond(g, &resp);
 }
 
+static void prepareOnRead(struct replica_wait *w, int status)
+{
+    struct gateway *g = GATEWAY_OF(w, wait);
+    g->wait_out = false;
+    if (g->closing) {
+        gatewayCloseDb(g);
+    } else if (status != 0) {
+        gatewayFailErr(g, status);
+    } else {
+        gatewayRun(g, prepareWork, prepareDone);
+    }
+}
+
 static unsigned sqlStmtCount(const struct gateway *g)
 {
     unsigned n = 0;
@@ -509,6 +522,12 @@ static void sqlPrepare(struct gateway *g)
     }
     if (sqlStmtCount(g) >= GATEWAY_MAX_STMTS) {
         gatewayFailure(g, SQLITE_ERROR, "too many prepared statements");
+        return;
+    }
+    if (!replicaIsLeader(&gatewayNode(g)->replica)) {
+        /* A follower read (gateway_read.c): the schema is read at the
+         * connection's level, as the query will be. */
+        gatewayAwait(g, prepareOnRead, gatewayReadGate(g));
         return;
     }
     gatewayRun(g, prepareWork, prepareDone);

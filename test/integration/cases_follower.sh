@@ -32,15 +32,22 @@ t_f_start() {
     fsh "INSERT INTO f VALUES (1)"
 }
 
-# Linearizable (the default): each write acknowledged by the leader is seen
-# by the next read on a follower, asked right after the acknowledgement.
+# Without the pragma a follower answers "not leader" as before. With
+# linearizable, each write acknowledged by the leader is seen by the next
+# read on a follower, asked right after the acknowledgement.
 t_f_linearizable() {
     local f out i
     f=$(f_follower) || return 1
+    # Without the pragma a follower still sends the client to the leader.
+    out=$(fread "$f" "PRAGMA dqlite_consistency" "SELECT count(*) FROM f" 2>&1) &&
+        { echo "a follower answered without the pragma: $out"; return 1; }
+    expect_eq "leader" "$(echo "$out" | head -1)" || return 1
+    echo "$out" | grep -q "^FAILURE 10250 not leader" || { echo "$out"; return 1; }
     for i in 2 3 4 5 6; do
         fsh "INSERT INTO f VALUES ($i)" || return 1
-        out=$(fread "$f" "SELECT count(*) FROM f") || { echo "$out"; return 1; }
-        expect_eq "$i" "$(echo "$out" | head -1)" || return 1
+        out=$(fread "$f" "PRAGMA dqlite_consistency = linearizable" "SELECT count(*) FROM f") ||
+            { echo "$out"; return 1; }
+        expect_eq "$i" "$(echo "$out" | sed -n 2p)" || return 1
     done
     out=$(fread "$f" "PRAGMA dqlite_consistency = 'linearizable'" \
         "SELECT max(n) FROM f" "PRAGMA dqlite_consistency") || { echo "$out"; return 1; }
@@ -65,7 +72,7 @@ t_f_levels_and_writes() {
     out=$(fread "$f" "PRAGMA dqlite_consistency = any" "exec:INSERT INTO f VALUES (100)" 2>&1) &&
         { echo "a write on a follower went through: $out"; return 1; }
     echo "$out" | grep -q "FAILURE.*not leader" || { echo "$out"; return 1; }
-    out=$(fread "$f" "INSERT INTO f VALUES (101) RETURNING n" 2>&1) &&
+    out=$(fread "$f" "PRAGMA dqlite_consistency = any" "INSERT INTO f VALUES (101) RETURNING n" 2>&1) &&
         { echo "a write (a query) on a follower went through: $out"; return 1; }
     echo "$out" | grep -q "FAILURE" || { echo "$out"; return 1; }
     expect_eq 6 "$(fsh "SELECT count(*) FROM f")" || return 1
@@ -90,9 +97,9 @@ t_f_during_writes() {
     wpid=$!
     for i in $(seq 1 60); do
         acked=$(cat "$TMP/f_acked" 2>/dev/null); acked=${acked:-0}
-        out=$(fread "$f" "SELECT count(*) FROM w" 2>&1) ||
+        out=$(fread "$f" "PRAGMA dqlite_consistency = linearizable" "SELECT count(*) FROM w" 2>&1) ||
             { echo "read $i: $out"; kill "$wpid"; wait "$wpid"; return 1; }
-        got=$(echo "$out" | head -1)
+        got=$(echo "$out" | sed -n 2p)
         if [ "$got" -lt "$acked" ] || [ "$got" -lt "$last" ]; then
             echo "read $i: $got rows, $acked acknowledged before, $last seen"
             kill "$wpid"; wait "$wpid"; return 1
@@ -100,8 +107,9 @@ t_f_during_writes() {
         last=$got
     done
     wait "$wpid" || { echo "a write failed"; return 1; }
-    out=$(fread "$f" "SELECT count(*) FROM w") || { echo "$out"; return 1; }
-    expect_eq 300 "$(echo "$out" | head -1)"
+    out=$(fread "$f" "PRAGMA dqlite_consistency = linearizable" "SELECT count(*) FROM w") ||
+        { echo "$out"; return 1; }
+    expect_eq 300 "$(echo "$out" | sed -n 2p)"
 }
 
 # A follower cut off from the leader and the other node (both frozen):
@@ -113,7 +121,7 @@ t_f_partitioned() {
     local f id out ms rv=0
     f=$(f_follower) || return 1
     for id in "${!PIDS[@]}"; do [ "$id" != "$f" ] && kill -STOP "${PIDS[$id]}"; done
-    out=$(fread "$f" "SELECT count(*) FROM f" 2>&1) &&
+    out=$(fread "$f" "PRAGMA dqlite_consistency = linearizable" "SELECT count(*) FROM f" 2>&1) &&
         { echo "a cut-off follower answered linearizable: $out"; rv=1; }
     ms=$(echo "$out" | sed -n 's/^ms //p')
     echo "$out" | grep -q "^FAILURE" || { echo "$out"; rv=1; }
@@ -129,10 +137,11 @@ t_f_partitioned() {
     for id in "${!PIDS[@]}"; do kill -CONT "${PIDS[$id]}"; done
     [ "$rv" -eq 0 ] || return 1
     for _ in $(seq 40); do
-        out=$(fread "$f" "SELECT count(*) FROM f" 2>&1) && break
+        out=$(fread "$f" "PRAGMA dqlite_consistency = linearizable" "SELECT count(*) FROM f" 2>&1) &&
+            break
         sleep 0.25
     done
-    expect_eq 6 "$(echo "$out" | head -1)"
+    expect_eq 6 "$(echo "$out" | sed -n 2p)"
 }
 
 run_follower_cases() {
