@@ -193,7 +193,7 @@ static void handleLoad(void *data, const struct http_request *req,
         rqRespondText(res, 400, "database name too long");
         return;
     }
-    rqLoadSql(&api->pool, dbArg(req), req->body, res);
+    rqLoad(&api->pool, dbArg(req), req->body, req->body_len, res);
 }
 
 /* ------------------------------------------------------------ cluster */
@@ -383,7 +383,7 @@ unsigned httpRqliteRoutes(struct http_rqlite *api, struct http_route *routes,
          api},
         {"/db/request", false, HTTP_POST, RQ_BODY_MAX, handleRequest, api},
         {"/db/backup", false, HTTP_GET, 0, handleBackup, api},
-        {"/db/load", false, HTTP_POST, RQ_BODY_MAX, handleLoad, api},
+        {"/db/load", false, HTTP_POST, RQ_LOAD_BODY_MAX, handleLoad, api},
         {"/status", false, HTTP_GET, 0, handleStatus, api},
         {"/nodes", false, HTTP_GET, 0, handleNodes, api},
         {"/readyz", false, HTTP_GET, 0, handleReadyz, api},

@@ -249,9 +249,68 @@ static void responseFree(struct http_response *res)
     free(res->body);
     free(res->location);
     free(res->www_authenticate);
+    if (res->reader != NULL && res->reader_free != NULL) {
+        res->reader_free(res->reader_arg);
+    }
+    res->reader = NULL;
+    res->reader_free = NULL;
+    res->reader_arg = NULL;
     res->body = NULL;
     res->location = NULL;
     res->www_authenticate = NULL;
+}
+
+/* libmicrohttpd's reader over ours: 0 from ours is the end (in
+ * libmicrohttpd's it would mean "nothing yet", a busy loop). */
+struct stream {
+    http_reader_fn reader;
+    void (*reader_free)(void *arg);
+    void *arg;
+};
+
+static ssize_t streamRead(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream *s = cls;
+    ssize_t n = s->reader(s->arg, pos, buf, max);
+    if (n == 0) {
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (n < 0) {
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    ASSERT((size_t)n <= max);
+    return n;
+}
+
+static void streamFree(void *cls)
+{
+    struct stream *s = cls;
+    if (s->reader_free != NULL) {
+        s->reader_free(s->arg);
+    }
+    free(s);
+}
+
+/* A response whose body comes from the handler's reader; the reader is
+ * libmicrohttpd's from here on (freed through streamFree). */
+static struct MHD_Response *streamResponse(struct http_response *hres)
+{
+    struct stream *s = malloc(sizeof *s);
+    if (s == NULL) {
+        return NULL;
+    }
+    *s = (struct stream){hres->reader, hres->reader_free, hres->reader_arg};
+    struct MHD_Response *res = MHD_create_response_from_callback(
+        hres->reader_size != 0 ? hres->reader_size : MHD_SIZE_UNKNOWN,
+        HTTP_STREAM_BLOCK, streamRead, s, streamFree);
+    if (res == NULL) {
+        free(s);
+        return NULL;
+    }
+    hres->reader = NULL; /* libmicrohttpd's now */
+    hres->reader_free = NULL;
+    hres->reader_arg = NULL;
+    return res;
 }
 
 /* Hands the handler's answer to libmicrohttpd (which takes the body). */
@@ -268,14 +327,21 @@ static enum MHD_Result queueHandlerResponse(struct MHD_Connection *conn,
     if (hres->body == NULL) {
         hres->body_len = 0;
     }
-    res = MHD_create_response_from_buffer(
-        hres->body_len, hres->body != NULL ? hres->body : (void *)"",
-        hres->body != NULL ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (hres->reader != NULL) {
+        res = streamResponse(hres);
+    } else {
+        res = MHD_create_response_from_buffer(
+            hres->body_len, hres->body != NULL ? hres->body : (void *)"",
+            hres->body != NULL ? MHD_RESPMEM_MUST_FREE
+                               : MHD_RESPMEM_PERSISTENT);
+        if (res != NULL) {
+            hres->body = NULL; /* libmicrohttpd frees it */
+        }
+    }
     if (res == NULL) {
         responseFree(hres);
         return MHD_NO;
     }
-    hres->body = NULL; /* libmicrohttpd frees it */
     MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE,
                             hres->content_type != NULL
                                 ? hres->content_type
@@ -746,4 +812,53 @@ void httpRespond(struct http_response *res, int status,
     }
     memcpy(res->body, text, n + 1);
     res->body_len = n;
+}
+
+int httpResponseDrain(struct http_response *res, size_t max)
+{
+    if (res->reader == NULL) {
+        return 0;
+    }
+    size_t len = 0;
+    size_t cap = HTTP_STREAM_BLOCK + 1;
+    char *body = malloc(cap);
+    int rv = body != NULL ? 0 : -ENOMEM;
+    while (rv == 0) {
+        if (cap - len < HTTP_STREAM_BLOCK + 1) {
+            char *p = realloc(body, cap * 2);
+            if (p == NULL) {
+                rv = -ENOMEM;
+                break;
+            }
+            body = p;
+            cap *= 2;
+        }
+        ssize_t n =
+            res->reader(res->reader_arg, len, body + len, HTTP_STREAM_BLOCK);
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            rv = -EIO;
+        } else if ((size_t)n > max - len) {
+            rv = -E2BIG;
+        } else {
+            len += (size_t)n;
+        }
+    }
+    if (res->reader_free != NULL) {
+        res->reader_free(res->reader_arg);
+    }
+    res->reader = NULL;
+    res->reader_free = NULL;
+    res->reader_arg = NULL;
+    if (rv != 0) {
+        free(body);
+        return rv;
+    }
+    body[len] = '\0';
+    free(res->body);
+    res->body = body;
+    res->body_len = len;
+    return 0;
 }
