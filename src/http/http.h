@@ -42,6 +42,11 @@ struct http_request {
     const char *path; /* URL path without the query string */
     const char *body; /* NUL-terminated copy; body_len excludes the NUL */
     size_t body_len;
+    /* A route with spool_body: the body is in body_fd (an unlinked
+     * temporary file of body_len bytes, the listener's: read it with
+     * pread, do not close it), body is "". */
+    bool body_spooled;
+    int body_fd;
     const char *peer; /* client address, "ip:port" */
     /* Look up a query-string argument or a header (case-insensitive name):
      * NULL when absent; "" for an argument given without a value. */
@@ -91,6 +96,7 @@ struct http_route {
     size_t max_body;  /* 0: HTTP_MAX_BODY_DEFAULT; larger bodies get 413 */
     http_handler_fn fn;
     void *data;
+    bool spool_body; /* the body goes to a temporary file, not memory */
 };
 
 /* TLS for the listener (the node's certificate files); NULL paths: plain. */

@@ -317,9 +317,11 @@ void rqBackupFile(struct rq_pool *p, const char *db, struct http_response *res)
     res->reader_size = (uint64_t)st.st_size;
 }
 
-/* The body handed to dqlite_client_load_stream() piece by piece. */
+/* The body handed to dqlite_client_load_stream() piece by piece: from
+ * memory, or (a spooled body, fd >= 0) from the listener's file. */
 struct body_reader {
     const char *data;
+    int fd;
     size_t len;
     size_t pos;
 };
@@ -330,8 +332,23 @@ static int bodyRead(void *arg, void *buf, size_t len)
     if (len > r->len - r->pos) {
         return 1; /* the client asked past the size it was given */
     }
-    memcpy(buf, r->data + r->pos, len);
-    r->pos += len;
+    if (r->fd < 0) {
+        memcpy(buf, r->data + r->pos, len);
+        r->pos += len;
+        return 0;
+    }
+    while (len > 0) {
+        ssize_t n = pread(r->fd, buf, len, (off_t)r->pos);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return 1;
+        }
+        buf = (char *)buf + n;
+        len -= (size_t)n;
+        r->pos += (size_t)n;
+    }
     return 0;
 }
 
@@ -353,12 +370,12 @@ static int loadStatus(int rv, const char *msg)
 
 /* A SQLite file: replaces database `db` in one replicated load
  * (docs/restore.md), as rqlite's load replaces its database. */
-static void loadFile(struct rq_pool *p, const char *db, const char *body,
-                     size_t len, struct http_response *res)
+static void loadFile(struct rq_pool *p, const char *db,
+                     struct body_reader reader, struct http_response *res)
 {
     char err[300];
     struct dqlite_client *cl = NULL;
-    struct body_reader reader = {body, len, 0};
+    uint64_t len = reader.len;
     int rv = dqlite_client_connect_leader(p->driver, &cl);
     if (rv == DQLITE_CLIENT_OK) {
         rv = dqlite_client_load_stream(cl, db, len, bodyRead, &reader,
@@ -376,16 +393,44 @@ static void loadFile(struct rq_pool *p, const char *db, const char *body,
     rqRespondJson(res, 200, json_pack("{s:[]}", "results"), false);
 }
 
-void rqLoad(struct rq_pool *p, const char *db, const char *body, size_t len,
+void rqLoad(struct rq_pool *p, const char *db, const struct http_request *req,
             struct http_response *res)
 {
     static const char sqlite_magic[] = "SQLite format 3";
-    if (len >= sizeof sqlite_magic &&
-        memcmp(body, sqlite_magic, sizeof sqlite_magic) == 0) {
-        loadFile(p, db, body, len, res);
+    char head[sizeof sqlite_magic] = {0};
+    struct body_reader reader = {
+        req->body, req->body_spooled ? req->body_fd : -1, req->body_len, 0};
+    if (reader.fd < 0) {
+        memcpy(head, req->body,
+               req->body_len < sizeof head ? req->body_len : sizeof head);
+    } else if (pread(reader.fd, head, sizeof head, 0) < 0) {
+        rqRespondText(res, 500, "load: cannot read the request body");
         return;
     }
-    rqLoadSql(p, db, body, res);
+    if (req->body_len >= sizeof head &&
+        memcmp(head, sqlite_magic, sizeof sqlite_magic) == 0) {
+        loadFile(p, db, reader, res); /* streamed: one chunk in memory */
+        return;
+    }
+    if (reader.fd < 0) {
+        rqLoadSql(p, db, req->body, res);
+        return;
+    }
+    /* A SQL dump runs as one text: held in memory, so bounded. */
+    if (req->body_len > RQ_BODY_MAX) {
+        rqRespondText(res, 413,
+                      "a SQL dump is limited to 16 MiB (a SQLite file is not)");
+        return;
+    }
+    char *sql = malloc(req->body_len + 1);
+    if (sql == NULL || bodyRead(&reader, sql, req->body_len) != 0) {
+        free(sql);
+        rqRespondText(res, 500, "load: cannot read the request body");
+        return;
+    }
+    sql[req->body_len] = '\0';
+    rqLoadSql(p, db, sql, res);
+    free(sql);
 }
 
 void rqLoadSql(struct rq_pool *p, const char *db, const char *sql,

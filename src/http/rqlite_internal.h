@@ -29,9 +29,10 @@
 
 /* Body of a /db/ request (larger: 413 from the listener). */
 #define RQ_BODY_MAX (16u * 1024u * 1024u)
-/* Body of /db/load (a SQLite file or a SQL dump), held whole in memory
- * while it is loaded (the listener buffers bodies; docs/http-api.md). */
-#define RQ_LOAD_BODY_MAX (256u * 1024u * 1024u)
+/* Body of /db/load: spooled by the listener to a temporary file, then a
+ * SQLite file is streamed from it to the cluster (one chunk in memory); a
+ * SQL dump, run as one text, is held in memory up to RQ_BODY_MAX. */
+#define RQ_LOAD_BODY_MAX (64ull * 1024u * 1024u * 1024u)
 /* Statements in one request: a batch of more is refused with 413 before
  * anything runs (rqlite has no such bound; docs/http-api.md). */
 #define RQ_STATEMENTS_MAX 100000u
@@ -215,7 +216,7 @@ void rqBackupFile(struct rq_pool *p, const char *db, struct http_response *res);
 /* POST /db/load: a body opening with SQLite's header replaces database
  * `db` through dqlite_client_load_stream() (one replicated load); any
  * other body is a SQL dump for rqLoadSql(). */
-void rqLoad(struct rq_pool *p, const char *db, const char *body, size_t len,
+void rqLoad(struct rq_pool *p, const char *db, const struct http_request *req,
             struct http_response *res);
 /* POST /db/load: runs a SQL dump (NUL-terminated) as one execute. */
 void rqLoadSql(struct rq_pool *p, const char *db, const char *sql,

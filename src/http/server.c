@@ -15,6 +15,7 @@
  * cluster) delays only its own connection, never /metrics or /healthz. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -58,6 +59,7 @@ struct http_exchange {
     char *body;
     size_t body_len;
     size_t body_cap;
+    int spool_fd; /* -1, or the route's spool_body file */
     char peer[INET6_ADDRSTRLEN + 16];
 };
 
@@ -239,6 +241,8 @@ static const char *statusText(int status)
         return "request body too large\n";
     case 400:
         return "bad request\n";
+    case 507:
+        return "no room for the request body\n";
     default:
         return "internal error\n";
     }
@@ -379,6 +383,38 @@ static bool clientVerified(struct MHD_Connection *conn)
     return status == 0;
 }
 
+/* An unlinked temporary file (in $TMPDIR, else /tmp) for a spooled body:
+ * the disk holds the body, memory one piece of it. */
+static int spoolOpen(void)
+{
+    char path[512];
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, sizeof path, "%s/dqlite-http-body-XXXXXX",
+             dir != NULL && dir[0] != '\0' ? dir : "/tmp");
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd >= 0) {
+        unlink(path);
+    }
+    return fd;
+}
+
+/* Writes a piece of a spooled body: 0, or -1 (the disk is full). */
+static int spoolWrite(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 /* The first call, with the headers only: chooses the route and refuses
  * what can be refused before the body is read. */
 static int exchangeStart(struct http_server *s, struct http_exchange *x,
@@ -402,6 +438,11 @@ static int exchangeStart(struct http_server *s, struct http_exchange *x,
         route->max_body != 0 ? route->max_body : HTTP_MAX_BODY_DEFAULT;
     if (contentLength(conn, &length) && length > x->max_body) {
         x->status = 413;
+    } else if (route->spool_body) {
+        x->spool_fd = spoolOpen();
+        if (x->spool_fd < 0) {
+            x->status = 500;
+        }
     }
     return 0;
 }
@@ -416,6 +457,14 @@ static void exchangeAppend(struct http_exchange *x, const char *data,
     }
     if (len > x->max_body - x->body_len) {
         x->status = 413;
+        return;
+    }
+    if (x->spool_fd >= 0) {
+        if (spoolWrite(x->spool_fd, data, len) != 0) {
+            x->status = 507; /* Insufficient Storage */
+            return;
+        }
+        x->body_len += len;
         return;
     }
     if (x->body_len + len + 1 > x->body_cap) {
@@ -451,6 +500,8 @@ static enum MHD_Result exchangeFinish(struct http_server *s,
         .path = url,
         .body = x->body != NULL ? x->body : "",
         .body_len = x->body_len,
+        .body_spooled = x->spool_fd >= 0,
+        .body_fd = x->spool_fd,
         .peer = x->peer,
         .arg = requestArg,
         .header = requestHeader,
@@ -479,6 +530,7 @@ static enum MHD_Result onRequest(void *cls, struct MHD_Connection *conn,
         }
         *con_cls = x;
         x->route = -1;
+        x->spool_fd = -1;
         int allow = exchangeStart(s, x, conn, url, method);
         if (x->status != 0) {
             x->started = true;
@@ -507,6 +559,9 @@ static void onCompleted(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)conn;
     (void)why;
     if (x != NULL) {
+        if (x->spool_fd >= 0) {
+            close(x->spool_fd);
+        }
         libFree(x->body);
         libFree(x);
         *con_cls = NULL;

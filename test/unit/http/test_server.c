@@ -106,6 +106,21 @@ static void onStream(void *data, const struct http_request *req,
     res->reader_size = req->arg(req, "chunked") != NULL ? 0 : STREAM_BYTES;
 }
 
+/* A spooled body: answers "spooled LEN" and the bytes read from the file. */
+static void onSpool(void *data, const struct http_request *req,
+                    struct http_response *res)
+{
+    (void)data;
+    cr_assert(req->body_spooled);
+    cr_assert_str_eq(req->body, "");
+    char *text = malloc(req->body_len + 64);
+    int n = snprintf(text, 64, "spooled %zu ", req->body_len);
+    cr_assert_eq(pread(req->body_fd, text + n, req->body_len, 0),
+                 (ssize_t)req->body_len);
+    res->body = text;
+    res->body_len = (size_t)n + req->body_len;
+}
+
 static const struct http_route routes[] = {
     {.path = "/hello", .methods = HTTP_GET, .fn = onHello},
     {.path = "/echo",
@@ -115,6 +130,11 @@ static const struct http_route routes[] = {
     {.path = "/db/", .prefix = true, .methods = HTTP_GET, .fn = onPrefix},
     {.path = "/bad", .methods = HTTP_GET, .fn = onBadStatus},
     {.path = "/stream", .methods = HTTP_GET, .fn = onStream},
+    {.path = "/spool",
+     .methods = HTTP_POST,
+     .max_body = 100,
+     .fn = onSpool,
+     .spool_body = true},
 };
 
 static struct http_server *server;
@@ -552,4 +572,24 @@ Test(http, drain_reads_a_streamed_body_or_refuses_past_max)
     cr_assert_eq(httpResponseDrain(&res, STREAM_BYTES - 1), -E2BIG);
     cr_assert_null(res.body);
     cr_assert_eq(atomic_load(&stream_frees), 2);
+}
+
+Test(http, spooled_body_is_read_from_its_file_and_bounded)
+{
+    start();
+    static const char post[] = "POST /spool HTTP/1.1\r\nHost: x\r\n"
+                               "Content-Length: 5\r\nConnection: close\r\n"
+                               "\r\nab\0cd";
+    cr_assert_eq(exchange(post, sizeof post - 1), 200);
+    cr_assert_eq(memcmp(body(), "spooled 5 ab\0cd", 15), 0, "%s", body());
+    /* Chunked, past the bound: 413 though the length was not announced. */
+    char req[1024];
+    int n = snprintf(req, sizeof req,
+                     "POST /spool HTTP/1.1\r\nHost: x\r\n"
+                     "Transfer-Encoding: chunked\r\nConnection: close\r\n"
+                     "\r\n80\r\n");
+    memset(req + n, 'x', 128);
+    n += 128;
+    n += snprintf(req + n, sizeof req - (size_t)n, "\r\n0\r\n\r\n");
+    cr_assert_eq(exchange(req, (size_t)n), 413);
 }
