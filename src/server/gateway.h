@@ -31,6 +31,7 @@
 #include "server/worker.h"
 
 struct conn;
+struct gateway_group;
 
 /* Prepared statements one connection may hold. */
 #define GATEWAY_MAX_STMTS 1024
@@ -107,6 +108,10 @@ struct gateway {
     struct replica_wait wait;
     bool wait_out;
     struct queue busy_link; /* in the node's parked writers */
+    /* A member of a group of autocommit writes (gateway_group.c). */
+    struct gateway_group *group;
+    struct queue group_link; /* in group->members */
+    bool group_deferred;     /* db thread: not run in it, run it alone */
 };
 
 void gatewayInit(struct gateway *g, struct conn *conn);
