@@ -33,6 +33,14 @@
 struct conn;
 struct gateway_group;
 
+/* A database with a write in flight (a commit held, proposed or being
+ * aborted): the node's `writing` list. Writers that come meanwhile queue
+ * at once (gateway_group.c). */
+struct gateway_slot {
+    const char *db_name; /* NULL while not in the list */
+    struct queue link;
+};
+
 /* Prepared statements one connection may hold. */
 #define GATEWAY_MAX_STMTS 1024
 /* Default bound on the heap memory of one connection's prepared statements
@@ -110,8 +118,9 @@ struct gateway {
     struct queue busy_link; /* in the node's parked writers */
     /* A member of a group of autocommit writes (gateway_group.c). */
     struct gateway_group *group;
-    struct queue group_link; /* in group->members */
-    bool group_deferred;     /* db thread: not run in it, run it alone */
+    struct queue group_link;  /* in group->members */
+    bool group_deferred;      /* db thread: not run in it, run it alone */
+    struct gateway_slot slot; /* its own proposal in flight */
 };
 
 void gatewayInit(struct gateway *g, struct conn *conn);

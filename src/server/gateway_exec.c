@@ -247,6 +247,13 @@ static void execStepDone(struct worker_job *job)
 void gatewayExecStep(struct gateway *g)
 {
     g->params_saved = g->params;
+    /* An autocommit write would only find the lock taken: it queues at
+     * once (the connection is idle: reading its flag is safe). */
+    if (sqlite3_get_autocommit(g->db) &&
+        gatewayDbWriting(gatewayNode(g), g->db_name)) {
+        gatewayPark(g);
+        return;
+    }
     if (!gatewayRunHere(g, execStepHere, execHereDone)) {
         gatewayRun(g, execStepWork, execStepDone);
     }
@@ -289,6 +296,7 @@ static void proposeAbortDone(struct worker_job *job)
     struct gateway *g = GATEWAY_OF(job, job);
     g->stage = GATEWAY_IDLE;
     g->has_frames = false;
+    gatewaySlotRelease(&g->slot);
     gatewayWakeParked(&gatewayNode(g)->parked, g->db_name);
     if (job->canceled || g->closing) {
         gatewayCloseDb(g);
@@ -302,6 +310,7 @@ static void proposeAbort(struct gateway *g, int rv)
 {
     g->propose_rv = rv;
     g->stage = GATEWAY_RUNNING;
+    gatewaySlotTake(gatewayNode(g), &g->slot, g->db_name);
     g->job.work = proposeAbortWork;
     g->job.done = proposeAbortDone;
     workerSubmit(&gatewayNode(g)->worker, &g->job);
@@ -326,6 +335,7 @@ static void proposeOnApplied(struct replica_wait *w, int status)
         return;
     }
     g->has_frames = false; /* published by the apply */
+    gatewaySlotRelease(&g->slot);
     gatewayWakeParked(&gatewayNode(g)->parked, g->db_name);
     gatewayMaybeCheckpoint(gatewayNode(g), g->db_name);
     if (g->closing) {
@@ -339,6 +349,7 @@ void gatewayPropose(struct gateway *g, void (*next)(struct gateway *g, int rv))
 {
     PRE(g->has_frames);
     g->after_propose = next;
+    gatewaySlotTake(gatewayNode(g), &g->slot, g->db_name);
     uint8_t *payload = raftPayloadAlloc(g->frames.len);
     if (payload == NULL) {
         proposeAbort(g, ERR_NOMEM);

@@ -62,7 +62,8 @@ struct gateway_group {
     struct queue members; /* gateways (group_link), admission order */
     struct worker_job job;
     struct replica_wait wait;
-    struct buf frames; /* the encoded frames command */
+    struct gateway_slot slot; /* the database is written by this group */
+    struct buf frames;        /* the encoded frames command */
     bool has_frames;
     bool ours;   /* db thread: frames held are this group's */
     int poll_rc; /* SQLite code of a failed poll, 0 if none */
@@ -73,6 +74,40 @@ struct gateway_group {
 #define GROUP_OF(ptr, field)                                  \
     ((struct gateway_group *)(void *)((char *)(ptr)-offsetof( \
         struct gateway_group, field)))
+
+/* ------------------------------------------------------------ slots */
+
+void gatewaySlotTake(struct dqlite_node *n, struct gateway_slot *s,
+                     const char *name)
+{
+    if (s->db_name != NULL) {
+        return;
+    }
+    s->db_name = name;
+    queueInsertTail(&n->writing, &s->link);
+}
+
+void gatewaySlotRelease(struct gateway_slot *s)
+{
+    if (s->db_name == NULL) {
+        return;
+    }
+    queueRemove(&s->link);
+    s->db_name = NULL;
+}
+
+bool gatewayDbWriting(struct dqlite_node *n, const char *name)
+{
+    struct queue *q;
+    QUEUE_FOREACH(q, &n->writing)
+    {
+        struct gateway_slot *s = QUEUE_DATA(q, struct gateway_slot, link);
+        if (strcmp(s->db_name, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
 
 /* ------------------------------------------------------------ parking */
 
@@ -93,16 +128,56 @@ void gatewayPark(struct gateway *g)
     nodeParkedChanged(n);
 }
 
-void gatewayRetryParked(struct gateway *g, uint64_t now_ms)
+/* A member its group could not run, back at the front of the queue (in
+ * admission order: called from the last to the first) unless its
+ * deadline passed. */
+static void groupRequeue(struct gateway *g)
 {
-    ASSERT(g->stage == GATEWAY_PARKED);
-    queueRemove(&g->busy_link);
-    g->stage = GATEWAY_IDLE;
-    if (now_ms >= g->busy_deadline_ms) {
+    struct dqlite_node *n = gatewayNode(g);
+    g->params = g->params_saved;
+    if (uv_now(&n->loop) >= g->busy_deadline_ms) {
         gatewayFailure(g, SQLITE_BUSY, "database is locked");
         return;
     }
-    gatewayExecStep(g);
+    g->stage = GATEWAY_PARKED;
+    queueInsertHead(&n->parked, &g->busy_link);
+    nodeParkedChanged(n);
+}
+
+/* The parked timer (loop.c), every few milliseconds while writers are
+ * parked: fails those past their deadline, and runs the others of each
+ * database nothing writes now (a lock released without a wake-up: a
+ * safety net, wake-ups normally come first). */
+void gatewayParkedTick(struct dqlite_node *n)
+{
+    uint64_t now_ms = uv_now(&n->loop);
+    struct queue *q;
+    struct queue *tmp;
+    QUEUE_FOREACH_SAFE(q, tmp, &n->parked)
+    {
+        struct gateway *g = QUEUE_DATA(q, struct gateway, busy_link);
+        if (now_ms >= g->busy_deadline_ms) {
+            queueRemove(q);
+            g->stage = GATEWAY_IDLE;
+            gatewayFailure(g, SQLITE_BUSY, "database is locked");
+        }
+    }
+    /* Each wake takes a database's writers off the list: start over. */
+    bool woke = true;
+    while (woke) {
+        woke = false;
+        QUEUE_FOREACH(q, &n->parked)
+        {
+            struct gateway *g = QUEUE_DATA(q, struct gateway, busy_link);
+            if (!gatewayDbWriting(n, g->db_name)) {
+                const char *name = g->db_name;
+                gatewayWakeParked(&n->parked, name);
+                woke = gatewayDbWriting(n, name); /* else out of memory */
+                break;
+            }
+        }
+    }
+    nodeParkedChanged(n);
 }
 
 /* ------------------------------------------------------------ db thread */
@@ -217,7 +292,9 @@ static void groupFinish(struct gateway_group *grp, int status)
 {
     struct dqlite_node *n = grp->node;
     char *db_name = grp->db_name;
+    bool wrote = grp->has_frames;
     grp->db_name = NULL;
+    gatewaySlotRelease(&grp->slot);
     while (!queueEmpty(&grp->members)) {
         struct gateway *g = groupPop(grp);
         if (g->closing) {
@@ -231,7 +308,13 @@ static void groupFinish(struct gateway_group *grp, int status)
         }
     }
     groupFree(grp);
-    gatewayWakeParked(&n->parked, db_name);
+    if (wrote) {
+        /* The lock is free: the writers that queued meanwhile go next.
+         * A group that wrote nothing released nothing (its members were
+         * all refused by a lock someone else holds, whose release wakes
+         * them, or the parked timer does). */
+        gatewayWakeParked(&n->parked, db_name);
+    }
     libFree(db_name);
 }
 
@@ -301,7 +384,7 @@ static void groupWorkDone(struct worker_job *job)
         }
     }
     while (!queueEmpty(&deferred)) {
-        struct queue *d = queueHead(&deferred);
+        struct queue *d = deferred.prev; /* last first: see Requeue */
         queueRemove(d);
         struct gateway *g = QUEUE_DATA(d, struct gateway, group_link);
         g->group = NULL;
@@ -309,8 +392,10 @@ static void groupWorkDone(struct worker_job *job)
         g->group_deferred = false;
         if (g->closing || job->canceled) {
             gatewayCloseDb(g);
+        } else if (sqlite3_get_autocommit(g->db)) {
+            groupRequeue(g); /* first in the next group */
         } else {
-            gatewayExecStep(g); /* alone: parks again if still locked */
+            gatewayExecStep(g); /* its own transaction: alone */
         }
     }
     if (grp->has_frames && !job->canceled) {
@@ -328,8 +413,13 @@ void gatewayWakeParked(struct queue *parked, const char *name)
     struct queue *q;
     struct queue *tmp;
     unsigned n_members = 0;
-    if (name == NULL) {
+    if (name == NULL || queueEmpty(parked)) {
         return;
+    }
+    struct gateway *first =
+        QUEUE_DATA(queueHead(parked), struct gateway, busy_link);
+    if (gatewayDbWriting(gatewayNode(first), name)) {
+        return; /* the write in flight wakes them when it ends */
     }
     QUEUE_FOREACH_SAFE(q, tmp, parked)
     {
@@ -363,6 +453,7 @@ void gatewayWakeParked(struct queue *parked, const char *name)
         return;
     }
     nodeParkedChanged(grp->node);
+    gatewaySlotTake(grp->node, &grp->slot, grp->db_name);
     grp->job.work = groupWork;
     grp->job.done = groupWorkDone;
     workerSubmit(&grp->node->worker, &grp->job);

@@ -101,8 +101,15 @@ void gatewayMaybeCheckpoint(struct dqlite_node *n, const char *db_name);
 /* Parks a writer that found its database locked (stage PARKED), or fails
  * it if its deadline passed. */
 void gatewayPark(struct gateway *g);
-/* Retry a parked writer now; fail it if its deadline passed. */
-void gatewayRetryParked(struct gateway *g, uint64_t now_ms);
+/* The parked timer: fails writers past their deadline, runs those of the
+ * databases nothing writes. */
+void gatewayParkedTick(struct dqlite_node *n);
+/* The write in flight on a database begins / ends (its end wakes the
+ * database's parked writers); whether `name` has one. */
+void gatewaySlotTake(struct dqlite_node *n, struct gateway_slot *s,
+                     const char *name);
+void gatewaySlotRelease(struct gateway_slot *s);
+bool gatewayDbWriting(struct dqlite_node *n, const char *name);
 /* Db thread: runs fn(g) under the connection's guard (sql.h), as every
  * SQL job does. */
 void gatewayGuarded(struct gateway *g, void (*fn)(struct gateway *g));

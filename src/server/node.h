@@ -141,6 +141,8 @@ struct dqlite_node {
     unsigned statement_timeout_ms; /* bound on one SQL job (0: none) */
     bool linearizable_reads;       /* read-index before every query */
     struct queue parked;           /* gateways waiting for a write lock */
+    struct queue writing;          /* databases with a write in flight:
+                                      struct gateway_slot (gateway_group.c) */
     /* Addresses peers gave in their handshakes, for replying to a leader
      * before this node has a configuration naming it. */
     struct node_peer_addr {
