@@ -119,7 +119,7 @@ struct gateway {
     /* A member of a group of autocommit writes (gateway_group.c). */
     struct gateway_group *group;
     struct queue group_link;  /* in group->members */
-    bool group_deferred;      /* db thread: not run in it, run it alone */
+    bool group_deferred;      /* db thread: not run in it, next time */
     struct gateway_slot slot; /* its own proposal in flight */
 };
 

@@ -47,6 +47,7 @@
 #include "server/conn.h"
 #include "server/gateway_internal.h"
 #include "server/node.h"
+#include "server/policy.h"
 #include "vfs/vfs.h"
 
 /* Most statements one group runs; the rest wait for the next group. */
@@ -182,7 +183,8 @@ void gatewayParkedTick(struct dqlite_node *n)
 
 /* ------------------------------------------------------------ db thread */
 
-/* The member did not run in the group: it runs alone afterwards. */
+/* The member did not run in the group (the lock was taken, the group was
+ * full): it goes first in the next group. */
 static void groupDefer(struct gateway *g)
 {
     g->group_deferred = true;
@@ -202,17 +204,38 @@ static void groupRunMember(struct gateway *g)
     }
     /* Only autocommit writes stack: a statement of an explicit transaction
      * would keep the write lock past the group, and transaction control
-     * (BEGIN, COMMIT: "read-only") must not run inside it. */
-    if (!sqlite3_get_autocommit(g->db) || sqlite3_stmt_readonly(g->stmt)) {
-        groupDefer(g);
+     * (BEGIN, COMMIT) must not run inside it, nor VACUUM (it commits
+     * behind SQLite's commit hook). Such a statement runs as usual, first
+     * in its group (else in the next). */
+    if (!sqlite3_get_autocommit(g->db) || sqlite3_stmt_readonly(g->stmt) ||
+        policyIsVacuum(g->stmt)) {
+        if (grp->ours) {
+            groupDefer(g);
+            return;
+        }
+        gatewayExecRun(g, false);
+        if (g->rc == SQLITE_BUSY) {
+            groupDefer(g);
+        } else if (g->committed && !gatewayIsError(g)) {
+            grp->ours = true; /* COMMIT: its frames are the group's */
+        }
         return;
     }
     if (vfsStackBegin(v, grp->db_name, grp->ours) != 0) {
         groupDefer(g); /* frames held by another proposal */
         return;
     }
+    bool on_held = grp->ours;
     gatewayExecRun(g, false);
     bool keep = !gatewayIsError(g) && g->rc != SQLITE_BUSY;
+    if (!sqlite3_get_autocommit(g->db) && on_held) {
+        /* It opened a transaction (BEGIN IMMEDIATE is not "read-only"):
+         * never on top of the group's frames. Undone; first next time. */
+        (void)sqlite3_exec(g->db, "ROLLBACK", NULL, NULL, NULL);
+        (void)vfsStackEnd(v, grp->db_name, false, GROUP_MAX_BYTES);
+        groupDefer(g);
+        return;
+    }
     int rv = vfsStackEnd(v, grp->db_name, keep, GROUP_MAX_BYTES);
     if (rv == ERR_TOOBIG || g->rc == SQLITE_BUSY) {
         groupDefer(g);
@@ -392,10 +415,8 @@ static void groupWorkDone(struct worker_job *job)
         g->group_deferred = false;
         if (g->closing || job->canceled) {
             gatewayCloseDb(g);
-        } else if (sqlite3_get_autocommit(g->db)) {
-            groupRequeue(g); /* first in the next group */
         } else {
-            gatewayExecStep(g); /* its own transaction: alone */
+            groupRequeue(g); /* first in the next group */
         }
     }
     if (grp->has_frames && !job->canceled) {

@@ -388,7 +388,9 @@ int vfsStackEnd(struct vfs *v, const char *name, bool keep, uint64_t max_bytes)
     pthread_mutex_lock(&v->mu);
     struct vfs_db *db = vfsDbLookup(v, name);
     PRE(db != NULL && db->stacking);
-    ASSERT(!db->held || db->shm.exclusive[VFS_SHM_WRITE_LOCK] != 0);
+    /* The stacked statement gave the lock back: only the held frames (or
+     * a transaction of another connection) keep it. */
+    ASSERT(!db->held || db->shm.exclusive[VFS_SHM_WRITE_LOCK] == 1);
     struct vfs_wal *w = &db->wal;
     int rv = 0;
     uint64_t bytes = (uint64_t)(w->n_frames - w->n_committed) * w->page_size;
