@@ -32,6 +32,7 @@
 
 struct conn;
 struct gateway_group;
+struct dqlite_node;
 
 /* A database with a write in flight (a commit held, proposed or being
  * aborted): the node's `writing` list. Writers that come meanwhile queue
@@ -151,7 +152,11 @@ bool gatewayPeekInterrupt(struct gateway *g, struct proto_reader *reader);
  * stream unusable (message too large, too many connections). */
 void gatewayRefuse(struct gateway *g, uint64_t code, const char *message);
 
-/* Wakes writers parked on database `name` (its write lock was released). */
+/* The write queue (gateway_group.c). Runs the writers parked on database
+ * `name` as one group (its write lock was released). */
 void gatewayWakeParked(struct queue *parked, const char *name);
+/* The node's parked timer: fails writers past their deadline, runs those
+ * of the databases nothing writes. */
+void gatewayParkedTick(struct dqlite_node *n);
 
 #endif /* SERVER_GATEWAY_H */

@@ -101,9 +101,6 @@ void gatewayMaybeCheckpoint(struct dqlite_node *n, const char *db_name);
 /* Parks a writer that found its database locked (stage PARKED), or fails
  * it if its deadline passed. */
 void gatewayPark(struct gateway *g);
-/* The parked timer: fails writers past their deadline, runs those of the
- * databases nothing writes. */
-void gatewayParkedTick(struct dqlite_node *n);
 /* The write in flight on a database begins / ends (its end wakes the
  * database's parked writers); whether `name` has one. */
 void gatewaySlotTake(struct dqlite_node *n, struct gateway_slot *s,

@@ -18,7 +18,7 @@
 #include "lib/err.h"
 #include "server/conn.h"
 #include "server/datadir.h"
-#include "server/gateway_internal.h"
+#include "server/gateway.h"
 #include "server/node.h"
 #include "server/peer.h"
 #include "server/tls.h"
