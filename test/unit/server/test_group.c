@@ -278,3 +278,62 @@ Test(group, an_explicit_transaction_among_queued_writers_gets_its_turn)
     }
     cr_assert_eq(queryInt(&blocker, "SELECT count(*) FROM t"), 6);
 }
+
+/* Prepared statements with parameters (EXEC), as drivers send them: each
+ * member's own values reach its statement through the queue and the group,
+ * and EXEC_SQL texts of several statements go on after their group. */
+Test(group, prepared_statements_keep_their_parameters)
+{
+    uint32_t ids[N_MEMBERS];
+    for (int i = 0; i < N_MEMBERS; i++) {
+        struct proto_request req;
+        protoRequestInit(&req, PROTO_REQ_PREPARE);
+        req.prepare.sql = protoText("INSERT INTO t(n, v) VALUES (?, ?)");
+        wireSend(&members[i], &req);
+        cr_assert(wireRecv(&members[i]));
+        cr_assert_eq(members[i].resp.type, PROTO_RESP_STMT);
+        ids[i] = members[i].resp.stmt.stmt_id;
+    }
+    wireExecSql(&blocker, "BEGIN", NULL, NULL);
+    wireExecSql(&blocker, "INSERT INTO t VALUES (100, 'blocker')", NULL, NULL);
+    for (int i = 0; i < N_MEMBERS; i++) {
+        struct proto_value v[2] = {
+            {.type = PROTO_INTEGER, .integer = 10 * (i + 1)},
+            {.type = PROTO_TEXT, .text = protoText(i % 2 ? "odd" : "even")}};
+        struct proto_request req;
+        if (i == 3) { /* two statements, the second sees the first */
+            protoRequestInit(&req, PROTO_REQ_EXEC_SQL);
+            req.exec_sql.sql = protoText(
+                "INSERT INTO t VALUES (?, 'x'); INSERT INTO t(v) SELECT "
+                "'after' || count(*) FROM t");
+            protoParamsSet(&req.exec_sql.params, v, 1);
+        } else {
+            protoRequestInit(&req, PROTO_REQ_EXEC);
+            req.exec.stmt_id = ids[i];
+            /* 'even' twice breaks UNIQUE: only the first keeps it */
+            protoParamsSet(&req.exec.params, v, 2);
+        }
+        wireSend(&members[i], &req);
+        usleep(20 * 1000);
+    }
+    wireExecSql(&blocker, "COMMIT", NULL, NULL);
+    for (int i = 0; i < N_MEMBERS; i++) {
+        cr_assert(wireRecv(&members[i]), "member %d answered", i);
+        if (i == 2 || i == 4 || i == 5) { /* member 0's 'even', 1's 'odd' */
+            cr_assert_eq(members[i].resp.type, PROTO_RESP_FAILURE);
+            continue;
+        }
+        cr_assert_eq(members[i].resp.type, PROTO_RESP_RESULT, "member %d", i);
+        if (i != 3) {
+            cr_assert_eq(members[i].resp.result.last_insert_id,
+                         (uint64_t)(10 * (i + 1)));
+        }
+    }
+    cr_assert_eq(queryInt(&blocker, "SELECT count(*) FROM t WHERE n IN "
+                                    "(10, 20, 40)"),
+                 3);
+    cr_assert_eq(queryInt(&blocker, "SELECT count(*) FROM t"), 5);
+    cr_assert_eq(queryInt(&blocker, "SELECT count(*) FROM t WHERE v LIKE "
+                                    "'after%'"),
+                 1);
+}
