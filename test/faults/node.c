@@ -89,6 +89,11 @@ static int plantBug(dqlite_node *node, const char *dir)
         forgetTail(dir);
         return 0;
     }
+    if (strncmp(bug, "group-", 6) == 0) {
+        /* Compiled in (planted_group.c): only faults-node-group has them. */
+        fprintf(stderr, "faults-node: PLANTED BUG %s\n", bug);
+        return 0;
+    }
     if (strcmp(bug, "stale-reads") == 0) {
         fprintf(stderr, "faults-node: PLANTED BUG stale-reads\n");
         return dqlite_node_set_linearizable_reads(node, 0);
