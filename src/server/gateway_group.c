@@ -314,10 +314,16 @@ static struct gateway *groupPop(struct gateway_group *grp)
 static void groupFinish(struct gateway_group *grp, int status)
 {
     struct dqlite_node *n = grp->node;
-    char *db_name = grp->db_name;
     bool wrote = grp->has_frames;
-    grp->db_name = NULL;
     gatewaySlotRelease(&grp->slot);
+    if (wrote) {
+        /* The lock is free: the writers that queued meanwhile go next, on
+         * the db thread while this loop answers these. A group that wrote
+         * nothing released nothing (its members were all refused by a
+         * lock someone else holds, whose release wakes them, or the
+         * parked timer does). */
+        gatewayWakeParked(&n->parked, grp->db_name);
+    }
     while (!queueEmpty(&grp->members)) {
         struct gateway *g = groupPop(grp);
         if (g->closing) {
@@ -331,14 +337,6 @@ static void groupFinish(struct gateway_group *grp, int status)
         }
     }
     groupFree(grp);
-    if (wrote) {
-        /* The lock is free: the writers that queued meanwhile go next.
-         * A group that wrote nothing released nothing (its members were
-         * all refused by a lock someone else holds, whose release wakes
-         * them, or the parked timer does). */
-        gatewayWakeParked(&n->parked, db_name);
-    }
-    libFree(db_name);
 }
 
 static void groupAbortDone(struct worker_job *job)

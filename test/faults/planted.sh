@@ -59,5 +59,10 @@ try stale-reads 7 NODES=5 DURATION=60 CLIENTS=10 WORKLOADS=register \
 try group-lost-member 41 NODES=3 DURATION=20 WORKLOADS="set append bank" \
     FAULTS=
 
+# ... and a group answered when proposed instead of applied: shows only
+# when the entry is then lost (kills, partitions of the leader).
+try group-early-answer 31 NODES=3 DURATION=45 CLIENTS=10 \
+    WORKLOADS="set append" FAULTS="partition kill" PARTITIONS=isolated-leader
+
 echo "planted: $caught passed, $missed failed"
 [ "$missed" = 0 ]

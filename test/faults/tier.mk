@@ -109,8 +109,8 @@ faults: $(FAULTS_BINS)
 	DURATION=$(DURATION) NODES=$(NODES) test/faults/battery.sh $(B) $(FAULTS_RUNS)
 
 # The planted bugs (test/faults/planted.sh): passes only when the harness
-# catches each planted bug (amnesia, stale-reads; group-lost-member of
-# faults-node-group) with anomalies.
+# catches each planted bug (amnesia, stale-reads; group-lost-member and
+# group-early-answer of faults-node-group) with anomalies.
 .PHONY: faults-planted
 faults-planted: $(FAULTS_BINS)
 	test/faults/planted.sh $(B)
