@@ -316,6 +316,16 @@ static void proposeAbort(struct gateway *g, int rv)
     workerSubmit(&gatewayNode(g)->worker, &g->job);
 }
 
+bool gatewayAbortHeld(struct gateway *g)
+{
+    if (!g->has_frames) {
+        return false;
+    }
+    g->after_propose = execFailAfterAbort; /* not called: closing */
+    proposeAbort(g, 0);
+    return true;
+}
+
 void gatewayMaybeCheckpoint(struct dqlite_node *n, const char *db_name)
 {
     uint32_t frames = 0;

@@ -94,6 +94,10 @@ void gatewayExecRun(struct gateway *g, bool poll);
 void gatewayExecFinish(struct gateway *g);
 /* A statement finished (its frames, if any, applied): next or answer. */
 void gatewayExecContinue(struct gateway *g);
+/* A closing connection whose job committed frames it will never propose:
+ * drops them (else they would hold the database's write lock for good);
+ * false when it holds none. gatewayCloseDb comes back once done. */
+bool gatewayAbortHeld(struct gateway *g);
 /* Proposes a checkpoint of `db_name` when its WAL is due for one. */
 void gatewayMaybeCheckpoint(struct dqlite_node *n, const char *db_name);
 

@@ -220,6 +220,9 @@ void gatewayCloseDb(struct gateway *g)
     if (g->stage == GATEWAY_RUNNING || g->wait_out || g->group != NULL) {
         return; /* the job's or the wait's end comes back here */
     }
+    if (gatewayAbortHeld(g)) {
+        return; /* a write it committed, never proposed: its end too */
+    }
     if (g->db == NULL) {
         g->db_closed = true;
         gatewayFreeBuffers(g);
