@@ -47,11 +47,14 @@
  *      (it implies raftPersisted for the last entry of the batch and
  *      raftSnapshotPersisted for its chunk) and releases the batch.
  * Only one batch may be outstanding: raftReady must not be called again
- * before raftAdvance. Other inputs (step, tick, propose...) MAY be called
- * while a batch is outstanding; what they produce goes into the next batch.
- * Everything a batch points to (arrays, payloads, addresses, chunk bytes) is
- * owned by the batch and stays valid until raftAdvance (or raftDiscard) for
- * that batch, whatever inputs arrive meanwhile.
+ * before raftAdvance. Meanwhile raftSendNow hands out the messages that
+ * step 1 allows at once (a leader's appends and heartbeats, snapshot
+ * chunks, TimeoutNow) so that replication and heartbeats do not wait for
+ * the outstanding batch's disk write. Other inputs (step, tick, propose...) MAY
+ * be called while a batch is outstanding; what they produce goes into the next
+ * batch. Everything a batch points to (arrays, payloads, addresses, chunk
+ * bytes) is owned by the batch and stays valid until raftAdvance (or
+ * raftDiscard) for that batch, whatever inputs arrive meanwhile.
  *
  * Proposals: raftPropose returns the index the entry will have. It is
  * committed when an entry with that index AND the returned term appears in
@@ -274,6 +277,32 @@ void raftMessageClose(struct raft_message *m);
 int raftMessageEncode(const struct raft_message *m, uint8_t **out, size_t *len);
 int raftMessageDecode(const uint8_t *buf, size_t len, struct raft_message *m);
 
+/* The same bytes as raftMessageEncode, without copying large payloads:
+ * `pieces`, written one after the other (a gather write), make the encoded
+ * message. Every entry payload (and snapshot chunk) of RAFT_SHARE_MIN_BYTES
+ * or more is a piece of its own that points into the payload block and holds
+ * a reference to it (raftPayloadRef); all other bytes are copied into
+ * `head`, which the other pieces point into. So a message to each of N
+ * followers costs N small heads and no copy of the entries (issue 17).
+ * Release with raftEncodedClose (on the thread that owns the payloads'
+ * counters: the core's). Errors as raftMessageEncode; on error nothing is
+ * left to release. */
+#define RAFT_SHARE_MIN_BYTES (16u << 10)
+struct raft_piece {
+    const uint8_t *data;
+    size_t len;
+    bool shared; /* a payload block: the encoding holds a reference */
+};
+struct raft_encoded {
+    uint8_t *head;             /* libMalloc'd: the bytes not shared */
+    struct raft_piece *pieces; /* libMalloc'd */
+    unsigned n_pieces;
+    size_t len; /* the whole message: sum of the pieces' lengths */
+};
+int raftMessageEncodeShared(const struct raft_message *m,
+                            struct raft_encoded *out);
+void raftEncodedClose(struct raft_encoded *e);
+
 /* ------------------------------------------------------------ options */
 
 enum raft_state {
@@ -310,12 +339,24 @@ struct raft_options {
     size_t snapshot_hold_bytes;
     bool pre_vote;
     bool check_quorum;
+    /* Leader leases (docs/raft.md "Leader leases"): while a quorum of
+     * voters acknowledged heartbeats sent within the last election timeout
+     * less the drift bound (lease_drift_permille of it), raftReadIndex
+     * answers at once, with no round trip. Needs check_quorum (followers
+     * ignore vote requests for an election timeout after hearing from a
+     * leader) and assumes the clocks of the nodes advance at rates that
+     * differ by less than the bound. Every node must then raftTick with
+     * the current time before each raftStep: the time of receipt is when
+     * a follower heard from its leader. Off by default. */
+    bool read_lease;
+    unsigned lease_drift_permille; /* 1..999 */
 };
 
 /* Defaults: election 1000 ms, heartbeat 100 ms, 64 msgs / 8 MiB in flight,
  * 256 entries / 1 MiB per append, 128 trailing, 8192 held for a snapshot in
  * flight, 1 MiB chunks, a 64 MiB entry cache and 64 MiB more held for a
- * snapshot in flight, pre-vote and check-quorum on. */
+ * snapshot in flight, pre-vote and check-quorum on, leases off with a drift
+ * bound of 100 permille (10%) of the election timeout. */
 void raftOptionsDefault(struct raft_options *o);
 
 /* ------------------------------------------------------------ ready batch */
@@ -501,10 +542,18 @@ int raftTransfer(struct raft *r, uint64_t target);
 uint64_t raftTransferPickFrom(const struct raft *r, const uint64_t *ids,
                               unsigned n_ids);
 
-/* Linearizable read: once the leader has committed an entry of its term and
- * a quorum has confirmed its leadership after this call, ready.reads holds
- * {ctx, index}. ERR_NOTLEADER elsewhere. */
-int raftReadIndex(struct raft *r, uint64_t ctx);
+/* Linearizable read at time `now_ms` (the caller's monotonic clock, read
+ * just now: a lease is judged against it): once the leader has committed
+ * an entry of its term and a quorum has confirmed its leadership after
+ * this call, ready.reads holds {ctx, index}. With a valid lease
+ * (options.read_lease) the confirmation is the lease and the read is in
+ * the next batch. ERR_NOTLEADER elsewhere. */
+int raftReadIndex(struct raft *r, uint64_t ctx, uint64_t now_ms);
+
+/* Leader: the lease is valid at `now_ms` (options.read_lease on, an entry
+ * of this term committed, no transfer begun in this term, a quorum's
+ * acknowledgements recent enough). A view: changes nothing. */
+bool raftLeaseValid(const struct raft *r, uint64_t now_ms);
 
 /* Taking a snapshot: the application serializes its state at `index`
  * (<= the last index it applied); raftSnapshotMetaAt gives the metadata to
@@ -547,6 +596,19 @@ void raftSnapshotPersisted(struct raft *r, uint64_t index, uint64_t term);
  * must then be destroyed (its memory no longer matches the disk). */
 bool raftHasReady(const struct raft *r);
 int raftReady(struct raft *r, struct raft_ready *rd);
+/* While a batch is outstanding (raftReady called, raftAdvance not yet):
+ * passes each message that may leave at once -- ready step 1: AppendEntries
+ * and heartbeats of a leader, snapshot chunks, TimeoutNow; never one that
+ * promises something about the local disk -- to `send`, in the order they
+ * were made, then releases it: the message and its address are valid during
+ * the call only. Raft §10.2.1: the leader replicates entries while it
+ * writes them to its own disk; it counts itself in a quorum only once
+ * raftPersisted (raftAdvance) says they are durable. Nothing is handed out
+ * while a term or vote is not yet durable (the outstanding batch writes
+ * one, or one changed since): those messages wait for the next batch. */
+typedef void (*raft_send_fn)(void *arg, const struct raft_send *s);
+void raftSendNow(struct raft *r, raft_send_fn send, void *arg);
+
 void raftAdvance(struct raft *r, struct raft_ready *rd);
 void raftDiscard(struct raft *r, struct raft_ready *rd);
 
@@ -573,5 +635,9 @@ uint64_t raftNoticeCount(const struct raft *r, int kind);
 uint64_t raftLogBytes(const struct raft *r, uint64_t after, uint64_t upto);
 /* Term of the entry at `index` if the core knows it, else 0. */
 uint64_t raftTermAt(const struct raft *r, uint64_t index);
+/* Leader only: the highest index known replicated on server `id` (its
+ * match index, Raft paper Figure 2), this leader's last index for itself;
+ * 0 on a non-leader or for a server it does not track. */
+uint64_t raftMatchIndex(const struct raft *r, uint64_t id);
 
 #endif /* RAFT_RAFT_H */

@@ -23,6 +23,8 @@ void raftProgressReset(struct raft *r, struct raft_progress *pr)
     pr->in_head = pr->in_count = 0;
     pr->in_bytes = 0;
     pr->read_ack = 0;
+    pr->lease_acked = false;
+    pr->lease_ack_ms = 0;
     pr->snap_reading = pr->snap_sending = false;
     pr->hold_index = 0;
     pr->regress_seen = false;
@@ -188,6 +190,9 @@ int raftHeartbeat(struct raft *r)
             raftBecomeProbe(pr, pr->match + 1);
         }
         pr->hb_match = pr->match;
+    }
+    if (r->o.read_lease) {
+        raftReadNewRound(r); /* its acknowledgements renew the lease */
     }
     return raftBroadcastAppend(r, true);
 }
@@ -403,7 +408,16 @@ int raftStepAppend(struct raft *r, const struct raft_message *m)
     reply.append_result.success = 1;
     reply.append_result.index = last_new;
     reply.append_result.last_index = logLastIndex(&r->log);
-    int rv2 = raftSend(r, &reply, true);
+    /* A heartbeat that acknowledges only entries already durable promises
+     * nothing new about our disk: its answer may leave at once, during a
+     * long write of an earlier batch too (raftSendNow), so that the leader
+     * keeps hearing from a quorum (check-quorum) and its read-index rounds
+     * complete. It reports the durable end of the log as its last index. */
+    bool durable = a->n_entries == 0 && last_new <= r->stable;
+    if (durable) {
+        reply.append_result.last_index = r->stable;
+    }
+    int rv2 = raftSend(r, &reply, !durable);
     return rv != 0 ? rv : rv2;
 }
 
@@ -538,6 +552,7 @@ int raftStepAppendResult(struct raft *r, const struct raft_message *m)
         return 0; /* not a follower, or not an answer to us */
     }
     pr->recent_active = true;
+    raftLeaseAck(r, pr, res->read_seq);
     if (res->read_seq > pr->read_ack) {
         pr->read_ack = res->read_seq;
         int rv = raftReadCheck(r);

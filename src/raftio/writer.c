@@ -27,6 +27,28 @@ static int writerAppendOne(struct raftio_writer *w, struct raftio_req *req)
 
 /* Runs the appends from `q` on that have not succeeded yet (all of them
  * on the first pass); returns the first request after them. */
+static uint64_t writerNowUs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Files one fdatasync's duration (UINT64_MAX: none happened). mu held. */
+static void writerCountSync(struct raftio_writer_stats *s, uint64_t us)
+{
+    static const uint64_t bounds[RAFTIO_SYNC_BUCKETS] = RAFTIO_SYNC_BOUNDS_US;
+    unsigned i = 0;
+    if (us == UINT64_MAX) {
+        return;
+    }
+    while (i < RAFTIO_SYNC_BUCKETS && us > bounds[i]) {
+        i++;
+    }
+    s->sync_us_buckets[i]++;
+    s->sync_us_sum += us;
+}
+
 static struct queue *writerRunGroup(struct raftio_writer *w, struct queue *head,
                                     struct queue *q, bool retry)
 {
@@ -42,7 +64,9 @@ static struct queue *writerRunGroup(struct raftio_writer *w, struct queue *head,
             n_entries += req->status == 0 ? req->n : 0;
         }
     }
+    uint64_t sync_us = writerNowUs();
     int rv = raftioLogSync(w->log);
+    sync_us = writerNowUs() - sync_us;
     for (struct queue *p = start; p != q; p = p->next) {
         struct raftio_req *req = QUEUE_DATA(p, struct raftio_req, link);
         if (req->status == 0 && rv != 0) {
@@ -51,6 +75,7 @@ static struct queue *writerRunGroup(struct raftio_writer *w, struct queue *head,
     }
     pthread_mutex_lock(&w->mu);
     w->stats.syncs += n_entries > 0 ? 1 : 0;
+    writerCountSync(&w->stats, n_entries > 0 ? sync_us : UINT64_MAX);
     w->stats.entries += rv == 0 ? n_entries : 0;
     pthread_mutex_unlock(&w->mu);
     return q;
@@ -201,10 +226,13 @@ static void *writerMain(void *arg)
         if (queueEmpty(&w->pending)) {
             break;
         }
+        ASSERT(!w->in_round);
+        w->in_round = true;
         queueMoveAll(&round, &w->pending);
         pthread_mutex_unlock(&w->mu);
         writerRunRound(w, &round);
         pthread_mutex_lock(&w->mu);
+        w->in_round = false;
         queueMoveAll(&w->done, &round);
         uv_async_send(&w->async);
     }
@@ -267,16 +295,81 @@ void raftioWriterRetryNoSpace(struct raftio_writer *w, unsigned first_ms)
     pthread_mutex_unlock(&w->mu);
 }
 
+void raftioWriterInlineMax(struct raftio_writer *w, size_t bytes)
+{
+    w->inline_max = bytes;
+}
+
+static size_t writerPayloadBytes(const struct raftio_req *req)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < req->n; i++) {
+        bytes += req->entries[i].len;
+    }
+    return bytes;
+}
+
+/* Loop thread: runs a small append itself when the writer is idle (see
+ * writer.h). False: the request is not taken, queue it. */
+static bool writerTryInline(struct raftio_writer *w, struct raftio_req *req)
+{
+    struct queue one;
+    bool idle;
+    if (req->kind != RAFTIO_REQ_APPEND || w->inline_max == 0 ||
+        writerPayloadBytes(req) > w->inline_max) {
+        return false;
+    }
+    pthread_mutex_lock(&w->mu);
+    idle = !w->in_round && queueEmpty(&w->pending) && !w->stopping;
+    w->in_round = w->in_round || idle;
+    pthread_mutex_unlock(&w->mu);
+    if (!idle) {
+        return false;
+    }
+    /* Only the loop submits, and it is here: the thread stays idle (it
+     * sees nothing pending) and the log is ours until in_round drops. */
+    queueInit(&one);
+    req->status = 0;
+    queueInsertTail(&one, &req->link);
+    writerRunGroup(w, &one, one.next, false);
+    queueRemove(&req->link);
+    pthread_mutex_lock(&w->mu);
+    w->in_round = false;
+    if (req->status == ERR_NOSPACE) {
+        /* the log is as before the append: the thread retries it */
+        req->status = 0;
+        queueInsertTail(&w->pending, &req->link);
+        pthread_mutex_unlock(&w->mu);
+        pthread_cond_signal(&w->cond);
+        return true;
+    }
+    w->stats.inline_syncs++;
+    queueInsertTail(&w->done, &req->link); /* after any earlier ones */
+    pthread_mutex_unlock(&w->mu);
+    uv_async_send(&w->async);
+    return true;
+}
+
 void raftioWriterSubmit(struct raftio_writer *w, struct raftio_req *req)
 {
     PRE(req->kind >= RAFTIO_REQ_APPEND && req->kind <= RAFTIO_REQ_SNAPSHOT);
     PRE(req->kind != RAFTIO_REQ_APPEND || req->n > 0);
+    bool wake;
+    if (writerTryInline(w, req)) {
+        return;
+    }
     pthread_mutex_lock(&w->mu);
     PRE(!w->stopping);
     req->status = 0;
+    wake = queueEmpty(&w->pending);
     queueInsertTail(&w->pending, &req->link);
-    pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->mu);
+    /* Signalled after the unlock: a writer woken while we still held the
+     * mutex would only block on it again (two switches per commit instead
+     * of one). One wake per round: later requests find it awake. */
+    if (wake) {
+        pthread_cond_signal(&w->cond);
+    }
 }
 
 static void writerClosed(uv_handle_t *handle)

@@ -1,7 +1,8 @@
 /*
  * The gateway's dispatch and the requests answered on the loop: LEADER,
  * CLIENT, HEARTBEAT and unknown types, INTERRUPT, CLUSTER, DESCRIBE,
- * WEIGHT, and the membership requests (gateway_sql.c has the SQL ones).
+ * WEIGHT, and the membership requests (gateway_sql.c has the SQL ones,
+ * gateway_backup.c the extension BACKUP).
  *
  * Every request ends with exactly one response (ROWS streams end with one
  * DONE batch or a FAILURE), written before the next request is taken.
@@ -101,6 +102,7 @@ static void gatewayFailureInit(struct proto_response *resp, uint64_t code,
 void gatewayFailure(struct gateway *g, uint64_t code, const char *message)
 {
     struct proto_response resp;
+    metricsRequestFailed(&g->conn->node->metrics, g->db_name, g->req.type);
     gatewayFailureInit(&resp, code, message);
     gatewayRespond(g, &resp);
 }
@@ -289,6 +291,9 @@ static void gatewayDispatch(struct gateway *g)
     case PROTO_REQ_CONNECT:
         connClose(g->conn); /* a peer handshake in the middle of a client */
         break;
+    case PROTO_REQ_BACKUP:
+        gatewayBackup(g);
+        break;
     default:
         gatewaySql(g);
         break;
@@ -395,6 +400,7 @@ void gatewayFreeBuffers(struct gateway *g)
     bufFree(&g->body);
     bufFree(&g->out);
     bufFree(&g->frames);
+    gatewayBackupFree(g);
     libFree(g->errmsg);
     g->errmsg = NULL;
     libFree(g->db_name);

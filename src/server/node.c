@@ -46,6 +46,7 @@ static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
     n->busy_timeout_ms = 5000;
     n->statement_timeout_ms = NODE_STATEMENT_TIMEOUT_MS;
     n->linearizable_reads = true;
+    n->read_lease = NODE_READ_LEASE_DEFAULT;
     n->snapshot_compression = true;
     n->log_level = DQLITE_LOG_WARN;
     n->last_state = DQLITE_FOLLOWER;
@@ -60,6 +61,8 @@ static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
     n->conn_stall_timeout_ms = CONN_STALL_TIMEOUT_MS_DEFAULT;
     n->stmt_bytes_max = GATEWAY_MAX_STMT_BYTES_DEFAULT;
     n->tls_handshake_timeout_ms = TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
+    metricsInit(&n->metrics);
+    raftConfInit(&n->metrics_conf);
 }
 
 int dqlite_node_create(dqlite_node_id id, const char *address,
@@ -106,6 +109,9 @@ void dqlite_node_destroy(dqlite_node *n)
     }
     nodeDirRelease(n);
     tlsDestroy(n);
+    metricsClose(&n->metrics);
+    raftConfClose(&n->metrics_conf);
+    libFree(n->http_address);
     pthread_cond_destroy(&n->cond);
     pthread_mutex_destroy(&n->lock);
     libFree(n->address);
@@ -485,6 +491,16 @@ int dqlite_node_set_linearizable_reads(dqlite_node *n, int enabled)
         return rv;
     }
     n->linearizable_reads = enabled != 0;
+    return 0;
+}
+
+int dqlite_node_set_read_lease(dqlite_node *n, int enabled)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    n->read_lease = enabled != 0;
     return 0;
 }
 

@@ -24,6 +24,7 @@
 #include "server/addr.h"
 #include "server/budget.h"
 #include "server/membership.h"
+#include "server/metrics.h"
 #include "server/replica.h"
 #include "server/roles.h"
 #include "server/worker.h"
@@ -58,6 +59,10 @@
  * (dqlite_node_set_statement_timeout; docs/server.md "Runaway
  * statements"). */
 #define NODE_STATEMENT_TIMEOUT_MS 10000
+
+/* Leader leases (dqlite_node_set_read_lease): on, as the fault battery
+ * passes with them (docs/faults.md, docs/raft.md "Leader leases"). */
+#define NODE_READ_LEASE_DEFAULT true
 /* Entry payload bytes the raft log keeps in memory (docs/raft.md,
  * "Memory"; dqlite_node_set_entry_cache, --entry-cache). */
 #define NODE_ENTRY_CACHE_BYTES RAFT_ENTRY_CACHE_BYTES_DEFAULT
@@ -70,6 +75,9 @@
 enum node_state { NODE_CREATED, NODE_RUNNING, NODE_STOPPED };
 
 typedef int (*node_connect_fn)(void *arg, const char *address, int *fd);
+
+struct http_server;
+struct http_rqlite;
 
 struct dqlite_node {
     dqlite_node_id id;
@@ -140,6 +148,7 @@ struct dqlite_node {
     unsigned busy_timeout_ms;      /* how long writers queue for a lock */
     unsigned statement_timeout_ms; /* bound on one SQL job (0: none) */
     bool linearizable_reads;       /* read-index before every query */
+    bool read_lease;               /* ... or a leader lease (raft.md) */
     struct queue parked;           /* gateways waiting for a write lock */
     struct queue writing;          /* databases with a write in flight:
                                       struct gateway_slot (gateway_group.c) */
@@ -159,6 +168,16 @@ struct dqlite_node {
     struct membership membership;  /* removed-node check (membership.c) */
     uv_timer_t stuck_timer;        /* the db-thread watchdog (watchdog.c) */
     uint64_t stuck_next_ms;        /* ...no new hand-over before this */
+    /* Metrics and the HTTP listener (node_metrics.c, node_http.c). */
+    struct metrics metrics;
+    uv_timer_t metrics_timer;               /* publishes every 250 ms */
+    struct raft_configuration metrics_conf; /* last membership logged */
+    bool metrics_conf_known;
+    bool catching_up; /* applied far behind commit */
+    uint64_t catchup_since_ms;
+    char *http_address;       /* NULL: no HTTP listener */
+    struct http_server *http; /* started with the node */
+    struct http_rqlite *rqlite;
 };
 
 /* Log a line through the node's log function (node thread or host). */
@@ -187,6 +206,19 @@ unsigned nodeStuckBoundMs(const struct dqlite_node *n);
 /* The most up-to-date voter this node is connected to right now, or 0
  * (loop.c): where a leader hands leadership over. */
 uint64_t nodeHandOverTarget(struct dqlite_node *n);
+
+/* node_metrics.c: the metrics timer (loop), the snapshot published now,
+ * and the log line of a role or leader change. */
+void nodeMetricsStart(struct dqlite_node *n);
+void nodeMetricsClose(struct dqlite_node *n);
+void nodeMetricsPublish(struct dqlite_node *n);
+void nodeLogState(struct dqlite_node *n, int old_state, int state,
+                  uint64_t leader);
+
+/* node_http.c: the HTTP listener, started once the loop serves (host
+ * thread), stopped before the loop stops. */
+int nodeHttpStart(struct dqlite_node *n);
+void nodeHttpStop(struct dqlite_node *n);
 
 /* Heartbeat and election timeouts from the configured network latency. */
 void nodeTimeouts(const struct dqlite_node *n, unsigned *heartbeat_ms,

@@ -105,6 +105,9 @@ static void applyResolveProposals(struct replica *r, uint64_t index,
             return;
         }
         queueRemove(q);
+        metricsCommitted(w->index == index && w->term == term ? r->metrics
+                                                              : NULL,
+                         w->start_us);
         w->cb(w,
               w->index == index && w->term == term ? 0 : ERR_LEADERSHIP_LOST);
     }
@@ -349,6 +352,7 @@ int replicaPropose(struct replica *r, uint8_t *data, size_t len,
     if (rv != 0) {
         return rv;
     }
+    metricsProposed(r->metrics, w->start_us = metricsNowUs(), len);
     queueInsertTail(&r->proposals, &w->link);
     replicaProcess(r);
     return 0;
@@ -385,7 +389,7 @@ int replicaRead(struct replica *r, struct replica_wait *w)
     }
     w->ctx = ++r->next_read_ctx;
     w->read_confirmed = false;
-    rv = raftReadIndex(r->raft, w->ctx);
+    rv = raftReadIndex(r->raft, w->ctx, replicaNowMs(r));
     if (rv != 0) {
         return rv;
     }

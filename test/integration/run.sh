@@ -155,6 +155,10 @@ wait_leader() {
 . "$(dirname "$0")/cases_attack.sh"
 # shellcheck source=test/integration/cases_tls.sh
 . "$(dirname "$0")/cases_tls.sh"
+# shellcheck source=test/integration/cases_ops.sh
+. "$(dirname "$0")/cases_ops.sh"
+# shellcheck source=test/integration/cases_shell.sh
+. "$(dirname "$0")/cases_shell.sh"
 
 # INTEGRATION_ONLY="tls errs": only those groups (run_<name>_cases).
 if [ -n "${INTEGRATION_ONLY:-}" ]; then
@@ -176,6 +180,8 @@ run_runaway_cases
 run_errs_cases
 run_attack_cases
 run_tls_cases
+run_ops_cases
+run_shell_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
 echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"

@@ -563,6 +563,10 @@ static void hOption(const char *name, const char *value)
         H.opts.entry_cache_bytes = v;
     } else if (strcmp(name, "holdbytes") == 0) {
         H.opts.snapshot_hold_bytes = v;
+    } else if (strcmp(name, "lease") == 0) {
+        H.opts.read_lease = v != 0;
+    } else if (strcmp(name, "leasedrift") == 0) {
+        H.opts.lease_drift_permille = (unsigned)v;
     } else if (strcmp(name, "autosnap") == 0) {
         H.autosnap = v != 0;
     } else {
@@ -641,7 +645,8 @@ static bool hCmdCore(char **a, int n)
         rv = raftTransfer(hCore(a[1]), strtoull(a[2], NULL, 10));
         hResult(rv, a, n, 3, "transfer");
     } else if (strcmp(a[0], "read") == 0) {
-        rv = raftReadIndex(hCore(a[1]), strtoull(a[2], NULL, 10));
+        rv = raftReadIndex(hCore(a[1]), strtoull(a[2], NULL, 10),
+                           H.nodes[hId(a[1])].now_ms);
         hResult(rv, a, n, 3, "read");
     } else if (strcmp(a[0], "pickfrom") == 0) {
         hPickFrom(a, n);
@@ -751,6 +756,8 @@ static uint64_t hExpectValue(char **a, int n, uint64_t *want)
         return H.nodes[hId(a[2])].installs;
     } else if (strcmp(a[1], "leaderid") == 0) {
         return raftLeader(r);
+    } else if (strcmp(a[1], "match") == 0) {
+        return raftMatchIndex(r, strtoull(a[3], NULL, 10));
     } else if (strcmp(a[1], "notices") == 0) {
         return raftNoticeCount(r, atoi(a[3]));
     } else if (strcmp(a[1], "read") == 0) {
