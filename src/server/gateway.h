@@ -32,6 +32,7 @@
 
 struct conn;
 struct gateway_group;
+struct gateway_load;
 struct dqlite_node;
 
 /* A database with a write in flight (a commit held, proposed or being
@@ -122,6 +123,7 @@ struct gateway {
     bool wait_out;
     struct queue busy_link;        /* in the node's parked writers */
     struct gateway_backup *backup; /* a BACKUP being streamed, NULL */
+    struct gateway_load *load;     /* a load in progress (gateway_load.c) */
     /* A member of a group of autocommit writes (gateway_group.c). */
     struct gateway_group *group;
     struct queue group_link;  /* in group->members */

@@ -129,6 +129,11 @@ void gatewayDump(struct gateway *g);
 void gatewayBackup(struct gateway *g);
 void gatewayBackupFree(struct gateway *g);
 
+/* gateway_load.c: the load requests (`type`: PROTO_REQ_LOAD_*), and the
+ * end of a connection's load session. */
+void gatewayLoad(struct gateway *g, uint8_t type);
+void gatewayLoadFree(struct gateway *g);
+
 /* gateway_member.c */
 void gatewayMembership(struct gateway *g);
 

@@ -206,4 +206,31 @@ void vfsSnapshotFlatten(const struct vfs_snapshot_db *d, bool main,
 int vfsRestoreFlat(struct vfs *v, const char *name, const uint8_t *data,
                    size_t len);
 
+/* ------------------------------------------------ staged databases */
+
+/* Most pages of a staged database (a 1 TiB file of 4 KiB pages). */
+#define VFS_STAGE_MAX_PAGES (1u << 28)
+
+/* Write `len` bytes of main-file pages at `offset` into the staged
+ * database `name` (stage.c). Offset 0 starts it afresh (a previous stage of
+ * that name is dropped); any other offset must be its current size.
+ * Page 1 is marked WAL mode. ERR_INVALID (bad page size, unaligned, not the
+ * continuation), ERR_NOTFOUND (no stage to continue), ERR_BUSY, ERR_NOMEM. */
+int vfsStageWrite(struct vfs *v, const char *name, uint32_t page_size,
+                  uint64_t offset, const uint8_t *data, size_t len);
+
+/* Bytes staged so far under `name` (ERR_NOTFOUND if none). */
+int vfsStageSize(struct vfs *v, const char *name, uint64_t *bytes);
+
+/* Move the staged database's pages over `target` (created if missing; its
+ * content and WAL are replaced, its connections see the new content on
+ * their next read) and drop the stage, in one step under the VFS mutex.
+ * ERR_BUSY (nothing done) if either is locked or the stage is open. */
+int vfsStageMove(struct vfs *v, const char *stage, const char *target);
+
+/* Drop every database whose name starts with `prefix`, unless `keep`
+ * says otherwise or it is open/locked. Returns how many were dropped. */
+unsigned vfsDropPrefix(struct vfs *v, const char *prefix,
+                       bool (*keep)(const char *name, void *arg), void *arg);
+
 #endif /* VFS_VFS_H */
