@@ -79,6 +79,47 @@ void tlsAccept(struct dqlite_node *n, uv_stream_t *stream);
  * and returns one end of a socketpair; the loop runs TLS on the socket. */
 int tlsDial(void *arg, const char *address, int *fd);
 
+/* ---- the seam for conn.c: TLS inside a client connection.
+ *
+ * An accepted stream whose handshake is done is handed to conn.c with its
+ * session (connStartAs): from then on conn.c reads ciphertext from the
+ * stream itself, hands it to tlsLinkFeed and decrypts it straight into its
+ * input buffer with tlsLinkRead; a response is sealed with tlsLinkWrite and
+ * the records taken with tlsLinkTake for one uv_write. No socketpair, no
+ * relay, no extra copy of the cleartext. A CONNECT on such a connection
+ * (a peer stream) goes back to a relay (tlsLinkRelay): the raft transport
+ * reads descriptors. */
+struct tls_session;
+
+/* Ciphertext read from the stream (copied into the session). */
+int tlsLinkFeed(struct tls_session *s, const void *data, size_t len);
+
+/* Cleartext decrypted into out[0..cap): 0 with *n > 0; ERR_AGAIN when no
+ * whole record is buffered; ERR_IO when the peer closed (close_notify) or
+ * sent what is no record of the session (logged). */
+int tlsLinkRead(struct tls_session *s, void *out, size_t cap, size_t *n);
+
+/* Seals `len` bytes of cleartext into records (kept for tlsLinkTake). */
+int tlsLinkWrite(struct tls_session *s, const void *data, size_t len);
+
+/* The records waiting for the stream (sealed responses, and what OpenSSL
+ * answers on its own, such as a key update), in one libMalloc'ed buffer
+ * for the caller (*data NULL and *len 0 if none). */
+int tlsLinkTake(struct tls_session *s, void **data, size_t *len);
+
+/* The connection closes: close_notify is offered to the stream if it
+ * takes it now (never waited for). */
+void tlsLinkClose(struct tls_session *s, uv_stream_t *stream);
+
+/* Frees the session (once the connection is done with it). */
+void tlsLinkFree(struct tls_session *s);
+
+/* A CONNECT on a TLS connection: the session and `stream` (both owned
+ * from now on) become a relay whose cleartext end is returned, an
+ * ordinary stream for peerAccept (NULL on failure: both are closed). */
+uv_stream_t *tlsLinkRelay(struct dqlite_node *n, struct tls_session *s,
+                          uv_stream_t *stream);
+
 /* Links open (handshaking or relaying), for the fd budget. */
 unsigned tlsLinks(const struct dqlite_node *n);
 
