@@ -846,6 +846,9 @@ int tlsLinkRead(struct tls_session *s, void *out, size_t cap, size_t *n)
 {
     char err[256];
     size_t got = 0;
+    if (!SSL_has_pending(s->ssl) && BIO_ctrl_pending(s->in) == 0) {
+        return ERR_AGAIN; /* spares OpenSSL's failing call and its errors */
+    }
     int r = SSL_read_ex(s->ssl, out, cap, &got);
     if (r == 1) {
         POST(got > 0 && got <= cap);
