@@ -1,11 +1,13 @@
 /*
- * TLS links (see tls.h): OpenSSL over memory BIOs between a network stream
- * (ciphertext) and a Unix socketpair end (cleartext for the rest of the
- * node). A link goes SNIFF (accepted only: the first two bytes must open a
- * TLS record) -> HANDSHAKE (bounded by the handshake timeout) -> OPEN
- * (relaying both ways, with back-pressure) -> closed; when either side
- * ends, what is queued for the other is written (for at most
- * TLS_LINGER_MS) before everything is closed.
+ * TLS links (see tls.h): OpenSSL over memory BIOs on a network stream
+ * (ciphertext). A link goes SNIFF (accepted only: the first two bytes must
+ * open a TLS record) -> HANDSHAKE (bounded by the handshake timeout) ->
+ * then either hands the stream and its session to conn.c (accepted: TLS
+ * inside the connection, the tlsLink* seam) or OPEN: relaying both ways to
+ * a Unix socketpair end, with back-pressure (dialled peer streams, and
+ * accepted ones after CONNECT) -> closed; when either side of a relay ends,
+ * what is queued for the other is written (for at most TLS_LINGER_MS)
+ * before everything is closed.
  */
 #include "server/tls.h"
 

@@ -1,15 +1,20 @@
 /*
  * TLS on the node's port (dqlite_node_set_tls): the one place that speaks
  * OpenSSL. Every accepted stream, and every stream the transport dials to
- * a peer, goes through a TLS link: OpenSSL runs over memory BIOs fed by the
- * libuv stream, so nothing blocks the loop, handshakes included. Once the
- * handshake is done the link relays cleartext to a Unix socketpair whose
- * other end is an ordinary stream for the rest of the node: conn.c (and,
- * after CONNECT, the raft transport) on an accepted stream; the transport
- * on a dialled one. Nothing is read from a stranger before its certificate
- * is verified (mutual TLS); plaintext is told apart by its first two bytes
- * (a TLS record starts 0x16 0x03) and closed, logged once per address per
- * TLS_REFUSED_LOG_MS.
+ * a peer, starts as a TLS link: OpenSSL runs over memory BIOs fed by the
+ * libuv stream, so nothing blocks the loop, handshakes included. Nothing
+ * is read from a stranger before its certificate is verified (mutual TLS);
+ * plaintext is told apart by its first two bytes (a TLS record starts 0x16
+ * 0x03) and closed, logged once per address per TLS_REFUSED_LOG_MS.
+ *
+ * Once the handshake is done, an accepted stream and its session go to
+ * conn.c, which runs TLS on the connection itself through the seam below
+ * (tlsLink*: records decrypted straight into its reader, responses sealed
+ * and written in one uv_write): no extra descriptor, copy or wakeup. The
+ * raft transport reads and writes descriptors, so its streams keep a relay:
+ * the link passes cleartext to a Unix socketpair whose other end the
+ * transport owns (a dialled peer stream; an accepted one after its CONNECT,
+ * tlsLinkRelay).
  *
  * Identity: after the handshake a client's certificate gives the stream a
  * role (enum tls_role), kept by the connection: the node's own certificate,
