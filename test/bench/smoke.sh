@@ -62,7 +62,7 @@ check_csv() {
         ok || ko "$name: header"
     [ "$(grep -c -E '^[a-z0-9]+,[a-z0-9]+,[0-9]+,[0-9]+,[1-9][0-9]*,' "$TMP/out.csv")" = "$rows" ] &&
         ok || ko "$name: expected $rows rows with ops > 0: $(cat "$TMP/out.csv")"
-    grep -q ',0,[0-9.]*,[0-9.]*,[0-9.]*,[0-9.]*,[0-9.]*$' "$TMP/out.csv" &&
+    grep -q ',0,[0-9.]*,[0-9.]*,[0-9.]*,[0-9.]*,[0-9.]*,[0-9.]*$' "$TMP/out.csv" &&
         ok || ko "$name: errors or /proc figures missing"
 }
 # 8 workloads + the load of the read table (1000 rows).
