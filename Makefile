@@ -62,8 +62,9 @@ EXT_vfs := -lsqlite3
 EXT_raftio := -luv -llz4
 EXT_repl := -lsqlite3
 EXT_client := -lsqlite3 -lssl -lcrypto
-EXT_http := -lmicrohttpd -ljansson
-EXT_server := -lsqlite3 -luv -llz4 -lssl -lcrypto -lmicrohttpd -ljansson
+EXT_http := -lmicrohttpd -lgnutls -ljansson
+EXT_server := -lsqlite3 -luv -llz4 -lssl -lcrypto -lmicrohttpd -lgnutls \
+	-ljansson
 
 # Modules that exist (have sources) so far.
 MODULES := $(foreach m,$(ALL_MODULES),$(if $(wildcard src/$(m)/*.c),$(m)))
@@ -100,7 +101,8 @@ $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 ARCHIVES := $(foreach m,$(MODULES),$(call archive_of,$(m)))
 
 # ---------------------------------------------------------------- library
-ALL_EXT_LIBS := -lsqlite3 -luv -llz4 -lssl -lcrypto -lmicrohttpd -ljansson
+ALL_EXT_LIBS := -lsqlite3 -luv -llz4 -lssl -lcrypto -lmicrohttpd -lgnutls \
+	-ljansson
 LIB_SO := $(B)/libdqlite.so.$(SONAME_MAJOR)
 LIB_A := $(B)/libdqlite.a
 

@@ -46,7 +46,7 @@ declare -A system=(
     [raftio]="$pure $posix uv.h lz4.h lz4frame.h"
     [repl]="$pure $posix sqlite3.h"
     [client]="$pure $posix sqlite3.h $public $openssl"
-    [http]="$pure $posix $public $openssl microhttpd.h jansson.h"
+    [http]="$pure $posix $public $openssl microhttpd.h gnutls/gnutls.h jansson.h"
     [server]="$pure $posix sqlite3.h uv.h lz4.h lz4frame.h $public $openssl"
 )
 

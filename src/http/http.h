@@ -84,7 +84,9 @@ struct http_config {
     const struct http_tls *tls; /* NULL: plaintext */
     unsigned max_conns;         /* 0: HTTP_MAX_CONNS_DEFAULT */
     unsigned conn_timeout_s;    /* 0: HTTP_CONN_TIMEOUT_S_DEFAULT */
-    unsigned threads;           /* 0: from the number of cores */
+    unsigned threads;           /* unused: the listener runs one thread
+                                 * per connection (at most max_conns), so
+                                 * a slow handler delays only its own */
 };
 
 struct http_server;
@@ -100,6 +102,29 @@ const char *httpServerAddress(const struct http_server *s);
 
 /* Stops accepting, waits for running handlers, frees. NULL is a no-op. */
 void httpServerStop(struct http_server *s);
+
+/* Serves an already connected stream socket (takes fd) as if accepted:
+ * tests and the fuzz target use it with a server started with a NULL
+ * address (no listening socket). */
+int httpServerAddConnection(struct http_server *s, int fd);
+
+/* True when the listener speaks TLS. */
+bool httpServerTls(const struct http_server *s);
+
+/* The request handling we own, exposed for tests and fuzzing. */
+
+/* HTTP_* bit of a method name ("GET"), 0 for any other. */
+unsigned httpMethodParse(const char *method);
+
+/* Index of the first route whose path matches and that answers method
+ * (HEAD is answered by GET routes), or -404 (no path matches) or -405 (a
+ * path matches, not the method); allow gets every method the matching
+ * paths answer. */
+int httpRouteMatch(const struct http_route *routes, unsigned n_routes,
+                   unsigned method, const char *path, unsigned *allow);
+
+/* Writes "GET, HEAD" etc. for an Allow header; returns its length. */
+size_t httpAllowHeader(unsigned allow, char *buf, size_t len);
 
 /* Helpers for handlers: set a malloc()ed copy of text as the body. */
 void httpRespond(struct http_response *res, int status,
