@@ -522,7 +522,7 @@ static void connTake(struct conn *c, size_t nread)
 static void connDecrypt(struct conn *c)
 {
     c->decrypting = true; /* a CONNECT would free `c` under the loop */
-    while (!c->closing) {
+    while (!c->closing && (!c->refused || c->draining)) {
         uint8_t *p = conn_dropped;
         size_t avail = CONN_READ_CHUNK, got;
         if (!c->draining &&

@@ -17,6 +17,9 @@ verifying the node against CA (no host name check), then, by MODE:
              node took the stream as a peer's)
   dump       send the protocol word and a DUMP request for database "x";
              print the response as for connect
+  toobig     the protocol word and a request declaring 2 GiB, then 64 KiB
+             of its body: print the answer as for connect (the node refuses
+             it at its header, reads and drops the body, then closes)
   pipeline   the protocol word and 40 LEADER requests sent with the
              handshake's last flight (the client's Finished), 20 in one
              record and 20 in a record each, the bytes written 5 at a time;
@@ -69,7 +72,10 @@ def read_exactly(sock, tls, incoming, n):
     got = b""
     while len(got) < n:
         try:
-            got += tls.read(n - len(got))
+            more = tls.read(n - len(got))
+            if not more:
+                return None  # close_notify
+            got += more
             continue
         except ssl.SSLWantReadError:
             pass
@@ -152,6 +158,17 @@ def main():
             body = struct.pack("<Q", 99) + address
             sock.settimeout(3)
             print(request(sock, tls, incoming, outgoing, 11, body))
+        elif mode == "toobig":
+            frame = struct.pack("<Q", 1)
+            frame += struct.pack("<IBBH", 1 << 28, 0, 0, 0) + b"\0" * 65536
+            tls.write(frame)
+            flush(sock, outgoing)
+            r = read_response(sock, tls, incoming)
+            if r is None:
+                print("closed")
+            else:
+                print("%d %s" % (r[0], r[1][8:].split(b"\0")[0].decode(errors="replace")))
+            print("closed" if read_response(sock, tls, incoming) is None else "open")
         elif mode == "pipeline":
             print(pipeline(sock, tls, incoming, outgoing))
         elif mode == "dump":
