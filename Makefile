@@ -261,13 +261,48 @@ coverage:
 # files install wrote, and the directories it made if they end up empty.
 PC_SED = sed -e 's|@PREFIX@|$(1)|' -e 's|@VERSION@|$(VERSION)|' dqlite.pc.in
 INSTALLED_HEADERS := $(notdir $(wildcard include/*.h))
+MAN_PAGES := share/man/man8/dqlited.8 share/man/man1/dqlite.1 \
+	share/man/man1/dqlite-bench.1
 INSTALLED_FILES := $(addprefix include/,$(INSTALLED_HEADERS)) \
 	lib/libdqlite.so.$(SONAME_MAJOR) lib/libdqlite.so lib/libdqlite.a \
-	lib/pkgconfig/dqlite.pc $(addprefix bin/,$(notdir $(PROGRAMS)))
+	lib/pkgconfig/dqlite.pc $(addprefix bin/,$(notdir $(PROGRAMS))) \
+	$(MAN_PAGES) lib/systemd/system/dqlited.service \
+	share/doc/dqlite/dqlited.conf
 
-install: all
+# Packaging (docs/operations.md): manual pages made from each program's
+# --help (scripts/man.sh), the systemd unit and the example configuration.
+$(B)/man/dqlited.8: $(B)/dqlited scripts/man.sh
+	@mkdir -p $(@D)
+	scripts/man.sh $< 8 $(VERSION) > $@
+$(B)/man/%.1: $(B)/% scripts/man.sh
+	@mkdir -p $(@D)
+	scripts/man.sh $< 1 $(VERSION) > $@
+# (For check-packaging; install writes the unit for its own PREFIX.)
+$(B)/dqlited.service: packaging/dqlited.service.in
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|' $< > $@
+PACKAGING := $(B)/man/dqlited.8 $(B)/man/dqlite.1 $(B)/man/dqlite-bench.1 \
+	$(B)/dqlited.service
+
+# The unit passes systemd-analyze verify, the pages man's checks, and the
+# example configuration dqlited's own parser.
+.PHONY: check-packaging
+check-packaging: $(PACKAGING)
+	@scripts/check-packaging.sh $(B)
+CHECK_TARGETS += check-packaging
+
+install: all $(PACKAGING)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
-		$(DESTDIR)$(PREFIX)/bin
+		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/share/doc/dqlite
+	install -m 644 $(B)/man/dqlited.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 $(B)/man/dqlite.1 $(B)/man/dqlite-bench.1 \
+		$(DESTDIR)$(PREFIX)/share/man/man1/
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|' packaging/dqlited.service.in \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/dqlited.service
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/dqlited.service
+	install -m 644 packaging/dqlited.conf $(DESTDIR)$(PREFIX)/share/doc/dqlite/
 	install -m 644 include/*.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libdqlite.so.$(SONAME_MAJOR) $(DESTDIR)$(PREFIX)/lib/libdqlite.so
@@ -278,8 +313,13 @@ install: all
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED_FILES))
-	-rmdir $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib \
-		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin 2>/dev/null
+	-rmdir $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/lib/systemd $(DESTDIR)$(PREFIX)/lib \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/man $(DESTDIR)$(PREFIX)/share/doc/dqlite \
+		$(DESTDIR)$(PREFIX)/share/doc $(DESTDIR)$(PREFIX)/share 2>/dev/null
 
 demo:
 	@scripts/demo.sh

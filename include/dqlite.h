@@ -407,4 +407,22 @@ DQLITE_API int dqlite_node_set_bind_fd(dqlite_node *n, int fd);
 DQLITE_API int dqlite_node_set_auto_roles(dqlite_node *n, unsigned voters,
                                           unsigned standbys);
 
+/* Extension: an HTTP listener started and stopped with the node
+ * (docs/operations.md, docs/http.md) serving /metrics (Prometheus' text
+ * format), /healthz (200 while the node's loop runs), /readyz (200 for a
+ * member that knows a leader and has applied all but at most 1000
+ * committed entries; 503 with the reason otherwise) and rqlite's data API.
+ * `address` is "HOST:PORT" or "[V6]:PORT" (port 0: any; see
+ * dqlite_node_get_http_address). With dqlite_node_set_tls, the listener
+ * speaks HTTPS with the same certificate and asks clients for one signed
+ * by the CA unless DQLITE_TLS_CLIENT_AUTH_OPTIONAL. Before start;
+ * dqlite_node_start fails with DQLITE_ERROR (dqlite_node_errmsg says why)
+ * when the address cannot be served. */
+DQLITE_API int dqlite_node_set_http_address(dqlite_node *n,
+                                            const char *address);
+
+/* Extension: the HTTP listener's bound address while the node runs (the
+ * real port when 0 was asked), else NULL. */
+DQLITE_API const char *dqlite_node_get_http_address(dqlite_node *n);
+
 #endif /* DQLITE_H */

@@ -104,7 +104,7 @@ done
 if [ -d cmd ]; then
     while IFS= read -r f; do
         check_file "$f" "$public" \
-            "$pure $posix $public sqlite3.h getopt.h histedit.h editline/readline.h readline/readline.h readline/history.h"
+            "$pure $posix $public sqlite3.h getopt.h histedit.h editline/readline.h readline/readline.h readline/history.h systemd/sd-daemon.h jansson.h"
     done < <(find cmd -type f \( -name '*.c' -o -name '*.h' \))
 fi
 

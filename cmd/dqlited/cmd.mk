@@ -11,7 +11,21 @@ DQLITED_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(DQLITED_SRCS))
 
 $(B)/dqlited: $(DQLITED_OBJS) $(call link_archives_of,server)
 	$(CC) -o $@ $(DQLITED_OBJS) $(call link_archives_of,server) \
-		$(LDFLAGS_COMMON) $(call ext_libs_of,server) -lm
+		$(LDFLAGS_COMMON) $(call ext_libs_of,server) -lsystemd -lm
+
+# --version prints the build: `git describe` when the binary was built,
+# kept in a header rewritten only when it changes (so options.o rebuilds
+# after a commit, and nothing else does).
+DQLITED_BUILD := $(shell git describe --tags --always --dirty 2>/dev/null || \
+	echo $(VERSION))
+$(B)/gen/dqlited_build.h: FORCE
+	@mkdir -p $(@D)
+	@echo '#define DQLITED_BUILD "$(DQLITED_BUILD)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(B)/obj/cmd/dqlited/options.o: $(B)/gen/dqlited_build.h
+$(B)/obj/cmd/dqlited/options.o: CFLAGS_COMMON += -include $(B)/gen/dqlited_build.h
+.PHONY: FORCE
+FORCE:
 
 $(B)/obj/cmd/dqlited/%.o: cmd/dqlited/%.c | deps
 	@mkdir -p $(@D)

@@ -63,14 +63,43 @@ struct config {
     const char *tls_ca;
     unsigned tls_flags;                /* DQLITE_TLS_* */
     unsigned tls_handshake_timeout_ms; /* 0: the library's default */
+    const char *http;     /* --http HOST:PORT: metrics, health, rqlite API */
+    int log_format;       /* LOG_FORMAT_* (--log-format) */
+    const char *config;   /* --config FILE, or NULL */
+    bool log_level_fixed; /* --log-level on the command line: SIGHUP keeps it */
 };
+
+/* --log-format: "TIMESTAMP LEVEL message" lines, or one JSON object per
+ * line ({"time", "level", "msg"}) for log collectors. */
+enum { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+
+/* The configuration file read when --config is not given (if it exists),
+ * and the prefix of the environment variables that set options
+ * (DQLITED_LOG_LEVEL=debug is --log-level debug). */
+#define DQLITED_CONFIG_DEFAULT "/etc/dqlited.conf"
+#define DQLITED_ENV_PREFIX "DQLITED_"
 
 /* Parses argv into *cfg. Returns -1 to continue, or an exit code (0 after
  * --help or --version, DQLITED_EXIT_USAGE after a message on stderr). */
 int optionsParse(int argc, char *argv[], struct config *cfg);
 
+/* config.c: the option table (options.c), whether argv names an option,
+ * and the arguments of the configuration file and the environment placed
+ * before argv's (kept for the process' lifetime). 0, or -1 after a
+ * message. */
+struct option;
+const struct option *optionsTable(void);
+bool commandLineHas(int argc, char *argv[], const char *name, char short_opt);
+int sourcesCollect(int argc, char *argv[], struct config *cfg, char ***args,
+                   int *n_args);
+
+/* SIGHUP: the log level the configuration file and the environment give
+ * now (the command line's, if it gave one). 0, or -1 after a message. */
+int optionsReloadLevel(const struct config *cfg, int *level);
+
 /* Logging to stderr, with a UTC timestamp and the level. */
 void logSetLevel(int level);
+void logSetFormat(int format);
 void logMsg(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

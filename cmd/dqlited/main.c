@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,26 @@ static volatile sig_atomic_t node_broken;
 
 /* The running node with TLS on: SIGHUP reloads its certificates. */
 static dqlite_node *tls_node;
+/* The configuration SIGHUP reads the log level from again. */
+static const struct config *reload_cfg;
+
+/* SIGHUP: the log level from the configuration file and environment. */
+static void reloadLevel(void)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    int level;
+    if (reload_cfg == NULL) {
+        return;
+    }
+    if (optionsReloadLevel(reload_cfg, &level) != 0) {
+        logMsg(LOG_ERROR, "SIGHUP: %s unreadable: log level unchanged",
+               reload_cfg->config);
+        return;
+    }
+    logSetLevel(level);
+    logMsg(LOG_INFO, "SIGHUP: log level %s%s", names[level],
+           reload_cfg->log_level_fixed ? " (fixed by --log-level)" : "");
+}
 
 /* SIGHUP (and a SIGUSR1 that is not the node's): not a stop. SIGHUP
  * reloads the TLS certificate, key and CA when TLS is on (a failed reload
@@ -43,10 +64,19 @@ static bool signalIgnored(int sig)
     if (sig != SIGHUP && (sig != SIGUSR1 || node_removed || node_broken)) {
         return false;
     }
+    if (sig == SIGHUP) {
+        sd_notify(0, "RELOADING=1");
+        reloadLevel();
+    }
     if (sig == SIGHUP && tls_node != NULL) {
         int rv = dqlite_node_reload_tls(tls_node);
         logMsg(rv == 0 ? LOG_INFO : LOG_ERROR, "SIGHUP: TLS reload %s",
                rv == 0 ? "done" : "failed, the previous files stay in use");
+        sd_notify(0, "READY=1");
+        return true;
+    }
+    if (sig == SIGHUP) {
+        sd_notify(0, "READY=1");
         return true;
     }
     /* A hang-up must not end the node without a graceful stop. */
@@ -99,7 +129,9 @@ static void nodeWatch(void *arg, int old_state, int new_state,
 /* Applies the tuning options to a created node. */
 static int nodeConfigure(dqlite_node *node, const struct config *cfg)
 {
-    int rv = dqlite_node_set_log_func(node, nodeLog, NULL, cfg->log_level);
+    /* Everything from debug up: dqlited filters, so SIGHUP can lower the
+     * level of a running node. */
+    int rv = dqlite_node_set_log_func(node, nodeLog, NULL, DQLITE_LOG_DEBUG);
     if (rv == 0) {
         rv = dqlite_node_set_watch_func(node, nodeWatch, NULL);
     }
@@ -139,6 +171,9 @@ static int nodeConfigure(dqlite_node *node, const struct config *cfg)
     if (rv == 0 && cfg->bind != NULL) {
         rv = dqlite_node_set_bind_address(node, cfg->bind);
     }
+    if (rv == 0 && cfg->http != NULL) {
+        rv = dqlite_node_set_http_address(node, cfg->http);
+    }
     if (rv == 0 && cfg->tls_cert != NULL) {
         rv = dqlite_node_set_tls(node, cfg->tls_cert, cfg->tls_key, cfg->tls_ca,
                                  cfg->tls_flags);
@@ -177,6 +212,13 @@ static void printListening(dqlite_node *node, const struct config *cfg)
     fflush(stdout);
     logMsg(LOG_INFO, "node %" PRIu64 " serves on %s, advertised as %s", cfg->id,
            bound != NULL ? bound : cfg->address, cfg->address);
+    if (dqlite_node_get_http_address(node) != NULL) {
+        logMsg(LOG_INFO, "HTTP on %s (/metrics, /healthz, /readyz)",
+               dqlite_node_get_http_address(node));
+    }
+    /* systemd's Type=notify: the node serves (a no-op outside systemd). */
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s",
+               bound ? bound : cfg->address);
 }
 
 /* Joins (or checks membership) as the --join option asks, and announces
@@ -226,6 +268,7 @@ static int nodeShutdown(dqlite_node *node, int exit_code)
 {
     pthread_t watchdog;
     logMsg(LOG_INFO, "stopping");
+    sd_notify(0, "STOPPING=1");
     if (pthread_create(&watchdog, NULL, stopWatchdog, NULL) == 0) {
         pthread_detach(watchdog);
     } else {
@@ -252,6 +295,8 @@ int main(int argc, char *argv[])
         return rv;
     }
     logSetLevel(cfg.log_level);
+    logSetFormat(cfg.log_format);
+    reload_cfg = &cfg;
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);

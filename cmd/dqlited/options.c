@@ -46,9 +46,11 @@ static const char usage_text[] =
     "    hands leadership over when it can, closes its connections and files,\n"
     "    and exits 0. A statement running at that moment is interrupted. A\n"
     "    stop that takes over 30 s is ended: one ERROR line is logged and the\n"
-    "    process exits 6. SIGHUP reloads the --tls-* files (a failed reload\n"
-    "    keeps the previous ones, logged); without TLS it is logged and\n"
-    "    ignored. A node removed from the cluster while it runs notices\n"
+    "    process exits 6. SIGHUP never stops the node: it reads the log\n"
+    "    level again (CONFIGURATION) and reloads the --tls-* files (a failed\n"
+    "    reload keeps the previous ones, logged). Under systemd\n"
+    "    (Type=notify) dqlited says READY=1 once it serves, and STOPPING=1.\n"
+    "    A node removed from the cluster while it runs notices\n"
     "    (within a few election timeouts without a leader), logs it, stops\n"
     "    and exits 13.\n"
     "    --log-level filters dqlited's lines and the node's own.\n"
@@ -144,8 +146,30 @@ static const char usage_text[] =
     "        --tls-handshake-timeout MS  close a connection whose TLS\n"
     "                             handshake takes longer (10000)\n"
     "        --recover LIST       rewrite the configuration and exit (above)\n"
+    "        --http HOST:PORT     serve HTTP there: /metrics (Prometheus),\n"
+    "                             /healthz, /readyz and rqlite's data API\n"
+    "                             (HTTPS with the --tls-* files)\n"
+    "        --log-format text|json  text lines (default) or one JSON "
+    "object\n"
+    "                             per line: {\"time\",\"level\",\"msg\"}\n"
+    "    -c, --config FILE        read options from FILE (default\n"
+    "                             /etc/dqlited.conf when it exists)\n"
     "    -h, --help               this text\n"
-    "    -V, --version            the library version\n"
+    "    -V, --version            the build (git describe) and the ABI\n"
+    "\n"
+    "CONFIGURATION\n"
+    "    Every option can be set in the configuration file, one per line as\n"
+    "    NAME = VALUE (NAME the long option without dashes, e.g.\n"
+    "    \"log-level = debug\"; a flag alone: \"tls12\"; # starts a "
+    "comment),\n"
+    "    or in the environment as DQLITED_NAME, upper case, dashes as\n"
+    "    underscores (DQLITED_LOG_LEVEL=debug; DQLITED_CONFIG names the "
+    "file).\n"
+    "    The command line wins over the environment, which wins over the "
+    "file.\n"
+    "    SIGHUP reads the log level again from the file and the environment\n"
+    "    (unless --log-level was given on the command line) and reloads the\n"
+    "    --tls-* files; it never stops the node.\n"
     "\n"
     "EXIT STATUS\n"
     "    0  stopped by SIGTERM or SIGINT after a clean shutdown\n"
@@ -190,6 +214,8 @@ enum {
     OPT_TLS_ADMIN_AUTH,
     OPT_TLS12,
     OPT_TLS_HANDSHAKE_TIMEOUT,
+    OPT_HTTP,
+    OPT_LOG_FORMAT,
 };
 
 static const struct option long_options[] = {
@@ -221,10 +247,18 @@ static const struct option long_options[] = {
     {"tls12", no_argument, NULL, OPT_TLS12},
     {"tls-handshake-timeout", required_argument, NULL,
      OPT_TLS_HANDSHAKE_TIMEOUT},
+    {"http", required_argument, NULL, OPT_HTTP},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"config", required_argument, NULL, 'c'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
+
+const struct option *optionsTable(void)
+{
+    return long_options;
+}
 
 /* Prints the --help text with one write(2) when it can: split into
  * stdio-buffer-sized writes, `dqlited --help | grep -q WORD` could see
@@ -299,6 +333,17 @@ static int parseLevel(const char *text, int *level)
             "dqlited: --log-level: expected debug, info, warn or "
             "error, got \"%s\"\n",
             text);
+    return -1;
+}
+
+static int parseFormat(const char *text, int *format)
+{
+    if (strcmp(text, "text") == 0 || strcmp(text, "json") == 0) {
+        *format = strcmp(text, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT;
+        return 0;
+    }
+    fprintf(stderr,
+            "dqlited: --log-format: expected text or json, got \"%s\"\n", text);
     return -1;
 }
 
@@ -450,6 +495,13 @@ static int optionApply(int opt, const char *arg, struct config *cfg)
     case OPT_RECOVER:
         cfg->recover = arg;
         return 0;
+    case OPT_HTTP:
+        cfg->http = arg;
+        return 0;
+    case OPT_LOG_FORMAT:
+        return parseFormat(arg, &cfg->log_format);
+    case 'c':
+        return 0; /* read before the other options (sourcesCollect) */
     case 'r':
         return parseRole(arg, &cfg->role);
     case 'l':
@@ -499,6 +551,8 @@ static int optionsCheck(const struct config *cfg)
 int optionsParse(int argc, char *argv[], struct config *cfg)
 {
     int opt;
+    char **args = NULL;
+    int n_args = 0;
     memset(cfg, 0, sizeof *cfg);
     cfg->role = DQLITE_VOTER;
     cfg->log_level = LOG_INFO;
@@ -506,7 +560,11 @@ int optionsParse(int argc, char *argv[], struct config *cfg)
     cfg->idle_timeout_s = 300; /* the library's defaults */
     cfg->stall_timeout_s = 30;
     cfg->client_memory_mib = 1024;
-    while ((opt = getopt_long(argc, argv, "i:a:b:d:j:r:l:hV", long_options,
+    cfg->log_level_fixed = commandLineHas(argc, argv, "log-level", 'l');
+    if (sourcesCollect(argc, argv, cfg, &args, &n_args) != 0) {
+        return DQLITED_EXIT_USAGE;
+    }
+    while ((opt = getopt_long(n_args, args, "i:a:b:d:j:r:l:c:hV", long_options,
                               NULL)) != -1) {
         if (opt == 'h') {
             printUsage();
@@ -514,15 +572,16 @@ int optionsParse(int argc, char *argv[], struct config *cfg)
         }
         if (opt == 'V') {
             int v = dqlite_version_number();
-            printf("dqlited %d.%d.%d\n", v / 10000, v / 100 % 100, v % 100);
+            printf("dqlited %s (dqlite ABI %d.%d.%d)\n", DQLITED_BUILD,
+                   v / 10000, v / 100 % 100, v % 100);
             return DQLITED_EXIT_OK;
         }
         if (opt == '?' || optionApply(opt, optarg, cfg) != 0) {
             return DQLITED_EXIT_USAGE;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "dqlited: unexpected argument \"%s\"\n", argv[optind]);
+    if (optind < n_args) {
+        fprintf(stderr, "dqlited: unexpected argument \"%s\"\n", args[optind]);
         return DQLITED_EXIT_USAGE;
     }
     return optionsCheck(cfg) == 0 ? -1 : DQLITED_EXIT_USAGE;

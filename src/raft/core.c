@@ -571,6 +571,22 @@ uint64_t raftLastApplied(const struct raft *r)
     return r->applied;
 }
 
+uint64_t raftMatchIndex(const struct raft *r, uint64_t id)
+{
+    if (r->state != RAFT_LEADER) {
+        return 0;
+    }
+    if (id == r->id) {
+        return raftLastIndex(r);
+    }
+    for (unsigned i = 0; i < r->n_prs; i++) {
+        if (r->prs[i].id == id) {
+            return r->prs[i].match;
+        }
+    }
+    return 0;
+}
+
 const struct raft_configuration *raftConfiguration(const struct raft *r)
 {
     return &r->conf;

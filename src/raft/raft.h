@@ -573,5 +573,9 @@ uint64_t raftNoticeCount(const struct raft *r, int kind);
 uint64_t raftLogBytes(const struct raft *r, uint64_t after, uint64_t upto);
 /* Term of the entry at `index` if the core knows it, else 0. */
 uint64_t raftTermAt(const struct raft *r, uint64_t index);
+/* Leader only: the highest index known replicated on server `id` (its
+ * match index, Raft paper Figure 2), this leader's last index for itself;
+ * 0 on a non-leader or for a server it does not track. */
+uint64_t raftMatchIndex(const struct raft *r, uint64_t id);
 
 #endif /* RAFT_RAFT_H */

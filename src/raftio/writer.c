@@ -27,6 +27,28 @@ static int writerAppendOne(struct raftio_writer *w, struct raftio_req *req)
 
 /* Runs the appends from `q` on that have not succeeded yet (all of them
  * on the first pass); returns the first request after them. */
+static uint64_t writerNowUs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Files one fdatasync's duration (UINT64_MAX: none happened). mu held. */
+static void writerCountSync(struct raftio_writer_stats *s, uint64_t us)
+{
+    static const uint64_t bounds[RAFTIO_SYNC_BUCKETS] = RAFTIO_SYNC_BOUNDS_US;
+    unsigned i = 0;
+    if (us == UINT64_MAX) {
+        return;
+    }
+    while (i < RAFTIO_SYNC_BUCKETS && us > bounds[i]) {
+        i++;
+    }
+    s->sync_us_buckets[i]++;
+    s->sync_us_sum += us;
+}
+
 static struct queue *writerRunGroup(struct raftio_writer *w, struct queue *head,
                                     struct queue *q, bool retry)
 {
@@ -42,7 +64,9 @@ static struct queue *writerRunGroup(struct raftio_writer *w, struct queue *head,
             n_entries += req->status == 0 ? req->n : 0;
         }
     }
+    uint64_t sync_us = writerNowUs();
     int rv = raftioLogSync(w->log);
+    sync_us = writerNowUs() - sync_us;
     for (struct queue *p = start; p != q; p = p->next) {
         struct raftio_req *req = QUEUE_DATA(p, struct raftio_req, link);
         if (req->status == 0 && rv != 0) {
@@ -51,6 +75,7 @@ static struct queue *writerRunGroup(struct raftio_writer *w, struct queue *head,
     }
     pthread_mutex_lock(&w->mu);
     w->stats.syncs += n_entries > 0 ? 1 : 0;
+    writerCountSync(&w->stats, n_entries > 0 ? sync_us : UINT64_MAX);
     w->stats.entries += rv == 0 ? n_entries : 0;
     pthread_mutex_unlock(&w->mu);
     return q;

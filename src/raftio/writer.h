@@ -69,8 +69,19 @@ struct raftio_req {
     int status;
 };
 
+/* Buckets of the fdatasync durations (upper bounds in microseconds, for
+ * the node's fsync latency histogram; a last bucket counts the rest). */
+#define RAFTIO_SYNC_BUCKETS 14
+#define RAFTIO_SYNC_BOUNDS_US                                                 \
+    {                                                                         \
+        100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, \
+            500000, 1000000, 5000000                                          \
+    }
+
 struct raftio_writer_stats {
-    uint64_t syncs;           /* fdatasyncs of append groups */
+    uint64_t syncs;       /* fdatasyncs of append groups */
+    uint64_t sync_us_sum; /* their total duration */
+    uint64_t sync_us_buckets[RAFTIO_SYNC_BUCKETS + 1]; /* by duration */
     uint64_t appends;         /* append requests completed */
     uint64_t entries;         /* entries made durable */
     uint64_t nospace_retries; /* retries of requests that hit ERR_NOSPACE */

@@ -461,6 +461,8 @@ static void connPump(struct conn *c)
 
 void connRequestDone(struct conn *c)
 {
+    metricsRequestDone(&c->node->metrics, c->gateway.db_name,
+                       c->gateway.req.type);
     c->active_ms = uv_now(&c->node->loop);
     connPump(c);
 }

@@ -100,6 +100,7 @@ static void gatewayFailureInit(struct proto_response *resp, uint64_t code,
 void gatewayFailure(struct gateway *g, uint64_t code, const char *message)
 {
     struct proto_response resp;
+    metricsRequestFailed(&g->conn->node->metrics, g->db_name, g->req.type);
     gatewayFailureInit(&resp, code, message);
     gatewayRespond(g, &resp);
 }

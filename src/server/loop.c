@@ -161,6 +161,7 @@ static void loopShutdown(struct dqlite_node *n)
     connSweepClose(n);
     rolesClose(n);
     membershipClose(n);
+    nodeMetricsClose(n);
     replicaClose(&n->replica, loopOnReplicaClosed);
 }
 
@@ -387,8 +388,7 @@ static void loopOnState(void *arg, int state, uint64_t leader_id)
     struct dqlite_node *n = arg;
     int old_state = n->last_state;
     n->last_state = state;
-    nodeLogf(n, DQLITE_LOG_INFO, "state %d, leader %llu", state,
-             (unsigned long long)leader_id);
+    nodeLogState(n, old_state, state, leader_id);
     if (n->watch_fn != NULL) {
         n->watch_fn(n->watch_arg, old_state, state, leader_id);
     }
@@ -423,6 +423,7 @@ static int loopStartServices(struct dqlite_node *n)
     connSweepStart(n);
     rolesStart(n);
     membershipStart(n);
+    nodeMetricsStart(n);
     return rv;
 }
 
@@ -525,7 +526,9 @@ int dqlite_node_start(dqlite_node *n)
     }
     pthread_mutex_unlock(&n->lock);
     n->state = NODE_RUNNING;
-    rv = n->start_rv != 0 ? n->start_rv : nodeDirClaim(n);
+    /* HTTP before the claim: a start that fails leaves DIR unclaimed. */
+    rv = n->start_rv != 0 ? n->start_rv : nodeHttpStart(n);
+    rv = rv != 0 ? rv : nodeDirClaim(n);
     if (rv != 0) {
         dqlite_node_stop(n);
         nodeDirRelease(n);
@@ -538,6 +541,7 @@ int dqlite_node_stop(dqlite_node *n)
     if (n == NULL || n->state != NODE_RUNNING) {
         return DQLITE_MISUSE;
     }
+    nodeHttpStop(n);
     if (n->start_rv == 0) {
         uv_async_send(&n->stop_async);
     }

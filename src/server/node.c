@@ -59,6 +59,8 @@ static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
     n->conn_stall_timeout_ms = CONN_STALL_TIMEOUT_MS_DEFAULT;
     n->stmt_bytes_max = GATEWAY_MAX_STMT_BYTES_DEFAULT;
     n->tls_handshake_timeout_ms = TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
+    metricsInit(&n->metrics);
+    raftConfInit(&n->metrics_conf);
 }
 
 int dqlite_node_create(dqlite_node_id id, const char *address,
@@ -105,6 +107,9 @@ void dqlite_node_destroy(dqlite_node *n)
     }
     nodeDirRelease(n);
     tlsDestroy(n);
+    metricsClose(&n->metrics);
+    raftConfClose(&n->metrics_conf);
+    libFree(n->http_address);
     pthread_cond_destroy(&n->cond);
     pthread_mutex_destroy(&n->lock);
     libFree(n->address);

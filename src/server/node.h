@@ -24,6 +24,7 @@
 #include "server/addr.h"
 #include "server/budget.h"
 #include "server/membership.h"
+#include "server/metrics.h"
 #include "server/replica.h"
 #include "server/roles.h"
 #include "server/worker.h"
@@ -70,6 +71,9 @@
 enum node_state { NODE_CREATED, NODE_RUNNING, NODE_STOPPED };
 
 typedef int (*node_connect_fn)(void *arg, const char *address, int *fd);
+
+struct http_server;
+struct http_rqlite;
 
 struct dqlite_node {
     dqlite_node_id id;
@@ -157,6 +161,16 @@ struct dqlite_node {
     struct membership membership;  /* removed-node check (membership.c) */
     uv_timer_t stuck_timer;        /* the db-thread watchdog (watchdog.c) */
     uint64_t stuck_next_ms;        /* ...no new hand-over before this */
+    /* Metrics and the HTTP listener (node_metrics.c, node_http.c). */
+    struct metrics metrics;
+    uv_timer_t metrics_timer;               /* publishes every 250 ms */
+    struct raft_configuration metrics_conf; /* last membership logged */
+    bool metrics_conf_known;
+    bool catching_up; /* applied far behind commit */
+    uint64_t catchup_since_ms;
+    char *http_address;       /* NULL: no HTTP listener */
+    struct http_server *http; /* started with the node */
+    struct http_rqlite *rqlite;
 };
 
 /* Log a line through the node's log function (node thread or host). */
@@ -185,6 +199,19 @@ unsigned nodeStuckBoundMs(const struct dqlite_node *n);
 /* The most up-to-date voter this node is connected to right now, or 0
  * (loop.c): where a leader hands leadership over. */
 uint64_t nodeHandOverTarget(struct dqlite_node *n);
+
+/* node_metrics.c: the metrics timer (loop), the snapshot published now,
+ * and the log line of a role or leader change. */
+void nodeMetricsStart(struct dqlite_node *n);
+void nodeMetricsClose(struct dqlite_node *n);
+void nodeMetricsPublish(struct dqlite_node *n);
+void nodeLogState(struct dqlite_node *n, int old_state, int state,
+                  uint64_t leader);
+
+/* node_http.c: the HTTP listener, started once the loop serves (host
+ * thread), stopped before the loop stops. */
+int nodeHttpStart(struct dqlite_node *n);
+void nodeHttpStop(struct dqlite_node *n);
 
 /* Heartbeat and election timeouts from the configured network latency. */
 void nodeTimeouts(const struct dqlite_node *n, unsigned *heartbeat_ms,

@@ -537,6 +537,9 @@ static void replicaNotify(struct replica *r)
     if (rd->transfer_failed) {
         replicaTransferDone(r, ERR_TIMEOUT);
     }
+    if (rd->conf_changed && r->on_conf != NULL) {
+        r->on_conf(r->cb_arg);
+    }
     if (!rd->state_changed) {
         return;
     }

@@ -35,6 +35,7 @@
 
 struct replica;
 struct replica_wait;
+struct metrics;
 
 /* A client's SQLite connection, known to the db thread so that applying a
  * committed entry can roll back a transaction a deposed leader's client
@@ -56,6 +57,7 @@ struct replica_wait {
     uint64_t id;    /* role waits: the server */
     int role;       /* role waits: the role it must reach */
     uint64_t deadline_ms;
+    uint64_t start_us; /* proposals: when proposed (commit latency) */
     bool read_confirmed;
     struct queue link;
 };
@@ -132,8 +134,11 @@ struct replica {
     int last_state;
     uint64_t last_leader;
     uint64_t next_read_ctx;
-    uint64_t notice_log_ms; /* last raft notice logged (loop clock) */
-    uint64_t notices_held;  /* notices since then, not logged */
+    uint64_t notice_log_ms;  /* last raft notice logged (loop clock) */
+    uint64_t notices_held;   /* notices since then, not logged */
+    struct metrics *metrics; /* the node's (metrics.h); NULL: none */
+    /* Optional, with cb_arg: the configuration in effect changed. */
+    void (*on_conf)(void *arg);
 
     struct queue proposals; /* replica_wait, by index */
     struct queue barriers;  /* replica_wait, by index */

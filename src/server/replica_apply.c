@@ -105,6 +105,9 @@ static void applyResolveProposals(struct replica *r, uint64_t index,
             return;
         }
         queueRemove(q);
+        metricsCommitted(w->index == index && w->term == term ? r->metrics
+                                                              : NULL,
+                         w->start_us);
         w->cb(w,
               w->index == index && w->term == term ? 0 : ERR_LEADERSHIP_LOST);
     }
@@ -349,6 +352,7 @@ int replicaPropose(struct replica *r, uint8_t *data, size_t len,
     if (rv != 0) {
         return rv;
     }
+    metricsProposed(r->metrics, w->start_us = metricsNowUs(), len);
     queueInsertTail(&r->proposals, &w->link);
     replicaProcess(r);
     return 0;

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "server/metrics.h"
 #include "server/replica.h"
 
 #define REPLICA_OF(ptr, field) \
@@ -25,6 +26,12 @@ int serverUpgradeDir(const char *dir, raftio_logger_fn logger, void *arg,
 
 void replicaLogf(const struct replica *r, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* One line and a count per snapshot taken, and per snapshot sent once its
+ * last chunk went out (replica_log.c). */
+void replicaSnapshotTakenLog(struct replica *r, uint64_t index);
+void replicaSnapshotSentLog(struct replica *r, uint64_t to, uint64_t index,
+                            bool last);
 
 /* The batch's durable writes are done (or failed). */
 void replicaAfterPersist(struct replica *r);

@@ -79,6 +79,7 @@ static void installDone(struct worker_job *job)
         } else {
             r->applied = j->index;
             r->snapshot_index = j->index;
+            metricsSnapshotInstalled(r->metrics);
             if (j->newest != 0) {
                 replicaLogf(r, REPLICA_LOG_INFO,
                             "the leader's snapshot at %llu was superseded "
@@ -141,6 +142,7 @@ static void chunkReadDone(uv_work_t *req, int status)
         if (status == 0 && c->rv == 0) {
             raftSnapshotChunk(r->raft, c->read.to, c->read.index,
                               c->read.offset, c->buf, c->got, c->last);
+            replicaSnapshotSentLog(r, c->read.to, c->read.index, c->last);
         } else {
             raftReportSnapshot(r->raft, c->read.to, false);
         }
@@ -249,6 +251,7 @@ static void snapWriteDone(uv_work_t *req, int status)
     if (status == 0 && s->rv == 0 && !r->closing) {
         if (raftSnapshotTaken(r->raft, s->meta.index) == 0) {
             r->snapshot_index = s->meta.index;
+            replicaSnapshotTakenLog(r, s->meta.index);
             snapCompact(r, s->meta.index);
         }
     } else if (!r->closing) {

@@ -110,6 +110,16 @@ bool tlsEnabled(const struct dqlite_node *n)
     return n->tls != NULL;
 }
 
+void tlsPaths(const struct dqlite_node *n, const char **cert, const char **key,
+              const char **ca, bool *verify_clients)
+{
+    PRE(tlsEnabled(n));
+    *cert = n->tls->cert;
+    *key = n->tls->key;
+    *ca = n->tls->ca;
+    *verify_clients = !(n->tls->flags & DQLITE_TLS_CLIENT_AUTH_OPTIONAL);
+}
+
 bool tlsMayPeer(const struct dqlite_node *n, enum tls_role role)
 {
     struct tls_state *t = tlsOf(n);

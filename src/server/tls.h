@@ -67,6 +67,12 @@ int tlsReload(struct dqlite_node *n);
 
 bool tlsEnabled(const struct dqlite_node *n);
 
+/* The files given to dqlite_node_set_tls (borrowed, live until destroy),
+ * and whether clients must present a certificate (the HTTP listener uses
+ * the same ones). TLS must be enabled. */
+void tlsPaths(const struct dqlite_node *n, const char **cert, const char **key,
+              const char **ca, bool *verify_clients);
+
 /* With DQLITE_TLS_ADMIN_AUTH: whether `role` may open a peer stream, or
  * send an admin request (membership, DUMP, roles, WEIGHT). */
 bool tlsMayPeer(const struct dqlite_node *n, enum tls_role role);

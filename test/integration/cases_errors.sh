@@ -63,7 +63,7 @@ t_sighup_ignored() {
     kill -HUP "${PIDS[h2]}"
     sleep 0.5
     kill -0 "${PIDS[h2]}" || { echo "SIGHUP killed dqlited"; return 1; }
-    grep -q "SIGHUP ignored" "$TMP/h2.log" || { tail -3 "$TMP/h2.log"; return 1; }
+    grep -q "SIGHUP: log level" "$TMP/h2.log" || { tail -3 "$TMP/h2.log"; return 1; }
     hsh hdb "INSERT INTO t VALUES (3)" || return 1
     stop_node h2 TERM
     expect_eq 0 "$STOP_STATUS" || return 1

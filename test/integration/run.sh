@@ -155,6 +155,8 @@ wait_leader() {
 . "$(dirname "$0")/cases_attack.sh"
 # shellcheck source=test/integration/cases_tls.sh
 . "$(dirname "$0")/cases_tls.sh"
+# shellcheck source=test/integration/cases_ops.sh
+. "$(dirname "$0")/cases_ops.sh"
 
 # INTEGRATION_ONLY="tls errs": only those groups (run_<name>_cases).
 if [ -n "${INTEGRATION_ONLY:-}" ]; then
@@ -176,6 +178,7 @@ run_runaway_cases
 run_errs_cases
 run_attack_cases
 run_tls_cases
+run_ops_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
 echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"

@@ -751,6 +751,8 @@ static uint64_t hExpectValue(char **a, int n, uint64_t *want)
         return H.nodes[hId(a[2])].installs;
     } else if (strcmp(a[1], "leaderid") == 0) {
         return raftLeader(r);
+    } else if (strcmp(a[1], "match") == 0) {
+        return raftMatchIndex(r, strtoull(a[3], NULL, 10));
     } else if (strcmp(a[1], "notices") == 0) {
         return raftNoticeCount(r, atoi(a[3]));
     } else if (strcmp(a[1], "read") == 0) {

@@ -459,3 +459,26 @@ Test(scenario, down_follower_holds_no_compaction)
                "stabilize\n"
                "expect applied 3 53\n");
 }
+
+/* raftMatchIndex, what the node's metrics print per peer: on the leader,
+ * each follower's highest replicated index (its own last index for
+ * itself), stuck for a cut-off follower while the others advance; 0 on a
+ * follower. */
+Test(scenario, match_index_per_peer)
+{
+    harnessRun("cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "expect leader 1\n"
+               "expect match 1 1 2\n"
+               "expect match 1 2 2\n"
+               "expect match 1 3 2\n"
+               "isolate 3\n"
+               "propose 1 4\n"
+               "stabilize\n"
+               "expect match 1 1 6\n"
+               "expect match 1 2 6\n"
+               "expect match 1 3 2\n"
+               "expect match 2 1 0   # a follower tracks nobody\n"
+               "expect match 1 9 0   # nor does anyone track a stranger\n");
+}

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -387,5 +388,40 @@ Test(node, tls_start_reload_stop)
     cr_assert(strstr(dqlite_node_errmsg(n), "TLS: cannot load the key") != NULL,
               "%s", dqlite_node_errmsg(n));
     cr_assert_eq(dqlite_node_stop(n), 0);
+    dqlite_node_destroy(n);
+}
+
+/* dqlite_node_set_http_address: the listener runs exactly while the node
+ * does, on the real port when 0 was asked; a bad address is refused
+ * before start, a busy one fails the start with a message. */
+Test(node, http_listener_lives_with_the_node)
+{
+    dqlite_node *n;
+    dqlite_node *other;
+    cr_assert_eq(dqlite_node_create(1, "127.0.0.1:0", dir, &n), 0);
+    cr_assert_eq(dqlite_node_set_http_address(n, "nonsense"), DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_set_http_address(n, "127.0.0.1:0"), 0);
+    cr_assert_null(dqlite_node_get_http_address(n));
+    cr_assert_eq(dqlite_node_start(n), 0, "%s", dqlite_node_errmsg(n));
+    const char *http = dqlite_node_get_http_address(n);
+    cr_assert_not_null(http);
+    cr_assert(strncmp(http, "127.0.0.1:", 10) == 0 &&
+                  strcmp(http, "127.0.0.1:0") != 0,
+              "%s", http);
+    cr_assert_eq(dqlite_node_set_http_address(n, "127.0.0.1:0"), DQLITE_MISUSE);
+
+    /* A second node asking for the same HTTP port does not start. */
+    char dir2[64];
+    snprintf(dir2, sizeof dir2, "%s/second", dir);
+    cr_assert_eq(mkdir(dir2, 0700), 0);
+    cr_assert_eq(dqlite_node_create(2, "127.0.0.1:0", dir2, &other), 0);
+    cr_assert_eq(dqlite_node_set_http_address(other, http), 0);
+    cr_assert_eq(dqlite_node_start(other), DQLITE_ERROR);
+    cr_assert(strstr(dqlite_node_errmsg(other), "HTTP") != NULL, "%s",
+              dqlite_node_errmsg(other));
+    dqlite_node_destroy(other);
+
+    cr_assert_eq(dqlite_node_stop(n), 0);
+    cr_assert_null(dqlite_node_get_http_address(n));
     dqlite_node_destroy(n);
 }
