@@ -312,6 +312,15 @@ DQLITE_API int dqlite_node_set_statement_timeout(dqlite_node *n,
  * they never return stale data from a deposed leader (default on). */
 DQLITE_API int dqlite_node_set_linearizable_reads(dqlite_node *n, int enabled);
 
+/* Extension of the 1.11 API (docs/abi.md): whether a leader answers
+ * linearizable reads from a lease instead of a read-index round to a
+ * quorum (docs/raft.md "Leader leases"): while a quorum acknowledged its
+ * heartbeats within the last election timeout less a 10% clock-drift
+ * bound, no other leader can exist, so no round trip is needed. Assumes
+ * the nodes' monotonic clocks advance at rates within 10% of each other
+ * and that every node has the same election timeout. Before start. */
+DQLITE_API int dqlite_node_set_read_lease(dqlite_node *n, int enabled);
+
 /* Whether snapshot files are LZ4-compressed (default on). Before start. */
 DQLITE_API int dqlite_node_set_snapshot_compression(dqlite_node *n,
                                                     int enabled);

@@ -644,6 +644,22 @@ DQLITE_API void dqlite_file_free(struct dqlite_file *files, unsigned n);
 DQLITE_API int dqlite_client_dump_to_dir(struct dqlite_client *client,
                                          const char *name, const char *dir);
 
+/* Backs database `name` up into `path` as a standalone SQLite file: the
+ * database at one commit (writers go on meanwhile), copied page by page.
+ * The node streams the pages in chunks (BACKUP, docs/protocol.md, "Extensions")
+ * that are written as they arrive, so memory stays at one chunk (about 1 MiB)
+ * on both sides; a node without BACKUP is asked for DUMP instead (whole in
+ * memory). The copy is switched to a rollback journal (no -wal file needed
+ * beside it) and checked with PRAGMA integrity_check before it is renamed
+ * to `path` and flushed: `path` is never left half written. Asked of the
+ * leader, the copy holds every write acknowledged before the call. On
+ * failure dqlite_client_errmsg() says why (DQLITE_CLIENT_IOERR: `path`
+ * cannot be written, naming it and the system's reason); a failure in the
+ * middle of the stream closes the client's connection. Thread: the one
+ * using the client. */
+DQLITE_API int dqlite_client_backup(struct dqlite_client *client,
+                                    const char *name, const char *path);
+
 /* Adds a node (as spare), then assigns `role` unless it is spare. Leader
  * only. Thread: the one using the client. */
 DQLITE_API int dqlite_client_add(struct dqlite_client *client, uint64_t id,

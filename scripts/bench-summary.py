@@ -14,8 +14,9 @@ import statistics
 import sys
 from collections import defaultdict
 
-TARGETS = ["ours3", "ref3", "ours1", "ours1tls", "ref1", "sqlite"]
-RATIOS = [("ours3", "ref3"), ("ours1", "ref1"), ("ours1tls", "ours1")]
+TARGETS = ["ours3", "ours3ri", "ref3", "ours1", "ours1ri", "ours1tls", "ref1", "sqlite"]
+RATIOS = [("ours3", "ref3"), ("ours1", "ref1"), ("ours3ri", "ref3"), ("ours3", "ours3ri"),
+          ("ours1tls", "ours1")]
 TLS_WORKLOADS = ["insert:1", "insert:32", "read:8"]
 METRICS = [
     ("ops_per_s", "Throughput (ops/s; tx = transactions/s, scan = scans/s; higher is better)", "{:.0f}"),
@@ -86,6 +87,8 @@ def main():
     print("## dqlite-bench: medians of {} repetitions [min-max]".format(reps))
     print()
     print("ours = dqlited, ref = libdqlite 1.11.1 via dqlite-demo, N = nodes;")
+    if any(t.endswith("ri") for t in seen):
+        print("oursNri = dqlited --read-lease off (a read-index round per read; ours: leases).")
     print("sqlite = local file, WAL, synchronous=FULL. Ratios are ours/ref of the medians.")
     print("'load' = filling the read table, 5000 rows (1000 of 1 KiB) per statement.")
     print()

@@ -24,7 +24,10 @@
 #   BENCH_DURATION=S seconds per workload (default 3, quick 1)
 #   BENCH_PORT=N     first loopback port (default 27100)
 #   BENCH_TARGETS    subset, e.g. "ours3 ref3", "ours1 ours1tls" (default
-#                    all six)
+#                    all six); also
+#                    ours3ri / ours1ri: dqlited with --read-lease off (every
+#                    linearizable read runs a read-index round)
+#   BENCH_WORKLOADS  the workload list instead of the default one
 #   BENCH_OUT=FILE   keep the raw CSV there (default: a temp file, removed)
 # The reference targets are skipped, and said so, without dqlite-demo.
 set -euo pipefail
@@ -47,10 +50,10 @@ else
     WORKLOADS=insert:1,insert:8,insert:32,tx100,tx1000,read:1,read:8,scan,mix:8
     WORKLOADS+=,insert:1/1024,insert:32/1024,tx100/1024,tx1000/1024
 fi
+WORKLOADS=${BENCH_WORKLOADS:-$WORKLOADS}
 TMP=$(mktemp -d /tmp/dqlite-bench.XXXXXX)
 RAW=${BENCH_OUT:-$TMP/results.csv}
 PIDS=()
-TLS_ARGS=() # dqlited's, for ours1tls
 
 # Stops the servers of the current case (SIGTERM, SIGKILL after 10 s).
 stop_servers() {
@@ -80,14 +83,14 @@ wait_for() {
     return 1
 }
 
-# start_ours N DIR PORT: dqlited nodes 1..N on PORT+1..PORT+N (with
-# TLS_ARGS).
+# start_ours N DIR PORT [ARGS...]: dqlited nodes 1..N on PORT+1..PORT+N.
 start_ours() {
     local n=$1 dir=$2 port=$3 i join=""
+    shift 3
     for i in $(seq "$n"); do
         local addr=127.0.0.1:$((port + i))
-        "$B/dqlited" --id "$i" --address "$addr" --dir "$dir/n$i" \
-            ${join:+--join "$join"} --log-level warn "${TLS_ARGS[@]}" \
+        "$B/dqlited" --id "$i" --address "$addr" --dir "$dir/n$i" "$@" \
+            ${join:+--join "$join"} --log-level warn \
             >"$dir/n$i.out" 2>"$dir/n$i.log" &
         PIDS+=($!)
         wait_for "grep -qs '^listening on' '$dir/n$i.out'" 60 || {
@@ -130,17 +133,16 @@ run_case() {
     local args=(-w "$WORKLOADS" -t "$DURATION" --read-rows "$ROWS"
         -f csv --no-header -l "$target")
     mkdir -p "$dir"
-    n=${target: -1}
-    TLS_ARGS=()
+    n=${target//[!0-9]/}
     if [ "$target" = ours1tls ]; then
-        n=1
-        TLS_ARGS=(--tls-cert "$TMP/tls.crt" --tls-key "$TMP/tls.key"
-            --tls-ca "$TMP/tls.crt")
         args=(-w "$TLS_WORKLOADS" -t "$DURATION" --read-rows "$ROWS"
             -f csv --no-header -l "$target"
             --tls --cert "$TMP/tls.crt" --key "$TMP/tls.key")
     fi
     case $target in
+    ours1tls) start_ours "$n" "$dir" "$port" --tls-cert "$TMP/tls.crt" \
+        --tls-key "$TMP/tls.key" --tls-ca "$TMP/tls.crt" ;;
+    ours*ri) start_ours "$n" "$dir" "$port" --read-lease off ;;
     ours*) start_ours "$n" "$dir" "$port" ;;
     ref*) start_ref "$n" "$dir" "$port" ;;
     esac || {

@@ -24,6 +24,23 @@ struct bench_item {
     unsigned tx_rows; /* KIND_TX */
     unsigned clients;
     unsigned value_bytes;
+    bool long_query; /* "+long": a CPU-bound query runs meanwhile */
+};
+
+/* "+long": one more connection runs this CPU-bound query (a few seconds
+ * of SQLite's VM, no I/O) over and over while the item's clients run, so
+ * their figures show what one long query does to everyone else. */
+#define BENCH_LONG_QUERY                                                  \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE " \
+    "x < 20000000) SELECT count(*) FROM c"
+
+struct bench_long {
+    pthread_t thread;
+    const struct bench_options *o;
+    struct dqlite_driver *driver;
+    atomic_bool stop;
+    uint64_t done, failed; /* long queries completed, failed */
+    char errmsg[256];
 };
 
 struct bench_shared {
@@ -186,6 +203,28 @@ static void *clientMain(void *arg)
     return NULL;
 }
 
+static void *longMain(void *arg)
+{
+    struct bench_long *l = arg;
+    struct bench_conn c;
+    int64_t n;
+    if (benchConnOpen(&c, l->driver, l->o) != BENCH_OK) {
+        snprintf(l->errmsg, sizeof l->errmsg, "%s", c.errmsg);
+        l->failed++;
+        return NULL;
+    }
+    while (!atomic_load(&l->stop)) {
+        if (benchConnQueryInt(&c, BENCH_LONG_QUERY, &n) == BENCH_OK) {
+            l->done++;
+        } else {
+            snprintf(l->errmsg, sizeof l->errmsg, "%s", c.errmsg);
+            l->failed++;
+        }
+    }
+    benchConnClose(&c);
+    return NULL;
+}
+
 static int itemParse(const char *text, struct bench_item *it)
 {
     static const struct {
@@ -195,9 +234,14 @@ static int itemParse(const char *text, struct bench_item *it)
     } kinds[] = {{"insert", KIND_INSERT, 0}, {"tx100", KIND_TX, 100},
                  {"tx1000", KIND_TX, 1000},  {"read", KIND_READ, 0},
                  {"scan", KIND_SCAN, 0},     {"mix", KIND_MIX, 0}};
-    size_t len = strcspn(text, ":/");
+    size_t len = strcspn(text, ":/+");
     it->clients = 1;
     it->value_bytes = 100;
+    const char *plus = strchr(text, '+');
+    it->long_query = plus != NULL && strcmp(plus, "+long") == 0;
+    if (plus != NULL && !it->long_query) {
+        return -1;
+    }
     if (text[len] == ':') {
         it->clients = (unsigned)strtoul(text + len + 1, NULL, 10);
     }
@@ -208,7 +252,8 @@ static int itemParse(const char *text, struct bench_item *it)
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (strlen(kinds[i].name) == len &&
             !strncmp(text, kinds[i].name, len)) {
-            snprintf(it->name, sizeof it->name, "%s", kinds[i].name);
+            snprintf(it->name, sizeof it->name, "%s%s", kinds[i].name,
+                     it->long_query ? "+long" : "");
             it->kind = kinds[i].kind;
             it->tx_rows = kinds[i].tx_rows;
             return it->clients >= 1 && it->clients <= BENCH_MAX_CLIENTS &&
@@ -306,9 +351,15 @@ static int itemRun(const struct bench_options *o, struct dqlite_driver *driver,
                    const struct bench_item *it, struct bench_result *r)
 {
     struct bench_shared shared = {.claimed = 0, .failed_once = false};
+    struct bench_long bg = {.o = o, .driver = driver, .stop = false};
     struct bench_client *clients = calloc(it->clients, sizeof *clients);
     if (clients == NULL) {
         return -1;
+    }
+    if (it->long_query) {
+        struct timespec settle = {0, 300000000}; /* the query is under way */
+        pthread_create(&bg.thread, NULL, longMain, &bg);
+        nanosleep(&settle, NULL);
     }
     pthread_barrier_init(&shared.barrier, NULL, it->clients + 1);
     for (unsigned i = 0; i < it->clients; i++) {
@@ -328,6 +379,16 @@ static int itemRun(const struct bench_options *o, struct dqlite_driver *driver,
     itemCollect(clients, it->clients, r);
     r->seconds = (double)(benchNowNs() - start_ns) / 1e9;
     benchSample(o, &r->after);
+    if (it->long_query) {
+        atomic_store(&bg.stop, true);
+        pthread_join(bg.thread, NULL);
+        fprintf(stderr,
+                "dqlite-bench: %s: background long queries: %llu done, "
+                "%llu failed%s%s\n",
+                it->name, (unsigned long long)bg.done,
+                (unsigned long long)bg.failed, bg.failed > 0 ? ": " : "",
+                bg.failed > 0 ? bg.errmsg : "");
+    }
     int rv = clients[0].setup_rv == BENCH_OK ? 0 : -1;
     pthread_barrier_destroy(&shared.barrier);
     free(clients);

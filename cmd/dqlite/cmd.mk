@@ -11,6 +11,6 @@ $(B)/dqlite: $(SHELL_OBJS) $(call link_archives_of,client)
 
 $(B)/obj/cmd/dqlite/%.o: cmd/dqlite/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) -Iinclude -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_COMMON) -Iinclude -DSHELL_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
 
 PROGRAMS += $(B)/dqlite

@@ -18,6 +18,7 @@
 #include "shell.h"
 
 #define DOT_MAX_ARGS 4
+#define DOT_MAX_READ_DEPTH 16 /* nested .read */
 
 static const char *const role_names[] = {"voter", "stand-by", "spare"};
 
@@ -38,21 +39,47 @@ static const char help_text[] =
     "                             into <dir> (default: the current directory)\n"
     ".dump <file>                 write the leader's copy of this shell's\n"
     "                             database into <file> (WAL: <file>-wal)\n"
+    ".tables [<pattern>]          names of tables and views (LIKE pattern)\n"
+    ".schema [<pattern>]          CREATE statements (of matching tables)\n"
+    ".indexes [<table>]           names of indexes (of matching tables)\n"
+    ".headers on|off              column names above rows (sqlite3 modes)\n"
+    ".mode [<mode>]               list, csv, column, json, line, table (as\n"
+    "                             sqlite3 prints them) or tabular (go-dqlite)\n"
+    ".read <file>                 run the statements and commands of <file>\n"
+    ".timer on|off                print each statement's run time\n"
+    ".databases                   the shell's database\n"
+    ".backup <file>               write a consistent copy of the database\n"
+    "                             as a standalone SQLite file, verified\n"
+    ".restore <file>              load an SQLite file as the database\n"
+    ".quit                        exit (.exit too)\n"
     ".help                        this text\n";
 
-/* Splits a line into words (in place); returns their number. */
+/* Splits a line into words (in place); returns their number. A word in
+ * single or double quotes may hold blanks (".backup 'my file.db'"), as in
+ * sqlite3. */
 static int dotSplit(char *line, char *argv[DOT_MAX_ARGS + 1])
 {
     int argc = 0;
-    char *save = NULL;
-    for (char *w = strtok_r(line, " \t", &save); w != NULL;
-         w = strtok_r(NULL, " \t", &save)) {
-        if (argc == DOT_MAX_ARGS + 1) {
+    char *p = line;
+    for (;;) {
+        p += strspn(p, " \t");
+        if (*p == '\0' || argc == DOT_MAX_ARGS + 1) {
             return argc;
         }
-        argv[argc++] = w;
+        char quote = *p == '\'' || *p == '"' ? *p : 0;
+        char *end;
+        if (quote != 0 && (end = strchr(p + 1, quote)) != NULL) {
+            argv[argc++] = p + 1;
+        } else {
+            argv[argc++] = p;
+            end = p + strcspn(p, " \t");
+        }
+        if (*end == '\0') {
+            return argc;
+        }
+        *end = '\0';
+        p = end + 1;
     }
-    return argc;
 }
 
 /* A cluster client to the leader or to `address`; reports failures. */
@@ -295,6 +322,104 @@ static int dotDumpFile(struct shell *sh, const char *path)
     return rv;
 }
 
+static int dotDispatchMember(struct shell *sh, int argc, char *argv[]);
+
+/* .headers/.timer argument: 1 (on), 0 (off), -1 (neither). */
+static int dotOnOff(const char *arg)
+{
+    if (strcasecmp(arg, "on") == 0 || strcasecmp(arg, "yes") == 0 ||
+        strcmp(arg, "1") == 0) {
+        return 1;
+    }
+    if (strcasecmp(arg, "off") == 0 || strcasecmp(arg, "no") == 0 ||
+        strcmp(arg, "0") == 0) {
+        return 0;
+    }
+    return -1;
+}
+
+static int dotMode(struct shell *sh, int argc, char *argv[])
+{
+    if (argc == 1) {
+        fprintf(sh->out, "current output mode: %s\n",
+                sh->mode == SHELL_MODE_GO_JSON ? "json (go-dqlite)"
+                                               : modeName(sh->mode));
+        return 0;
+    }
+    int mode = modeParse(argv[1]);
+    if (mode < 0) {
+        return shellError("mode should be one of: column csv json line list "
+                          "table tabular");
+    }
+    sh->mode = mode;
+    sh->json = false;
+    /* sqlite3 turns the headers on with these modes. */
+    sh->headers =
+        sh->headers || mode == SHELL_MODE_COLUMN || mode == SHELL_MODE_TABLE;
+    return 0;
+}
+
+/* .read FILE: its lines through a splitter of their own. */
+static int dotRead(struct shell *sh, const char *path)
+{
+    FILE *in;
+    int failures;
+    if (sh->depth >= DOT_MAX_READ_DEPTH) {
+        return shellError(".read nested too deeply");
+    }
+    in = fopen(path, "r");
+    if (in == NULL) {
+        return shellError("cannot open \"%s\": %s", path, strerror(errno));
+    }
+    sh->depth++;
+    failures = inputStream(sh, in);
+    sh->depth--;
+    fclose(in);
+    return failures > 0 ? -1 : 0;
+}
+
+/* The sqlite3-like commands; -2 when none fits. */
+static int dotDispatchLite(struct shell *sh, int argc, char *argv[])
+{
+    const char *cmd = argv[0];
+    const char *arg = argc >= 2 ? argv[1] : NULL;
+    int flag = arg != NULL ? dotOnOff(arg) : -1;
+    if (strcmp(cmd, ".tables") == 0 && argc <= 2) {
+        return schemaTables(sh, arg);
+    } else if (strcmp(cmd, ".indexes") == 0 && argc <= 2) {
+        return schemaIndexes(sh, arg);
+    } else if (strcmp(cmd, ".indices") == 0 && argc <= 2) {
+        return schemaIndexes(sh, arg);
+    } else if (strcmp(cmd, ".schema") == 0 && argc <= 2) {
+        return schemaSchema(sh, arg);
+    } else if (strcmp(cmd, ".headers") == 0 && argc == 2 && flag >= 0) {
+        sh->headers = flag == 1;
+        return 0;
+    } else if (strcmp(cmd, ".timer") == 0 && argc == 2 && flag >= 0) {
+        sh->timer = flag == 1;
+        return 0;
+    } else if (strcmp(cmd, ".mode") == 0 && argc <= 2) {
+        return dotMode(sh, argc, argv);
+    } else if (strcmp(cmd, ".read") == 0 && argc == 2) {
+        return dotRead(sh, arg);
+    } else if (strcmp(cmd, ".databases") == 0 && argc == 1) {
+        fprintf(sh->out, "main: %s r/w\n", sh->database);
+        return 0;
+    } else if (strcmp(cmd, ".backup") == 0 && (argc == 2 || argc == 3)) {
+        if (argc == 3 && strcmp(arg, "main") != 0) {
+            return shellError("unknown database %s", arg);
+        }
+        return shellBackup(sh, argv[argc - 1]);
+    } else if (strcmp(cmd, ".restore") == 0 && argc == 2) {
+        return shellRestore(sh, arg);
+    } else if ((strcmp(cmd, ".quit") == 0 || strcmp(cmd, ".exit") == 0) &&
+               argc == 1) {
+        sh->quit = true;
+        return 0;
+    }
+    return dotDispatchMember(sh, argc, argv);
+}
+
 /* Runs a membership command (member.c); -2 when none fits. */
 static int dotDispatchMember(struct shell *sh, int argc, char *argv[])
 {
@@ -333,7 +458,7 @@ static int dotDispatch(struct shell *sh, int argc, char *argv[])
         fputs(help_text, sh->out);
         return 0;
     }
-    return dotDispatchMember(sh, argc, argv);
+    return dotDispatchLite(sh, argc, argv);
 }
 
 /* Reports a command used with the wrong arguments, or an unknown one. */

@@ -63,7 +63,7 @@ static void splitterRun(struct splitter *s, struct shell *sh, char *stmt)
         end--;
     }
     *end = '\0';
-    if (*stmt == '\0' || (s->bail && s->failures > 0)) {
+    if (*stmt == '\0' || (s->bail && s->failures > 0) || sh->quit) {
         return;
     }
     if (shellProcess(sh, stmt) != 0) {
@@ -100,8 +100,8 @@ static void splitterRunComplete(struct splitter *s, struct shell *sh)
 
 /* What a scan of SQL text found, skipping quotes and comments. */
 struct scan {
-    int depth; /* of parentheses */
     bool code; /* anything but blanks and comments */
+    bool open; /* a quote or a block comment left open */
 };
 
 static void scanText(const char *p, struct scan *sc)
@@ -115,61 +115,28 @@ static void scanText(const char *p, struct scan *sc)
             close = strchr(p + 1, ']');
         } else if (p[0] == '-' && p[1] == '-') {
             close = strchr(p, '\n');
+            if (close == NULL) {
+                break; /* a line comment ends with the text */
+            }
         } else if (p[0] == '/' && p[1] == '*') {
             close = strstr(p + 2, "*/");
             close = close != NULL ? close + 1 : NULL;
         } else {
-            sc->depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
             sc->code = sc->code || strchr(" \t\r\n", *p) == NULL;
             continue;
         }
         sc->code = sc->code || (p[0] != '-' && p[0] != '/');
         if (close == NULL) {
+            sc->open = true;
             break;
         }
         p = close;
     }
 }
 
-/* Whether SQLite's parser finds the statement cut short ("incomplete
- * input", as "INSERT INTO t VALUES (1)," is). Parsed on a private
- * in-memory database: only the syntax matters, so "no such table" means
- * the statement is whole. */
-static bool parseIncomplete(const char *sql)
-{
-    static sqlite3 *parser;
-    sqlite3_stmt *stmt = NULL;
-    if (parser == NULL && sqlite3_open(":memory:", &parser) != SQLITE_OK) {
-        sqlite3_close(parser);
-        parser = NULL;
-        return false;
-    }
-    int rv = sqlite3_prepare_v2(parser, sql, -1, &stmt, NULL);
-    sqlite3_finalize(stmt);
-    return rv != SQLITE_OK &&
-           strcmp(sqlite3_errmsg(parser), "incomplete input") == 0;
-}
-
-/* Whether the pending text, ended at a line's end, is a whole statement:
- * no quote, comment, parenthesis or trigger body left open, and nothing
- * missing at the end. */
-static bool splitterClosed(struct splitter *s, bool *code)
-{
-    struct scan sc;
-    bool complete;
-    scanText(s->text, &sc);
-    *code = sc.code;
-    if (sc.depth > 0 || splitterAppend(s, ";", 1) != 0) {
-        return false;
-    }
-    complete = sqlite3_complete(s->text);
-    s->text[--s->len] = '\0';
-    return complete && (!sc.code || !parseIncomplete(s->text));
-}
-
 int splitterFeed(struct splitter *s, const char *line, struct shell *sh)
 {
-    bool code;
+    struct scan sc;
     const char *p = line + strspn(line, " \t");
     if (s->len == 0 && *p == '.') {
         /* A dot-command ends at the end of the line or at a ';'. */
@@ -187,10 +154,10 @@ int splitterFeed(struct splitter *s, const char *line, struct shell *sh)
         return -1;
     }
     splitterRunComplete(s, sh);
-    if (splitterClosed(s, &code)) {
-        if (code) {
-            splitterRun(s, sh, s->text);
-        }
+    /* Blanks and whole comments after the last statement are dropped, so
+     * that they neither prompt for more nor join the next statement. */
+    scanText(s->text, &sc);
+    if (!sc.code && !sc.open) {
         splitterConsume(s, s->len);
     }
     return 0;
@@ -213,7 +180,7 @@ int inputStream(struct shell *sh, FILE *in)
     size_t cap = 0;
     ssize_t n;
     splitterInit(&s, false);
-    while ((n = getline(&line, &cap, in)) >= 0) {
+    while (!sh->quit && (n = getline(&line, &cap, in)) >= 0) {
         line[n > 0 && line[n - 1] == '\n' ? n - 1 : n] = '\0';
         if (splitterFeed(&s, line, sh) != 0) {
             shellError("out of memory");
@@ -255,8 +222,9 @@ int inputInteractive(struct shell *sh)
     if (history != NULL) {
         read_history(history);
     }
-    while ((line = readline(splitterPending(&s) ? "   ...> " : "dqlite> ")) !=
-           NULL) {
+    while (!sh->quit &&
+           (line = readline(splitterPending(&s) ? "   ...> " : "dqlite> ")) !=
+               NULL) {
         if (line[strspn(line, " \t")] != '\0') {
             add_history(line);
         }

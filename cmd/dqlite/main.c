@@ -14,7 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "shell.h"
+
+#ifndef SHELL_VERSION
+#define SHELL_VERSION "unknown"
+#endif
 
 #define SERVERS_MAX 64
 
@@ -36,17 +42,17 @@ static const char usage_text[] =
     "    exits: it may hold several statements separated by ';' and stops at\n"
     "    the first failure. Without COMMAND, statements are read from the\n"
     "    terminal (line editing, history in ~/.dqlite_history) or from stdin\n"
-    "    when it is not a terminal. A statement ends with ';', or at the\n"
-    "    end of a line where it is whole: no quote, comment, parenthesis\n"
-    "    or trigger body left open, and nothing missing for SQLite's\n"
-    "    parser (\"INSERT INTO t VALUES (1),\" goes on at the next line,\n"
-    "    \"SELECT *\" alone is a statement).\n"
+    "    when it is not a terminal. As in sqlite3, a statement ends with a\n"
+    "    ';' outside quotes, comments and trigger bodies (it may span\n"
+    "    lines); a dot-command is one line.\n"
     "\n"
-    "    A statement starting with SELECT is a query: its rows are printed "
-    "one\n"
-    "    per line, values separated by '|' (NULL as <nil>, blobs as [1 2 3]),\n"
-    "    as go-dqlite's shell prints them; with --format json, as an array of\n"
-    "    objects. Any other statement is executed and prints nothing.\n"
+    "    Every statement is sent as a query: one that returns rows (SELECT,\n"
+    "    PRAGMA, WITH, EXPLAIN, VALUES, RETURNING) prints them, any other is\n"
+    "    executed and prints nothing. By default rows are printed as\n"
+    "    go-dqlite's shell prints them: values separated by '|' (NULL as\n"
+    "    <nil>, blobs as [1 2 3]), or with --format json as an array of\n"
+    "    objects. .mode (or --mode) list, csv, column, json, line or table\n"
+    "    prints them byte for byte as the sqlite3 shell does in that mode.\n"
     "    Statements run in autocommit mode; BEGIN ... COMMIT works.\n"
     "\n"
     "DOT-COMMANDS\n"
@@ -67,6 +73,9 @@ static const char usage_text[] =
     "    .dump FILE                  write the leader's copy of the shell's\n"
     "                                DB into FILE (its WAL into FILE-wal)\n"
     "    Node ids are in hex, as .cluster prints them.\n"
+    "    .tables, .schema, .indexes, .headers, .mode, .read, .timer,\n"
+    "    .databases, .backup FILE, .restore FILE, .quit: as in sqlite3\n"
+    "    (see .help)\n"
     "    .help                       list the dot-commands\n"
     "\n"
     "OPTIONS\n"
@@ -83,6 +92,10 @@ static const char usage_text[] =
     "                          convention: the certificate is the cluster's\n"
     "                          own CA, and the nodes' certificate must hold\n"
     "                          its first DNS name\n"
+    "    -m, --mode MODE       print rows as sqlite3 does in MODE: list,\n"
+    "                          csv, column, json, line or table (.mode)\n"
+    "    --header              column names above rows (.headers on)\n"
+    "    -V, --version         the shell's and SQLite's versions\n"
     "    -h, --help            this text\n"
     "\n"
     "EXIT STATUS\n"
@@ -102,6 +115,9 @@ static const struct option long_options[] = {
     {"cert", required_argument, NULL, 'c'},
     {"key", required_argument, NULL, 'k'},
     {"ca", required_argument, NULL, 'a'},
+    {"mode", required_argument, NULL, 'm'},
+    {"header", no_argument, NULL, 'H'},
+    {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -110,6 +126,8 @@ struct args {
     char *servers[SERVERS_MAX]; /* split from every -s */
     unsigned n_servers;
     bool json;
+    int mode; /* enum shell_mode */
+    bool headers;
     const char *database;
     const char *command; /* NULL: read statements */
     const char *cert;    /* TLS files, NULL */
@@ -158,6 +176,19 @@ static int argsOption(struct args *a, int opt, char *arg)
             return shellError("unknown format %s", arg);
         }
         a->json = strcmp(arg, "json") == 0;
+        a->mode = a->json ? SHELL_MODE_GO_JSON : SHELL_MODE_TABULAR;
+        return 0;
+    case 'm':
+        a->mode = modeParse(arg);
+        if (a->mode < 0) {
+            return shellError("unknown mode %s", arg);
+        }
+        a->json = false;
+        a->headers = a->headers || a->mode == SHELL_MODE_COLUMN ||
+                     a->mode == SHELL_MODE_TABLE;
+        return 0;
+    case 'H':
+        a->headers = true;
         return 0;
     case 'c':
         a->cert = arg;
@@ -178,10 +209,15 @@ static int argsParse(int argc, char *argv[], struct args *a)
 {
     int opt;
     memset(a, 0, sizeof *a);
-    while ((opt = getopt_long(argc, argv, "s:f:c:k:a:h", long_options, NULL)) !=
-           -1) {
+    while ((opt = getopt_long(argc, argv, "s:f:m:c:k:a:hV", long_options,
+                              NULL)) != -1) {
         if (opt == 'h') {
             fputs(usage_text, stdout);
+            return 1;
+        }
+        if (opt == 'V') {
+            printf("dqlite %s (SQLite %s)\n", SHELL_VERSION,
+                   sqlite3_libversion());
             return 1;
         }
         if (argsOption(a, opt, optarg) != 0) {
@@ -198,6 +234,13 @@ static int argsParse(int argc, char *argv[], struct args *a)
         return shellError("both TLS certificate and key must be given");
     }
     a->database = argv[optind];
+    if (a->database[strcspn(a->database, " \t\n;")] != '\0' ||
+        a->database[0] == '.') {
+        /* "dqlite -s A 'SELECT 1'": the database name was forgotten. */
+        return shellError("\"%s\" is not a database name (expected "
+                          "DATABASE [COMMAND])",
+                          a->database);
+    }
     a->command = argc - optind == 2 ? argv[optind + 1] : NULL;
     return 0;
 }
@@ -290,13 +333,17 @@ int main(int argc, char *argv[])
 {
     struct args a;
     struct shell sh = {.out = stdout};
+    /* A reader that stops early ("dqlite --help | grep -q X") is no
+     * failure of ours: EPIPE, not a signal. */
+    signal(SIGPIPE, SIG_IGN);
     int rv = argsParse(argc, argv, &a);
     if (rv != 0) {
         return rv > 0 ? 0 : 2;
     }
-    signal(SIGPIPE, SIG_IGN);
     sh.database = a.database;
     sh.json = a.json;
+    sh.mode = a.mode;
+    sh.headers = a.headers;
     rv = 1;
     if (storeOpen(&a, &sh.store) == 0 && driverOpen(&a, &sh) == 0) {
         rv = shellRun(&sh, a.command);

@@ -16,12 +16,30 @@
 
 #include <dqlite_client.h>
 
+/* How rows are printed: go-dqlite's shell's two formats (-f tabular|json,
+ * the default tabular), or one of the sqlite3 CLI's modes (.mode). */
+enum shell_mode {
+    SHELL_MODE_TABULAR, /* go-dqlite: values joined by '|', NULL as <nil> */
+    SHELL_MODE_GO_JSON, /* go-dqlite: -f json */
+    SHELL_MODE_LIST,    /* sqlite3's modes, byte for byte (mode.c) */
+    SHELL_MODE_CSV,
+    SHELL_MODE_COLUMN,
+    SHELL_MODE_JSON,
+    SHELL_MODE_LINE,
+    SHELL_MODE_TABLE,
+};
+
 struct shell {
     struct dqlite_server_store *store;
     struct dqlite_driver *driver;
     struct dqlite_conn *conn; /* opened by the first SQL statement */
     const char *database;
-    bool json; /* --format json */
+    bool json;    /* --format json: go-dqlite's JSON for dot-commands too */
+    int mode;     /* enum shell_mode */
+    bool headers; /* .headers on (sqlite3 modes) */
+    bool timer;   /* .timer on: "Run Time: real ..." after each statement */
+    bool quit;    /* .quit / .exit: read nothing more */
+    int depth;    /* of nested .read */
     FILE *out;
 };
 
@@ -32,8 +50,37 @@ int shellProcess(struct shell *sh, const char *input);
 /* Prints "Error: <message>" on stderr; returns -1. */
 int shellError(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* SQL (sql.c). */
+/* SQL (sql.c). A statement is first sent as a query (so any statement
+ * that returns rows, PRAGMA, WITH, EXPLAIN, VALUES, RETURNING, prints
+ * them); one the server finds returns no rows is then executed. */
 int sqlRun(struct shell *sh, const char *stmt);
+/* Runs a query and prints its rows in the current mode (no fallback). */
+int sqlQuery(struct shell *sh, const char *stmt);
+/* Opens the SQL connection on first use; -1 after reporting a failure. */
+int sqlConnect(struct shell *sh);
+
+/* sqlite3's output modes (mode.c). */
+/* The mode called `name` (list, csv, column, json, line, table, or
+ * tabular), -1 if none. */
+int modeParse(const char *name);
+const char *modeName(int mode);
+/* Reads and prints the rows in sh->mode (a sqlite3 mode): the last
+ * dqlite_rows_next() result (DQLITE_CLIENT_DONE when whole), -1 when out
+ * of memory. */
+int modePrint(struct shell *sh, struct dqlite_rows *rows);
+
+/* Schema dot-commands (schema.c), printed as sqlite3 does; a NULL
+ * pattern matches everything. 0 or -1 (reported). */
+int schemaTables(struct shell *sh, const char *pattern);
+int schemaIndexes(struct shell *sh, const char *table);
+int schemaSchema(struct shell *sh, const char *pattern);
+
+/* .backup FILE (backup.c): the shell's database, from the leader, into a
+ * standalone SQLite file, verified. 0 or -1 (reported). */
+int shellBackup(struct shell *sh, const char *path);
+/* .restore FILE (restore.c, owned by the restore work: until it lands the
+ * file only says .restore is not available). 0 or -1 (reported). */
+int shellRestore(struct shell *sh, const char *path);
 
 /* Dot-commands (dot.c); `line` starts with '.'. */
 int dotRun(struct shell *sh, const char *line);
@@ -62,9 +109,8 @@ void formatJsonString(FILE *out, const char *s, size_t len);
 
 /* Input (input.c). A splitter collects text until it holds whole
  * statements: a dot-command is one line (or ends at a ';'); SQL ends at a
- * ';' outside quotes, comments and trigger bodies, or at the end of a line
- * when nothing is left open (a quote, a comment, a parenthesis, a trigger
- * body) and SQLite's parser does not find it cut short. */
+ * ';' outside quotes, comments and trigger bodies (sqlite3_complete()), as
+ * in sqlite3; what is left at the end of the input is run as is. */
 struct splitter {
     char *text;
     size_t len;

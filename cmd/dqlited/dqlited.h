@@ -36,6 +36,8 @@ struct config {
     int role;                    /* DQLITE_VOTER/STANDBY/SPARE, for --join */
     int log_level;               /* LOG_* */
     unsigned latency_ms;         /* 0 = the library's default */
+    bool read_lease_set;         /* --read-lease given */
+    bool read_lease;             /* its value */
     uint64_t failure_domain;     /* reported by DESCRIBE */
     bool failure_domain_set;     /* --failure-domain given */
     unsigned snapshot_threshold; /* 0 = the library's default */

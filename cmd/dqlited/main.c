@@ -141,6 +141,9 @@ static int nodeConfigure(dqlite_node *node, const struct config *cfg)
     if (rv == 0 && cfg->latency_ms != 0) {
         rv = dqlite_node_set_network_latency_ms(node, cfg->latency_ms);
     }
+    if (rv == 0 && cfg->read_lease_set) {
+        rv = dqlite_node_set_read_lease(node, cfg->read_lease);
+    }
     if (rv == 0 && cfg->failure_domain_set) {
         rv = dqlite_node_set_failure_domain(node, cfg->failure_domain);
     }

@@ -110,6 +110,9 @@ static const char usage_text[] =
     "                             \"statement timed out after MS ms\"\n"
     "                             (default 10000; 0: no bound)\n"
     "        --snapshot-threshold N  snapshot every N applied entries (1024)\n"
+    "        --read-lease on|off  a leader answers linearizable reads from\n"
+    "                             its lease, with no round trip to a quorum\n"
+    "                             (docs/raft.md \"Leader leases\"; on)\n"
     "        --snapshot-trailing N   entries kept in the log after (8192)\n"
     "        --idle-timeout SEC   close a client connection idle for SEC\n"
     "                             seconds (300; 0: never)\n"
@@ -216,6 +219,7 @@ enum {
     OPT_TLS_HANDSHAKE_TIMEOUT,
     OPT_HTTP,
     OPT_LOG_FORMAT,
+    OPT_READ_LEASE,
 };
 
 static const struct option long_options[] = {
@@ -250,6 +254,7 @@ static const struct option long_options[] = {
     {"http", required_argument, NULL, OPT_HTTP},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"config", required_argument, NULL, 'c'},
+    {"read-lease", required_argument, NULL, OPT_READ_LEASE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -420,6 +425,18 @@ static int optionNumber(int opt, const char *arg, struct config *cfg)
     case OPT_STALL_TIMEOUT:
     case OPT_CLIENT_MEMORY:
         rv = optionClientLimit(opt, arg, cfg);
+        break;
+    case OPT_READ_LEASE:
+        rv = 0;
+        cfg->read_lease_set = true;
+        if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
+            cfg->read_lease = strcmp(arg, "on") == 0;
+        } else {
+            fprintf(stderr,
+                    "dqlited: --read-lease: expected on or off, got \"%s\"\n",
+                    arg);
+            rv = -1;
+        }
         break;
     }
     return rv;

@@ -337,6 +337,11 @@ int clientStmtReady(struct dqlite_stmt *stmt);
 /* Cluster client (cluster.c): sends `req`, checks the answer's type. */
 int clientClusterCall(struct dqlite_client *cl, struct proto_request *req,
                       uint8_t want);
+/* Reads the next message of a streamed answer and checks its type. */
+int clientClusterNext(struct dqlite_client *cl, uint8_t want);
+/* Closes the connection (a stream abandoned midway); the client must be
+ * connected again before the next call. */
+void clientClusterReset(struct dqlite_client *cl);
 /* The last answer on the cluster client's connection. */
 const struct proto_response *clientClusterResp(struct dqlite_client *cl);
 /* The cluster client's error record (for failures found client-side). */

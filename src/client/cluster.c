@@ -98,6 +98,29 @@ DQLITE_API void dqlite_client_free(void *p)
 }
 
 /* Sends `req` and checks that the answer is of type `want`. */
+/* Checks the answer in cl->sock.resp against the type wanted. */
+static int clusterCheckAnswer(struct dqlite_client *cl, uint8_t want)
+{
+    struct client_sock *s = &cl->sock;
+    if (s->resp.type == want) {
+        return 0;
+    }
+    if (s->resp.type == PROTO_RESP_FAILURE) {
+        return clientErrServer(&cl->err, s->resp.failure.code,
+                               s->resp.failure.message.data);
+    }
+    return clientErrSet(&cl->err, ERR_CLIENT_PROTO,
+                        "unexpected response type %u", (unsigned)s->resp.type);
+}
+
+/* Drops the connection after a failed exchange (no INTERRUPT for these:
+ * the next call starts afresh). */
+void clientClusterReset(struct dqlite_client *cl)
+{
+    clientSockClose(&cl->sock);
+    clientSockInit(&cl->sock);
+}
+
 int clientClusterCall(struct dqlite_client *cl, struct proto_request *req,
                       uint8_t want)
 {
@@ -114,19 +137,25 @@ int clientClusterCall(struct dqlite_client *cl, struct proto_request *req,
     }
     rv = clientSockCall(s, clientDeadline(cl->driver->opts.call_timeout_ms));
     if (rv != 0) {
-        clientSockClose(s); /* no INTERRUPT for these: start afresh */
-        clientSockInit(s);
+        clientClusterReset(cl);
         return clientErrSet(&cl->err, rv, "request failed: %s", errString(rv));
     }
-    if (s->resp.type == want) {
-        return 0;
+    return clusterCheckAnswer(cl, want);
+}
+
+int clientClusterNext(struct dqlite_client *cl, uint8_t want)
+{
+    struct client_sock *s = &cl->sock;
+    int rv;
+    if (!clientSockOpen(s)) {
+        return clientErrSet(&cl->err, ERR_NOCONN, "not connected");
     }
-    if (s->resp.type == PROTO_RESP_FAILURE) {
-        return clientErrServer(&cl->err, s->resp.failure.code,
-                               s->resp.failure.message.data);
+    rv = clientSockRecv(s, clientDeadline(cl->driver->opts.call_timeout_ms));
+    if (rv != 0) {
+        clientClusterReset(cl);
+        return clientErrSet(&cl->err, rv, "request failed: %s", errString(rv));
     }
-    return clientErrSet(&cl->err, ERR_CLIENT_PROTO,
-                        "unexpected response type %u", (unsigned)s->resp.type);
+    return clusterCheckAnswer(cl, want);
 }
 
 /* A request whose body is one u64 and whose answer is EMPTY. */

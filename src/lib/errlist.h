@@ -58,6 +58,7 @@
     X(ERR_PROTO_FILE_SHORT, 321, "file content truncated")                   \
     X(ERR_PROTO_FORMAT, 322, "unrecognized cluster format")                  \
     X(ERR_PROTO_TEXT_NUL, 323, "text contains a NUL byte")                   \
+    X(ERR_PROTO_BACKUP, 324, "malformed backup chunk")                       \
     X(ERR_NOTLEADER, 100, "not leader")                                      \
     X(ERR_LEADERSHIP_LOST, 101, "leadership lost")                           \
     X(ERR_CONFIG_BUSY, 102, "a configuration change is already in progress") \

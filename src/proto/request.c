@@ -105,6 +105,12 @@ static void decDump(struct proto_dec *d, struct proto_request *r)
     r->dump.name = protoDecText(d);
 }
 
+static void decBackup(struct proto_dec *d, struct proto_request *r)
+{
+    r->backup.name = protoDecText(d);
+    r->backup.flags = protoDecU64(d);
+}
+
 /* ------------------------------------------------------------ encoders */
 
 static void encWord(struct proto_enc *e, const struct proto_request *r)
@@ -168,6 +174,12 @@ static void encDump(struct proto_enc *e, const struct proto_request *r)
     protoEncText(e, r->dump.name);
 }
 
+static void encBackup(struct proto_enc *e, const struct proto_request *r)
+{
+    protoEncText(e, r->backup.name);
+    protoEncU64(e, r->backup.flags);
+}
+
 /* ------------------------------------------------------------ table */
 
 struct req_layout {
@@ -199,14 +211,20 @@ static const struct req_layout req_layouts[PROTO_REQ_COUNT_] = {
     [PROTO_REQ_WEIGHT] = {decWord, encWord, 0},
 };
 
+/* Extension requests (codes 64 and up). */
+static const struct req_layout req_backup_layout = {decBackup, encBackup, 0};
+
 /* The layout of (type, schema), or an error. */
 static int reqLayout(uint8_t type, uint8_t schema,
                      const struct req_layout **layout)
 {
-    if (type >= PROTO_REQ_COUNT_) {
+    if (type == PROTO_REQ_BACKUP) {
+        *layout = &req_backup_layout;
+    } else if (type >= PROTO_REQ_COUNT_) {
         return ERR_PROTO_TYPE;
+    } else {
+        *layout = &req_layouts[type];
     }
-    *layout = &req_layouts[type];
     ASSERT((*layout)->decode != NULL && (*layout)->encode != NULL);
     return schema > (*layout)->max_schema ? ERR_PROTO_SCHEMA : 0;
 }

@@ -1,5 +1,6 @@
 /*
- * Requests (client -> server): one struct for all twenty types, and the
+ * Requests (client -> server): one struct for all twenty types (and the
+ * extension BACKUP, 64), and the
  * encoder and decoder of their bodies.
  *
  * The server decodes what its reader framed (protoRequestDecode) and the
@@ -96,6 +97,10 @@ struct proto_request {
         struct {
             uint64_t weight;
         } weight;
+        struct {
+            struct proto_text name;
+            uint64_t flags; /* 0; others reserved */
+        } backup;
     };
 };
 

@@ -197,6 +197,35 @@ static void decMetadata(struct proto_dec *d, const struct resp_ctx *c,
     r->metadata.weight = protoDecU64(d);
 }
 
+static bool backupPageSizeOk(uint64_t size)
+{
+    return size >= PROTO_BACKUP_PAGE_MIN && size <= PROTO_BACKUP_PAGE_MAX &&
+           (size & (size - 1)) == 0;
+}
+
+static void decBackup(struct proto_dec *d, const struct resp_ctx *c,
+                      struct proto_response *r)
+{
+    (void)c;
+    struct proto_backup *b = &r->backup;
+    b->page_size = protoDecU64(d);
+    b->n_pages = protoDecU64(d);
+    b->first = protoDecU64(d);
+    b->count = protoDecU64(d);
+    if (d->rv != 0) {
+        return;
+    }
+    if (!backupPageSizeOk(b->page_size) ||
+        b->n_pages > PROTO_BACKUP_PAGES_MAX || b->first > b->n_pages ||
+        b->count > b->n_pages - b->first ||
+        b->count > PROTO_BACKUP_CHUNK_MAX / b->page_size ||
+        protoDecLeft(d) != b->count * b->page_size) {
+        protoDecFail(d, ERR_PROTO_BACKUP);
+        return;
+    }
+    b->data = protoDecBytes(d, (size_t)(b->count * b->page_size)).data;
+}
+
 /* ------------------------------------------------------------ encoders */
 
 static void encFailure(struct proto_enc *e, const struct resp_ctx *c,
@@ -315,6 +344,24 @@ static void encMetadata(struct proto_enc *e, const struct resp_ctx *c,
     protoEncU64(e, r->metadata.weight);
 }
 
+static void encBackup(struct proto_enc *e, const struct resp_ctx *c,
+                      const struct proto_response *r)
+{
+    (void)c;
+    const struct proto_backup *b = &r->backup;
+    if (!backupPageSizeOk(b->page_size) || b->first > b->n_pages ||
+        b->count > b->n_pages - b->first ||
+        b->count > PROTO_BACKUP_CHUNK_MAX / b->page_size) {
+        protoEncFail(e, ERR_PROTO_BACKUP);
+        return;
+    }
+    protoEncU64(e, b->page_size);
+    protoEncU64(e, b->n_pages);
+    protoEncU64(e, b->first);
+    protoEncU64(e, b->count);
+    protoEncBytes(e, b->data, (size_t)(b->count * b->page_size));
+}
+
 /* ------------------------------------------------------------ table */
 
 struct resp_layout {
@@ -339,13 +386,19 @@ static const struct resp_layout resp_layouts[PROTO_RESP_COUNT_] = {
     [PROTO_RESP_METADATA] = {decMetadata, encMetadata, 0},
 };
 
+/* Extension responses (codes 64 and up). */
+static const struct resp_layout resp_backup_layout = {decBackup, encBackup, 0};
+
 static int respLayout(uint8_t type, uint8_t schema,
                       const struct resp_layout **layout)
 {
-    if (type >= PROTO_RESP_COUNT_) {
+    if (type == PROTO_RESP_BACKUP) {
+        *layout = &resp_backup_layout;
+    } else if (type >= PROTO_RESP_COUNT_) {
         return ERR_PROTO_TYPE;
+    } else {
+        *layout = &resp_layouts[type];
     }
-    *layout = &resp_layouts[type];
     return schema > (*layout)->max_schema ? ERR_PROTO_SCHEMA : 0;
 }
 

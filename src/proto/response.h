@@ -52,6 +52,19 @@ struct proto_files {
     struct proto_span wire;
 };
 
+/* BACKUP (extension 64): `count` pages of `page_size` bytes, pages
+ * `first` .. `first + count - 1` (0-based) of a database of `n_pages`; the
+ * last chunk ends at n_pages. Decoded: page_size is 512..65536 and a power
+ * of two, first + count <= n_pages <= PROTO_BACKUP_PAGES_MAX, the data is
+ * exactly count * page_size bytes, at most PROTO_BACKUP_CHUNK_MAX. */
+struct proto_backup {
+    uint64_t page_size;
+    uint64_t n_pages;
+    uint64_t first;
+    uint64_t count;
+    const uint8_t *data; /* decoded: in the body; to encode: the caller's */
+};
+
 struct proto_response {
     uint8_t type;   /* enum proto_response_type */
     uint8_t schema; /* STMT: 0 or 1 (with tail offset); others 0 */
@@ -90,6 +103,7 @@ struct proto_response {
             uint64_t failure_domain;
             uint64_t weight;
         } metadata;
+        struct proto_backup backup;
     };
 };
 

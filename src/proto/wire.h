@@ -58,6 +58,13 @@
 /* Entries of a SERVERS list and files of a FILES answer. */
 #define PROTO_NODES_MAX 65536
 #define PROTO_FILES_MAX 16
+/* A BACKUP chunk: SQLite's page sizes, and at most this many bytes of
+ * pages (the server's chunks are smaller). */
+#define PROTO_BACKUP_PAGE_MIN 512
+#define PROTO_BACKUP_PAGE_MAX 65536
+#define PROTO_BACKUP_CHUNK_MAX ((size_t)16 << 20)
+/* SQLite's largest page count (4294967294). */
+#define PROTO_BACKUP_PAGES_MAX 0xfffffffeu
 
 /* ------------------------------------------------------------ type codes */
 
@@ -82,7 +89,9 @@ enum proto_request_type {
     PROTO_REQ_TRANSFER = 17,
     PROTO_REQ_DESCRIBE = 18,
     PROTO_REQ_WEIGHT = 19,
-    PROTO_REQ_COUNT_ = 20
+    PROTO_REQ_COUNT_ = 20,
+    /* Extensions of this implementation (docs/protocol.md, "Extensions"). */
+    PROTO_REQ_BACKUP = 64
 };
 
 enum proto_response_type {
@@ -97,7 +106,9 @@ enum proto_response_type {
     PROTO_RESP_EMPTY = 8,
     PROTO_RESP_FILES = 9,
     PROTO_RESP_METADATA = 10,
-    PROTO_RESP_COUNT_ = 11
+    PROTO_RESP_COUNT_ = 11,
+    /* Extensions of this implementation (docs/protocol.md, "Extensions"). */
+    PROTO_RESP_BACKUP = 64
 };
 
 /* Value type codes (1-5 are SQLite's fundamental types). */

@@ -27,6 +27,8 @@ void raftOptionsDefault(struct raft_options *o)
     o->snapshot_hold_bytes = RAFT_ENTRY_CACHE_BYTES_DEFAULT;
     o->pre_vote = true;
     o->check_quorum = true;
+    o->read_lease = false;
+    o->lease_drift_permille = 100;
 }
 
 /* splitmix64 over the caller's seed, unless the caller draws for us. */
@@ -55,7 +57,9 @@ static int raftOptionsCheck(const struct raft_options *o)
         o->max_inflight_msgs == 0 || o->max_append_entries == 0 ||
         o->max_append_entries > RAFT_MSG_MAX_ENTRIES ||
         o->snapshot_chunk_bytes == 0 ||
-        o->snapshot_chunk_bytes > RAFT_CHUNK_MAX_BYTES) {
+        o->snapshot_chunk_bytes > RAFT_CHUNK_MAX_BYTES ||
+        (o->read_lease &&
+         (o->lease_drift_permille == 0 || o->lease_drift_permille >= 1000))) {
         return ERR_INVALID;
     }
     return 0;
@@ -132,6 +136,8 @@ int raftCreate(uint64_t id, const struct raft_options *opts,
     r->o = *opts;
     r->rng = opts->seed;
     r->now_ms = now_ms;
+    r->start_ms = now_ms;
+    r->restarted = hs->term != 0;
     r->term = hs->term;
     r->vote = hs->vote;
     r->state = RAFT_FOLLOWER;
@@ -261,6 +267,8 @@ int raftBecomeLeader(struct raft *r)
     r->heartbeat_ms = r->now_ms;
     r->quorum_check_ms = r->now_ms;
     r->read_seq = 0;
+    r->round_ms[0] = r->now_ms; /* appends carry round 0 until the first */
+    r->lease_ended = false;
     rv = raftProgressRebuild(r);
     if (rv != 0) {
         return rv;
@@ -329,6 +337,13 @@ static bool raftLeaseHeld(const struct raft *r)
         return false;
     }
     if (r->state == RAFT_LEADER) {
+        return true;
+    }
+    /* Leases: a node that starts may have acknowledged a leader's lease
+     * just before it stopped, and forgot it: it keeps the promise for an
+     * election timeout (docs/raft.md "Leader leases", restarts). */
+    if (r->o.read_lease && r->restarted &&
+        r->now_ms - r->start_ms < r->o.election_timeout_ms) {
         return true;
     }
     return r->leader_contacted && r->leader_id != 0 &&

@@ -45,6 +45,11 @@ struct raft_progress {
     bool vote_answered;
     uint64_t last_send_ms;
     uint64_t read_ack; /* highest read_seq acknowledged */
+    /* Lease: start time of the newest round this follower acknowledged
+     * while holding the configuration we act on (lease_acked: any yet
+     * in this term). */
+    bool lease_acked;
+    uint64_t lease_ack_ms;
     uint64_t hb_match; /* match at the previous heartbeat round */
     /* Pipeline window: a ring of max_inflight_msgs. */
     struct raft_inflight *inflight;
@@ -71,6 +76,9 @@ struct raft_progress {
     bool regress_seen;
     uint64_t regress_ms;
 };
+
+/* Read rounds whose start time the leader remembers for its lease. */
+#define RAFT_LEASE_ROUNDS 256
 
 struct raft_pending_read {
     uint64_t ctx;
@@ -143,6 +151,15 @@ struct raft {
     struct raft_pending_read *pending_reads;
     unsigned n_pending_reads;
     uint64_t read_seq;
+    /* Leader lease: when round `seq` started (round_ms[seq % N], for the
+     * newest N rounds); a transfer began in this term (no lease until the
+     * next one); when this node started, and whether it had been in a
+     * term before (then it refuses votes for an election timeout after
+     * starting: it may have acknowledged a lease just before it stopped). */
+    uint64_t round_ms[RAFT_LEASE_ROUNDS];
+    bool lease_ended;
+    uint64_t start_ms;
+    bool restarted;
     struct raft_read_state *reads; /* ready for the next batch */
     unsigned n_reads;
 
@@ -246,6 +263,8 @@ int raftTransferCheck(struct raft *r, struct raft_progress *pr);
 int raftLeaderTick(struct raft *r);
 
 /* read.c */
+void raftReadNewRound(struct raft *r);
+void raftLeaseAck(struct raft *r, struct raft_progress *pr, uint64_t seq);
 int raftReadStartRounds(struct raft *r);
 int raftReadCheck(struct raft *r);
 void raftReadDrop(struct raft *r);

@@ -354,6 +354,10 @@ int raftTransfer(struct raft *r, uint64_t target)
         return ERR_BAD_ROLE;
     }
     pr = raftProgress(r, target);
+    /* The target will campaign with disrupt_leader, which followers grant
+     * whatever lease they promised: the lease ends now, for this term
+     * (a TimeoutNow may arrive late, after the transfer gave up). */
+    r->lease_ended = true;
     r->transfer_target = target;
     r->transfer_start_ms = r->now_ms;
     pr->transfer_sent = false;

@@ -310,12 +310,24 @@ struct raft_options {
     size_t snapshot_hold_bytes;
     bool pre_vote;
     bool check_quorum;
+    /* Leader leases (docs/raft.md "Leader leases"): while a quorum of
+     * voters acknowledged heartbeats sent within the last election timeout
+     * less the drift bound (lease_drift_permille of it), raftReadIndex
+     * answers at once, with no round trip. Needs check_quorum (followers
+     * ignore vote requests for an election timeout after hearing from a
+     * leader) and assumes the clocks of the nodes advance at rates that
+     * differ by less than the bound. Every node must then raftTick with
+     * the current time before each raftStep: the time of receipt is when
+     * a follower heard from its leader. Off by default. */
+    bool read_lease;
+    unsigned lease_drift_permille; /* 1..999 */
 };
 
 /* Defaults: election 1000 ms, heartbeat 100 ms, 64 msgs / 8 MiB in flight,
  * 256 entries / 1 MiB per append, 128 trailing, 8192 held for a snapshot in
  * flight, 1 MiB chunks, a 64 MiB entry cache and 64 MiB more held for a
- * snapshot in flight, pre-vote and check-quorum on. */
+ * snapshot in flight, pre-vote and check-quorum on, leases off with a drift
+ * bound of 100 permille (10%) of the election timeout. */
 void raftOptionsDefault(struct raft_options *o);
 
 /* ------------------------------------------------------------ ready batch */
@@ -501,10 +513,18 @@ int raftTransfer(struct raft *r, uint64_t target);
 uint64_t raftTransferPickFrom(const struct raft *r, const uint64_t *ids,
                               unsigned n_ids);
 
-/* Linearizable read: once the leader has committed an entry of its term and
- * a quorum has confirmed its leadership after this call, ready.reads holds
- * {ctx, index}. ERR_NOTLEADER elsewhere. */
-int raftReadIndex(struct raft *r, uint64_t ctx);
+/* Linearizable read at time `now_ms` (the caller's monotonic clock, read
+ * just now: a lease is judged against it): once the leader has committed
+ * an entry of its term and a quorum has confirmed its leadership after
+ * this call, ready.reads holds {ctx, index}. With a valid lease
+ * (options.read_lease) the confirmation is the lease and the read is in
+ * the next batch. ERR_NOTLEADER elsewhere. */
+int raftReadIndex(struct raft *r, uint64_t ctx, uint64_t now_ms);
+
+/* Leader: the lease is valid at `now_ms` (options.read_lease on, an entry
+ * of this term committed, no transfer begun in this term, a quorum's
+ * acknowledgements recent enough). A view: changes nothing. */
+bool raftLeaseValid(const struct raft *r, uint64_t now_ms);
 
 /* Taking a snapshot: the application serializes its state at `index`
  * (<= the last index it applied); raftSnapshotMetaAt gives the metadata to

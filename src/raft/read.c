@@ -5,22 +5,120 @@
  * then a quorum of voters must acknowledge a heartbeat round started after
  * the request: the rounds are numbered (read_seq) and followers echo the
  * number in their AppendEntries results.
+ *
+ * Leader leases (docs/raft.md "Leader leases", Raft dissertation §6.4.1):
+ * the same acknowledgements also tell when a follower last heard from us.
+ * Every append carries the newest round number; a round's start time is
+ * remembered, so an acknowledgement of round s proves the follower heard
+ * from this leader at or after round_ms[s]. Such a follower refuses to
+ * vote for anyone else for an election timeout after hearing from us
+ * (check-quorum, core.c raftLeaseHeld). So until the quorum-th most recent
+ * of those times plus an election timeout, no other leader can be elected,
+ * and this leader's commit index is the newest: less a drift bound, as the
+ * followers measure their election timeout with their own clocks.
  */
+#include <stdlib.h>
+
 #include "lib/alloc.h"
 #include "lib/assert.h"
 #include "lib/err.h"
 #include "raft/core.h"
+
+static int raftReadDeliver(struct raft *r, const struct raft_pending_read *p);
 
 static bool raftCommittedInTerm(const struct raft *r)
 {
     return raftTermAt(r, r->commit) == r->term;
 }
 
-int raftReadIndex(struct raft *r, uint64_t ctx)
+void raftReadNewRound(struct raft *r)
+{
+    PRE(r->state == RAFT_LEADER);
+    r->read_seq++;
+    r->round_ms[r->read_seq % RAFT_LEASE_ROUNDS] = r->now_ms;
+}
+
+/* When round `seq` started; false when it is too old to be remembered. */
+static bool raftRoundMs(const struct raft *r, uint64_t seq, uint64_t *ms)
+{
+    PRE(seq <= r->read_seq);
+    if (r->read_seq - seq >= RAFT_LEASE_ROUNDS) {
+        return false;
+    }
+    *ms = r->round_ms[seq % RAFT_LEASE_ROUNDS];
+    return true;
+}
+
+void raftLeaseAck(struct raft *r, struct raft_progress *pr, uint64_t seq)
+{
+    /* Only a follower that holds the configuration we act on (it names
+     * this leader) counts our messages as a leader's contact
+     * (replication.c raftNoteLeader): its promise starts after that. */
+    if (!r->o.read_lease || pr->match < r->conf_index) {
+        return;
+    }
+    uint64_t sent_ms;
+    if (raftRoundMs(r, seq, &sent_ms) &&
+        (!pr->lease_acked || sent_ms > pr->lease_ack_ms)) {
+        pr->lease_acked = true;
+        pr->lease_ack_ms = sent_ms;
+    }
+}
+
+static int raftCompareDescMs(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? 1 : (x > y ? -1 : 0);
+}
+
+/* How long after a quorum's acknowledged round the lease lasts. */
+static uint64_t raftLeaseMs(const struct raft *r)
+{
+    uint64_t timeout_ms = r->o.election_timeout_ms;
+    return timeout_ms - timeout_ms * r->o.lease_drift_permille / 1000;
+}
+
+bool raftLeaseValid(const struct raft *r, uint64_t now_ms)
+{
+    uint64_t starts[RAFT_CONF_MAX_SERVERS];
+    unsigned n = 0;
+    if (!r->o.read_lease || !r->o.check_quorum || r->state != RAFT_LEADER ||
+        r->lease_ended || r->transfer_target != 0 || !raftIsVoter(r, r->id) ||
+        !raftCommittedInTerm(r)) {
+        return false;
+    }
+    starts[n++] = now_ms; /* ourselves */
+    for (unsigned i = 0; i < r->n_prs && n < RAFT_CONF_MAX_SERVERS; i++) {
+        if (raftIsVoter(r, r->prs[i].id) && r->prs[i].lease_acked) {
+            starts[n++] = r->prs[i].lease_ack_ms;
+        }
+    }
+    unsigned quorum = raftQuorum(r);
+    if (quorum == 0 || quorum > n) {
+        return false; /* too few voters acknowledged anything yet */
+    }
+    qsort(starts, n, sizeof starts[0], raftCompareDescMs);
+    /* The quorum-th most recent contact: every quorum holds a voter that
+     * heard from us at or after it, and refuses to elect another leader
+     * for an election timeout after that, by its own clock. */
+    return now_ms < starts[quorum - 1] + raftLeaseMs(r);
+}
+
+int raftReadIndex(struct raft *r, uint64_t ctx, uint64_t now_ms)
 {
     struct raft_pending_read *reads;
+    if (now_ms > r->now_ms) {
+        r->now_ms = now_ms;
+    }
     if (r->state != RAFT_LEADER) {
         return ERR_NOTLEADER;
+    }
+    if (raftLeaseValid(r, r->now_ms)) {
+        /* Dissertation §6.4.1: within the lease no other leader exists,
+         * so the commit index (of this term: raftLeaseValid) is the
+         * newest; the read waits only for it to be applied. */
+        struct raft_pending_read p = {ctx, r->commit, r->read_seq};
+        return raftReadDeliver(r, &p);
     }
     reads =
         libRealloc(r->pending_reads, (r->n_pending_reads + 1) * sizeof *reads);
@@ -45,7 +143,7 @@ int raftReadStartRounds(struct raft *r)
             continue;
         }
         if (!started) {
-            r->read_seq++;
+            raftReadNewRound(r);
             started = true;
         }
         p->seq = r->read_seq;

@@ -23,6 +23,8 @@ void raftProgressReset(struct raft *r, struct raft_progress *pr)
     pr->in_head = pr->in_count = 0;
     pr->in_bytes = 0;
     pr->read_ack = 0;
+    pr->lease_acked = false;
+    pr->lease_ack_ms = 0;
     pr->snap_reading = pr->snap_sending = false;
     pr->hold_index = 0;
     pr->regress_seen = false;
@@ -188,6 +190,9 @@ int raftHeartbeat(struct raft *r)
             raftBecomeProbe(pr, pr->match + 1);
         }
         pr->hb_match = pr->match;
+    }
+    if (r->o.read_lease) {
+        raftReadNewRound(r); /* its acknowledgements renew the lease */
     }
     return raftBroadcastAppend(r, true);
 }
@@ -538,6 +543,7 @@ int raftStepAppendResult(struct raft *r, const struct raft_message *m)
         return 0; /* not a follower, or not an answer to us */
     }
     pr->recent_active = true;
+    raftLeaseAck(r, pr, res->read_seq);
     if (res->read_seq > pr->read_ack) {
         pr->read_ack = res->read_seq;
         int rv = raftReadCheck(r);

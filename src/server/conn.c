@@ -207,8 +207,8 @@ static bool connFirstIsConnect(struct conn *c, const struct proto_frame *f)
     return first && f->header.type == PROTO_REQ_CONNECT;
 }
 
-/* Membership, DUMP, roles and weight: what DQLITE_TLS_ADMIN_AUTH keeps to
- * node and admin certificates. */
+/* Membership, DUMP, BACKUP, roles and weight: what DQLITE_TLS_ADMIN_AUTH keeps
+ * to node and admin certificates. */
 static bool connIsAdmin(const struct proto_frame *f)
 {
     switch (f->header.type) {
@@ -216,6 +216,7 @@ static bool connIsAdmin(const struct proto_frame *f)
     case PROTO_REQ_ASSIGN:
     case PROTO_REQ_REMOVE:
     case PROTO_REQ_DUMP:
+    case PROTO_REQ_BACKUP:
     case PROTO_REQ_TRANSFER:
     case PROTO_REQ_WEIGHT:
         return true;

@@ -1,7 +1,8 @@
 /*
  * The gateway's dispatch and the requests answered on the loop: LEADER,
  * CLIENT, HEARTBEAT and unknown types, INTERRUPT, CLUSTER, DESCRIBE,
- * WEIGHT, and the membership requests (gateway_sql.c has the SQL ones).
+ * WEIGHT, and the membership requests (gateway_sql.c has the SQL ones,
+ * gateway_backup.c the extension BACKUP).
  *
  * Every request ends with exactly one response (ROWS streams end with one
  * DONE batch or a FAILURE), written before the next request is taken.
@@ -289,6 +290,9 @@ static void gatewayDispatch(struct gateway *g)
     case PROTO_REQ_CONNECT:
         connClose(g->conn); /* a peer handshake in the middle of a client */
         break;
+    case PROTO_REQ_BACKUP:
+        gatewayBackup(g);
+        break;
     default:
         gatewaySql(g);
         break;
@@ -395,6 +399,7 @@ void gatewayFreeBuffers(struct gateway *g)
     bufFree(&g->body);
     bufFree(&g->out);
     bufFree(&g->frames);
+    gatewayBackupFree(g);
     libFree(g->errmsg);
     g->errmsg = NULL;
     libFree(g->db_name);

@@ -44,6 +44,8 @@ struct conn;
  * client reads PART batches of any size; INTERRUPT is honoured between
  * batches. */
 #define GATEWAY_BATCH_BYTES 65536
+/* Bytes of pages in one BACKUP chunk (gateway_backup.c). */
+#define GATEWAY_BACKUP_CHUNK_BYTES ((uint32_t)1 << 20)
 /* Default wait of a writer for a database another connection writes. */
 #define GATEWAY_BUSY_TIMEOUT_MS 5000
 
@@ -54,6 +56,8 @@ enum gateway_stage {
     GATEWAY_WRITING, /* a response is being written */
     GATEWAY_PARKED   /* a writer waiting for another's write lock */
 };
+
+struct gateway_backup; /* gateway_backup.c */
 
 struct gateway {
     struct conn *conn;
@@ -106,7 +110,8 @@ struct gateway {
     struct sql_guard guard; /* stops a runaway statement (sql.h) */
     struct replica_wait wait;
     bool wait_out;
-    struct queue busy_link; /* in the node's parked writers */
+    struct queue busy_link;        /* in the node's parked writers */
+    struct gateway_backup *backup; /* a BACKUP being streamed, NULL */
 };
 
 void gatewayInit(struct gateway *g, struct conn *conn);

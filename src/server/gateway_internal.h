@@ -94,6 +94,11 @@ void gatewayQuery(struct gateway *g);
 /* gateway_dump.c */
 void gatewayDump(struct gateway *g);
 
+/* gateway_backup.c: BACKUP (extension 64); the stream's state is freed
+ * with the gateway's buffers. */
+void gatewayBackup(struct gateway *g);
+void gatewayBackupFree(struct gateway *g);
+
 /* gateway_member.c */
 void gatewayMembership(struct gateway *g);
 

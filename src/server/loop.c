@@ -470,6 +470,7 @@ static int loopOpenReplica(struct dqlite_node *n)
     o.entry_cache_bytes = n->entry_cache_bytes;
     o.bootstrap = n->id == 1 || n->id == NODE_BOOTSTRAP_ID;
     o.compress_snapshots = n->snapshot_compression;
+    o.read_lease = n->read_lease;
     o.log = loopLog;
     o.log_arg = n;
     o.on_fail = loopOnFail;

@@ -46,6 +46,7 @@ static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
     n->busy_timeout_ms = 5000;
     n->statement_timeout_ms = NODE_STATEMENT_TIMEOUT_MS;
     n->linearizable_reads = true;
+    n->read_lease = NODE_READ_LEASE_DEFAULT;
     n->snapshot_compression = true;
     n->log_level = DQLITE_LOG_WARN;
     n->last_state = DQLITE_FOLLOWER;
@@ -489,6 +490,16 @@ int dqlite_node_set_linearizable_reads(dqlite_node *n, int enabled)
         return rv;
     }
     n->linearizable_reads = enabled != 0;
+    return 0;
+}
+
+int dqlite_node_set_read_lease(dqlite_node *n, int enabled)
+{
+    int rv = nodeCheckNotStarted(n);
+    if (rv != 0) {
+        return rv;
+    }
+    n->read_lease = enabled != 0;
     return 0;
 }
 

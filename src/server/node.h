@@ -59,6 +59,10 @@
  * (dqlite_node_set_statement_timeout; docs/server.md "Runaway
  * statements"). */
 #define NODE_STATEMENT_TIMEOUT_MS 10000
+
+/* Leader leases (dqlite_node_set_read_lease): on, as the fault battery
+ * passes with them (docs/faults.md, docs/raft.md "Leader leases"). */
+#define NODE_READ_LEASE_DEFAULT true
 /* Entry payload bytes the raft log keeps in memory (docs/raft.md,
  * "Memory"; dqlite_node_set_entry_cache, --entry-cache). */
 #define NODE_ENTRY_CACHE_BYTES RAFT_ENTRY_CACHE_BYTES_DEFAULT
@@ -144,6 +148,7 @@ struct dqlite_node {
     unsigned busy_timeout_ms;      /* how long writers queue for a lock */
     unsigned statement_timeout_ms; /* bound on one SQL job (0: none) */
     bool linearizable_reads;       /* read-index before every query */
+    bool read_lease;               /* ... or a leader lease (raft.md) */
     struct queue parked;           /* gateways waiting for a write lock */
     /* Addresses peers gave in their handshakes, for replying to a leader
      * before this node has a configuration naming it. */

@@ -39,9 +39,13 @@
  * wait doubles up to ten times this. */
 #define REPLICA_NOSPACE_RETRY_MS 100
 
+/* CLOCK_MONOTONIC (uv_hrtime), read afresh: a leader's lease is judged
+ * against it (docs/raft.md "Leader leases"), where uv_now's cached loop
+ * time could lag behind a long callback or a pause. */
 uint64_t replicaNowMs(const struct replica *r)
 {
-    return r->loop != NULL ? uv_now(r->loop) : uv_hrtime() / 1000000;
+    (void)r;
+    return uv_hrtime() / 1000000;
 }
 
 static uint64_t replicaSeed(void)
@@ -200,6 +204,7 @@ static int replicaCreateCore(struct replica *r, struct replica_disk *d)
     ro.seed = replicaSeed();
     ro.snapshot_trailing = r->o.snapshot_trailing;
     ro.entry_cache_bytes = (size_t)r->o.entry_cache_bytes;
+    ro.read_lease = r->o.read_lease;
     if (d->boot.data != NULL) {
         entries = &d->boot;
         n = 1;

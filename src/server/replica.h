@@ -81,6 +81,7 @@ struct replica_options {
     uint64_t entry_cache_bytes;  /* raft_options.entry_cache_bytes */
     bool bootstrap;              /* first start of the cluster's first node */
     bool compress_snapshots;     /* LZ4 snapshot files */
+    bool read_lease;             /* raft_options.read_lease */
     /* Log lines (DQLITE_LOG_* levels); may be called from any thread. */
     void (*log)(void *arg, int level, const char *message);
     void *log_arg;

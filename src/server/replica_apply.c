@@ -389,7 +389,7 @@ int replicaRead(struct replica *r, struct replica_wait *w)
     }
     w->ctx = ++r->next_read_ctx;
     w->read_confirmed = false;
-    rv = raftReadIndex(r->raft, w->ctx);
+    rv = raftReadIndex(r->raft, w->ctx, replicaNowMs(r));
     if (rv != 0) {
         return rv;
     }

@@ -7,6 +7,12 @@
  *   DQF_BUG=amnesia      at start, the newest log segment loses its last
  *                        sixteenth: entries the node acknowledged as durable
  *                        are gone, as when fsync lies and power fails
+ *   DQF_BUG=lease-drift  leader leases on, and while the node leads its
+ *                        monotonic clock runs at a quarter of the real
+ *                        rate: a clock drifting far beyond the lease's
+ *                        bound, so the lease outlives the followers'
+ *                        promise not to elect another leader (a lease
+ *                        that ignores the drift bound, made visible)
  * No build users get has this switch: it lives in this test program only.
  * DQF_LATENCY_MS sets the network latency (dqlite_node_set_network_latency_ms,
  * as dqlited's --latency-ms: election timeout 15x, heartbeat 1.5x).
@@ -15,11 +21,14 @@
  *   faults-node ID ADDRESS DIR
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +69,59 @@ static void forgetTail(const char *dir)
     }
 }
 
+/* lease-drift: this program's clock_gettime replaces libc's for the whole
+ * process (libuv's uv_hrtime and uv_now, the library's statement clock):
+ * the monotonic clocks run at 1/DQF_SLOW_RATE of the real rate while
+ * `slow` is set, continuously (no jump at a switch). */
+#define DQF_SLOW_RATE 4
+static pthread_mutex_t slow_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool slow_planted, slow;
+static int64_t slow_real_ns, slow_fake_ns; /* at the last switch */
+
+static bool isMonotonic(clockid_t id)
+{
+    return id == CLOCK_MONOTONIC || id == CLOCK_MONOTONIC_COARSE ||
+           id == CLOCK_MONOTONIC_RAW || id == CLOCK_BOOTTIME;
+}
+
+static int64_t realNs(void)
+{
+    struct timespec ts;
+    syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The fake time at real time `real`; slow_lock held. */
+static int64_t fakeNs(int64_t real)
+{
+    int64_t elapsed = real - slow_real_ns;
+    return slow_fake_ns + (slow ? elapsed / DQF_SLOW_RATE : elapsed);
+}
+
+static void slowSet(bool on)
+{
+    pthread_mutex_lock(&slow_lock);
+    int64_t real = realNs();
+    slow_fake_ns = fakeNs(real);
+    slow_real_ns = real;
+    slow = on;
+    pthread_mutex_unlock(&slow_lock);
+}
+
+__attribute__((visibility("default"))) int clock_gettime(clockid_t id,
+                                                         struct timespec *ts)
+{
+    if (!slow_planted || !isMonotonic(id)) {
+        return (int)syscall(SYS_clock_gettime, id, ts);
+    }
+    pthread_mutex_lock(&slow_lock);
+    int64_t ns = fakeNs(realNs());
+    pthread_mutex_unlock(&slow_lock);
+    ts->tv_sec = (time_t)(ns / 1000000000);
+    ts->tv_nsec = (long)(ns % 1000000000);
+    return 0;
+}
+
 /* Logs every raft state change with the wall-clock time, so a run's node
  * logs show who led when (next to the nemesis log's times). */
 static void watch(void *arg, int old_state, int new_state,
@@ -77,6 +139,9 @@ static void watch(void *arg, int old_state, int new_state,
             names[old_state >= 1 && old_state <= 3 ? old_state : 0],
             names[new_state >= 1 && new_state <= 3 ? new_state : 0],
             (unsigned long long)leader);
+    if (slow_planted && (new_state == 3) != (old_state == 3)) {
+        slowSet(new_state == 3);
+    }
 }
 
 static int plantBug(dqlite_node *node, const char *dir)
@@ -88,6 +153,15 @@ static int plantBug(dqlite_node *node, const char *dir)
     if (strcmp(bug, "amnesia") == 0) {
         forgetTail(dir);
         return 0;
+    }
+    if (strcmp(bug, "lease-drift") == 0) {
+        fprintf(stderr,
+                "faults-node: PLANTED BUG lease-drift: a leader's "
+                "clock runs at 1/%d of the real rate\n",
+                DQF_SLOW_RATE);
+        slow_real_ns = slow_fake_ns = realNs();
+        slow_planted = true;
+        return dqlite_node_set_read_lease(node, 1);
     }
     if (strcmp(bug, "stale-reads") == 0) {
         fprintf(stderr, "faults-node: PLANTED BUG stale-reads\n");

@@ -52,6 +52,13 @@ try amnesia 12 NODES=1 DURATION=12 WORKLOADS=set FAULTS=kill
 try stale-reads 7 NODES=5 DURATION=60 CLIENTS=10 WORKLOADS=register \
     FAULTS=partition PARTITIONS=isolated-leader LATENCY_MS=200 \
     HOLD_MIN=8 HOLD_MAX=10 CALL_TIMEOUT_MS=500
+# Leader leases whose drift assumption fails: a leader's clock runs at a
+# quarter of the real rate, so its lease outlives the followers' promise
+# not to vote for another leader. Same shape as stale-reads: the window
+# lies between the new leader's election and the old one's step-down.
+try lease-drift 7 NODES=5 DURATION=60 CLIENTS=10 WORKLOADS=register \
+    FAULTS=partition PARTITIONS=isolated-leader LATENCY_MS=200 \
+    HOLD_MIN=8 HOLD_MAX=10 CALL_TIMEOUT_MS=500
 
 echo "planted: $caught passed, $missed failed"
 [ "$missed" = 0 ]

@@ -281,7 +281,7 @@ t_m_dump_new_leader() {
         for id in 5 3 2 1; do [ "$id" != "$l" ] && break; done
         rm -f "$dir/$MDB" "$dir/$MDB-wal"
         n=$((M_ROWS + 1))
-        printf '%s\n' "INSERT INTO m (n, v) VALUES ($n, 'row $n')" \
+        printf '%s\n' "INSERT INTO m (n, v) VALUES ($n, 'row $n');" \
             ".transfer $id" ".dump ${ADDRS[$id]} $MDB $dir" | msh ||
             { echo "round $i: write, transfer or dump failed"; return 1; }
         M_ROWS=$n

@@ -157,6 +157,8 @@ wait_leader() {
 . "$(dirname "$0")/cases_tls.sh"
 # shellcheck source=test/integration/cases_ops.sh
 . "$(dirname "$0")/cases_ops.sh"
+# shellcheck source=test/integration/cases_shell.sh
+. "$(dirname "$0")/cases_shell.sh"
 
 # INTEGRATION_ONLY="tls errs": only those groups (run_<name>_cases).
 if [ -n "${INTEGRATION_ONLY:-}" ]; then
@@ -179,6 +181,7 @@ run_errs_cases
 run_attack_cases
 run_tls_cases
 run_ops_cases
+run_shell_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
 echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"

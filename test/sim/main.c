@@ -3,6 +3,9 @@
  *
  *   sim [--seeds N] [--first S] [--jobs J]   run seeds S .. S+N-1
  *   sim --seed S [-v]                        one seed (-v: full trace)
+ *   --lease P        share of seeds with leader leases on (permille, 700)
+ *   --lease-drift P  their drift bound (permille of the election timeout,
+ *                    200; 1 plants a lease that ignores clock drift)
  *
  * Each seed draws a cluster (1-7 nodes, some bootstrapped, the others
  * joining through membership changes), options, fault rates, and a fault
@@ -28,6 +31,14 @@ void simTraceReset(void);
 
 static struct sim_world world;
 
+/* Leader leases: the share of seeds with leases on, and their drift bound.
+ * The nodes' clocks run at 0.9-1.1x (simSetup): rates differ by up to
+ * 1.1/0.9, so a bound under 182 permille is unsafe; --lease-drift 1 is the
+ * planted bug "a lease that ignores the drift bound", which the read
+ * checker must catch. */
+static unsigned sim_lease_permille = 700;
+static unsigned sim_lease_drift_permille = 200;
+
 /* ------------------------------------------------------------ scenario */
 
 static void simDrawOptions(struct raft_options *o)
@@ -44,6 +55,9 @@ static void simDrawOptions(struct raft_options *o)
     o->snapshot_chunk_bytes = simRange(64, 1024);
     o->pre_vote = simChance(800);
     o->check_quorum = simChance(800);
+    /* Leases need check-quorum; simDrawConfig may turn it on later. */
+    o->read_lease = simChance(sim_lease_permille);
+    o->lease_drift_permille = sim_lease_drift_permille;
 }
 
 static void simDrawConfig(struct sim_config *c)
@@ -249,6 +263,45 @@ static void simMembership(void)
     simNodePump(l);
 }
 
+/* A read on a node that believes it leads, chosen at random: a deposed
+ * leader that has not heard of its successor is one, and the one a lease
+ * must stop from answering. */
+static void simRead(void)
+{
+    int leaders[SIM_MAX_NODES], n = 0;
+    for (unsigned i = 0; i < W->cfg.n_nodes; i++) {
+        if (W->nodes[i].up && raftState(W->nodes[i].r) == RAFT_LEADER) {
+            leaders[n++] = (int)i;
+        }
+    }
+    if (n == 0) {
+        return;
+    }
+    int l = leaders[simRange(0, (uint64_t)n - 1)];
+    struct raft *r = W->nodes[l].r;
+    /* What a lease promises (docs/raft.md "Leader leases"): while it
+     * holds, no other node leads, in any term. Checked whether or not a
+     * newer leader has committed anything yet. */
+    if (raftLeaseValid(r, simNodeNow(l))) {
+        for (int k = 0; k < n; k++) {
+            struct raft *o = W->nodes[leaders[k]].r;
+            if (leaders[k] != l && raftTerm(o) > raftTerm(r)) {
+                simFail("LEASE: n%d holds a lease in term %llu while n%d "
+                        "leads term %llu",
+                        l + 1, (unsigned long long)raftTerm(r), leaders[k] + 1,
+                        (unsigned long long)raftTerm(o));
+            }
+        }
+        sim_stats.lease_reads++;
+    }
+    uint64_t ctx = ++W->read_ctx;
+    simCheckReadStart(ctx);
+    int rv = raftReadIndex(W->nodes[l].r, ctx, simNodeNow(l));
+    simTrace("READ %llu on n%d: %s", (unsigned long long)ctx, l + 1,
+             errString(rv));
+    simNodePump(l);
+}
+
 static void simTransferOrRead(void)
 {
     int l = simLeader();
@@ -264,7 +317,7 @@ static void simTransferOrRead(void)
     } else {
         uint64_t ctx = ++W->read_ctx;
         simCheckReadStart(ctx);
-        int rv = raftReadIndex(W->nodes[l].r, ctx);
+        int rv = raftReadIndex(W->nodes[l].r, ctx, simNodeNow(l));
         simTrace("READ %llu on n%d: %s", (unsigned long long)ctx, l + 1,
                  errString(rv));
     }
@@ -426,6 +479,9 @@ static void simDispatch(const struct sim_event *ev)
         break;
     case EV_PROPOSE:
         simPropose();
+        if (simChance(500)) {
+            simRead();
+        }
         simPush(W->now_ms + simRange(5, 60), EV_PROPOSE, -1, NULL, 0);
         break;
     }
@@ -491,8 +547,8 @@ static int simRunSlice(uint64_t first, uint64_t count, unsigned job,
            "%llu elections, %llu crashes (%llu torn writes, %llu failed "
            "writes), %llu snapshots taken, %llu installed, %llu membership "
            "changes, %llu configurations rolled back, %llu transfers, %llu "
-           "reads, %llu forged messages refused, %llu restarts with a "
-           "shorter log, %llu notices\n",
+           "reads (%llu under a lease), %llu forged messages refused, %llu "
+           "restarts with a shorter log, %llu notices\n",
            job, (unsigned long long)s->seeds, (unsigned long long)s->events,
            (unsigned long long)s->committed, (unsigned long long)s->elections,
            (unsigned long long)s->crashes, (unsigned long long)s->torn,
@@ -500,8 +556,9 @@ static int simRunSlice(uint64_t first, uint64_t count, unsigned job,
            (unsigned long long)s->snapshots_taken,
            (unsigned long long)s->installs, (unsigned long long)s->changes,
            (unsigned long long)s->rollbacks, (unsigned long long)s->transfers,
-           (unsigned long long)s->reads, (unsigned long long)s->forged,
-           (unsigned long long)s->shortened, (unsigned long long)s->notices);
+           (unsigned long long)s->reads, (unsigned long long)s->lease_reads,
+           (unsigned long long)s->forged, (unsigned long long)s->shortened,
+           (unsigned long long)s->notices);
     fflush(stdout);
     return 0;
 }
@@ -542,12 +599,17 @@ int main(int argc, char **argv)
             first = strtoull(argv[++i], NULL, 10);
             count = 1;
             one = true;
+        } else if (strcmp(argv[i], "--lease") == 0 && i + 1 < argc) {
+            sim_lease_permille = (unsigned)strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--lease-drift") == 0 && i + 1 < argc) {
+            sim_lease_drift_permille = (unsigned)strtoul(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "-v") == 0) {
             sim_verbose = true;
         } else {
             fprintf(stderr,
                     "usage: %s [--seeds N] [--first S] [--jobs J] "
-                    "[--seed S] [-v]\n",
+                    "[--seed S] [--lease PERMILLE] [--lease-drift PERMILLE] "
+                    "[-v]\n",
                     argv[0]);
             return 2;
         }

@@ -485,6 +485,9 @@ void simNodeDeliver(int i, const uint8_t *buf, size_t len)
     if (rv != 0) {
         simFail("n%d: decode failed: %s", i + 1, errString(rv));
     }
+    /* As the server does (replicaReceive): the time of receipt is when a
+     * follower heard from a leader, which leases count on. */
+    raftTick(n->r, simNodeNow(i));
     rv = raftStep(n->r, &m);
     raftMessageClose(&m);
     if (rv != 0) {

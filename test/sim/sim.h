@@ -171,7 +171,7 @@ struct sim_world {
 struct sim_stats {
     uint64_t seeds, events, crashes, torn, write_failures, snapshots_taken,
         installs, elections, transfers, reads, changes, rollbacks, committed,
-        forged, shortened, notices;
+        forged, shortened, notices, lease_reads;
 };
 
 extern struct sim_world *W;

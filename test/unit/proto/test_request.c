@@ -372,3 +372,19 @@ Test(request, failure_answers_follow_the_spec)
     cr_assert(!protoErrFailure(ERR_PROTO_SHORT, PROTO_REQ_EXEC, &code, &msg));
     cr_assert(!protoErrFailure(ERR_PROTO_EMPTY, PROTO_REQ_EXEC, &code, &msg));
 }
+
+Test(request, backup_extension)
+{
+    struct proto_request r;
+    protoRequestInit(&r, PROTO_REQ_BACKUP);
+    r.backup.name = protoText("db");
+    roundTrip(&r, "0200000040000000 6462000000000000 0000000000000000");
+    /* No flags word: too short (closes, as any fixed field missing). */
+    cr_assert_eq(decodeHex("0100000040000000 6462000000000000"),
+                 ERR_PROTO_SHORT);
+    /* Codes between the reference's and the extension stay unknown. */
+    cr_assert_eq(decodeHex("0100000020000000 0000000000000000"),
+                 ERR_PROTO_TYPE);
+    cr_assert_eq(decodeHex("0100000041000000 0000000000000000"),
+                 ERR_PROTO_TYPE);
+}

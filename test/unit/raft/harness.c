@@ -563,6 +563,10 @@ static void hOption(const char *name, const char *value)
         H.opts.entry_cache_bytes = v;
     } else if (strcmp(name, "holdbytes") == 0) {
         H.opts.snapshot_hold_bytes = v;
+    } else if (strcmp(name, "lease") == 0) {
+        H.opts.read_lease = v != 0;
+    } else if (strcmp(name, "leasedrift") == 0) {
+        H.opts.lease_drift_permille = (unsigned)v;
     } else if (strcmp(name, "autosnap") == 0) {
         H.autosnap = v != 0;
     } else {
@@ -641,7 +645,8 @@ static bool hCmdCore(char **a, int n)
         rv = raftTransfer(hCore(a[1]), strtoull(a[2], NULL, 10));
         hResult(rv, a, n, 3, "transfer");
     } else if (strcmp(a[0], "read") == 0) {
-        rv = raftReadIndex(hCore(a[1]), strtoull(a[2], NULL, 10));
+        rv = raftReadIndex(hCore(a[1]), strtoull(a[2], NULL, 10),
+                           H.nodes[hId(a[1])].now_ms);
         hResult(rv, a, n, 3, "read");
     } else if (strcmp(a[0], "pickfrom") == 0) {
         hPickFrom(a, n);

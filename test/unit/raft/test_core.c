@@ -149,7 +149,7 @@ Test(core, api_errors_on_a_follower)
     cr_assert_eq(raftAssignRole(r, 2, RAFT_SPARE, &index), ERR_NOTLEADER);
     cr_assert_eq(raftRemoveServer(r, 2, &index), ERR_NOTLEADER);
     cr_assert_eq(raftTransfer(r, 2), ERR_NOTLEADER);
-    cr_assert_eq(raftReadIndex(r, 1), ERR_NOTLEADER);
+    cr_assert_eq(raftReadIndex(r, 1, 0), ERR_NOTLEADER);
     raftReportUnreachable(r, 2);
     raftReportSnapshot(r, 2, false);
     cr_assert_eq(raftSnapshotChunk(r, 2, 1, 0, NULL, 0, true), 0);

@@ -362,6 +362,129 @@ Test(scenario, read_index_needs_a_quorum_round)
                "read 2 9 notleader\n");
 }
 
+/* Leader leases (docs/raft.md "Leader leases"): election timeout 100 ms,
+ * heartbeat 20 ms, so a lease lasts 90 ms after the round a quorum last
+ * acknowledged. */
+Test(scenario, lease_answers_a_read_without_a_round)
+{
+    harnessRun("option lease 1\n"
+               "cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "expect leader 1\n"
+               "tick 20             # heartbeats renew the lease\n"
+               "stabilize\n"
+               "isolate 1\n"
+               "read 1 7\n"
+               "expect read 1 7 2   # no message delivered: the lease\n"
+               "tickone 1 89\n"
+               "read 1 8\n"
+               "expect read 1 8 2   # 89 ms after the round: still valid\n"
+               "tickone 1 1\n"
+               "read 1 9\n"
+               "expect noread 1 9   # 90 ms: the lease ran out\n"
+               "heal\n"
+               "tick 20\n"
+               "stabilize\n"
+               "expect read 1 9 2   # answered by a read-index round\n");
+}
+
+/* Five voters: the lease needs the acknowledgements of two followers (a
+ * quorum of three with the leader), the quorum-th most recent counts. */
+Test(scenario, lease_counts_a_quorum_of_acknowledgements)
+{
+    harnessRun("option lease 1\n"
+               "cluster 5\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "isolate 4\n"
+               "isolate 5\n"
+               "tick 20\n"
+               "stabilize           # 2 and 3 acknowledge the new round\n"
+               "tickone 1 89\n"
+               "read 1 7\n"
+               "expect read 1 7 2\n"
+               "isolate 3\n"
+               "tick 20\n"
+               "stabilize           # only 2 acknowledges: 2 of 3 needed\n"
+               "tickone 1 70\n"
+               "read 1 8\n"
+               "expect noread 1 8   # 90 ms after 3's last acknowledgement\n");
+}
+
+Test(scenario, without_leases_a_read_needs_a_round)
+{
+    harnessRun("cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "isolate 1\n"
+               "read 1 7\n"
+               "expect noread 1 7\n");
+}
+
+Test(scenario, lease_needs_an_entry_of_the_term_committed)
+{
+    harnessRun("option lease 1\n"
+               "cluster 3\n"
+               "isolate 3\n"
+               "campaign 1\n"
+               "deliver 2\n"
+               "deliver 1\n"
+               "deliver 2\n"
+               "deliver 1           # 1 leads, its no-op not yet acknowledged\n"
+               "expect leader 1\n"
+               "read 1 7\n"
+               "expect noread 1 7\n");
+}
+
+Test(scenario, transfer_ends_the_lease)
+{
+    harnessRun("option lease 1\n"
+               "cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "isolate 1\n"
+               "transfer 1 2        # TimeoutNow is lost, 1 still leads\n"
+               "read 1 7\n"
+               "expect noread 1 7   # 2 may be elected meanwhile\n"
+               "expect leader 1\n");
+}
+
+Test(scenario, lease_ends_with_leadership)
+{
+    harnessRun("option lease 1\n"
+               "cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "isolate 1\n"
+               "tick 100\n"
+               "tick 100\n"
+               "tick 100            # 1 loses its quorum and steps down\n"
+               "stabilize\n"
+               "expect state 1 follower\n"
+               "read 1 7 notleader\n");
+}
+
+/* A node may have acknowledged a lease just before it stopped: once back,
+ * it refuses votes for an election timeout. */
+Test(scenario, lease_restarted_node_refuses_votes_for_a_timeout)
+{
+    harnessRun("option lease 1\n"
+               "cluster 3\n"
+               "campaign 1\n"
+               "stabilize\n"
+               "crash 2\n"
+               "restart 2\n"
+               "isolate 1\n"
+               "campaign 3\n"
+               "stabilize\n"
+               "expect state 3 candidate # 2 refused, 1 is cut off\n"
+               "tickone 2 100\n"
+               "campaign 3\n"
+               "stabilize\n"
+               "expect leader 3\n");
+}
+
 Test(scenario, single_node_cluster)
 {
     harnessRun("cluster 1\n"

@@ -209,6 +209,7 @@ Test(node, watch_and_log_functions_see_leadership)
                  0);
     cr_assert_eq(dqlite_node_set_busy_timeout(n, 100), 0);
     cr_assert_eq(dqlite_node_set_linearizable_reads(n, 1), 0);
+    cr_assert_eq(dqlite_node_set_read_lease(n, 1), 0);
     cr_assert_eq(dqlite_node_set_snapshot_compression(n, 0), 0);
     cr_assert_eq(dqlite_node_start(n), 0, "%s", dqlite_node_errmsg(n));
     for (int i = 0; i < 200 && watched_state != DQLITE_LEADER; i++) {
@@ -218,6 +219,8 @@ Test(node, watch_and_log_functions_see_leadership)
     cr_assert_eq(watched_leader, 1);
     cr_assert_gt(logged, 0);
     cr_assert_eq(dqlite_node_set_watch_func(n, NULL, NULL), DQLITE_MISUSE,
+                 "only before start");
+    cr_assert_eq(dqlite_node_set_read_lease(n, 0), DQLITE_MISUSE,
                  "only before start");
     dqlite_node_destroy(n);
 }
