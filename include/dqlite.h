@@ -363,9 +363,10 @@ DQLITE_API int dqlite_node_set_entry_cache(dqlite_node *n, uint64_t bytes);
  * verified). With DQLITE_TLS_ADMIN_AUTH, peer streams need a node
  * certificate (the node's own one, or one whose subject has
  * OU=dqlite-node) and admin requests (ADD, ASSIGN, REMOVE, TRANSFER, DUMP,
- * WEIGHT) a node or admin certificate (OU=dqlite-admin); others get a
- * FAILURE. DQLITE_ERROR (message in dqlite_node_errmsg) when a file
- * cannot be loaded or the key does not match the certificate. */
+ * BACKUP, the LOAD requests, WEIGHT) a node or admin certificate
+ * (OU=dqlite-admin); others get a FAILURE. DQLITE_ERROR (message in
+ * dqlite_node_errmsg) when a file cannot be loaded or the key does not match
+ * the certificate. */
 #define DQLITE_TLS_CLIENT_AUTH_OPTIONAL 0x1u
 #define DQLITE_TLS_ADMIN_AUTH 0x2u
 #define DQLITE_TLS_ALLOW_TLS12 0x4u

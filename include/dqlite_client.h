@@ -644,6 +644,38 @@ DQLITE_API void dqlite_file_free(struct dqlite_file *files, unsigned n);
 DQLITE_API int dqlite_client_dump_to_dir(struct dqlite_client *client,
                                          const char *name, const char *dir);
 
+/* Loads a SQLite database file into the cluster as database `name`, as one
+ * replicated operation (docs/restore.md): the file is streamed to the
+ * leader (the client must be connected to it: dqlite_client_connect_leader)
+ * in chunks, each replicated before the next is sent; once all of it is,
+ * every node installs it at the same log index, or none does. Refused,
+ * with nothing installed: a file that is not SQLite (nothing replicated at
+ * all), an existing database without DQLITE_LOAD_FORCE (which replaces
+ * it), a file that fails PRAGMA integrity_check, a leader change during
+ * the load. The file must be a whole database: checkpoint a WAL-mode file
+ * first (a -wal beside it is not read). `progress` (optional) is called
+ * after each chunk the cluster committed with the bytes done and the total;
+ * returning non-zero stops the load (DQLITE_CLIENT_CANCELLED, nothing
+ * installed). Memory: one chunk (8 MiB). Thread: the one using the client. */
+#define DQLITE_LOAD_FORCE 1
+typedef int (*dqlite_load_progress_fn)(void *arg, uint64_t done,
+                                       uint64_t total);
+DQLITE_API int dqlite_client_load(struct dqlite_client *client,
+                                  const char *name, const char *path, int flags,
+                                  dqlite_load_progress_fn progress,
+                                  void *progress_arg);
+
+/* As dqlite_client_load(), from a reader of `size` bytes (an HTTP body, for
+ * rqlite's /db/load): `read` fills exactly `len` bytes of `buf` and returns
+ * 0, or non-zero to fail the load (DQLITE_CLIENT_IOERR). */
+typedef int (*dqlite_load_read_fn)(void *arg, void *buf, size_t len);
+DQLITE_API int dqlite_client_load_stream(struct dqlite_client *client,
+                                         const char *name, uint64_t size,
+                                         dqlite_load_read_fn read,
+                                         void *read_arg, int flags,
+                                         dqlite_load_progress_fn progress,
+                                         void *progress_arg);
+
 /* Backs database `name` up into `path` as a standalone SQLite file: the
  * database at one commit (writers go on meanwhile), copied page by page.
  * The node streams the pages in chunks (BACKUP, docs/protocol.md, "Extensions")

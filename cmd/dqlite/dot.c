@@ -50,7 +50,10 @@ static const char help_text[] =
     ".databases                   the shell's database\n"
     ".backup <file>               write a consistent copy of the database\n"
     "                             as a standalone SQLite file, verified\n"
-    ".restore <file>              load an SQLite file as the database\n"
+    ".restore <file> [<db>] [--force]  load an SQLite file into the cluster\n"
+    "                             as <db> (default: the shell's database)\n"
+    "                             in one replicated step; --force replaces\n"
+    "                             an existing database\n"
     ".quit                        exit (.exit too)\n"
     ".help                        this text\n";
 
@@ -410,8 +413,6 @@ static int dotDispatchLite(struct shell *sh, int argc, char *argv[])
             return shellError("unknown database %s", arg);
         }
         return shellBackup(sh, argv[argc - 1]);
-    } else if (strcmp(cmd, ".restore") == 0 && argc == 2) {
-        return shellRestore(sh, arg);
     } else if ((strcmp(cmd, ".quit") == 0 || strcmp(cmd, ".exit") == 0) &&
                argc == 1) {
         sh->quit = true;
@@ -454,6 +455,8 @@ static int dotDispatch(struct shell *sh, int argc, char *argv[])
     } else if (strcasecmp(cmd, ".dump") == 0 && argc >= 2 && argc <= 4) {
         return dotDump(sh, argv[1], argc >= 3 ? argv[2] : NULL,
                        argc == 4 ? argv[3] : NULL);
+    } else if (strcasecmp(cmd, ".restore") == 0 && argc >= 2 && argc <= 4) {
+        return shellRestore(sh, argc, argv);
     } else if (strcmp(cmd, ".help") == 0 && argc == 1) {
         fputs(help_text, sh->out);
         return 0;

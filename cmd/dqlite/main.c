@@ -76,6 +76,8 @@ static const char usage_text[] =
     "    .tables, .schema, .indexes, .headers, .mode, .read, .timer,\n"
     "    .databases, .backup FILE, .restore FILE, .quit: as in sqlite3\n"
     "    (see .help)\n"
+    "    .restore FILE [DB] [--force]  load a SQLite file into the cluster\n"
+    "                                as DB in one replicated step\n"
     "    .help                       list the dot-commands\n"
     "\n"
     "OPTIONS\n"

@@ -78,9 +78,6 @@ int schemaSchema(struct shell *sh, const char *pattern);
 /* .backup FILE (backup.c): the shell's database, from the leader, into a
  * standalone SQLite file, verified. 0 or -1 (reported). */
 int shellBackup(struct shell *sh, const char *path);
-/* .restore FILE (restore.c, owned by the restore work: until it lands the
- * file only says .restore is not available). 0 or -1 (reported). */
-int shellRestore(struct shell *sh, const char *path);
 
 /* Dot-commands (dot.c); `line` starts with '.'. */
 int dotRun(struct shell *sh, const char *line);
@@ -101,6 +98,10 @@ int memberAdd(struct shell *sh, const char *id_text, const char *address,
 int memberAssign(struct shell *sh, const char *node, const char *role_text);
 int memberRemove(struct shell *sh, const char *node);
 int memberTransfer(struct shell *sh, const char *node);
+
+/* .restore FILE [DB] [--force] (restore.c): argv[0] is the command.
+ * Returns 0 or -1 (reported). */
+int shellRestore(struct shell *sh, int argc, char *argv[]);
 
 /* Value formatting (format.c). */
 void formatTabularValue(FILE *out, struct dqlite_rows *rows, unsigned i);

@@ -334,6 +334,10 @@ int clientSqlQuery(struct dqlite_conn *c, void *arg);
 /* Prepares the statement again if the connection changed since. */
 int clientStmtReady(struct dqlite_stmt *stmt);
 
+/* The node client's socket and call timeout (load.c sends its own
+ * extension messages through them). */
+struct client_sock *clientClusterSock(struct dqlite_client *cl);
+unsigned clientClusterTimeoutMs(const struct dqlite_client *cl);
 /* Cluster client (cluster.c): sends `req`, checks the answer's type. */
 int clientClusterCall(struct dqlite_client *cl, struct proto_request *req,
                       uint8_t want);

@@ -97,6 +97,16 @@ DQLITE_API void dqlite_client_free(void *p)
     libFree(p);
 }
 
+struct client_sock *clientClusterSock(struct dqlite_client *cl)
+{
+    return &cl->sock;
+}
+
+unsigned clientClusterTimeoutMs(const struct dqlite_client *cl)
+{
+    return cl->driver->opts.call_timeout_ms;
+}
+
 /* Sends `req` and checks that the answer is of type `want`. */
 /* Checks the answer in cl->sock.resp against the type wanted. */
 static int clusterCheckAnswer(struct dqlite_client *cl, uint8_t want)

@@ -16,12 +16,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "client/client.h"
 #include "lib/assert.h"
 #include "lib/err.h"
+#include "proto/load.h"
 
 /* Bytes asked from the socket per read. */
 #define SOCK_READ_CHUNK 65536
@@ -239,6 +241,12 @@ int clientSockRecv(struct client_sock *s, int64_t deadline_ms)
         if (rv != 0) {
             goto err_after_open;
         }
+    }
+    if (s->frame.header.type == PROTO_RESP_LOAD_PROGRESS) {
+        /* An extension's answer: its caller decodes s->frame (load.c). */
+        memset(&s->resp, 0, sizeof s->resp);
+        s->resp.type = PROTO_RESP_LOAD_PROGRESS;
+        return 0;
     }
     rv = sockDecode(s);
     if (rv != 0) {

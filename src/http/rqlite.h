@@ -23,6 +23,9 @@ struct http_rqlite_config {
     const char *tls_cert_file;
     const char *tls_key_file;
     const char *tls_ca_file;
+    /* Client connections to the cluster shared by the handlers (0: 8, at
+     * most 64); a request waits for a free one up to 10 s, then 503. */
+    unsigned pool_size;
 };
 
 struct http_rqlite;

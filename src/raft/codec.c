@@ -63,44 +63,83 @@ static size_t codecBodySize(const struct raft_message *m)
     }
 }
 
-static uint8_t *codecPutEntries(const struct raft_append *a, uint8_t *p)
+/* Where encoded bytes go: everything into `p` (a flat encoding), or, when
+ * `pieces` is set, payloads of RAFT_SHARE_MIN_BYTES or more as pieces of
+ * their own (a reference each) between runs of `p`'s bytes. */
+struct codec_sink {
+    uint8_t *p;    /* next byte of the head buffer */
+    uint8_t *mark; /* start of the head run not yet made a piece */
+    struct raft_piece *pieces;
+    unsigned n;
+};
+
+static bool codecShares(const struct codec_sink *s, size_t len)
+{
+    return s->pieces != NULL && len >= RAFT_SHARE_MIN_BYTES;
+}
+
+/* Ends the current run of head bytes as a piece. */
+static void codecCut(struct codec_sink *s)
+{
+    if (s->p > s->mark) {
+        s->pieces[s->n++] = (struct raft_piece){
+            .data = s->mark, .len = (size_t)(s->p - s->mark)};
+    }
+    s->mark = s->p;
+}
+
+static void codecPutPayload(struct codec_sink *s, const uint8_t *data,
+                            size_t len)
+{
+    if (!codecShares(s, len)) {
+        if (len > 0) {
+            memcpy(s->p, data, len);
+        }
+        s->p += len;
+        return;
+    }
+    codecCut(s);
+    raftPayloadRef(data);
+    s->pieces[s->n++] =
+        (struct raft_piece){.data = data, .len = len, .shared = true};
+}
+
+static void codecPutEntries(const struct raft_append *a, struct codec_sink *s)
 {
     for (unsigned i = 0; i < a->n_entries; i++) {
         const struct raft_entry *e = &a->entries[i];
+        uint8_t *p = s->p;
         bytePut64(p, e->term);
         p[8] = e->type;
         p[9] = p[10] = p[11] = 0;
         bytePut32(p + 12, (uint32_t)e->len);
-        if (e->len > 0) {
-            memcpy(p + ENTRY_FIXED, e->data, e->len);
-        }
-        p += ENTRY_FIXED + e->len;
+        s->p += ENTRY_FIXED;
+        codecPutPayload(s, e->data, e->len);
     }
-    return p;
 }
 
-static uint8_t *codecPutSnapshot(const struct raft_snapshot_chunk_msg *s,
-                                 uint8_t *p)
+static void codecPutSnapshot(const struct raft_snapshot_chunk_msg *m,
+                             struct codec_sink *s)
 {
-    size_t conf_len = raftConfEncodedSize(&s->conf);
-    bytePut64(p, s->index);
-    bytePut64(p + 8, s->term);
-    bytePut64(p + 16, s->conf_index);
-    bytePut64(p + 24, s->offset);
-    p[32] = s->last;
+    uint8_t *p = s->p;
+    size_t conf_len = raftConfEncodedSize(&m->conf);
+    bytePut64(p, m->index);
+    bytePut64(p + 8, m->term);
+    bytePut64(p + 16, m->conf_index);
+    bytePut64(p + 24, m->offset);
+    p[32] = m->last;
     p[33] = p[34] = p[35] = 0;
     bytePut32(p + 36, (uint32_t)conf_len);
-    raftConfEncodeTo(&s->conf, p + 40);
+    raftConfEncodeTo(&m->conf, p + 40);
     p += 40 + conf_len;
-    bytePut32(p, (uint32_t)s->len);
-    if (s->len > 0) {
-        memcpy(p + 4, s->data, s->len);
-    }
-    return p + 4 + s->len;
+    bytePut32(p, (uint32_t)m->len);
+    s->p = p + 4;
+    codecPutPayload(s, m->data, m->len);
 }
 
-static uint8_t *codecPutBody(const struct raft_message *m, uint8_t *p)
+static void codecPutBody(const struct raft_message *m, struct codec_sink *s)
 {
+    uint8_t *p = s->p;
     switch (m->type) {
     case RAFT_MSG_APPEND:
         bytePut64(p, m->append.prev_index);
@@ -108,7 +147,9 @@ static uint8_t *codecPutBody(const struct raft_message *m, uint8_t *p)
         bytePut64(p + 16, m->append.commit);
         bytePut64(p + 24, m->append.read_seq);
         bytePut32(p + 32, m->append.n_entries);
-        return codecPutEntries(&m->append, p + 36);
+        s->p = p + 36;
+        codecPutEntries(&m->append, s);
+        return;
     case RAFT_MSG_APPEND_RESULT:
         memset(p, 0, 8);
         p[0] = m->append_result.success;
@@ -116,60 +157,149 @@ static uint8_t *codecPutBody(const struct raft_message *m, uint8_t *p)
         bytePut64(p + 16, m->append_result.last_index);
         bytePut64(p + 24, m->append_result.hint_term);
         bytePut64(p + 32, m->append_result.read_seq);
-        return p + 40;
+        s->p = p + 40;
+        return;
     case RAFT_MSG_VOTE:
         bytePut64(p, m->vote.last_index);
         bytePut64(p + 8, m->vote.last_term);
         memset(p + 16, 0, 8);
         p[16] = m->vote.pre_vote;
         p[17] = m->vote.disrupt_leader;
-        return p + 24;
+        s->p = p + 24;
+        return;
     case RAFT_MSG_VOTE_RESULT:
         memset(p, 0, 8);
         p[0] = m->vote_result.granted;
         p[1] = m->vote_result.pre_vote;
-        return p + 8;
+        s->p = p + 8;
+        return;
     case RAFT_MSG_SNAPSHOT:
-        return codecPutSnapshot(&m->snapshot, p);
+        codecPutSnapshot(&m->snapshot, s);
+        return;
     case RAFT_MSG_SNAPSHOT_RESULT:
         bytePut64(p, m->snapshot_result.index);
         bytePut64(p + 8, m->snapshot_result.offset);
         memset(p + 16, 0, 8);
         p[16] = m->snapshot_result.success;
         p[17] = m->snapshot_result.done;
-        return p + 24;
+        s->p = p + 24;
+        return;
     default:
         bytePut64(p, m->timeout_now.last_index);
         bytePut64(p + 8, m->timeout_now.last_term);
-        return p + 16;
+        s->p = p + 16;
+        return;
     }
 }
 
-int raftMessageEncode(const struct raft_message *m, uint8_t **out, size_t *len)
+static void codecPutHeader(const struct raft_message *m, struct codec_sink *s)
 {
-    size_t body = codecBodySize(m);
-    uint8_t *buf;
-    if (body == SIZE_MAX) {
-        return ERR_INVALID;
-    }
-    if (body > RAFT_MSG_MAX_BYTES - HEADER_BYTES) {
-        return ERR_TOOBIG;
-    }
-    buf = libMalloc(HEADER_BYTES + body);
-    if (buf == NULL) {
-        return ERR_NOMEM;
-    }
+    uint8_t *buf = s->p;
     buf[0] = RAFT_MSG_VERSION;
     buf[1] = m->type;
     memset(buf + 2, 0, 6);
     bytePut64(buf + 8, m->from);
     bytePut64(buf + 16, m->to);
     bytePut64(buf + 24, m->term);
-    uint8_t *end = codecPutBody(m, buf + HEADER_BYTES);
-    POST((size_t)(end - buf) == HEADER_BYTES + body);
-    *out = buf;
+    s->p = buf + HEADER_BYTES;
+    codecPutBody(m, s);
+}
+
+/* The encoded size of `m`: ERR_INVALID for an unknown type, ERR_TOOBIG
+ * past RAFT_MSG_MAX_BYTES. */
+static int codecSize(const struct raft_message *m, size_t *len)
+{
+    size_t body = codecBodySize(m);
+    if (body == SIZE_MAX) {
+        return ERR_INVALID;
+    }
+    if (body > RAFT_MSG_MAX_BYTES - HEADER_BYTES) {
+        return ERR_TOOBIG;
+    }
     *len = HEADER_BYTES + body;
     return 0;
+}
+
+int raftMessageEncode(const struct raft_message *m, uint8_t **out, size_t *len)
+{
+    struct codec_sink s = {0};
+    int rv = codecSize(m, len);
+    if (rv != 0) {
+        return rv;
+    }
+    s.p = libMalloc(*len);
+    if (s.p == NULL) {
+        return ERR_NOMEM;
+    }
+    *out = s.p;
+    codecPutHeader(m, &s);
+    POST((size_t)(s.p - *out) == *len);
+    return 0;
+}
+
+/* The payloads of `m` that an encoding shares: how many, how many bytes. */
+static void codecSharedPayloads(const struct raft_message *m, unsigned *n,
+                                size_t *bytes)
+{
+    *n = 0;
+    *bytes = 0;
+    if (m->type == RAFT_MSG_APPEND) {
+        for (unsigned i = 0; i < m->append.n_entries; i++) {
+            size_t len = m->append.entries[i].len;
+            if (len >= RAFT_SHARE_MIN_BYTES) {
+                (*n)++;
+                *bytes += len;
+            }
+        }
+    } else if (m->type == RAFT_MSG_SNAPSHOT &&
+               m->snapshot.len >= RAFT_SHARE_MIN_BYTES) {
+        *n = 1;
+        *bytes = m->snapshot.len;
+    }
+}
+
+int raftMessageEncodeShared(const struct raft_message *m,
+                            struct raft_encoded *out)
+{
+    struct codec_sink s = {0};
+    unsigned n_shared;
+    size_t len, shared_bytes;
+    int rv = codecSize(m, &len);
+    *out = (struct raft_encoded){0};
+    if (rv != 0) {
+        return rv;
+    }
+    codecSharedPayloads(m, &n_shared, &shared_bytes);
+    /* head runs alternate with shared payloads: at most one more run */
+    out->pieces = libMalloc((2 * n_shared + 1) * sizeof *out->pieces);
+    out->head = libMalloc(len - shared_bytes);
+    if (out->pieces == NULL || out->head == NULL) {
+        libFree(out->pieces);
+        libFree(out->head);
+        *out = (struct raft_encoded){0};
+        return ERR_NOMEM;
+    }
+    s.p = s.mark = out->head;
+    s.pieces = out->pieces;
+    codecPutHeader(m, &s);
+    codecCut(&s);
+    POST((size_t)(s.p - out->head) == len - shared_bytes);
+    POST(s.n <= 2 * n_shared + 1);
+    out->n_pieces = s.n;
+    out->len = len;
+    return 0;
+}
+
+void raftEncodedClose(struct raft_encoded *e)
+{
+    for (unsigned i = 0; i < e->n_pieces; i++) {
+        if (e->pieces[i].shared) {
+            raftPayloadUnref(e->pieces[i].data);
+        }
+    }
+    libFree(e->pieces);
+    libFree(e->head);
+    *e = (struct raft_encoded){0};
 }
 
 /* ------------------------------------------------------------ decode */

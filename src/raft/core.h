@@ -192,7 +192,8 @@ struct raft {
     struct raft_notice notice;
     uint64_t notice_counts[RAFT_NOTICE_KINDS];
 
-    bool batch_out;                       /* a ready batch is outstanding */
+    bool batch_out; /* a ready batch is outstanding */
+    bool batch_hs;  /* ...and it writes the hard state (raftSendNow waits) */
     struct raft_configuration batch_conf; /* addresses of the batch */
 };
 

@@ -47,11 +47,14 @@
  *      (it implies raftPersisted for the last entry of the batch and
  *      raftSnapshotPersisted for its chunk) and releases the batch.
  * Only one batch may be outstanding: raftReady must not be called again
- * before raftAdvance. Other inputs (step, tick, propose...) MAY be called
- * while a batch is outstanding; what they produce goes into the next batch.
- * Everything a batch points to (arrays, payloads, addresses, chunk bytes) is
- * owned by the batch and stays valid until raftAdvance (or raftDiscard) for
- * that batch, whatever inputs arrive meanwhile.
+ * before raftAdvance. Meanwhile raftSendNow hands out the messages that
+ * step 1 allows at once (a leader's appends and heartbeats, snapshot
+ * chunks, TimeoutNow) so that replication and heartbeats do not wait for
+ * the outstanding batch's disk write. Other inputs (step, tick, propose...) MAY
+ * be called while a batch is outstanding; what they produce goes into the next
+ * batch. Everything a batch points to (arrays, payloads, addresses, chunk
+ * bytes) is owned by the batch and stays valid until raftAdvance (or
+ * raftDiscard) for that batch, whatever inputs arrive meanwhile.
  *
  * Proposals: raftPropose returns the index the entry will have. It is
  * committed when an entry with that index AND the returned term appears in
@@ -273,6 +276,32 @@ void raftMessageClose(struct raft_message *m);
 #define RAFT_MSG_VERSION 1
 int raftMessageEncode(const struct raft_message *m, uint8_t **out, size_t *len);
 int raftMessageDecode(const uint8_t *buf, size_t len, struct raft_message *m);
+
+/* The same bytes as raftMessageEncode, without copying large payloads:
+ * `pieces`, written one after the other (a gather write), make the encoded
+ * message. Every entry payload (and snapshot chunk) of RAFT_SHARE_MIN_BYTES
+ * or more is a piece of its own that points into the payload block and holds
+ * a reference to it (raftPayloadRef); all other bytes are copied into
+ * `head`, which the other pieces point into. So a message to each of N
+ * followers costs N small heads and no copy of the entries (issue 17).
+ * Release with raftEncodedClose (on the thread that owns the payloads'
+ * counters: the core's). Errors as raftMessageEncode; on error nothing is
+ * left to release. */
+#define RAFT_SHARE_MIN_BYTES (16u << 10)
+struct raft_piece {
+    const uint8_t *data;
+    size_t len;
+    bool shared; /* a payload block: the encoding holds a reference */
+};
+struct raft_encoded {
+    uint8_t *head;             /* libMalloc'd: the bytes not shared */
+    struct raft_piece *pieces; /* libMalloc'd */
+    unsigned n_pieces;
+    size_t len; /* the whole message: sum of the pieces' lengths */
+};
+int raftMessageEncodeShared(const struct raft_message *m,
+                            struct raft_encoded *out);
+void raftEncodedClose(struct raft_encoded *e);
 
 /* ------------------------------------------------------------ options */
 
@@ -567,6 +596,19 @@ void raftSnapshotPersisted(struct raft *r, uint64_t index, uint64_t term);
  * must then be destroyed (its memory no longer matches the disk). */
 bool raftHasReady(const struct raft *r);
 int raftReady(struct raft *r, struct raft_ready *rd);
+/* While a batch is outstanding (raftReady called, raftAdvance not yet):
+ * passes each message that may leave at once -- ready step 1: AppendEntries
+ * and heartbeats of a leader, snapshot chunks, TimeoutNow; never one that
+ * promises something about the local disk -- to `send`, in the order they
+ * were made, then releases it: the message and its address are valid during
+ * the call only. Raft §10.2.1: the leader replicates entries while it
+ * writes them to its own disk; it counts itself in a quorum only once
+ * raftPersisted (raftAdvance) says they are durable. Nothing is handed out
+ * while a term or vote is not yet durable (the outstanding batch writes
+ * one, or one changed since): those messages wait for the next batch. */
+typedef void (*raft_send_fn)(void *arg, const struct raft_send *s);
+void raftSendNow(struct raft *r, raft_send_fn send, void *arg);
+
 void raftAdvance(struct raft *r, struct raft_ready *rd);
 void raftDiscard(struct raft *r, struct raft_ready *rd);
 

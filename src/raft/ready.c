@@ -162,7 +162,34 @@ int raftReady(struct raft *r, struct raft_ready *rd)
     r->n_snap_reads = 0;
     raftReadyNotify(r, rd);
     r->batch_out = true;
+    r->batch_hs = rd->has_hard_state;
     return 0;
+}
+
+void raftSendNow(struct raft *r, raft_send_fn send, void *arg)
+{
+    struct raft_outbox o = r->out_now;
+    /* A term or vote that is not durable yet must not be promised to
+     * anyone (raft.h step 3): what was sent under it waits for the batch
+     * that writes it. */
+    if (!r->batch_out || r->batch_hs || r->hs_dirty || o.n == 0) {
+        return;
+    }
+    /* detached: whatever `send` causes to be sent goes to a new outbox */
+    memset(&r->out_now, 0, sizeof r->out_now);
+    for (unsigned i = 0; i < o.n; i++) {
+        struct raft_send *s = &o.sends[i];
+        const struct raft_server *server = raftConfGet(&r->conf, s->to);
+        s->address = server != NULL ? server->address : "";
+        send(arg, s);
+        raftMessageClose(&s->message);
+    }
+    if (r->out_now.sends == NULL) {
+        r->out_now.sends = o.sends; /* keep the room for the next ones */
+        r->out_now.cap = o.cap;
+    } else {
+        libFree(o.sends);
+    }
 }
 
 static void raftReleaseEntries(struct raft_entry *entries, unsigned n)
@@ -194,6 +221,7 @@ void raftDiscard(struct raft *r, struct raft_ready *rd)
     raftConfClose(&r->batch_conf);
     memset(rd, 0, sizeof *rd);
     r->batch_out = false;
+    r->batch_hs = false;
 }
 
 void raftAdvance(struct raft *r, struct raft_ready *rd)

@@ -408,7 +408,16 @@ int raftStepAppend(struct raft *r, const struct raft_message *m)
     reply.append_result.success = 1;
     reply.append_result.index = last_new;
     reply.append_result.last_index = logLastIndex(&r->log);
-    int rv2 = raftSend(r, &reply, true);
+    /* A heartbeat that acknowledges only entries already durable promises
+     * nothing new about our disk: its answer may leave at once, during a
+     * long write of an earlier batch too (raftSendNow), so that the leader
+     * keeps hearing from a quorum (check-quorum) and its read-index rounds
+     * complete. It reports the durable end of the log as its last index. */
+    bool durable = a->n_entries == 0 && last_new <= r->stable;
+    if (durable) {
+        reply.append_result.last_index = r->stable;
+    }
+    int rv2 = raftSend(r, &reply, !durable);
     return rv != 0 ? rv : rv2;
 }
 

@@ -26,10 +26,13 @@
 
 enum peer_state { PEER_IDLE, PEER_DIALING, PEER_CONNECTED, PEER_BACKOFF };
 
+/* One frame: its header and the encoded message, in pieces that share the
+ * large entry payloads with the core and with the other peers' frames
+ * (raftMessageEncodeShared): nothing large is copied per follower. */
 struct frame_item {
     struct queue link;
     uint8_t header[8];
-    uint8_t *body; /* libMalloc'd by raft's encoder */
+    struct raft_encoded body;
     size_t len;
 };
 
@@ -52,6 +55,8 @@ struct peer {
     unsigned n_queued;
     size_t queued_bytes;
     struct queue writing; /* items of the write in flight */
+    uv_buf_t *bufs;       /* of the write in flight (libuv copies them) */
+    unsigned bufs_cap;
     uv_write_t write_req;
     bool write_busy;
     struct buf handshake;
@@ -74,7 +79,7 @@ void transportNote(struct raftio_transport *t, int level, const char *fmt, ...)
 
 static void itemFree(struct frame_item *item)
 {
-    libFree(item->body);
+    raftEncodedClose(&item->body);
     libFree(item);
 }
 
@@ -116,6 +121,7 @@ static void peerMaybeFree(struct peer *p)
     itemsFree(&p->queue);
     itemsFree(&p->writing);
     bufFree(&p->handshake);
+    libFree(p->bufs);
     libFree(p);
     transportMaybeDone(t);
 }
@@ -192,27 +198,55 @@ static void peerWriteDone(uv_write_t *req, int status)
     peerFlush(p);
 }
 
-/* Writes up to PEER_WRITE_BATCH queued frames with one uv_write. */
+/* Room for `n` buffers in p->bufs. */
+static bool peerBufsReserve(struct peer *p, unsigned n)
+{
+    if (n <= p->bufs_cap) {
+        return true;
+    }
+    uv_buf_t *bufs = libRealloc(p->bufs, n * sizeof *bufs);
+    if (bufs == NULL) {
+        return false;
+    }
+    p->bufs = bufs;
+    p->bufs_cap = n;
+    return true;
+}
+
+/* Writes up to PEER_WRITE_BATCH queued frames with one uv_write: each
+ * frame's header, then its pieces, shared payloads written from the
+ * payload blocks themselves. libuv writes what the socket takes at once
+ * and the rest as it drains, never blocking the loop. */
 static void peerFlush(struct peer *p)
 {
-    uv_buf_t bufs[2 * PEER_WRITE_BATCH];
-    unsigned n = 0;
+    unsigned n = 0, items = 0;
     if (p->state != PEER_CONNECTED || p->write_busy || p->n_queued == 0) {
         return;
     }
-    while (p->n_queued > 0 && n < 2 * PEER_WRITE_BATCH) {
+    while (p->n_queued > 0 && items < PEER_WRITE_BATCH) {
         struct queue *q = queueHead(&p->queue);
         struct frame_item *item = QUEUE_DATA(q, struct frame_item, link);
+        if (!peerBufsReserve(p, n + 1 + item->body.n_pieces)) {
+            break;
+        }
         queueRemove(q);
         queueInsertTail(&p->writing, q);
         p->n_queued--;
         p->queued_bytes -= item->len;
-        bufs[n++] = uv_buf_init((char *)item->header, 8);
-        bufs[n++] = uv_buf_init((char *)item->body, (unsigned)item->len);
+        items++;
+        p->bufs[n++] = uv_buf_init((char *)item->header, 8);
+        for (unsigned i = 0; i < item->body.n_pieces; i++) {
+            const struct raft_piece *piece = &item->body.pieces[i];
+            p->bufs[n++] = uv_buf_init((char *)(uintptr_t)piece->data,
+                                       (unsigned)piece->len);
+        }
+    }
+    if (items == 0) {
+        return; /* out of memory: the next send or write tries again */
     }
     p->write_busy = true;
     p->write_req.data = p;
-    int rv = uv_write(&p->write_req, &p->s.stream, bufs, n, peerWriteDone);
+    int rv = uv_write(&p->write_req, &p->s.stream, p->bufs, n, peerWriteDone);
     if (rv != 0) {
         p->write_busy = false;
         itemsFree(&p->writing);
@@ -371,21 +405,27 @@ static int peerCreate(struct raftio_transport *t, uint64_t id,
     return 0;
 }
 
-/* Encodes `m` as one frame item. */
+/* Encodes `m` as one frame item, sharing its large payloads. */
 static int itemEncode(const struct raft_message *m, struct frame_item **out)
 {
     struct frame_item *item = libMalloc(sizeof *item);
+    uint32_t crc = 0;
     if (item == NULL) {
         return ERR_NOMEM;
     }
-    int rv = raftMessageEncode(m, &item->body, &item->len);
+    int rv = raftMessageEncodeShared(m, &item->body);
     if (rv != 0) {
         libFree(item);
         return rv;
     }
+    item->len = item->body.len;
     ASSERT(item->len <= FRAME_BODY_MAX);
+    for (unsigned i = 0; i < item->body.n_pieces; i++) {
+        const struct raft_piece *piece = &item->body.pieces[i];
+        crc = crc32c(crc, piece->data, piece->len);
+    }
     bytePut32(item->header, (uint32_t)item->len);
-    bytePut32(item->header + 4, crc32c(0, item->body, item->len));
+    bytePut32(item->header + 4, crc);
     *out = item;
     return 0;
 }

@@ -21,8 +21,11 @@
  * Malformed frames, messages or a foreign cluster close the stream.
  *
  * Threading: everything but the connect function runs on the loop thread.
- * Ownership: Send copies what it needs; recv_cb borrows the message for the
- * duration of the call (raftStep takes its own references).
+ * Ownership: Send copies the small parts of a message and takes a
+ * reference to each large payload (raftMessageEncodeShared: entry data and
+ * snapshot chunks must be payload blocks), which every peer's frame shares
+ * until written; recv_cb borrows the message for the duration of the call
+ * (raftStep takes its own references).
  */
 #ifndef RAFTIO_TRANSPORT_H
 #define RAFTIO_TRANSPORT_H

@@ -226,10 +226,13 @@ static void *writerMain(void *arg)
         if (queueEmpty(&w->pending)) {
             break;
         }
+        ASSERT(!w->in_round);
+        w->in_round = true;
         queueMoveAll(&round, &w->pending);
         pthread_mutex_unlock(&w->mu);
         writerRunRound(w, &round);
         pthread_mutex_lock(&w->mu);
+        w->in_round = false;
         queueMoveAll(&w->done, &round);
         uv_async_send(&w->async);
     }
@@ -292,16 +295,102 @@ void raftioWriterRetryNoSpace(struct raftio_writer *w, unsigned first_ms)
     pthread_mutex_unlock(&w->mu);
 }
 
+void raftioWriterInlineMax(struct raftio_writer *w, size_t bytes)
+{
+    w->inline_max = bytes;
+}
+
+/* An inline sync slower than this (a stalling disk) sends the appends of
+ * the next WRITER_INLINE_BACKOFF_NS to the thread: the loop never blocks
+ * behind a slow disk twice in a row. */
+#define WRITER_INLINE_SLOW_NS (2ull * 1000 * 1000)
+#define WRITER_INLINE_BACKOFF_NS (1000ull * 1000 * 1000)
+
+static uint64_t writerNowNs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static size_t writerPayloadBytes(const struct raftio_req *req)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < req->n; i++) {
+        bytes += req->entries[i].len;
+    }
+    return bytes;
+}
+
+/* Loop thread: runs a small append itself when the writer is idle (see
+ * writer.h). False: the request is not taken, queue it. */
+static bool writerTryInline(struct raftio_writer *w, struct raftio_req *req)
+{
+    struct queue one;
+    bool idle;
+    uint64_t start_ns;
+    if (req->kind != RAFTIO_REQ_APPEND || w->inline_max == 0 ||
+        writerPayloadBytes(req) > w->inline_max) {
+        return false;
+    }
+    start_ns = writerNowNs();
+    if (start_ns < w->inline_off_until_ns) {
+        return false;
+    }
+    pthread_mutex_lock(&w->mu);
+    idle = !w->in_round && queueEmpty(&w->pending) && !w->stopping;
+    w->in_round = w->in_round || idle;
+    pthread_mutex_unlock(&w->mu);
+    if (!idle) {
+        return false;
+    }
+    /* Only the loop submits, and it is here: the thread stays idle (it
+     * sees nothing pending) and the log is ours until in_round drops. */
+    queueInit(&one);
+    req->status = 0;
+    queueInsertTail(&one, &req->link);
+    writerRunGroup(w, &one, one.next, false);
+    queueRemove(&req->link);
+    if (writerNowNs() - start_ns > WRITER_INLINE_SLOW_NS) {
+        w->inline_off_until_ns = writerNowNs() + WRITER_INLINE_BACKOFF_NS;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->in_round = false;
+    if (req->status == ERR_NOSPACE) {
+        /* the log is as before the append: the thread retries it */
+        req->status = 0;
+        queueInsertTail(&w->pending, &req->link);
+        pthread_mutex_unlock(&w->mu);
+        pthread_cond_signal(&w->cond);
+        return true;
+    }
+    w->stats.inline_syncs++;
+    queueInsertTail(&w->done, &req->link); /* after any earlier ones */
+    pthread_mutex_unlock(&w->mu);
+    uv_async_send(&w->async);
+    return true;
+}
+
 void raftioWriterSubmit(struct raftio_writer *w, struct raftio_req *req)
 {
     PRE(req->kind >= RAFTIO_REQ_APPEND && req->kind <= RAFTIO_REQ_SNAPSHOT);
     PRE(req->kind != RAFTIO_REQ_APPEND || req->n > 0);
+    bool wake;
+    if (writerTryInline(w, req)) {
+        return;
+    }
     pthread_mutex_lock(&w->mu);
     PRE(!w->stopping);
     req->status = 0;
+    wake = queueEmpty(&w->pending);
     queueInsertTail(&w->pending, &req->link);
-    pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->mu);
+    /* Signalled after the unlock: a writer woken while we still held the
+     * mutex would only block on it again (two switches per commit instead
+     * of one). One wake per round: later requests find it awake. */
+    if (wake) {
+        pthread_cond_signal(&w->cond);
+    }
 }
 
 static void writerClosed(uv_handle_t *handle)

@@ -26,6 +26,21 @@
  * undone the same way, see snapshot.h). Meanwhile later requests wait behind
  * it, and raftioWriterStats().waiting_for_space says so.
  *
+ * Small appends on an idle writer (raftioWriterInlineMax): when the thread
+ * has nothing queued and runs no round, an append of at most that many
+ * payload bytes is written and synced by the loop thread itself, inside
+ * Submit, instead of waking the writer thread and being woken back (two
+ * thread hand-offs, each a scheduler wait on a busy machine, on the path
+ * of every lone commit: issue 17). Its callback still runs later, from the
+ * loop, in order. Large appends, and anything that arrives while the thread
+ * works, go to the thread (so the loop blocks for one small sync at most,
+ * and a burst still shares one fdatasync). An inline append that finds the
+ * disk full is handed to the thread, which retries it as below. An inline
+ * append that took longer than WRITER_INLINE_SLOW_NS (a disk that stalls)
+ * turns inlining off for WRITER_INLINE_BACKOFF_NS, so a slow disk blocks
+ * the loop (heartbeats, clients) for one sync at most, then appends go
+ * back to the thread.
+ *
  * Threading: raftioWriterStart/Submit/Close and every callback run on the
  * loop thread; the log and fs belong to the writer thread between Start and
  * the close callback. Entries of an append are borrowed until its callback.
@@ -85,6 +100,7 @@ struct raftio_writer_stats {
     uint64_t appends;         /* append requests completed */
     uint64_t entries;         /* entries made durable */
     uint64_t nospace_retries; /* retries of requests that hit ERR_NOSPACE */
+    uint64_t inline_syncs;    /* append syncs the loop thread ran itself */
     bool waiting_for_space;   /* a request is waiting for a retry now */
 };
 
@@ -96,9 +112,14 @@ struct raftio_writer {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cond;
-    struct queue pending;             /* submitted, not taken (mu) */
-    struct queue done;                /* finished, not reported (mu) */
-    bool stopping;                    /* mu */
+    struct queue pending; /* submitted, not taken (mu) */
+    struct queue done;    /* finished, not reported (mu) */
+    bool stopping;        /* mu */
+    bool in_round;        /* mu: the log is in use (the thread's round, or an
+                             inline append on the loop) */
+    size_t inline_max;    /* loop thread: see raftioWriterInlineMax */
+    uint64_t inline_off_until_ns;     /* loop thread: a slow inline sync
+                                         turned inlining off until then */
     unsigned nospace_retry_ms;        /* mu; 0: ERR_NOSPACE fails */
     struct raftio_writer_stats stats; /* mu */
     uint64_t persisted_index;         /* loop thread: highest durable index */
@@ -111,6 +132,11 @@ int raftioWriterStart(struct raftio_writer *w, uv_loop_t *loop,
 /* From now on, a request that hits ERR_NOSPACE is retried (see above),
  * waiting `first_ms` (> 0) before the first retry. */
 void raftioWriterRetryNoSpace(struct raftio_writer *w, unsigned first_ms);
+
+/* Appends of at most `bytes` of payload submitted while the writer is idle
+ * are written by the calling (loop) thread (see above); 0 (the default):
+ * never. */
+void raftioWriterInlineMax(struct raftio_writer *w, size_t bytes);
 
 /* Queues `req`; its callback runs later on the loop, never inline. */
 void raftioWriterSubmit(struct raftio_writer *w, struct raftio_req *req);

@@ -109,6 +109,68 @@ int replEncodeCheckpoint(struct buf *out, const char *name)
     return replEncodeHeader(out, REPL_CHECKPOINT, name);
 }
 
+/* The bounds of a LOAD part, shared by the encoder and the decoder. */
+static bool replLoadValid(const char *name, const struct repl_load_part *p)
+{
+    uint32_t ps = p->page_size;
+    uint32_t known = REPL_LOAD_LAST | REPL_LOAD_FORCE | REPL_LOAD_ABORT;
+    if (strlen(name) > REPL_LOAD_MAX_NAME || !vfsPageSizeValid(ps) ||
+        (p->flags & ~known) != 0 || p->len > REPL_LOAD_PART_MAX ||
+        p->total == 0 || p->total % ps != 0 ||
+        p->total / ps > VFS_STAGE_MAX_PAGES || p->offset % ps != 0 ||
+        p->len % ps != 0 || p->offset > p->total ||
+        p->len > p->total - p->offset) {
+        return false;
+    }
+    if ((p->flags & REPL_LOAD_ABORT) != 0) {
+        return p->flags == REPL_LOAD_ABORT && p->len == 0;
+    }
+    bool last = (p->flags & REPL_LOAD_LAST) != 0;
+    if ((p->flags & REPL_LOAD_FORCE) != 0 && !last) {
+        return false;
+    }
+    /* Only the last part may be empty; it ends exactly at the total. */
+    return last ? p->offset + p->len == p->total : p->len > 0;
+}
+
+int replEncodeLoad(struct buf *out, const char *name,
+                   const struct repl_load_part *part)
+{
+    if (!replLoadValid(name, part) || out->len % 8 != 0) {
+        return ERR_INVALID;
+    }
+    size_t start = out->len;
+    int rv = replEncodeHeader(out, REPL_LOAD, name);
+    if (rv == 0) {
+        rv = bufAppend64(out, part->id);
+    }
+    if (rv == 0) {
+        rv = bufAppend64(out, part->total);
+    }
+    if (rv == 0) {
+        rv = bufAppend64(out, part->offset);
+    }
+    if (rv == 0) {
+        rv = bufAppend32(out, part->page_size);
+    }
+    if (rv == 0) {
+        rv = bufAppend32(out, part->flags);
+    }
+    if (rv == 0) {
+        rv = bufAppend32(out, part->len);
+    }
+    if (rv == 0) {
+        rv = bufAppend32(out, 0);
+    }
+    if (rv == 0 && part->len > 0) {
+        rv = bufAppend(out, part->data, part->len);
+    }
+    if (rv != 0) {
+        out->len = start;
+    }
+    return rv;
+}
+
 /* ------------------------------------------------------------ decoding */
 
 struct repl_reader {
@@ -205,6 +267,26 @@ static int replDecodeFrames(struct repl_reader *r, struct repl_frames *f)
     return f->pages == NULL ? ERR_MALFORMED : 0;
 }
 
+static int replDecodeLoad(struct repl_reader *r, const char *name,
+                          struct repl_load_part *p)
+{
+    const uint8_t *h = replTake(r, 40);
+    if (h == NULL || byteGet32(h + 36) != 0) {
+        return ERR_MALFORMED;
+    }
+    p->id = byteGet64(h);
+    p->total = byteGet64(h + 8);
+    p->offset = byteGet64(h + 16);
+    p->page_size = byteGet32(h + 24);
+    p->flags = byteGet32(h + 28);
+    p->len = byteGet32(h + 32);
+    if (!replLoadValid(name, p)) {
+        return ERR_MALFORMED;
+    }
+    p->data = replTake(r, p->len); /* a multiple of the page size: aligned */
+    return p->data == NULL ? ERR_MALFORMED : 0;
+}
+
 int replPeekType(const uint8_t *data, size_t len)
 {
     if (data == NULL || len < 8 || data[0] != REPL_COMMAND_VERSION) {
@@ -228,6 +310,9 @@ int replDecode(const uint8_t *data, size_t len, struct repl_command *out)
         break;
     case REPL_FRAMES:
         rv = replDecodeFrames(&r, &out->frames);
+        break;
+    case REPL_LOAD:
+        rv = replDecodeLoad(&r, out->name, &out->load);
         break;
     case REPL_UNDO:
     case REPL_CHECKPOINT:

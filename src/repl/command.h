@@ -32,6 +32,26 @@ enum repl_command_type {
     REPL_FRAMES = 2,     /* WAL frames of one transaction */
     REPL_UNDO = 3,       /* discard a database's uncommitted frames */
     REPL_CHECKPOINT = 4, /* checkpoint a database */
+    REPL_LOAD = 5,       /* one part of a database load (docs/restore.md) */
+};
+
+/* LOAD: part flags. */
+#define REPL_LOAD_LAST 1u  /* install the staged database with this part */
+#define REPL_LOAD_FORCE 2u /* LAST: replace the database if it exists */
+#define REPL_LOAD_ABORT 4u /* drop the load's stage (alone, no pages) */
+/* Most bytes of pages in one LOAD part (well under the entry limit). */
+#define REPL_LOAD_PART_MAX ((uint32_t)16 << 20)
+/* Longest target name of a LOAD: the stage's name adds a prefix and id. */
+#define REPL_LOAD_MAX_NAME (REPL_MAX_NAME - 64)
+
+struct repl_load_part {
+    uint64_t id;     /* the load: its leader's term when it began */
+    uint64_t total;  /* bytes of the whole file */
+    uint64_t offset; /* of this part's pages in the file */
+    uint32_t page_size;
+    uint32_t flags;      /* REPL_LOAD_* */
+    uint32_t len;        /* bytes of pages in this part (may be 0 if LAST) */
+    const uint8_t *data; /* len bytes, borrowed */
 };
 
 struct repl_frames {
@@ -48,6 +68,7 @@ struct repl_command {
     char name[REPL_MAX_NAME + 1]; /* NUL-terminated copy */
     uint32_t page_size;           /* REPL_OPEN */
     struct repl_frames frames;    /* REPL_FRAMES */
+    struct repl_load_part load;   /* REPL_LOAD */
 };
 
 /* Encoders append one command to `out`. ERR_INVALID for a name that is
@@ -61,6 +82,11 @@ int replEncodeFrames(struct buf *out, const char *name,
                      const struct vfs_txn *txn);
 int replEncodeUndo(struct buf *out, const char *name);
 int replEncodeCheckpoint(struct buf *out, const char *name);
+
+/* One LOAD part of `name` (ERR_INVALID if it breaks a bound of
+ * replDecode's: alignment, sizes, flags). */
+int replEncodeLoad(struct buf *out, const char *name,
+                   const struct repl_load_part *part);
 
 /* Bytes replEncodeFrames appends for `txn` of database `name`. */
 uint64_t replFramesSize(const char *name, const struct vfs_txn *txn);

@@ -49,7 +49,8 @@ static int replApplyCheckpoint(struct repl *r, const char *name)
     return rv == ERR_NOTFOUND ? 0 : rv;
 }
 
-static int replDispatch(struct repl *r, const struct repl_command *cmd)
+static int replDispatch(struct repl *r, uint64_t index,
+                        const struct repl_command *cmd)
 {
     switch (cmd->type) {
     case REPL_OPEN:
@@ -60,6 +61,8 @@ static int replDispatch(struct repl *r, const struct repl_command *cmd)
         return 0; /* frames are only replicated whole: nothing to undo */
     case REPL_CHECKPOINT:
         return replApplyCheckpoint(r, cmd->name);
+    case REPL_LOAD:
+        return replApplyLoad(r, index, cmd->name, &cmd->load);
     default:
         UNREACHABLE();
     }
@@ -74,7 +77,7 @@ int replApply(struct repl *r, uint64_t index, const uint8_t *data, size_t len)
     }
     int rv = replDecode(data, len, cmd);
     if (rv == 0) {
-        rv = replDispatch(r, cmd);
+        rv = replDispatch(r, index, cmd);
     }
     if (rv == 0) {
         r->applied_index = index;

@@ -27,6 +27,7 @@
 #ifndef REPL_REPL_H
 #define REPL_REPL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,14 @@ struct repl {
     uint64_t applied_index; /* last entry applied (0 = none) */
     uint32_t checkpoint_frames;
     uint64_t n_checkpoints_skipped; /* local checkpoints found busy */
+    /* LOAD (load.c): the newest entry term seen, stages dropped by a new
+     * term, and the outcome of the last LOAD part applied (index << 8 |
+     * error code; read by the leader's loop while the apply thread may
+     * write the next: atomic). */
+    uint64_t load_term;
+    uint64_t n_loads_dropped;
+    _Atomic uint64_t load_result;
+    unsigned load_sessions; /* the server's loads running (its loop only) */
 };
 
 void replInit(struct repl *r, struct vfs *vfs);
@@ -66,6 +75,42 @@ int replLeaderAbort(struct vfs *v, const char *name);
  * command into `out` and set *due. */
 int replLeaderCheckpoint(struct repl *r, const char *name, struct buf *out,
                          bool *due);
+
+/* ------------------------------------------------------------ loads */
+
+/* Staged loads are databases named REPL_LOAD_PREFIX target ':' id (16 hex
+ * digits); client names cannot hold ':' (proto/dbname.h). */
+#define REPL_LOAD_PREFIX "dqlite-load:"
+#define REPL_LOAD_STAGE_NAME_SIZE (VFS_MAX_NAME + 1)
+
+void replLoadStageName(char *buf, size_t size, const char *target, uint64_t id);
+
+/* Every committed entry's term, in log order, before it is applied (also
+ * for entries that are not commands): the first entry of a newer term
+ * drops every stage of an earlier one, on every node alike. */
+void replLoadTerm(struct repl *r, uint64_t term);
+
+/* The outcome of the LOAD part applied at `index` into *rv; false when
+ * the last LOAD part applied is another one. Any thread. */
+bool replLoadResult(struct repl *r, uint64_t index, int *rv);
+
+/* Whether database `name` exists with content: an empty database (one
+ * page, as opening a name creates it) does not count. */
+bool replLoadTargetExists(struct vfs *v, const char *name);
+
+/* Whether `data` starts with a SQLite file header of `page_size` pages. */
+bool replLoadHeaderValid(const uint8_t *data, size_t len, uint32_t page_size);
+
+/* Applies a LOAD part (called by replApply). Its outcome, the same on
+ * every node, is left in load_rv (0: staged, or installed by the last
+ * part; ERR_CORRUPT: not SQLite or integrity_check failed; ERR_EXISTS: the
+ * target exists and the part has no FORCE; ERR_INVALID: it does not
+ * continue its stage; ERR_CANCELED: an ABORT part): a refused part drops
+ * its stage. Returns an error
+ * only when this node cannot apply it (ERR_NOMEM, ERR_BUSY). */
+struct repl_load_part;
+int replApplyLoad(struct repl *r, uint64_t index, const char *target,
+                  const struct repl_load_part *p);
 
 /* ------------------------------------------------------------ snapshots */
 

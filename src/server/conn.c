@@ -17,6 +17,7 @@
 
 #include <stdio.h>
 
+#include "proto/load.h"
 #include "proto/request.h"
 #include "server/gateway_internal.h"
 #include "server/node.h"
@@ -207,10 +208,13 @@ static bool connFirstIsConnect(struct conn *c, const struct proto_frame *f)
     return first && f->header.type == PROTO_REQ_CONNECT;
 }
 
-/* Membership, DUMP, BACKUP, roles and weight: what DQLITE_TLS_ADMIN_AUTH keeps
- * to node and admin certificates. */
+/* Membership, DUMP, BACKUP, LOAD, roles and weight: what
+ * DQLITE_TLS_ADMIN_AUTH keeps to node and admin certificates. */
 static bool connIsAdmin(const struct proto_frame *f)
 {
+    if (protoLoadIsRequest(f->header.type)) {
+        return true; /* replaces a database wholesale (docs/restore.md) */
+    }
     switch (f->header.type) {
     case PROTO_REQ_ADD:
     case PROTO_REQ_ASSIGN:

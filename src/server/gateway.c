@@ -17,6 +17,7 @@
 #include "lib/alloc.h"
 #include "lib/assert.h"
 #include "lib/err.h"
+#include "proto/load.h"
 #include "proto/response.h"
 #include "server/conn.h"
 #include "server/gateway_internal.h"
@@ -31,6 +32,7 @@ void gatewayInit(struct gateway *g, struct conn *conn)
     bufInit(&g->out);
     bufInit(&g->frames);
     queueInit(&g->busy_link);
+    queueInit(&g->group_link);
     queueInit(&g->wait.link);
     sqlGuardInit(&g->guard);
 }
@@ -310,6 +312,10 @@ void gatewayHandle(struct gateway *g, const struct proto_frame *frame)
     }
     g->stage = GATEWAY_RUNNING; /* until a response is queued */
     sqlGuardClear(&g->guard);   /* an INTERRUPT stopped the previous one */
+    if (protoLoadIsRequest(frame->header.type)) {
+        gatewayLoad(g, frame->header.type); /* an extension's own codec */
+        return;
+    }
     int rv =
         protoRequestDecode(&frame->header, g->body.data, g->body.len, &g->req);
     if (rv == ERR_PROTO_TYPE || frame->header.type == PROTO_REQ_HEARTBEAT) {
@@ -391,11 +397,12 @@ void gatewayClose(struct gateway *g)
 bool gatewayClosed(const struct gateway *g)
 {
     return g->closing && g->db_closed && g->stage != GATEWAY_RUNNING &&
-           !g->wait_out;
+           !g->wait_out && g->group == NULL;
 }
 
 void gatewayFreeBuffers(struct gateway *g)
 {
+    gatewayLoadFree(g);
     bufFree(&g->body);
     bufFree(&g->out);
     bufFree(&g->frames);

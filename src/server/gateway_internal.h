@@ -80,10 +80,40 @@ void gatewayCloseDb(struct gateway *g);
 void gatewaySql(struct gateway *g);
 void gatewaySqlClose(struct gateway *g);
 
-/* gateway_exec.c: EXEC and EXEC_SQL; parked writers. */
+/* gateway_exec.c: EXEC and EXEC_SQL. */
 void gatewayExec(struct gateway *g);
-/* Retry a parked writer now; fail it if its deadline passed. */
-void gatewayRetryParked(struct gateway *g, uint64_t now_ms);
+/* Runs the statement in progress (on the loop when it can, else on the db
+ * thread); a SQLITE_BUSY parks it (gatewayPark). */
+void gatewayExecStep(struct gateway *g);
+/* Db thread: prepares (EXEC_SQL) and binds the statement to run; false
+ * when there is none (the text is finished) or it failed (error saved). */
+bool gatewayExecStart(struct gateway *g);
+/* Db thread: steps it to its end; collects held frames when `poll`. */
+void gatewayExecRun(struct gateway *g, bool poll);
+/* Db thread: finalizes an EXEC_SQL statement. */
+void gatewayExecFinish(struct gateway *g);
+/* A statement finished (its frames, if any, applied): next or answer. */
+void gatewayExecContinue(struct gateway *g);
+/* A closing connection whose job committed frames it will never propose:
+ * drops them (else they would hold the database's write lock for good);
+ * false when it holds none. gatewayCloseDb comes back once done. */
+bool gatewayAbortHeld(struct gateway *g);
+/* Proposes a checkpoint of `db_name` when its WAL is due for one. */
+void gatewayMaybeCheckpoint(struct dqlite_node *n, const char *db_name);
+
+/* gateway_group.c: the write queue (parked writers) and its groups. */
+/* Parks a writer that found its database locked (stage PARKED), or fails
+ * it if its deadline passed. */
+void gatewayPark(struct gateway *g);
+/* The write in flight on a database begins / ends (its end wakes the
+ * database's parked writers); whether `name` has one. */
+void gatewaySlotTake(struct dqlite_node *n, struct gateway_slot *s,
+                     const char *name);
+void gatewaySlotRelease(struct gateway_slot *s);
+bool gatewayDbWriting(struct dqlite_node *n, const char *name);
+/* Db thread: runs fn(g) under the connection's guard (sql.h), as every
+ * SQL job does. */
+void gatewayGuarded(struct gateway *g, void (*fn)(struct gateway *g));
 /* Proposes the frames in g->frames; `next` runs with 0 once applied, or the
  * failure after the held frames were aborted. */
 void gatewayPropose(struct gateway *g, void (*next)(struct gateway *g, int rv));
@@ -98,6 +128,11 @@ void gatewayDump(struct gateway *g);
  * with the gateway's buffers. */
 void gatewayBackup(struct gateway *g);
 void gatewayBackupFree(struct gateway *g);
+
+/* gateway_load.c: the load requests (`type`: PROTO_REQ_LOAD_*), and the
+ * end of a connection's load session. */
+void gatewayLoad(struct gateway *g, uint8_t type);
+void gatewayLoadFree(struct gateway *g);
 
 /* gateway_member.c */
 void gatewayMembership(struct gateway *g);

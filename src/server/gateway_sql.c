@@ -54,13 +54,22 @@ static void sqlExplainStop(struct gateway *g)
 /* Every SQL job runs under the connection's guard (sql.h): INTERRUPT, a
  * close or the statement timeout stop it. Work run on the loop replaces
  * the handler with its own budget (sqlBudgetStart). */
+static void sqlJobRun(struct gateway *g)
+{
+    g->job_work(&g->job);
+}
+
 static void sqlJobWork(struct worker_job *job)
 {
-    struct gateway *g = GATEWAY_OF(job, job);
+    gatewayGuarded(GATEWAY_OF(job, job), sqlJobRun);
+}
+
+void gatewayGuarded(struct gateway *g, void (*fn)(struct gateway *g))
+{
     if (g->db != NULL) {
         sqlGuardArm(g->db, &g->guard, gatewayNode(g)->statement_timeout_ms);
     }
-    g->job_work(job);
+    fn(g);
     if (g->db != NULL) {
         sqlGuardDisarm(g->db);
         sqlExplainStop(g);
@@ -208,8 +217,11 @@ static void sqlCloseDone(struct worker_job *job)
 /* The connection is gone: once nothing is in flight, close SQLite. */
 void gatewayCloseDb(struct gateway *g)
 {
-    if (g->stage == GATEWAY_RUNNING || g->wait_out) {
+    if (g->stage == GATEWAY_RUNNING || g->wait_out || g->group != NULL) {
         return; /* the job's or the wait's end comes back here */
+    }
+    if (gatewayAbortHeld(g)) {
+        return; /* a write it committed, never proposed: its end too */
     }
     if (g->db == NULL) {
         g->db_closed = true;

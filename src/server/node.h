@@ -150,6 +150,8 @@ struct dqlite_node {
     bool linearizable_reads;       /* read-index before every query */
     bool read_lease;               /* ... or a leader lease (raft.md) */
     struct queue parked;           /* gateways waiting for a write lock */
+    struct queue writing;          /* databases with a write in flight:
+                                      struct gateway_slot (gateway_group.c) */
     /* Addresses peers gave in their handshakes, for replying to a leader
      * before this node has a configuration naming it. */
     struct node_peer_addr {

@@ -7,8 +7,10 @@
  * durable send `messages_after_persist`, install a received snapshot, queue
  * the committed entries for the db thread, record read-index results; then
  * raftAdvance and look for the next batch. Proposals made while a sync is
- * in flight accumulate in the core and go out together in the next batch:
- * that is the group commit.
+ * in flight accumulate in the core and are written together in the next
+ * batch: that is the group commit. Their AppendEntries, and heartbeats,
+ * do not wait for the sync: raftSendNow hands them out meanwhile (the
+ * leader replicates while it writes, raft §10.2.1).
  *
  * A failed durable write stops the replica (fail-stop, logged): the core
  * was promised durability it did not get, so continuing could acknowledge
@@ -31,6 +33,10 @@
 
 /* Period of raft's clock. */
 #define REPLICA_TICK_MS 10
+/* A batch appending at most this many payload bytes while the log writer
+ * is idle is written and synced by the loop thread itself (writer.h): a
+ * lone commit then crosses no thread on its way to the disk (issue 17). */
+#define REPLICA_INLINE_SYNC_BYTES ((size_t)64 << 10)
 /* How often a replica that stopped serving says so again. */
 #define REPLICA_FAIL_REMIND_MS 60000
 /* How long waits may go unanswered while the log waits for disk space. */
@@ -370,6 +376,7 @@ int replicaStart(struct replica *r, uv_loop_t *loop, struct worker *worker,
         return rv;
     }
     raftioWriterRetryNoSpace(&r->writer, REPLICA_NOSPACE_RETRY_MS);
+    raftioWriterInlineMax(&r->writer, REPLICA_INLINE_SYNC_BYTES);
     uv_timer_init(loop, &r->tick);
     r->tick.data = r;
     uv_timer_start(&r->tick, replicaOnTick, REPLICA_TICK_MS, REPLICA_TICK_MS);
@@ -445,17 +452,15 @@ void replicaPersistDone(struct replica *r, int status)
 static void replicaOnPersisted(struct raftio_req *req, int status)
 {
     struct replica *r = req->data;
-    libFree(req);
     replicaPersistDone(r, status);
 }
 
 int replicaSubmit(struct replica *r, enum raftio_req_kind kind, uint64_t index,
                   uint64_t vote)
 {
-    struct raftio_req *req = libCalloc(1, sizeof *req);
-    if (req == NULL) {
-        return ERR_NOMEM;
-    }
+    PRE(r->n_persist_reqs < sizeof r->persist_reqs / sizeof r->persist_reqs[0]);
+    struct raftio_req *req = &r->persist_reqs[r->n_persist_reqs++];
+    *req = (struct raftio_req){0};
     req->kind = kind;
     req->index = index;
     req->vote = vote;
@@ -479,6 +484,7 @@ static void replicaPersist(struct replica *r)
     int rv = 0;
     r->persist_pending = 1; /* held until everything is submitted */
     r->persist_status = 0;
+    r->n_persist_reqs = 0;
     if (rd->truncate_from != 0) {
         rv = replicaSubmit(r, RAFTIO_REQ_TRUNCATE, rd->truncate_from, 0);
     }
@@ -586,8 +592,22 @@ void replicaAfterPersist(struct replica *r)
     replicaProcess(r);
 }
 
+static void replicaSendNow(void *arg, const struct raft_send *s)
+{
+    struct replica *r = arg;
+    if (r->send != NULL) {
+        r->send(r->cb_arg, s->to, s->address, &s->message);
+    }
+}
+
 void replicaProcess(struct replica *r)
 {
+    if (r->in_batch && !r->closing && !r->failed) {
+        /* Appends and heartbeats leave while the batch's own write is in
+         * flight (raft §10.2.1, raftSendNow): a slow disk write does not
+         * silence the leader or hold back replication. */
+        raftSendNow(r->raft, replicaSendNow, r);
+    }
     if (r->in_batch || r->closing || r->failed || !raftHasReady(r->raft)) {
         return;
     }

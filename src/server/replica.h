@@ -114,6 +114,9 @@ struct replica {
     /* The ready batch being carried out. */
     bool in_batch;
     struct raft_ready rd;
+    struct raftio_req persist_reqs[4]; /* rd's durable writes: no
+                                          allocation per commit */
+    unsigned n_persist_reqs;
     unsigned persist_pending; /* writer requests of rd not completed */
     int persist_status;       /* first failure among them */
 

@@ -76,6 +76,7 @@ static void applyWork(struct worker_job *job)
     }
     for (a->n_applied = 0; a->n_applied < a->n; a->n_applied++) {
         const struct raft_entry *e = &a->entries[a->n_applied];
+        replLoadTerm(&a->r->repl, e->term); /* a new term drops old loads */
         if (e->type != RAFT_COMMAND) {
             continue;
         }
@@ -156,8 +157,10 @@ static bool applyIsShort(const struct raft_entry *entries, unsigned n)
             continue;
         }
         bytes += e->len;
-        if (bytes > REPLICA_APPLY_HERE_BYTES ||
-            replPeekType(e->data, e->len) == REPL_CHECKPOINT) {
+        int type = replPeekType(e->data, e->len);
+        /* A LOAD's last part runs integrity_check over the whole file. */
+        if (bytes > REPLICA_APPLY_HERE_BYTES || type == REPL_CHECKPOINT ||
+            type == REPL_LOAD) {
             return false;
         }
     }

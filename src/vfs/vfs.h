@@ -99,6 +99,22 @@ int vfsPoll(struct vfs *v, const char *name, struct vfs_txn *out);
  * ERR_BUSY if a local connection is in the middle of writing. */
 int vfsApply(struct vfs *v, const char *name, const struct vfs_txn *txn);
 
+/* Stacking: one write transaction on top of the held frames, so that
+ * several commits travel as one (a group, src/server/gateway_group.c).
+ * Between vfsStackBegin and vfsStackEnd the caller runs one statement on
+ * one connection (nothing else runs SQL meanwhile): it sees the held frames
+ * and may commit on top of them; its commit joins them (vfsPoll returns the
+ * last version of each page). Readers never see held frames: vfsStackEnd
+ * shows them the last published state again.
+ * Begin: ERR_BUSY (nothing done) when frames are held and `on_held` is
+ * false (they are not the caller's: already proposed, say). With no frame
+ * held, the statement commits as usual and its frames become held.
+ * End: `keep` false drops what the statement committed (and only that);
+ * a commit on top of held frames that takes them past `max_bytes` is
+ * dropped too, with ERR_TOOBIG (run it again alone). */
+int vfsStackBegin(struct vfs *v, const char *name, bool on_held);
+int vfsStackEnd(struct vfs *v, const char *name, bool keep, uint64_t max_bytes);
+
 /* Drop the held transaction of `name`, release the write lock.
  * ERR_NOTFOUND if there is none. */
 int vfsAbort(struct vfs *v, const char *name);
@@ -189,5 +205,32 @@ void vfsSnapshotFlatten(const struct vfs_snapshot_db *d, bool main,
  * is found from the main file's header). ERR_CORRUPT if it does not parse. */
 int vfsRestoreFlat(struct vfs *v, const char *name, const uint8_t *data,
                    size_t len);
+
+/* ------------------------------------------------ staged databases */
+
+/* Most pages of a staged database (a 1 TiB file of 4 KiB pages). */
+#define VFS_STAGE_MAX_PAGES (1u << 28)
+
+/* Write `len` bytes of main-file pages at `offset` into the staged
+ * database `name` (stage.c). Offset 0 starts it afresh (a previous stage of
+ * that name is dropped); any other offset must be its current size.
+ * Page 1 is marked WAL mode. ERR_INVALID (bad page size, unaligned, not the
+ * continuation), ERR_NOTFOUND (no stage to continue), ERR_BUSY, ERR_NOMEM. */
+int vfsStageWrite(struct vfs *v, const char *name, uint32_t page_size,
+                  uint64_t offset, const uint8_t *data, size_t len);
+
+/* Bytes staged so far under `name` (ERR_NOTFOUND if none). */
+int vfsStageSize(struct vfs *v, const char *name, uint64_t *bytes);
+
+/* Move the staged database's pages over `target` (created if missing; its
+ * content and WAL are replaced, its connections see the new content on
+ * their next read) and drop the stage, in one step under the VFS mutex.
+ * ERR_BUSY (nothing done) if either is locked or the stage is open. */
+int vfsStageMove(struct vfs *v, const char *stage, const char *target);
+
+/* Drop every database whose name starts with `prefix`, unless `keep`
+ * says otherwise or it is open/locked. Returns how many were dropped. */
+unsigned vfsDropPrefix(struct vfs *v, const char *prefix,
+                       bool (*keep)(const char *name, void *arg), void *arg);
 
 #endif /* VFS_VFS_H */

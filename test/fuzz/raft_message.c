@@ -153,6 +153,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         raftMessageClose(&again);
         libFree(out2);
+        /* The shared encoding (pieces referencing large payloads) is the
+         * same bytes. */
+        struct raft_encoded enc;
+        size_t off = 0;
+        if (raftMessageEncodeShared(&m, &enc) != 0 || enc.len != len) {
+            abort();
+        }
+        for (unsigned i = 0; i < enc.n_pieces; i++) {
+            if (off + enc.pieces[i].len > len ||
+                memcmp(out + off, enc.pieces[i].data, enc.pieces[i].len) != 0) {
+                abort();
+            }
+            off += enc.pieces[i].len;
+        }
+        if (off != len) {
+            abort();
+        }
+        raftEncodedClose(&enc);
         libFree(out);
     }
     fuzzStep(&m);

@@ -23,6 +23,8 @@ static void reencode(const struct repl_command *cmd, const uint8_t *data,
         rv = replEncodeUndo(&out, cmd->name);
     } else if (cmd->type == REPL_CHECKPOINT) {
         rv = replEncodeCheckpoint(&out, cmd->name);
+    } else if (cmd->type == REPL_LOAD) {
+        rv = replEncodeLoad(&out, cmd->name, &cmd->load);
     } else {
         const struct repl_frames *f = &cmd->frames;
         if (!(f->flags & REPL_FLAG_COMMIT)) {

@@ -231,8 +231,9 @@ t_tls_admin() {
 }
 
 # Our own shell (--cert --key --ca) on the --tls-admin-auth node: with the
-# plain client certificate SQL runs but .remove and .dump are refused; with
-# the OU=dqlite-admin one .dump writes the database.
+# plain client certificate SQL runs but .remove, .dump and .restore are
+# refused; with the OU=dqlite-admin one .dump writes the database and
+# .restore loads one.
 tlsh_() { # CERT-NAME COMMAND
     timeout 20 "$B/dqlite" -s "${ADDRS[1]}" --cert "$TLSD/$1.crt" \
         --key "$TLSD/$1.key" --ca "$TLSD/cluster.crt" "$TLSDB" "$2" 2>&1
@@ -252,6 +253,13 @@ t_tls_admin_shell() {
     expect_eq OK "$out" || return 1
     expect_eq 7 "$(python3 -c 'import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("SELECT x FROM adm").fetchone()[0])' "$TMP/adm.db")" || return 1
+    # .restore (a LOAD) is an admin request too.
+    python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1]); c.execute("CREATE TABLE r (x)")
+c.execute("INSERT INTO r VALUES (5)"); c.commit()' "$TMP/rs.db" || return 1
+    out=$(tlsh_ client ".restore $TMP/rs.db rdb") && { echo ".restore with a client certificate: $out"; return 1; }
+    case $out in *"$no"*) ;; *) echo ".restore: $out"; return 1 ;; esac
+    out=$(tlsh_ admin ".restore $TMP/rs.db rdb") || { echo ".restore with the admin certificate: $out"; return 1; }
     # The admin's .remove is let through: refused only for the node it names.
     out=$(tlsh_ admin ".remove 2")
     case $out in *"$no"*) echo ".remove with the admin certificate: $out"; return 1 ;; esac

@@ -388,9 +388,19 @@ static void simObserve(int i, const struct raft_ready *rd)
     }
 }
 
+static void simSendNow(void *arg, const struct raft_send *s)
+{
+    simSendMessage(*(const int *)arg, &s->message);
+}
+
 void simNodePump(int i)
 {
     struct sim_node *n = &W->nodes[i];
+    if (n->up && n->writing) {
+        /* as src/server does: appends and heartbeats do not wait for the
+         * batch's disk write (raftSendNow) */
+        raftSendNow(n->r, simSendNow, &i);
+    }
     if (!n->up || n->writing || !raftHasReady(n->r)) {
         return;
     }

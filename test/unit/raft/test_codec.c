@@ -103,6 +103,103 @@ Test(codec, snapshot_chunk_round_trip)
     raftMessageClose(&m);
 }
 
+/* The pieces of a shared encoding, written one after the other. */
+static uint8_t *joinPieces(const struct raft_encoded *e)
+{
+    uint8_t *flat = libMalloc(e->len);
+    size_t off = 0;
+    cr_assert_not_null(flat);
+    for (unsigned i = 0; i < e->n_pieces; i++) {
+        memcpy(flat + off, e->pieces[i].data, e->pieces[i].len);
+        off += e->pieces[i].len;
+    }
+    cr_assert_eq(off, e->len);
+    return flat;
+}
+
+/* A large entry goes out of its own block, not copied: the encoding holds
+ * a reference, so the bytes stay valid after everyone else let go, and the
+ * message reads the same as the flat encoding. */
+Test(codec, shared_encoding_keeps_large_payloads_in_place)
+{
+    size_t big = RAFT_SHARE_MIN_BYTES * 2;
+    struct raft_entry entries[3] = {
+        {3, RAFT_COMMAND, raftPayloadAlloc(5), 5},
+        {3, RAFT_COMMAND, raftPayloadAlloc(big), big},
+        {4, RAFT_BARRIER, NULL, 0}};
+    memcpy(entries[0].data, "small", 5);
+    for (size_t i = 0; i < big; i++) {
+        entries[1].data[i] = (uint8_t)(i * 7);
+    }
+    struct raft_message m = {
+        .type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 4};
+    m.append = (struct raft_append){10, 3, 9, 77, entries, 3};
+    uint8_t *flat;
+    size_t flat_len;
+    struct raft_encoded to2, to3;
+    cr_assert_eq(raftMessageEncode(&m, &flat, &flat_len), 0);
+    cr_assert_eq(raftMessageEncodeShared(&m, &to2), 0);
+    m.to = 3;
+    cr_assert_eq(raftMessageEncodeShared(&m, &to3), 0);
+    /* head, the big entry, head again (the barrier's fixed part) */
+    cr_assert_eq(to2.n_pieces, 3);
+    cr_assert(to2.pieces[1].shared);
+    cr_assert_eq(to2.pieces[1].data, entries[1].data);
+    cr_assert_eq(to3.pieces[1].data, entries[1].data);
+    raftPayloadUnref(entries[0].data);
+    raftPayloadUnref(entries[1].data); /* the encodings still hold it */
+    uint8_t *joined = joinPieces(&to2);
+    cr_assert_eq(to2.len, flat_len);
+    cr_assert_arr_eq(joined, flat, flat_len);
+    struct raft_message out;
+    cr_assert_eq(raftMessageDecode(joined, to2.len, &out), 0);
+    cr_assert_eq(out.append.n_entries, 3);
+    cr_assert_eq(out.append.entries[1].len, big);
+    cr_assert_eq(out.append.entries[1].data[big - 1], (uint8_t)((big - 1) * 7));
+    raftMessageClose(&out);
+    libFree(joined);
+    libFree(flat);
+    raftEncodedClose(&to2);
+    raftEncodedClose(&to3); /* the last reference: freed (LeakSanitizer) */
+}
+
+Test(codec, shared_encoding_of_small_and_chunk_messages)
+{
+    struct raft_message m = {
+        .type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 3, .term = 2};
+    size_t big = RAFT_SHARE_MIN_BYTES;
+    raftConfInit(&m.snapshot.conf);
+    cr_assert_eq(raftConfAdd(&m.snapshot.conf, 1, "a:1", RAFT_VOTER), 0);
+    m.snapshot.index = 40;
+    m.snapshot.data = raftPayloadAlloc(big);
+    memset(m.snapshot.data, 0xab, big);
+    m.snapshot.len = big;
+    m.snapshot.last = 1;
+    struct raft_encoded e;
+    uint8_t *flat;
+    size_t flat_len;
+    cr_assert_eq(raftMessageEncodeShared(&m, &e), 0);
+    cr_assert_eq(raftMessageEncode(&m, &flat, &flat_len), 0);
+    cr_assert_eq(e.n_pieces, 2); /* nothing after the chunk */
+    cr_assert_eq(e.pieces[1].data, m.snapshot.data);
+    uint8_t *joined = joinPieces(&e);
+    cr_assert_arr_eq(joined, flat, flat_len);
+    libFree(joined);
+    libFree(flat);
+    raftEncodedClose(&e);
+    raftMessageClose(&m);
+
+    /* no large payload: one piece, the head */
+    struct raft_message v = {.type = RAFT_MSG_VOTE, .from = 1, .to = 2};
+    cr_assert_eq(raftMessageEncodeShared(&v, &e), 0);
+    cr_assert_eq(e.n_pieces, 1);
+    cr_assert_eq(e.pieces[0].data, e.head);
+    raftEncodedClose(&e);
+    v.type = 200;
+    cr_assert_eq(raftMessageEncodeShared(&v, &e), ERR_INVALID);
+    cr_assert_eq(e.n_pieces, 0);
+}
+
 Test(codec, rejects_bad_input)
 {
     struct raft_message m = {

@@ -312,3 +312,137 @@ Test(core, promises_wait_for_durability)
     raftAdvance(r, &rd);
     raftDestroy(r);
 }
+
+/* raftSendNow collects what it is handed. */
+struct sent {
+    unsigned n;
+    uint64_t to[8];
+    unsigned n_entries[8];
+};
+
+static void collect(void *arg, const struct raft_send *s)
+{
+    struct sent *sent = arg;
+    cr_assert_lt(sent->n, 8);
+    cr_assert_eq(s->message.type, RAFT_MSG_APPEND);
+    cr_assert_str_eq(s->address, "addr");
+    sent->to[sent->n] = s->to;
+    sent->n_entries[sent->n++] = s->message.append.n_entries;
+}
+
+/* While a leader's batch is being written, a new proposal's AppendEntries
+ * leave at once (raftSendNow), and the followers' acknowledgements commit
+ * it before the leader's own write is durable (raft §10.2.1); nothing
+ * leaves while a vote is not yet durable. */
+Test(core, appends_leave_while_the_batch_is_written)
+{
+    struct raft_options o = options();
+    struct raft_hard_state hs = {0, 0};
+    struct raft_entry e = bootstrap(3);
+    struct raft_ready rd;
+    struct raft *r;
+    struct sent sent = {0};
+    uint64_t index, term;
+    o.pre_vote = false;
+    cr_assert_eq(raftCreate(1, &o, &hs, NULL, &e, 1, 1, 0, &r), 0);
+    raftPayloadUnref(e.data);
+    raftTick(r, 1000);
+    cr_assert_eq(raftState(r), RAFT_CANDIDATE);
+    cr_assert_eq(raftReady(r, &rd), 0);
+    cr_assert(rd.has_hard_state);
+    raftSendNow(r, collect, &sent); /* the vote is not durable yet */
+    cr_assert_eq(sent.n, 0);
+    raftAdvance(r, &rd);
+    struct raft_message m = {
+        .type = RAFT_MSG_VOTE_RESULT, .from = 2, .to = 1, .term = 1};
+    m.vote_result.granted = true;
+    cr_assert_eq(raftStep(r, &m), 0);
+    cr_assert_eq(raftState(r), RAFT_LEADER);
+    cr_assert_eq(raftReady(r, &rd), 0); /* the no-op at 2, being written */
+    cr_assert_eq(rd.n_entries, 1);
+    cr_assert_eq(rd.n_messages, 2);
+    /* both followers hold the no-op: a quorum without the leader */
+    for (uint64_t from = 2; from <= 3; from++) {
+        m = (struct raft_message){
+            .type = RAFT_MSG_APPEND_RESULT, .from = from, .to = 1, .term = 1};
+        m.append_result = (struct raft_append_result){1, 2, 2, 0, 0};
+        cr_assert_eq(raftStep(r, &m), 0);
+    }
+    cr_assert_eq(raftCommitIndex(r), 2);
+    uint8_t *data = raftPayloadAlloc(3);
+    memcpy(data, "abc", 3);
+    cr_assert_eq(raftPropose(r, data, 3, &index, &term), 0);
+    raftPayloadUnref(data);
+    cr_assert_eq(index, 3);
+    raftSendNow(r, collect, &sent);
+    cr_assert_eq(sent.n, 2, "the proposal waited for the write");
+    cr_assert_eq(sent.to[0] + sent.to[1], 2 + 3);
+    cr_assert_eq(sent.n_entries[0], 1);
+    raftSendNow(r, collect, &sent); /* each message once */
+    cr_assert_eq(sent.n, 2);
+    for (uint64_t from = 2; from <= 3; from++) {
+        m = (struct raft_message){
+            .type = RAFT_MSG_APPEND_RESULT, .from = from, .to = 1, .term = 1};
+        m.append_result = (struct raft_append_result){1, 3, 3, 0, 0};
+        cr_assert_eq(raftStep(r, &m), 0);
+    }
+    cr_assert_eq(raftCommitIndex(r), 3);
+    raftAdvance(r, &rd);
+    cr_assert_eq(raftReady(r, &rd), 0);
+    cr_assert_eq(rd.n_entries, 1); /* the proposal, written after all */
+    /* ...up to 3, handed out to apply once the write is acknowledged */
+    cr_assert_eq(rd.committed_index + rd.n_committed - 1, 3);
+    raftAdvance(r, &rd);
+    raftDestroy(r);
+}
+
+static void collectResult(void *arg, const struct raft_send *s)
+{
+    struct raft_append_result *out = arg;
+    cr_assert_eq(s->message.type, RAFT_MSG_APPEND_RESULT);
+    *out = s->message.append_result;
+}
+
+/* A follower writing a batch still answers heartbeats about what is
+ * already durable (the leader keeps its quorum); the acknowledgement of
+ * the new entry waits for the write. */
+Test(core, heartbeats_are_answered_during_a_write)
+{
+    struct raft_options o = options();
+    struct raft_hard_state hs = {1, 1};
+    struct raft_entry e = bootstrap(3);
+    struct raft_ready rd;
+    struct raft *r;
+    struct raft_append_result res = {0};
+    cr_assert_eq(raftCreate(2, &o, &hs, NULL, &e, 1, 1, 0, &r), 0);
+    raftPayloadUnref(e.data);
+    struct raft_entry more = {1, RAFT_COMMAND, NULL, 0};
+    struct raft_message m = {
+        .type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1};
+    m.append = (struct raft_append){1, 1, 1, 0, &more, 1};
+    cr_assert_eq(raftStep(r, &m), 0);
+    cr_assert_eq(raftReady(r, &rd), 0); /* entry 2, being written */
+    cr_assert_eq(rd.n_entries, 1);
+    cr_assert_eq(rd.n_messages_after_persist, 1);
+    m.append = (struct raft_append){1, 1, 1, 7, NULL, 0}; /* heartbeat */
+    cr_assert_eq(raftStep(r, &m), 0);
+    raftSendNow(r, collectResult, &res);
+    cr_assert(res.success);
+    cr_assert_eq(res.index, 1);
+    cr_assert_eq(res.last_index, 1, "claims the entry being written");
+    cr_assert_eq(res.read_seq, 7);
+    /* a heartbeat at the entry being written waits for the write */
+    res = (struct raft_append_result){0};
+    m.append = (struct raft_append){2, 1, 1, 8, NULL, 0};
+    cr_assert_eq(raftStep(r, &m), 0);
+    raftSendNow(r, collectResult, &res);
+    cr_assert_eq(res.read_seq, 0);
+    raftAdvance(r, &rd);
+    cr_assert_eq(raftReady(r, &rd), 0);
+    cr_assert_eq(rd.n_messages_after_persist, 1);
+    cr_assert_eq(rd.messages_after_persist[0].message.append_result.index, 2);
+    cr_assert_eq(rd.messages_after_persist[0].message.append_result.read_seq,
+                 8);
+    raftAdvance(r, &rd);
+    raftDestroy(r);
+}

@@ -367,7 +367,6 @@ Test(transport, a_message_from_another_id_closes_the_stream)
 Test(transport, close_with_a_write_pending)
 {
     static struct node a;
-    static uint8_t big[1 << 20];
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof sa;
@@ -379,8 +378,12 @@ Test(transport, close_with_a_write_pending)
     cr_assert_eq(getsockname(s, (struct sockaddr *)&sa, &len), 0);
     snprintf(address, sizeof address, "127.0.0.1:%d", ntohs(sa.sin_port));
     nodeInit(&a, 1, "c", NULL, 0);
-    struct raft_entry e = {
-        .term = 1, .type = RAFT_COMMAND, .data = big, .len = sizeof big};
+    size_t big = 1 << 20;
+    struct raft_entry e = {.term = 1,
+                           .type = RAFT_COMMAND,
+                           .data = raftPayloadAlloc(big),
+                           .len = big};
+    memset(e.data, 1, big);
     struct raft_message m = {
         .type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1};
     m.append.entries = &e;
@@ -388,6 +391,8 @@ Test(transport, close_with_a_write_pending)
     for (int i = 0; i < 16; i++) {
         cr_assert_eq(raftioTransportSend(&a.t, 2, address, &m), 0);
     }
+    /* the queued frames share the entry: it outlives our reference */
+    raftPayloadUnref(e.data);
     runFor(300); /* connected, handshake sent, the big write stuck */
     cr_assert_eq(a.t.stats.connects, 1);
     closeNode(&a);

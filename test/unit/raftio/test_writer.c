@@ -217,6 +217,51 @@ Test(writer, with_retries_a_full_disk_delays_appends_until_space_returns)
     memfsDestroy(f.fs);
 }
 
+/* A small append on an idle writer is synced by the calling thread before
+ * Submit returns; its callback still comes later, from the loop, in order
+ * with the others. A large one, or one arriving while the thread works,
+ * takes the thread. */
+Test(writer, small_appends_on_an_idle_writer_are_synced_inline)
+{
+    static struct fixture f;
+    setup(&f);
+    raftioWriterInlineMax(&f.w, 4 * 300);
+    submitAppend(&f, 0, 1, 4, 1);
+    cr_assert_eq(raftioWriterStats(&f.w).inline_syncs, 1);
+    cr_assert_eq(raftioWriterStats(&f.w).entries, 4, "durable at once");
+    cr_assert_eq(f.n_done, 0, "callback run inside Submit");
+    runUntil(&f, 1);
+    cr_assert_eq(f.statuses[0], 0);
+    cr_assert_eq(f.w.persisted_index, 4);
+    raftioWriterInlineMax(&f.w, 1); /* smaller than any entry */
+    submitAppend(&f, 1, 5, 4, 1);
+    runUntil(&f, 2);
+    cr_assert_eq(raftioWriterStats(&f.w).inline_syncs, 1);
+    cr_assert_eq(f.w.persisted_index, 8);
+    /* disk full: the inline attempt hands the append to the thread, which
+     * retries it until space returns */
+    raftioWriterInlineMax(&f.w, 4 * 300);
+    raftioWriterRetryNoSpace(&f.w, 5);
+    memfsSetSpace(f.fs, 1);
+    submitAppend(&f, 2, 9, 4, 1);
+    cr_assert(waitForWait(&f));
+    cr_assert_eq(f.n_done, 2);
+    memfsSetSpace(f.fs, 0);
+    runUntil(&f, 3);
+    cr_assert_eq(f.statuses[2], 0);
+    cr_assert_eq(f.w.persisted_index, 12);
+    teardown(&f);
+    struct raftio_loaded l;
+    cr_assert_eq(raftioLogOpen(&f.log, f.fs, NULL, &l), 0);
+    cr_assert_eq(l.n_entries, 12);
+    for (uint64_t i = 1; i <= 12; i++) {
+        cr_assert(helperCheck(&l.entries[i - 1], i, 1));
+    }
+    raftioLoadedFree(&l);
+    raftioLogClose(&f.log);
+    memfsDestroy(f.fs);
+}
+
 Test(writer, with_retries_a_snapshot_chunk_waits_for_space)
 {
     static struct fixture f;

@@ -71,7 +71,7 @@ static bool wireFill(struct wire *w)
     return true;
 }
 
-bool wireRecv(struct wire *w)
+bool wireRecvFrame(struct wire *w)
 {
     int rv;
     while ((rv = protoReaderNext(&w->reader, &w->frame)) == ERR_AGAIN) {
@@ -80,8 +80,16 @@ bool wireRecv(struct wire *w)
         }
     }
     cr_assert_eq(rv, 0, "framing: %s", errString(rv));
-    rv = protoResponseDecode(&w->frame.header, w->frame.body, w->frame.len,
-                             NULL, &w->resp);
+    return true;
+}
+
+bool wireRecv(struct wire *w)
+{
+    if (!wireRecvFrame(w)) {
+        return false;
+    }
+    int rv = protoResponseDecode(&w->frame.header, w->frame.body, w->frame.len,
+                                 NULL, &w->resp);
     cr_assert_eq(rv, 0, "decode: %s", errString(rv));
     return true;
 }

@@ -34,6 +34,8 @@ void wireSend(struct wire *w, const struct proto_request *req);
 /* Reads the next response into w->resp (valid until the next read);
  * false on EOF or timeout. */
 bool wireRecv(struct wire *w);
+/* Reads the next frame into w->frame only (an extension's answer). */
+bool wireRecvFrame(struct wire *w);
 /* Whether the server closed the connection (EOF within the timeout). */
 bool wireClosed(struct wire *w);
 
