@@ -86,6 +86,9 @@ typedef int (*read_start_fn)(struct replica *r, struct replica_wait *w);
 /* EXEC_SQL / QUERY_SQL: answers `PRAGMA dqlite_consistency[ = level]` and
  * returns true; false for any other statement. */
 bool gatewayReadPragma(struct gateway *g);
+/* EXEC_SQL / QUERY_SQL: answers `PRAGMA dqlite_databases` (the leader's
+ * databases, gateway_list.c) and returns true; false for any other. */
+bool gatewayListPragma(struct gateway *g);
 /* Like gatewayCheckLeader, for reads: a follower that holds a copy (not a
  * spare) passes too once the connection chose a level. */
 bool gatewayCheckReader(struct gateway *g);

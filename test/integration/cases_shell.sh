@@ -70,7 +70,8 @@ t_sh_exit_status() {
     esac
 }
 
-# .timer, .databases and .mode without an argument, as sqlite3 prints them.
+# .timer and .mode without an argument, as sqlite3 prints them; .databases
+# lists the cluster's databases (the leader's), sorted, one a line.
 t_sh_timer_databases_mode() {
     local out
     out=$(printf '.timer on\nSELECT 1;\n.timer off\nSELECT 2;\n' | shsh_) ||
@@ -79,7 +80,11 @@ t_sh_timer_databases_mode() {
         grep -Eqx 'Run Time: real [0-9]+\.[0-9]{3} user [0-9]+\.[0-9]{6} sys [0-9]+\.[0-9]{6}' ||
         { echo "timer: $out"; return 1; }
     expect_eq 3 "$(printf '%s\n' "$out" | wc -l)" &&
-        expect_eq "main: $SHDB r/w" "$(shsh_ .databases)" &&
+        expect_eq "$SHDB" "$(shsh_ .databases)" &&
+        sh_ zz_other "CREATE TABLE z(x)" &&
+        expect_eq "$SHDB"$'\n'"zz_other" "$(shsh_ .databases)" &&
+        expect_eq "$SHDB|zz_other" \
+            "$(sh_ zz_other --mode list "PRAGMA dqlite_databases" | paste -sd'|')" &&
         expect_eq "current output mode: csv" \
             "$(printf '.mode csv\n.mode\n' | shsh_)"
 }
