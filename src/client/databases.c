@@ -8,6 +8,7 @@
 #include "client/client.h"
 #include "lib/alloc.h"
 #include "lib/assert.h"
+#include "lib/err.h"
 
 DQLITE_API void dqlite_databases_free(char **names, unsigned n)
 {
@@ -55,24 +56,28 @@ DQLITE_API int dqlite_conn_databases(struct dqlite_conn *conn, char ***names,
     char **list = NULL;
     unsigned count = 0;
     unsigned cap = 0;
-    /* A server without the extension runs the statement in SQLite, an
-     * unknown pragma: no column. */
+    const char *why = NULL; /* a failure recorded once the rows are closed */
+    int err = 0;
+    /* A server without the extension has SQLite run an unknown pragma. */
     if (dqlite_rows_column_count(rows) != 1 ||
         strcmp(dqlite_rows_column_name(rows, 0), "name") != 0) {
-        rv = DQLITE_CLIENT_PROTO;
+        err = ERR_CLIENT_PROTO;
+        why = "the server does not list databases (PRAGMA dqlite_databases)";
     }
-    while (rv == DQLITE_CLIENT_OK &&
-           (rv = dqlite_rows_next(rows)) == DQLITE_CLIENT_ROW) {
+    while (err == 0 && (rv = dqlite_rows_next(rows)) == DQLITE_CLIENT_ROW) {
         const char *name = dqlite_rows_text(rows, 0);
         if (name == NULL) {
-            rv = DQLITE_CLIENT_PROTO;
+            err = ERR_CLIENT_PROTO;
+            why = "a database name that is not text";
         } else if (!databasesAppend(&list, &count, &cap, name)) {
-            rv = DQLITE_CLIENT_NOMEM;
-        } else {
-            rv = DQLITE_CLIENT_OK;
+            err = ERR_NOMEM;
+            why = "out of memory";
         }
     }
     dqlite_rows_close(rows);
+    if (err != 0) {
+        rv = clientErrPublic(clientErrSet(&conn->err, err, "%s", why));
+    }
     if (rv != DQLITE_CLIENT_DONE) {
         dqlite_databases_free(list, count);
         return rv;
