@@ -178,7 +178,10 @@ static bool explainIn(const char *op, const char *const *set)
 
 /* The indentation of each instruction: a loop's body (from the target of
  * a backward jump that closes a loop up to that jump) is indented by two
- * more spaces for each loop around it. */
+ * more spaces for each loop around it. A backward jump closes a loop when
+ * it is one of `closes` (a Return only with a target), or a Goto to one of
+ * `opens` or with a non-zero p1 (no statement of explain.sql makes the
+ * latter; the others are compared with sqlite3 there). */
 static void explainIndent(const struct explain_table *t, unsigned *indent)
 {
     static const char *const closes[] = {
