@@ -259,7 +259,7 @@ static void explainTree(struct shell *sh, const struct explain_table *t,
         }
         fprintf(sh->out, "%.*s%s%s\n", (int)depth, prefix,
                 r == last ? "`--" : "|--", cell(t, r, 3));
-        if (depth + 3 < 3 * 64) { /* deeper plans print flat */
+        if (depth + 3 < 3 * 64) { /* no deeper than 64 levels */
             memcpy(prefix + depth, r == last ? "   " : "|  ", 3);
             explainTree(sh, t, cell(t, r, 0), prefix, depth + 3);
         }
