@@ -152,7 +152,7 @@ t_l_readers() {
     big+=" SELECT i FROM c)"
     local hold=$(dirname "$0")/hold_query.py old new h1 h2 id n
     old=$(l_leader_id) || { echo "no leader"; return 1; }
-    python3 "$hold" "${ADDRS[$old]}" "$LDB" "$big" 60 >"$TMP/lh1.out" 2>&1 &
+    python3 "$hold" "${ADDRS[$old]}" "$LDB" "$big" 60 drain >"$TMP/lh1.out" 2>&1 &
     h1=$!
     sleep 1
     new=$((old % 3 + 1))
@@ -161,25 +161,35 @@ t_l_readers() {
         [ "$(l_leader_id 2>/dev/null)" = "$new" ] && break
         sleep 0.25
     done
-    python3 "$hold" "${ADDRS[$new]}" "$LDB" "$big" 60 >"$TMP/lh2.out" 2>&1 &
+    python3 "$hold" "${ADDRS[$new]}" "$LDB" "$big" 60 drain >"$TMP/lh2.out" 2>&1 &
     h2=$!
     sleep 1
     lsh_ ".restore $TMP/l3.db $LDB --force"
-    local rv=$?
-    kill "$h1" "$h2" 2>/dev/null
-    wait "$h1" "$h2" 2>/dev/null
-    [ "$rv" -eq 0 ] || { echo ".restore --force failed"; return 1; }
+    local rv=$? bad=""
+    # The readers stay until every node applied the last part (a follower
+    # applies it after the shell's answer).
     for id in 1 2 3; do
-        kill -0 "${PIDS[$id]}" 2>/dev/null || { echo "node $id stopped"; return 1; }
         for _ in $(seq 40); do
             n=$(l_count "$id" 2>/dev/null) && [ "$n" = 20 ] && break
             sleep 0.25
         done
-        expect_eq 20 "$n" || { echo "node $id"; return 1; }
+        [ "$n" = 20 ] || bad+=" node $id has $n rows;"
+    done
+    kill -USR1 "$h1" "$h2" 2>/dev/null
+    wait "$h1" "$h2" 2>/dev/null
+    [ "$rv" -eq 0 ] || { echo ".restore --force failed"; return 1; }
+    [ -z "$bad" ] || { echo "$bad"; return 1; }
+    for id in 1 2 3; do
+        kill -0 "${PIDS[$id]}" 2>/dev/null || { echo "node $id stopped"; return 1; }
     done
     for id in "$old" "$new"; do
         grep -q "ended 1 reader(s) of $LDB replaced by a restore" \
             "$TMP/node$id.log" || { echo "node $id ended no reader"; return 1; }
+    done
+    # Each client's stream ended with a FAILURE saying why.
+    for id in 1 2; do
+        grep -q "^failure [0-9]* database replaced by a restore" "$TMP/lh$id.out" ||
+            { echo "client $id:"; cat "$TMP/lh$id.out"; return 1; }
     done
     lsh_ "INSERT INTO t (n, b) VALUES (21, x'00')" || return 1
     expect_eq 21 "$(lsh_ "SELECT count(*) FROM t")"
