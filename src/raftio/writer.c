@@ -300,6 +300,19 @@ void raftioWriterInlineMax(struct raftio_writer *w, size_t bytes)
     w->inline_max = bytes;
 }
 
+/* An inline sync slower than this (a stalling disk) sends the appends of
+ * the next WRITER_INLINE_BACKOFF_NS to the thread: the loop never blocks
+ * behind a slow disk twice in a row. */
+#define WRITER_INLINE_SLOW_NS (2ull * 1000 * 1000)
+#define WRITER_INLINE_BACKOFF_NS (1000ull * 1000 * 1000)
+
+static uint64_t writerNowNs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static size_t writerPayloadBytes(const struct raftio_req *req)
 {
     size_t bytes = 0;
@@ -315,8 +328,13 @@ static bool writerTryInline(struct raftio_writer *w, struct raftio_req *req)
 {
     struct queue one;
     bool idle;
+    uint64_t start_ns;
     if (req->kind != RAFTIO_REQ_APPEND || w->inline_max == 0 ||
         writerPayloadBytes(req) > w->inline_max) {
+        return false;
+    }
+    start_ns = writerNowNs();
+    if (start_ns < w->inline_off_until_ns) {
         return false;
     }
     pthread_mutex_lock(&w->mu);
@@ -333,6 +351,9 @@ static bool writerTryInline(struct raftio_writer *w, struct raftio_req *req)
     queueInsertTail(&one, &req->link);
     writerRunGroup(w, &one, one.next, false);
     queueRemove(&req->link);
+    if (writerNowNs() - start_ns > WRITER_INLINE_SLOW_NS) {
+        w->inline_off_until_ns = writerNowNs() + WRITER_INLINE_BACKOFF_NS;
+    }
     pthread_mutex_lock(&w->mu);
     w->in_round = false;
     if (req->status == ERR_NOSPACE) {

@@ -35,7 +35,11 @@
  * loop, in order. Large appends, and anything that arrives while the thread
  * works, go to the thread (so the loop blocks for one small sync at most,
  * and a burst still shares one fdatasync). An inline append that finds the
- * disk full is handed to the thread, which retries it as below.
+ * disk full is handed to the thread, which retries it as below. An inline
+ * append that took longer than WRITER_INLINE_SLOW_NS (a disk that stalls)
+ * turns inlining off for WRITER_INLINE_BACKOFF_NS, so a slow disk blocks
+ * the loop (heartbeats, clients) for one sync at most, then appends go
+ * back to the thread.
  *
  * Threading: raftioWriterStart/Submit/Close and every callback run on the
  * loop thread; the log and fs belong to the writer thread between Start and
@@ -114,6 +118,8 @@ struct raftio_writer {
     bool in_round;        /* mu: the log is in use (the thread's round, or an
                              inline append on the loop) */
     size_t inline_max;    /* loop thread: see raftioWriterInlineMax */
+    uint64_t inline_off_until_ns;     /* loop thread: a slow inline sync
+                                         turned inlining off until then */
     unsigned nospace_retry_ms;        /* mu; 0: ERR_NOSPACE fails */
     struct raftio_writer_stats stats; /* mu */
     uint64_t persisted_index;         /* loop thread: highest durable index */

@@ -32,6 +32,7 @@ void gatewayInit(struct gateway *g, struct conn *conn)
     bufInit(&g->out);
     bufInit(&g->frames);
     queueInit(&g->busy_link);
+    queueInit(&g->group_link);
     queueInit(&g->wait.link);
     sqlGuardInit(&g->guard);
 }
@@ -396,7 +397,7 @@ void gatewayClose(struct gateway *g)
 bool gatewayClosed(const struct gateway *g)
 {
     return g->closing && g->db_closed && g->stage != GATEWAY_RUNNING &&
-           !g->wait_out;
+           !g->wait_out && g->group == NULL;
 }
 
 void gatewayFreeBuffers(struct gateway *g)

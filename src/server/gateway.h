@@ -31,7 +31,17 @@
 #include "server/worker.h"
 
 struct conn;
+struct gateway_group;
 struct gateway_load;
+struct dqlite_node;
+
+/* A database with a write in flight (a commit held, proposed or being
+ * aborted): the node's `writing` list. Writers that come meanwhile queue
+ * at once (gateway_group.c). */
+struct gateway_slot {
+    const char *db_name; /* NULL while not in the list */
+    struct queue link;
+};
 
 /* Prepared statements one connection may hold. */
 #define GATEWAY_MAX_STMTS 1024
@@ -114,6 +124,15 @@ struct gateway {
     struct queue busy_link;        /* in the node's parked writers */
     struct gateway_backup *backup; /* a BACKUP being streamed, NULL */
     struct gateway_load *load;     /* a load in progress (gateway_load.c) */
+    /* A member of a group of autocommit writes (gateway_group.c). */
+    struct gateway_group *group;
+    struct queue group_link;  /* in group->members */
+    bool group_deferred;      /* db thread: not run in it, next time */
+    struct gateway_slot slot; /* its own proposal in flight */
+    /* Read consistency (gateway_read.c): enum gateway_read_level, and
+     * the bound of GATEWAY_READ_BOUNDED. */
+    int read_level;
+    uint64_t read_bound_ms;
 };
 
 void gatewayInit(struct gateway *g, struct conn *conn);
@@ -144,7 +163,11 @@ bool gatewayPeekInterrupt(struct gateway *g, struct proto_reader *reader);
  * stream unusable (message too large, too many connections). */
 void gatewayRefuse(struct gateway *g, uint64_t code, const char *message);
 
-/* Wakes writers parked on database `name` (its write lock was released). */
+/* The write queue (gateway_group.c). Runs the writers parked on database
+ * `name` as one group (its write lock was released). */
 void gatewayWakeParked(struct queue *parked, const char *name);
+/* The node's parked timer: fails writers past their deadline, runs those
+ * of the databases nothing writes. */
+void gatewayParkedTick(struct dqlite_node *n);
 
 #endif /* SERVER_GATEWAY_H */

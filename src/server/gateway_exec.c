@@ -8,8 +8,9 @@
  * left over for the last statement is an error ("column index out of
  * range"), as go-dqlite's tests expect.
  *
- * A step that finds the database locked (SQLITE_BUSY) is parked: retried
- * when another connection releases the write lock, or failed with
+ * A step that finds the database locked (SQLITE_BUSY) is parked in the
+ * write queue (gateway_group.c): run, with the other writers parked on
+ * that database, as one group once the lock is released, or failed with
  * "database is locked" after GATEWAY_BUSY_TIMEOUT_MS.
  */
 #include <string.h>
@@ -24,7 +25,6 @@
 #include "server/policy.h"
 #include "server/sql.h"
 
-static void execStep(struct gateway *g);
 static void proposeAbort(struct gateway *g, int rv);
 
 static void execFailAfterAbort(struct gateway *g, int rv)
@@ -83,8 +83,9 @@ static int execBind(struct gateway *g)
     return rc;
 }
 
-/* Db thread: steps one statement to its end, collects held frames. */
-static void execRunStatement(struct gateway *g)
+/* Db thread: steps one statement to its end; collects held frames when
+ * `poll` (a group collects them once for all its members). */
+void gatewayExecRun(struct gateway *g, bool poll)
 {
     g->committed = false;
     int rc = sqlite3_step(g->stmt);
@@ -102,14 +103,12 @@ static void execRunStatement(struct gateway *g)
         gatewaySaveError(g, rc);
     }
     sqlite3_reset(g->stmt); /* may commit: an autocommit statement's rows */
-    if (g->committed) {
+    if (g->committed && poll) {
         gatewayPollCommit(g);
     }
 }
 
-/* Prepares (EXEC_SQL) and binds the statement to run; false when there
- * is none (the text is finished) or it failed (the error saved). */
-static bool execStart(struct gateway *g)
+bool gatewayExecStart(struct gateway *g)
 {
     g->has_frames = false;
     g->rc = SQLITE_OK;
@@ -126,7 +125,7 @@ static bool execStart(struct gateway *g)
     return execBind(g) == SQLITE_OK;
 }
 
-static void execFinish(struct gateway *g)
+void gatewayExecFinish(struct gateway *g)
 {
     if (g->owns_stmt) {
         sqlite3_finalize(g->stmt);
@@ -137,10 +136,10 @@ static void execFinish(struct gateway *g)
 static void execStepWork(struct worker_job *job)
 {
     struct gateway *g = GATEWAY_OF(job, job);
-    if (execStart(g)) {
-        execRunStatement(g);
+    if (gatewayExecStart(g)) {
+        gatewayExecRun(g, true);
     }
-    execFinish(g);
+    gatewayExecFinish(g);
 }
 
 /* A write in autocommit mode runs in its own implicit transaction, which
@@ -157,9 +156,9 @@ static void execStepHere(struct worker_job *job)
     struct sql_budget budget;
     g->here_deferred = 0;
     sqlBudgetStart(g->db, &budget, GATEWAY_HERE_BUDGET_US);
-    if (execStart(g)) {
+    if (gatewayExecStart(g)) {
         if (sqlite3_get_autocommit(g->db) && !sqlite3_stmt_readonly(g->stmt)) {
-            execRunStatement(g);
+            gatewayExecRun(g, true);
         } else {
             g->here_deferred = 1;
         }
@@ -168,7 +167,7 @@ static void execStepHere(struct worker_job *job)
     if (sqlBudgetInterrupted(&budget, g->rc)) {
         g->here_deferred = 1; /* rolled back: nothing was done */
     }
-    execFinish(g);
+    gatewayExecFinish(g);
 }
 
 static void execStepDone(struct worker_job *job);
@@ -195,13 +194,12 @@ static void execRespondResult(struct gateway *g)
     gatewayRespond(g, &resp);
 }
 
-/* A statement finished (its frames, if any, applied): next or answer. */
-static void execContinue(struct gateway *g)
+void gatewayExecContinue(struct gateway *g)
 {
     if (g->owns_stmt && !g->sql_finished) {
         g->sql_offset = g->next_offset;
         if (g->sql_offset < execSql(g).len) {
-            execStep(g);
+            gatewayExecStep(g);
             return;
         }
     }
@@ -214,31 +212,14 @@ static void execOnProposed(struct gateway *g, int rv)
         gatewayFailErr(g, rv);
         return;
     }
-    execContinue(g);
-}
-
-static void execPark(struct gateway *g)
-{
-    struct dqlite_node *n = gatewayNode(g);
-    uint64_t now_ms = uv_now(&n->loop);
-    g->params = g->params_saved; /* the step runs again from scratch */
-    if (g->busy_deadline_ms == 0) {
-        g->busy_deadline_ms = now_ms + n->busy_timeout_ms;
-    }
-    if (now_ms >= g->busy_deadline_ms) {
-        gatewayFailure(g, SQLITE_BUSY, "database is locked");
-        return;
-    }
-    g->stage = GATEWAY_PARKED;
-    queueInsertTail(&n->parked, &g->busy_link);
-    nodeParkedChanged(n);
+    gatewayExecContinue(g);
 }
 
 static void execStepDone(struct worker_job *job)
 {
     struct gateway *g = GATEWAY_OF(job, job);
     if (g->rc == SQLITE_BUSY) {
-        execPark(g);
+        gatewayPark(g);
         return;
     }
     if (gatewayIsError(g) && g->has_frames) {
@@ -260,49 +241,21 @@ static void execStepDone(struct worker_job *job)
         execRespondResult(g);
         return;
     }
-    execContinue(g);
+    gatewayExecContinue(g);
 }
 
-static void execStep(struct gateway *g)
+void gatewayExecStep(struct gateway *g)
 {
     g->params_saved = g->params;
+    /* An autocommit write would only find the lock taken: it queues at
+     * once (the connection is idle: reading its flag is safe). */
+    if (sqlite3_get_autocommit(g->db) &&
+        gatewayDbWriting(gatewayNode(g), g->db_name)) {
+        gatewayPark(g);
+        return;
+    }
     if (!gatewayRunHere(g, execStepHere, execHereDone)) {
         gatewayRun(g, execStepWork, execStepDone);
-    }
-}
-
-void gatewayRetryParked(struct gateway *g, uint64_t now_ms)
-{
-    ASSERT(g->stage == GATEWAY_PARKED);
-    queueRemove(&g->busy_link);
-    g->stage = GATEWAY_IDLE;
-    if (now_ms >= g->busy_deadline_ms) {
-        gatewayFailure(g, SQLITE_BUSY, "database is locked");
-        return;
-    }
-    execStep(g);
-}
-
-void gatewayWakeParked(struct queue *parked, const char *name)
-{
-    struct queue woken;
-    struct queue *q, *tmp;
-    if (name == NULL) {
-        return;
-    }
-    queueInit(&woken);
-    QUEUE_FOREACH_SAFE(q, tmp, parked)
-    {
-        struct gateway *g = QUEUE_DATA(q, struct gateway, busy_link);
-        if (strcmp(g->db_name, name) == 0) {
-            queueRemove(q);
-            queueInsertTail(&woken, q);
-        }
-    }
-    while (!queueEmpty(&woken)) {
-        struct gateway *g =
-            QUEUE_DATA(queueHead(&woken), struct gateway, busy_link);
-        gatewayRetryParked(g, uv_now(&gatewayNode(g)->loop));
     }
 }
 
@@ -315,7 +268,7 @@ static void execOnBarrier(struct replica_wait *w, int status)
     } else if (status != 0) {
         gatewayFailErr(g, status);
     } else {
-        execStep(g);
+        gatewayExecStep(g);
     }
 }
 
@@ -343,6 +296,7 @@ static void proposeAbortDone(struct worker_job *job)
     struct gateway *g = GATEWAY_OF(job, job);
     g->stage = GATEWAY_IDLE;
     g->has_frames = false;
+    gatewaySlotRelease(&g->slot);
     gatewayWakeParked(&gatewayNode(g)->parked, g->db_name);
     if (job->canceled || g->closing) {
         gatewayCloseDb(g);
@@ -356,20 +310,30 @@ static void proposeAbort(struct gateway *g, int rv)
 {
     g->propose_rv = rv;
     g->stage = GATEWAY_RUNNING;
+    gatewaySlotTake(gatewayNode(g), &g->slot, g->db_name);
     g->job.work = proposeAbortWork;
     g->job.done = proposeAbortDone;
     workerSubmit(&gatewayNode(g)->worker, &g->job);
 }
 
-static void proposeMaybeCheckpoint(struct gateway *g)
+bool gatewayAbortHeld(struct gateway *g)
 {
-    struct dqlite_node *n = gatewayNode(g);
+    if (!g->has_frames) {
+        return false;
+    }
+    g->after_propose = execFailAfterAbort; /* not called: closing */
+    proposeAbort(g, 0);
+    return true;
+}
+
+void gatewayMaybeCheckpoint(struct dqlite_node *n, const char *db_name)
+{
     uint32_t frames = 0;
-    if (vfsWalFrames(n->replica.vfs, g->db_name, &frames) != 0 ||
+    if (vfsWalFrames(n->replica.vfs, db_name, &frames) != 0 ||
         frames < n->replica.repl.checkpoint_frames) {
         return;
     }
-    nodeProposeCheckpoint(n, g->db_name);
+    nodeProposeCheckpoint(n, db_name);
 }
 
 static void proposeOnApplied(struct replica_wait *w, int status)
@@ -381,8 +345,9 @@ static void proposeOnApplied(struct replica_wait *w, int status)
         return;
     }
     g->has_frames = false; /* published by the apply */
+    gatewaySlotRelease(&g->slot);
     gatewayWakeParked(&gatewayNode(g)->parked, g->db_name);
-    proposeMaybeCheckpoint(g);
+    gatewayMaybeCheckpoint(gatewayNode(g), g->db_name);
     if (g->closing) {
         gatewayCloseDb(g);
         return;
@@ -394,6 +359,7 @@ void gatewayPropose(struct gateway *g, void (*next)(struct gateway *g, int rv))
 {
     PRE(g->has_frames);
     g->after_propose = next;
+    gatewaySlotTake(gatewayNode(g), &g->slot, g->db_name);
     uint8_t *payload = raftPayloadAlloc(g->frames.len);
     if (payload == NULL) {
         proposeAbort(g, ERR_NOMEM);

@@ -74,16 +74,63 @@ bool gatewaySelectStatement(struct gateway *g);
  * callback continues the request; a refusal is answered at once. */
 void gatewayAwait(struct gateway *g, replica_wait_cb cb,
                   int (*start)(struct replica *r, struct replica_wait *w));
+/* Read consistency (gateway_read.c, docs/protocol.md). */
+enum gateway_read_level {
+    GATEWAY_READ_LEADER = 0, /* until the pragma: followers say "not leader" */
+    GATEWAY_READ_LINEARIZABLE = 1,
+    GATEWAY_READ_BOUNDED = 2,
+    GATEWAY_READ_ANY = 3,
+};
+#define GATEWAY_READ_BOUND_MAX_MS 3600000
+typedef int (*read_start_fn)(struct replica *r, struct replica_wait *w);
+/* EXEC_SQL / QUERY_SQL: answers `PRAGMA dqlite_consistency[ = level]` and
+ * returns true; false for any other statement. */
+bool gatewayReadPragma(struct gateway *g);
+/* Like gatewayCheckLeader, for reads: a follower that holds a copy (not a
+ * spare) passes too once the connection chose a level. */
+bool gatewayCheckReader(struct gateway *g);
+/* The wait a query starts with, for this node's role and the level. */
+read_start_fn gatewayReadGate(struct gateway *g);
 /* Closes the SQLite connection once nothing is in flight (closing). */
 void gatewayCloseDb(struct gateway *g);
 
 void gatewaySql(struct gateway *g);
 void gatewaySqlClose(struct gateway *g);
 
-/* gateway_exec.c: EXEC and EXEC_SQL; parked writers. */
+/* gateway_exec.c: EXEC and EXEC_SQL. */
 void gatewayExec(struct gateway *g);
-/* Retry a parked writer now; fail it if its deadline passed. */
-void gatewayRetryParked(struct gateway *g, uint64_t now_ms);
+/* Runs the statement in progress (on the loop when it can, else on the db
+ * thread); a SQLITE_BUSY parks it (gatewayPark). */
+void gatewayExecStep(struct gateway *g);
+/* Db thread: prepares (EXEC_SQL) and binds the statement to run; false
+ * when there is none (the text is finished) or it failed (error saved). */
+bool gatewayExecStart(struct gateway *g);
+/* Db thread: steps it to its end; collects held frames when `poll`. */
+void gatewayExecRun(struct gateway *g, bool poll);
+/* Db thread: finalizes an EXEC_SQL statement. */
+void gatewayExecFinish(struct gateway *g);
+/* A statement finished (its frames, if any, applied): next or answer. */
+void gatewayExecContinue(struct gateway *g);
+/* A closing connection whose job committed frames it will never propose:
+ * drops them (else they would hold the database's write lock for good);
+ * false when it holds none. gatewayCloseDb comes back once done. */
+bool gatewayAbortHeld(struct gateway *g);
+/* Proposes a checkpoint of `db_name` when its WAL is due for one. */
+void gatewayMaybeCheckpoint(struct dqlite_node *n, const char *db_name);
+
+/* gateway_group.c: the write queue (parked writers) and its groups. */
+/* Parks a writer that found its database locked (stage PARKED), or fails
+ * it if its deadline passed. */
+void gatewayPark(struct gateway *g);
+/* The write in flight on a database begins / ends (its end wakes the
+ * database's parked writers); whether `name` has one. */
+void gatewaySlotTake(struct dqlite_node *n, struct gateway_slot *s,
+                     const char *name);
+void gatewaySlotRelease(struct gateway_slot *s);
+bool gatewayDbWriting(struct dqlite_node *n, const char *name);
+/* Db thread: runs fn(g) under the connection's guard (sql.h), as every
+ * SQL job does. */
+void gatewayGuarded(struct gateway *g, void (*fn)(struct gateway *g));
 /* Proposes the frames in g->frames; `next` runs with 0 once applied, or the
  * failure after the held frames were aborted. */
 void gatewayPropose(struct gateway *g, void (*next)(struct gateway *g, int rv));

@@ -304,11 +304,9 @@ static void queryOnRead(struct replica_wait *w, int status)
 
 void gatewayQuery(struct gateway *g)
 {
-    if (!gatewayCheckLeader(g) || !gatewaySelectStatement(g)) {
+    if (!gatewayCheckReader(g) || !gatewaySelectStatement(g)) {
         return;
     }
     g->streaming = false;
-    gatewayAwait(g, queryOnRead,
-                 gatewayNode(g)->linearizable_reads ? replicaRead
-                                                    : replicaBarrier);
+    gatewayAwait(g, queryOnRead, gatewayReadGate(g));
 }

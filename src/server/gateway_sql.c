@@ -54,13 +54,22 @@ static void sqlExplainStop(struct gateway *g)
 /* Every SQL job runs under the connection's guard (sql.h): INTERRUPT, a
  * close or the statement timeout stop it. Work run on the loop replaces
  * the handler with its own budget (sqlBudgetStart). */
+static void sqlJobRun(struct gateway *g)
+{
+    g->job_work(&g->job);
+}
+
 static void sqlJobWork(struct worker_job *job)
 {
-    struct gateway *g = GATEWAY_OF(job, job);
+    gatewayGuarded(GATEWAY_OF(job, job), sqlJobRun);
+}
+
+void gatewayGuarded(struct gateway *g, void (*fn)(struct gateway *g))
+{
     if (g->db != NULL) {
         sqlGuardArm(g->db, &g->guard, gatewayNode(g)->statement_timeout_ms);
     }
-    g->job_work(job);
+    fn(g);
     if (g->db != NULL) {
         sqlGuardDisarm(g->db);
         sqlExplainStop(g);
@@ -208,8 +217,11 @@ static void sqlCloseDone(struct worker_job *job)
 /* The connection is gone: once nothing is in flight, close SQLite. */
 void gatewayCloseDb(struct gateway *g)
 {
-    if (g->stage == GATEWAY_RUNNING || g->wait_out) {
+    if (g->stage == GATEWAY_RUNNING || g->wait_out || g->group != NULL) {
         return; /* the job's or the wait's end comes back here */
+    }
+    if (gatewayAbortHeld(g)) {
+        return; /* a write it committed, never proposed: its end too */
     }
     if (g->db == NULL) {
         g->db_closed = true;
@@ -493,6 +505,19 @@ static void prepareDone(struct worker_job *job)
     gatewayRespond(g, &resp);
 }
 
+static void prepareOnRead(struct replica_wait *w, int status)
+{
+    struct gateway *g = GATEWAY_OF(w, wait);
+    g->wait_out = false;
+    if (g->closing) {
+        gatewayCloseDb(g);
+    } else if (status != 0) {
+        gatewayFailErr(g, status);
+    } else {
+        gatewayRun(g, prepareWork, prepareDone);
+    }
+}
+
 static unsigned sqlStmtCount(const struct gateway *g)
 {
     unsigned n = 0;
@@ -504,11 +529,17 @@ static unsigned sqlStmtCount(const struct gateway *g)
 
 static void sqlPrepare(struct gateway *g)
 {
-    if (!gatewayCheckLeader(g) || !gatewayCheckDb(g, g->req.prepare.db_id)) {
+    if (!gatewayCheckReader(g) || !gatewayCheckDb(g, g->req.prepare.db_id)) {
         return;
     }
     if (sqlStmtCount(g) >= GATEWAY_MAX_STMTS) {
         gatewayFailure(g, SQLITE_ERROR, "too many prepared statements");
+        return;
+    }
+    if (!replicaIsLeader(&gatewayNode(g)->replica)) {
+        /* A follower read (gateway_read.c): the schema is read at the
+         * connection's level, as the query will be. */
+        gatewayAwait(g, prepareOnRead, gatewayReadGate(g));
         return;
     }
     gatewayRun(g, prepareWork, prepareDone);
@@ -552,12 +583,17 @@ void gatewaySql(struct gateway *g)
     case PROTO_REQ_FINALIZE:
         sqlFinalize(g);
         break;
-    case PROTO_REQ_EXEC:
     case PROTO_REQ_EXEC_SQL:
+    case PROTO_REQ_QUERY_SQL:
+        if (gatewayReadPragma(g)) {
+            break;
+        }
+        g->req.type == PROTO_REQ_EXEC_SQL ? gatewayExec(g) : gatewayQuery(g);
+        break;
+    case PROTO_REQ_EXEC:
         gatewayExec(g);
         break;
     case PROTO_REQ_QUERY:
-    case PROTO_REQ_QUERY_SQL:
         gatewayQuery(g);
         break;
     case PROTO_REQ_DUMP:

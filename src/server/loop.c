@@ -18,7 +18,7 @@
 #include "lib/err.h"
 #include "server/conn.h"
 #include "server/datadir.h"
-#include "server/gateway_internal.h"
+#include "server/gateway.h"
 #include "server/node.h"
 #include "server/peer.h"
 #include "server/tls.h"
@@ -119,7 +119,7 @@ static void loopOnConnection(uv_stream_t *listener, int status)
         tlsAccept(n, client); /* the TLS link owns `client` from here */
         return;
     }
-    connStartAs(n, client, TLS_ROLE_NONE); /* the connection owns it */
+    connStartAs(n, client, TLS_ROLE_NONE, NULL); /* the connection owns it */
 }
 
 /* connClose takes the connection off the list; closing one may close
@@ -353,22 +353,7 @@ static int loopOpenTransport(struct dqlite_node *n)
 
 static void loopOnParkedTimer(uv_timer_t *timer)
 {
-    struct dqlite_node *n = timer->data;
-    uint64_t now_ms = uv_now(&n->loop);
-    struct queue retry;
-    queueInit(&retry);
-    while (!queueEmpty(&n->parked)) {
-        struct queue *q = queueHead(&n->parked);
-        queueRemove(q);
-        queueInsertTail(&retry, q);
-    }
-    while (!queueEmpty(&retry)) {
-        struct queue *q = queueHead(&retry);
-        queueRemove(q);
-        queueInsertTail(&n->parked, q); /* retry removes it again */
-        gatewayRetryParked(QUEUE_DATA(q, struct gateway, busy_link), now_ms);
-    }
-    nodeParkedChanged(n);
+    gatewayParkedTick(timer->data);
 }
 
 void nodeParkedChanged(struct dqlite_node *n)

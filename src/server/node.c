@@ -54,6 +54,7 @@ static void nodeInitDefaults(struct dqlite_node *n, dqlite_node_id id)
     pthread_cond_init(&n->cond, NULL);
     queueInit(&n->conns);
     queueInit(&n->parked);
+    queueInit(&n->writing);
     budgetInit(&n->budget, BUDGET_CONN_BYTES_DEFAULT);
     n->max_conns = NODE_MAX_CONNS;
     n->conn_idle_timeout_ms = CONN_IDLE_TIMEOUT_MS_DEFAULT;
@@ -111,6 +112,7 @@ void dqlite_node_destroy(dqlite_node *n)
     metricsClose(&n->metrics);
     raftConfClose(&n->metrics_conf);
     libFree(n->http_address);
+    libFree(n->http_auth_file);
     pthread_cond_destroy(&n->cond);
     pthread_mutex_destroy(&n->lock);
     libFree(n->address);

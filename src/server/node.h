@@ -150,6 +150,8 @@ struct dqlite_node {
     bool linearizable_reads;       /* read-index before every query */
     bool read_lease;               /* ... or a leader lease (raft.md) */
     struct queue parked;           /* gateways waiting for a write lock */
+    struct queue writing;          /* databases with a write in flight:
+                                      struct gateway_slot (gateway_group.c) */
     /* Addresses peers gave in their handshakes, for replying to a leader
      * before this node has a configuration naming it. */
     struct node_peer_addr {
@@ -174,6 +176,7 @@ struct dqlite_node {
     bool catching_up; /* applied far behind commit */
     uint64_t catchup_since_ms;
     char *http_address;       /* NULL: no HTTP listener */
+    char *http_auth_file;     /* NULL: rqlite's API open to every client */
     struct http_server *http; /* started with the node */
     struct http_rqlite *rqlite;
 };

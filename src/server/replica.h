@@ -190,6 +190,16 @@ int replicaPropose(struct replica *r, uint8_t *data, size_t len,
                    struct replica_wait *w);
 int replicaBarrier(struct replica *r, struct replica_wait *w);
 int replicaRead(struct replica *r, struct replica_wait *w);
+/* Reads on any node (follower reads, docs/protocol.md "Read
+ * consistency"): linearizable (a follower asks the leader's read index;
+ * ERR_READ_UNCONFIRMED through the callback when no answer comes within
+ * an election timeout), bounded (ERR_READ_STALE when this follower last
+ * caught up with its leader more than max_ms ago), any (what is applied).
+ * On the leader: replicaRead, replicaBarrier, replicaBarrier. */
+int replicaReadFollower(struct replica *r, struct replica_wait *w);
+int replicaReadBounded(struct replica *r, struct replica_wait *w,
+                       uint64_t max_ms);
+int replicaReadAny(struct replica *r, struct replica_wait *w);
 
 /* Callback once entry `index` is applied here (0), or an error. */
 int replicaWaitApplied(struct replica *r, uint64_t index,

@@ -324,11 +324,19 @@ void replicaWakeApplied(struct replica *r)
 void replicaReadsReady(struct replica *r, const struct raft_read_state *reads,
                        unsigned n)
 {
+    struct queue failed;
+    queueInit(&failed);
     for (unsigned i = 0; i < n; i++) {
         struct queue *q;
         QUEUE_FOREACH(q, &r->reads)
         {
             struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
+            if (w->ctx == reads[i].ctx && reads[i].failed) {
+                /* A follower read the leader did not confirm (raft.h). */
+                queueRemove(&w->link);
+                queueInsertTail(&failed, &w->link);
+                break;
+            }
             if (w->ctx == reads[i].ctx) {
                 uint64_t fence = replicaFence(r);
                 w->index = reads[i].index > fence ? reads[i].index : fence;
@@ -337,6 +345,7 @@ void replicaReadsReady(struct replica *r, const struct raft_read_state *reads,
             }
         }
     }
+    replicaCompleteQueue(&failed, ERR_READ_UNCONFIRMED);
     if (n > 0) {
         replicaWakeApplied(r);
     }
@@ -440,6 +449,7 @@ int replicaRead(struct replica *r, struct replica_wait *w)
     }
     w->ctx = ++r->next_read_ctx;
     w->read_confirmed = false;
+    w->deadline_ms = 0; /* ended by leadership loss, not by time */
     rv = raftReadIndex(r->raft, w->ctx, replicaNowMs(r));
     if (rv != 0) {
         return rv;
@@ -447,6 +457,74 @@ int replicaRead(struct replica *r, struct replica_wait *w)
     queueInsertTail(&r->reads, &w->link);
     replicaProcess(r);
     return 0;
+}
+
+/* Follower reads (docs/protocol.md "Read consistency"). On the leader
+ * each is the leader's own read. */
+int replicaReadFollower(struct replica *r, struct replica_wait *w)
+{
+    if (r->closing) {
+        return ERR_SHUTDOWN;
+    }
+    if (replicaIsLeader(r)) {
+        return replicaRead(r, w);
+    }
+    /* raftReadIndex asks the leader (ERR_NOTLEADER when none is known);
+     * the answer comes through replicaReadsReady like a leader's. */
+    w->ctx = ++r->next_read_ctx;
+    w->read_confirmed = false;
+    /* The core fails the read after an election timeout without the
+     * leader's answer; once answered, the follower must also have applied
+     * up to the index by this deadline (it may be cut off meanwhile). */
+    w->deadline_ms = replicaNowMs(r) + 2 * (uint64_t)r->o.election_ms;
+    int rv = raftReadIndex(r->raft, w->ctx, replicaNowMs(r));
+    if (rv != 0) {
+        return rv;
+    }
+    queueInsertTail(&r->reads, &w->link);
+    replicaProcess(r);
+    return 0;
+}
+
+/* Serves at an index already known committed: at once once applied. */
+static int replicaReadAt(struct replica *r, struct replica_wait *w,
+                         uint64_t index)
+{
+    w->index = index;
+    if (w->index <= r->applied) {
+        queueInit(&w->link);
+        w->cb(w, 0);
+        return 0;
+    }
+    queueInsertTail(&r->barriers, &w->link);
+    return 0;
+}
+
+int replicaReadBounded(struct replica *r, struct replica_wait *w,
+                       uint64_t max_ms)
+{
+    uint64_t index;
+    if (r->closing) {
+        return ERR_SHUTDOWN;
+    }
+    if (replicaIsLeader(r)) {
+        return replicaBarrier(r, w);
+    }
+    if (!raftFollowerFresh(r->raft, replicaNowMs(r), max_ms, &index)) {
+        return ERR_READ_STALE;
+    }
+    return replicaReadAt(r, w, index);
+}
+
+int replicaReadAny(struct replica *r, struct replica_wait *w)
+{
+    if (r->closing) {
+        return ERR_SHUTDOWN;
+    }
+    if (replicaIsLeader(r)) {
+        return replicaBarrier(r, w);
+    }
+    return replicaReadAt(r, w, r->applied);
 }
 
 void replicaCancel(struct replica_wait *w)
@@ -485,6 +563,8 @@ int replicaWaitRole(struct replica *r, uint64_t id, int role,
 
 /* A role wait is met once the configuration holding the role is committed:
  * it then becomes a wait for that index to be applied. */
+static void replicaExpireReads(struct replica *r, uint64_t now_ms);
+
 void replicaCheckRoles(struct replica *r)
 {
     struct queue *q, *tmp;
@@ -509,6 +589,24 @@ void replicaCheckRoles(struct replica *r)
     }
     replicaCompleteQueue(&expired, ERR_TIMEOUT);
     replicaWakeApplied(r);
+    replicaExpireReads(r, now_ms);
+}
+
+/* Follower reads past their deadline (replicaReadFollower) fail. */
+static void replicaExpireReads(struct replica *r, uint64_t now_ms)
+{
+    struct queue *q, *tmp;
+    struct queue expired;
+    queueInit(&expired);
+    QUEUE_FOREACH_SAFE(q, tmp, &r->reads)
+    {
+        struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
+        if (w->deadline_ms != 0 && now_ms >= w->deadline_ms) {
+            queueRemove(q);
+            queueInsertTail(&expired, q);
+        }
+    }
+    replicaCompleteQueue(&expired, ERR_READ_BEHIND);
 }
 
 int replicaWaitTransfer(struct replica *r, struct replica_wait *w)

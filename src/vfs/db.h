@@ -65,6 +65,12 @@ struct vfs_db {
                          owns the WAL write lock */
     uint8_t hdr_at_lock[VFS_SHM_HDR_SIZE]; /* index header at write lock */
     uint8_t hdr_held[VFS_SHM_HDR_SIZE];    /* index header of held commit */
+    /* A statement stacked on the held frames (vfsStackBegin..End): the
+     * index header shows hdr_held, the write lock may be taken once more. */
+    bool stacking;
+    bool stack_on_held;  /* frames were held when the stack began */
+    uint32_t stack_mark; /* WAL frames when it began */
+    uint8_t hdr_mark[VFS_SHM_HDR_SIZE]; /* hdr_held when it began */
     uint32_t ckpt_seq;     /* WAL header checkpoint counter we write */
     uint32_t salt;         /* next salt-2 we write */
     uint32_t index_change; /* last WAL-index change counter we wrote */

@@ -6,9 +6,10 @@
  *
  * Two policies make capture work (see txn.c): releasing the WAL write lock
  * after a commit hands the lock to the held transaction instead of freeing
- * it, and SQLite's own checkpoints (the checkpoint lock taken alone) are
- * refused, so committed WAL frames are never overwritten or backfilled
- * behind our back. Callers hold vfs->mu.
+ * it (while a statement is stacked on a held transaction, it may take
+ * the lock once more: txn.c, vfsStackBegin), and SQLite's own checkpoints (the
+ * checkpoint lock taken alone) are refused, so committed WAL frames are never
+ * overwritten or backfilled behind our back. Callers hold vfs->mu.
  */
 #include <string.h>
 
@@ -63,12 +64,14 @@ static int vfsShmAcquire(struct vfs_db *db, struct vfs_shm_owner *o, int ofst,
 {
     struct vfs_shm *shm = &db->shm;
     for (int i = ofst; i < ofst + n; i++) {
+        /* A statement stacked on the held frames shares their lock. */
+        unsigned lent = i == VFS_SHM_WRITE_LOCK && db->stacking && db->held;
         bool mine_x = (o->exclusive & (1u << i)) != 0;
         bool mine_s = (o->shared & (1u << i)) != 0;
         if (mine_x || (mine_s && !exclusive)) {
             continue; /* already held at least as strongly */
         }
-        if (shm->exclusive[i] != 0 ||
+        if (shm->exclusive[i] > lent ||
             (exclusive && shm->shared[i] > (mine_s ? 1u : 0u))) {
             return SQLITE_BUSY;
         }

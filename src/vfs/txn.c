@@ -17,6 +17,7 @@
  * (SQLite's checksums and salts) and zeroes the index header, so the next
  * reader rebuilds the index from the WAL (SQLite's recovery).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/alloc.h"
@@ -27,6 +28,10 @@
 
 void vfsTxnOnWriteLock(struct vfs_db *db)
 {
+    if (db->held) {
+        ASSERT(db->stacking); /* keep the header readers see */
+        return;
+    }
     if (db->shm.n_regions > 0) {
         memcpy(db->hdr_at_lock, db->shm.regions[0], VFS_SHM_HDR_SIZE);
     } else {
@@ -34,10 +39,38 @@ void vfsTxnOnWriteLock(struct vfs_db *db)
     }
 }
 
+static uint32_t vfsShmHdrMx(const uint8_t *hdr)
+{
+    return hdr != NULL && hdr[12] != 0 ? vfsShmHdrMxFrame(hdr) : 0;
+}
+
+/* The end of a write stacked on held frames: its commit joins them (the
+ * index header SQLite wrote becomes the held one), a rollback leaves
+ * them as they were. The lock stays with the held frames. */
+static void vfsTxnStackedUnlock(struct vfs_db *db)
+{
+    PRE(db->held && db->stacking);
+    struct vfs_wal *w = &db->wal;
+    uint8_t *hdr = db->shm.regions[0];
+    uint32_t held_mx = vfsShmHdrMxFrame(db->hdr_held);
+    uint32_t mx = vfsShmHdrMx(hdr);
+    ASSERT(w->n_frames >= held_mx);
+    if (mx <= held_mx || mx > w->n_frames) {
+        vfsWalDropFrom(w, held_mx); /* rolled back */
+        return;
+    }
+    vfsWalDropFrom(w, mx);
+    ASSERT(vfsWalFrameCommit(w->frames[mx - 1]->data) != 0);
+    memcpy(db->hdr_held, hdr, VFS_SHM_HDR_SIZE);
+}
+
 /* Returns true when the lock must stay taken for a held commit. */
 bool vfsTxnOnWriteUnlock(struct vfs_db *db)
 {
-    PRE(!db->held);
+    if (db->held) {
+        vfsTxnStackedUnlock(db);
+        return false; /* the stacked writer's own count */
+    }
     struct vfs_wal *w = &db->wal;
     uint8_t *hdr = db->shm.n_regions > 0 ? db->shm.regions[0] : NULL;
     bool valid = hdr != NULL && hdr[12] != 0; /* isInit */
@@ -63,22 +96,89 @@ void vfsTxnFree(struct vfs_txn *txn)
     memset(txn, 0, sizeof *txn);
 }
 
+struct vfs_pick {
+    uint32_t pgno;
+    uint32_t index;
+};
+
+static int vfsPickCompare(const void *a, const void *b)
+{
+    const struct vfs_pick *x = a;
+    const struct vfs_pick *y = b;
+    if (x->pgno != y->pgno) {
+        return x->pgno < y->pgno ? -1 : 1;
+    }
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int vfsIndexCompare(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a;
+    uint32_t y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The held frames to replicate, as WAL indexes in order: the last frame of
+ * each page. Stacked commits (a group, gateway_group.c) write the same
+ * pages again and again; the last version is what a reader would see. A
+ * NULL *out (n = 0) only for no held frame. */
+static int vfsTxnPick(const struct vfs_wal *w, uint32_t **out, uint32_t *n)
+{
+    uint32_t held = w->n_frames - w->n_committed;
+    *out = NULL;
+    *n = 0;
+    if (held == 0) {
+        return 0;
+    }
+    struct vfs_pick *all = libMalloc(sizeof *all * held);
+    uint32_t *idx = libMalloc(sizeof *idx * held);
+    if (all == NULL || idx == NULL) {
+        libFree(all);
+        libFree(idx);
+        return ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < held; i++) {
+        all[i].pgno = vfsWalFramePgno(w->frames[w->n_committed + i]->data);
+        all[i].index = w->n_committed + i;
+    }
+    qsort(all, held, sizeof *all, vfsPickCompare);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < held; i++) {
+        if (i + 1 == held || all[i + 1].pgno != all[i].pgno) {
+            idx[k++] = all[i].index;
+        }
+    }
+    libFree(all);
+    qsort(idx, k, sizeof *idx, vfsIndexCompare);
+    ASSERT(idx[k - 1] == w->n_frames - 1); /* the last commit frame */
+    *out = idx;
+    *n = k;
+    return 0;
+}
+
 static int vfsTxnFill(const struct vfs_db *db, struct vfs_txn *out)
 {
     const struct vfs_wal *w = &db->wal;
-    uint32_t n = w->n_frames - w->n_committed;
+    uint32_t *idx;
+    uint32_t n;
+    int rv = vfsTxnPick(w, &idx, &n);
+    if (rv != 0) {
+        return rv;
+    }
     ASSERT(n > 0);
     out->page_numbers = libMalloc(sizeof *out->page_numbers * n);
     out->pages = libMalloc(sizeof *out->pages * n);
     if (out->page_numbers == NULL || out->pages == NULL) {
+        libFree(idx);
         vfsTxnFree(out);
         return ERR_NOMEM;
     }
     for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *f = w->frames[w->n_committed + i]->data;
+        const uint8_t *f = w->frames[idx[i]]->data;
         out->page_numbers[i] = vfsWalFramePgno(f);
         out->pages[i] = f + VFS_FRAME_HDR_SIZE;
     }
+    libFree(idx);
     out->n_frames = n;
     out->page_size = w->page_size;
     out->db_size = vfsWalFrameCommit(w->frames[w->n_frames - 1]->data);
@@ -101,22 +201,32 @@ int vfsPoll(struct vfs *v, const char *name, struct vfs_txn *out)
     return rv;
 }
 
-static bool vfsTxnMatches(const struct vfs_db *db, const struct vfs_txn *txn)
+/* Whether `txn` is what vfsPoll returns for the held frames; *err set
+ * when that cannot be told (out of memory). */
+static bool vfsTxnMatches(const struct vfs_db *db, const struct vfs_txn *txn,
+                          int *err)
 {
     const struct vfs_wal *w = &db->wal;
-    if (w->n_frames - w->n_committed != txn->n_frames ||
-        w->page_size != txn->page_size) {
+    uint32_t *idx;
+    uint32_t n;
+    *err = 0;
+    if (w->page_size != txn->page_size) {
         return false;
     }
-    for (uint32_t i = 0; i < txn->n_frames; i++) {
-        const uint8_t *f = w->frames[w->n_committed + i]->data;
-        if (vfsWalFramePgno(f) != txn->page_numbers[i] ||
-            memcmp(f + VFS_FRAME_HDR_SIZE, txn->pages[i], txn->page_size)) {
-            return false;
-        }
+    *err = vfsTxnPick(w, &idx, &n);
+    if (*err != 0) {
+        return false;
     }
+    bool same = n == txn->n_frames;
+    for (uint32_t i = 0; same && i < n; i++) {
+        const uint8_t *f = w->frames[idx[i]]->data;
+        same =
+            vfsWalFramePgno(f) == txn->page_numbers[i] &&
+            memcmp(f + VFS_FRAME_HDR_SIZE, txn->pages[i], txn->page_size) == 0;
+    }
+    libFree(idx);
     const uint8_t *last = w->frames[w->n_frames - 1]->data;
-    return vfsWalFrameCommit(last) == txn->db_size;
+    return same && vfsWalFrameCommit(last) == txn->db_size;
 }
 
 static void vfsTxnPublish(struct vfs_db *db)
@@ -209,10 +319,15 @@ static int vfsApplyLocked(struct vfs *v, const char *name,
     if (db->main.page_size != txn->page_size) {
         return ERR_INVALID;
     }
+    PRE(!db->stacking);
     if (db->held) {
-        if (vfsTxnMatches(db, txn)) {
+        int err;
+        if (vfsTxnMatches(db, txn, &err)) {
             vfsTxnPublish(db);
             return 0;
+        }
+        if (err != 0) {
+            return err; /* nothing changed: the apply is retried */
         }
         vfsTxnDrop(db); /* a deposed leader's transaction */
     }
@@ -234,12 +349,81 @@ int vfsApply(struct vfs *v, const char *name, const struct vfs_txn *txn)
     return rv;
 }
 
+/* Puts `src` as the WAL index header readers (and the next writer) see. */
+static void vfsTxnShowHeader(struct vfs_db *db, const uint8_t *src)
+{
+    uint8_t *hdr = db->shm.regions[0];
+    memcpy(hdr, src, VFS_SHM_HDR_SIZE);
+    memcpy(hdr + VFS_SHM_HDR_SIZE, src, VFS_SHM_HDR_SIZE);
+}
+
+int vfsStackBegin(struct vfs *v, const char *name, bool on_held)
+{
+    PRE(v != NULL && name != NULL);
+    pthread_mutex_lock(&v->mu);
+    struct vfs_db *db = vfsDbLookup(v, name);
+    int rv = 0;
+    if (db == NULL) {
+        rv = ERR_NOTFOUND;
+    } else if (db->held && !on_held) {
+        rv = ERR_BUSY; /* not the caller's frames: its write waits */
+    } else {
+        PRE(!db->stacking);
+        db->stacking = true;
+        db->stack_on_held = db->held;
+        db->stack_mark = db->wal.n_frames;
+        if (db->held) {
+            ASSERT(vfsShmHdrMxFrame(db->hdr_held) == db->wal.n_frames);
+            memcpy(db->hdr_mark, db->hdr_held, VFS_SHM_HDR_SIZE);
+            vfsTxnShowHeader(db, db->hdr_held);
+        }
+    }
+    pthread_mutex_unlock(&v->mu);
+    return rv;
+}
+
+int vfsStackEnd(struct vfs *v, const char *name, bool keep, uint64_t max_bytes)
+{
+    PRE(v != NULL && name != NULL);
+    pthread_mutex_lock(&v->mu);
+    struct vfs_db *db = vfsDbLookup(v, name);
+    PRE(db != NULL && db->stacking);
+    /* The stacked statement gave the lock back: only the held frames (or
+     * a transaction of another connection) keep it. */
+    ASSERT(!db->held || db->shm.exclusive[VFS_SHM_WRITE_LOCK] == 1);
+    struct vfs_wal *w = &db->wal;
+    int rv = 0;
+    uint64_t bytes = (uint64_t)(w->n_frames - w->n_committed) * w->page_size;
+    if (keep && db->stack_on_held && w->n_frames > db->stack_mark &&
+        bytes > max_bytes) {
+        keep = false;
+        rv = ERR_TOOBIG; /* the held frames are full: alone next time */
+    }
+    if (!keep && db->stack_on_held) {
+        ASSERT(db->held);
+        vfsWalDropFrom(w, db->stack_mark);
+        memcpy(db->hdr_held, db->hdr_mark, VFS_SHM_HDR_SIZE);
+    } else if (!keep && db->held) {
+        vfsTxnDrop(db);
+    }
+    if (db->held) {
+        /* Readers never see held frames (docs/replication.md). */
+        vfsTxnShowHeader(db, db->hdr_at_lock);
+        ASSERT(vfsShmHdrMxFrame(db->hdr_held) == w->n_frames);
+        ASSERT(vfsShmHdrMxFrame(db->hdr_at_lock) == w->n_committed);
+    }
+    db->stacking = false;
+    pthread_mutex_unlock(&v->mu);
+    return rv;
+}
+
 int vfsAbort(struct vfs *v, const char *name)
 {
     PRE(v != NULL && name != NULL);
     int rv = 0;
     pthread_mutex_lock(&v->mu);
     struct vfs_db *db = vfsDbLookup(v, name);
+    PRE(db == NULL || !db->stacking);
     if (db == NULL || !db->held) {
         rv = ERR_NOTFOUND;
     } else {

@@ -99,6 +99,22 @@ int vfsPoll(struct vfs *v, const char *name, struct vfs_txn *out);
  * ERR_BUSY if a local connection is in the middle of writing. */
 int vfsApply(struct vfs *v, const char *name, const struct vfs_txn *txn);
 
+/* Stacking: one write transaction on top of the held frames, so that
+ * several commits travel as one (a group, src/server/gateway_group.c).
+ * Between vfsStackBegin and vfsStackEnd the caller runs one statement on
+ * one connection (nothing else runs SQL meanwhile): it sees the held frames
+ * and may commit on top of them; its commit joins them (vfsPoll returns the
+ * last version of each page). Readers never see held frames: vfsStackEnd
+ * shows them the last published state again.
+ * Begin: ERR_BUSY (nothing done) when frames are held and `on_held` is
+ * false (they are not the caller's: already proposed, say). With no frame
+ * held, the statement commits as usual and its frames become held.
+ * End: `keep` false drops what the statement committed (and only that);
+ * a commit on top of held frames that takes them past `max_bytes` is
+ * dropped too, with ERR_TOOBIG (run it again alone). */
+int vfsStackBegin(struct vfs *v, const char *name, bool on_held);
+int vfsStackEnd(struct vfs *v, const char *name, bool keep, uint64_t max_bytes);
+
 /* Drop the held transaction of `name`, release the write lock.
  * ERR_NOTFOUND if there is none. */
 int vfsAbort(struct vfs *v, const char *name);

@@ -60,5 +60,16 @@ try lease-drift 7 NODES=5 DURATION=60 CLIENTS=10 WORKLOADS=register \
     FAULTS=partition PARTITIONS=isolated-leader LATENCY_MS=200 \
     HOLD_MIN=8 HOLD_MAX=10 CALL_TIMEOUT_MS=500
 
+# Group commit (src/server/gateway_group.c, faults-node-group): a statement
+# dropped from its group's stack yet answered as done. Writers queue behind
+# each other all the time, so no fault is needed.
+try group-lost-member 41 NODES=3 DURATION=20 WORKLOADS="set append bank" \
+    FAULTS=
+
+# ... and a group answered when proposed instead of applied: shows only
+# when the entry is then lost (kills, partitions of the leader).
+try group-early-answer 31 NODES=3 DURATION=45 CLIENTS=10 \
+    WORKLOADS="set append" FAULTS="partition kill" PARTITIONS=isolated-leader
+
 echo "planted: $caught passed, $missed failed"
 [ "$missed" = 0 ]

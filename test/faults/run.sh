@@ -33,6 +33,8 @@ HOLD_MIN=${HOLD_MIN:-3} HOLD_MAX=${HOLD_MAX:-6}
 NODE_PROG=${NODE_PROG:-dqlited}
 TLS=${TLS:-0}
 [ -n "${DQF_BUG:-}" ] && NODE_PROG=faults-node
+# The write queue's bug is compiled into its own node program.
+case ${DQF_BUG:-} in group-*) NODE_PROG=faults-node-group ;; esac
 export DQF_BUG=${DQF_BUG:-}
 RANDOM=$SEED
 TAG=$(( $$ % 200 + 20 ))
@@ -42,6 +44,8 @@ RUN=$(mktemp -d /tmp/dqf-$SEED-XXXX)
 B=$RUN/bin
 mkdir -p "$B/test" && cp "$BUILD/dqlited" "$B/" &&
     cp "$BUILD"/test/faults-{workload,check,node} "$B/test/" || exit 2
+[ "$NODE_PROG" = faults-node-group ] &&
+    { cp "$BUILD/test/faults-node-group" "$B/test/" || exit 2; }
 # The delay and torn faults' helpers (a build without them: those faults
 # say they are unavailable).
 cp "$BUILD"/test/faults-{delay,torn} "$B/test/" 2>/dev/null
@@ -131,7 +135,7 @@ start_node() { # id [fresh]
             "${join[@]}" "${TLS_ARGS[@]}" ${LATENCY_MS:+--latency-ms $LATENCY_MS} >>"$RUN/n$i.log" 2>&1 &
     else
         DQF_LATENCY_MS=${LATENCY_MS:-} \
-            nsx "$i" "$B/test/faults-node" "$i" "$(addr "$i")" "$RUN/n$i" >>"$RUN/n$i.log" 2>&1 &
+            nsx "$i" "$B/test/$NODE_PROG" "$i" "$(addr "$i")" "$RUN/n$i" >>"$RUN/n$i.log" 2>&1 &
     fi
     PID[$i]=$!
     STARTS[$i]=$(( ${STARTS[$i]:-0} + 1 ))

@@ -50,6 +50,23 @@ $(B)/test/faults-node: $(B)/obj/test/faults/node.o $(LIB_SO)
 
 TEST_BINS += $(B)/test/faults-node
 
+# faults-node-group: faults-node with the write queue's planted bug
+# (planted_group.c recompiles src/server/gateway_group.c with it), linked
+# against the archives so that its copy replaces the library's.
+$(B)/obj/test/faults/planted_group.o: test/faults/planted_group.c \
+		src/server/gateway_group.c $(call incdir_of,server)/.stamp | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -Iinclude -I$(call incdir_of,server) -MMD -MP \
+		-c $< -o $@
+
+$(B)/test/faults-node-group: $(B)/obj/test/faults/node.o \
+		$(B)/obj/test/faults/planted_group.o $(call link_archives_of,server)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $(filter %.o,$^) $(call link_archives_of,server) \
+		$(LDFLAGS_COMMON) $(call ext_libs_of,server)
+
+TEST_BINS += $(B)/test/faults-node-group
+
 # The delay fault's packet delayer (NFQUEUE, where there is no sch_netem)
 # and the torn fault's segment-tail damager.
 $(B)/test/faults-delay: $(B)/obj/test/faults/delay.o
@@ -64,7 +81,7 @@ TEST_BINS += $(B)/test/faults-delay $(B)/test/faults-torn
 
 FAULTS_BINS := $(B)/test/faults-workload $(B)/test/faults-check \
 	$(B)/test/faults-node $(B)/test/faults-delay $(B)/test/faults-torn \
-	$(B)/dqlited
+	$(B)/test/faults-node-group $(B)/dqlited
 
 # The smoke run of `make check`: 3 nodes (also under SAN=1), all four
 # workloads, kills and partitions for 20 s (FAULTS_SMOKE_WORKLOADS narrows,
@@ -95,7 +112,9 @@ faults: $(FAULTS_BINS)
 	DURATION=$(DURATION) NODES=$(NODES) test/faults/battery.sh $(B) $(FAULTS_RUNS)
 
 # The planted bugs (test/faults/planted.sh): passes only when the harness
-# catches each bug of faults-node (amnesia, stale-reads, lease-drift) with anomalies.
+# catches each planted bug (amnesia, stale-reads, lease-drift of
+# faults-node; group-lost-member and group-early-answer of faults-node-group)
+# with anomalies.
 .PHONY: faults-planted
 faults-planted: $(FAULTS_BINS)
 	test/faults/planted.sh $(B)

@@ -9,7 +9,7 @@
 #   make check-rqlite-js  the same cluster served over HTTP, driven by
 #                         rqlite-js from npm (versions pinned by
 #                         test/interop-rqlite/package-lock.json; `npm ci`
-#                         runs first if node_modules is missing)
+#                         runs first if node_modules is missing; part of `make check`)
 RQLITE_GW := $(B)/test/rqlite-gateway
 
 $(RQLITE_GW): $(B)/obj/test/interop-rqlite/gateway.o $(call link_archives_of,http)
@@ -24,7 +24,10 @@ $(B)/obj/test/interop-rqlite/gateway.o: test/interop-rqlite/gateway.c \
 		-I$(call incdir_of,http) -Itest -MMD -MP -c $< -o $@
 
 TEST_BINS += $(RQLITE_GW)
-CHECK_TARGETS += check-rqlite
+# rqlite-js (a client nobody here wrote) is part of make check too: the
+# interop tier already needs the network for its packages, and npm ci
+# installs the pinned versions (~15 s).
+CHECK_TARGETS += check-rqlite check-rqlite-js
 
 .PHONY: check-rqlite check-rqlite-js
 check-rqlite: $(RQLITE_GW) $(B)/dqlited
