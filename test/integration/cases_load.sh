@@ -129,8 +129,8 @@ t_l_restart() {
     expect_eq 10 "$n"
 }
 
-# l_leader_id: the id of the current leader.
-l_leader_id() {
+# ld_leader_id: the id of the current leader.
+ld_leader_id() {
     local l id
     l=$(wait_leader "") || return 1
     for id in "${!ADDRS[@]}"; do
@@ -145,26 +145,26 @@ l_leader_id() {
 # the leader while .restore --force replaces the target: every node ends
 # its reader, applies the last part and serves the new content; none stops
 # (a client never stops a node).
-t_l_readers() {
+t_ld_readers() {
     l_make "$TMP/l3.db" 20 || return 1
     local big="SELECT t.n, zeroblob(4000) FROM t, (WITH RECURSIVE"
     big+=" c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 1000000)"
     big+=" SELECT i FROM c)"
     local hold=$(dirname "$0")/hold_query.py old new h1 h2 id n
-    old=$(l_leader_id) || { echo "no leader"; return 1; }
-    python3 "$hold" "${ADDRS[$old]}" "$LDB" "$big" 60 drain >"$TMP/lh1.out" 2>&1 &
+    old=$(ld_leader_id) || { echo "no leader"; return 1; }
+    python3 "$hold" "${ADDRS[$old]}" "$LOAD_DB" "$big" 60 drain >"$TMP/lh1.out" 2>&1 &
     h1=$!
     sleep 1
     new=$((old % 3 + 1))
-    lsh_ ".transfer $new" || { kill "$h1"; wait "$h1"; return 1; }
+    ldsh_ ".transfer $new" || { kill "$h1"; wait "$h1"; return 1; }
     for _ in $(seq 40); do
-        [ "$(l_leader_id 2>/dev/null)" = "$new" ] && break
+        [ "$(ld_leader_id 2>/dev/null)" = "$new" ] && break
         sleep 0.25
     done
-    python3 "$hold" "${ADDRS[$new]}" "$LDB" "$big" 60 drain >"$TMP/lh2.out" 2>&1 &
+    python3 "$hold" "${ADDRS[$new]}" "$LOAD_DB" "$big" 60 drain >"$TMP/lh2.out" 2>&1 &
     h2=$!
     sleep 1
-    lsh_ ".restore $TMP/l3.db $LDB --force"
+    ldsh_ ".restore $TMP/l3.db $LOAD_DB --force"
     local rv=$? bad=""
     # The readers stay until every node applied the last part (a follower
     # applies it after the shell's answer).
@@ -183,7 +183,7 @@ t_l_readers() {
         kill -0 "${PIDS[$id]}" 2>/dev/null || { echo "node $id stopped"; return 1; }
     done
     for id in "$old" "$new"; do
-        grep -q "ended 1 reader(s) of $LDB replaced by a restore" \
+        grep -q "ended 1 reader(s) of $LOAD_DB replaced by a restore" \
             "$TMP/node$id.log" || { echo "node $id ended no reader"; return 1; }
     done
     # Each client's stream ended with a FAILURE saying why.
@@ -191,8 +191,8 @@ t_l_readers() {
         grep -q "^failure [0-9]* database replaced by a restore" "$TMP/lh$id.out" ||
             { echo "client $id:"; cat "$TMP/lh$id.out"; return 1; }
     done
-    lsh_ "INSERT INTO t (n, b) VALUES (21, x'00')" || return 1
-    expect_eq 21 "$(lsh_ "SELECT count(*) FROM t")"
+    ldsh_ "INSERT INTO t (n, b) VALUES (21, x'00')" || return 1
+    expect_eq 21 "$(ldsh_ "SELECT count(*) FROM t")"
 }
 
 # The leader is killed in the middle of a 90 MB load: the cluster drops
@@ -245,7 +245,7 @@ run_load_cases() {
     check "load: a file failing integrity_check is refused" t_l_corrupt
     check "load: a WAL beside the file is refused" t_l_wal_beside
     check "load: a restarted follower has the loaded database" t_l_restart
-    check "load: --force while a follower and the leader stream a query" t_l_readers
+    check "load: --force while a follower and the leader stream a query" t_ld_readers
     check "load: a leader killed mid-load leaves no half database" t_l_leader_killed
     m_reset
 }
