@@ -150,7 +150,8 @@ t_ld_readers() {
     local big="SELECT t.n, zeroblob(4000) FROM t, (WITH RECURSIVE"
     big+=" c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 1000000)"
     big+=" SELECT i FROM c)"
-    local hold=$(dirname "$0")/hold_query.py old new h1 h2 id n
+    local hold old new h1 h2 id n
+    hold=$(dirname "$0")/hold_query.py
     old=$(ld_leader_id) || { echo "no leader"; return 1; }
     python3 "$hold" "${ADDRS[$old]}" "$LOAD_DB" "$big" 60 drain >"$TMP/lh1.out" 2>&1 &
     h1=$!
