@@ -10,6 +10,7 @@
  * before the job runs.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "lib/alloc.h"
 #include "lib/assert.h"
@@ -41,11 +42,58 @@ void replicaSqlConnRemove(struct replica_sqlconn *c)
     queueRemove(&c->link);
 }
 
-/* Db thread: a local connection holds a write transaction (its node lost
- * leadership meanwhile): roll every open transaction back. Its client
- * learns it on its next request, which a follower refuses anyway. */
-static void applyRollbackLocal(struct replica *r)
+unsigned replicaEndReaders(struct replica *r, const char *name, const char *why)
 {
+    unsigned touched = 0;
+    struct queue *q;
+    QUEUE_FOREACH(q, &r->sql_conns)
+    {
+        struct replica_sqlconn *c = QUEUE_DATA(q, struct replica_sqlconn, link);
+        const char *file = sqlite3_db_filename(c->db, "main");
+        if (name != NULL && (file == NULL || strcmp(file, name) != 0)) {
+            continue;
+        }
+        bool ended = false;
+        /* A statement between two batches of a query holds its read
+         * transaction; resetting it releases it (the gateway fails the
+         * next batch with `why`, never restarting it on the new file). */
+        for (sqlite3_stmt *s = sqlite3_next_stmt(c->db, NULL); s != NULL;
+             s = sqlite3_next_stmt(c->db, s)) {
+            if (sqlite3_stmt_busy(s)) {
+                sqlite3_reset(s);
+                ended = true;
+            }
+        }
+        if (!sqlite3_get_autocommit(c->db)) {
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            ended = true;
+        }
+        if (ended) {
+            c->ended = why;
+            touched++;
+        }
+    }
+    return touched;
+}
+
+/* Db thread: an entry found its database locked by a connection of this
+ * node. A LOAD's last part replaces the database: the readers of its
+ * target end (their queries fail with REPLICA_ENDED_BY_LOAD). Any other
+ * entry found a write transaction a deposed leader's client left open:
+ * every open transaction is rolled back, its client learns it on its next
+ * request, which a follower refuses anyway. Either way the entry is then
+ * applied as on every other node: a client never stops a node. */
+static void applyUnlock(struct replica *r, const struct raft_entry *e)
+{
+    struct repl_command cmd;
+    if (replPeekType(e->data, e->len) == REPL_LOAD &&
+        replDecode(e->data, e->len, &cmd) == 0) {
+        unsigned n = replicaEndReaders(r, cmd.name, REPLICA_ENDED_BY_LOAD);
+        replicaLogf(r, REPLICA_LOG_INFO,
+                    "ended %u reader(s) of %s replaced by a restore", n,
+                    cmd.name);
+        return;
+    }
     struct queue *q;
     QUEUE_FOREACH(q, &r->sql_conns)
     {
@@ -61,7 +109,7 @@ static int applyEntry(struct replica *r, uint64_t index,
 {
     int rv = replApply(&r->repl, index, e->data, e->len);
     if (rv == ERR_BUSY) {
-        applyRollbackLocal(r);
+        applyUnlock(r, e);
         rv = replApply(&r->repl, index, e->data, e->len);
     }
     return rv;

@@ -129,6 +129,73 @@ t_l_restart() {
     expect_eq 10 "$n"
 }
 
+# ld_leader_id: the id of the current leader.
+ld_leader_id() {
+    local l id
+    l=$(wait_leader "") || return 1
+    for id in "${!ADDRS[@]}"; do
+        [ "${ADDRS[$id]}" = "$l" ] && { echo "$id"; return 0; }
+    done
+    return 1
+}
+
+# A query of the target streaming in batches (a client that never reads:
+# the statement stays open between two batches, its read transaction held)
+# on a follower (started on the leader, then leadership moved away) and on
+# the leader while .restore --force replaces the target: every node ends
+# its reader, applies the last part and serves the new content; none stops
+# (a client never stops a node).
+t_ld_readers() {
+    l_make "$TMP/l3.db" 20 || return 1
+    local big="SELECT t.n, zeroblob(4000) FROM t, (WITH RECURSIVE"
+    big+=" c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 1000000)"
+    big+=" SELECT i FROM c)"
+    local hold old new h1 h2 id n
+    hold=$(dirname "$0")/hold_query.py
+    old=$(ld_leader_id) || { echo "no leader"; return 1; }
+    python3 "$hold" "${ADDRS[$old]}" "$LOAD_DB" "$big" 60 drain >"$TMP/lh1.out" 2>&1 &
+    h1=$!
+    sleep 1
+    new=$((old % 3 + 1))
+    ldsh_ ".transfer $new" || { kill "$h1"; wait "$h1"; return 1; }
+    for _ in $(seq 40); do
+        [ "$(ld_leader_id 2>/dev/null)" = "$new" ] && break
+        sleep 0.25
+    done
+    python3 "$hold" "${ADDRS[$new]}" "$LOAD_DB" "$big" 60 drain >"$TMP/lh2.out" 2>&1 &
+    h2=$!
+    sleep 1
+    ldsh_ ".restore $TMP/l3.db $LOAD_DB --force"
+    local rv=$? bad=""
+    # The readers stay until every node applied the last part (a follower
+    # applies it after the shell's answer).
+    for id in 1 2 3; do
+        for _ in $(seq 40); do
+            n=$(l_count "$id" 2>/dev/null) && [ "$n" = 20 ] && break
+            sleep 0.25
+        done
+        [ "$n" = 20 ] || bad+=" node $id has $n rows;"
+    done
+    kill -USR1 "$h1" "$h2" 2>/dev/null
+    wait "$h1" "$h2" 2>/dev/null
+    [ "$rv" -eq 0 ] || { echo ".restore --force failed"; return 1; }
+    [ -z "$bad" ] || { echo "$bad"; return 1; }
+    for id in 1 2 3; do
+        kill -0 "${PIDS[$id]}" 2>/dev/null || { echo "node $id stopped"; return 1; }
+    done
+    for id in "$old" "$new"; do
+        grep -q "ended 1 reader(s) of $LOAD_DB replaced by a restore" \
+            "$TMP/node$id.log" || { echo "node $id ended no reader"; return 1; }
+    done
+    # Each client's stream ended with a FAILURE saying why.
+    for id in 1 2; do
+        grep -q "^failure [0-9]* database replaced by a restore" "$TMP/lh$id.out" ||
+            { echo "client $id:"; cat "$TMP/lh$id.out"; return 1; }
+    done
+    ldsh_ "INSERT INTO t (n, b) VALUES (21, x'00')" || return 1
+    expect_eq 21 "$(ldsh_ "SELECT count(*) FROM t")"
+}
+
 # The leader is killed in the middle of a 90 MB load: the cluster drops
 # the parts, and the shell starts the load again on the new leader (it says
 # so); no node ever has part of the file: the database has every row, and
@@ -179,6 +246,7 @@ run_load_cases() {
     check "load: a file failing integrity_check is refused" t_l_corrupt
     check "load: a WAL beside the file is refused" t_l_wal_beside
     check "load: a restarted follower has the loaded database" t_l_restart
+    check "load: --force while a follower and the leader stream a query" t_ld_readers
     check "load: a leader killed mid-load leaves no half database" t_l_leader_killed
     m_reset
 }
