@@ -36,6 +36,11 @@ void gatewayFreeBuffers(struct gateway *g);
 /* gateway_sql.c: shared steps of the SQL requests. */
 /* Runs `work` on the db thread, then `next` on the loop (unless closing). */
 void gatewayRun(struct gateway *g, worker_fn work, worker_fn next);
+/* Runs work then next on the db thread once the read gate is passed (on a
+ * leader: a read index, or a barrier without linearizable reads; at once
+ * on a follower, or with the local copy when the gate refuses at once).
+ * DUMP and BACKUP read a whole database at one commit this way. */
+void gatewayRunGated(struct gateway *g, worker_fn work, worker_fn next);
 
 /* The same, with `work` run on the loop thread at once when the db thread
  * is idle (workerRunHere); false, having run nothing, otherwise. `work`
