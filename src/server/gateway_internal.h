@@ -94,6 +94,10 @@ bool gatewayReadPragma(struct gateway *g);
 /* EXEC_SQL / QUERY_SQL: answers `PRAGMA dqlite_databases` (the leader's
  * databases, gateway_list.c) and returns true; false for any other. */
 bool gatewayListPragma(struct gateway *g);
+/* The intercepted pragmas' parsers (exposed for test/fuzz/server_pragma.c). */
+int gatewayReadParsePragma(const struct proto_text *sql, bool *has_value,
+                           int *level, uint64_t *bound_ms);
+bool gatewayListIsPragma(const struct proto_text *sql);
 /* Like gatewayCheckLeader, for reads: a follower that holds a copy (not a
  * spare) passes too once the connection chose a level. */
 bool gatewayCheckReader(struct gateway *g);

@@ -27,8 +27,9 @@ static const char *listSkipSpace(const char *p, const char *end)
 }
 
 /* Whether the SQL text is `PRAGMA dqlite_databases` (any case, an
- * optional ';', nothing else). */
-static bool listIsPragma(const struct proto_text *sql)
+ * optional ';', nothing else). Reads only sql's len bytes (fuzzed:
+ * test/fuzz/server_pragma.c). */
+bool gatewayListIsPragma(const struct proto_text *sql)
 {
     const char *p = sql->data;
     const char *end = sql->data + sql->len;
@@ -102,7 +103,7 @@ bool gatewayListPragma(struct gateway *g)
 {
     PRE(g->req.type == PROTO_REQ_EXEC_SQL ||
         g->req.type == PROTO_REQ_QUERY_SQL);
-    if (!listIsPragma(&g->req.exec_sql.sql)) {
+    if (!gatewayListIsPragma(&g->req.exec_sql.sql)) {
         return false;
     }
     if (!gatewayCheckLeader(g)) {
