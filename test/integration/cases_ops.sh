@@ -90,6 +90,35 @@ t_o_logs_name_roles_and_members() {
     ! grep -E "state [0-9], leader [0-9]" "$TMP/node1.log"
 }
 
+# A follower stopped (SIGSTOP) while the leader commits a few thousand
+# entries is far behind when it resumes (SIGCONT): its log says
+# "catching up" at one of its 250 ms checks, then "caught up" once it has
+# applied every committed entry (node_metrics.c, docs/operations.md).
+t_o_follower_logs_catching_up_and_caught_up() {
+    local pid=${PIDS[3]} i
+    local before
+    before=$(wc -l <"$TMP/node3.log")
+    kill -STOP "$pid"
+    for i in $(seq 1500); do echo "INSERT INTO t VALUES (randomblob(4000));"; done |
+        sh_ "$ODB" >/dev/null || { kill -CONT "$pid"; echo "writes failed"; return 1; }
+    # Resumed in slices (20 ms running, 230 ms stopped, as cpulimit
+    # does): its catch-up spans many of its 250 ms checks, each one due
+    # when it runs again, so one of them sees the lag (10 s at most).
+    for i in $(seq 40); do
+        kill -CONT "$pid"
+        tail -n +"$((before + 1))" "$TMP/node3.log" | grep -q "caught up: applied every committed entry" && break
+        sleep 0.02
+        kill -STOP "$pid"
+        sleep 0.23
+    done
+    kill -CONT "$pid"
+    tail -n +"$((before + 1))" "$TMP/node3.log" | grep -E "catching up|caught up"
+    tail -n +"$((before + 1))" "$TMP/node3.log" |
+        grep -qE "catching up: applied [0-9]+ of [0-9]+ committed entries" || { tail -n +"$((before + 1))" "$TMP/node3.log" | grep -v "^$" | tail -15; return 1; }
+    tail -n +"$((before + 1))" "$TMP/node3.log" |
+        grep -qE "caught up: applied every committed entry \(index [0-9]+\) after [0-9.]+ s"
+}
+
 # Quorum lost: the survivor is alive (/healthz) but not ready (/readyz
 # 503 with the reason), and its metrics say it has no leader.
 t_o_readyz_fails_without_quorum() {
@@ -218,6 +247,8 @@ run_ops_cases() {
     check "ops: followers know the leader, ready and healthy" t_o_followers_know_the_leader
     check "ops: 404, 405 and 400 from the listener" t_o_routes_refuse_what_they_do_not_serve
     check "ops: logs name roles, leaders and membership changes" t_o_logs_name_roles_and_members
+    check "ops: a stopped follower logs catching up, then caught up" \
+        t_o_follower_logs_catching_up_and_caught_up
     check "ops: /readyz 503 without quorum, /healthz 200" t_o_readyz_fails_without_quorum
     check "ops: --log-format json lines parse" t_o_json_logs_parse
     check "ops: config file, DQLITED_* and SIGHUP" t_o_config_file_env_and_sighup
