@@ -20,14 +20,15 @@
 # Environment:
 #   SCRAPE_REPS=N      ABBA repetitions (default 1: 4 cases)
 #   SCRAPE_DURATION=S  seconds of the workload per case (default 10)
-#   SCRAPE_PORT=N      first loopback port (default 28300 + a random offset)
 set -euo pipefail
 B=${1:?usage: bench-scrape.sh BUILD_DIR}
 B=$(cd "$B" && pwd)
 REPS=${SCRAPE_REPS:-1}
 DURATION=${SCRAPE_DURATION:-10}
-PORT=${SCRAPE_PORT:-$((28300 + (RANDOM % 50) * 20))}
 TMP=$(mktemp -d /tmp/dqlite-bench-scrape.XXXXXX)
+PORTS_DIR=$TMP
+. "$(dirname "$0")/../test/lib/ports.sh"
+ADDRS=() HTTPS=()
 RAW=$TMP/results.csv
 PIDS=()
 HELPERS=()
@@ -71,12 +72,13 @@ wait_for() { # TEST SECONDS
 
 voters() { timeout 5 "$B/dqlite" -s "$1" bench .cluster 2>/dev/null | grep -c '|voter$'; }
 
-# start_cluster DIR PORT: nodes 1..3 on PORT+1..3, HTTP on PORT+11..13.
+# start_cluster DIR: nodes 1..3 on free loopback ports (ADDRS, HTTPS).
 start_cluster() {
-    local dir=$1 port=$2 i join=""
+    local dir=$1 i join=""
     for i in 1 2 3; do
-        "$B/dqlited" --id "$i" --address "127.0.0.1:$((port + i))" \
-            --http "127.0.0.1:$((port + 10 + i))" --dir "$dir/n$i" \
+        ADDRS[$i]=127.0.0.1:$(free_port) HTTPS[$i]=127.0.0.1:$(free_port)
+        "$B/dqlited" --id "$i" --address "${ADDRS[$i]}" \
+            --http "${HTTPS[$i]}" --dir "$dir/n$i" \
             ${join:+--join "$join"} --log-level warn \
             >"$dir/n$i.out" 2>"$dir/n$i.log" &
         PIDS+=($!)
@@ -84,7 +86,7 @@ start_cluster() {
             cat "$dir/n$i.log" >&2
             return 1
         }
-        join=127.0.0.1:$((port + 1))
+        join=${ADDRS[1]}
     done
     wait_for "[ \"\$(voters $join)\" = 3 ]" 60
 }
@@ -143,9 +145,9 @@ PY
 
 # run_case MODE CASE_NO: MODE off or on.
 run_case() {
-    local mode=$1 port=$((PORT + $2 * 20)) dir=$TMP/case$2 p
+    local mode=$1 dir=$TMP/case$2 p
     mkdir -p "$dir"
-    start_cluster "$dir" "$port" || {
+    start_cluster "$dir" || {
         echo "bench-scrape: case $2 did not start" >&2
         stop_all
         return 1
@@ -153,23 +155,24 @@ run_case() {
     fault_cycle "${PIDS[2]}" &
     HELPERS+=($!)
     if [ "$mode" = on ]; then
-        scraper "$TMP/scrape$2" "127.0.0.1:$((port + 11))" \
-            "127.0.0.1:$((port + 12))" "127.0.0.1:$((port + 13))" &
+        scraper "$TMP/scrape$2" "${HTTPS[@]}" &
         HELPERS+=($!)
     fi
     echo "bench-scrape: scraper $mode ($(date -u +%T))" >&2
     p=$(IFS=,; echo "${PIDS[*]}")
-    timeout -k 5 $((DURATION + 120)) "$B/dqlite-bench" -w insert:1 \
+    timeout -k 5 $((DURATION + 30)) "$B/dqlite-bench" -w insert:1 \
         -t "$DURATION" -f csv --no-header -l "$mode" -p "$p" \
-        -s "127.0.0.1:$((port + 1)),127.0.0.1:$((port + 2)),127.0.0.1:$((port + 3))" \
-        >>"$RAW" || echo "bench-scrape: $mode: dqlite-bench failed" >&2
+        -s "$(IFS=,; echo "${ADDRS[*]}")" >>"$RAW" || {
+        echo "bench-scrape: $mode: dqlite-bench failed; the nodes' logs end:" >&2
+        tail -n 4 "$dir"/n?.log >&2
+    }
     stop_all
     [ "$mode" = off ] || cat "$TMP/scrape$2" >>"$TMP/scrapes" 2>/dev/null || true
     rm -rf "$dir"
 }
 
 echo "bench-scrape: 3 nodes, insert:1 for ${DURATION}s per case, follower" \
-    "SIGSTOP/SIGCONT 1 s/1 s, $REPS x (off on on off), ports from $PORT" >&2
+    "SIGSTOP/SIGCONT 1 s/1 s, $REPS x (off on on off)" >&2
 : >"$RAW"
 case_no=0
 for rep in $(seq "$REPS"); do
