@@ -100,9 +100,18 @@ static void queryBatchWork(struct worker_job *job)
     int rc = SQLITE_OK;
     bufReset(&g->out);
     g->has_frames = false;
+    workerReadStepping();
     enum sql_batch_end end =
         sqlRowsBatch(g->stmt, &g->out, GATEWAY_BATCH_BYTES, &rc);
     queryBatchEnd(g, end, rc);
+}
+
+/* Loop thread, no job running: the next batch may go to the reader pool
+ * (docs/server.md, "Parallel readers"). */
+static bool queryIsPlainRead(const struct gateway *g)
+{
+    return g->stmt != NULL && sqlite3_stmt_readonly(g->stmt) &&
+           sqlite3_get_autocommit(g->db);
 }
 
 /* The statement prepared (the *_SQL requests) and bound; on failure the
@@ -194,7 +203,9 @@ static void queryHereDone(struct worker_job *job)
     struct gateway *g = GATEWAY_OF(job, job);
     int deferred = g->here_deferred;
     g->here_deferred = QUERY_HERE_DONE;
-    if (deferred == QUERY_HERE_BATCH) {
+    if (deferred == QUERY_HERE_BATCH && queryIsPlainRead(g)) {
+        gatewayRunRead(g, queryBatchWork, queryBatchDone);
+    } else if (deferred == QUERY_HERE_BATCH) {
         gatewayRun(g, queryBatchWork, queryBatchDone);
     } else if (deferred == QUERY_HERE_START) {
         gatewayRun(g, queryStartWork, queryBatchDone);
@@ -275,6 +286,10 @@ static void queryBatchDone(struct worker_job *job)
 
 static void queryBatch(struct gateway *g)
 {
+    if (queryIsPlainRead(g)) {
+        gatewayRunRead(g, queryBatchWork, queryBatchDone);
+        return;
+    }
     gatewayRun(g, queryBatchWork, queryBatchDone);
 }
 

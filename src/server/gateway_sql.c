@@ -93,6 +93,13 @@ void gatewayRun(struct gateway *g, worker_fn work, worker_fn next)
     workerSubmit(&gatewayNode(g)->worker, &g->job);
 }
 
+/* Runs `work` on the reader pool (or the db thread without one). */
+void gatewayRunRead(struct gateway *g, worker_fn work, worker_fn next)
+{
+    sqlJobSet(g, work, next);
+    workerSubmitRead(&gatewayNode(g)->worker, &g->job);
+}
+
 bool gatewayRunHere(struct gateway *g, worker_fn work, worker_fn next)
 {
     sqlJobSet(g, work, next);
