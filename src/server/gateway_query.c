@@ -3,7 +3,8 @@
  *
  * A query first waits for a read-index round (unless linearizable reads
  * are off), so it sees every write acknowledged before it arrived. Batches
- * are produced one at a time on the db thread and written before the next
+ * are produced one at a time on the db thread (read-only ones outside a
+ * transaction on the reader pool: docs/server.md) and written before the next
  * one is made, so a large result never sits in memory whole. Between two
  * batches an INTERRUPT already received stops the stream: the statement is
  * reset and the INTERRUPT answered with EMPTY (protocol.md §6.4). One
@@ -196,6 +197,23 @@ static void queryStartHere(struct worker_job *job)
     queryBatchEnd(g, end, rc);
 }
 
+/* Reader pool (the db thread or the loop was busy): prepared and bound
+ * under the SQLite lock; a statement that may write, or one inside an
+ * explicit transaction, is left to the db thread unstepped. */
+static void queryStartRead(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    g->here_deferred = QUERY_HERE_DONE;
+    if (!queryStartStatement(g)) {
+        return;
+    }
+    if (!sqlite3_stmt_readonly(g->stmt) || !sqlite3_get_autocommit(g->db)) {
+        g->here_deferred = QUERY_HERE_BATCH;
+        return;
+    }
+    queryBatchWork(job);
+}
+
 static void queryBatchDone(struct worker_job *job);
 
 static void queryHereDone(struct worker_job *job)
@@ -301,7 +319,11 @@ static void queryOnRead(struct replica_wait *w, int status)
         gatewayCloseDb(g);
     } else if (status != 0) {
         gatewayFailErr(g, status);
-    } else if (!gatewayRunHere(g, queryStartHere, queryHereDone)) {
+    } else if (gatewayRunHere(g, queryStartHere, queryHereDone)) {
+        return;
+    } else if (workerHasReaders(&gatewayNode(g)->worker)) {
+        gatewayRunRead(g, queryStartRead, queryHereDone);
+    } else {
         gatewayRun(g, queryStartWork, queryBatchDone);
     }
 }
