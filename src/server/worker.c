@@ -157,10 +157,10 @@ static bool workerSqliteThreaded(void)
     }
     sqlite3 *db = NULL;
     workerSqliteLock();
-    int rc = sqlite3_open_v2(
-        ":memory:", &db,
-        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-        NULL);
+    int rc = sqlite3_open_v2(":memory:", &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                 SQLITE_OPEN_FULLMUTEX,
+                             NULL);
     bool threaded = rc == SQLITE_OK && sqlite3_db_mutex(db) != NULL;
     sqlite3_close(db);
     workerSqliteUnlock();
