@@ -431,6 +431,15 @@ DQLITE_API int dqlite_node_set_auto_roles(dqlite_node *n, unsigned voters,
 DQLITE_API int dqlite_node_set_http_address(dqlite_node *n,
                                             const char *address);
 
+/* Extension: basic auth for rqlite's data API on the HTTP listener: `path`
+ * names a file in rqlite's auth.json shape (docs/http-api.md, "Auth": users
+ * with plain-text passwords and permissions execute, query, backup, load,
+ * status, ready, join, remove, all). Without it every client may do
+ * everything. Before start; the file is read when the node starts, which
+ * fails with DQLITE_ERROR (dqlite_node_errmsg says why) for a file that
+ * cannot be read or parsed. DQLITE_MISUSE after start. */
+DQLITE_API int dqlite_node_set_http_auth(dqlite_node *n, const char *path);
+
 /* Extension: the HTTP listener's bound address while the node runs (the
  * real port when 0 was asked), else NULL. */
 DQLITE_API const char *dqlite_node_get_http_address(dqlite_node *n);

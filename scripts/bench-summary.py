@@ -3,7 +3,8 @@
 rows of every case (header line first) and prints, per metric, one Markdown
 table: a row per workload, a column per target with the median over the
 repetitions and [min-max], and the ours/reference ratios (3 nodes and 1
-node). Medians, because a single slow repetition (a noisy neighbour, a
+node); then, when the run has ours1tls, what TLS costs against ours1 on
+the same run (issue 19's target: ops/s within 15%, CPU per op both sides). Medians, because a single slow repetition (a noisy neighbour, a
 checkpoint) must not move the figure.
 
     bench-summary.py RESULTS.csv REPS
@@ -13,8 +14,10 @@ import statistics
 import sys
 from collections import defaultdict
 
-TARGETS = ["ours3", "ours3ri", "ref3", "ours1", "ours1ri", "ref1", "sqlite"]
-RATIOS = [("ours3", "ref3"), ("ours1", "ref1"), ("ours3ri", "ref3"), ("ours3", "ours3ri")]
+TARGETS = ["ours3", "ours3ri", "ref3", "ours1", "ours1ri", "ours1tls", "ref1", "sqlite"]
+RATIOS = [("ours3", "ref3"), ("ours1", "ref1"), ("ours3ri", "ref3"), ("ours3", "ours3ri"),
+          ("ours1tls", "ours1")]
+TLS_WORKLOADS = ["insert:1", "insert:32", "read:8"]
 METRICS = [
     ("ops_per_s", "Throughput (ops/s; tx = transactions/s, scan = scans/s; higher is better)", "{:.0f}"),
     ("p50_ms", "Latency p50 (ms; lower is better)", "{:.3f}"),
@@ -22,6 +25,7 @@ METRICS = [
     ("max_ms", "Latency max (ms)", "{:.1f}"),
     ("busy", "Busy answers retried (per run)", "{:.0f}"),
     ("server_cpu_us_per_op", "Server CPU per op (us, all nodes; sqlite: the whole process)", "{:.0f}"),
+    ("client_cpu_us_per_op", "Client CPU per op (us, dqlite-bench's own process)", "{:.1f}"),
     ("rss_mb", "RSS of the largest node after the workload (MB)", "{:.1f}"),
 ]
 
@@ -40,7 +44,7 @@ def load(path):
             if key not in order:
                 order.append(key)
             for metric, _, _ in METRICS:
-                value = float(row[metric])
+                value = float(row.get(metric) or -1)
                 if value >= 0:
                     data[metric][(key, row["label"])].append(value)
     return data, order
@@ -90,6 +94,32 @@ def main():
     print()
     for metric, title, fmt in METRICS:
         table(data[metric], order, title, fmt, targets)
+    if "ours1tls" in targets and "ours1" in targets:
+        tls_cost(data)
+
+
+def med(data, metric, key, target):
+    values = data[metric].get((key, target))
+    return statistics.median(values) if values else None
+
+
+def tls_cost(data):
+    """ours1tls against ours1 of the same run, per TLS workload."""
+    print("### TLS against plaintext (ours1tls vs ours1, medians of this run)")
+    print()
+    print("| workload | ops/s plain | ops/s TLS | change | server us/op plain -> TLS | client us/op plain -> TLS |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for w in TLS_WORKLOADS:
+        key = w if ":" in w else w + ":1"
+        p, t = med(data, "ops_per_s", key, "ours1"), med(data, "ops_per_s", key, "ours1tls")
+        if p is None or t is None:
+            continue
+        cells = ["{:.0f}".format(p), "{:.0f}".format(t), "{:+.1f}%".format(100 * (t / p - 1))]
+        for metric in ("server_cpu_us_per_op", "client_cpu_us_per_op"):
+            a, b = med(data, metric, key, "ours1"), med(data, metric, key, "ours1tls")
+            cells.append("-" if a is None or b is None else "{:.1f} -> {:.1f}".format(a, b))
+        print("| " + key + " | " + " | ".join(cells) + " |")
+    print()
 
 
 if __name__ == "__main__":

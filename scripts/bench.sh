@@ -3,13 +3,16 @@
 #
 #   scripts/bench.sh BUILD_DIR
 #
-# Five targets: a 3-node and a 1-node cluster of dqlited (ours3, ours1), a
+# Six targets: a 3-node and a 1-node cluster of dqlited (ours3, ours1), the
+# 1-node one over TLS (ours1tls: --tls-cert/--tls-key/--tls-ca with a
+# certificate the openssl CLI makes for the run, dqlite-bench --tls; only
+# the TLS workloads insert:1, insert:32, read:8, to set beside ours1's), a
 # 3-node and a 1-node cluster of the reference (ref3, ref1: Debian's
 # libdqlite0 1.11.1 driven by go-dqlite's dqlite-demo) and local SQLite (WAL,
 # synchronous=FULL). Every case starts its cluster on fresh loopback ports in
 # a fresh data directory, runs dqlite-bench's workloads with the servers'
 # PIDs (CPU, RSS), and stops what it started, by PID. Cases are interleaved
-# (rep 1: ours3 ours1 ref3 ref1 sqlite, rep 2 rotated by one, ...), so that
+# (rep 1: ours3 ours1 ours1tls ref3 ref1 sqlite, rep 2 rotated by one, ...), so that
 # machine noise spreads over every target. Then the machine's floor
 # (fdatasync rates, loopback round trip) and the summary: medians over the
 # repetitions with min-max, and ours/reference ratios (scripts/bench-summary.py).
@@ -20,7 +23,8 @@
 #   BENCH_REPS=N     repetitions (default 3)
 #   BENCH_DURATION=S seconds per workload (default 3, quick 1)
 #   BENCH_PORT=N     first loopback port (default 27100)
-#   BENCH_TARGETS    subset, e.g. "ours3 ref3" (default all five); also
+#   BENCH_TARGETS    subset, e.g. "ours3 ref3", "ours1 ours1tls" (default
+#                    all six); also
 #                    ours3ri / ours1ri: dqlited with --read-lease off (every
 #                    linearizable read runs a read-index round)
 #   BENCH_WORKLOADS  the workload list instead of the default one
@@ -33,7 +37,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 QUICK=${BENCH_QUICK:-0}
 REPS=${BENCH_REPS:-$([ "$QUICK" = 1 ] && echo 2 || echo 3)}
 PORT=${BENCH_PORT:-27100}
-TARGETS=(${BENCH_TARGETS:-ours3 ours1 ref3 ref1 sqlite})
+TARGETS=(${BENCH_TARGETS:-ours3 ours1 ours1tls ref3 ref1 sqlite})
+# What issue 19's TLS target is about (ours1tls runs only these).
+TLS_WORKLOADS=insert:1,insert:32,read:8
 if [ "$QUICK" = 1 ]; then
     DURATION=${BENCH_DURATION:-1}
     ROWS=20000
@@ -128,7 +134,14 @@ run_case() {
         -f csv --no-header -l "$target")
     mkdir -p "$dir"
     n=${target//[!0-9]/}
+    if [ "$target" = ours1tls ]; then
+        args=(-w "$TLS_WORKLOADS" -t "$DURATION" --read-rows "$ROWS"
+            -f csv --no-header -l "$target"
+            --tls --cert "$TMP/tls.crt" --key "$TMP/tls.key")
+    fi
     case $target in
+    ours1tls) start_ours "$n" "$dir" "$port" --tls-cert "$TMP/tls.crt" \
+        --tls-key "$TMP/tls.key" --tls-ca "$TMP/tls.crt" ;;
     ours*ri) start_ours "$n" "$dir" "$port" --read-lease off ;;
     ours*) start_ours "$n" "$dir" "$port" ;;
     ref*) start_ref "$n" "$dir" "$port" ;;
@@ -154,12 +167,23 @@ if ! command -v dqlite-demo >/dev/null; then
     echo "bench: dqlite-demo not installed (go-dqlite): reference skipped" >&2
     TARGETS=(${TARGETS[@]/ref*/})
 fi
+if [[ " ${TARGETS[*]} " == *" ours1tls "* ]]; then
+    # One certificate for node and client, its own CA (go-dqlite's
+    # convention, as scripts/bench-tls.sh), made for this run.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -days 2 -subj /CN=dqlite-bench \
+        -addext "subjectAltName=DNS:dqlite-bench,IP:127.0.0.1" \
+        -keyout "$TMP/tls.key" -out "$TMP/tls.crt" 2>/dev/null || {
+        echo "bench: openssl could not make a certificate: ours1tls skipped" >&2
+        TARGETS=(${TARGETS[@]/ours1tls/})
+    }
+fi
 echo "bench: targets ${TARGETS[*]}, $REPS repetitions, ${DURATION}s per" \
     "workload, workloads $WORKLOADS" >&2
 # The header of dqlite-bench's CSV (report.c's kFields).
 echo "label,workload,clients,value_bytes,ops,seconds,ops_per_s,rows_per_s,\
 p50_ms,p95_ms,p99_ms,max_ms,busy,errors,server_cpu_pct,server_cpu_us_per_op,\
-rss_mb,hwm_mb,rss_total_mb" >"$RAW"
+rss_mb,hwm_mb,rss_total_mb,client_cpu_us_per_op" >"$RAW"
 case_no=0
 for rep in $(seq "$REPS"); do
     for k in "${!TARGETS[@]}"; do

@@ -74,7 +74,7 @@ static const char kUsage[] =
     "    One row per workload: ops/s, rows/s, latency p50/p95/p99/max in ms,\n"
     "    busy retries, errors, the servers' CPU (percent of one core, and\n"
     "    microseconds per op summed over PIDs), the largest VmRSS and VmHWM\n"
-    "    (MB), and VmRSS summed over the PIDs. JSON adds\n"
+    "    (MB), and VmRSS summed over the PIDs. CSV and JSON add\n"
     "    client_cpu_us_per_op: this process's own CPU per op.\n"
     "\n"
     "EXIT STATUS\n"

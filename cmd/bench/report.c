@@ -143,13 +143,13 @@ void benchSample(const struct bench_options *o, struct bench_sample *s)
 struct report_row {
     double ops_per_s, rows_per_s, p50, p95, p99, max;
     double cpu_pct, cpu_us_per_op, rss_mb, hwm_mb, rss_total_mb;
-    double client_cpu_us_per_op; /* dqlite-bench's own (JSON only) */
+    double client_cpu_us_per_op; /* dqlite-bench's own */
 };
 
 static const char *const kFields =
     "label,workload,clients,value_bytes,ops,seconds,ops_per_s,rows_per_s,"
     "p50_ms,p95_ms,p99_ms,max_ms,busy,errors,server_cpu_pct,"
-    "server_cpu_us_per_op,rss_mb,hwm_mb,rss_total_mb";
+    "server_cpu_us_per_op,rss_mb,hwm_mb,rss_total_mb,client_cpu_us_per_op";
 
 static void rowDerive(const struct bench_result *r, struct report_row *w)
 {
@@ -190,12 +190,12 @@ static void printCsv(const struct bench_options *o,
                      const struct bench_result *r, const struct report_row *w)
 {
     printf("%s,%s,%u,%u,%llu,%.3f,%.1f,%.1f,%.4f,%.4f,%.4f,%.4f,%llu,%llu,"
-           "%.1f,%.1f,%.1f,%.1f,%.1f\n",
+           "%.1f,%.1f,%.1f,%.1f,%.1f,%.1f\n",
            o->label, r->workload, r->clients, r->value_bytes,
            (unsigned long long)r->ops, r->seconds, w->ops_per_s, w->rows_per_s,
            w->p50, w->p95, w->p99, w->max, (unsigned long long)r->busy,
            (unsigned long long)r->errors, w->cpu_pct, w->cpu_us_per_op,
-           w->rss_mb, w->hwm_mb, w->rss_total_mb);
+           w->rss_mb, w->hwm_mb, w->rss_total_mb, w->client_cpu_us_per_op);
 }
 
 static void printJson(const struct bench_options *o,

@@ -65,9 +65,10 @@ struct config {
     const char *tls_ca;
     unsigned tls_flags;                /* DQLITE_TLS_* */
     unsigned tls_handshake_timeout_ms; /* 0: the library's default */
-    const char *http;     /* --http HOST:PORT: metrics, health, rqlite API */
-    int log_format;       /* LOG_FORMAT_* (--log-format) */
-    const char *config;   /* --config FILE, or NULL */
+    const char *http;      /* --http HOST:PORT: metrics, health, rqlite API */
+    const char *http_auth; /* --http-auth FILE: rqlite's auth.json */
+    int log_format;        /* LOG_FORMAT_* (--log-format) */
+    const char *config;    /* --config FILE, or NULL */
     bool log_level_fixed; /* --log-level on the command line: SIGHUP keeps it */
 };
 

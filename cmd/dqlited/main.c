@@ -177,6 +177,9 @@ static int nodeConfigure(dqlite_node *node, const struct config *cfg)
     if (rv == 0 && cfg->http != NULL) {
         rv = dqlite_node_set_http_address(node, cfg->http);
     }
+    if (rv == 0 && cfg->http_auth != NULL) {
+        rv = dqlite_node_set_http_auth(node, cfg->http_auth);
+    }
     if (rv == 0 && cfg->tls_cert != NULL) {
         rv = dqlite_node_set_tls(node, cfg->tls_cert, cfg->tls_key, cfg->tls_ca,
                                  cfg->tls_flags);

@@ -152,6 +152,8 @@ static const char usage_text[] =
     "        --http HOST:PORT     serve HTTP there: /metrics (Prometheus),\n"
     "                             /healthz, /readyz and rqlite's data API\n"
     "                             (HTTPS with the --tls-* files)\n"
+    "        --http-auth FILE     rqlite's auth.json: basic auth and\n"
+    "                             per-user permissions on the data API\n"
     "        --log-format text|json  text lines (default) or one JSON "
     "object\n"
     "                             per line: {\"time\",\"level\",\"msg\"}\n"
@@ -218,6 +220,7 @@ enum {
     OPT_TLS12,
     OPT_TLS_HANDSHAKE_TIMEOUT,
     OPT_HTTP,
+    OPT_HTTP_AUTH,
     OPT_LOG_FORMAT,
     OPT_READ_LEASE,
 };
@@ -252,6 +255,7 @@ static const struct option long_options[] = {
     {"tls-handshake-timeout", required_argument, NULL,
      OPT_TLS_HANDSHAKE_TIMEOUT},
     {"http", required_argument, NULL, OPT_HTTP},
+    {"http-auth", required_argument, NULL, OPT_HTTP_AUTH},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"config", required_argument, NULL, 'c'},
     {"read-lease", required_argument, NULL, OPT_READ_LEASE},
@@ -514,6 +518,9 @@ static int optionApply(int opt, const char *arg, struct config *cfg)
         return 0;
     case OPT_HTTP:
         cfg->http = arg;
+        return 0;
+    case OPT_HTTP_AUTH:
+        cfg->http_auth = arg;
         return 0;
     case OPT_LOG_FORMAT:
         return parseFormat(arg, &cfg->log_format);

@@ -18,6 +18,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 /* Methods a route accepts (bit set). */
 enum {
@@ -40,6 +42,11 @@ struct http_request {
     const char *path; /* URL path without the query string */
     const char *body; /* NUL-terminated copy; body_len excludes the NUL */
     size_t body_len;
+    /* A route with spool_body: the body is in body_fd (an unlinked
+     * temporary file of body_len bytes, the listener's: read it with
+     * pread, do not close it), body is "". */
+    bool body_spooled;
+    int body_fd;
     const char *peer; /* client address, "ip:port" */
     /* Look up a query-string argument or a header (case-insensitive name):
      * NULL when absent; "" for an argument given without a value. */
@@ -48,8 +55,21 @@ struct http_request {
     void *impl; /* the listener's */
 };
 
+/* A streamed body: called on the listener's thread for the bytes at `pos`
+ * (consecutive calls, pos growing by what the previous one returned) with
+ * room for `max`; returns how many it wrote (> 0), 0 at the end, or
+ * a negative value on an error (the connection is then closed: the
+ * client sees a truncated body). */
+typedef ssize_t (*http_reader_fn)(void *arg, uint64_t pos, char *buf,
+                                  size_t max);
+
 /* What a handler answers. The body is malloc()ed by the handler and freed
- * by the listener; content_type and location are copied. */
+ * by the listener; content_type and location are copied. Instead of body,
+ * a handler may set reader (and reader_free, reader_size): the listener
+ * then sends the body as reader produces it, one block (64 KiB) at a time
+ * whatever its size, and calls reader_free(reader_arg) once when done
+ * (also when the response is never sent). Fields left zero keep the
+ * in-memory behaviour. */
 struct http_response {
     int status;               /* 200 when left 0 */
     const char *content_type; /* "application/json" etc.; NULL: text/plain */
@@ -57,7 +77,14 @@ struct http_response {
     size_t body_len;
     char *location;         /* malloc()ed; a "Location" header when set */
     char *www_authenticate; /* malloc()ed; a "WWW-Authenticate" header */
+    http_reader_fn reader;  /* non-NULL: a streamed body (body unused) */
+    void (*reader_free)(void *arg);
+    void *reader_arg;
+    uint64_t reader_size; /* bytes, for Content-Length; 0: unknown (chunked) */
 };
+
+/* Block size of a streamed body. */
+#define HTTP_STREAM_BLOCK (64u * 1024u)
 
 typedef void (*http_handler_fn)(void *data, const struct http_request *req,
                                 struct http_response *res);
@@ -69,6 +96,7 @@ struct http_route {
     size_t max_body;  /* 0: HTTP_MAX_BODY_DEFAULT; larger bodies get 413 */
     http_handler_fn fn;
     void *data;
+    bool spool_body; /* the body goes to a temporary file, not memory */
 };
 
 /* TLS for the listener (the node's certificate files); NULL paths: plain. */
@@ -129,5 +157,11 @@ size_t httpAllowHeader(unsigned allow, char *buf, size_t len);
 /* Helpers for handlers: set a malloc()ed copy of text as the body. */
 void httpRespond(struct http_response *res, int status,
                  const char *content_type, const char *text);
+
+/* For callers that run handlers in-process (tests, rqlite-gateway): reads
+ * a streamed body into res->body (malloc()ed, NUL-terminated, body_len
+ * set) and frees the reader. 0, -E2BIG beyond max bytes, -EIO when the
+ * reader fails, -ENOMEM. A response without reader is left as it is. */
+int httpResponseDrain(struct http_response *res, size_t max);
 
 #endif /* DQLITE_HTTP_H_ */

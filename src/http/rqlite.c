@@ -193,7 +193,7 @@ static void handleLoad(void *data, const struct http_request *req,
         rqRespondText(res, 400, "database name too long");
         return;
     }
-    rqLoadSql(&api->pool, dbArg(req), req->body, res);
+    rqLoad(&api->pool, dbArg(req), req, res);
 }
 
 /* ------------------------------------------------------------ cluster */
@@ -378,15 +378,17 @@ unsigned httpRqliteRoutes(struct http_rqlite *api, struct http_route *routes,
                           unsigned max)
 {
     const struct http_route all[] = {
-        {"/db/execute", false, HTTP_POST, RQ_BODY_MAX, handleExecute, api},
+        {"/db/execute", false, HTTP_POST, RQ_BODY_MAX, handleExecute, api,
+         false},
         {"/db/query", false, HTTP_GET | HTTP_POST, RQ_BODY_MAX, handleQuery,
-         api},
-        {"/db/request", false, HTTP_POST, RQ_BODY_MAX, handleRequest, api},
-        {"/db/backup", false, HTTP_GET, 0, handleBackup, api},
-        {"/db/load", false, HTTP_POST, RQ_BODY_MAX, handleLoad, api},
-        {"/status", false, HTTP_GET, 0, handleStatus, api},
-        {"/nodes", false, HTTP_GET, 0, handleNodes, api},
-        {"/readyz", false, HTTP_GET, 0, handleReadyz, api},
+         api, false},
+        {"/db/request", false, HTTP_POST, RQ_BODY_MAX, handleRequest, api,
+         false},
+        {"/db/backup", false, HTTP_GET, 0, handleBackup, api, false},
+        {"/db/load", false, HTTP_POST, RQ_LOAD_BODY_MAX, handleLoad, api, true},
+        {"/status", false, HTTP_GET, 0, handleStatus, api, false},
+        {"/nodes", false, HTTP_GET, 0, handleNodes, api, false},
+        {"/readyz", false, HTTP_GET, 0, handleReadyz, api, false},
     };
     unsigned n = sizeof all / sizeof all[0];
     if (n > max) {

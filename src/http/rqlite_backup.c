@@ -1,10 +1,13 @@
 /* rqlite's /db/backup and /db/load (docs/http-api.md, "Backup and
  * load"): a binary backup is the SQLite file the client's
- * dqlite_client_backup() writes (one commit, integrity-checked), read back
- * into the response; a SQL backup is the database written as SQL (schema,
- * then one INSERT per row, as SQLite's .dump), read in one transaction so
- * it is one point in time; a load runs such a text as one execute. Loading
- * a SQLite file is not offered. */
+ * dqlite_client_backup() writes (one commit, integrity-checked) into an
+ * unlinked temporary file, streamed into the response block by block
+ * (any size, bounded memory); a SQL backup is the database written as SQL
+ * (schema, then one INSERT per row, as SQLite's .dump), read in one
+ * transaction so it is one point in time. A load of a body opening with
+ * SQLite's header is one replicated load (dqlite_client_load_stream,
+ * docs/restore.md) replacing the database; any other body is a SQL dump
+ * run as one execute. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -242,42 +245,27 @@ void rqBackupSql(struct rq_pool *p, const char *db, struct http_response *res)
     res->body_len = t.len;
 }
 
-/* The whole file at `path` into a malloc()ed buffer, at most `max` bytes:
- * 0, -E2BIG or -EIO. */
-static int readFile(const char *path, size_t max, char **out, size_t *len)
+/* The backup's copy, streamed from an unlinked temporary file: the disk
+ * holds the database once, memory one block. */
+struct file_body {
+    int fd;
+};
+
+static ssize_t fileBodyRead(void *arg, uint64_t pos, char *buf, size_t max)
 {
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int rv = -EIO;
-    *out = NULL;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        goto out;
-    }
-    if ((size_t)st.st_size > max) {
-        rv = -E2BIG;
-        goto out;
-    }
-    *out = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    while (*out != NULL && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, *out + got, (size_t)st.st_size - got);
-        if (n <= 0) {
-            break;
-        }
-        got += (size_t)n;
-    }
-    if (*out != NULL && got == (size_t)st.st_size) {
-        *len = got;
-        rv = 0;
-    } else {
-        free(*out);
-        *out = NULL;
-    }
-out:
-    if (fd >= 0) {
-        close(fd);
-    }
-    return rv;
+    struct file_body *f = arg;
+    ssize_t n;
+    do {
+        n = pread(f->fd, buf, max, (off_t)pos);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+static void fileBodyFree(void *arg)
+{
+    struct file_body *f = arg;
+    close(f->fd);
+    free(f);
 }
 
 void rqBackupFile(struct rq_pool *p, const char *db, struct http_response *res)
@@ -308,34 +296,147 @@ void rqBackupFile(struct rq_pool *p, const char *db, struct http_response *res)
         return;
     }
     dqlite_client_close(cl);
-    char *body;
-    size_t len;
-    rv = readFile(path, RQ_RESULT_MAX_BYTES, &body, &len);
-    unlink(path);
-    if (rv != 0) {
-        rqRespondText(res, rv == -E2BIG ? 413 : 500,
-                      rv == -E2BIG ? "backup larger than the response bound "
-                                     "(use ?fmt=sql or the node's tools)"
-                                   : "backup: cannot read the copy back");
+    struct file_body *f = malloc(sizeof *f);
+    struct stat st;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    unlink(path); /* the open descriptor keeps the copy until it is sent */
+    if (f == NULL || fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0) {
+        free(f);
+        if (fd >= 0) {
+            close(fd);
+        }
+        rqRespondText(res, 500, "backup: cannot read the copy back");
         return;
     }
+    f->fd = fd;
     res->status = 200;
     res->content_type = "application/octet-stream";
-    res->body = body;
-    res->body_len = len;
+    res->reader = fileBodyRead;
+    res->reader_free = fileBodyFree;
+    res->reader_arg = f;
+    res->reader_size = (uint64_t)st.st_size;
+}
+
+/* The body handed to dqlite_client_load_stream() piece by piece: from
+ * memory, or (a spooled body, fd >= 0) from the listener's file. */
+struct body_reader {
+    const char *data;
+    int fd;
+    size_t len;
+    size_t pos;
+};
+
+static int bodyRead(void *arg, void *buf, size_t len)
+{
+    struct body_reader *r = arg;
+    if (len > r->len - r->pos) {
+        return 1; /* the client asked past the size it was given */
+    }
+    if (r->fd < 0) {
+        memcpy(buf, r->data + r->pos, len);
+        r->pos += len;
+        return 0;
+    }
+    while (len > 0) {
+        ssize_t n = pread(r->fd, buf, len, (off_t)r->pos);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return 1;
+        }
+        buf = (char *)buf + n;
+        len -= (size_t)n;
+        r->pos += (size_t)n;
+    }
+    return 0;
+}
+
+/* HTTP status of a refused load: the input's fault (not SQLite, fails the
+ * integrity check) is 400, a leader change 503, anything else 500. */
+static int loadStatus(int rv, const char *msg)
+{
+    if (rv == DQLITE_CLIENT_NOLEADER || rv == DQLITE_CLIENT_NOTLEADER ||
+        strstr(msg, "leadership lost") != NULL ||
+        strstr(msg, "abandoned") != NULL) {
+        return 503;
+    }
+    if (strstr(msg, "not a SQLite database") != NULL ||
+        strstr(msg, "integrity_check") != NULL) {
+        return 400;
+    }
+    return 500;
+}
+
+/* A SQLite file: replaces database `db` in one replicated load
+ * (docs/restore.md), as rqlite's load replaces its database. */
+static void loadFile(struct rq_pool *p, const char *db,
+                     struct body_reader reader, struct http_response *res)
+{
+    char err[300];
+    struct dqlite_client *cl = NULL;
+    uint64_t len = reader.len;
+    int rv = dqlite_client_connect_leader(p->driver, &cl);
+    if (rv == DQLITE_CLIENT_OK) {
+        rv = dqlite_client_load_stream(cl, db, len, bodyRead, &reader,
+                                       DQLITE_LOAD_FORCE, NULL, NULL);
+    }
+    if (rv != DQLITE_CLIENT_OK) {
+        const char *msg = cl != NULL ? dqlite_client_errmsg(cl) : "no leader";
+        snprintf(err, sizeof err, "load failed: %s", msg);
+        int status = cl != NULL ? loadStatus(rv, msg) : 503;
+        dqlite_client_close(cl);
+        rqRespondText(res, status, err);
+        return;
+    }
+    dqlite_client_close(cl);
+    rqRespondJson(res, 200, json_pack("{s:[]}", "results"), false);
+}
+
+void rqLoad(struct rq_pool *p, const char *db, const struct http_request *req,
+            struct http_response *res)
+{
+    static const char sqlite_magic[] = "SQLite format 3";
+    char head[sizeof sqlite_magic] = {0};
+    struct body_reader reader = {
+        req->body, req->body_spooled ? req->body_fd : -1, req->body_len, 0};
+    if (reader.fd < 0) {
+        memcpy(head, req->body,
+               req->body_len < sizeof head ? req->body_len : sizeof head);
+    } else if (pread(reader.fd, head, sizeof head, 0) < 0) {
+        rqRespondText(res, 500, "load: cannot read the request body");
+        return;
+    }
+    if (req->body_len >= sizeof head &&
+        memcmp(head, sqlite_magic, sizeof sqlite_magic) == 0) {
+        loadFile(p, db, reader, res); /* streamed: one chunk in memory */
+        return;
+    }
+    if (reader.fd < 0) {
+        rqLoadSql(p, db, req->body, res);
+        return;
+    }
+    /* A SQL dump runs as one text: held in memory, so bounded. */
+    if (req->body_len > RQ_BODY_MAX) {
+        rqRespondText(res, 413,
+                      "a SQL dump is limited to 16 MiB (a SQLite file is not)");
+        return;
+    }
+    char *sql = malloc(req->body_len + 1);
+    if (sql == NULL || bodyRead(&reader, sql, req->body_len) != 0) {
+        free(sql);
+        rqRespondText(res, 500, "load: cannot read the request body");
+        return;
+    }
+    sql[req->body_len] = '\0';
+    rqLoadSql(p, db, sql, res);
+    free(sql);
 }
 
 void rqLoadSql(struct rq_pool *p, const char *db, const char *sql,
                struct http_response *res)
 {
     char err[256];
-    static const char sqlite_magic[] = "SQLite format 3";
-    if (strncmp(sql, sqlite_magic, sizeof sqlite_magic - 1) == 0) {
-        rqRespondText(res, 501,
-                      "loading a SQLite file is not implemented on dqlite "
-                      "nodes: send a SQL dump (/db/backup?fmt=sql)");
-        return;
-    }
     struct rq_slot *slot = rqPoolAcquire(p, db, err, sizeof err);
     if (slot == NULL) {
         rqRespondText(res, 503, err);

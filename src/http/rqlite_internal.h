@@ -29,6 +29,10 @@
 
 /* Body of a /db/ request (larger: 413 from the listener). */
 #define RQ_BODY_MAX (16u * 1024u * 1024u)
+/* Body of /db/load: spooled by the listener to a temporary file, then a
+ * SQLite file is streamed from it to the cluster (one chunk in memory); a
+ * SQL dump, run as one text, is held in memory up to RQ_BODY_MAX. */
+#define RQ_LOAD_BODY_MAX (64ull * 1024u * 1024u * 1024u)
 /* Statements in one request: a batch of more is refused with 413 before
  * anything runs (rqlite has no such bound; docs/http-api.md). */
 #define RQ_STATEMENTS_MAX 100000u
@@ -206,9 +210,14 @@ void rqExecute(struct rq_pool *p, const struct rq_request *r,
  * INSERT per row), read in one transaction; at most RQ_RESULT_MAX_BYTES. */
 void rqBackupSql(struct rq_pool *p, const char *db, struct http_response *res);
 /* GET /db/backup: database `db` as a SQLite file (the client's
- * dqlite_client_backup() through a temporary file), at most
- * RQ_RESULT_MAX_BYTES. */
+ * dqlite_client_backup() into an unlinked temporary file), streamed:
+ * res->reader, any size. */
 void rqBackupFile(struct rq_pool *p, const char *db, struct http_response *res);
+/* POST /db/load: a body opening with SQLite's header replaces database
+ * `db` through dqlite_client_load_stream() (one replicated load); any
+ * other body is a SQL dump for rqLoadSql(). */
+void rqLoad(struct rq_pool *p, const char *db, const struct http_request *req,
+            struct http_response *res);
 /* POST /db/load: runs a SQL dump (NUL-terminated) as one execute. */
 void rqLoadSql(struct rq_pool *p, const char *db, const char *sql,
                struct http_response *res);

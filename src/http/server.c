@@ -15,6 +15,7 @@
  * cluster) delays only its own connection, never /metrics or /healthz. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -58,6 +59,7 @@ struct http_exchange {
     char *body;
     size_t body_len;
     size_t body_cap;
+    int spool_fd; /* -1, or the route's spool_body file */
     char peer[INET6_ADDRSTRLEN + 16];
 };
 
@@ -239,6 +241,8 @@ static const char *statusText(int status)
         return "request body too large\n";
     case 400:
         return "bad request\n";
+    case 507:
+        return "no room for the request body\n";
     default:
         return "internal error\n";
     }
@@ -249,9 +253,68 @@ static void responseFree(struct http_response *res)
     free(res->body);
     free(res->location);
     free(res->www_authenticate);
+    if (res->reader != NULL && res->reader_free != NULL) {
+        res->reader_free(res->reader_arg);
+    }
+    res->reader = NULL;
+    res->reader_free = NULL;
+    res->reader_arg = NULL;
     res->body = NULL;
     res->location = NULL;
     res->www_authenticate = NULL;
+}
+
+/* libmicrohttpd's reader over ours: 0 from ours is the end (in
+ * libmicrohttpd's it would mean "nothing yet", a busy loop). */
+struct stream {
+    http_reader_fn reader;
+    void (*reader_free)(void *arg);
+    void *arg;
+};
+
+static ssize_t streamRead(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream *s = cls;
+    ssize_t n = s->reader(s->arg, pos, buf, max);
+    if (n == 0) {
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (n < 0) {
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    ASSERT((size_t)n <= max);
+    return n;
+}
+
+static void streamFree(void *cls)
+{
+    struct stream *s = cls;
+    if (s->reader_free != NULL) {
+        s->reader_free(s->arg);
+    }
+    free(s);
+}
+
+/* A response whose body comes from the handler's reader; the reader is
+ * libmicrohttpd's from here on (freed through streamFree). */
+static struct MHD_Response *streamResponse(struct http_response *hres)
+{
+    struct stream *s = malloc(sizeof *s);
+    if (s == NULL) {
+        return NULL;
+    }
+    *s = (struct stream){hres->reader, hres->reader_free, hres->reader_arg};
+    struct MHD_Response *res = MHD_create_response_from_callback(
+        hres->reader_size != 0 ? hres->reader_size : MHD_SIZE_UNKNOWN,
+        HTTP_STREAM_BLOCK, streamRead, s, streamFree);
+    if (res == NULL) {
+        free(s);
+        return NULL;
+    }
+    hres->reader = NULL; /* libmicrohttpd's now */
+    hres->reader_free = NULL;
+    hres->reader_arg = NULL;
+    return res;
 }
 
 /* Hands the handler's answer to libmicrohttpd (which takes the body). */
@@ -268,14 +331,21 @@ static enum MHD_Result queueHandlerResponse(struct MHD_Connection *conn,
     if (hres->body == NULL) {
         hres->body_len = 0;
     }
-    res = MHD_create_response_from_buffer(
-        hres->body_len, hres->body != NULL ? hres->body : (void *)"",
-        hres->body != NULL ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (hres->reader != NULL) {
+        res = streamResponse(hres);
+    } else {
+        res = MHD_create_response_from_buffer(
+            hres->body_len, hres->body != NULL ? hres->body : (void *)"",
+            hres->body != NULL ? MHD_RESPMEM_MUST_FREE
+                               : MHD_RESPMEM_PERSISTENT);
+        if (res != NULL) {
+            hres->body = NULL; /* libmicrohttpd frees it */
+        }
+    }
     if (res == NULL) {
         responseFree(hres);
         return MHD_NO;
     }
-    hres->body = NULL; /* libmicrohttpd frees it */
     MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE,
                             hres->content_type != NULL
                                 ? hres->content_type
@@ -313,6 +383,38 @@ static bool clientVerified(struct MHD_Connection *conn)
     return status == 0;
 }
 
+/* An unlinked temporary file (in $TMPDIR, else /tmp) for a spooled body:
+ * the disk holds the body, memory one piece of it. */
+static int spoolOpen(void)
+{
+    char path[512];
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, sizeof path, "%s/dqlite-http-body-XXXXXX",
+             dir != NULL && dir[0] != '\0' ? dir : "/tmp");
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd >= 0) {
+        unlink(path);
+    }
+    return fd;
+}
+
+/* Writes a piece of a spooled body: 0, or -1 (the disk is full). */
+static int spoolWrite(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 /* The first call, with the headers only: chooses the route and refuses
  * what can be refused before the body is read. */
 static int exchangeStart(struct http_server *s, struct http_exchange *x,
@@ -336,6 +438,11 @@ static int exchangeStart(struct http_server *s, struct http_exchange *x,
         route->max_body != 0 ? route->max_body : HTTP_MAX_BODY_DEFAULT;
     if (contentLength(conn, &length) && length > x->max_body) {
         x->status = 413;
+    } else if (route->spool_body) {
+        x->spool_fd = spoolOpen();
+        if (x->spool_fd < 0) {
+            x->status = 500;
+        }
     }
     return 0;
 }
@@ -350,6 +457,14 @@ static void exchangeAppend(struct http_exchange *x, const char *data,
     }
     if (len > x->max_body - x->body_len) {
         x->status = 413;
+        return;
+    }
+    if (x->spool_fd >= 0) {
+        if (spoolWrite(x->spool_fd, data, len) != 0) {
+            x->status = 507; /* Insufficient Storage */
+            return;
+        }
+        x->body_len += len;
         return;
     }
     if (x->body_len + len + 1 > x->body_cap) {
@@ -385,6 +500,8 @@ static enum MHD_Result exchangeFinish(struct http_server *s,
         .path = url,
         .body = x->body != NULL ? x->body : "",
         .body_len = x->body_len,
+        .body_spooled = x->spool_fd >= 0,
+        .body_fd = x->spool_fd,
         .peer = x->peer,
         .arg = requestArg,
         .header = requestHeader,
@@ -413,6 +530,7 @@ static enum MHD_Result onRequest(void *cls, struct MHD_Connection *conn,
         }
         *con_cls = x;
         x->route = -1;
+        x->spool_fd = -1;
         int allow = exchangeStart(s, x, conn, url, method);
         if (x->status != 0) {
             x->started = true;
@@ -441,6 +559,9 @@ static void onCompleted(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)conn;
     (void)why;
     if (x != NULL) {
+        if (x->spool_fd >= 0) {
+            close(x->spool_fd);
+        }
         libFree(x->body);
         libFree(x);
         *con_cls = NULL;
@@ -746,4 +867,53 @@ void httpRespond(struct http_response *res, int status,
     }
     memcpy(res->body, text, n + 1);
     res->body_len = n;
+}
+
+int httpResponseDrain(struct http_response *res, size_t max)
+{
+    if (res->reader == NULL) {
+        return 0;
+    }
+    size_t len = 0;
+    size_t cap = HTTP_STREAM_BLOCK + 1;
+    char *body = malloc(cap);
+    int rv = body != NULL ? 0 : -ENOMEM;
+    while (rv == 0) {
+        if (cap - len < HTTP_STREAM_BLOCK + 1) {
+            char *p = realloc(body, cap * 2);
+            if (p == NULL) {
+                rv = -ENOMEM;
+                break;
+            }
+            body = p;
+            cap *= 2;
+        }
+        ssize_t n =
+            res->reader(res->reader_arg, len, body + len, HTTP_STREAM_BLOCK);
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            rv = -EIO;
+        } else if ((size_t)n > max - len) {
+            rv = -E2BIG;
+        } else {
+            len += (size_t)n;
+        }
+    }
+    if (res->reader_free != NULL) {
+        res->reader_free(res->reader_arg);
+    }
+    res->reader = NULL;
+    res->reader_free = NULL;
+    res->reader_arg = NULL;
+    if (rv != 0) {
+        free(body);
+        return rv;
+    }
+    body[len] = '\0';
+    free(res->body);
+    res->body = body;
+    res->body_len = len;
+    return 0;
 }

@@ -26,6 +26,15 @@
     X(ERR_NOCONN, 16, "no connection")                                       \
     X(ERR_UNSUPPORTED, 17, "unsupported")                                    \
     X(ERR_NOSPACE_UNKNOWN, 500, "disk full with the entry in flight")        \
+    X(ERR_READ_UNCONFIRMED, 501,                                             \
+      "follower read refused: the leader did not confirm a read index "      \
+      "within the election timeout")                                         \
+    X(ERR_READ_STALE, 502,                                                   \
+      "follower read refused: this node last caught up with the leader "     \
+      "longer ago than the bound")                                           \
+    X(ERR_READ_BEHIND, 503,                                                  \
+      "follower read refused: not caught up with the leader's read index "   \
+      "within two election timeouts")                                        \
     X(ERR_CLIENT_FAILURE, 600, "the server answered with a failure")         \
     X(ERR_CLIENT_NOTLEADER, 601, "server is not the leader")                 \
     X(ERR_CLIENT_NOLEADER, 602, "no leader available")                       \

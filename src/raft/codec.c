@@ -58,6 +58,10 @@ static size_t codecBodySize(const struct raft_message *m)
         return 24;
     case RAFT_MSG_TIMEOUT_NOW:
         return 16;
+    case RAFT_MSG_READ_INDEX:
+        return 8;
+    case RAFT_MSG_READ_INDEX_RESULT:
+        return 24;
     default:
         return SIZE_MAX;
     }
@@ -182,6 +186,17 @@ static void codecPutBody(const struct raft_message *m, struct codec_sink *s)
         memset(p + 16, 0, 8);
         p[16] = m->snapshot_result.success;
         p[17] = m->snapshot_result.done;
+        s->p = p + 24;
+        return;
+    case RAFT_MSG_READ_INDEX:
+        bytePut64(p, m->read_index.ctx);
+        s->p = p + 8;
+        return;
+    case RAFT_MSG_READ_INDEX_RESULT:
+        bytePut64(p, m->read_index_result.ctx);
+        bytePut64(p + 8, m->read_index_result.index);
+        memset(p + 16, 0, 8);
+        p[16] = m->read_index_result.success;
         s->p = p + 24;
         return;
     default:
@@ -465,6 +480,23 @@ static int codecGetFixed(struct reader *r, struct raft_message *m)
         m->snapshot_result.success = p[16];
         m->snapshot_result.done = p[17];
         return 0;
+    case RAFT_MSG_READ_INDEX:
+        if ((p = readerTake(r, 8)) == NULL) {
+            return ERR_MALFORMED;
+        }
+        m->read_index.ctx = byteGet64(p);
+        return 0;
+    case RAFT_MSG_READ_INDEX_RESULT:
+        /* Padding must be zero; a failure carries no index. */
+        if ((p = readerTake(r, 24)) == NULL || p[16] > 1 ||
+            (p[16] == 0 && byteGet64(p + 8) != 0) ||
+            memcmp(p + 17, "\0\0\0\0\0\0\0", 7) != 0) {
+            return ERR_MALFORMED;
+        }
+        m->read_index_result.ctx = byteGet64(p);
+        m->read_index_result.index = byteGet64(p + 8);
+        m->read_index_result.success = p[16];
+        return 0;
     default:
         if ((p = readerTake(r, 16)) == NULL) {
             return ERR_MALFORMED;
@@ -489,7 +521,7 @@ int raftMessageDecode(const uint8_t *buf, size_t len, struct raft_message *m)
     if (buf[0] != RAFT_MSG_VERSION) {
         return ERR_UNSUPPORTED;
     }
-    if (buf[1] < RAFT_MSG_APPEND || buf[1] > RAFT_MSG_TIMEOUT_NOW) {
+    if (buf[1] < RAFT_MSG_APPEND || buf[1] > RAFT_MSG_READ_INDEX_RESULT) {
         return ERR_MALFORMED;
     }
     m->type = buf[1];

@@ -187,6 +187,7 @@ void raftDestroy(struct raft *r)
     outboxClose(&r->out_now);
     outboxClose(&r->out_after);
     libFree(r->pending_reads);
+    libFree(r->remote_reads);
     libFree(r->reads);
     libFree(r->snap_reads);
     libFree(r);
@@ -315,6 +316,9 @@ void raftTick(struct raft *r, uint64_t now_ms)
     if (now_ms > r->now_ms) {
         r->now_ms = now_ms;
     }
+    /* Follower reads past their election timeout, or asked in a term or
+     * of a leader that changed, fail (ERR_NOMEM: checked again later). */
+    raftRemoteReadsCheck(r);
     if (r->state == RAFT_LEADER) {
         raftLeaderTick(r);
         return;
@@ -367,6 +371,13 @@ static int raftStepStale(struct raft *r, const struct raft_message *m)
         reply.type = RAFT_MSG_VOTE_RESULT;
         reply.vote_result.pre_vote = 1;
         return raftSend(r, &reply, true);
+    }
+    if (m->type == RAFT_MSG_READ_INDEX) {
+        /* Not the leader of that term (any more): the follower fails the
+         * read now rather than after its timeout. */
+        reply.type = RAFT_MSG_READ_INDEX_RESULT;
+        reply.read_index_result.ctx = m->read_index.ctx;
+        return raftSend(r, &reply, false);
     }
     return 0;
 }
@@ -444,6 +455,8 @@ static bool raftSenderKnown(const struct raft *r, uint64_t from)
     return known;
 }
 
+static int raftStepCurrent(struct raft *r, const struct raft_message *m);
+
 int raftStep(struct raft *r, const struct raft_message *m)
 {
     if (m->from == r->id || m->from == 0) {
@@ -479,6 +492,16 @@ int raftStep(struct raft *r, const struct raft_message *m)
     if (m->term > r->term && !raftStepNewer(r, m)) {
         return 0;
     }
+    int rv = raftStepCurrent(r, m);
+    if (r->n_remote_reads > 0) {
+        int rv2 = raftRemoteReadsCheck(r); /* the term or leader changed */
+        rv = rv != 0 ? rv : rv2;
+    }
+    return rv;
+}
+
+static int raftStepCurrent(struct raft *r, const struct raft_message *m)
+{
     switch (m->type) {
     case RAFT_MSG_APPEND:
         return raftStepAppend(r, m);
@@ -494,6 +517,10 @@ int raftStep(struct raft *r, const struct raft_message *m)
         return raftStepSnapshotResult(r, m);
     case RAFT_MSG_TIMEOUT_NOW:
         return raftStepTimeoutNow(r, m);
+    case RAFT_MSG_READ_INDEX:
+        return raftStepReadIndex(r, m);
+    case RAFT_MSG_READ_INDEX_RESULT:
+        return raftStepReadIndexResult(r, m);
     default:
         return 0;
     }

@@ -83,7 +83,16 @@ struct raft_progress {
 struct raft_pending_read {
     uint64_t ctx;
     uint64_t index;
-    uint64_t seq; /* 0: waiting for an entry of this term to commit */
+    uint64_t seq;  /* 0: waiting for an entry of this term to commit */
+    uint64_t from; /* a follower's ReadIndex (answered by message); 0: ours */
+};
+
+/* Follower: a ReadIndex sent to the leader, waiting for its answer. */
+struct raft_remote_read {
+    uint64_t ctx;
+    uint64_t term;   /* the answer must come in this term */
+    uint64_t leader; /* ...from this leader */
+    uint64_t start_ms;
 };
 
 /* A growable array of outgoing messages. */
@@ -162,6 +171,13 @@ struct raft {
     bool restarted;
     struct raft_read_state *reads; /* ready for the next batch */
     unsigned n_reads;
+    /* Follower reads: ReadIndex requests out to the leader; when this
+     * follower last caught up with the commit index its leader sent. */
+    struct raft_remote_read *remote_reads;
+    unsigned n_remote_reads;
+    bool fresh_seen;
+    uint64_t fresh_ms;
+    uint64_t fresh_index;
 
     /* Follower: incoming snapshot. */
     uint64_t in_snap_index;
@@ -225,6 +241,9 @@ int raftCampaign(struct raft *r, bool pre_vote, bool transfer);
 int raftStepVote(struct raft *r, const struct raft_message *m);
 int raftStepVoteResult(struct raft *r, const struct raft_message *m);
 int raftStepTimeoutNow(struct raft *r, const struct raft_message *m);
+int raftStepReadIndex(struct raft *r, const struct raft_message *m);
+int raftStepReadIndexResult(struct raft *r, const struct raft_message *m);
+int raftRemoteReadsCheck(struct raft *r);
 
 /* replication.c */
 int raftSendAppend(struct raft *r, struct raft_progress *pr, bool heartbeat);

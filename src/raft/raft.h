@@ -189,6 +189,8 @@ enum raft_message_type {
     RAFT_MSG_SNAPSHOT = 5, /* one InstallSnapshot chunk */
     RAFT_MSG_SNAPSHOT_RESULT = 6,
     RAFT_MSG_TIMEOUT_NOW = 7, /* leadership transfer: start an election */
+    RAFT_MSG_READ_INDEX = 8,  /* follower read: ask the leader's read index */
+    RAFT_MSG_READ_INDEX_RESULT = 9,
 };
 
 struct raft_append {
@@ -247,6 +249,18 @@ struct raft_timeout_now {
     uint64_t last_term;
 };
 
+/* Follower reads (docs/raft.md "Follower reads"): `ctx` is the
+ * follower's own raftReadIndex context, echoed in the result. */
+struct raft_read_index {
+    uint64_t ctx;
+};
+
+struct raft_read_index_result {
+    uint64_t ctx;
+    uint64_t index;  /* success: serve the read once this is applied */
+    uint8_t success; /* 0: the sender does not lead (any more) */
+};
+
 struct raft_message {
     uint8_t type; /* enum raft_message_type */
     uint64_t from;
@@ -260,6 +274,8 @@ struct raft_message {
         struct raft_snapshot_chunk_msg snapshot;
         struct raft_snapshot_result snapshot_result;
         struct raft_timeout_now timeout_now;
+        struct raft_read_index read_index;
+        struct raft_read_index_result read_index_result;
     };
 };
 
@@ -392,6 +408,9 @@ struct raft_snapshot_write {
 struct raft_read_state {
     uint64_t ctx;   /* the caller's raftReadIndex context */
     uint64_t index; /* serve the read once this index is applied */
+    bool failed;    /* follower read: no answer from the leader (it does not
+                       lead, leadership changed, or none came within an
+                       election timeout); `index` is 0 */
 };
 
 /* Something the I/O side should log: the core has no I/O of its own. */
@@ -547,8 +566,20 @@ uint64_t raftTransferPickFrom(const struct raft *r, const uint64_t *ids,
  * an entry of its term and a quorum has confirmed its leadership after
  * this call, ready.reads holds {ctx, index}. With a valid lease
  * (options.read_lease) the confirmation is the lease and the read is in
- * the next batch. ERR_NOTLEADER elsewhere. */
+ * the next batch. A follower that knows its leader asks it (ReadIndex)
+ * and ready.reads holds the leader's {ctx, index}, or {ctx, failed} when
+ * the leader refuses, the term or leader changes, or no answer comes
+ * within an election timeout. ERR_NOTLEADER elsewhere (a candidate, a
+ * follower that knows no leader). */
 int raftReadIndex(struct raft *r, uint64_t ctx, uint64_t now_ms);
+
+/* Follower: the data up to *index (this node's commit index when it last
+ * heard from its leader and had caught up with the leader's commit index
+ * that message carried) was the leader's at most `max_ms` before `now_ms`
+ * (plus the message's one-way delay). False when that contact is older,
+ * or this node is no follower of a known leader. A view. */
+bool raftFollowerFresh(const struct raft *r, uint64_t now_ms, uint64_t max_ms,
+                       uint64_t *index);
 
 /* Leader: the lease is valid at `now_ms` (options.read_lease on, an entry
  * of this term committed, no transfer begun in this term, a quorum's

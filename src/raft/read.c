@@ -16,6 +16,12 @@
  * of those times plus an election timeout, no other leader can be elected,
  * and this leader's commit index is the newest: less a drift bound, as the
  * followers measure their election timeout with their own clocks.
+ *
+ * Follower reads (docs/raft.md "Follower reads", dissertation §6.4 "reads
+ * on followers"): a follower sends ReadIndex to its leader, which runs the
+ * same confirmation (round or lease) and answers with its read index by
+ * message; the follower takes the answer only from the leader and term it
+ * asked, and fails the read when they change or after an election timeout.
  */
 #include <stdlib.h>
 
@@ -104,20 +110,18 @@ bool raftLeaseValid(const struct raft *r, uint64_t now_ms)
     return now_ms < starts[quorum - 1] + raftLeaseMs(r);
 }
 
-int raftReadIndex(struct raft *r, uint64_t ctx, uint64_t now_ms)
+static int raftReadRemote(struct raft *r, uint64_t ctx);
+
+/* Leader: a read for `ctx` of this node (from 0) or of follower `from`. */
+static int raftReadLeader(struct raft *r, uint64_t ctx, uint64_t from)
 {
     struct raft_pending_read *reads;
-    if (now_ms > r->now_ms) {
-        r->now_ms = now_ms;
-    }
-    if (r->state != RAFT_LEADER) {
-        return ERR_NOTLEADER;
-    }
+    PRE(r->state == RAFT_LEADER);
     if (raftLeaseValid(r, r->now_ms)) {
         /* Dissertation §6.4.1: within the lease no other leader exists,
          * so the commit index (of this term: raftLeaseValid) is the
          * newest; the read waits only for it to be applied. */
-        struct raft_pending_read p = {ctx, r->commit, r->read_seq};
+        struct raft_pending_read p = {ctx, r->commit, r->read_seq, from};
         return raftReadDeliver(r, &p);
     }
     reads =
@@ -126,11 +130,135 @@ int raftReadIndex(struct raft *r, uint64_t ctx, uint64_t now_ms)
         return ERR_NOMEM;
     }
     r->pending_reads = reads;
-    reads[r->n_pending_reads++] = (struct raft_pending_read){ctx, 0, 0};
+    reads[r->n_pending_reads++] = (struct raft_pending_read){ctx, 0, 0, from};
     if (!raftCommittedInTerm(r)) {
         return 0; /* raftOnCommitAdvance starts the round */
     }
     return raftReadStartRounds(r);
+}
+
+int raftReadIndex(struct raft *r, uint64_t ctx, uint64_t now_ms)
+{
+    if (now_ms > r->now_ms) {
+        r->now_ms = now_ms;
+    }
+    if (r->state == RAFT_LEADER) {
+        return raftReadLeader(r, ctx, 0);
+    }
+    if (r->state == RAFT_FOLLOWER && r->leader_id != 0 &&
+        r->leader_id != r->id) {
+        return raftReadRemote(r, ctx);
+    }
+    return ERR_NOTLEADER;
+}
+
+/* Follower: asks the leader for its read index. */
+static int raftReadRemote(struct raft *r, uint64_t ctx)
+{
+    struct raft_remote_read *reads =
+        libRealloc(r->remote_reads, (r->n_remote_reads + 1) * sizeof *reads);
+    if (reads == NULL) {
+        return ERR_NOMEM;
+    }
+    r->remote_reads = reads;
+    struct raft_message m = {0};
+    m.type = RAFT_MSG_READ_INDEX;
+    m.from = r->id;
+    m.to = r->leader_id;
+    m.term = r->term;
+    m.read_index.ctx = ctx;
+    int rv = raftSend(r, &m, false);
+    if (rv != 0) {
+        return rv;
+    }
+    reads[r->n_remote_reads++] =
+        (struct raft_remote_read){ctx, r->term, r->leader_id, r->now_ms};
+    return 0;
+}
+
+static int raftReadAnswer(struct raft *r, uint64_t to, uint64_t ctx,
+                          uint64_t index, bool success)
+{
+    struct raft_message m = {0};
+    m.type = RAFT_MSG_READ_INDEX_RESULT;
+    m.from = r->id;
+    m.to = to;
+    m.term = r->term;
+    m.read_index_result.ctx = ctx;
+    m.read_index_result.index = success ? index : 0;
+    m.read_index_result.success = success ? 1 : 0;
+    return raftSend(r, &m, false);
+}
+
+int raftStepReadIndex(struct raft *r, const struct raft_message *m)
+{
+    ASSERT(m->term == r->term);
+    if (r->state != RAFT_LEADER) {
+        return raftReadAnswer(r, m->from, m->read_index.ctx, 0, false);
+    }
+    /* The follower's read is confirmed exactly as ours: a quorum round
+     * started after this request arrived, or the lease. */
+    return raftReadLeader(r, m->read_index.ctx, m->from);
+}
+
+static int raftRemoteDeliver(struct raft *r, unsigned i, uint64_t index,
+                             bool failed)
+{
+    struct raft_read_state *reads =
+        libRealloc(r->reads, (r->n_reads + 1) * sizeof *reads);
+    if (reads == NULL) {
+        return ERR_NOMEM;
+    }
+    r->reads = reads;
+    reads[r->n_reads++] = (struct raft_read_state){r->remote_reads[i].ctx,
+                                                   failed ? 0 : index, failed};
+    r->remote_reads[i] = r->remote_reads[--r->n_remote_reads];
+    return 0;
+}
+
+int raftStepReadIndexResult(struct raft *r, const struct raft_message *m)
+{
+    const struct raft_read_index_result *a = &m->read_index_result;
+    ASSERT(m->term == r->term);
+    for (unsigned i = 0; i < r->n_remote_reads; i++) {
+        const struct raft_remote_read *q = &r->remote_reads[i];
+        /* Only the leader asked, in the term asked: an answer of a leader
+         * of another term (deposed since) is never used. */
+        if (q->ctx == a->ctx && q->term == m->term && q->leader == m->from) {
+            return raftRemoteDeliver(r, i, a->index, !a->success);
+        }
+    }
+    return 0; /* late: the read already failed */
+}
+
+int raftRemoteReadsCheck(struct raft *r)
+{
+    unsigned i = 0;
+    while (i < r->n_remote_reads) {
+        const struct raft_remote_read *q = &r->remote_reads[i];
+        if (r->state == RAFT_FOLLOWER && r->term == q->term &&
+            r->leader_id == q->leader &&
+            r->now_ms - q->start_ms < r->o.election_timeout_ms) {
+            i++;
+            continue;
+        }
+        int rv = raftRemoteDeliver(r, i, 0, true);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+bool raftFollowerFresh(const struct raft *r, uint64_t now_ms, uint64_t max_ms,
+                       uint64_t *index)
+{
+    if (r->state != RAFT_FOLLOWER || r->leader_id == 0 || !r->fresh_seen ||
+        now_ms < r->fresh_ms || now_ms - r->fresh_ms > max_ms) {
+        return false;
+    }
+    *index = r->fresh_index;
+    return true;
 }
 
 int raftReadStartRounds(struct raft *r)
@@ -169,13 +297,16 @@ static bool raftReadConfirmed(const struct raft *r, uint64_t seq)
 
 static int raftReadDeliver(struct raft *r, const struct raft_pending_read *p)
 {
+    if (p->from != 0) {
+        return raftReadAnswer(r, p->from, p->ctx, p->index, true);
+    }
     struct raft_read_state *reads =
         libRealloc(r->reads, (r->n_reads + 1) * sizeof *reads);
     if (reads == NULL) {
         return ERR_NOMEM;
     }
     r->reads = reads;
-    reads[r->n_reads++] = (struct raft_read_state){p->ctx, p->index};
+    reads[r->n_reads++] = (struct raft_read_state){p->ctx, p->index, false};
     return 0;
 }
 

@@ -405,6 +405,13 @@ int raftStepAppend(struct raft *r, const struct raft_message *m)
         r->commit = a->commit < last_new ? a->commit : last_new;
         rv = raftOnCommitAdvance(r, old);
     }
+    if (r->commit >= a->commit) {
+        /* Caught up with the leader's commit index as of this message:
+         * what raftFollowerFresh (bounded-staleness reads) serves. */
+        r->fresh_seen = true;
+        r->fresh_ms = r->now_ms;
+        r->fresh_index = r->commit;
+    }
     reply.append_result.success = 1;
     reply.append_result.index = last_new;
     reply.append_result.last_index = logLastIndex(&r->log);

@@ -137,16 +137,19 @@ static int replLoadFinish(struct repl *r, const char *target, const char *stage,
     return rv;
 }
 
-static int replLoadStep(struct repl *r, const char *target,
+static int replLoadStep(struct repl *r, uint64_t index, const char *target,
                         const struct repl_load_part *p, int *outcome)
 {
+    /* This entry again after ERR_BUSY from the move: its part is staged. */
+    bool staged = r->load_staged_index == index;
+    r->load_staged_index = 0;
     char stage[REPL_LOAD_STAGE_NAME_SIZE];
     replLoadStageName(stage, sizeof stage, target, p->id);
     if ((p->flags & REPL_LOAD_ABORT) != 0) {
         *outcome = ERR_CANCELED; /* its client went away: drop the stage */
         return 0;
     }
-    if (p->offset == 0) {
+    if (p->offset == 0 && !staged) {
         /* A new load of `target` replaces any other in progress. */
         replLoadDropTarget(r, target);
         if (!replLoadHeaderValid(p->data, p->len, p->page_size)) {
@@ -154,7 +157,7 @@ static int replLoadStep(struct repl *r, const char *target,
             return 0;
         }
     }
-    if (p->len > 0) {
+    if (p->len > 0 && !staged) {
         int rv = vfsStageWrite(r->vfs, stage, p->page_size, p->offset, p->data,
                                p->len);
         if (rv == ERR_NOMEM || rv == ERR_BUSY) {
@@ -169,7 +172,13 @@ static int replLoadStep(struct repl *r, const char *target,
     if ((p->flags & REPL_LOAD_LAST) == 0) {
         return 0;
     }
-    return replLoadFinish(r, target, stage, p, outcome);
+    int rv = replLoadFinish(r, target, stage, p, outcome);
+    if (rv == ERR_BUSY) {
+        /* A connection of this node reads the target: the caller ends it
+         * and applies this entry again (docs/restore.md). */
+        r->load_staged_index = index;
+    }
+    return rv;
 }
 
 int replApplyLoad(struct repl *r, uint64_t index, const char *target,
@@ -177,7 +186,7 @@ int replApplyLoad(struct repl *r, uint64_t index, const char *target,
 {
     PRE(r != NULL && target != NULL && p != NULL);
     int outcome = 0;
-    int rv = replLoadStep(r, target, p, &outcome);
+    int rv = replLoadStep(r, index, target, p, &outcome);
     if (rv != 0) {
         return rv; /* this node cannot apply it: nothing recorded */
     }

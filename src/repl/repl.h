@@ -50,6 +50,10 @@ struct repl {
      * write the next: atomic). */
     uint64_t load_term;
     uint64_t n_loads_dropped;
+    /* The LOAD entry whose last part is staged but whose move found the
+     * target busy (ERR_BUSY): applying it again, once the node ended its
+     * readers, only moves (the part is not written twice). 0: none. */
+    uint64_t load_staged_index;
     _Atomic uint64_t load_result;
     unsigned load_sessions; /* the server's loads running (its loop only) */
 };

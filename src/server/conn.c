@@ -64,11 +64,13 @@ static void connAccount(struct conn *c)
 /* Frees the connection once the stream is closed and the gateway idle. */
 static void connMaybeFree(struct conn *c)
 {
-    if (c->stream != NULL || c->writes_out > 0 || !gatewayClosed(&c->gateway)) {
+    if (c->stream != NULL || c->writes_out > 0 || c->decrypting ||
+        !gatewayClosed(&c->gateway)) {
         return;
     }
     protoReaderClose(&c->reader);
     budgetCharge(&c->node->budget, &c->held_bytes, 0);
+    tlsLinkFree(c->tls);
     libFree(c);
 }
 
@@ -86,6 +88,9 @@ void connClose(struct conn *c)
     queueRemove(&c->link);
     c->node->n_conns--;
     gatewayClose(&c->gateway); /* may finish later: see gatewayClosed */
+    if (c->tls != NULL) {
+        tlsLinkClose(c->tls, c->stream);
+    }
     uv_close((uv_handle_t *)c->stream, connOnClosed);
 }
 
@@ -116,17 +121,18 @@ static void connOnWritten(uv_write_t *req, int status)
     }
 }
 
-int connWrite(struct conn *c, struct buf *msg, conn_written_cb on_written)
+/* Queues `len` bytes (owned from now on) as they are on the stream. */
+static int connWriteRaw(struct conn *c, uint8_t *data, size_t len,
+                        conn_written_cb on_written)
 {
     struct conn_write *w = libMalloc(sizeof *w);
     if (w == NULL) {
-        bufFree(msg);
+        libFree(data);
         return ERR_NOMEM;
     }
-    size_t len;
     w->c = c;
     w->cb = on_written;
-    w->data = bufDetach(msg, &len);
+    w->data = data;
     w->len = len;
     w->req.data = w;
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
@@ -146,6 +152,38 @@ int connWrite(struct conn *c, struct buf *msg, conn_written_cb on_written)
     return 0;
 }
 
+/* TLS: the records OpenSSL has for the stream (sealed by connWrite, or
+ * its own answers such as a key update), in one write. */
+static int connWriteRecords(struct conn *c, conn_written_cb on_written)
+{
+    void *records;
+    size_t len;
+    if (tlsLinkTake(c->tls, &records, &len) != 0) {
+        return ERR_NOMEM;
+    }
+    if (len == 0 && on_written == NULL) {
+        return 0;
+    }
+    return connWriteRaw(c, records, len, on_written);
+}
+
+int connWrite(struct conn *c, struct buf *msg, conn_written_cb on_written)
+{
+    size_t len;
+    uint8_t *data = bufDetach(msg, &len);
+    if (c->tls == NULL) {
+        return connWriteRaw(c, data, len, on_written);
+    }
+    /* The cleartext is sealed at once (one record per 16 KiB of the
+     * message) and let go: only the records wait for the kernel. */
+    int rv = tlsLinkWrite(c->tls, data, len);
+    libFree(data);
+    if (rv != 0) {
+        return ERR_IO;
+    }
+    return connWriteRecords(c, on_written);
+}
+
 /* Hands the stream to the raft transport (CONNECT as first request),
  * with the frame and whatever the reader holds after it. */
 static void connBecomePeer(struct conn *c, const struct proto_frame *f)
@@ -157,7 +195,14 @@ static void connBecomePeer(struct conn *c, const struct proto_frame *f)
     c->node->n_conns--;
     uv_read_stop(stream);
     c->stream = NULL; /* the transport owns it now */
-    peerAccept(c->node, stream, f, &c->reader);
+    if (c->tls != NULL) {
+        /* The transport reads descriptors: a relay decrypts for it. */
+        stream = tlsLinkRelay(c->node, c->tls, stream);
+        c->tls = NULL;
+    }
+    if (stream != NULL) {
+        peerAccept(c->node, stream, f, &c->reader);
+    }
     gatewayClose(&c->gateway); /* no database yet: this frees `c` */
 }
 
@@ -437,16 +482,25 @@ bool connPeekInterrupt(struct conn *c)
     return gatewayPeekInterrupt(&c->gateway, &c->reader);
 }
 
+/* The body of a refused request, read and thrown away. */
+static _Thread_local uint8_t conn_dropped[CONN_READ_CHUNK];
+/* TLS: ciphertext as read, handed to the session at once. */
+static _Thread_local uint8_t conn_records[CONN_READ_CHUNK];
+
 static void connOnAlloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out)
 {
-    static _Thread_local uint8_t dropped[CONN_READ_CHUNK];
+    uint8_t *dropped = conn_dropped;
     struct conn *c = handle->data;
     uint8_t *p;
     size_t avail;
     (void)suggested;
     *out = uv_buf_init(NULL, 0);
+    if (c->tls != NULL) {
+        *out = uv_buf_init((char *)conn_records, sizeof conn_records);
+        return;
+    }
     if (c->draining) {
-        *out = uv_buf_init((char *)dropped, sizeof dropped);
+        *out = uv_buf_init((char *)dropped, CONN_READ_CHUNK);
         return;
     }
     if (protoReaderReserve(&c->reader, CONN_READ_CHUNK, &p, &avail) == 0) {
@@ -454,23 +508,19 @@ static void connOnAlloc(uv_handle_t *handle, size_t suggested, uv_buf_t *out)
     }
 }
 
-static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+/* `nread` bytes of cleartext are in the reader's reserved space (or in
+ * conn_dropped while draining). */
+static void connTake(struct conn *c, size_t nread)
 {
-    struct conn *c = stream->data;
-    (void)buf;
-    if (nread < 0 || (nread == 0 && buf->base == NULL)) {
-        connClose(c);
-        return;
-    }
     if (c->draining) {
         uint64_t n = (uint64_t)nread;
         c->drain_bytes = n < c->drain_bytes ? c->drain_bytes - n : 0;
         connDrainCheck(c);
         return;
     }
-    protoReaderCommit(&c->reader, (size_t)nread);
+    protoReaderCommit(&c->reader, nread);
     gatewayOnInput(&c->gateway, &c->reader); /* INTERRUPT while running */
-    c->arrived_bytes += (size_t)nread;
+    c->arrived_bytes += nread;
     if (c->arrived_bytes >= CONN_READ_CHUNK) {
         c->active_ms = uv_now(&c->node->loop); /* a request arriving */
         c->arrived_bytes = 0;
@@ -478,16 +528,69 @@ static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     connPump(c);
 }
 
+/* TLS: every whole record buffered is decrypted straight into the reader
+ * (as a plaintext read puts its bytes there), then whatever OpenSSL has
+ * to say back (a key update) is written. */
+static void connDecrypt(struct conn *c)
+{
+    c->decrypting = true; /* a CONNECT would free `c` under the loop */
+    while (!c->closing && (!c->refused || c->draining)) {
+        uint8_t *p = conn_dropped;
+        size_t avail = CONN_READ_CHUNK, got;
+        if (!c->draining &&
+            protoReaderReserve(&c->reader, CONN_READ_CHUNK, &p, &avail) != 0) {
+            connClose(c);
+            break;
+        }
+        int rv = tlsLinkRead(c->tls, p, avail, &got);
+        if (rv == ERR_AGAIN) {
+            break;
+        }
+        if (rv != 0) {
+            connClose(c); /* close_notify, or no record of ours (logged) */
+            break;
+        }
+        connTake(c, got);
+    }
+    if (!c->closing && connWriteRecords(c, NULL) != 0) {
+        connClose(c);
+    }
+    c->decrypting = false;
+    if (c->closing) {
+        connMaybeFree(c);
+    }
+}
+
+static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = stream->data;
+    if (nread < 0 || (nread == 0 && buf->base == NULL)) {
+        connClose(c);
+        return;
+    }
+    if (c->tls == NULL) {
+        connTake(c, (size_t)nread);
+        return;
+    }
+    if (tlsLinkFeed(c->tls, buf->base, (size_t)nread) != 0) {
+        connClose(c);
+        return;
+    }
+    connDecrypt(c);
+}
+
 void connStartAs(struct dqlite_node *node, uv_stream_t *stream,
-                 enum tls_role role)
+                 enum tls_role role, struct tls_session *tls)
 {
     struct conn *c = libCalloc(1, sizeof *c);
     if (c == NULL) {
+        tlsLinkFree(tls);
         uv_close((uv_handle_t *)stream, connOnRawClosed);
         return;
     }
     c->node = node;
     c->role = role;
+    c->tls = tls;
     c->stream = stream;
     stream->data = c;
     protoReaderInit(&c->reader, PROTO_SIDE_SERVER);
@@ -498,6 +601,10 @@ void connStartAs(struct dqlite_node *node, uv_stream_t *stream,
     c->reading = true;
     if (uv_read_start(stream, connOnAlloc, connOnRead) != 0) {
         connClose(c);
+        return;
+    }
+    if (tls != NULL) {
+        connDecrypt(c); /* records that came with the handshake's end */
     }
 }
 

@@ -97,13 +97,18 @@ struct conn {
     uint64_t drain_bytes;  /* ...still to come */
     uint64_t drain_end_ms; /* ...until then at most */
     bool first_request_seen;
-    enum tls_role role; /* what the client's certificate made it (tls.h) */
+    enum tls_role role;      /* what the client's certificate made it (tls.h) */
+    struct tls_session *tls; /* owned: TLS on `stream`, NULL without */
+    bool decrypting;         /* in connDecrypt: not to be freed */
 };
 
 /* Take ownership of an accepted stream and start reading; `role` is what
- * the client's TLS certificate made it (TLS_ROLE_NONE without TLS). */
+ * the client's TLS certificate made it (TLS_ROLE_NONE without TLS), `tls`
+ * (owned) the TLS session whose handshake is done on `stream` (NULL
+ * without TLS): its records are read, decrypted into the reader and
+ * written by the connection itself (tls.h, the seam). */
 void connStartAs(struct dqlite_node *node, uv_stream_t *stream,
-                 enum tls_role role);
+                 enum tls_role role, struct tls_session *tls);
 
 /* Close the connection; memory is released once libuv and the gateway are
  * done with it. */

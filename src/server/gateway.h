@@ -129,6 +129,10 @@ struct gateway {
     struct queue group_link;  /* in group->members */
     bool group_deferred;      /* db thread: not run in it, next time */
     struct gateway_slot slot; /* its own proposal in flight */
+    /* Read consistency (gateway_read.c): enum gateway_read_level, and
+     * the bound of GATEWAY_READ_BOUNDED. */
+    int read_level;
+    uint64_t read_bound_ms;
 };
 
 void gatewayInit(struct gateway *g, struct conn *conn);

@@ -78,6 +78,23 @@ bool gatewaySelectStatement(struct gateway *g);
  * callback continues the request; a refusal is answered at once. */
 void gatewayAwait(struct gateway *g, replica_wait_cb cb,
                   int (*start)(struct replica *r, struct replica_wait *w));
+/* Read consistency (gateway_read.c, docs/protocol.md). */
+enum gateway_read_level {
+    GATEWAY_READ_LEADER = 0, /* until the pragma: followers say "not leader" */
+    GATEWAY_READ_LINEARIZABLE = 1,
+    GATEWAY_READ_BOUNDED = 2,
+    GATEWAY_READ_ANY = 3,
+};
+#define GATEWAY_READ_BOUND_MAX_MS 3600000
+typedef int (*read_start_fn)(struct replica *r, struct replica_wait *w);
+/* EXEC_SQL / QUERY_SQL: answers `PRAGMA dqlite_consistency[ = level]` and
+ * returns true; false for any other statement. */
+bool gatewayReadPragma(struct gateway *g);
+/* Like gatewayCheckLeader, for reads: a follower that holds a copy (not a
+ * spare) passes too once the connection chose a level. */
+bool gatewayCheckReader(struct gateway *g);
+/* The wait a query starts with, for this node's role and the level. */
+read_start_fn gatewayReadGate(struct gateway *g);
 /* Closes the SQLite connection once nothing is in flight (closing). */
 void gatewayCloseDb(struct gateway *g);
 

@@ -101,6 +101,16 @@ static void queryBatchWork(struct worker_job *job)
     int rc = SQLITE_OK;
     bufReset(&g->out);
     g->has_frames = false;
+    if (g->sqlconn.ended != NULL) {
+        /* The replica reset the statement to replace its database
+         * (replicaEndReaders): stepping it again would restart it on the
+         * new content; the stream fails instead. */
+        gatewaySetError(g, SQLITE_ABORT, g->sqlconn.ended);
+        g->sqlconn.ended = NULL;
+        g->stream_done = true;
+        queryEndStatement(g);
+        return;
+    }
     workerReadStepping();
     enum sql_batch_end end =
         sqlRowsBatch(g->stmt, &g->out, GATEWAY_BATCH_BYTES, &rc);
@@ -122,6 +132,7 @@ static bool queryStartStatement(struct gateway *g)
     g->rc = SQLITE_OK;
     g->committed = false;
     g->has_frames = false;
+    g->sqlconn.ended = NULL; /* about a statement that is over */
     if (g->owns_stmt && !queryPrepare(g)) {
         if (g->stmt != NULL) {
             queryEndStatement(g);
@@ -330,11 +341,9 @@ static void queryOnRead(struct replica_wait *w, int status)
 
 void gatewayQuery(struct gateway *g)
 {
-    if (!gatewayCheckLeader(g) || !gatewaySelectStatement(g)) {
+    if (!gatewayCheckReader(g) || !gatewaySelectStatement(g)) {
         return;
     }
     g->streaming = false;
-    gatewayAwait(g, queryOnRead,
-                 gatewayNode(g)->linearizable_reads ? replicaRead
-                                                    : replicaBarrier);
+    gatewayAwait(g, queryOnRead, gatewayReadGate(g));
 }

@@ -97,6 +97,7 @@ void gatewayRun(struct gateway *g, worker_fn work, worker_fn next)
 void gatewayRunRead(struct gateway *g, worker_fn work, worker_fn next)
 {
     sqlJobSet(g, work, next);
+    g->job.db = g->db;
     workerSubmitRead(&gatewayNode(g)->worker, &g->job);
 }
 
@@ -512,6 +513,19 @@ static void prepareDone(struct worker_job *job)
     gatewayRespond(g, &resp);
 }
 
+static void prepareOnRead(struct replica_wait *w, int status)
+{
+    struct gateway *g = GATEWAY_OF(w, wait);
+    g->wait_out = false;
+    if (g->closing) {
+        gatewayCloseDb(g);
+    } else if (status != 0) {
+        gatewayFailErr(g, status);
+    } else {
+        gatewayRun(g, prepareWork, prepareDone);
+    }
+}
+
 static unsigned sqlStmtCount(const struct gateway *g)
 {
     unsigned n = 0;
@@ -523,11 +537,17 @@ static unsigned sqlStmtCount(const struct gateway *g)
 
 static void sqlPrepare(struct gateway *g)
 {
-    if (!gatewayCheckLeader(g) || !gatewayCheckDb(g, g->req.prepare.db_id)) {
+    if (!gatewayCheckReader(g) || !gatewayCheckDb(g, g->req.prepare.db_id)) {
         return;
     }
     if (sqlStmtCount(g) >= GATEWAY_MAX_STMTS) {
         gatewayFailure(g, SQLITE_ERROR, "too many prepared statements");
+        return;
+    }
+    if (!replicaIsLeader(&gatewayNode(g)->replica)) {
+        /* A follower read (gateway_read.c): the schema is read at the
+         * connection's level, as the query will be. */
+        gatewayAwait(g, prepareOnRead, gatewayReadGate(g));
         return;
     }
     gatewayRun(g, prepareWork, prepareDone);
@@ -571,12 +591,17 @@ void gatewaySql(struct gateway *g)
     case PROTO_REQ_FINALIZE:
         sqlFinalize(g);
         break;
-    case PROTO_REQ_EXEC:
     case PROTO_REQ_EXEC_SQL:
+    case PROTO_REQ_QUERY_SQL:
+        if (gatewayReadPragma(g)) {
+            break;
+        }
+        g->req.type == PROTO_REQ_EXEC_SQL ? gatewayExec(g) : gatewayQuery(g);
+        break;
+    case PROTO_REQ_EXEC:
         gatewayExec(g);
         break;
     case PROTO_REQ_QUERY:
-    case PROTO_REQ_QUERY_SQL:
         gatewayQuery(g);
         break;
     case PROTO_REQ_DUMP:

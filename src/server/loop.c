@@ -119,7 +119,7 @@ static void loopOnConnection(uv_stream_t *listener, int status)
         tlsAccept(n, client); /* the TLS link owns `client` from here */
         return;
     }
-    connStartAs(n, client, TLS_ROLE_NONE); /* the connection owns it */
+    connStartAs(n, client, TLS_ROLE_NONE, NULL); /* the connection owns it */
 }
 
 /* connClose takes the connection off the list; closing one may close

@@ -112,6 +112,7 @@ void dqlite_node_destroy(dqlite_node *n)
     metricsClose(&n->metrics);
     raftConfClose(&n->metrics_conf);
     libFree(n->http_address);
+    libFree(n->http_auth_file);
     pthread_cond_destroy(&n->cond);
     pthread_mutex_destroy(&n->lock);
     libFree(n->address);

@@ -176,6 +176,7 @@ struct dqlite_node {
     bool catching_up; /* applied far behind commit */
     uint64_t catchup_since_ms;
     char *http_address;       /* NULL: no HTTP listener */
+    char *http_auth_file;     /* NULL: rqlite's API open to every client */
     struct http_server *http; /* started with the node */
     struct http_rqlite *rqlite;
 };

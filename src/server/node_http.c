@@ -46,6 +46,25 @@ int dqlite_node_set_http_address(dqlite_node *n, const char *address)
     return 0;
 }
 
+int dqlite_node_set_http_auth(dqlite_node *n, const char *path)
+{
+    if (n == NULL || path == NULL || path[0] == '\0') {
+        return DQLITE_MISUSE;
+    }
+    if (n->state != NODE_CREATED) {
+        nodeErrorf(n, "node already started");
+        return DQLITE_MISUSE;
+    }
+    /* Read at start (httpRqliteCreate): a bad file fails the start. */
+    char *copy = libStrdup(path);
+    if (copy == NULL) {
+        return DQLITE_NOMEM;
+    }
+    libFree(n->http_auth_file);
+    n->http_auth_file = copy;
+    return 0;
+}
+
 const char *dqlite_node_get_http_address(dqlite_node *n)
 {
     if (n == NULL || n->http == NULL) {
@@ -154,6 +173,7 @@ static int nodeHttpRqlite(struct dqlite_node *n, const struct http_tls *tls,
         .tls_cert_file = tls->cert_file,
         .tls_key_file = tls->key_file,
         .tls_ca_file = tls->ca_file,
+        .auth_file = n->http_auth_file,
     };
     char errmsg[NODE_ERRMSG_LEN];
     if (httpRqliteCreate(&n->rqlite, &c, errmsg, sizeof errmsg) != 0) {

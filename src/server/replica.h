@@ -39,10 +39,17 @@ struct metrics;
 
 /* A client's SQLite connection, known to the db thread so that applying a
  * committed entry can roll back a transaction a deposed leader's client
- * left open (it would otherwise hold the write lock the entry needs).
- * Registered and unregistered on the db thread only. */
+ * left open (it would otherwise hold the write lock the entry needs), and
+ * so that replacing a database (the last part of a LOAD, a snapshot
+ * install) can end the statements reading it: a client never stops a
+ * node (docs/server.md, "Readers of a replaced database"). Registered and
+ * unregistered on the db thread only. */
 struct replica_sqlconn {
     sqlite3 *db;
+    /* Set (db thread) when the replica reset a statement of this
+     * connection that was running: why, a static string the owner answers
+     * its next step with; the owner clears it. NULL otherwise. */
+    const char *ended;
     struct queue link;
 };
 typedef void (*replica_wait_cb)(struct replica_wait *w, int status);
@@ -183,6 +190,16 @@ int replicaPropose(struct replica *r, uint8_t *data, size_t len,
                    struct replica_wait *w);
 int replicaBarrier(struct replica *r, struct replica_wait *w);
 int replicaRead(struct replica *r, struct replica_wait *w);
+/* Reads on any node (follower reads, docs/protocol.md "Read
+ * consistency"): linearizable (a follower asks the leader's read index;
+ * ERR_READ_UNCONFIRMED through the callback when no answer comes within
+ * an election timeout), bounded (ERR_READ_STALE when this follower last
+ * caught up with its leader more than max_ms ago), any (what is applied).
+ * On the leader: replicaRead, replicaBarrier, replicaBarrier. */
+int replicaReadFollower(struct replica *r, struct replica_wait *w);
+int replicaReadBounded(struct replica *r, struct replica_wait *w,
+                       uint64_t max_ms);
+int replicaReadAny(struct replica *r, struct replica_wait *w);
 
 /* Callback once entry `index` is applied here (0), or an error. */
 int replicaWaitApplied(struct replica *r, uint64_t index,

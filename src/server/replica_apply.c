@@ -10,6 +10,7 @@
  * before the job runs.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "lib/alloc.h"
 #include "lib/assert.h"
@@ -41,11 +42,60 @@ void replicaSqlConnRemove(struct replica_sqlconn *c)
     queueRemove(&c->link);
 }
 
-/* Db thread: a local connection holds a write transaction (its node lost
- * leadership meanwhile): roll every open transaction back. Its client
- * learns it on its next request, which a follower refuses anyway. */
-static void applyRollbackLocal(struct replica *r)
+unsigned replicaEndReaders(struct replica *r, const char *name, const char *why)
 {
+    /* Queries the reader pool steps now use their connection: they stop
+     * first (docs/server.md, "Parallel readers"). */
+    unsigned touched = r->worker != NULL ? workerEndReads(r->worker) : 0;
+    struct queue *q;
+    QUEUE_FOREACH(q, &r->sql_conns)
+    {
+        struct replica_sqlconn *c = QUEUE_DATA(q, struct replica_sqlconn, link);
+        const char *file = sqlite3_db_filename(c->db, "main");
+        if (name != NULL && (file == NULL || strcmp(file, name) != 0)) {
+            continue;
+        }
+        bool ended = false;
+        /* A statement between two batches of a query holds its read
+         * transaction; resetting it releases it (the gateway fails the
+         * next batch with `why`, never restarting it on the new file). */
+        for (sqlite3_stmt *s = sqlite3_next_stmt(c->db, NULL); s != NULL;
+             s = sqlite3_next_stmt(c->db, s)) {
+            if (sqlite3_stmt_busy(s)) {
+                sqlite3_reset(s);
+                ended = true;
+            }
+        }
+        if (!sqlite3_get_autocommit(c->db)) {
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            ended = true;
+        }
+        if (ended) {
+            c->ended = why;
+            touched++;
+        }
+    }
+    return touched;
+}
+
+/* Db thread: an entry found its database locked by a connection of this
+ * node. A LOAD's last part replaces the database: the readers of its
+ * target end (their queries fail with REPLICA_ENDED_BY_LOAD). Any other
+ * entry found a write transaction a deposed leader's client left open:
+ * every open transaction is rolled back, its client learns it on its next
+ * request, which a follower refuses anyway. Either way the entry is then
+ * applied as on every other node: a client never stops a node. */
+static void applyUnlock(struct replica *r, const struct raft_entry *e)
+{
+    struct repl_command cmd;
+    if (replPeekType(e->data, e->len) == REPL_LOAD &&
+        replDecode(e->data, e->len, &cmd) == 0) {
+        unsigned n = replicaEndReaders(r, cmd.name, REPLICA_ENDED_BY_LOAD);
+        replicaLogf(r, REPLICA_LOG_INFO,
+                    "ended %u reader(s) of %s replaced by a restore", n,
+                    cmd.name);
+        return;
+    }
     struct queue *q;
     QUEUE_FOREACH(q, &r->sql_conns)
     {
@@ -61,7 +111,7 @@ static int applyEntry(struct replica *r, uint64_t index,
 {
     int rv = replApply(&r->repl, index, e->data, e->len);
     if (rv == ERR_BUSY) {
-        applyRollbackLocal(r);
+        applyUnlock(r, e);
         rv = replApply(&r->repl, index, e->data, e->len);
     }
     return rv;
@@ -276,11 +326,19 @@ void replicaWakeApplied(struct replica *r)
 void replicaReadsReady(struct replica *r, const struct raft_read_state *reads,
                        unsigned n)
 {
+    struct queue failed;
+    queueInit(&failed);
     for (unsigned i = 0; i < n; i++) {
         struct queue *q;
         QUEUE_FOREACH(q, &r->reads)
         {
             struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
+            if (w->ctx == reads[i].ctx && reads[i].failed) {
+                /* A follower read the leader did not confirm (raft.h). */
+                queueRemove(&w->link);
+                queueInsertTail(&failed, &w->link);
+                break;
+            }
             if (w->ctx == reads[i].ctx) {
                 uint64_t fence = replicaFence(r);
                 w->index = reads[i].index > fence ? reads[i].index : fence;
@@ -289,6 +347,7 @@ void replicaReadsReady(struct replica *r, const struct raft_read_state *reads,
             }
         }
     }
+    replicaCompleteQueue(&failed, ERR_READ_UNCONFIRMED);
     if (n > 0) {
         replicaWakeApplied(r);
     }
@@ -392,6 +451,7 @@ int replicaRead(struct replica *r, struct replica_wait *w)
     }
     w->ctx = ++r->next_read_ctx;
     w->read_confirmed = false;
+    w->deadline_ms = 0; /* ended by leadership loss, not by time */
     rv = raftReadIndex(r->raft, w->ctx, replicaNowMs(r));
     if (rv != 0) {
         return rv;
@@ -399,6 +459,74 @@ int replicaRead(struct replica *r, struct replica_wait *w)
     queueInsertTail(&r->reads, &w->link);
     replicaProcess(r);
     return 0;
+}
+
+/* Follower reads (docs/protocol.md "Read consistency"). On the leader
+ * each is the leader's own read. */
+int replicaReadFollower(struct replica *r, struct replica_wait *w)
+{
+    if (r->closing) {
+        return ERR_SHUTDOWN;
+    }
+    if (replicaIsLeader(r)) {
+        return replicaRead(r, w);
+    }
+    /* raftReadIndex asks the leader (ERR_NOTLEADER when none is known);
+     * the answer comes through replicaReadsReady like a leader's. */
+    w->ctx = ++r->next_read_ctx;
+    w->read_confirmed = false;
+    /* The core fails the read after an election timeout without the
+     * leader's answer; once answered, the follower must also have applied
+     * up to the index by this deadline (it may be cut off meanwhile). */
+    w->deadline_ms = replicaNowMs(r) + 2 * (uint64_t)r->o.election_ms;
+    int rv = raftReadIndex(r->raft, w->ctx, replicaNowMs(r));
+    if (rv != 0) {
+        return rv;
+    }
+    queueInsertTail(&r->reads, &w->link);
+    replicaProcess(r);
+    return 0;
+}
+
+/* Serves at an index already known committed: at once once applied. */
+static int replicaReadAt(struct replica *r, struct replica_wait *w,
+                         uint64_t index)
+{
+    w->index = index;
+    if (w->index <= r->applied) {
+        queueInit(&w->link);
+        w->cb(w, 0);
+        return 0;
+    }
+    queueInsertTail(&r->barriers, &w->link);
+    return 0;
+}
+
+int replicaReadBounded(struct replica *r, struct replica_wait *w,
+                       uint64_t max_ms)
+{
+    uint64_t index;
+    if (r->closing) {
+        return ERR_SHUTDOWN;
+    }
+    if (replicaIsLeader(r)) {
+        return replicaBarrier(r, w);
+    }
+    if (!raftFollowerFresh(r->raft, replicaNowMs(r), max_ms, &index)) {
+        return ERR_READ_STALE;
+    }
+    return replicaReadAt(r, w, index);
+}
+
+int replicaReadAny(struct replica *r, struct replica_wait *w)
+{
+    if (r->closing) {
+        return ERR_SHUTDOWN;
+    }
+    if (replicaIsLeader(r)) {
+        return replicaBarrier(r, w);
+    }
+    return replicaReadAt(r, w, r->applied);
 }
 
 void replicaCancel(struct replica_wait *w)
@@ -437,6 +565,8 @@ int replicaWaitRole(struct replica *r, uint64_t id, int role,
 
 /* A role wait is met once the configuration holding the role is committed:
  * it then becomes a wait for that index to be applied. */
+static void replicaExpireReads(struct replica *r, uint64_t now_ms);
+
 void replicaCheckRoles(struct replica *r)
 {
     struct queue *q, *tmp;
@@ -461,6 +591,24 @@ void replicaCheckRoles(struct replica *r)
     }
     replicaCompleteQueue(&expired, ERR_TIMEOUT);
     replicaWakeApplied(r);
+    replicaExpireReads(r, now_ms);
+}
+
+/* Follower reads past their deadline (replicaReadFollower) fail. */
+static void replicaExpireReads(struct replica *r, uint64_t now_ms)
+{
+    struct queue *q, *tmp;
+    struct queue expired;
+    queueInit(&expired);
+    QUEUE_FOREACH_SAFE(q, tmp, &r->reads)
+    {
+        struct replica_wait *w = QUEUE_DATA(q, struct replica_wait, link);
+        if (w->deadline_ms != 0 && now_ms >= w->deadline_ms) {
+            queueRemove(q);
+            queueInsertTail(&expired, q);
+        }
+    }
+    replicaCompleteQueue(&expired, ERR_READ_BEHIND);
 }
 
 int replicaWaitTransfer(struct replica *r, struct replica_wait *w)

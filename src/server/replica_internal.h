@@ -69,6 +69,17 @@ void replicaInstallSnapshot(struct replica *r,
  * that file was superseded (*newest: the newer one's index, else 0) it
  * sets install_skipped instead and returns 0. */
 int replicaInstallLoad(struct replica *r, uint64_t index, uint64_t *newest);
+
+/* Db thread: ends what the connections of this node hold on database
+ * `name` (every database when NULL) so that it can be replaced: running
+ * statements are reset (their connection's `ended` set to `why`), open
+ * transactions rolled back. Returns how many connections it touched. */
+unsigned replicaEndReaders(struct replica *r, const char *name,
+                           const char *why);
+
+#define REPLICA_ENDED_BY_LOAD "database replaced by a restore"
+#define REPLICA_ENDED_BY_SNAPSHOT "database replaced by a snapshot install"
+
 void replicaSnapshotRead(struct replica *r,
                          const struct raft_snapshot_read *read);
 void replicaMaybeSnapshot(struct replica *r);

@@ -52,6 +52,17 @@ int replicaInstallLoad(struct replica *r, uint64_t index, uint64_t *newest)
         return rv;
     }
     rv = replSnapshotRestore(&r->repl, data, len);
+    if (rv == ERR_BUSY) {
+        /* A connection of this node reads (or writes, its node deposed) a
+         * database the snapshot replaces: it ends, then the install goes
+         * on as on every other node (docs/server.md). */
+        unsigned n = replicaEndReaders(r, NULL, REPLICA_ENDED_BY_SNAPSHOT);
+        replicaLogf(r, REPLICA_LOG_INFO,
+                    "ended %u connection(s) reading databases a snapshot "
+                    "install replaces",
+                    n);
+        rv = replSnapshotRestore(&r->repl, data, len);
+    }
     if (rv == 0) {
         r->install_skipped = false;
     }

@@ -1,11 +1,13 @@
 /*
- * TLS links (see tls.h): OpenSSL over memory BIOs between a network stream
- * (ciphertext) and a Unix socketpair end (cleartext for the rest of the
- * node). A link goes SNIFF (accepted only: the first two bytes must open a
- * TLS record) -> HANDSHAKE (bounded by the handshake timeout) -> OPEN
- * (relaying both ways, with back-pressure) -> closed; when either side
- * ends, what is queued for the other is written (for at most
- * TLS_LINGER_MS) before everything is closed.
+ * TLS links (see tls.h): OpenSSL over memory BIOs on a network stream
+ * (ciphertext). A link goes SNIFF (accepted only: the first two bytes must
+ * open a TLS record) -> HANDSHAKE (bounded by the handshake timeout) ->
+ * then either hands the stream and its session to conn.c (accepted: TLS
+ * inside the connection, the tlsLink* seam) or OPEN: relaying both ways to
+ * a Unix socketpair end, with back-pressure (dialled peer streams, and
+ * accepted ones after CONNECT) -> closed; when either side of a relay ends,
+ * what is queued for the other is written (for at most TLS_LINGER_MS)
+ * before everything is closed.
  */
 #include "server/tls.h"
 
@@ -80,6 +82,15 @@ struct tls_link {
     bool closing;
     uint8_t sniffed[2];
     unsigned n_sniffed;
+    char peer[128];
+};
+
+/* TLS inside a client connection (the seam for conn.c, see tls.h). */
+struct tls_session {
+    struct dqlite_node *node;
+    SSL *ssl;
+    BIO *in;  /* ciphertext conn.c read, for OpenSSL */
+    BIO *out; /* records OpenSSL sealed, for conn.c to write */
     char peer[128];
 };
 
@@ -161,6 +172,11 @@ static SSL_CTX *tlsMakeContext(const struct tls_state *t, bool server,
         (t->flags & DQLITE_TLS_ALLOW_TLS12) ? TLS1_2_VERSION : TLS1_3_VERSION;
     SSL_CTX_set_min_proto_version(ctx, min);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+    /* Per-record costs: OpenSSL takes all the ciphertext buffered in one
+     * go (the input is a memory BIO: nothing is over-read from a socket)
+     * and keeps its record buffers between records. */
+    SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_clear_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     step = "load the certificate";
     if (SSL_CTX_use_certificate_chain_file(ctx, t->cert) != 1) {
         goto fail;
@@ -556,32 +572,35 @@ static int tlsOpenPlain(struct tls_link *l, int fd)
     return 0;
 }
 
-/* Accepted: a socketpair, one end ours, the other a client connection of
- * the node with the role the certificate gives. */
-static int tlsStartConn(struct tls_link *l)
+/* Accepted: the session and the stream go to conn.c, which runs TLS on
+ * its connection from now on (tlsLink*); the link itself goes away. */
+static int tlsHandOver(struct tls_link *l)
 {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        return ERR_IO;
-    }
-    uv_pipe_t *p = libMalloc(sizeof *p);
-    if (p == NULL) {
-        close(sv[0]);
-        close(sv[1]);
+    struct tls_state *t = tlsOf(l->node);
+    struct tls_session *s = libMalloc(sizeof *s);
+    if (s == NULL) {
         return ERR_NOMEM;
     }
-    if (tlsOpenPlain(l, sv[0]) != 0) {
-        close(sv[1]);
-        libFree(p);
-        return ERR_IO;
+    s->node = l->node;
+    s->ssl = l->ssl;
+    s->in = l->in;
+    s->out = l->out;
+    snprintf(s->peer, sizeof s->peer, "%s", l->peer);
+    enum tls_role role = tlsRoleOf(l->ssl);
+    uv_stream_t *net = l->net;
+    l->ssl = NULL; /* the session's now */
+    l->stage = TLS_ENDING;
+    l->closing = true;
+    queueRemove(&l->link);
+    t->n_links--;
+    if (l->net_reading) {
+        uv_read_stop(net);
+        l->net_reading = false;
     }
-    uv_pipe_init(&l->node->loop, p, 0);
-    if (uv_pipe_open(p, sv[1]) != 0) {
-        close(sv[1]);
-        uv_close((uv_handle_t *)p, tlsFreeHandle);
-        return ERR_IO;
-    }
-    connStartAs(l->node, (uv_stream_t *)p, tlsRoleOf(l->ssl));
+    l->net = NULL; /* conn.c's now */
+    l->handles--;
+    uv_close((uv_handle_t *)&l->timer, tlsOnHandleClosed); /* frees `l` */
+    connStartAs(s->node, net, role, s);
     return 0;
 }
 
@@ -590,21 +609,23 @@ static void tlsHandshakeDone(struct tls_link *l)
     int rv;
     uv_timer_stop(&l->timer);
     l->stage = TLS_OPEN;
+    nodeLogf(l->node, DQLITE_LOG_DEBUG, "TLS: %s %s with %s",
+             l->accepted ? "accepted" : "connected", SSL_get_version(l->ssl),
+             l->peer);
     if (l->accepted) {
-        rv = tlsStartConn(l);
+        rv = tlsHandOver(l);
     } else {
         int fd = l->plain_fd;
         l->plain_fd = -1;
         rv = tlsOpenPlain(l, fd);
     }
-    nodeLogf(l->node, DQLITE_LOG_DEBUG, "TLS: %s %s with %s",
-             l->accepted ? "accepted" : "connected", SSL_get_version(l->ssl),
-             l->peer);
     if (rv != 0) {
         tlsClose(l);
         return;
     }
-    tlsUpdateReading(l);
+    if (!l->closing) {
+        tlsUpdateReading(l);
+    }
 }
 
 /* Runs OpenSSL over what arrived: handshake, then cleartext out. */
@@ -823,6 +844,138 @@ void tlsAccept(struct dqlite_node *n, uv_stream_t *stream)
         return;
     }
     tlsUpdateReading(l);
+}
+
+/* ------------------------------------------------- TLS in conn.c (seam) */
+
+int tlsLinkFeed(struct tls_session *s, const void *data, size_t len)
+{
+    PRE(len <= INT32_MAX);
+    return BIO_write(s->in, data, (int)len) == (int)len ? 0 : ERR_NOMEM;
+}
+
+int tlsLinkRead(struct tls_session *s, void *out, size_t cap, size_t *n)
+{
+    char err[256];
+    size_t got = 0;
+    if (!SSL_has_pending(s->ssl) && BIO_ctrl_pending(s->in) == 0) {
+        return ERR_AGAIN; /* spares OpenSSL's failing call and its errors */
+    }
+    int r = SSL_read_ex(s->ssl, out, cap, &got);
+    if (r == 1) {
+        POST(got > 0 && got <= cap);
+        *n = got;
+        return 0;
+    }
+    int e = SSL_get_error(s->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        return ERR_AGAIN;
+    }
+    if (e != SSL_ERROR_ZERO_RETURN) {
+        nodeLogf(s->node, DQLITE_LOG_WARN,
+                 "TLS: bad record from %s after the handshake, closing: %s",
+                 s->peer, tlsError(err, sizeof err));
+    }
+    ERR_clear_error();
+    return ERR_IO;
+}
+
+int tlsLinkWrite(struct tls_session *s, const void *data, size_t len)
+{
+    size_t done = 0;
+    if (len == 0) {
+        return 0;
+    }
+    if (SSL_write_ex(s->ssl, data, len, &done) != 1 || done != len) {
+        ERR_clear_error();
+        return ERR_IO;
+    }
+    return 0;
+}
+
+int tlsLinkTake(struct tls_session *s, void **data, size_t *len)
+{
+    size_t pending = BIO_ctrl_pending(s->out);
+    *data = NULL;
+    *len = 0;
+    if (pending == 0) {
+        return 0;
+    }
+    char *p = libMalloc(pending);
+    if (p == NULL) {
+        return ERR_NOMEM;
+    }
+    int n = BIO_read(s->out, p, (int)pending); /* a mem BIO: all of it */
+    ASSERT(n == (int)pending);
+    *data = p;
+    *len = pending;
+    return 0;
+}
+
+void tlsLinkClose(struct tls_session *s, uv_stream_t *stream)
+{
+    void *data;
+    size_t len;
+    if (SSL_get_shutdown(s->ssl) & SSL_SENT_SHUTDOWN) {
+        return;
+    }
+    SSL_shutdown(s->ssl); /* close_notify, best effort */
+    ERR_clear_error();
+    if (tlsLinkTake(s, &data, &len) == 0 && len > 0) {
+        uv_buf_t b = uv_buf_init(data, (unsigned)len);
+        uv_try_write(stream, &b, 1); /* never waited for */
+    }
+    libFree(data);
+}
+
+void tlsLinkFree(struct tls_session *s)
+{
+    if (s != NULL) {
+        SSL_free(s->ssl); /* frees the BIOs too */
+        libFree(s);
+    }
+}
+
+uv_stream_t *tlsLinkRelay(struct dqlite_node *n, struct tls_session *s,
+                          uv_stream_t *stream)
+{
+    struct tls_state *t = tlsOf(n);
+    struct tls_link *l = libCalloc(1, sizeof *l);
+    uv_pipe_t *p = libMalloc(sizeof *p);
+    int sv[2] = {-1, -1};
+    if (l == NULL || p == NULL ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        libFree(l);
+        libFree(p);
+        tlsLinkFree(s);
+        uv_close((uv_handle_t *)stream, tlsFreeHandle);
+        return NULL;
+    }
+    l->ssl = s->ssl;
+    l->in = s->in;
+    l->out = s->out;
+    snprintf(l->peer, sizeof l->peer, "%s", s->peer);
+    libFree(s);
+    l->node = n;
+    l->accepted = true;
+    l->stage = TLS_OPEN;
+    l->plain_fd = -1;
+    l->net = stream;
+    stream->data = l;
+    uv_timer_init(&n->loop, &l->timer);
+    l->timer.data = l;
+    l->handles = 2; /* net, timer */
+    queueInsertTail(&t->links, &l->link);
+    t->n_links++;
+    uv_pipe_init(&n->loop, p, 0);
+    if (tlsOpenPlain(l, sv[0]) != 0 || uv_pipe_open(p, sv[1]) != 0) {
+        close(sv[1]);
+        uv_close((uv_handle_t *)p, tlsFreeHandle);
+        tlsClose(l);
+        return NULL;
+    }
+    tlsRelay(l); /* records conn.c left undecrypted */
+    return (uv_stream_t *)p;
 }
 
 /* ------------------------------------------------------------ dialling */

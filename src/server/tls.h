@@ -1,15 +1,20 @@
 /*
  * TLS on the node's port (dqlite_node_set_tls): the one place that speaks
  * OpenSSL. Every accepted stream, and every stream the transport dials to
- * a peer, goes through a TLS link: OpenSSL runs over memory BIOs fed by the
- * libuv stream, so nothing blocks the loop, handshakes included. Once the
- * handshake is done the link relays cleartext to a Unix socketpair whose
- * other end is an ordinary stream for the rest of the node: conn.c (and,
- * after CONNECT, the raft transport) on an accepted stream; the transport
- * on a dialled one. Nothing is read from a stranger before its certificate
- * is verified (mutual TLS); plaintext is told apart by its first two bytes
- * (a TLS record starts 0x16 0x03) and closed, logged once per address per
- * TLS_REFUSED_LOG_MS.
+ * a peer, starts as a TLS link: OpenSSL runs over memory BIOs fed by the
+ * libuv stream, so nothing blocks the loop, handshakes included. Nothing
+ * is read from a stranger before its certificate is verified (mutual TLS);
+ * plaintext is told apart by its first two bytes (a TLS record starts 0x16
+ * 0x03) and closed, logged once per address per TLS_REFUSED_LOG_MS.
+ *
+ * Once the handshake is done, an accepted stream and its session go to
+ * conn.c, which runs TLS on the connection itself through the seam below
+ * (tlsLink*: records decrypted straight into its reader, responses sealed
+ * and written in one uv_write): no extra descriptor, copy or wakeup. The
+ * raft transport reads and writes descriptors, so its streams keep a relay:
+ * the link passes cleartext to a Unix socketpair whose other end the
+ * transport owns (a dialled peer stream; an accepted one after its CONNECT,
+ * tlsLinkRelay).
  *
  * Identity: after the handshake a client's certificate gives the stream a
  * role (enum tls_role), kept by the connection: the node's own certificate,
@@ -84,6 +89,47 @@ void tlsAccept(struct dqlite_node *n, uv_stream_t *stream);
  * the node). Dials with the node's connect function (or the built-in one)
  * and returns one end of a socketpair; the loop runs TLS on the socket. */
 int tlsDial(void *arg, const char *address, int *fd);
+
+/* ---- the seam for conn.c: TLS inside a client connection.
+ *
+ * An accepted stream whose handshake is done is handed to conn.c with its
+ * session (connStartAs): from then on conn.c reads ciphertext from the
+ * stream itself, hands it to tlsLinkFeed and decrypts it straight into its
+ * input buffer with tlsLinkRead; a response is sealed with tlsLinkWrite and
+ * the records taken with tlsLinkTake for one uv_write. No socketpair, no
+ * relay, no extra copy of the cleartext. A CONNECT on such a connection
+ * (a peer stream) goes back to a relay (tlsLinkRelay): the raft transport
+ * reads descriptors. */
+struct tls_session;
+
+/* Ciphertext read from the stream (copied into the session). */
+int tlsLinkFeed(struct tls_session *s, const void *data, size_t len);
+
+/* Cleartext decrypted into out[0..cap): 0 with *n > 0; ERR_AGAIN when no
+ * whole record is buffered; ERR_IO when the peer closed (close_notify) or
+ * sent what is no record of the session (logged). */
+int tlsLinkRead(struct tls_session *s, void *out, size_t cap, size_t *n);
+
+/* Seals `len` bytes of cleartext into records (kept for tlsLinkTake). */
+int tlsLinkWrite(struct tls_session *s, const void *data, size_t len);
+
+/* The records waiting for the stream (sealed responses, and what OpenSSL
+ * answers on its own, such as a key update), in one libMalloc'ed buffer
+ * for the caller (*data NULL and *len 0 if none). */
+int tlsLinkTake(struct tls_session *s, void **data, size_t *len);
+
+/* The connection closes: close_notify is offered to the stream if it
+ * takes it now (never waited for). */
+void tlsLinkClose(struct tls_session *s, uv_stream_t *stream);
+
+/* Frees the session (once the connection is done with it). */
+void tlsLinkFree(struct tls_session *s);
+
+/* A CONNECT on a TLS connection: the session and `stream` (both owned
+ * from now on) become a relay whose cleartext end is returned, an
+ * ordinary stream for peerAccept (NULL on failure: both are closed). */
+uv_stream_t *tlsLinkRelay(struct dqlite_node *n, struct tls_session *s,
+                          uv_stream_t *stream);
 
 /* Links open (handshaking or relaying), for the fd budget. */
 unsigned tlsLinks(const struct dqlite_node *n);

@@ -24,6 +24,9 @@ enum reader_hold {
     READER_STEPPING, /* holding it, its statement stepping */
 };
 static _Thread_local enum reader_hold reader_hold = READER_FREE;
+/* The reader thread's worker and the job it runs. */
+static _Thread_local struct worker *reader_worker = NULL;
+static _Thread_local struct worker_job *reader_job = NULL;
 
 static uint64_t workerClockMs(void)
 {
@@ -96,7 +99,11 @@ void workerReadStepping(void)
 void workerReadProgress(void)
 {
     if (reader_hold == READER_STEPPING) {
+        struct worker *w = reader_worker;
         reader_hold = READER_FREE;
+        pthread_mutex_lock(&w->mutex); /* seen by workerEndReads from now */
+        queueInsertTail(&w->stepping, &reader_job->link);
+        pthread_mutex_unlock(&w->mutex);
         workerSqliteUnlock();
     }
 }
@@ -130,12 +137,19 @@ static void *workerReaderMain(void *arg)
     while ((job = workerNextRead(w)) != NULL) {
         workerSqliteLock();
         reader_hold = READER_HOLDS;
+        reader_worker = w;
+        reader_job = job;
+        queueInit(&job->link); /* in w->stepping once it releases the lock */
         job->work(job);
-        if (reader_hold != READER_FREE) {
+        bool held = reader_hold != READER_FREE;
+        if (held) {
             reader_hold = READER_FREE;
             workerSqliteUnlock();
         }
         pthread_mutex_lock(&w->mutex);
+        if (!held) {
+            queueRemove(&job->link);
+        }
         ASSERT(w->reads_running > 0);
         w->reads_running--;
         queueInsertTail(&w->finished, &job->link);
@@ -243,6 +257,7 @@ int workerStart(struct worker *w, uv_loop_t *loop)
     queueInit(&w->pending);
     queueInit(&w->finished);
     queueInit(&w->reads);
+    queueInit(&w->stepping);
     w->reads_running = 0;
     w->n_readers = 0;
     w->stopping = false;
@@ -308,6 +323,24 @@ void workerSubmitRead(struct worker *w, struct worker_job *job)
     if (!pool) {
         workerSubmit(w, job);
     }
+}
+
+unsigned workerEndReads(struct worker *w)
+{
+    unsigned n = 0;
+    struct queue *q;
+    pthread_mutex_lock(&w->mutex);
+    QUEUE_FOREACH(q, &w->stepping)
+    {
+        struct worker_job *job = QUEUE_DATA(q, struct worker_job, link);
+        sqlite3_interrupt(job->db); /* thread-safe; the handle stays open */
+        n++;
+    }
+    while (!queueEmpty(&w->stepping)) {
+        pthread_cond_wait(&w->cond, &w->mutex);
+    }
+    pthread_mutex_unlock(&w->mutex);
+    return n;
 }
 
 bool workerHasReaders(const struct worker *w)

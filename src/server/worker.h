@@ -12,6 +12,7 @@
 #define SERVER_WORKER_H
 
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -28,6 +29,7 @@ struct worker_job {
     worker_fn work; /* worker thread, under the SQLite lock */
     worker_fn done; /* loop thread, after work */
     bool canceled;  /* set when the worker stopped before running `work` */
+    sqlite3 *db;    /* a read job's connection (workerEndReads) */
     struct queue link;
 };
 
@@ -49,6 +51,7 @@ struct worker {
     unsigned n_readers;
     struct queue reads;     /* read jobs not yet started; under mutex */
     unsigned reads_running; /* read jobs being run; under mutex */
+    struct queue stepping;  /* read jobs stepping without the SQLite lock */
 };
 
 /* Start the thread; the async, idle and check handles are registered on
@@ -79,6 +82,13 @@ void workerReadStepping(void);
  * begun (the first check comes a thousand operations in, long after the
  * program's OP_Transaction). A no-op on every other thread. */
 void workerReadProgress(void);
+
+/* Db thread, SQLite lock held (no reader can start meanwhile): interrupts
+ * every read job stepping without the lock and waits until they are done,
+ * so that the caller may reset statements of any connection (a database
+ * replaced under its readers: replicaEndReaders). Their queries fail with
+ * SQLITE_INTERRUPT. Returns how many there were. */
+unsigned workerEndReads(struct worker *w);
 
 /* Loop thread: runs `job`'s work here and now, when the db thread is idle
  * (nothing pending or running) and the SQLite lock is free (another node

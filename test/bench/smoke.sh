@@ -58,11 +58,11 @@ check_csv() {
         cat "$TMP/err"
         return
     fi
-    head -1 "$TMP/out.csv" | grep -q '^label,workload,clients,value_bytes,ops,seconds,ops_per_s,rows_per_s,p50_ms,p95_ms,p99_ms,max_ms,busy,errors,server_cpu_pct,server_cpu_us_per_op,rss_mb,hwm_mb,rss_total_mb$' &&
+    head -1 "$TMP/out.csv" | grep -q '^label,workload,clients,value_bytes,ops,seconds,ops_per_s,rows_per_s,p50_ms,p95_ms,p99_ms,max_ms,busy,errors,server_cpu_pct,server_cpu_us_per_op,rss_mb,hwm_mb,rss_total_mb,client_cpu_us_per_op$' &&
         ok || ko "$name: header"
     [ "$(grep -c -E '^[a-z0-9]+,[a-z0-9]+,[0-9]+,[0-9]+,[1-9][0-9]*,' "$TMP/out.csv")" = "$rows" ] &&
         ok || ko "$name: expected $rows rows with ops > 0: $(cat "$TMP/out.csv")"
-    grep -q ',0,[0-9.]*,[0-9.]*,[0-9.]*,[0-9.]*,[0-9.]*$' "$TMP/out.csv" &&
+    grep -q ',0,[0-9.]*,[0-9.]*,[0-9.]*,[0-9.]*,[0-9.]*,[0-9.]*$' "$TMP/out.csv" &&
         ok || ko "$name: errors or /proc figures missing"
 }
 # 8 workloads + the load of the read table (1000 rows).

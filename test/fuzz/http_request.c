@@ -5,7 +5,8 @@
  * listener without a listening socket through a socketpair. Whatever the
  * bytes, the listener must answer with HTTP status lines or close, never
  * crash, leak, hand a handler a body over its route's bound, or hang
- * (the read is bounded by a timeout).
+ * (the read is bounded by a timeout). /spool spools its body to a file
+ * (spool_body) and streams it back through a reader (res->reader).
  */
 #include <errno.h>
 #include <poll.h>
@@ -39,6 +40,50 @@ static void onEcho(void *data, const struct http_request *req,
     res->status = req->body_len % 2 ? 201 : 0;
 }
 
+/* The spooled body read back from its file and answered as a stream. */
+struct spooled {
+    char *data;
+    size_t len;
+};
+
+static ssize_t spooledRead(void *arg, uint64_t pos, char *buf, size_t max)
+{
+    struct spooled *s = arg;
+    if (pos > s->len) {
+        abort();
+    }
+    size_t n = s->len - (size_t)pos < max ? s->len - (size_t)pos : max;
+    memcpy(buf, s->data + pos, n);
+    return (ssize_t)n;
+}
+
+static void spooledFree(void *arg)
+{
+    struct spooled *s = arg;
+    free(s->data);
+    free(s);
+}
+
+static void onSpool(void *data, const struct http_request *req,
+                    struct http_response *res)
+{
+    (void)data;
+    if (!req->body_spooled || req->body_len > FUZZ_ECHO_MAX_BODY ||
+        (req->body_len != 0 && req->body_fd < 0)) {
+        abort();
+    }
+    struct spooled *s = malloc(sizeof *s);
+    s->data = malloc(req->body_len + 1);
+    s->len = req->body_len;
+    if (pread(req->body_fd, s->data, s->len, 0) != (ssize_t)s->len) {
+        abort();
+    }
+    res->reader = spooledRead;
+    res->reader_free = spooledFree;
+    res->reader_arg = s;
+    res->reader_size = s->len % 2 ? s->len : 0; /* chunked when even */
+}
+
 static const struct http_route routes[] = {
     {.path = "/hello", .methods = HTTP_GET, .fn = onEcho},
     {.path = "/echo",
@@ -49,6 +94,11 @@ static const struct http_route routes[] = {
      .prefix = true,
      .methods = HTTP_GET | HTTP_DELETE,
      .fn = onEcho},
+    {.path = "/spool",
+     .methods = HTTP_POST,
+     .max_body = FUZZ_ECHO_MAX_BODY,
+     .fn = onSpool,
+     .spool_body = true},
 };
 
 static struct http_server *server;
@@ -62,7 +112,9 @@ static void startServer(void)
 {
     struct http_config config = {.address = NULL, .conn_timeout_s = 2};
     char errmsg[256];
-    if (httpServerStart(&server, &config, routes, 3, errmsg, sizeof errmsg)) {
+    if (httpServerStart(&server, &config, routes,
+                        sizeof routes / sizeof routes[0], errmsg,
+                        sizeof errmsg)) {
         abort();
     }
     atexit(stopServer);

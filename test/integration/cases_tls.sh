@@ -188,6 +188,23 @@ t_tls_garbage() {
     kill -0 "${PIDS[1]}"
 }
 
+# TLS inside the connection (conn.c decrypts into its reader): requests
+# that came with the handshake's last flight, many in one record and one
+# per record, arriving a few bytes at a time, are all answered, in order.
+t_tls_pipeline() {
+    expect_eq 40 "$("${PROBE[@]}" "${ADDRS[1]}" "$TLSD/cluster.crt" \
+        "$TLSD/cluster.key" "$TLSD/cluster.crt" pipeline)"
+}
+
+# A request over the size limit, over TLS: refused at its header, its body
+# read and dropped, then the connection closed (as in plaintext).
+t_tls_toobig() {
+    expect_eq "0 message too large
+closed" "$("${PROBE[@]}" "${ADDRS[1]}" "$TLSD/cluster.crt" \
+        "$TLSD/cluster.key" "$TLSD/cluster.crt" toobig)" || return 1
+    kill -0 "${PIDS[1]}"
+}
+
 # --tls-admin-auth on (node 1, restarted): a client certificate without the mark
 # cannot open a peer stream nor DUMP; an admin one can DUMP but not be a
 # peer; the node's own certificate is a peer (no answer: the transport
@@ -289,6 +306,10 @@ run_tls_cases() {
         --tls-client-auth optional --tls-handshake-timeout 1500 || return
     check "tls: a handshake stalled half-way is closed at the timeout" t_tls_stall
     check "tls: garbage after a good handshake is closed" t_tls_garbage
+    check "tls: pipelined requests, with the Finished and split, answered in order" \
+        t_tls_pipeline
+    check "tls: a request over the size limit is refused, then the connection closed" \
+        t_tls_toobig
     check "tls: admin auth: peer streams and DUMP need the mark" t_tls_admin
     check "tls: admin auth through our shell: SQL yes, .remove/.dump need the mark" \
         t_tls_admin_shell

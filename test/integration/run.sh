@@ -161,6 +161,8 @@ wait_leader() {
 . "$(dirname "$0")/cases_shell.sh"
 # shellcheck source=test/integration/cases_load.sh
 . "$(dirname "$0")/cases_load.sh"
+# shellcheck source=test/integration/cases_follower.sh
+. "$(dirname "$0")/cases_follower.sh"
 
 # INTEGRATION_ONLY="tls errs": only those groups (run_<name>_cases).
 if [ -n "${INTEGRATION_ONLY:-}" ]; then
@@ -185,6 +187,7 @@ run_tls_cases
 run_ops_cases
 run_shell_cases
 run_load_cases
+run_follower_cases
 extra=""
 [ "$skipped" -gt 0 ] && extra=" | Skipped: $skipped"
 echo "[====] integration: Tested: $tested | Passing: $passed | Failing: $failed$extra"

@@ -17,6 +17,13 @@ verifying the node against CA (no host name check), then, by MODE:
              node took the stream as a peer's)
   dump       send the protocol word and a DUMP request for database "x";
              print the response as for connect
+  toobig     the protocol word and a request declaring 2 GiB, then 64 KiB
+             of its body: print the answer as for connect (the node refuses
+             it at its header, reads and drops the body, then closes)
+  pipeline   the protocol word and 40 LEADER requests sent with the
+             handshake's last flight (the client's Finished), 20 in one
+             record and 20 in a record each, the bytes written 5 at a time;
+             print how many answers came back, in order, as LEADER answers
 
 Runs OpenSSL through Python's memory BIOs, so it can write raw bytes after a
 good handshake. Bounded: every wait times out after 10 s (exit 2).
@@ -29,7 +36,7 @@ import sys
 TIMEOUT_S = 10
 
 
-def connect(addr, cert, key, ca):
+def connect(addr, cert, key, ca, hold=False):
     host, port = addr.rsplit(":", 1)
     sock = socket.create_connection((host, int(port)), timeout=TIMEOUT_S)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -50,7 +57,8 @@ def connect(addr, cert, key, ca):
         if not data:
             raise ConnectionError("closed during the handshake")
         incoming.write(data)
-    flush(sock, outgoing)
+    if not hold:  # else the caller's first records go with the Finished
+        flush(sock, outgoing)
     return sock, tls, incoming, outgoing
 
 
@@ -64,7 +72,10 @@ def read_exactly(sock, tls, incoming, n):
     got = b""
     while len(got) < n:
         try:
-            got += tls.read(n - len(got))
+            more = tls.read(n - len(got))
+            if not more:
+                return None  # close_notify
+            got += more
             continue
         except ssl.SSLWantReadError:
             pass
@@ -75,6 +86,35 @@ def read_exactly(sock, tls, incoming, n):
             return None
         incoming.write(data)
     return got
+
+
+def read_response(sock, tls, incoming):
+    """One response: (type, body), or None if the node closed."""
+    head = read_exactly(sock, tls, incoming, 8)
+    if head is None:
+        return None
+    words = struct.unpack("<I", head[:4])[0]
+    body = read_exactly(sock, tls, incoming, 8 * words)
+    return None if body is None else (head[4], body)
+
+
+def pipeline(sock, tls, incoming, outgoing, n=40):
+    """See MODE pipeline: how many LEADER answers came back."""
+    leader = struct.pack("<IBBH", 1, 0, 0, 0) + b"\0" * 8
+    tls.write(struct.pack("<Q", 1) + leader * (n // 2))
+    for _ in range(n - n // 2):
+        tls.write(leader)
+    data = outgoing.read()  # the Finished, then the requests' records
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for i in range(0, len(data), 5):
+        sock.sendall(data[i:i + 5])
+    answered = 0
+    for _ in range(n):
+        r = read_response(sock, tls, incoming)
+        if r is None or r[0] != 1:
+            break
+        answered += 1
+    return str(answered)
 
 
 def request(sock, tls, incoming, outgoing, msg_type, body):
@@ -99,7 +139,8 @@ def request(sock, tls, incoming, outgoing, msg_type, body):
 def main():
     addr, cert, key, ca, mode = sys.argv[1:6]
     try:
-        sock, tls, incoming, outgoing = connect(addr, cert, key, ca)
+        sock, tls, incoming, outgoing = connect(addr, cert, key, ca,
+                                                hold=mode == "pipeline")
     except (OSError, ssl.SSLError, ConnectionError) as e:
         print("handshake failed: %s" % e)
         return 1
@@ -117,6 +158,19 @@ def main():
             body = struct.pack("<Q", 99) + address
             sock.settimeout(3)
             print(request(sock, tls, incoming, outgoing, 11, body))
+        elif mode == "toobig":
+            frame = struct.pack("<Q", 1)
+            frame += struct.pack("<IBBH", 1 << 28, 0, 0, 0) + b"\0" * 65536
+            tls.write(frame)
+            flush(sock, outgoing)
+            r = read_response(sock, tls, incoming)
+            if r is None:
+                print("closed")
+            else:
+                print("%d %s" % (r[0], r[1][8:].split(b"\0")[0].decode(errors="replace")))
+            print("closed" if read_response(sock, tls, incoming) is None else "open")
+        elif mode == "pipeline":
+            print(pipeline(sock, tls, incoming, outgoing))
         elif mode == "dump":
             print(request(sock, tls, incoming, outgoing, 15, b"x\0" + b"\0" * 6))
         else:

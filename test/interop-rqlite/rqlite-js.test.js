@@ -140,6 +140,23 @@ async function main () {
     const file = Buffer.concat(chunks)
     assert.equal(file.subarray(0, 16).toString('latin1'), 'SQLite format 3\0')
   })
+  await check('backup-binary-drop-load-binary', async () => {
+    const backup = new BackupApiClient(hosts)
+    const before = noError(await all.query('SELECT COUNT(*) AS n, SUM(age) AS s FROM foo')).get(0).toObject()
+    const res = await backup.backup()
+    assert.equal(res.statusCode, 200)
+    const chunks = []
+    for await (const c of res) chunks.push(Buffer.from(c))
+    const file = Buffer.concat(chunks)
+    noError(await all.execute('DROP TABLE foo'))
+    // 'dump': rqlite-js sends the file as application/octet-stream.
+    const loaded = await backup.load(file, 'dump')
+    const answer = []
+    for await (const c of loaded) answer.push(Buffer.from(c))
+    assert.equal(loaded.statusCode, 200, Buffer.concat(answer).toString())
+    const after = noError(await all.query('SELECT COUNT(*) AS n, SUM(age) AS s FROM foo')).get(0).toObject()
+    assert.deepEqual(after, before)
+  })
   console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${failures} failure(s)`)
   process.exit(failures === 0 ? 0 : 1)
 }

@@ -13,6 +13,8 @@
 #   - rqlite-gateway serve on each node (the node's HTTP listener) and
 #     curl: forwarding, GET q=, pretty, 405, 400, a million statements and
 #     a body over the bound refused with 413 and nothing written;
+#   - dqlited --http-auth on a node of its own: 401 without execute,
+#     200 with it, a missing file fails the start;
 #   - with RQLITE_JS=1: rqlite-js (npm, test/interop-rqlite/rqlite-js.test.js)
 #     against the three listeners.
 # Everything started here is stopped by PID; the directory is removed on
@@ -156,8 +158,59 @@ if [ "$n_ok" = 32 ]; then echo "ok   http-32-parallel-writes"; else
     echo "FAIL http-32-parallel-writes: $n_ok of 32"; failing=$((failing + 1)); fi
 http_check http-32-rows-there 200 '"values":[[32]]' -G "$h2/db/query" \
     --data-urlencode 'db=http' --data-urlencode 'q=SELECT COUNT(*) FROM t WHERE x = 100'
+# A binary backup over HTTP (a streamed body) loaded back over HTTP as a
+# SQLite file into another database (one replicated load), through a
+# follower.
+rc=0; curl -sS -m 60 -o "$tmp/backup.db" -D "$tmp/backup.head" "$h2/db/backup?db=http" 2>"$tmp/curl.err" || rc=$?
+if [ "$rc" = 0 ] && head -c 16 "$tmp/backup.db" | grep -q 'SQLite format 3' &&
+    grep -qi "^content-length: $(stat -c %s "$tmp/backup.db")" "$tmp/backup.head"; then
+    echo "ok   http-backup-binary-streamed"
+else
+    echo "FAIL http-backup-binary-streamed: curl $rc"; cat "$tmp/backup.head" "$tmp/curl.err" 2>/dev/null
+    failing=$((failing + 1))
+fi
+http_check http-load-sqlite-file 200 '{"results":[]}' -XPOST "$h2/db/load?db=http-copy" \
+    -H 'Content-Type: application/octet-stream' --data-binary @"$tmp/backup.db"
+http_check http-load-reads-back 200 '"values":[[33]]' -G "$h2/db/query" \
+    --data-urlencode 'db=http-copy' --data-urlencode 'q=SELECT COUNT(*) FROM t'
+head -c 8192 /dev/zero >"$tmp/bad.db"
+printf 'SQLite format 3\0' | dd of="$tmp/bad.db" conv=notrunc status=none
+http_check http-load-garbage-400 400 'not a SQLite database' -XPOST "$h2/db/load?db=http-bad" \
+    --data-binary @"$tmp/bad.db"
 http_check http-readyz 200 "$ready_ok" "$h2/readyz"
 http_check http-nodes 200 '"leader":true' "$h2/nodes?ver=2"
+
+# dqlited --http-auth: a single node of its own with the auth.json above;
+# the reader (no execute) is refused and nothing is written, the writer
+# is served.
+if [ $node_http = 1 ]; then
+    a4=127.0.0.1:$(free_port) h4=127.0.0.1:$(free_port)
+    "$dqlited" --id 1 --address "$a4" --dir "$tmp/n4" --http "$h4" \
+        --http-auth "$tmp/auth.json" --log-level warn >"$tmp/n4.out" 2>"$tmp/n4.err" &
+    pids+=($!)
+    wait_line "$tmp/n4.out" "^listening on" $!
+    h4=http://$h4
+    http_check auth-no-credentials-401 401 'unauthorized' -XPOST "$h4/db/execute" \
+        -H 'Content-Type: application/json' -d '["CREATE TABLE a (x)"]'
+    http_check auth-reader-execute-401 401 'unauthorized' -u reader:pw2 -XPOST \
+        "$h4/db/execute" -H 'Content-Type: application/json' -d '["CREATE TABLE a (x)"]'
+    http_check auth-wrong-password-401 401 'unauthorized' -u writer:nope -XPOST \
+        "$h4/db/execute" -H 'Content-Type: application/json' -d '["CREATE TABLE a (x)"]'
+    http_check auth-writer-execute-200 200 '"results":[{}]' -u writer:pw1 -XPOST \
+        "$h4/db/execute" -H 'Content-Type: application/json' -d '["CREATE TABLE a (x)"]'
+    http_check auth-reader-query-200 200 '"columns":["x"]' -u reader:pw2 -G \
+        "$h4/db/query" --data-urlencode 'q=SELECT * FROM a'
+    # A file that cannot be read fails the start, with the reason.
+    rc=0; timeout 30 "$dqlited" --id 1 --address 127.0.0.1:$(free_port) --dir "$tmp/n5" \
+        --http 127.0.0.1:$(free_port) --http-auth "$tmp/missing.json" \
+        >"$tmp/n5.out" 2>"$tmp/n5.err" || rc=$?
+    if [ "$rc" != 0 ] && grep -q auth "$tmp/n5.err" "$tmp/n5.out"; then
+        echo "ok   auth-missing-file-fails-start"
+    else
+        echo "FAIL auth-missing-file-fails-start: rc $rc"; cat "$tmp/n5.err"
+        failing=$((failing + 1))
+    fi
+fi
 
 if [ "${RQLITE_JS:-0}" = 1 ]; then
     js=$root/test/interop-rqlite

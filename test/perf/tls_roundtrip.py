@@ -8,9 +8,9 @@ directory, one plaintext and one with --tls-cert/--tls-key/--tls-ca (a
 self-signed certificate the openssl CLI makes there), sends N (20000)
 LEADER requests one at a time to each over one connection, and prints
 round trips per second and the node's CPU time (user + system, from
-/proc) per request. The smallest request there is: it shows the TLS link's
-own cost (src/server/tls.c: OpenSSL plus the socketpair hop), the upper
-bound of its share. Not a test: nothing is asserted. Both nodes are
+/proc) per request. The smallest request there is: it shows what TLS
+itself costs the node (OpenSSL opening and sealing one record each way,
+in conn.c through tls.c's seam), the upper bound of its share. Not a test: nothing is asserted. Both nodes are
 stopped by PID and the directory removed.
 """
 import os

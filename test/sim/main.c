@@ -300,6 +300,18 @@ static void simRead(void)
     simTrace("READ %llu on n%d: %s", (unsigned long long)ctx, l + 1,
              errString(rv));
     simNodePump(l);
+    /* And one on a follower (docs/raft.md "Follower reads"), whichever
+     * leader it believes in. */
+    int f = (int)simRange(0, W->cfg.n_nodes - 1);
+    if (simChance(500) && W->nodes[f].up &&
+        raftState(W->nodes[f].r) == RAFT_FOLLOWER) {
+        ctx = ++W->read_ctx;
+        simCheckReadStart(ctx);
+        rv = raftReadIndex(W->nodes[f].r, ctx, simNodeNow(f));
+        simTrace("READ %llu on follower n%d: %s", (unsigned long long)ctx,
+                 f + 1, errString(rv));
+        simNodePump(f);
+    }
 }
 
 static void simTransferOrRead(void)
@@ -315,11 +327,22 @@ static void simTransferOrRead(void)
                  errString(rv));
         sim_stats.transfers += rv == 0;
     } else {
+        /* Half the reads are asked of any node that is up: followers ask
+         * their leader (ReadIndex), the checker holds them to the same
+         * rule as the leader's. */
+        int at = l;
+        if (simChance(500)) {
+            int pick = (int)simRange(0, W->cfg.n_nodes - 1);
+            at = W->nodes[pick].up ? pick : l;
+        }
         uint64_t ctx = ++W->read_ctx;
         simCheckReadStart(ctx);
-        int rv = raftReadIndex(W->nodes[l].r, ctx, simNodeNow(l));
-        simTrace("READ %llu on n%d: %s", (unsigned long long)ctx, l + 1,
+        int rv = raftReadIndex(W->nodes[at].r, ctx, simNodeNow(at));
+        simTrace("READ %llu on n%d: %s", (unsigned long long)ctx, at + 1,
                  errString(rv));
+        if (at != l) {
+            simNodePump(at);
+        }
     }
     simNodePump(l);
 }
@@ -548,7 +571,8 @@ static int simRunSlice(uint64_t first, uint64_t count, unsigned job,
            "writes), %llu snapshots taken, %llu installed, %llu membership "
            "changes, %llu configurations rolled back, %llu transfers, %llu "
            "reads (%llu under a lease), %llu forged messages refused, %llu "
-           "restarts with a shorter log, %llu notices\n",
+           "restarts with a shorter log, %llu notices, %llu follower reads "
+           "(%llu failed)\n",
            job, (unsigned long long)s->seeds, (unsigned long long)s->events,
            (unsigned long long)s->committed, (unsigned long long)s->elections,
            (unsigned long long)s->crashes, (unsigned long long)s->torn,
@@ -558,7 +582,9 @@ static int simRunSlice(uint64_t first, uint64_t count, unsigned job,
            (unsigned long long)s->rollbacks, (unsigned long long)s->transfers,
            (unsigned long long)s->reads, (unsigned long long)s->lease_reads,
            (unsigned long long)s->forged, (unsigned long long)s->shortened,
-           (unsigned long long)s->notices);
+           (unsigned long long)s->notices,
+           (unsigned long long)s->follower_reads,
+           (unsigned long long)s->follower_reads_failed);
     fflush(stdout);
     return 0;
 }

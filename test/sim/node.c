@@ -384,6 +384,13 @@ static void simObserve(int i, const struct raft_ready *rd)
         sim_stats.notices += rd->n_notices;
     }
     for (unsigned k = 0; k < rd->n_reads; k++) {
+        if (raftState(W->nodes[i].r) != RAFT_LEADER) {
+            sim_stats.follower_reads++;
+        }
+        if (rd->reads[k].failed) {
+            sim_stats.follower_reads_failed++;
+            continue; /* refused: nothing was read */
+        }
         simCheckRead(i, rd->reads[k].ctx, rd->reads[k].index);
     }
 }

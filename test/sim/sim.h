@@ -171,7 +171,8 @@ struct sim_world {
 struct sim_stats {
     uint64_t seeds, events, crashes, torn, write_failures, snapshots_taken,
         installs, elections, transfers, reads, changes, rollbacks, committed,
-        forged, shortened, notices, lease_reads;
+        forged, shortened, notices, lease_reads, follower_reads,
+        follower_reads_failed;
 };
 
 extern struct sim_world *W;

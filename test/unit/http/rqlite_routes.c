@@ -1,7 +1,6 @@
 /* The rqlite API's routes as the listener calls them, on the paths that
  * answer before any statement runs (no node needed): the route table,
- * permissions (401 with WWW-Authenticate), bad bodies (400, 413) and the
- * routes not built yet (501). */
+ * permissions (401 with WWW-Authenticate), bad bodies (400, 413). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,11 +135,11 @@ Test(rqlite_routes, empty_batch_needs_no_node)
     freeRes(&res);
 }
 
-Test(rqlite_routes, not_built_yet)
+Test(rqlite_routes, load_and_backup_need_their_permissions)
 {
     struct http_response res =
-        call(HTTP_POST, "/db/load", "SQLite format 3", WRITER);
-    cr_assert_eq(res.status, 501); /* loading a SQLite file */
+        call(HTTP_POST, "/db/load", "SQLite format 3", READER);
+    cr_assert_eq(res.status, 401);
     freeRes(&res);
     res = call(HTTP_GET, "/db/backup", NULL, READER);
     cr_assert_eq(res.status, 401);

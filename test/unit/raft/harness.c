@@ -42,6 +42,7 @@ struct hnode {
     uint64_t peak_log_bytes; /* raftLogBytes since the last start */
     uint64_t reads_ctx[32];
     uint64_t reads_index[32];
+    bool reads_failed[32]; /* follower reads the leader did not confirm */
     unsigned n_reads;
 };
 
@@ -250,6 +251,7 @@ static void hApply(int id, const struct raft_ready *rd)
     }
     for (unsigned k = 0; k < rd->n_reads && node->n_reads < 32; k++) {
         node->reads_ctx[node->n_reads] = rd->reads[k].ctx;
+        node->reads_failed[node->n_reads] = rd->reads[k].failed;
         node->reads_index[node->n_reads++] = rd->reads[k].index;
     }
 }
@@ -791,6 +793,18 @@ static void hExpect(char **a, int n)
             HFAIL("the log held %llu bytes", (unsigned long long)peak);
         }
         return;
+    }
+    if (strcmp(a[1], "readfail") == 0) {
+        const struct hnode *node = &H.nodes[hId(a[2])];
+        for (unsigned k = 0; k < node->n_reads; k++) {
+            if (node->reads_ctx[k] == strtoull(a[3], NULL, 10)) {
+                if (!node->reads_failed[k]) {
+                    HFAIL("read %s was answered", a[3]);
+                }
+                return;
+            }
+        }
+        HFAIL("read %s has not failed", a[3]);
     }
     if (strcmp(a[1], "noread") == 0) {
         if (hReadAnswered(hId(a[2]), strtoull(a[3], NULL, 10), &want)) {

@@ -75,6 +75,44 @@ Test(codec, small_messages_round_trip)
     m.timeout_now = (struct raft_timeout_now){12, 4};
     roundTrip(&m, &out);
     cr_assert_eq(out.timeout_now.last_index, 12);
+    m.type = RAFT_MSG_READ_INDEX;
+    m.read_index = (struct raft_read_index){77};
+    roundTrip(&m, &out);
+    cr_assert_eq(out.read_index.ctx, 77);
+    m.type = RAFT_MSG_READ_INDEX_RESULT;
+    m.read_index_result = (struct raft_read_index_result){77, 13, 1};
+    roundTrip(&m, &out);
+    cr_assert_eq(out.read_index_result.ctx, 77);
+    cr_assert_eq(out.read_index_result.index, 13);
+    cr_assert_eq(out.read_index_result.success, 1);
+}
+
+/* ReadIndexResult: a flag of 0 or 1, zero padding, and no index with a
+ * refusal; a body of the wrong size is malformed. */
+Test(codec, read_index_result_bounds)
+{
+    struct raft_message m = {
+        .type = RAFT_MSG_READ_INDEX_RESULT, .from = 1, .to = 2, .term = 3};
+    struct raft_message out;
+    uint8_t *buf;
+    size_t len;
+    m.read_index_result = (struct raft_read_index_result){5, 9, 1};
+    cr_assert_eq(raftMessageEncode(&m, &buf, &len), 0);
+    cr_assert_eq(len, 32 + 24);
+    buf[32 + 16] = 2;
+    cr_assert_eq(raftMessageDecode(buf, len, &out), ERR_MALFORMED);
+    buf[32 + 16] = 0; /* a refusal with an index */
+    cr_assert_eq(raftMessageDecode(buf, len, &out), ERR_MALFORMED);
+    buf[32 + 16] = 1;
+    buf[32 + 20] = 1;
+    cr_assert_eq(raftMessageDecode(buf, len, &out), ERR_MALFORMED);
+    buf[32 + 20] = 0;
+    cr_assert_eq(raftMessageDecode(buf, len - 1, &out), ERR_MALFORMED);
+    cr_assert_eq(raftMessageDecode(buf, len, &out), 0);
+    raftMessageClose(&out);
+    buf[1] = 10; /* past the last type */
+    cr_assert_eq(raftMessageDecode(buf, len, &out), ERR_MALFORMED);
+    libFree(buf);
 }
 
 Test(codec, snapshot_chunk_round_trip)

@@ -359,7 +359,9 @@ Test(scenario, read_index_needs_a_quorum_round)
                "tick 20\n"
                "stabilize\n"
                "expect read 1 8 2\n"
-               "read 2 9 notleader\n");
+               "read 2 9            # a follower asks the leader\n"
+               "stabilize\n"
+               "expect read 2 9 2\n");
 }
 
 /* Leader leases (docs/raft.md "Leader leases"): election timeout 100 ms,

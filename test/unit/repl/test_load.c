@@ -271,3 +271,52 @@ Test(load, an_abort_part_drops_the_stage)
     cr_assert_eq(vfsStageSize(f.vfs, stage, &staged), ERR_NOTFOUND);
     cr_assert(!vfsDbExists(f.vfs, "x.db"));
 }
+
+/* A follower's connection reads the target (a query between two batches)
+ * when the last part, carrying data, is applied with FORCE: the move finds
+ * the target busy (ERR_BUSY, nothing recorded); once the node ended its
+ * reader, the same entry applied again installs the file as on the leader
+ * (its part is staged once, not twice: a second write would not continue
+ * the stage and the load would fail on this node alone). */
+Test(load, the_last_part_again_after_busy_installs_it)
+{
+    struct cluster c = {&l, &f, 0};
+    clusterOpen(&c, "x.db", 4096);
+    sqlite3 *w = hOpen(l.vfs, "x.db");
+    hExecOk(w, "BEGIN; CREATE TABLE other(n); INSERT INTO other VALUES (1), "
+               "(2); COMMIT");
+    cr_assert(clusterReplicate(&c, "x.db"));
+    sqlite3_close(w);
+    uint32_t part = 4096 * 16;
+    uint64_t last = ((uint64_t)image_len - 1) / part * part;
+    for (uint64_t off = 0; off < last; off += part) {
+        cr_assert_eq(applyPart(&c, "x.db", 1, off, part, 0), 0);
+    }
+    sqlite3 *r = hOpen(f.vfs, "x.db");
+    sqlite3_stmt *stmt;
+    cr_assert_eq(sqlite3_prepare_v2(r, "SELECT n FROM other", -1, &stmt, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(stmt), SQLITE_ROW); /* read transaction held */
+    struct repl_load_part p = {.id = 1,
+                               .total = (uint64_t)image_len,
+                               .offset = last,
+                               .page_size = 4096,
+                               .flags = REPL_LOAD_LAST | REPL_LOAD_FORCE,
+                               .len = (uint32_t)((uint64_t)image_len - last),
+                               .data = image + last};
+    uint64_t index = ++c.index;
+    int rv;
+    cr_assert_eq(replApplyLoad(&l.repl, index, "x.db", &p), 0);
+    cr_assert(replLoadResult(&l.repl, index, &rv));
+    cr_assert_eq(rv, 0);
+    cr_assert_eq(replApplyLoad(&f.repl, index, "x.db", &p), ERR_BUSY);
+    cr_assert_not(replLoadResult(&f.repl, index, &rv), "nothing recorded");
+    sqlite3_reset(stmt); /* what the node does: replicaEndReaders */
+    cr_assert_eq(replApplyLoad(&f.repl, index, "x.db", &p), 0);
+    cr_assert(replLoadResult(&f.repl, index, &rv));
+    cr_assert_eq(rv, 0, "outcome %d", rv);
+    sqlite3_finalize(stmt);
+    sqlite3_close(r);
+    cr_assert(hSameImage(l.vfs, f.vfs, "x.db"));
+    cr_assert_eq(countRows(f.vfs, "x.db"), 200);
+}

@@ -394,6 +394,43 @@ Test(node, tls_start_reload_stop)
     dqlite_node_destroy(n);
 }
 
+/* dqlite_node_set_http_auth: refused without a path and after start; a
+ * file that cannot be read fails the start with a message naming auth;
+ * a good one starts (the permissions themselves: make check-rqlite). */
+Test(node, http_auth_is_checked_at_start)
+{
+    dqlite_node *n;
+    char path[96];
+    cr_assert_eq(dqlite_node_create(1, "127.0.0.1:0", dir, &n), 0);
+    cr_assert_eq(dqlite_node_set_http_auth(n, NULL), DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_set_http_auth(n, ""), DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_set_http_address(n, "127.0.0.1:0"), 0);
+    snprintf(path, sizeof path, "%s/missing-auth.json", dir);
+    cr_assert_eq(dqlite_node_set_http_auth(n, path), 0);
+    cr_assert_eq(dqlite_node_start(n), DQLITE_ERROR);
+    cr_assert(strstr(dqlite_node_errmsg(n), "auth") != NULL, "%s",
+              dqlite_node_errmsg(n));
+    dqlite_node_destroy(n);
+
+    char dir2[64];
+    snprintf(dir2, sizeof dir2, "%s/second", dir);
+    cr_assert_eq(mkdir(dir2, 0700), 0);
+    snprintf(path, sizeof path, "%s/auth.json", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("[{\"username\": \"u\", \"password\": \"p\", \"perms\": "
+          "[\"all\"]}]",
+          f);
+    fclose(f);
+    cr_assert_eq(dqlite_node_create(1, "127.0.0.1:0", dir2, &n), 0);
+    cr_assert_eq(dqlite_node_set_http_address(n, "127.0.0.1:0"), 0);
+    cr_assert_eq(dqlite_node_set_http_auth(n, path), 0);
+    cr_assert_eq(dqlite_node_start(n), 0, "%s", dqlite_node_errmsg(n));
+    cr_assert_eq(dqlite_node_set_http_auth(n, path), DQLITE_MISUSE);
+    cr_assert_eq(dqlite_node_stop(n), 0);
+    dqlite_node_destroy(n);
+}
+
 /* dqlite_node_set_http_address: the listener runs exactly while the node
  * does, on the real port when 0 was asked; a bad address is refused
  * before start, a busy one fails the start with a message. */
