@@ -302,6 +302,12 @@ static bool queryStreamInterrupted(struct gateway *g)
 static void queryBatchDone(struct worker_job *job)
 {
     struct gateway *g = GATEWAY_OF(job, job);
+    if (gatewayIsError(g) && (g->rc & 0xff) == SQLITE_INTERRUPT &&
+        g->sqlconn.ended != NULL) {
+        /* Stopped on the reader pool for the replica (workerEndReads). */
+        gatewaySetError(g, SQLITE_ABORT, g->sqlconn.ended);
+        g->sqlconn.ended = NULL;
+    }
     if (gatewayIsError(g) && queryStreamInterrupted(g)) {
         gatewayEmpty(g); /* the answer to the INTERRUPT */
     } else if (gatewayIsError(g)) {

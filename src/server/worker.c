@@ -325,7 +325,8 @@ void workerSubmitRead(struct worker *w, struct worker_job *job)
     }
 }
 
-unsigned workerEndReads(struct worker *w)
+unsigned workerEndReads(struct worker *w, void (*mark)(sqlite3 *db, void *arg),
+                        void *arg)
 {
     unsigned n = 0;
     struct queue *q;
@@ -333,6 +334,7 @@ unsigned workerEndReads(struct worker *w)
     QUEUE_FOREACH(q, &w->stepping)
     {
         struct worker_job *job = QUEUE_DATA(q, struct worker_job, link);
+        mark(job->db, arg);
         sqlite3_interrupt(job->db); /* thread-safe; the handle stays open */
         n++;
     }

@@ -87,8 +87,11 @@ void workerReadProgress(void);
  * every read job stepping without the lock and waits until they are done,
  * so that the caller may reset statements of any connection (a database
  * replaced under its readers: replicaEndReaders). Their queries fail with
- * SQLITE_INTERRUPT. Returns how many there were. */
-unsigned workerEndReads(struct worker *w);
+ * SQLITE_INTERRUPT. `mark` is called for each one's connection first,
+ * under the worker's mutex (so the loop sees what it did once the job's
+ * `done` runs). Returns how many there were. */
+unsigned workerEndReads(struct worker *w, void (*mark)(sqlite3 *db, void *arg),
+                        void *arg);
 
 /* Loop thread: runs `job`'s work here and now, when the db thread is idle
  * (nothing pending or running) and the SQLite lock is free (another node

@@ -221,6 +221,11 @@ static void foreverWork(struct worker_job *job)
     sqlite3_finalize(stmt);
 }
 
+static void markEnded(sqlite3 *db, void *arg)
+{
+    *(sqlite3 **)arg = db;
+}
+
 static void readDone(struct worker_job *job)
 {
     ((struct read_job *)job)->done = true;
@@ -237,15 +242,17 @@ Test(worker, end_reads_stops_a_read_stepping_without_the_lock)
     cr_assert_eq(sqlite3_open(":memory:", &r.job.db), SQLITE_OK);
     workerSubmitRead(&w, &r.job);
     unsigned n = 0;
+    sqlite3 *marked = NULL;
     while (n == 0) { /* until the job steps, without the lock */
         workerSqliteLock();
-        n = workerEndReads(&w);
+        n = workerEndReads(&w, markEnded, &marked);
         workerSqliteUnlock();
         if (n == 0) {
             usleep(1000);
         }
     }
     cr_assert_eq(n, 1);
+    cr_assert_eq(marked, r.job.db);
     while (!r.done) {
         uv_run(&loop, UV_RUN_ONCE);
     }
