@@ -452,6 +452,17 @@ DQLITE_API int dqlite_conn_query(struct dqlite_conn *conn, const char *sql,
                                  const struct dqlite_value *params, unsigned n,
                                  struct dqlite_rows **rows);
 
+/* The names of the cluster's databases, as the leader's replicated state
+ * holds them (sorted bytewise; `PRAGMA dqlite_databases`, docs/protocol.md).
+ * The caller owns *names: dqlite_databases_free(*names, *n).
+ * DQLITE_CLIENT_PROTO from a server without that extension. Thread: the one
+ * using the connection. */
+DQLITE_API int dqlite_conn_databases(struct dqlite_conn *conn, char ***names,
+                                     unsigned *n);
+/* Frees what dqlite_conn_databases() returned. NULL is accepted. Any
+ * thread. */
+DQLITE_API void dqlite_databases_free(char **names, unsigned n);
+
 /* Prepares one statement; the caller owns *stmt (dqlite_stmt_close()). A
  * statement survives a reconnection: it is prepared again on the new leader
  * when next used. Thread: the one using the connection. */

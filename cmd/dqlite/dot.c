@@ -47,7 +47,7 @@ static const char help_text[] =
     "                             sqlite3 prints them) or tabular (go-dqlite)\n"
     ".read <file>                 run the statements and commands of <file>\n"
     ".timer on|off                print each statement's run time\n"
-    ".databases                   the shell's database\n"
+    ".databases                   the cluster's databases, one a line\n"
     ".backup <file>               write a consistent copy of the database\n"
     "                             as a standalone SQLite file, verified\n"
     ".restore <file> [<db>] [--force]  load an SQLite file into the cluster\n"
@@ -381,6 +381,26 @@ static int dotRead(struct shell *sh, const char *path)
     return failures > 0 ? -1 : 0;
 }
 
+/* .databases: every database of the cluster (the leader's), one name a
+ * line; sqlite3 lists the connection's attached schemas instead. */
+static int dotDatabases(struct shell *sh)
+{
+    if (sqlConnect(sh) != 0) {
+        return -1;
+    }
+    char **names = NULL;
+    unsigned n = 0;
+    int rv = dqlite_conn_databases(sh->conn, &names, &n);
+    if (rv != DQLITE_CLIENT_OK) {
+        return shellError("%s", dqlite_conn_errmsg(sh->conn));
+    }
+    for (unsigned i = 0; i < n; i++) {
+        fprintf(sh->out, "%s\n", names[i]);
+    }
+    dqlite_databases_free(names, n);
+    return 0;
+}
+
 /* The sqlite3-like commands; -2 when none fits. */
 static int dotDispatchLite(struct shell *sh, int argc, char *argv[])
 {
@@ -406,8 +426,7 @@ static int dotDispatchLite(struct shell *sh, int argc, char *argv[])
     } else if (strcmp(cmd, ".read") == 0 && argc == 2) {
         return dotRead(sh, arg);
     } else if (strcmp(cmd, ".databases") == 0 && argc == 1) {
-        fprintf(sh->out, "main: %s r/w\n", sh->database);
-        return 0;
+        return dotDatabases(sh);
     } else if (strcmp(cmd, ".backup") == 0 && (argc == 2 || argc == 3)) {
         if (argc == 3 && strcmp(arg, "main") != 0) {
             return shellError("unknown database %s", arg);

@@ -69,6 +69,16 @@ const char *modeName(int mode);
  * of memory. */
 int modePrint(struct shell *sh, struct dqlite_rows *rows);
 
+/* EXPLAIN and EXPLAIN QUERY PLAN as sqlite3 prints them (explain.c). */
+enum explain_kind { EXPLAIN_NONE, EXPLAIN_PROGRAM, EXPLAIN_QUERY_PLAN };
+/* What the statement's first words make it. */
+int explainKind(const char *stmt);
+/* Whether the rows have the columns of that kind of EXPLAIN. */
+bool explainColumns(struct dqlite_rows *rows, int kind);
+/* Reads and prints the rows in sqlite3's layout for `kind`: the last
+ * dqlite_rows_next() result, -1 when out of memory. */
+int explainPrint(struct shell *sh, struct dqlite_rows *rows, int kind);
+
 /* Schema dot-commands (schema.c), printed as sqlite3 does; a NULL
  * pattern matches everything. 0 or -1 (reported). */
 int schemaTables(struct shell *sh, const char *pattern);

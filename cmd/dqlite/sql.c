@@ -81,11 +81,20 @@ static int sqlPrintGo(struct shell *sh, struct dqlite_rows *rows)
     return rv;
 }
 
-/* Prints the rows of a query and closes them; 0 or -1 (reported). */
-static int sqlPrint(struct shell *sh, struct dqlite_rows *rows)
+/* Prints the rows of `stmt` and closes them; 0 or -1 (reported). In
+ * sqlite3's modes, EXPLAIN prints in sqlite3's explain layouts whatever
+ * the mode, as sqlite3 does. */
+static int sqlPrint(struct shell *sh, const char *stmt,
+                    struct dqlite_rows *rows)
 {
-    int rv = sh->mode >= SHELL_MODE_LIST ? modePrint(sh, rows)
+    int kind = sh->mode >= SHELL_MODE_LIST ? explainKind(stmt) : EXPLAIN_NONE;
+    int rv;
+    if (explainColumns(rows, kind)) {
+        rv = explainPrint(sh, rows, kind);
+    } else {
+        rv = sh->mode >= SHELL_MODE_LIST ? modePrint(sh, rows)
                                          : sqlPrintGo(sh, rows);
+    }
     dqlite_rows_close(rows);
     fflush(sh->out);
     if (rv == -1) {
@@ -103,7 +112,7 @@ int sqlQuery(struct shell *sh, const char *stmt)
     if (dqlite_conn_query(sh->conn, stmt, NULL, 0, &rows) != 0) {
         return shellError("query: %s", dqlite_conn_errmsg(sh->conn));
     }
-    return sqlPrint(sh, rows);
+    return sqlPrint(sh, stmt, rows);
 }
 
 /* Whether the statement surely returns no rows: it starts with a keyword
@@ -154,7 +163,7 @@ static int sqlQueryOrExec(struct shell *sh, const char *stmt)
         return 0;
     }
     if (dqlite_conn_query(sh->conn, stmt, NULL, 0, &rows) == 0) {
-        return sqlPrint(sh, rows);
+        return sqlPrint(sh, stmt, rows);
     }
     if (strcmp(dqlite_conn_errmsg(sh->conn), SQL_NO_ROWS) != 0) {
         return shellError("query: %s", dqlite_conn_errmsg(sh->conn));

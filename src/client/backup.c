@@ -47,27 +47,11 @@ static void backupUnlink(const struct backup_paths *p)
  * errno value. */
 static int backupWrite(const char *path, const uint8_t *data, size_t size)
 {
-    int err = 0;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         return errno;
     }
-    while (size > 0 && err == 0) {
-        ssize_t n = write(fd, data, size);
-        if (n < 0) {
-            err = errno == EINTR ? 0 : errno;
-            continue;
-        }
-        data += n;
-        size -= (size_t)n;
-    }
-    if (err == 0 && fsync(fd) != 0) {
-        err = errno;
-    }
-    if (close(fd) != 0 && err == 0) {
-        err = errno;
-    }
-    return err;
+    return clientWriteAllClose(fd, data, size);
 }
 
 /* The main file and the WAL of a FILES answer into the temporary files. */

@@ -59,6 +59,10 @@ int clientErrServer(struct client_err *e, uint64_t code, const char *msg);
 bool clientCodeIsNotLeader(uint64_t code);
 /* The DQLITE_CLIENT_* code for an internal one. */
 int clientErrPublic(int rv);
+
+/* Writes all of bytes to fd, fsyncs and closes it: 0 or an errno value
+ * (dump.c; the files of DUMP and BACKUP). */
+int clientWriteAllClose(int fd, const void *bytes, size_t size);
 const char *clientErrMsg(const struct client_err *e);
 
 /* ------------------------------------------------------------ time */

@@ -78,9 +78,10 @@ DQLITE_API int dqlite_client_dump(struct dqlite_client *client,
 #define DUMP_PATH_MAX 4096
 
 /* Writes all of `data` to `fd`, flushes it to disk and closes `fd`.
- * Returns 0 or an errno value. */
-static int dumpWriteAll(int fd, const char *data, size_t size)
+ * Returns 0 or an errno value. Shared with backup.c. */
+int clientWriteAllClose(int fd, const void *bytes, size_t size)
 {
+    const char *data = bytes;
     int err = 0;
     while (size > 0 && err == 0) {
         ssize_t n = write(fd, data, size);
@@ -130,7 +131,7 @@ static int dumpWriteFile(struct client_err *e, const char *dir,
         return clientErrSet(e, ERR_IO, "cannot write %s: %s", path,
                             strerror(errno));
     }
-    err = dumpWriteAll(fd, f->data, f->size);
+    err = clientWriteAllClose(fd, f->data, f->size);
     if (err == 0 && rename(tmp, path) != 0) {
         err = errno;
     }

@@ -121,6 +121,8 @@ struct gateway {
     struct sql_guard guard; /* stops a runaway statement (sql.h) */
     struct replica_wait wait;
     bool wait_out;
+    worker_fn gated_work; /* gatewayRunGated: what runs after the gate */
+    worker_fn gated_done;
     struct queue busy_link;        /* in the node's parked writers */
     struct gateway_backup *backup; /* a BACKUP being streamed, NULL */
     struct gateway_load *load;     /* a load in progress (gateway_load.c) */

@@ -184,23 +184,9 @@ static void backupDone(struct worker_job *job)
     gatewayWrite(g, backupOnWritten);
 }
 
-static void backupOnRead(struct replica_wait *w, int status)
-{
-    struct gateway *g = GATEWAY_OF(w, wait);
-    g->wait_out = false;
-    if (g->closing) {
-        gatewayCloseDb(g);
-    } else if (status == ERR_SHUTDOWN) {
-        gatewayFailErr(g, status);
-    } else {
-        gatewayRun(g, backupWork, backupDone); /* status != 0: local copy */
-    }
-}
-
 void gatewayBackup(struct gateway *g)
 {
     const struct proto_text name = g->req.backup.name;
-    struct dqlite_node *n = gatewayNode(g);
     PRE(g->backup == NULL);
     if (g->req.backup.flags != 0) {
         gatewayFailure(g, GATEWAY_ERR_PARSE, "unknown backup flags");
@@ -210,17 +196,5 @@ void gatewayBackup(struct gateway *g)
         gatewayFailure(g, GATEWAY_ERR_NOTFOUND, "database does not exist");
         return;
     }
-    if (!replicaIsLeader(&n->replica)) {
-        gatewayRun(g, backupWork, backupDone);
-        return;
-    }
-    g->stage = GATEWAY_WAITING;
-    g->wait.cb = backupOnRead;
-    g->wait_out = true;
-    int rv = n->linearizable_reads ? replicaRead(&n->replica, &g->wait)
-                                   : replicaBarrier(&n->replica, &g->wait);
-    if (rv != 0) { /* refused at once (disk full...): the local copy */
-        g->wait_out = false;
-        gatewayRun(g, backupWork, backupDone);
-    }
+    gatewayRunGated(g, backupWork, backupDone);
 }

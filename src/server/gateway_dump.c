@@ -91,7 +91,7 @@ static void dumpDone(struct worker_job *job)
     gatewayFinish(g);
 }
 
-static void dumpOnRead(struct replica_wait *w, int status)
+static void gatedOnRead(struct replica_wait *w, int status)
 {
     struct gateway *g = GATEWAY_OF(w, wait);
     g->wait_out = false;
@@ -99,30 +99,37 @@ static void dumpOnRead(struct replica_wait *w, int status)
         gatewayCloseDb(g);
     } else if (status == ERR_SHUTDOWN) {
         gatewayFailErr(g, status);
-    } else {
-        gatewayRun(g, dumpWork, dumpDone); /* status != 0: the local copy */
+    } else { /* status != 0: the local copy */
+        gatewayRun(g, g->gated_work, g->gated_done);
+    }
+}
+
+void gatewayRunGated(struct gateway *g, worker_fn work, worker_fn next)
+{
+    struct dqlite_node *n = gatewayNode(g);
+    if (!replicaIsLeader(&n->replica)) {
+        gatewayRun(g, work, next);
+        return;
+    }
+    g->gated_work = work;
+    g->gated_done = next;
+    g->stage = GATEWAY_WAITING;
+    g->wait.cb = gatedOnRead;
+    g->wait_out = true;
+    int rv = n->linearizable_reads ? replicaRead(&n->replica, &g->wait)
+                                   : replicaBarrier(&n->replica, &g->wait);
+    if (rv != 0) { /* refused at once (disk full...): the local copy */
+        g->wait_out = false;
+        gatewayRun(g, work, next);
     }
 }
 
 void gatewayDump(struct gateway *g)
 {
     const struct proto_text name = g->req.dump.name;
-    struct dqlite_node *n = gatewayNode(g);
     if (name.len == 0 || name.len > VFS_MAX_NAME) {
         gatewayFailure(g, GATEWAY_ERR_NOTFOUND, "database does not exist");
         return;
     }
-    if (!replicaIsLeader(&n->replica)) {
-        gatewayRun(g, dumpWork, dumpDone);
-        return;
-    }
-    g->stage = GATEWAY_WAITING;
-    g->wait.cb = dumpOnRead;
-    g->wait_out = true;
-    int rv = n->linearizable_reads ? replicaRead(&n->replica, &g->wait)
-                                   : replicaBarrier(&n->replica, &g->wait);
-    if (rv != 0) { /* refused at once (disk full...): the local copy */
-        g->wait_out = false;
-        gatewayRun(g, dumpWork, dumpDone);
-    }
+    gatewayRunGated(g, dumpWork, dumpDone);
 }

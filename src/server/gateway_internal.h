@@ -36,6 +36,11 @@ void gatewayFreeBuffers(struct gateway *g);
 /* gateway_sql.c: shared steps of the SQL requests. */
 /* Runs `work` on the db thread, then `next` on the loop (unless closing). */
 void gatewayRun(struct gateway *g, worker_fn work, worker_fn next);
+/* Runs work then next on the db thread once the read gate is passed (on a
+ * leader: a read index, or a barrier without linearizable reads; at once
+ * on a follower, or with the local copy when the gate refuses at once).
+ * DUMP and BACKUP read a whole database at one commit this way. */
+void gatewayRunGated(struct gateway *g, worker_fn work, worker_fn next);
 
 /* The same, with `work` run on the loop thread at once when the db thread
  * is idle (workerRunHere); false, having run nothing, otherwise. `work`
@@ -90,6 +95,13 @@ typedef int (*read_start_fn)(struct replica *r, struct replica_wait *w);
 /* EXEC_SQL / QUERY_SQL: answers `PRAGMA dqlite_consistency[ = level]` and
  * returns true; false for any other statement. */
 bool gatewayReadPragma(struct gateway *g);
+/* EXEC_SQL / QUERY_SQL: answers `PRAGMA dqlite_databases` (the leader's
+ * databases, gateway_list.c) and returns true; false for any other. */
+bool gatewayListPragma(struct gateway *g);
+/* The intercepted pragmas' parsers (exposed for test/fuzz/server_pragma.c). */
+int gatewayReadParsePragma(const struct proto_text *sql, bool *has_value,
+                           int *level, uint64_t *bound_ms);
+bool gatewayListIsPragma(const struct proto_text *sql);
 /* Like gatewayCheckLeader, for reads: a follower that holds a copy (not a
  * spare) passes too once the connection chose a level. */
 bool gatewayCheckReader(struct gateway *g);

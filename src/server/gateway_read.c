@@ -69,8 +69,9 @@ static bool readParseLevel(const char *v, size_t len, int *level,
 }
 
 /* 1: a valid pragma (set when `has_value`), 0: another statement, -1: the
- * pragma with a bad value. */
-static int readParsePragma(const struct proto_text *sql, bool *has_value,
+ * pragma with a bad value. Reads only sql's len bytes (fuzzed:
+ * test/fuzz/server_pragma.c). */
+int gatewayReadParsePragma(const struct proto_text *sql, bool *has_value,
                            int *level, uint64_t *bound_ms)
 {
     const char *p = sql->data;
@@ -137,8 +138,8 @@ bool gatewayReadPragma(struct gateway *g)
     uint64_t bound_ms = 0;
     PRE(g->req.type == PROTO_REQ_EXEC_SQL ||
         g->req.type == PROTO_REQ_QUERY_SQL);
-    int rv =
-        readParsePragma(&g->req.exec_sql.sql, &has_value, &level, &bound_ms);
+    int rv = gatewayReadParsePragma(&g->req.exec_sql.sql, &has_value, &level,
+                                    &bound_ms);
     if (rv == 0) {
         return false;
     }

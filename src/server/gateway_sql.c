@@ -593,7 +593,7 @@ void gatewaySql(struct gateway *g)
         break;
     case PROTO_REQ_EXEC_SQL:
     case PROTO_REQ_QUERY_SQL:
-        if (gatewayReadPragma(g)) {
+        if (gatewayReadPragma(g) || gatewayListPragma(g)) {
             break;
         }
         g->req.type == PROTO_REQ_EXEC_SQL ? gatewayExec(g) : gatewayQuery(g);

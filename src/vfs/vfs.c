@@ -4,6 +4,7 @@
  */
 #include "vfs/vfs.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/alloc.h"
@@ -138,6 +139,64 @@ bool vfsDbExists(struct vfs *v, const char *name)
     bool found = vfsDbLookup(v, name) != NULL;
     pthread_mutex_unlock(&v->mu);
     return found;
+}
+
+static int vfsNameCompare(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void vfsNamesFree(char **names, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        libFree(names[i]);
+    }
+    libFree(names);
+}
+
+int vfsDbNames(struct vfs *v, char ***names, unsigned *n)
+{
+    PRE(v != NULL && names != NULL && n != NULL);
+    unsigned count = 0;
+    unsigned cap = 0;
+    char **list = NULL;
+    int rv = 0;
+    pthread_mutex_lock(&v->mu);
+    struct queue *q;
+    QUEUE_FOREACH(q, &v->dbs)
+    {
+        struct vfs_db *db = QUEUE_DATA(q, struct vfs_db, link);
+        if (strchr(db->name, ':') != NULL) {
+            continue;
+        }
+        if (count == cap) {
+            cap = cap == 0 ? 8 : cap * 2;
+            char **grown = libRealloc(list, cap * sizeof *list);
+            if (grown == NULL) {
+                rv = ERR_NOMEM;
+                break;
+            }
+            list = grown;
+        }
+        list[count] = libStrdup(db->name);
+        if (list[count] == NULL) {
+            rv = ERR_NOMEM;
+            break;
+        }
+        count++;
+    }
+    pthread_mutex_unlock(&v->mu);
+    if (rv != 0) {
+        vfsNamesFree(list, count);
+        return rv;
+    }
+    if (count > 0) {
+        qsort(list, count, sizeof *list, vfsNameCompare);
+    }
+    *names = list;
+    *n = count;
+    POST(count == 0 || *names != NULL);
+    return 0;
 }
 
 int vfsWalFrames(struct vfs *v, const char *name, uint32_t *n)

@@ -76,6 +76,12 @@ int vfsDbCreate(struct vfs *v, const char *name, uint32_t page_size);
 /* Whether database `name` exists. */
 bool vfsDbExists(struct vfs *v, const char *name);
 
+/* The names of the databases clients can open (staged ones, whose names
+ * hold ':', are left out), sorted bytewise: *names is an array of *n
+ * strings, all owned by the caller (libFree each, then the array).
+ * ERR_NOMEM. */
+int vfsDbNames(struct vfs *v, char ***names, unsigned *n);
+
 /* A transaction's frames. From vfsPoll, `pages[i]` point into the held
  * frames (valid until vfsApply/vfsAbort of that database); the arrays are
  * owned by the txn (vfsTxnFree). Given to vfsApply, everything is borrowed. */

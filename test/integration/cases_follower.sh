@@ -144,11 +144,30 @@ t_f_partitioned() {
     expect_eq 6 "$(echo "$out" | sed -n 2p)"
 }
 
+# PRAGMA dqlite_databases (docs/protocol.md "Listing databases"): the
+# leader lists its databases, a follower refuses whatever the level.
+t_f_databases() {
+    local f l id out
+    f=$(f_follower) || return 1
+    l=$(fsh .leader) || return 1
+    sh_ follow_2 "CREATE TABLE g (x)" || return 1
+    out=$(fread "$f" "PRAGMA dqlite_consistency = any" "PRAGMA dqlite_databases" 2>&1) &&
+        { echo "a follower listed: $out"; return 1; }
+    echo "$out" | grep -q "^FAILURE 10250 not leader" || { echo "$out"; return 1; }
+    for id in "${!ADDRS[@]}"; do
+        [ "${ADDRS[$id]}" = "$l" ] && break
+    done
+    out=$(fread "$id" "PRAGMA dqlite_databases" "exec:PRAGMA dqlite_databases;") ||
+        { echo "$out"; return 1; }
+    expect_eq "follow,follow_2 ok" "$(echo "$out" | head -2 | tr '\n' ' ' | sed 's/ $//')"
+}
+
 run_follower_cases() {
     check "follower: 3-node cluster" t_f_start || return
     check "follower: linearizable reads see acknowledged writes" t_f_linearizable
     check "follower: bounded, any, bad level, writes refused" t_f_levels_and_writes
     check "follower: linearizable reads during writes" t_f_during_writes
+    check "follower: PRAGMA dqlite_databases on the leader only" t_f_databases
     check "follower: cut off, linearizable and bounded fail in time" t_f_partitioned
     m_reset
 }

@@ -41,6 +41,20 @@ t_sh_same_as_sqlite3() {
     diff "$TMP/theirs.out" "$TMP/ours.out" || { echo "(< sqlite3, > dqlite)"; return 1; }
 }
 
+# EXPLAIN and EXPLAIN QUERY PLAN (test/integration/shell/explain.sql), in
+# every mode: the same bytes as sqlite3's explain layouts.
+t_sh_explain_as_sqlite3() {
+    sqlite3 "$TMP/ref.db" <"$SH_DIR/explain.sql" >"$TMP/ex_theirs.out" 2>&1 ||
+        { echo "sqlite3 failed"; cat "$TMP/ex_theirs.out"; return 1; }
+    grep -q '^QUERY PLAN$' "$TMP/ex_theirs.out" &&
+        grep -q '^[0-9]* *      [A-Z]' "$TMP/ex_theirs.out" ||
+        { echo "sqlite3 printed no plan tree or indented loop"; return 1; }
+    shsh_ <"$SH_DIR/explain.sql" >"$TMP/ex_ours.out" 2>&1 ||
+        { echo "dqlite failed"; cat "$TMP/ex_ours.out"; return 1; }
+    diff "$TMP/ex_theirs.out" "$TMP/ex_ours.out" ||
+        { echo "(< sqlite3, > dqlite)"; return 1; }
+}
+
 # Statements that return rows whatever their first word, and those that
 # sqlite3 formats its own way (EXPLAIN): answered with rows, exit 0.
 t_sh_statement_shapes() {
@@ -70,7 +84,8 @@ t_sh_exit_status() {
     esac
 }
 
-# .timer, .databases and .mode without an argument, as sqlite3 prints them.
+# .timer and .mode without an argument, as sqlite3 prints them; .databases
+# lists the cluster's databases (the leader's), sorted, one a line.
 t_sh_timer_databases_mode() {
     local out
     out=$(printf '.timer on\nSELECT 1;\n.timer off\nSELECT 2;\n' | shsh_) ||
@@ -79,7 +94,11 @@ t_sh_timer_databases_mode() {
         grep -Eqx 'Run Time: real [0-9]+\.[0-9]{3} user [0-9]+\.[0-9]{6} sys [0-9]+\.[0-9]{6}' ||
         { echo "timer: $out"; return 1; }
     expect_eq 3 "$(printf '%s\n' "$out" | wc -l)" &&
-        expect_eq "main: $SHDB r/w" "$(shsh_ .databases)" &&
+        expect_eq "$SHDB" "$(shsh_ .databases)" &&
+        sh_ zz_other "CREATE TABLE z(x)" &&
+        expect_eq "$SHDB"$'\n'"zz_other" "$(shsh_ .databases)" &&
+        expect_eq "$SHDB|zz_other" \
+            "$(sh_ zz_other --mode list "PRAGMA dqlite_databases" | paste -sd'|')" &&
         expect_eq "current output mode: csv" \
             "$(printf '.mode csv\n.mode\n' | shsh_)"
 }
@@ -190,6 +209,7 @@ run_shell_cases() {
     check "shell: one node with the test database" t_sh_start || return
     check "shell: same bytes as sqlite3 (every mode, .schema...)" t_sh_same_as_sqlite3
     check "shell: PRAGMA, WITH, EXPLAIN, VALUES, RETURNING answered" t_sh_statement_shapes
+    check "shell: EXPLAIN (QUERY PLAN) laid out as sqlite3 does" t_sh_explain_as_sqlite3
     check "shell: exit status on errors, --version" t_sh_exit_status
     check "shell: .read and .quit" t_sh_read_quit
     check "shell: .timer, .databases, .mode" t_sh_timer_databases_mode

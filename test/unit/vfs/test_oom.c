@@ -88,3 +88,33 @@ Test(oom, snapshot_and_restore)
     free(flat);
     sqlite3_close(w);
 }
+
+/* vfsDbNames: the databases sorted, staged ones (names with ':') left out;
+ * out of memory at any allocation fails cleanly and leaks nothing. */
+Test(oom, db_names)
+{
+    cr_assert_eq(vfsDbCreate(leader, "b.db", 4096), 0);
+    cr_assert_eq(vfsDbCreate(leader, "a.db", 4096), 0);
+    cr_assert_eq(vfsDbCreate(leader, "stage:1", 4096), 0);
+    cr_assert_eq(vfsDbCreate(leader, "c.db", 4096), 0);
+    char **names = NULL;
+    unsigned n = 0;
+    int rv = ERR_NOMEM;
+    for (long i = 0; rv == ERR_NOMEM; i++) {
+        libAllocFailAfter(i, 1);
+        rv = vfsDbNames(leader, &names, &n);
+        libAllocFailAfter(-1, 1);
+    }
+    cr_assert_eq(rv, 0);
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(names[0], "a.db");
+    cr_assert_str_eq(names[1], "b.db");
+    cr_assert_str_eq(names[2], "c.db");
+    for (unsigned i = 0; i < n; i++) {
+        libFree(names[i]);
+    }
+    libFree(names);
+    cr_assert_eq(vfsDbNames(follower, &names, &n), 0);
+    cr_assert_eq(n, 0);
+    libFree(names);
+}
