@@ -52,7 +52,12 @@ static void connAccount(struct conn *c)
     if (now < c->reserved_bytes) {
         now = c->reserved_bytes; /* a frame admitted, still arriving */
     }
-    now += c->gateway.out.cap + c->out_bytes;
+    /* While a job runs, its thread owns the output buffer (a batch is at
+     * most GATEWAY_BATCH_BYTES); it is counted again once the job is done. */
+    if (c->gateway.stage != GATEWAY_RUNNING) {
+        now += c->gateway.out.cap;
+    }
+    now += c->out_bytes;
     budgetCharge(&c->node->budget, &c->held_bytes, now);
 }
 

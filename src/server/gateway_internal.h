@@ -46,6 +46,10 @@ void gatewayRunGated(struct gateway *g, worker_fn work, worker_fn next);
  * is idle (workerRunHere); false, having run nothing, otherwise. `work`
  * must bound its own duration. */
 bool gatewayRunHere(struct gateway *g, worker_fn work, worker_fn next);
+/* Runs `work` on the reader pool, beside the db thread (a read-only
+ * statement outside explicit transactions), or on the db thread without a
+ * pool. */
+void gatewayRunRead(struct gateway *g, worker_fn work, worker_fn next);
 
 /* How long SQL run on the loop thread may take before it is interrupted
  * and left to the db thread (gateway_query.c, gateway_exec.c). */

@@ -3,7 +3,8 @@
  *
  * A query first waits for a read-index round (unless linearizable reads
  * are off), so it sees every write acknowledged before it arrived. Batches
- * are produced one at a time on the db thread and written before the next
+ * are produced one at a time on the db thread (read-only ones outside a
+ * transaction on the reader pool: docs/server.md) and written before the next
  * one is made, so a large result never sits in memory whole. Between two
  * batches an INTERRUPT already received stops the stream: the statement is
  * reset and the INTERRUPT answered with EMPTY (protocol.md §6.4). One
@@ -110,9 +111,18 @@ static void queryBatchWork(struct worker_job *job)
         queryEndStatement(g);
         return;
     }
+    workerReadStepping();
     enum sql_batch_end end =
         sqlRowsBatch(g->stmt, &g->out, GATEWAY_BATCH_BYTES, &rc);
     queryBatchEnd(g, end, rc);
+}
+
+/* Loop thread, no job running: the next batch may go to the reader pool
+ * (docs/server.md, "Parallel readers"). */
+static bool queryIsPlainRead(const struct gateway *g)
+{
+    return g->stmt != NULL && sqlite3_stmt_readonly(g->stmt) &&
+           sqlite3_get_autocommit(g->db);
 }
 
 /* The statement prepared (the *_SQL requests) and bound; on failure the
@@ -198,6 +208,23 @@ static void queryStartHere(struct worker_job *job)
     queryBatchEnd(g, end, rc);
 }
 
+/* Reader pool (the db thread or the loop was busy): prepared and bound
+ * under the SQLite lock; a statement that may write, or one inside an
+ * explicit transaction, is left to the db thread unstepped. */
+static void queryStartRead(struct worker_job *job)
+{
+    struct gateway *g = GATEWAY_OF(job, job);
+    g->here_deferred = QUERY_HERE_DONE;
+    if (!queryStartStatement(g)) {
+        return;
+    }
+    if (!sqlite3_stmt_readonly(g->stmt) || !sqlite3_get_autocommit(g->db)) {
+        g->here_deferred = QUERY_HERE_BATCH;
+        return;
+    }
+    queryBatchWork(job);
+}
+
 static void queryBatchDone(struct worker_job *job);
 
 static void queryHereDone(struct worker_job *job)
@@ -205,7 +232,9 @@ static void queryHereDone(struct worker_job *job)
     struct gateway *g = GATEWAY_OF(job, job);
     int deferred = g->here_deferred;
     g->here_deferred = QUERY_HERE_DONE;
-    if (deferred == QUERY_HERE_BATCH) {
+    if (deferred == QUERY_HERE_BATCH && queryIsPlainRead(g)) {
+        gatewayRunRead(g, queryBatchWork, queryBatchDone);
+    } else if (deferred == QUERY_HERE_BATCH) {
         gatewayRun(g, queryBatchWork, queryBatchDone);
     } else if (deferred == QUERY_HERE_START) {
         gatewayRun(g, queryStartWork, queryBatchDone);
@@ -273,6 +302,12 @@ static bool queryStreamInterrupted(struct gateway *g)
 static void queryBatchDone(struct worker_job *job)
 {
     struct gateway *g = GATEWAY_OF(job, job);
+    if (gatewayIsError(g) && (g->rc & 0xff) == SQLITE_INTERRUPT &&
+        g->sqlconn.ended != NULL) {
+        /* Stopped on the reader pool for the replica (workerEndReads). */
+        gatewaySetError(g, SQLITE_ABORT, g->sqlconn.ended);
+        g->sqlconn.ended = NULL;
+    }
     if (gatewayIsError(g) && queryStreamInterrupted(g)) {
         gatewayEmpty(g); /* the answer to the INTERRUPT */
     } else if (gatewayIsError(g)) {
@@ -286,6 +321,10 @@ static void queryBatchDone(struct worker_job *job)
 
 static void queryBatch(struct gateway *g)
 {
+    if (queryIsPlainRead(g)) {
+        gatewayRunRead(g, queryBatchWork, queryBatchDone);
+        return;
+    }
     gatewayRun(g, queryBatchWork, queryBatchDone);
 }
 
@@ -297,7 +336,11 @@ static void queryOnRead(struct replica_wait *w, int status)
         gatewayCloseDb(g);
     } else if (status != 0) {
         gatewayFailErr(g, status);
-    } else if (!gatewayRunHere(g, queryStartHere, queryHereDone)) {
+    } else if (gatewayRunHere(g, queryStartHere, queryHereDone)) {
+        return;
+    } else if (workerHasReaders(&gatewayNode(g)->worker)) {
+        gatewayRunRead(g, queryStartRead, queryHereDone);
+    } else {
         gatewayRun(g, queryStartWork, queryBatchDone);
     }
 }

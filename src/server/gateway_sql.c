@@ -93,6 +93,14 @@ void gatewayRun(struct gateway *g, worker_fn work, worker_fn next)
     workerSubmit(&gatewayNode(g)->worker, &g->job);
 }
 
+/* Runs `work` on the reader pool (or the db thread without one). */
+void gatewayRunRead(struct gateway *g, worker_fn work, worker_fn next)
+{
+    sqlJobSet(g, work, next);
+    g->job.db = g->db;
+    workerSubmitRead(&gatewayNode(g)->worker, &g->job);
+}
+
 bool gatewayRunHere(struct gateway *g, worker_fn work, worker_fn next)
 {
     sqlJobSet(g, work, next);

@@ -42,9 +42,34 @@ void replicaSqlConnRemove(struct replica_sqlconn *c)
     queueRemove(&c->link);
 }
 
+struct end_reads {
+    struct replica *r;
+    const char *why;
+};
+
+/* Db thread, worker mutex held: the connection `db`, whose query the pool
+ * steps, is about to be interrupted; its client learns why (on the loop,
+ * once the job is done: queryBatchDone). */
+static void endReadsMark(sqlite3 *db, void *arg)
+{
+    struct end_reads *e = arg;
+    struct queue *q;
+    QUEUE_FOREACH(q, &e->r->sql_conns)
+    {
+        struct replica_sqlconn *c = QUEUE_DATA(q, struct replica_sqlconn, link);
+        if (c->db == db) {
+            c->ended = e->why;
+        }
+    }
+}
+
 unsigned replicaEndReaders(struct replica *r, const char *name, const char *why)
 {
-    unsigned touched = 0;
+    /* Queries the reader pool steps now use their connection: they stop
+     * first (docs/server.md, "Parallel readers"). */
+    struct end_reads e = {r, why};
+    unsigned touched =
+        r->worker != NULL ? workerEndReads(r->worker, endReadsMark, &e) : 0;
     struct queue *q;
     QUEUE_FOREACH(q, &r->sql_conns)
     {

@@ -17,6 +17,7 @@
 #include "lib/err.h"
 #include "proto/rows.h"
 #include "server/policy.h"
+#include "server/worker.h"
 
 /* Most columns a row may have (SQLite's own hard limit). */
 #define SQL_COLUMNS_MAX 32767
@@ -275,6 +276,7 @@ void sqlGuardClear(struct sql_guard *g)
 static int sqlGuardCheck(void *arg)
 {
     struct sql_guard *g = arg;
+    workerReadProgress(); /* a reader's read transaction is open by now */
     int stop = atomic_load_explicit(&g->stop, memory_order_relaxed);
     if (stop == SQL_STOP_NONE && g->deadline_us != 0 &&
         sqlClockUs() >= g->deadline_us) {

@@ -2,16 +2,31 @@
  * The db thread (see worker.h): a FIFO of jobs run under the process-wide
  * SQLite lock, with completions handed back to the loop through an async
  * handle; and short jobs the loop runs itself while the thread is idle,
- * whose completions come back through idle/check handles instead.
+ * whose completions come back through idle/check handles instead; and
+ * the reader pool, which runs read-only queries beside the db thread when
+ * SQLite has mutexes of its own (docs/server.md, "Parallel readers").
  */
 #include "server/worker.h"
 
+#include <sqlite3.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/assert.h"
 #include "lib/err.h"
 
 static pthread_mutex_t sqlite_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A reader thread's hold of the SQLite lock while its job runs. */
+enum reader_hold {
+    READER_FREE,     /* not holding it (or not a reader thread) */
+    READER_HOLDS,    /* holding it: preparing, binding */
+    READER_STEPPING, /* holding it, its statement stepping */
+};
+static _Thread_local enum reader_hold reader_hold = READER_FREE;
+/* The reader thread's worker and the job it runs. */
+static _Thread_local struct worker *reader_worker = NULL;
+static _Thread_local struct worker_job *reader_job = NULL;
 
 static uint64_t workerClockMs(void)
 {
@@ -72,6 +87,111 @@ static void *workerMain(void *arg)
         uv_async_send(&w->async);
     }
     return NULL;
+}
+
+void workerReadStepping(void)
+{
+    if (reader_hold == READER_HOLDS) {
+        reader_hold = READER_STEPPING;
+    }
+}
+
+void workerReadProgress(void)
+{
+    if (reader_hold == READER_STEPPING) {
+        struct worker *w = reader_worker;
+        reader_hold = READER_FREE;
+        pthread_mutex_lock(&w->mutex); /* seen by workerEndReads from now */
+        queueInsertTail(&w->stepping, &reader_job->link);
+        pthread_mutex_unlock(&w->mutex);
+        workerSqliteUnlock();
+    }
+}
+
+/* Reader thread: the next read job, or NULL once stopping. */
+static struct worker_job *workerNextRead(struct worker *w)
+{
+    struct worker_job *job = NULL;
+    pthread_mutex_lock(&w->mutex);
+    while (queueEmpty(&w->reads) && !w->stopping) {
+        pthread_cond_wait(&w->cond, &w->mutex);
+    }
+    if (!queueEmpty(&w->reads)) {
+        struct queue *head = queueHead(&w->reads);
+        queueRemove(head);
+        job = QUEUE_DATA(head, struct worker_job, link);
+        w->reads_running++;
+    }
+    pthread_mutex_unlock(&w->mutex);
+    return job;
+}
+
+/* The read transaction of a statement begins under the SQLite lock, so
+ * never inside another thread's commit (where SQLite has updated the WAL
+ * index but the VFS has not yet held the frames: docs/vfs.md); the rest
+ * of its work runs without it. */
+static void *workerReaderMain(void *arg)
+{
+    struct worker *w = arg;
+    struct worker_job *job;
+    while ((job = workerNextRead(w)) != NULL) {
+        workerSqliteLock();
+        reader_hold = READER_HOLDS;
+        reader_worker = w;
+        reader_job = job;
+        queueInit(&job->link); /* in w->stepping once it releases the lock */
+        job->work(job);
+        bool held = reader_hold != READER_FREE;
+        if (held) {
+            reader_hold = READER_FREE;
+            workerSqliteUnlock();
+        }
+        pthread_mutex_lock(&w->mutex);
+        if (!held) {
+            queueRemove(&job->link);
+        }
+        ASSERT(w->reads_running > 0);
+        w->reads_running--;
+        queueInsertTail(&w->finished, &job->link);
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->mutex);
+        uv_async_send(&w->async);
+    }
+    return NULL;
+}
+
+/* Whether SQLite has mutexes of its own (multi-thread or serialized
+ * mode): a connection opened with SQLITE_OPEN_FULLMUTEX gets a mutex only
+ * then. In single-thread mode (go-dqlite sets it) two threads must never
+ * be in SQLite at once, and there is no pool. */
+static bool workerSqliteThreaded(void)
+{
+    if (sqlite3_threadsafe() == 0) {
+        return false;
+    }
+    sqlite3 *db = NULL;
+    workerSqliteLock();
+    int rc = sqlite3_open_v2(":memory:", &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                 SQLITE_OPEN_FULLMUTEX,
+                             NULL);
+    bool threaded = rc == SQLITE_OK && sqlite3_db_mutex(db) != NULL;
+    sqlite3_close(db);
+    workerSqliteUnlock();
+    return threaded;
+}
+
+/* The pool's size: the machine's cores, at least 2. */
+static unsigned workerReadersWanted(void)
+{
+    if (!workerSqliteThreaded()) {
+        return 0;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 2) {
+        return 2;
+    }
+    return cores > WORKER_MAX_READERS ? WORKER_MAX_READERS : (unsigned)cores;
 }
 
 /* Loop thread: call `done` of every finished job, in order. Returns how
@@ -136,6 +256,10 @@ int workerStart(struct worker *w, uv_loop_t *loop)
     pthread_cond_init(&w->cond, NULL);
     queueInit(&w->pending);
     queueInit(&w->finished);
+    queueInit(&w->reads);
+    queueInit(&w->stepping);
+    w->reads_running = 0;
+    w->n_readers = 0;
     w->stopping = false;
     w->running = false;
     w->started_ms = 0;
@@ -151,6 +275,12 @@ int workerStart(struct worker *w, uv_loop_t *loop)
     if (pthread_create(&w->thread, NULL, workerMain, w) != 0) {
         workerCloseHandles(w);
         goto err_after_sync;
+    }
+    unsigned wanted = workerReadersWanted();
+    while (w->n_readers < wanted &&
+           pthread_create(&w->readers[w->n_readers], NULL, workerReaderMain,
+                          w) == 0) {
+        w->n_readers++; /* fewer threads than wanted still serve */
     }
     return 0;
 err_after_sync:
@@ -177,6 +307,47 @@ void workerSubmit(struct worker *w, struct worker_job *job)
     queueInsertTail(&w->pending, &job->link);
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->mutex);
+}
+
+void workerSubmitRead(struct worker *w, struct worker_job *job)
+{
+    PRE(job->work != NULL && job->done != NULL);
+    pthread_mutex_lock(&w->mutex);
+    bool pool = w->n_readers > 0 && !w->stopping;
+    if (pool) {
+        job->canceled = false;
+        queueInsertTail(&w->reads, &job->link);
+        pthread_cond_broadcast(&w->cond);
+    }
+    pthread_mutex_unlock(&w->mutex);
+    if (!pool) {
+        workerSubmit(w, job);
+    }
+}
+
+unsigned workerEndReads(struct worker *w, void (*mark)(sqlite3 *db, void *arg),
+                        void *arg)
+{
+    unsigned n = 0;
+    struct queue *q;
+    pthread_mutex_lock(&w->mutex);
+    QUEUE_FOREACH(q, &w->stepping)
+    {
+        struct worker_job *job = QUEUE_DATA(q, struct worker_job, link);
+        mark(job->db, arg);
+        sqlite3_interrupt(job->db); /* thread-safe; the handle stays open */
+        n++;
+    }
+    while (!queueEmpty(&w->stepping)) {
+        pthread_cond_wait(&w->cond, &w->mutex);
+    }
+    pthread_mutex_unlock(&w->mutex);
+    return n;
+}
+
+bool workerHasReaders(const struct worker *w)
+{
+    return w->n_readers > 0;
 }
 
 bool workerRunHere(struct worker *w, struct worker_job *job)
@@ -212,7 +383,8 @@ uint64_t workerBusyMs(struct worker *w)
 static void workerWaitIdle(struct worker *w)
 {
     pthread_mutex_lock(&w->mutex);
-    while (!queueEmpty(&w->pending) || w->running) {
+    while (!queueEmpty(&w->pending) || w->running || !queueEmpty(&w->reads) ||
+           w->reads_running > 0) {
         pthread_cond_wait(&w->cond, &w->mutex);
     }
     pthread_mutex_unlock(&w->mutex);
@@ -230,6 +402,10 @@ void workerStop(struct worker *w)
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->mutex);
     pthread_join(w->thread, NULL);
+    for (unsigned i = 0; i < w->n_readers; i++) {
+        pthread_join(w->readers[i], NULL);
+    }
+    w->n_readers = 0;
     workerCloseHandles(w); /* closing stops the idle and check handles */
     /* The mutex stays usable: a late workerSubmit runs its job inline. */
 }

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <unistd.h>
 
 #include "server/worker.h"
 
@@ -184,4 +185,80 @@ Test(worker, busy_worker_or_held_lock_refuses_to_run_here)
     cr_assert_eq(here_order[0], 0);
     cr_assert_eq(here_order[1], 1);
     hereStop();
+}
+
+/* The reader pool: a read job that runs for good releases the SQLite lock
+ * once its statement steps (others may take it meanwhile), and
+ * workerEndReads, called with the lock held, stops it and returns once
+ * it is done. */
+struct read_job {
+    struct worker_job job;
+    int rc;
+    bool done;
+};
+
+static int readProgress(void *arg)
+{
+    (void)arg;
+    workerReadProgress();
+    return 0;
+}
+
+static void foreverWork(struct worker_job *job)
+{
+    struct read_job *r = (struct read_job *)job;
+    sqlite3_stmt *stmt = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(job->db,
+                                    "WITH RECURSIVE r(i) AS (SELECT 1 UNION "
+                                    "ALL SELECT i + 1 FROM r) SELECT "
+                                    "count(*) FROM r",
+                                    -1, &stmt, NULL),
+                 SQLITE_OK);
+    sqlite3_progress_handler(job->db, 1000, readProgress, NULL);
+    workerReadStepping();
+    r->rc = sqlite3_step(stmt);
+    sqlite3_progress_handler(job->db, 0, NULL, NULL);
+    sqlite3_finalize(stmt);
+}
+
+static void markEnded(sqlite3 *db, void *arg)
+{
+    *(sqlite3 **)arg = db;
+}
+
+static void readDone(struct worker_job *job)
+{
+    ((struct read_job *)job)->done = true;
+}
+
+Test(worker, end_reads_stops_a_read_stepping_without_the_lock)
+{
+    uv_loop_t loop;
+    struct worker w;
+    struct read_job r = {.job = {.work = foreverWork, .done = readDone}};
+    uv_loop_init(&loop);
+    cr_assert_eq(workerStart(&w, &loop), 0);
+    cr_assert(workerHasReaders(&w), "SQLite is serialized in this test");
+    cr_assert_eq(sqlite3_open(":memory:", &r.job.db), SQLITE_OK);
+    workerSubmitRead(&w, &r.job);
+    unsigned n = 0;
+    sqlite3 *marked = NULL;
+    while (n == 0) { /* until the job steps, without the lock */
+        workerSqliteLock();
+        n = workerEndReads(&w, markEnded, &marked);
+        workerSqliteUnlock();
+        if (n == 0) {
+            usleep(1000);
+        }
+    }
+    cr_assert_eq(n, 1);
+    cr_assert_eq(marked, r.job.db);
+    while (!r.done) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    cr_assert_eq(r.rc, SQLITE_INTERRUPT);
+    workerStop(&w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    sqlite3_close(r.job.db);
 }
