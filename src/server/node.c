@@ -326,7 +326,8 @@ int dqlite_node_reload_tls(dqlite_node *n)
     if (n == NULL || !tlsEnabled(n)) {
         return DQLITE_MISUSE;
     }
-    return tlsReload(n);
+    int rv = tlsReload(n);
+    return rv == 0 ? nodeHttpReloadTls(n) : rv;
 }
 
 const char *dqlite_node_errmsg(dqlite_node *n)

@@ -220,6 +220,7 @@ void nodeLogState(struct dqlite_node *n, int old_state, int state,
  * thread), stopped before the loop stops. */
 int nodeHttpStart(struct dqlite_node *n);
 void nodeHttpStop(struct dqlite_node *n);
+int nodeHttpReloadTls(struct dqlite_node *n);
 
 /* Heartbeat and election timeouts from the configured network latency. */
 void nodeTimeouts(const struct dqlite_node *n, unsigned *heartbeat_ms,

@@ -239,6 +239,42 @@ int nodeHttpStart(struct dqlite_node *n)
     return 0;
 }
 
+/* After dqlite_node_reload_tls loaded the node's files again: the
+ * listener is started again on the address it has, with the same routes,
+ * so new HTTPS connections use the new certificate (libmicrohttpd takes
+ * its certificate only when a daemon starts). Requests in progress finish
+ * first; connections made during the swap are refused. The rqlite API
+ * keeps its client connections. */
+int nodeHttpReloadTls(struct dqlite_node *n)
+{
+    struct http_route routes[NODE_HTTP_MAX_ROUTES];
+    struct http_tls tls = {0};
+    char errmsg[NODE_ERRMSG_LEN];
+    char bound[ADDR_MAX_LEN];
+    if (n->http == NULL || !tlsEnabled(n)) {
+        return 0;
+    }
+    snprintf(bound, sizeof bound, "%s", httpServerAddress(n->http));
+    tlsPaths(n, &tls.cert_file, &tls.key_file, &tls.ca_file,
+             &tls.verify_clients);
+    struct http_config config = {.address = bound, .tls = &tls};
+    httpServerStop(n->http);
+    n->http = NULL;
+    if (httpServerStart(&n->http, &config, routes, nodeHttpRoutes(n, routes),
+                        errmsg, sizeof errmsg) != 0) {
+        n->http = NULL;
+        nodeLogf(n, DQLITE_LOG_ERROR,
+                 "HTTP: the listener on %s could not start again with the "
+                 "reloaded certificate: %s; HTTP is off until a reload works",
+                 bound, errmsg);
+        return DQLITE_ERROR;
+    }
+    nodeLogf(n, DQLITE_LOG_INFO,
+             "HTTP: the listener on %s serves with the reloaded certificate",
+             bound);
+    return 0;
+}
+
 void nodeHttpStop(struct dqlite_node *n)
 {
     httpServerStop(n->http);
