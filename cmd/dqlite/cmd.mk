@@ -13,4 +13,9 @@ $(B)/obj/cmd/dqlite/%.o: cmd/dqlite/%.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) -Iinclude -DSHELL_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
 
+# --version prints the build, as dqlited's (cmd/dqlited/cmd.mk writes the
+# header).
+$(B)/obj/cmd/dqlite/main.o: $(B)/gen/dqlited_build.h
+$(B)/obj/cmd/dqlite/main.o: CFLAGS_COMMON += -include $(B)/gen/dqlited_build.h
+
 PROGRAMS += $(B)/dqlite

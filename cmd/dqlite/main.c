@@ -97,7 +97,7 @@ static const char usage_text[] =
     "    -m, --mode MODE       print rows as sqlite3 does in MODE: list,\n"
     "                          csv, column, json, line or table (.mode)\n"
     "    --header              column names above rows (.headers on)\n"
-    "    -V, --version         the shell's and SQLite's versions\n"
+    "    -V, --version         the build (git describe), the ABI and SQLite\n"
     "    -h, --help            this text\n"
     "\n"
     "EXIT STATUS\n"
@@ -218,8 +218,8 @@ static int argsParse(int argc, char *argv[], struct args *a)
             return 1;
         }
         if (opt == 'V') {
-            printf("dqlite %s (SQLite %s)\n", SHELL_VERSION,
-                   sqlite3_libversion());
+            printf("dqlite %s (dqlite ABI %s, SQLite %s)\n", DQLITED_BUILD,
+                   SHELL_VERSION, sqlite3_libversion());
             return 1;
         }
         if (argsOption(a, opt, optarg) != 0) {

@@ -79,7 +79,7 @@ t_sh_exit_status() {
     expect_eq "1 1 1 2" "$s1 $s2 $s3 $s4" || return 1
     v=$("$B/dqlite" --version) || return 1
     case $v in
-    "dqlite "*" (SQLite 3."*")") ;;
+    "dqlite "*" (dqlite ABI 1.11.0, SQLite 3."*")") ;;
     *) echo "--version printed: $v"; return 1 ;;
     esac
 }
