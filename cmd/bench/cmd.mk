@@ -13,6 +13,10 @@ $(B)/obj/cmd/bench/%.o: cmd/bench/%.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) -Iinclude -MMD -MP -c $< -o $@
 
+# --version prints the build (cmd/dqlited/cmd.mk writes the header).
+$(B)/obj/cmd/bench/main.o: $(B)/gen/dqlited_build.h
+$(B)/obj/cmd/bench/main.o: CFLAGS_COMMON += -include $(B)/gen/dqlited_build.h
+
 PROGRAMS += $(B)/dqlite-bench
 
 .PHONY: bench

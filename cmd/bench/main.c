@@ -69,6 +69,7 @@ static const char kUsage[] =
     "                           overwrites in DIR and the loopback TCP round\n"
     "                           trip (median), -t seconds each (default 2)\n"
     "    -h, --help             this text\n"
+    "        --version          the build (git describe)\n"
     "\n"
     "OUTPUT\n"
     "    One row per workload: ops/s, rows/s, latency p50/p95/p99/max in ms,\n"
@@ -178,7 +179,7 @@ static int parseArgs(struct bench_options *o, int argc, char **argv)
         {"probe", 1, NULL, 'P'},     {"help", 0, NULL, 'h'},
         {"tls", 0, NULL, 'T'},       {"cert", 1, NULL, 'c'},
         {"key", 1, NULL, 'k'},       {"ca", 1, NULL, 'a'},
-        {NULL, 0, NULL, 0}};
+        {"version", 0, NULL, 'V'},   {NULL, 0, NULL, 0}};
     int opt;
     *o = (struct bench_options){.db_name = "bench",
                                 .workloads = DEFAULT_WORKLOADS,
@@ -189,6 +190,10 @@ static int parseArgs(struct bench_options *o, int argc, char **argv)
            -1) {
         if (opt == 'h') {
             fputs(kUsage, stdout);
+            exit(0);
+        }
+        if (opt == 'V') {
+            printf("dqlite-bench %s\n", DQLITED_BUILD);
             exit(0);
         }
         if (parseOption(o, opt, optarg) != 0) {
