@@ -169,11 +169,15 @@ void clientTlsClose(struct client_sock *s);
 
 /* ------------------------------------------------------------ log */
 
+/* Longest direct_read_level, "bounded:3600000" and its NUL fit. */
+#define CLIENT_READ_LEVEL_MAX 24
+
 struct dqlite_driver {
     struct dqlite_server_store *store; /* borrowed */
     struct dqlite_driver_options opts; /* defaults applied; tls_* strings
                                           cleared (not kept) */
     struct client_tls *tls;            /* loaded TLS settings, NULL: none */
+    char read_level[CLIENT_READ_LEVEL_MAX]; /* direct_read_level, "": none */
 };
 
 void clientLog(const struct dqlite_driver *d, int level, const char *fmt, ...)
@@ -191,6 +195,11 @@ int clientDiscover(struct dqlite_driver *d, int64_t deadline_ms,
 int clientDiscoverCancel(struct dqlite_driver *d, int64_t deadline_ms,
                          const struct dqlite_cancel *cancel,
                          struct client_sock *s, struct client_err *e);
+/* Dials the store's first server, whatever its role, and registers
+ * (direct_read_level): `s` left open on success. */
+int clientDialDirect(struct dqlite_driver *d, int64_t deadline_ms,
+                     const struct dqlite_cancel *cancel, struct client_sock *s,
+                     struct client_err *e);
 /* Dials `address`, runs the TLS handshake when the driver has TLS (ended
  * early when `cancel`, may be NULL, is fired) and queues the protocol
  * handshake. On failure `s` is closed. */

@@ -88,7 +88,31 @@ static int connOpenDb(struct dqlite_conn *c, int64_t deadline_ms)
     return 0;
 }
 
-/* Discovery, store refresh and OPEN, within the connect timeout. */
+/* Sends PRAGMA dqlite_consistency (docs/protocol.md "Read consistency")
+ * on a direct connection; the level belongs to the socket. */
+static int connReadLevel(struct dqlite_conn *c, int64_t deadline_ms)
+{
+    char sql[64 + CLIENT_READ_LEVEL_MAX];
+    struct proto_request req;
+    int rv;
+    if (c->driver->read_level[0] == '\0') {
+        return 0;
+    }
+    snprintf(sql, sizeof sql, "PRAGMA dqlite_consistency = '%s'",
+             c->driver->read_level);
+    protoRequestInit(&req, PROTO_REQ_EXEC_SQL);
+    req.exec_sql.db_id = c->db_id;
+    req.exec_sql.sql = protoText(sql);
+    rv = clientSockEncode(&c->sock, &req);
+    rv = rv != 0 ? rv : clientSockCall(&c->sock, deadline_ms);
+    if (rv != 0) {
+        return clientErrSet(&c->err, rv, "read level: %s", errString(rv));
+    }
+    return clientConnExpect(c, PROTO_RESP_RESULT);
+}
+
+/* Discovery (or the direct dial), store refresh, OPEN and the read level,
+ * within the connect timeout. */
 static int connConnect(struct dqlite_conn *c)
 {
     struct dqlite_driver *d = c->driver;
@@ -101,17 +125,22 @@ static int connConnect(struct dqlite_conn *c)
         return clientErrSet(&c->err, ERR_MISUSE, "invalid database name: %s",
                             why);
     }
-    rv = clientDiscoverCancel(d, deadline_ms, c->cancel, &c->sock, &c->err);
+    rv = d->read_level[0] != '\0'
+             ? clientDialDirect(d, deadline_ms, c->cancel, &c->sock, &c->err)
+             : clientDiscoverCancel(d, deadline_ms, c->cancel, &c->sock,
+                                    &c->err);
     if (rv != 0) {
         return rv;
     }
-    if (!d->opts.no_store_refresh) {
+    /* Direct: the store's first server is the one asked for; keep it. */
+    if (!d->opts.no_store_refresh && d->read_level[0] == '\0') {
         clientRefreshStore(d, &c->sock, deadline_ms);
     }
     if (!clientSockOpen(&c->sock)) {
         return clientErrSet(&c->err, ERR_IO, "connection lost");
     }
     rv = connOpenDb(c, deadline_ms);
+    rv = rv != 0 ? rv : connReadLevel(c, deadline_ms);
     if (rv != 0) {
         clientSockClose(&c->sock);
         clientSockInit(&c->sock);

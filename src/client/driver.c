@@ -61,6 +61,29 @@ static int driverTls(struct dqlite_driver *d)
     return rv;
 }
 
+/* Copies direct_read_level: "linearizable", "any" or "bounded:N" (the
+ * node checks N's range); the string is not kept. */
+static int driverReadLevel(struct dqlite_driver *d)
+{
+    const char *level = d->opts.direct_read_level;
+    d->opts.direct_read_level = NULL;
+    if (level == NULL) {
+        return 0;
+    }
+    size_t digits = strncmp(level, "bounded:", 8) == 0
+                        ? strspn(level + 8, "0123456789")
+                        : 0;
+    bool ok = strcmp(level, "linearizable") == 0 || strcmp(level, "any") == 0 ||
+              (digits > 0 && digits < 8 && level[8 + digits] == '\0');
+    if (!ok) {
+        clientLog(d, DQLITE_CLIENT_LOG_ERROR,
+                  "read level: expected linearizable, any or bounded:N");
+        return -1;
+    }
+    snprintf(d->read_level, sizeof d->read_level, "%s", level);
+    return 0;
+}
+
 DQLITE_API int dqlite_driver_create(struct dqlite_server_store *store,
                                     const struct dqlite_driver_options *options,
                                     struct dqlite_driver **driver)
@@ -80,6 +103,10 @@ DQLITE_API int dqlite_driver_create(struct dqlite_server_store *store,
         dqlite_driver_options_init(&d->opts);
     }
     driverDefaults(&d->opts);
+    if (driverReadLevel(d) != 0) {
+        libFree(d);
+        return DQLITE_CLIENT_MISUSE;
+    }
     if (d->opts.tls && driverTls(d) != 0) {
         libFree(d);
         return DQLITE_CLIENT_TLS;
