@@ -305,6 +305,15 @@ struct dqlite_driver_options {
      * answered there; its writes fail there with "not leader". Copied by
      * dqlite_driver_create(); a malformed level fails it with MISUSE. */
     const char *direct_read_level;
+    /* Spreading reads (docs/client.md "Reads on followers"). NULL (the
+     * default): every call goes to the leader. Otherwise a read level as
+     * above: a dqlite_conn_query() of a SELECT or WITH outside a
+     * transaction goes to a second connection the dqlite_conn opens on
+     * one of the store's voters or stand-bys (round-robin over the
+     * driver's connections), which sends the pragma once; a node that
+     * refuses (or fails) is dropped and the query runs on the leader.
+     * Everything else goes to the leader as before. */
+    const char *follower_read_level;
 };
 
 /* How the server's certificate is checked. Every policy requires a chain to

@@ -318,14 +318,25 @@ int clientDiscoverCancel(struct dqlite_driver *d, int64_t deadline_ms,
                         last);
 }
 
-int clientDialDirect(struct dqlite_driver *d, int64_t deadline_ms,
-                     const struct dqlite_cancel *cancel, struct client_sock *s,
-                     struct client_err *e)
+int clientDialDirect(struct dqlite_driver *d, const char *address,
+                     int64_t deadline_ms, const struct dqlite_cancel *cancel,
+                     struct client_sock *s, struct client_err *e)
 {
     struct dqlite_server_info *servers;
     unsigned n;
-    int rv = dqlite_server_store_get(d->store, &servers, &n);
-    PRE(d->read_level[0] != '\0' && !clientSockOpen(s));
+    int rv;
+    PRE(!clientSockOpen(s));
+    if (address != NULL) {
+        rv = clientDialNode(d, address, PROTO_VERSION, deadline_ms, cancel, s,
+                            e);
+        rv = rv != 0 ? rv : discoverRegister(s, deadline_ms, e);
+        if (rv != 0 && clientSockOpen(s)) {
+            clientSockClose(s);
+            clientSockInit(s);
+        }
+        return rv;
+    }
+    rv = dqlite_server_store_get(d->store, &servers, &n);
     if (rv != 0) {
         return clientErrSet(e, ERR_CLIENT_STORE, "cannot read server store");
     }

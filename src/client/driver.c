@@ -61,12 +61,13 @@ static int driverTls(struct dqlite_driver *d)
     return rv;
 }
 
-/* Copies direct_read_level: "linearizable", "any" or "bounded:N" (the
- * node checks N's range); the string is not kept. */
-static int driverReadLevel(struct dqlite_driver *d)
+/* Copies a read level (direct_read_level, follower_read_level): "linearizable",
+ * "any" or "bounded:N" (the node checks N's range); the string is not kept. */
+static int driverLevel(struct dqlite_driver *d, const char **option, char *out,
+                       size_t size)
 {
-    const char *level = d->opts.direct_read_level;
-    d->opts.direct_read_level = NULL;
+    const char *level = *option;
+    *option = NULL;
     if (level == NULL) {
         return 0;
     }
@@ -80,8 +81,17 @@ static int driverReadLevel(struct dqlite_driver *d)
                   "read level: expected linearizable, any or bounded:N");
         return -1;
     }
-    snprintf(d->read_level, sizeof d->read_level, "%s", level);
+    snprintf(out, size, "%s", level);
     return 0;
+}
+
+static int driverReadLevel(struct dqlite_driver *d)
+{
+    int rv = driverLevel(d, &d->opts.direct_read_level, d->read_level,
+                         sizeof d->read_level);
+    return rv != 0 ? rv
+                   : driverLevel(d, &d->opts.follower_read_level,
+                                 d->spread_level, sizeof d->spread_level);
 }
 
 DQLITE_API int dqlite_driver_create(struct dqlite_server_store *store,
