@@ -1,6 +1,7 @@
 /*
  * The driver: a server store plus options, shared by every connection made
- * from it. It is immutable after creation (the store has its own lock), so
+ * from it. It is immutable after creation (the store has its own lock;
+ * the readers' round-robin counter is atomic), so
  * any number of threads may connect through one driver at once. Also owns
  * logging and the refresh of the store from the leader's CLUSTER answer.
  */
