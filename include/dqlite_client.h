@@ -296,6 +296,24 @@ struct dqlite_driver_options {
     int tls_verify;              /* DQLITE_CLIENT_TLS_VERIFY_* (0 = HOST) */
     int tls_min_version; /* DQLITE_CLIENT_TLS_1_2 (0) or DQLITE_CLIENT_TLS_1_3
                           */
+
+    /* Follower reads (docs/client.md "Reading on one node"). NULL (the
+     * default): connections find the leader. Otherwise a read level,
+     * "linearizable", "any" or "bounded:N" (N in ms): every connection
+     * goes to the store's first server itself, leader or not, and sends
+     * PRAGMA dqlite_consistency = 'LEVEL' after OPEN, so its reads are
+     * answered there; its writes fail there with "not leader". Copied by
+     * dqlite_driver_create(); a malformed level fails it with MISUSE. */
+    const char *direct_read_level;
+    /* Spreading reads (docs/client.md "Reads on followers"). NULL (the
+     * default): every call goes to the leader. Otherwise a read level as
+     * above: a dqlite_conn_query() of a SELECT or WITH outside a
+     * transaction goes to a second connection the dqlite_conn opens on
+     * one of the store's voters or stand-bys (round-robin over the
+     * driver's connections), which sends the pragma once; a node that
+     * refuses (or fails) is dropped and the query runs on the leader.
+     * Everything else goes to the leader as before. */
+    const char *follower_read_level;
 };
 
 /* How the server's certificate is checked. Every policy requires a chain to
@@ -338,7 +356,8 @@ struct dqlite_conn;
 struct dqlite_stmt;
 struct dqlite_rows;
 
-/* Connects to the leader and opens database `name` (1 to 255 bytes of
+/* Connects to the leader (or, with `direct_read_level`, to the store's
+ * first server) and opens database `name` (1 to 255 bytes of
  * [A-Za-z0-9._-], not ending in -wal, -shm or -journal: no path, URI or
  * ":memory:"; docs/sql-policy.md): finds the leader through the store (LEADER
  * requests, following one redirect, retrying all servers with exponential

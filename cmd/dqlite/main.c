@@ -31,6 +31,7 @@ static const char usage_text[] =
     "SYNOPSIS\n"
     "    dqlite -s SERVERS [-f tabular|json] [--cert FILE --key FILE] [--ca "
     "FILE]\n"
+    "           [--read-level LEVEL]\n"
     "           DATABASE [COMMAND]\n"
     "\n"
     "DESCRIPTION\n"
@@ -97,6 +98,11 @@ static const char usage_text[] =
     "    -m, --mode MODE       print rows as sqlite3 does in MODE: list,\n"
     "                          csv, column, json, line or table (.mode)\n"
     "    --header              column names above rows (.headers on)\n"
+    "    --read-level LEVEL    connect to the first server itself, not the\n"
+    "                          leader, and read there at LEVEL:\n"
+    "                          linearizable, bounded:MS or any (PRAGMA\n"
+    "                          dqlite_consistency); writes fail there\n"
+    "                          with \"not leader\" unless it leads\n"
     "    -V, --version         the build (git describe), the ABI and SQLite\n"
     "    -h, --help            this text\n"
     "\n"
@@ -119,6 +125,7 @@ static const struct option long_options[] = {
     {"ca", required_argument, NULL, 'a'},
     {"mode", required_argument, NULL, 'm'},
     {"header", no_argument, NULL, 'H'},
+    {"read-level", required_argument, NULL, 'R'},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -135,6 +142,7 @@ struct args {
     const char *cert;    /* TLS files, NULL */
     const char *key;
     const char *ca;
+    const char *read_level; /* --read-level, NULL: the leader */
 };
 
 int shellError(const char *fmt, ...)
@@ -200,6 +208,9 @@ static int argsOption(struct args *a, int opt, char *arg)
         return 0;
     case 'a':
         a->ca = arg;
+        return 0;
+    case 'R':
+        a->read_level = arg;
         return 0;
     default:
         return -1;
@@ -294,6 +305,7 @@ static int driverOpen(const struct args *a, struct shell *sh)
     o.log = logError;
     o.log_arg = NULL;
     o.log_level = DQLITE_CLIENT_LOG_ERROR;
+    o.direct_read_level = a->read_level;
     if (a->cert != NULL || a->ca != NULL) {
         o.tls = true;
         o.tls_cert_file = a->cert;

@@ -23,6 +23,7 @@
 #include <dqlite_client.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -169,11 +170,17 @@ void clientTlsClose(struct client_sock *s);
 
 /* ------------------------------------------------------------ log */
 
+/* Longest direct_read_level, "bounded:3600000" and its NUL fit. */
+#define CLIENT_READ_LEVEL_MAX 24
+
 struct dqlite_driver {
     struct dqlite_server_store *store; /* borrowed */
     struct dqlite_driver_options opts; /* defaults applied; tls_* strings
                                           cleared (not kept) */
     struct client_tls *tls;            /* loaded TLS settings, NULL: none */
+    char read_level[CLIENT_READ_LEVEL_MAX];   /* direct_read_level, "": none */
+    char spread_level[CLIENT_READ_LEVEL_MAX]; /* follower_read_level, "" */
+    atomic_uint next_reader; /* round-robin over the store's members */
 };
 
 void clientLog(const struct dqlite_driver *d, int level, const char *fmt, ...)
@@ -191,6 +198,11 @@ int clientDiscover(struct dqlite_driver *d, int64_t deadline_ms,
 int clientDiscoverCancel(struct dqlite_driver *d, int64_t deadline_ms,
                          const struct dqlite_cancel *cancel,
                          struct client_sock *s, struct client_err *e);
+/* Dials `address` (NULL: the store's first server), whatever its role,
+ * and registers (direct and follower reads): `s` left open on success. */
+int clientDialDirect(struct dqlite_driver *d, const char *address,
+                     int64_t deadline_ms, const struct dqlite_cancel *cancel,
+                     struct client_sock *s, struct client_err *e);
 /* Dials `address`, runs the TLS handshake when the driver has TLS (ended
  * early when `cancel`, may be NULL, is fired) and queues the protocol
  * handshake. On failure `s` is closed. */
@@ -259,7 +271,16 @@ struct dqlite_conn {
     bool drain; /* a cancelled call's INTERRUPT was sent: every answer up to
                    its EMPTY is still to be read and discarded */
     struct client_err err;
+    struct dqlite_conn *reader; /* follower_read_level: the connection on a
+                                   member that serves reads, NULL */
+    char *reader_address;       /* set on a reader: its node (owned), NULL */
 };
+
+/* Runs a read-only query on c's reader (opened on first use). Non-zero:
+ * no reader, or it failed (then dropped): run it on c itself. */
+int clientReaderQuery(struct dqlite_conn *c, const char *sql,
+                      const struct dqlite_value *params, unsigned n,
+                      struct dqlite_rows **rows);
 
 /* Prepares a call on the connection: refuses while rows are open,
  * reconnects when needed and allowed, fails with TXCUT in a cut

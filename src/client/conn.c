@@ -88,7 +88,32 @@ static int connOpenDb(struct dqlite_conn *c, int64_t deadline_ms)
     return 0;
 }
 
-/* Discovery, store refresh and OPEN, within the connect timeout. */
+/* Sends PRAGMA dqlite_consistency (docs/protocol.md "Read consistency")
+ * on a direct connection; the level belongs to the socket. */
+static int connReadLevel(struct dqlite_conn *c, int64_t deadline_ms)
+{
+    char sql[64 + CLIENT_READ_LEVEL_MAX];
+    struct proto_request req;
+    int rv;
+    const char *level = c->reader_address != NULL ? c->driver->spread_level
+                                                  : c->driver->read_level;
+    if (level[0] == '\0') {
+        return 0;
+    }
+    snprintf(sql, sizeof sql, "PRAGMA dqlite_consistency = '%s'", level);
+    protoRequestInit(&req, PROTO_REQ_EXEC_SQL);
+    req.exec_sql.db_id = c->db_id;
+    req.exec_sql.sql = protoText(sql);
+    rv = clientSockEncode(&c->sock, &req);
+    rv = rv != 0 ? rv : clientSockCall(&c->sock, deadline_ms);
+    if (rv != 0) {
+        return clientErrSet(&c->err, rv, "read level: %s", errString(rv));
+    }
+    return clientConnExpect(c, PROTO_RESP_RESULT);
+}
+
+/* Discovery (or the direct dial), store refresh, OPEN and the read level,
+ * within the connect timeout. */
 static int connConnect(struct dqlite_conn *c)
 {
     struct dqlite_driver *d = c->driver;
@@ -101,17 +126,23 @@ static int connConnect(struct dqlite_conn *c)
         return clientErrSet(&c->err, ERR_MISUSE, "invalid database name: %s",
                             why);
     }
-    rv = clientDiscoverCancel(d, deadline_ms, c->cancel, &c->sock, &c->err);
+    bool direct = d->read_level[0] != '\0' || c->reader_address != NULL;
+    rv = direct ? clientDialDirect(d, c->reader_address, deadline_ms, c->cancel,
+                                   &c->sock, &c->err)
+                : clientDiscoverCancel(d, deadline_ms, c->cancel, &c->sock,
+                                       &c->err);
     if (rv != 0) {
         return rv;
     }
-    if (!d->opts.no_store_refresh) {
+    /* Direct: the node is the one asked for; the store stays. */
+    if (!d->opts.no_store_refresh && !direct) {
         clientRefreshStore(d, &c->sock, deadline_ms);
     }
     if (!clientSockOpen(&c->sock)) {
         return clientErrSet(&c->err, ERR_IO, "connection lost");
     }
     rv = connOpenDb(c, deadline_ms);
+    rv = rv != 0 ? rv : connReadLevel(c, deadline_ms);
     if (rv != 0) {
         clientSockClose(&c->sock);
         clientSockInit(&c->sock);
@@ -318,7 +349,9 @@ DQLITE_API void dqlite_conn_close(struct dqlite_conn *conn)
         return;
     }
     PRE(conn->rows == NULL && conn->n_stmts == 0);
+    dqlite_conn_close(conn->reader);
     clientSockClose(&conn->sock);
+    libFree(conn->reader_address);
     libFree(conn->name);
     libFree(conn);
 }
@@ -372,6 +405,70 @@ static struct dqlite_conn *connAlloc(struct dqlite_driver *d, const char *name)
     clientSockInit(&c->sock);
     clientErrClear(&c->err);
     return c;
+}
+
+/* The next voter or stand-by of the store, round-robin over the
+ * driver's readers (owned copy), NULL. */
+static char *readerPick(struct dqlite_driver *d)
+{
+    struct dqlite_server_info *servers;
+    unsigned n;
+    unsigned n_members = 0;
+    char *address = NULL;
+    if (dqlite_server_store_get(d->store, &servers, &n) != 0) {
+        return NULL;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        n_members += servers[i].role != DQLITE_SPARE;
+    }
+    if (n_members > 0) {
+        unsigned k = atomic_fetch_add(&d->next_reader, 1) % n_members;
+        for (unsigned i = 0; i < n && address == NULL; i++) {
+            if (servers[i].role != DQLITE_SPARE && k-- == 0) {
+                address = libStrdup(servers[i].address);
+            }
+        }
+    }
+    clientInfosFree(servers, n);
+    return address;
+}
+
+int clientReaderQuery(struct dqlite_conn *c, const char *sql,
+                      const struct dqlite_value *params, unsigned n,
+                      struct dqlite_rows **rows)
+{
+    int rv;
+    PRE(c->reader_address == NULL && c->driver->spread_level[0] != '\0');
+    if (c->reader == NULL) {
+        c->reader = connAlloc(c->driver, c->name);
+        if (c->reader == NULL) {
+            return ERR_NOMEM;
+        }
+        c->reader->reader_address = readerPick(c->driver);
+        rv = c->reader->reader_address != NULL ? connConnect(c->reader)
+                                               : ERR_CLIENT_NOLEADER;
+        if (rv != 0) {
+            goto drop;
+        }
+    }
+    if (c->reader->rows != NULL) {
+        return ERR_MISUSE; /* its rows still open: the leader serves this */
+    }
+    c->reader->timeout_ms = c->timeout_ms;
+    c->reader->cancel = c->cancel;
+    rv = clientSqlRun(c->reader, NULL, sql, params, n, NULL, rows);
+    if (rv == 0) {
+        return 0;
+    }
+drop:
+    clientLog(c->driver, DQLITE_CLIENT_LOG_DEBUG,
+              "follower read on %s refused (%s): asking the leader",
+              c->reader->reader_address != NULL ? c->reader->reader_address
+                                                : "no member",
+              c->reader->err.msg);
+    dqlite_conn_close(c->reader);
+    c->reader = NULL;
+    return rv;
 }
 
 DQLITE_API int dqlite_driver_connect_cancel(struct dqlite_driver *driver,

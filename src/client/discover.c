@@ -317,3 +317,42 @@ int clientDiscoverCancel(struct dqlite_driver *d, int64_t deadline_ms,
                         "no available dqlite leader server found (%.400s)",
                         last);
 }
+
+int clientDialDirect(struct dqlite_driver *d, const char *address,
+                     int64_t deadline_ms, const struct dqlite_cancel *cancel,
+                     struct client_sock *s, struct client_err *e)
+{
+    struct dqlite_server_info *servers;
+    unsigned n;
+    int rv;
+    PRE(!clientSockOpen(s));
+    if (address != NULL) {
+        rv = clientDialNode(d, address, PROTO_VERSION, deadline_ms, cancel, s,
+                            e);
+        rv = rv != 0 ? rv : discoverRegister(s, deadline_ms, e);
+        if (rv != 0 && clientSockOpen(s)) {
+            clientSockClose(s);
+            clientSockInit(s);
+        }
+        return rv;
+    }
+    rv = dqlite_server_store_get(d->store, &servers, &n);
+    if (rv != 0) {
+        return clientErrSet(e, ERR_CLIENT_STORE, "cannot read server store");
+    }
+    if (n == 0) {
+        clientInfosFree(servers, n);
+        return clientErrSet(e, ERR_CLIENT_NOLEADER, "server store is empty");
+    }
+    rv = clientDialNode(d, servers[0].address, PROTO_VERSION, deadline_ms,
+                        cancel, s, e);
+    if (rv == 0) {
+        rv = discoverRegister(s, deadline_ms, e);
+        if (rv != 0) {
+            clientSockClose(s);
+            clientSockInit(s);
+        }
+    }
+    clientInfosFree(servers, n);
+    return rv;
+}

@@ -1,6 +1,7 @@
 /*
  * The driver: a server store plus options, shared by every connection made
- * from it. It is immutable after creation (the store has its own lock), so
+ * from it. It is immutable after creation (the store has its own lock;
+ * the readers' round-robin counter is atomic), so
  * any number of threads may connect through one driver at once. Also owns
  * logging and the refresh of the store from the leader's CLUSTER answer.
  */
@@ -61,6 +62,39 @@ static int driverTls(struct dqlite_driver *d)
     return rv;
 }
 
+/* Copies a read level (direct_read_level, follower_read_level): "linearizable",
+ * "any" or "bounded:N" (the node checks N's range); the string is not kept. */
+static int driverLevel(struct dqlite_driver *d, const char **option, char *out,
+                       size_t size)
+{
+    const char *level = *option;
+    *option = NULL;
+    if (level == NULL) {
+        return 0;
+    }
+    size_t digits = strncmp(level, "bounded:", 8) == 0
+                        ? strspn(level + 8, "0123456789")
+                        : 0;
+    bool ok = strcmp(level, "linearizable") == 0 || strcmp(level, "any") == 0 ||
+              (digits > 0 && digits < 8 && level[8 + digits] == '\0');
+    if (!ok) {
+        clientLog(d, DQLITE_CLIENT_LOG_ERROR,
+                  "read level: expected linearizable, any or bounded:N");
+        return -1;
+    }
+    snprintf(out, size, "%s", level);
+    return 0;
+}
+
+static int driverReadLevel(struct dqlite_driver *d)
+{
+    int rv = driverLevel(d, &d->opts.direct_read_level, d->read_level,
+                         sizeof d->read_level);
+    return rv != 0 ? rv
+                   : driverLevel(d, &d->opts.follower_read_level,
+                                 d->spread_level, sizeof d->spread_level);
+}
+
 DQLITE_API int dqlite_driver_create(struct dqlite_server_store *store,
                                     const struct dqlite_driver_options *options,
                                     struct dqlite_driver **driver)
@@ -80,6 +114,10 @@ DQLITE_API int dqlite_driver_create(struct dqlite_server_store *store,
         dqlite_driver_options_init(&d->opts);
     }
     driverDefaults(&d->opts);
+    if (driverReadLevel(d) != 0) {
+        libFree(d);
+        return DQLITE_CLIENT_MISUSE;
+    }
     if (d->opts.tls && driverTls(d) != 0) {
         libFree(d);
         return DQLITE_CLIENT_TLS;

@@ -287,6 +287,13 @@ DQLITE_API int dqlite_conn_query(struct dqlite_conn *conn, const char *sql,
     if (conn == NULL || sql == NULL || rows == NULL) {
         return DQLITE_CLIENT_MISUSE;
     }
+    if (conn->driver->spread_level[0] != '\0' && conn->reader_address == NULL &&
+        conn->tx == CLIENT_TX_NONE &&
+        (sqlKeyword(sqlSkip(sql), "SELECT") ||
+         sqlKeyword(sqlSkip(sql), "WITH")) &&
+        clientReaderQuery(conn, sql, params, n, rows) == 0) {
+        return 0;
+    }
     return clientSqlRun(conn, NULL, sql, params, n, NULL, rows);
 }
 

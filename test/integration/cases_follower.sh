@@ -82,6 +82,32 @@ t_f_levels_and_writes() {
     expect_eq 6 "$(echo "$out" | sed -n 2p)"
 }
 
+# The shell pointed at a follower with --read-level (docs/shell.md): it
+# stays on that node, sends the pragma and reads there; a write gives the
+# node's "not leader"; without the option it still goes to the leader.
+t_f_shell() {
+    local f out
+    f=$(f_follower) || return 1
+    fsf() { timeout 30 "$B/dqlite" -s "${ADDRS[$f]}" "$@"; }
+    out=$(fsf --read-level any "$FDB" "SELECT count(*) FROM f; PRAGMA dqlite_consistency") ||
+        { echo "$out"; return 1; }
+    expect_eq "6 any" "$(echo "$out" | tr '\n' ' ' | sed 's/ $//')" || return 1
+    fsh "INSERT INTO f VALUES (7)" || return 1
+    expect_eq 7 "$(fsf --read-level linearizable "$FDB" "SELECT count(*) FROM f")" ||
+        return 1
+    expect_eq "bounded:5000" "$(fsf --read-level bounded:5000 "$FDB" "PRAGMA dqlite_consistency")" ||
+        return 1
+    out=$(fsf --read-level any "$FDB" "INSERT INTO f VALUES (8)" 2>&1) &&
+        { echo "a write through a follower went through: $out"; return 1; }
+    echo "$out" | grep -q "not leader" || { echo "$out"; return 1; }
+    out=$(fsf --read-level sometimes "$FDB" "SELECT 1" 2>&1) &&
+        { echo "a bad level was accepted: $out"; return 1; }
+    echo "$out" | grep -q "read level: expected" || { echo "$out"; return 1; }
+    # Without --read-level the same -s still reaches the leader.
+    fsf "$FDB" "DELETE FROM f WHERE n = 7" || return 1
+    expect_eq 6 "$(fsh "SELECT count(*) FROM f")"
+}
+
 # Reads on a follower while the leader writes (frames applied, checkpoints
 # skipped or run beside the follower's readers): every read answers, and
 # with linearizable reads the count never goes back and is at least the
@@ -166,6 +192,7 @@ run_follower_cases() {
     check "follower: 3-node cluster" t_f_start || return
     check "follower: linearizable reads see acknowledged writes" t_f_linearizable
     check "follower: bounded, any, bad level, writes refused" t_f_levels_and_writes
+    check "follower: shell --read-level reads on the node given" t_f_shell
     check "follower: linearizable reads during writes" t_f_during_writes
     check "follower: PRAGMA dqlite_databases on the leader only" t_f_databases
     check "follower: cut off, linearizable and bounded fail in time" t_f_partitioned
