@@ -6,7 +6,7 @@
 #   make faults           runs a longer battery (SEEDS=, DURATION=, NODES=)
 FAULTS_SRC := test/faults/history.c test/faults/check_register.c \
 	test/faults/check_simple.c test/faults/check_append.c \
-	test/faults/check_runaway.c
+	test/faults/check_runaway.c test/faults/check_follower.c
 FAULTS_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(FAULTS_SRC))
 FAULTS_CFLAGS := $(CFLAGS_COMMON) -Iinclude -Itest/faults -MMD -MP
 
