@@ -50,6 +50,8 @@ mkdir -p "$B/test" && cp "$BUILD/dqlited" "$B/" &&
 # say they are unavailable).
 cp "$BUILD"/test/faults-{delay,torn} "$B/test/" 2>/dev/null
 WL=$B/test/faults-workload
+# The follower workload (reads on chosen nodes) speaks the protocol itself.
+cp "$(dirname "$0")/follower.py" "$B/test/" || exit 2
 declare -A PID NS IP STARTS DPID DELAYED
 NETNS=0
 FAILED=0
@@ -478,7 +480,8 @@ main() {
     WPIDS=""
     for w in $WORKLOADS; do
         DQF_CALL_TIMEOUT_MS=${CALL_TIMEOUT_MS:-} \
-            timeout -k 5 $(( DURATION + 120 )) "$WL" "$w" "$(addrs)" "$DURATION" \
+            timeout -k 5 $(( DURATION + 120 )) $([ "$w" = follower ] &&
+                echo "python3 $B/test/follower.py" || echo "$WL $w") "$(addrs)" "$DURATION" \
             "$([ "$w" = runaway ] && echo "$RUNAWAY_CLIENTS" || echo "$CLIENTS")" "$SEED" \
             "$RUN/$w.hist" 8 >"$RUN/$w.out" 2>"$RUN/$w.err" &
         WPIDS="$WPIDS $!"
