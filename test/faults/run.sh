@@ -34,7 +34,10 @@ NODE_PROG=${NODE_PROG:-dqlited}
 TLS=${TLS:-0}
 [ -n "${DQF_BUG:-}" ] && NODE_PROG=faults-node
 # The write queue's bug is compiled into its own node program.
-case ${DQF_BUG:-} in group-*) NODE_PROG=faults-node-group ;; esac
+case ${DQF_BUG:-} in
+group-*) NODE_PROG=faults-node-group ;;
+follower-no-read-index | bounded-ignores-bound) NODE_PROG=faults-node-read ;;
+esac
 export DQF_BUG=${DQF_BUG:-}
 RANDOM=$SEED
 TAG=$(( $$ % 200 + 20 ))
@@ -44,8 +47,9 @@ RUN=$(mktemp -d /tmp/dqf-$SEED-XXXX)
 B=$RUN/bin
 mkdir -p "$B/test" && cp "$BUILD/dqlited" "$B/" &&
     cp "$BUILD"/test/faults-{workload,check,node} "$B/test/" || exit 2
-[ "$NODE_PROG" = faults-node-group ] &&
-    { cp "$BUILD/test/faults-node-group" "$B/test/" || exit 2; }
+case $NODE_PROG in faults-node-group | faults-node-read)
+    cp "$BUILD/test/$NODE_PROG" "$B/test/" || exit 2 ;;
+esac
 # The delay and torn faults' helpers (a build without them: those faults
 # say they are unavailable).
 cp "$BUILD"/test/faults-{delay,torn} "$B/test/" 2>/dev/null
