@@ -129,8 +129,9 @@ faults: $(FAULTS_BINS)
 
 # The planted bugs (test/faults/planted.sh): passes only when the harness
 # catches each planted bug (amnesia, stale-reads, lease-drift of
-# faults-node; group-lost-member and group-early-answer of faults-node-group)
-# with anomalies.
+# faults-node; group-lost-member and group-early-answer of faults-node-group;
+# follower-no-read-index and bounded-ignores-bound of faults-node-read) with
+# anomalies.
 .PHONY: faults-planted
 faults-planted: $(FAULTS_BINS)
 	test/faults/planted.sh $(B)
