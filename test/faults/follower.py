@@ -14,7 +14,8 @@ node at PRAGMA dqlite_consistency 'linearizable' (f = read) or 'bounded:N'
 (f = bread, invoke value N). Events are stamped with CLOCK_MONOTONIC
 (time.monotonic_ns), the clock of the C workloads, and written in the
 history format of docs/faults.md; check with `faults-check follower`.
-Prints "follower: invoked N ok N fail N info N".
+Which node answered each ok read goes to HISTORY.nodes ("TIME PROCESS F
+KEY ADDRESS", the time just after the completion's). Prints "follower: invoked N ok N fail N info N".
 """
 import os
 import random
@@ -31,6 +32,7 @@ BOUNDS_MS = (100, 500)
 
 lock = threading.Lock()
 events = []
+answered = []  # "TIME PROCESS F KEY NODE" of each ok read: HISTORY.nodes
 counts = {"invoke": 0, "ok": 0, "fail": 0, "info": 0}
 counter = [0]
 
@@ -196,6 +198,9 @@ def client(process, addrs, deadline, seed, timeout_s):
             got = conn(addr, level).query("SELECT v FROM reg WHERE k = ?",
                                           (key,))
             record(process, "ok", f, key, "nil" if not got else got[0])
+            with lock:
+                answered.append("%d %d %s %d %s" % (time.monotonic_ns(),
+                                                    process, f, key, addr))
         except Failure:
             record(process, "fail", f, key, arg)
         except OSError:
@@ -237,6 +242,8 @@ def main():
         t.join()
     with open(sys.argv[5], "w") as out:
         out.write("\n".join(events) + "\n")
+    with open(sys.argv[5] + ".nodes", "w") as out:
+        out.write("\n".join(answered) + "\n")
     print("follower: invoked %d ok %d fail %d info %d" %
           (counts["invoke"], counts["ok"], counts["fail"], counts["info"]))
 
