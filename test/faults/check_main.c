@@ -2,7 +2,8 @@
  * faults-check: runs one checker over a history file and exits 0 when it
  * holds no anomaly, 1 when it does, 2 when it cannot decide; the harness
  * (run.sh) calls it once per workload.
- *   faults-check register|bank|set|append|runaway HISTORY [BANK_TOTAL]
+ *   faults-check register|follower|bank|set|append|runaway HISTORY [TOTAL]
+ * DQF_BOUND_SLACK_MS: the follower checker's clock slack (default 50).
  * DQF_MAX_STATES bounds the register search per key (default 2,000,000:
  * a few seconds and a few hundred MB at most); past it the key, and the
  * run, is undecided.
@@ -18,6 +19,13 @@ static int checkOne(const char *workload, const struct faults_history *h,
     if (strcmp(workload, "register") == 0) {
         const char *max = getenv("DQF_MAX_STATES");
         return checkRegister(h, max != NULL ? strtoul(max, NULL, 10) : 2000000,
+                             stdout);
+    }
+    if (strcmp(workload, "follower") == 0) {
+        const char *max = getenv("DQF_MAX_STATES");
+        const char *slack = getenv("DQF_BOUND_SLACK_MS");
+        return checkFollower(h, slack != NULL ? atoll(slack) : 50,
+                             max != NULL ? strtoul(max, NULL, 10) : 2000000,
                              stdout);
     }
     if (strcmp(workload, "bank") == 0) {

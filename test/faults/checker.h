@@ -38,6 +38,13 @@ int checkAppend(const struct faults_history *h, FILE *report);
  * probe (key: the number asked for, value: the one answered; equal). */
 int checkRunaway(const struct faults_history *h, FILE *report);
 
+/* Follower reads (check_follower.c): f = read and write as the register
+ * (linearizable, unique write values), plus bread (invoke value: the
+ * bound in ms; ok value: the result), which must be no older than every
+ * write acknowledged before its invocation - bound - `slack_ms`. */
+int checkFollower(const struct faults_history *h, int64_t slack_ms,
+                  unsigned long max_states, FILE *report);
+
 /* Splits "A,B,C" into at most `max` integers; returns the count or -1. */
 int parseInts(const char *s, long long *out, int max);
 

@@ -154,8 +154,11 @@ static int plantBug(dqlite_node *node, const char *dir)
         forgetTail(dir);
         return 0;
     }
-    if (strncmp(bug, "group-", 6) == 0) {
-        /* Compiled in (planted_group.c): only faults-node-group has them. */
+    if (strncmp(bug, "group-", 6) == 0 ||
+        strcmp(bug, "follower-no-read-index") == 0 ||
+        strcmp(bug, "bounded-ignores-bound") == 0) {
+        /* Compiled in (planted_group.c, planted_read.c): only
+         * faults-node-group and faults-node-read have them. */
         fprintf(stderr, "faults-node: PLANTED BUG %s\n", bug);
         return 0;
     }

@@ -7,7 +7,8 @@
 # no build users get (libdqlite, dqlited) has the switch.
 #
 #   test/faults/planted.sh BUILD_DIR
-# Environment: SEED (first seed of each bug, default per bug), TRIES=3.
+# Environment: SEED (first seed of each bug, default per bug), TRIES=3,
+# BUGS (space-separated names: run only those; default every bug).
 set -u
 BUILD=${1:?usage: planted.sh BUILD_DIR}
 TRIES=${TRIES:-3}
@@ -18,6 +19,7 @@ caught=0 missed=0
 try() {
     local bug=$1 s=$2 i log dir before=$caught
     shift 2
+    [ -z "${BUGS:-}" ] || [[ " $BUGS " == *" $bug "* ]] || return 0
     for i in $(seq 0 $(( TRIES - 1 ))); do
         log=$(mktemp /tmp/dqf-planted-XXXX)
         env SEED=$(( ${SEED:-$s} + i )) DQF_BUG="$bug" "$@" \
@@ -70,6 +72,16 @@ try group-lost-member 41 NODES=3 DURATION=20 WORKLOADS="set append bank" \
 # when the entry is then lost (kills, partitions of the leader).
 try group-early-answer 31 NODES=3 DURATION=45 CLIENTS=10 \
     WORKLOADS="set append" FAULTS="partition kill" PARTITIONS=isolated-leader
+
+# Follower reads (planted_read.c, faults-node-read), on the follower
+# workload: a follower answering `linearizable` reads without the leader's
+# read index, and one answering `bounded:N` reads past the bound. A paused
+# or cut-off follower falls behind; its reads once resumed (or while cut
+# off) show the old values.
+try follower-no-read-index 21 NODES=3 DURATION=20 WORKLOADS=follower \
+    FAULTS="partition pause"
+try bounded-ignores-bound 21 NODES=3 DURATION=20 WORKLOADS=follower \
+    FAULTS="partition pause"
 
 echo "planted: $caught passed, $missed failed"
 [ "$missed" = 0 ]

@@ -32,9 +32,17 @@ PARTITIONS=${PARTITIONS:-isolated-leader majority-minority bridge}
 HOLD_MIN=${HOLD_MIN:-3} HOLD_MAX=${HOLD_MAX:-6}
 NODE_PROG=${NODE_PROG:-dqlited}
 TLS=${TLS:-0}
+# follower.py speaks plaintext only: a TLS run leaves that workload out.
+if [ "$TLS" = 1 ] && [[ " $WORKLOADS " == *" follower "* ]]; then
+    WORKLOADS=$(echo " $WORKLOADS " | sed 's/ follower / /; s/^ *//; s/ *$//')
+    echo "TLS=1: the follower workload (plaintext only) is left out"
+fi
 [ -n "${DQF_BUG:-}" ] && NODE_PROG=faults-node
 # The write queue's bug is compiled into its own node program.
-case ${DQF_BUG:-} in group-*) NODE_PROG=faults-node-group ;; esac
+case ${DQF_BUG:-} in
+group-*) NODE_PROG=faults-node-group ;;
+follower-no-read-index | bounded-ignores-bound) NODE_PROG=faults-node-read ;;
+esac
 export DQF_BUG=${DQF_BUG:-}
 RANDOM=$SEED
 TAG=$(( $$ % 200 + 20 ))
@@ -44,12 +52,15 @@ RUN=$(mktemp -d /tmp/dqf-$SEED-XXXX)
 B=$RUN/bin
 mkdir -p "$B/test" && cp "$BUILD/dqlited" "$B/" &&
     cp "$BUILD"/test/faults-{workload,check,node} "$B/test/" || exit 2
-[ "$NODE_PROG" = faults-node-group ] &&
-    { cp "$BUILD/test/faults-node-group" "$B/test/" || exit 2; }
+case $NODE_PROG in faults-node-group | faults-node-read)
+    cp "$BUILD/test/$NODE_PROG" "$B/test/" || exit 2 ;;
+esac
 # The delay and torn faults' helpers (a build without them: those faults
 # say they are unavailable).
 cp "$BUILD"/test/faults-{delay,torn} "$B/test/" 2>/dev/null
 WL=$B/test/faults-workload
+# The follower workload (reads on chosen nodes) speaks the protocol itself.
+cp "$(dirname "$0")/follower.py" "$B/test/" || exit 2
 declare -A PID NS IP STARTS DPID DELAYED
 NETNS=0
 FAILED=0
@@ -478,7 +489,8 @@ main() {
     WPIDS=""
     for w in $WORKLOADS; do
         DQF_CALL_TIMEOUT_MS=${CALL_TIMEOUT_MS:-} \
-            timeout -k 5 $(( DURATION + 120 )) "$WL" "$w" "$(addrs)" "$DURATION" \
+            timeout -k 5 $(( DURATION + 120 )) $([ "$w" = follower ] &&
+                echo "python3 $B/test/follower.py" || echo "$WL $w") "$(addrs)" "$DURATION" \
             "$([ "$w" = runaway ] && echo "$RUNAWAY_CLIENTS" || echo "$CLIENTS")" "$SEED" \
             "$RUN/$w.hist" 8 >"$RUN/$w.out" 2>"$RUN/$w.err" &
         WPIDS="$WPIDS $!"

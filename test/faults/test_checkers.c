@@ -275,3 +275,67 @@ Test(runaway, finished_runaway_and_leaked_answer_are_caught)
                          "3 0 invoke probe 7 -\n4 0 ok probe 7 6\n"),
                  2);
 }
+
+/* Follower reads: times in ns; a bound of 1 ms with 0 slack. */
+static int follower(const char *text)
+{
+    struct faults_history h = load(text);
+    FILE *null = fopen("/dev/null", "w");
+    int rv = checkFollower(&h, 0, 5000000, null);
+    fclose(null);
+    historyFree(&h);
+    return rv;
+}
+
+Test(follower, bounded_read_within_its_bound_is_valid)
+{
+    /* Write 6 acknowledged 0.5 ms before the read: within 1 ms. */
+    cr_assert_eq(follower("1000000 0 invoke write 1 5\n"
+                          "2000000 0 ok write 1 5\n"
+                          "3000000 0 invoke write 1 6\n"
+                          "9500000 0 ok write 1 6\n"
+                          "10000000 1 invoke bread 1 1\n"
+                          "10100000 1 ok bread 1 5\n"),
+                 0);
+}
+
+Test(follower, bounded_read_older_than_its_bound_is_caught)
+{
+    /* Write 6 acknowledged 5 ms before the read, bound 1 ms. */
+    cr_assert_eq(follower("1000000 0 invoke write 1 5\n"
+                          "2000000 0 ok write 1 5\n"
+                          "3000000 0 invoke write 1 6\n"
+                          "5000000 0 ok write 1 6\n"
+                          "10000000 1 invoke bread 1 1\n"
+                          "10100000 1 ok bread 1 5\n"),
+                 1);
+}
+
+Test(follower, bounded_nil_read_after_an_old_write_is_caught)
+{
+    cr_assert_eq(follower("1000000 0 invoke write 1 5\n"
+                          "2000000 0 ok write 1 5\n"
+                          "10000000 1 invoke bread 1 1\n"
+                          "10100000 1 ok bread 1 nil\n"),
+                 1);
+}
+
+Test(follower, bounded_read_of_a_concurrent_write_is_valid)
+{
+    /* 5 and 6 overlap: either may be the newer. */
+    cr_assert_eq(follower("1000000 0 invoke write 1 5\n"
+                          "1000000 2 invoke write 1 6\n"
+                          "2000000 2 ok write 1 6\n"
+                          "3000000 0 ok write 1 5\n"
+                          "10000000 1 invoke bread 1 1\n"
+                          "10100000 1 ok bread 1 6\n"),
+                 0);
+}
+
+Test(follower, linearizable_stale_read_is_caught)
+{
+    cr_assert_eq(follower("1 0 invoke write 1 5\n2 0 ok write 1 5\n"
+                          "3 0 invoke write 1 6\n4 0 ok write 1 6\n"
+                          "5 1 invoke read 1 -\n6 1 ok read 1 5\n"),
+                 1);
+}

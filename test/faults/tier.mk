@@ -6,7 +6,7 @@
 #   make faults           runs a longer battery (SEEDS=, DURATION=, NODES=)
 FAULTS_SRC := test/faults/history.c test/faults/check_register.c \
 	test/faults/check_simple.c test/faults/check_append.c \
-	test/faults/check_runaway.c
+	test/faults/check_runaway.c test/faults/check_follower.c
 FAULTS_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(FAULTS_SRC))
 FAULTS_CFLAGS := $(CFLAGS_COMMON) -Iinclude -Itest/faults -MMD -MP
 
@@ -67,6 +67,22 @@ $(B)/test/faults-node-group: $(B)/obj/test/faults/node.o \
 
 TEST_BINS += $(B)/test/faults-node-group
 
+# faults-node-read: faults-node with the follower-read gate's planted bugs
+# (planted_read.c recompiles src/server/gateway_read.c with them).
+$(B)/obj/test/faults/planted_read.o: test/faults/planted_read.c \
+		src/server/gateway_read.c $(call incdir_of,server)/.stamp | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -Iinclude -I$(call incdir_of,server) -MMD -MP \
+		-c $< -o $@
+
+$(B)/test/faults-node-read: $(B)/obj/test/faults/node.o \
+		$(B)/obj/test/faults/planted_read.o $(call link_archives_of,server)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $(filter %.o,$^) $(call link_archives_of,server) \
+		$(LDFLAGS_COMMON) $(call ext_libs_of,server)
+
+TEST_BINS += $(B)/test/faults-node-read
+
 # The delay fault's packet delayer (NFQUEUE, where there is no sch_netem)
 # and the torn fault's segment-tail damager.
 $(B)/test/faults-delay: $(B)/obj/test/faults/delay.o
@@ -81,7 +97,7 @@ TEST_BINS += $(B)/test/faults-delay $(B)/test/faults-torn
 
 FAULTS_BINS := $(B)/test/faults-workload $(B)/test/faults-check \
 	$(B)/test/faults-node $(B)/test/faults-delay $(B)/test/faults-torn \
-	$(B)/test/faults-node-group $(B)/dqlited
+	$(B)/test/faults-node-group $(B)/test/faults-node-read $(B)/dqlited
 
 # The smoke run of `make check`: 3 nodes (also under SAN=1), all four
 # workloads, kills and partitions for 20 s (FAULTS_SMOKE_WORKLOADS narrows,
@@ -113,8 +129,9 @@ faults: $(FAULTS_BINS)
 
 # The planted bugs (test/faults/planted.sh): passes only when the harness
 # catches each planted bug (amnesia, stale-reads, lease-drift of
-# faults-node; group-lost-member and group-early-answer of faults-node-group)
-# with anomalies.
+# faults-node; group-lost-member and group-early-answer of faults-node-group;
+# follower-no-read-index and bounded-ignores-bound of faults-node-read) with
+# anomalies.
 .PHONY: faults-planted
 faults-planted: $(FAULTS_BINS)
 	test/faults/planted.sh $(B)
